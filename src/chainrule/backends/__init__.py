@@ -1,0 +1,41 @@
+"""Backends: `compile(graph, backend=..., **options) -> Executable`.
+
+Each backend is a subpackage with a `compile(graph, **options)` function and
+is imported only when first used, so a missing optional dependency (jax)
+affects only its own backend.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+KNOWN_BACKENDS = ("reference", "llvm", "jax")
+DEFAULT_BACKEND = "reference"
+
+
+class BackendUnavailableError(RuntimeError):
+    pass
+
+
+def get_backend(name: str):
+    if name not in KNOWN_BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; expected one of {', '.join(KNOWN_BACKENDS)}")
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ImportError as e:
+        raise BackendUnavailableError(f"backend {name!r} is not available: {e}") from e
+
+
+def available_backends() -> list[str]:
+    out = []
+    for name in KNOWN_BACKENDS:
+        try:
+            get_backend(name)
+        except BackendUnavailableError:
+            continue
+        out.append(name)
+    return out
+
+
+def compile(graph, backend: str | None = None, **options):
+    return get_backend(backend or DEFAULT_BACKEND).compile(graph, **options)

@@ -1,0 +1,83 @@
+"""What every backend shares: the Executable interface and argument checks.
+
+Not a backend itself, so backends may import it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Graph, TensorType
+
+
+def describe(x) -> str:
+    if isinstance(x, np.ndarray):
+        return f"{x.dtype}{list(x.shape)}"
+    return type(x).__name__
+
+
+def check_arguments(graph: Graph, args, names=None) -> list[np.ndarray]:
+    """Check count, shape and dtype; return C-contiguous, aligned arrays.
+
+    Python scalars and NumPy scalars are accepted where a rank-0 parameter of a
+    compatible kind is expected. Nothing is cast silently across kinds.
+    """
+    params = graph.params
+    if len(args) != len(params):
+        raise TypeError(f"{graph.name} takes {len(params)} argument(s), got {len(args)}")
+    out = []
+    for i, (p, a) in enumerate(zip(params, args)):
+        name = (names[i] if names else None) or p.name or f"argument {i}"
+        out.append(check_array(a, p.type, name))
+    return out
+
+
+def check_array(a, t: TensorType, name: str) -> np.ndarray:
+    want = t.dtype.np
+    if isinstance(a, (bool, int, float, np.generic)) and not isinstance(a, np.ndarray):
+        if t.shape != ():
+            raise ValueError(f"{name}: expected an array of shape {t.shape} ({t}), got a scalar {a!r}")
+        kind = np.asarray(a).dtype.kind
+        ok = {"b": "b", "i": "bi", "u": "bi", "f": "bif"}[t.dtype.kind]
+        if kind not in ok:
+            raise TypeError(f"{name}: expected {t.dtype.name}, got {type(a).__name__} {a!r}")
+        return np.asarray(a, dtype=want)
+    if not isinstance(a, np.ndarray):
+        if hasattr(a, "__array__") and not isinstance(a, (list, tuple, dict, str, bytes)):
+            a = np.asarray(a)
+        else:
+            raise TypeError(f"{name}: expected an array {t}, got {type(a).__name__}")
+    if a.dtype != want:
+        raise TypeError(f"{name}: expected dtype {t.dtype.name}, got {a.dtype} (cast it with .astype)")
+    if a.shape != t.shape:
+        raise ValueError(f"{name}: expected shape {t.shape}, got {a.shape}")
+    if not (a.flags.c_contiguous and a.flags.aligned):
+        a = np.ascontiguousarray(a)
+    return a
+
+
+class Executable:
+    """A compiled graph: called with flat arrays, returns a list of arrays."""
+
+    backend = "abstract"
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+
+    @property
+    def param_types(self):
+        return self.graph.param_types
+
+    @property
+    def result_types(self):
+        return self.graph.result_types
+
+    def __call__(self, *args):
+        return self.run(check_arguments(self.graph, args))
+
+    def run(self, args: list[np.ndarray]) -> list[np.ndarray]:
+        """Run on arguments already checked by `check_arguments`."""
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.graph.name} on {self.backend}>"

@@ -1,0 +1,21 @@
+"""The reference backend: a NumPy interpreter, the oracle of every test."""
+
+from __future__ import annotations
+
+from ..common import Executable
+from .interpreter import UnsupportedOpError, evaluate, evaluate_op
+from .rules import RULES
+
+
+class ReferenceExecutable(Executable):
+    backend = "reference"
+
+    def run(self, args):
+        return evaluate(self.graph, args)
+
+
+def compile(graph, **options) -> ReferenceExecutable:
+    return ReferenceExecutable(graph)
+
+
+__all__ = ["RULES", "ReferenceExecutable", "UnsupportedOpError", "compile", "evaluate", "evaluate_op"]

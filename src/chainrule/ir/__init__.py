@@ -1,0 +1,25 @@
+"""The IR: types, the op registry, graphs, builder, verifier and text form.
+
+This package imports nothing else of chainrule.
+"""
+
+from . import opdefs as _opdefs  # noqa: F401  (registers the core ops)
+from . import region_ops as _region_ops  # noqa: F401
+from .attrs import Attrs, Literal
+from .builder import GraphBuilder
+from .dtypes import (ALL_DTYPES, FLOAT_DTYPES, INT_DTYPES, DType, bool_, dtype, float32, float64,
+                     int32, int64, result_dtype)
+from .errors import IRError, IRTypeError, ParseError, VerifyError
+from .graph import Graph, Node, Value
+from .ops import REGISTRY, AttrSpec, OpDef, all_ops, get_op, register
+from .parser import parse
+from .printer import print_graph
+from .types import TensorType
+from .verifier import verify
+
+__all__ = [
+    "ALL_DTYPES", "FLOAT_DTYPES", "INT_DTYPES", "Attrs", "AttrSpec", "DType", "Graph", "GraphBuilder",
+    "IRError", "IRTypeError", "Literal", "Node", "OpDef", "ParseError", "REGISTRY", "TensorType", "Value",
+    "VerifyError", "all_ops", "bool_", "dtype", "float32", "float64", "get_op", "int32", "int64", "parse",
+    "print_graph", "register", "result_dtype", "verify",
+]
