@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-__all__ = ["assert_roundtrip", "assert_table_complete", "missing_from_table"]
+import numpy as np
+
+__all__ = ["assert_roundtrip", "assert_same", "assert_table_complete", "missing_from_table", "op_graph",
+           "run_op"]
 
 
 def missing_from_table(table: Mapping | Iterable, exempt: Mapping[str, str] | None = None,
@@ -83,3 +86,101 @@ def assert_roundtrip(graph) -> str:
     if graph.num_nodes() != back.num_nodes():
         raise AssertionError(f"round trip changed the node count: {graph.num_nodes()} -> {back.num_nodes()}")
     return text
+
+
+def op_graph(op: str, operand_types, attrs=None, regions=(), name: str | None = None):
+    """A graph holding one `op` node applied to parameters of `operand_types`, returning all its results."""
+    from .ir import GraphBuilder, TensorType
+
+    b = GraphBuilder(name or op.replace(".", "_"))
+    params = [b.param(t if isinstance(t, TensorType) else TensorType(*t), f"x{i}") for i, t in enumerate(operand_types)]
+    node = b.emit(op, params, attrs or {}, regions)
+    return b.build(list(node.results))
+
+
+def run_op(op: str, *arrays, backend: str = "reference", roundtrip: bool = True, **attrs):
+    """Apply `op` to NumPy arrays through a one-node graph on `backend`; return its results as a list.
+
+    The graph's text form is round-tripped first (`assert_roundtrip`), so
+    every op test also tests the printer and parser on that op.
+    """
+    from .backends import compile
+    from .ir import TensorType
+
+    arrays = [np.asarray(a) for a in arrays]
+    g = op_graph(op, [TensorType(a.shape, a.dtype) for a in arrays], attrs)
+    if roundtrip:
+        assert_roundtrip(g)
+    return compile(g, backend=backend)(*arrays)
+
+
+def _float_bits_equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Elementwise: same bits, with every NaN counted equal to every NaN."""
+    nan_a, nan_b = np.isnan(a), np.isnan(b)
+    same = a.view(f"u{a.itemsize}") == b.view(f"u{b.itemsize}")
+    return (nan_a & nan_b) | (~nan_a & ~nan_b & same)
+
+
+def assert_same(got, want, rtol: float = 0.0, atol: float = 0.0, what: str = "result") -> None:
+    """Check dtype, shape and values of `got` against the oracle `want`.
+
+    With `rtol == atol == 0` the comparison is bit-exact (NaN matches NaN,
+    -0.0 does not match 0.0). With a tolerance, NaN and infinities must still
+    sit at the same positions, and the finite values agree within
+    `atol + rtol * |want|`.
+    """
+    got = np.asarray(got)
+    want = np.asarray(want)
+    if got.dtype != want.dtype:
+        raise AssertionError(f"{what}: dtype {got.dtype}, expected {want.dtype}")
+    if got.shape != want.shape:
+        raise AssertionError(f"{what}: shape {got.shape}, expected {want.shape}")
+    if got.size == 0:
+        return
+    if want.dtype.kind != "f":
+        bad = got != want
+    elif rtol == 0 and atol == 0:
+        bad = ~_float_bits_equal(got, want)
+    else:
+        fin = np.isfinite(want)
+        bad = ~fin & ~_float_bits_equal(got, want)
+        with np.errstate(all="ignore"):
+            g64, w64 = got.astype(np.float64), want.astype(np.float64)
+            close = np.abs(g64 - w64) <= atol + rtol * np.abs(w64)
+        bad |= fin & ~close
+    if np.any(bad):
+        idx = np.argwhere(bad) if got.ndim else [()]
+        first = [tuple(int(i) for i in ix) for ix in idx[:5]]
+        detail = ", ".join(f"at {ix}: got {got[ix]!r}, expected {want[ix]!r}" for ix in first)
+        tol = f" (rtol={rtol}, atol={atol})" if rtol or atol else " (bit-exact)"
+        raise AssertionError(f"{what}: {int(np.sum(bad))} of {got.size} elements differ{tol}; {detail}")
+
+
+def edge_values(dt) -> np.ndarray:
+    """The values most likely to expose a wrong rule for dtype `dt`: zeros of both signs,
+    NaN, infinities, the extremes, subnormals, halves (rounding) and the integer limits."""
+    dt = np.dtype(getattr(dt, "np", dt))
+    if dt == np.bool_:
+        return np.array([False, True])
+    if dt.kind == "i":
+        info = np.iinfo(dt)
+        return np.array([0, 1, -1, 2, -2, 3, -7, 31, 100, info.min, info.max, info.min + 1, info.max - 1], dtype=dt)
+    info = np.finfo(dt)
+    return np.array([0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 1.5, 2.5, -2.5, 3.0, 1e-3, -7.25, 100.0,
+                     np.nan, np.inf, -np.inf, info.max, -info.max, info.tiny, info.smallest_subnormal,
+                     -info.smallest_subnormal, 2.0 ** 31, -2.0 ** 31, 2.0 ** 63], dtype=dt)
+
+
+def sample_array(rng: np.random.Generator, shape, dt, edge_fraction: float = 0.3, low=-10, high=10) -> np.ndarray:
+    """A random array of `shape` and `dt`, about `edge_fraction` of it drawn from `edge_values`."""
+    dt = np.dtype(getattr(dt, "np", dt))
+    shape = tuple(shape)
+    if dt == np.bool_:
+        return rng.random(shape) < 0.5
+    if dt.kind == "i":
+        base = rng.integers(low, high, size=shape, endpoint=True).astype(dt)
+    else:
+        base = rng.uniform(low, high, size=shape).astype(dt)
+    edges = edge_values(dt)
+    pick = rng.random(shape) < edge_fraction
+    return np.where(pick, edges[rng.integers(0, len(edges), size=shape)], base).astype(dt)

@@ -57,12 +57,17 @@ def _erf(x):
     return f(x.astype(np.float64)) if x.size else x.astype(np.float64)
 
 
+def _sign(x):
+    """StableHLO sign: -0.0 stays -0.0 and NaN stays NaN (np.sign(-0.0) is +0.0)."""
+    return np.where(x == 0, x, np.sign(x)) if x.dtype.kind == "f" else np.sign(x)
+
+
 def _not(x):
     return np.logical_not(x) if x.dtype == np.bool_ else np.invert(x)
 
 
 UNARY = {
-    "negate": np.negative, "abs": np.abs, "sign": np.sign,
+    "negate": np.negative, "abs": np.abs, "sign": _sign,
     "exponential": np.exp, "exponential_minus_one": np.expm1, "log": np.log, "log_plus_one": np.log1p,
     "sqrt": np.sqrt, "rsqrt": lambda x: 1 / np.sqrt(x), "sine": np.sin, "cosine": np.cos, "tan": np.tan,
     "tanh": np.tanh, "logistic": _logistic, "erf": _erf, "floor": np.floor, "ceil": np.ceil,
@@ -107,7 +112,7 @@ def _divide(x, y):
     sy = _int_safe_divisor(x, y)
     q = np.floor_divide(x, sy)
     r = x - q * sy
-    q = q + ((r != 0) & ((r < 0) != (sy < 0))).astype(x.dtype)  # floor -> toward zero
+    q = q + ((r != 0) & ((x < 0) != (sy < 0))).astype(x.dtype)  # floor -> toward zero
     return np.where(y == 0, np.full_like(x, -1), q)
 
 
