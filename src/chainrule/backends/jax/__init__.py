@@ -1,0 +1,41 @@
+"""The JAX backend: a graph becomes `jax.lax` calls traced under `jax.jit`,
+so XLA runs it on CPU, GPU or TPU, on one device or sharded over a mesh.
+
+    exe = compile(graph)                       # default device
+    exe = compile(graph, device="gpu:0")       # a named device
+    exe = compile(graph, mesh=mesh, in_shardings=(P("data"), P()), out_shardings=P())
+    exe = data_parallel(step, batch_argnums=(0, 1))
+    exe(*arrays) -> list of NumPy arrays (JAX arrays with return_jax_arrays=True)
+    exe.as_stablehlo(); blob = exe.export(); deserialize_and_call(blob, *arrays)
+
+Every op lowers through the table in `table.py` (rules in `elementwise.py`
+and `structural.py`); 64-bit dtypes work through a scoped x64 context (see
+`executable.py`).
+"""
+
+from __future__ import annotations
+
+from .executable import JaxExecutable, x64
+from .export import deserialize, deserialize_and_call
+from .interpreter import lower_graph
+from .sharding import data_parallel, make_mesh
+from .table import LOWERINGS, UNSUPPORTED, UnsupportedOpError
+
+
+def compile(graph, device=None, return_jax_arrays: bool = False, mesh=None, in_shardings=None,
+            out_shardings=None, **options) -> JaxExecutable:
+    """Compile `graph` with XLA through JAX.
+
+    device: a jax Device or a string like "cpu" or "gpu:0" (default: JAX's default device).
+    return_jax_arrays: return JAX arrays (no copy to the host) instead of NumPy arrays.
+    mesh, in_shardings, out_shardings: run SPMD over a `jax.sharding.Mesh`; shardings are
+        PartitionSpecs (or jax Shardings), one for all or one per parameter/result;
+        unspecified ones are replicated.
+    options: donate_argnums, passed to jax.jit.
+    """
+    return JaxExecutable(graph, device=device, return_jax_arrays=return_jax_arrays, mesh=mesh,
+                         in_shardings=in_shardings, out_shardings=out_shardings, **options)
+
+
+__all__ = ["LOWERINGS", "UNSUPPORTED", "JaxExecutable", "UnsupportedOpError", "compile", "data_parallel",
+           "deserialize", "deserialize_and_call", "lower_graph", "make_mesh", "x64"]

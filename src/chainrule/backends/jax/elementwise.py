@@ -1,0 +1,193 @@
+"""Lowerings of the leaf, elementwise, compare/select and convert ops.
+
+Where `jax.lax` and the reference backend (rules.py, the oracle) disagree,
+the difference is fixed here with explicit selects, so the result is the
+same on every XLA device, not just on the one that happened to be tested:
+integer division by zero, saturating float-to-int casts, integer powers with
+negative exponents, the sign of -0.0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from jax import lax
+
+from .table import lowering
+
+
+def _np(t):
+    return t.dtype.np
+
+
+def full(value, t):
+    """A constant of type `t` filled with `value` (XLA folds the broadcast)."""
+    return lax.full(t.shape, np.asarray(value, dtype=_np(t)), _np(t))
+
+
+# --- leaves --------------------------------------------------------------------
+
+@lowering("constant")
+def _constant(args, attrs, out, regions):
+    return (attrs["value"].array,)
+
+
+@lowering("iota")
+def _iota(args, attrs, out, regions):
+    (t,) = out
+    return (lax.broadcasted_iota(_np(t), t.shape, attrs["dimension"]),)
+
+
+# --- unary ------------------------------------------------------------------------
+
+def _sign(x):
+    # NumPy (the oracle) gives +0.0 for -0.0; lax.sign keeps the sign bit.
+    if x.dtype.kind != "f":
+        return lax.sign(x)
+    return lax.select(lax.eq(x, lax.full_like(x, 0)), lax.full_like(x, 0), lax.sign(x))
+
+
+UNARY = {
+    "negate": lax.neg, "abs": lax.abs, "sign": _sign,
+    "exponential": lax.exp, "exponential_minus_one": lax.expm1, "log": lax.log, "log_plus_one": lax.log1p,
+    "sqrt": lax.sqrt, "rsqrt": lax.rsqrt, "sine": lax.sin, "cosine": lax.cos, "tan": lax.tan,
+    "tanh": lax.tanh, "logistic": lax.logistic, "erf": lax.erf, "floor": lax.floor, "ceil": lax.ceil,
+    "round_nearest_even": lambda x: lax.round(x, lax.RoundingMethod.TO_NEAREST_EVEN),
+    "not": lax.bitwise_not, "is_finite": lax.is_finite,
+    "stop_gradient": lax.stop_gradient,
+}
+
+
+def _make_unary(fn):
+    def lower(args, attrs, out, regions):
+        return (fn(args[0]),)
+    return lower
+
+
+for _name, _fn in UNARY.items():
+    lowering(_name)(_make_unary(_fn))
+
+
+# --- binary -------------------------------------------------------------------------
+
+def _int_fixups(x, y):
+    """(y == 0, x == MIN & y == -1, a divisor with both cases replaced by 1)."""
+    lo = np.iinfo(x.dtype).min
+    zero = lax.eq(y, lax.full_like(y, 0))
+    overflow = lax.bitwise_and(lax.eq(x, lax.full_like(x, lo)), lax.eq(y, lax.full_like(y, -1)))
+    safe = lax.select(lax.bitwise_or(zero, overflow), lax.full_like(y, 1), y)
+    return zero, overflow, safe
+
+
+def _divide(x, y):
+    if x.dtype.kind != "i":
+        return lax.div(x, y)
+    # x / 0 = -1, MIN / -1 = MIN (XLA's CPU and GPU emitters agree, but the
+    # spec leaves it to the device, so it is spelled out).
+    zero, overflow, safe = _int_fixups(x, y)
+    q = lax.div(x, safe)
+    q = lax.select(overflow, x, q)
+    return lax.select(zero, lax.full_like(x, -1), q)
+
+
+def _remainder(x, y):
+    if x.dtype.kind != "i":
+        return lax.rem(x, y)  # fmod: the sign of the dividend, as np.fmod
+    zero, overflow, safe = _int_fixups(x, y)
+    r = lax.rem(x, safe)  # MIN % 1 == 0 == MIN % -1
+    return lax.select(zero, x, r)
+
+
+def _int_power(x, y):
+    """Square-and-multiply over the exponent's bits; negative exponents give
+    1 for x == 1, +-1 for x == -1 and 0 otherwise (integer 1 / x**n)."""
+    bits = np.iinfo(x.dtype).bits
+    one = lax.full_like(x, 1)
+    zero = lax.full_like(x, 0)
+    e = lax.max(y, zero)
+    acc, base = one, x
+    for _ in range(bits - 1):  # the exponent is non-negative: bits - 1 of them matter
+        odd = lax.ne(lax.bitwise_and(e, one), zero)
+        acc = lax.select(odd, lax.mul(acc, base), acc)
+        base = lax.mul(base, base)
+        e = lax.shift_right_logical(e, one)
+    neg = lax.lt(y, zero)
+    even = lax.eq(lax.bitwise_and(y, one), zero)
+    minus_one_pow = lax.select(even, one, lax.neg(one))
+    neg_val = lax.select(lax.eq(x, one), one, lax.select(lax.eq(x, lax.neg(one)), minus_one_pow, zero))
+    return lax.select(neg, neg_val, acc)
+
+
+def _power(x, y):
+    return _int_power(x, y) if x.dtype.kind == "i" else lax.pow(x, y)
+
+
+def _maximum(x, y):
+    return lax.bitwise_or(x, y) if x.dtype == np.bool_ else lax.max(x, y)
+
+
+def _minimum(x, y):
+    return lax.bitwise_and(x, y) if x.dtype == np.bool_ else lax.min(x, y)
+
+
+BINARY = {
+    "add": lax.add, "subtract": lax.sub, "multiply": lax.mul, "divide": _divide,
+    "remainder": _remainder, "power": _power, "maximum": _maximum, "minimum": _minimum,
+    "atan2": lax.atan2, "and": lax.bitwise_and, "or": lax.bitwise_or, "xor": lax.bitwise_xor,
+}
+
+
+def _make_binary(fn):
+    def lower(args, attrs, out, regions):
+        return (fn(args[0], args[1]),)
+    return lower
+
+
+for _name, _fn in BINARY.items():
+    lowering(_name)(_make_binary(_fn))
+
+COMPARE = {"EQ": lax.eq, "NE": lax.ne, "LT": lax.lt, "LE": lax.le, "GT": lax.gt, "GE": lax.ge}
+
+
+@lowering("compare")
+def _compare(args, attrs, out, regions):
+    return (COMPARE[attrs["direction"]](args[0], args[1]),)
+
+
+@lowering("select")
+def _select(args, attrs, out, regions):
+    return (lax.select(*args),)
+
+
+@lowering("clamp")
+def _clamp(args, attrs, out, regions):
+    lo, x, hi = args
+    # min(max(x, lo), hi) with NaN propagating as in NumPy; lax.clamp leaves NaN handling to the device.
+    return (lax.min(lax.max(x, lo), hi),)
+
+
+# --- convert ------------------------------------------------------------------------
+
+def convert(x, to):
+    """XLA's convert with the oracle's edge cases: float -> int truncates
+    toward zero and saturates, NaN -> 0; anything -> bool is x != 0."""
+    to = np.dtype(to)
+    if x.dtype == to:
+        return x
+    if to == np.bool_:
+        return lax.ne(x, lax.full_like(x, 0))
+    if x.dtype.kind == "f" and to.kind == "i":
+        info = np.iinfo(to)
+        hi = lax.full_like(x, float(info.max))  # rounds up to 2**(bits-1) in the float type
+        lo = lax.full_like(x, float(info.min))
+        big = lax.ge(x, hi)
+        small = lax.le(x, lo)
+        bad = lax.bitwise_or(lax.bitwise_or(lax.ne(x, x), big), small)
+        res = lax.convert_element_type(lax.select(bad, lax.full_like(x, 0), x), to)
+        res = lax.select(big, lax.full_like(res, info.max), res)
+        return lax.select(small, lax.full_like(res, info.min), res)
+    return lax.convert_element_type(x, to)
+
+
+@lowering("convert")
+def _convert(args, attrs, out, regions):
+    return (convert(args[0], _np(out[0])),)

@@ -1,0 +1,36 @@
+"""Turn a graph into `jax.lax` calls by interpreting it on traced values.
+
+Called inside `jax.jit`, this traces the graph once into a jaxpr; XLA then
+compiles the whole thing. Region ops (`fusion`) interpret their region the
+same way, so XLA sees through them and fuses as it likes.
+"""
+
+from __future__ import annotations
+
+from . import elementwise as _elementwise  # noqa: F401  (registers lowerings)
+from . import structural as _structural  # noqa: F401
+from .table import LOWERINGS, get_lowering, lowering
+
+
+def lower_graph(graph, args) -> list:
+    """Evaluate `graph` on JAX values (traced or concrete); returns its results."""
+    if len(args) != len(graph.params):
+        raise TypeError(f"{graph.name} takes {len(graph.params)} argument(s), got {len(args)}")
+    env = {id(p): a for p, a in zip(graph.params, args)}
+    for node in graph.nodes:
+        fn = get_lowering(node.op.name)
+        vals = [env[id(v)] for v in node.operands]
+        outs = fn(vals, node.attrs, tuple(r.type for r in node.results), node.regions)
+        if len(outs) != len(node.results):
+            raise AssertionError(f"lowering of {node.op.name} gave {len(outs)} results, expected {len(node.results)}")
+        for r, o in zip(node.results, outs):
+            env[id(r)] = o
+    return [env[id(r)] for r in graph.results]
+
+
+@lowering("fusion")
+def _fusion(args, attrs, out, regions):
+    return tuple(lower_graph(regions[0], args))
+
+
+__all__ = ["LOWERINGS", "lower_graph"]
