@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 __all__ = ["assert_roundtrip", "assert_same", "assert_table_complete", "missing_from_table", "op_graph",
-           "run_op"]
+           "run_op", "wrap_int"]
 
 
 def missing_from_table(table: Mapping | Iterable, exempt: Mapping[str, str] | None = None,
@@ -184,3 +184,9 @@ def sample_array(rng: np.random.Generator, shape, dt, edge_fraction: float = 0.3
     edges = edge_values(dt)
     pick = rng.random(shape) < edge_fraction
     return np.where(pick, edges[rng.integers(0, len(edges), size=shape)], base).astype(dt)
+
+
+def wrap_int(v: int, dt) -> int:
+    """A Python integer wrapped to the two's-complement range of integer dtype `dt` (XLA's overflow)."""
+    bits = np.dtype(getattr(dt, "np", dt)).itemsize * 8
+    return ((int(v) + (1 << (bits - 1))) % (1 << bits)) - (1 << (bits - 1))
