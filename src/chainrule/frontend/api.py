@@ -1,0 +1,303 @@
+"""Define-then-run and tracing entry points: placeholder, function, trace, jit.
+
+`jit(fun)` traces `fun` once per input signature (tree structure, shapes,
+dtypes and static arguments), optimises the graph with the pass pipeline and
+compiles it with a backend; later calls with the same signature go straight
+to the compiled code.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+
+import numpy as np
+
+from .. import backends
+from ..ir import Graph, TensorType, verify
+from . import pytree
+from .core import canonical_array, is_tensor
+from .tensor import Tensor, current_scope
+from .tracing import Spec, TracedFunction, build_graph, spec_of, trace_flat
+
+
+def placeholder(shape, dtype="float32", name=None) -> Tensor:
+    """A symbolic input for define-then-run graphs (`cr.function`)."""
+    return Tensor(TensorType(shape, dtype), current_scope(), None, 0, name)
+
+
+def _verify_enabled() -> bool:
+    return os.environ.get("CHAINRULE_VERIFY", "") not in ("", "0")
+
+
+def optimize_graph(graph: Graph, opt_level=None, passes=None) -> Graph:
+    """Run the pass pipeline when the passes package provides one."""
+    try:
+        from ..passes import optimize
+    except ImportError:
+        return graph
+    kwargs = {}
+    if passes is not None:
+        kwargs["passes"] = passes
+    return optimize(graph, opt_level=2 if opt_level is None else opt_level, **kwargs)
+
+
+class Compiled:
+    """A compiled graph with its pytree signature: call it like the original function."""
+
+    def __init__(self, graph: Graph, executable, in_tree, out_tree, source_graph: Graph | None = None,
+                 backend: str | None = None):
+        self.graph = graph
+        self.executable = executable
+        self.in_tree = in_tree
+        self.out_tree = out_tree
+        self.source_graph = source_graph if source_graph is not None else graph
+        self.backend = backend or getattr(executable, "backend", None)
+        self._param_types = graph.param_types
+
+    @property
+    def signature(self):
+        return {"inputs": [str(t) for t in self._param_types], "outputs": [str(t) for t in self.graph.result_types],
+                "in_tree": repr(self.in_tree), "out_tree": repr(self.out_tree)}
+
+    def as_text(self) -> str:
+        return str(self.graph)
+
+    def __call__(self, *args):
+        leaves, tree = pytree.flatten(args)
+        if tree != self.in_tree:
+            raise TypeError(f"{self.graph.name}: expected arguments structured as {self.in_tree}, got {tree}")
+        return self.call_flat(leaves)
+
+    def call_flat(self, leaves):
+        arrays = _prepare(leaves, self._param_types, self.graph)
+        outs = self.executable.run(arrays)
+        return pytree.unflatten(self.out_tree, outs)
+
+    def export(self, path):
+        from ..artifact import export
+        return export(self, path)
+
+    def __repr__(self):
+        return f"<Compiled {self.graph.name} ({self.backend})>"
+
+
+def _prepare(leaves, types, graph) -> list[np.ndarray]:
+    """Check arguments against the compiled signature (fast path for good arrays)."""
+    if len(leaves) != len(types):
+        raise TypeError(f"{graph.name} takes {len(types)} array argument(s), got {len(leaves)}")
+    out = []
+    for i, (x, t) in enumerate(zip(leaves, types)):
+        if type(x) is np.ndarray and x.dtype == t.dtype.np and x.shape == t.shape:
+            out.append(x if x.flags.c_contiguous and x.flags.aligned else np.ascontiguousarray(x))
+            continue
+        from ..backends.common import check_array
+        name = graph.params[i].name or f"argument {i}"
+        if is_tensor(x):
+            raise TypeError(f"{name}: got a symbolic tensor; compiled functions take concrete arrays")
+        if not isinstance(x, np.ndarray) and isinstance(x, (bool, int, float, np.generic)):
+            out.append(check_array(x, t, name))
+            continue
+        if isinstance(x, np.ndarray) and x.dtype != t.dtype.np and x.shape == t.shape:
+            ca = canonical_array(x)
+            if ca.dtype == t.dtype.np:
+                out.append(np.ascontiguousarray(ca))
+                continue
+        out.append(check_array(x, t, name))
+    return out
+
+
+class Lowered:
+    """A traced graph, before optimisation and compilation (`jit(f).lower(...)`)."""
+
+    def __init__(self, traced: TracedFunction, backend, opt_level, passes, options):
+        self.traced = traced
+        self.graph = traced.graph
+        self._backend = backend
+        self._opt_level = opt_level
+        self._passes = passes
+        self._options = options
+
+    def as_text(self) -> str:
+        return str(self.graph)
+
+    def optimized_graph(self) -> Graph:
+        return optimize_graph(self.graph, self._opt_level, self._passes)
+
+    def as_stablehlo(self) -> str:
+        from ..backends.jax import stablehlo_text
+        return stablehlo_text(self.optimized_graph())
+
+    def compile(self) -> Compiled:
+        g = self.optimized_graph()
+        if _verify_enabled():
+            verify(g)
+        name = self._backend or backends.DEFAULT_BACKEND
+        exe = backends.compile(g, name, **self._options)
+        return Compiled(g, exe, self.traced.in_tree, self.traced.out_tree, self.graph, name)
+
+
+def trace(fun, *args, **kwargs) -> Graph:
+    """The graph of `fun` on arguments (arrays, scalars or `cr.Spec`s), as a Graph."""
+    traced = _trace(fun, args, kwargs, name=getattr(fun, "__name__", "main"))
+    return traced.graph
+
+
+def _trace(fun, args, kwargs, name="main", arg_names=None) -> TracedFunction:
+    leaves, in_tree = pytree.flatten((args, kwargs))
+    types = [spec_of(x) for x in leaves]
+    flat_fun = lambda a, k: fun(*a, **k)  # noqa: E731
+    traced = trace_flat(flat_fun, types, in_tree, name=_ident(name), arg_names=arg_names)
+    if traced.captured:
+        raise ValueError(
+            f"{name} uses {len(traced.captured)} symbolic tensor(s) from outside the function "
+            f"({', '.join(repr(t) for t in traced.captured[:3])}); pass them as arguments")
+    if _verify_enabled():
+        verify(traced.graph)
+    return traced
+
+
+def _ident(name: str) -> str:
+    import re
+    n = re.sub(r"[^A-Za-z0-9_.]", "_", name or "main")
+    return n if n and not n[0].isdigit() else "f_" + n
+
+
+def _arg_names(fun, n_pos) -> list | None:
+    return None
+
+
+class JitFunction:
+    """`cr.jit(fun)`: trace per signature, optimise, compile, cache."""
+
+    def __init__(self, fun, static_argnums=(), backend=None, opt_level=None, passes=None, **options):
+        if isinstance(static_argnums, int):
+            static_argnums = (static_argnums,)
+        self.fun = fun
+        self.static_argnums = tuple(static_argnums)
+        self.backend = backend
+        self.opt_level = opt_level
+        self.passes = passes
+        self.options = options
+        self._cache: dict = {}
+        self._lock = threading.Lock()
+        self.trace_count = 0
+        functools.update_wrapper(self, fun, updated=())
+
+    def _split(self, args):
+        n = len(args)
+        static = tuple(int(i) % n if n else i for i in self.static_argnums)
+        for i in static:
+            if not 0 <= i < n:
+                raise TypeError(f"static_argnums {self.static_argnums} out of range for {n} arguments")
+        statics = tuple((i, args[i]) for i in sorted(static))
+        for i, v in statics:
+            try:
+                hash(v)
+            except TypeError:
+                raise TypeError(f"static argument {i} of type {type(v).__name__} is not hashable; "
+                                "static arguments must be hashable (use a tuple instead of a list)") from None
+        dyn = tuple(a for i, a in enumerate(args) if i not in static)
+        return statics, dyn
+
+    def _bound(self, statics, nargs):
+        fun = self.fun
+        smap = dict(statics)
+
+        def call(*dyn, **kwargs):
+            it = iter(dyn)
+            full = [smap[i] if i in smap else next(it) for i in range(nargs)]
+            return fun(*full, **kwargs)
+        return call
+
+    def __call__(self, *args, **kwargs):
+        statics, dyn = self._split(args)
+        leaves, in_tree = pytree.flatten((dyn, kwargs))
+        if any(isinstance(x, Tensor) for x in leaves):
+            return self.fun(*args, **kwargs)  # inside another trace: inline
+        key = (in_tree, statics, tuple(_leaf_key(x) for x in leaves))
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = self._compile(statics, len(args), dyn, kwargs)
+            self._cache[key] = entry
+        return entry.call_flat(leaves)
+
+    def _compile(self, statics, nargs, dyn, kwargs) -> Compiled:
+        return self._lower(statics, nargs, dyn, kwargs).compile()
+
+    def _lower(self, statics, nargs, dyn, kwargs) -> Lowered:
+        with self._lock:
+            self.trace_count += 1
+        traced = _trace(self._bound(statics, nargs), dyn, kwargs, name=getattr(self.fun, "__name__", "main"))
+        return Lowered(traced, self.backend, self.opt_level, self.passes, self.options)
+
+    def lower(self, *args, **kwargs) -> Lowered:
+        statics, dyn = self._split(args)
+        return self._lower(statics, len(args), dyn, kwargs)
+
+    def clear_cache(self):
+        self._cache.clear()
+
+    def __repr__(self):
+        return f"<jit {getattr(self.fun, '__name__', self.fun)}>"
+
+
+def _leaf_key(x):
+    if type(x) is np.ndarray:
+        return (x.shape, x.dtype.str)
+    if isinstance(x, Spec):
+        return (x.shape, x.dtype.np.str)
+    t = spec_of(x)
+    return (t.shape, t.dtype.np.str, type(x).__name__)
+
+
+class GraphFunction:
+    """`cr.jit(graph)`: a Graph compiled as a function of flat arrays."""
+
+    def __init__(self, graph: Graph, backend=None, opt_level=None, passes=None, **options):
+        verify(graph)
+        self.graph = graph
+        n = len(graph.params)
+        in_tree = pytree.flatten((tuple(range(n)), {}))[1]
+        out_tree = pytree.flatten(list(range(len(graph.results))))[1]
+        self._traced = TracedFunction(graph, in_tree, out_tree, [])
+        self._lowered = Lowered(self._traced, backend, opt_level, passes, options)
+        self._compiled = None
+
+    def lower(self, *args) -> Lowered:
+        return self._lowered
+
+    def __call__(self, *args):
+        if self._compiled is None:
+            self._compiled = self._lowered.compile()
+        return self._compiled.call_flat(list(args))
+
+
+def jit(fun=None, static_argnums=(), backend=None, opt_level=None, passes=None, **options):
+    """Compile `fun` (a Python function or a Graph) on first call per signature."""
+    if fun is None:
+        return lambda f: jit(f, static_argnums, backend, opt_level, passes, **options)
+    if isinstance(fun, Graph):
+        return GraphFunction(fun, backend, opt_level, passes, **options)
+    return JitFunction(fun, static_argnums, backend, opt_level, passes, **options)
+
+
+def function(inputs, outputs, backend=None, opt_level=None, passes=None, name="function", **options) -> Compiled:
+    """Compile a define-then-run graph from placeholders `inputs` to `outputs`."""
+    in_leaves, in_tree = pytree.flatten(inputs if isinstance(inputs, (list, tuple)) else [inputs])
+    for i, x in enumerate(in_leaves):
+        if not isinstance(x, Tensor) or x.apply is not None:
+            raise TypeError(f"input {i} of cr.function must be a placeholder (cr.placeholder), got {x!r}")
+    out_leaves, out_tree = pytree.flatten(outputs)
+    outs = []
+    from .core import constant_tensor
+    for o in out_leaves:
+        outs.append(o if isinstance(o, Tensor) else constant_tensor(canonical_array(o)))
+    graph, captured = build_graph(in_leaves, outs, scope=None, name=_ident(name))
+    if _verify_enabled():
+        verify(graph)
+    traced = TracedFunction(graph, pytree.flatten(tuple(in_leaves))[1], out_tree, [])
+    compiled = Lowered(traced, backend, opt_level, passes, options).compile()
+    compiled.in_tree = pytree.flatten(tuple(in_leaves))[1]
+    return compiled

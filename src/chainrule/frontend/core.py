@@ -1,0 +1,101 @@
+"""Binding ops: symbolic when any input is a Tensor, eager otherwise.
+
+Every chainrule.numpy function is written once against `bind`: given NumPy
+arrays it computes at once with the reference rules (as jax.numpy does
+outside jit); given symbolic tensors it records an `Apply`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Attrs, IRError, OpDef, TensorType, dtype as as_dtype, get_op
+from .errors import LeakedTensorError, with_user_location
+from .tensor import Apply, Tensor, current_scope
+
+
+def is_tensor(x) -> bool:
+    return isinstance(x, Tensor)
+
+
+def type_of(x) -> TensorType:
+    """The TensorType of a Tensor or a concrete array (not a Python scalar)."""
+    if isinstance(x, Tensor):
+        return x.type
+    a = np.asarray(x)
+    return TensorType(a.shape, as_dtype(a.dtype))
+
+
+def _eager_evaluate(opdef, args, attrs, out_types, regions):
+    from ..backends.reference import evaluate_op
+    return evaluate_op(opdef, args, attrs, out_types, regions)
+
+
+def _check_scope(t: Tensor):
+    if not t.scope.active:
+        raise LeakedTensorError(
+            f"a symbolic tensor {t.type} from a finished trace ({t.scope.name}) was used: a value traced inside "
+            "jit/grad/vmap escaped (stored in a global or a closure?). Return it from the function instead.")
+
+
+def bind(op: str | OpDef, *inputs, regions=(), **attrs):
+    """Apply `op`; returns one result or a tuple when the op has several."""
+    res = bind_multi(op, inputs, attrs, regions)
+    return res[0] if len(res) == 1 else res
+
+
+def bind_multi(op, inputs, attrs, regions=()) -> tuple:
+    opdef = op if isinstance(op, OpDef) else get_op(op)
+    symbolic = False
+    for x in inputs:
+        if isinstance(x, Tensor):
+            _check_scope(x)
+            symbolic = True
+    try:
+        a = attrs if isinstance(attrs, Attrs) else opdef.normalize_attrs(attrs)
+        types = opdef.result_types(tuple(type_of(x) for x in inputs), a, regions)
+    except IRError as e:
+        raise with_user_location(e) from None
+    if symbolic:
+        ins = tuple(x if isinstance(x, Tensor) else constant_tensor(x) for x in inputs)
+        return Apply(opdef, ins, a, regions, types, current_scope()).outputs
+    args = [np.asarray(x) for x in inputs]
+    return _eager_evaluate(opdef, args, a, types, regions)
+
+
+def constant_tensor(value, dtype=None) -> Tensor:
+    arr = np.asarray(value, dtype=None if dtype is None else as_dtype(dtype).np)
+    if arr.dtype.kind not in "bif" or arr.dtype == np.float16 or arr.dtype.kind == "u":
+        arr = arr.astype(_canonical_np(arr.dtype))
+    from ..ir import Literal
+    lit = Literal(arr)
+    return Apply(get_op("constant"), (), Attrs(value=lit), (), (lit.type,), current_scope()).outputs[0]
+
+
+def _canonical_np(d):
+    d = np.dtype(d)
+    if d.kind == "u":
+        return np.int64
+    if d == np.float16:
+        return np.float32
+    if d.kind == "c":
+        raise TypeError("complex numbers are not supported by chainrule yet")
+    raise TypeError(f"arrays of dtype {d} are not supported; use bool, int32, int64, float32 or float64")
+
+
+def canonical_array(x) -> np.ndarray:
+    """A NumPy array in one of chainrule's dtypes (uint/float16 are widened)."""
+    a = np.asarray(x)
+    if a.dtype.kind in "bif" and a.dtype != np.float16 and a.dtype.itemsize in (1, 4, 8):
+        if a.dtype.kind == "i" and a.dtype.itemsize == 1:
+            return a.astype(np.int32)
+        return a
+    if a.dtype.kind == "i":
+        return a.astype(np.int32 if a.dtype.itemsize <= 4 else np.int64)
+    if a.dtype.kind == "u":
+        return a.astype(np.int64)
+    if a.dtype == np.float16:
+        return a.astype(np.float32)
+    if a.dtype == object:
+        raise TypeError(f"cannot turn {x!r} into an array of numbers (mixed symbolic tensors and values? use cnp.array)")
+    return a.astype(_canonical_np(a.dtype))

@@ -1,0 +1,218 @@
+"""NumPy indexing on tensors: basic slicing and integer-array indexing.
+
+Basic indices (ints, slices with any step, None, Ellipsis) become slice,
+reverse and reshape; one integer array (a list, array or int tensor) on one
+axis becomes a gather with NumPy's negative-index wrap-around (indices past
+the end are clamped, as XLA does, never read out of bounds). `x.at[idx]`
+gives `.set/.add/.multiply/.get` like JAX, built on scatter.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import lax
+from .core import bind, is_tensor, type_of
+
+
+def _is_int_array(i) -> bool:
+    if is_tensor(i):
+        return type_of(i).dtype.is_int
+    if isinstance(i, (list, tuple)):
+        return True
+    if isinstance(i, np.ndarray):
+        if i.dtype == np.bool_:
+            raise IndexError("boolean mask indexing has a data-dependent shape and is not supported; "
+                             "use cnp.where(mask, x, 0) instead")
+        return i.dtype.kind in "iu"
+    return False
+
+
+def _expand_index(idx, ndim):
+    if not isinstance(idx, tuple):
+        idx = (idx,)
+    if sum(1 for i in idx if i is Ellipsis) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    n_real = sum(1 for i in idx if i is not None and i is not Ellipsis)
+    if n_real > ndim:
+        raise IndexError(f"too many indices for array: array is {ndim}-dimensional, but {n_real} were indexed")
+    out = []
+    for i in idx:
+        if i is Ellipsis:
+            out.extend([slice(None)] * (ndim - n_real))
+        else:
+            out.append(i)
+    if not any(i is Ellipsis for i in idx):
+        out.extend([slice(None)] * (ndim - n_real))
+    return out
+
+
+def getitem(x, idx):
+    x = lax.operand(x)
+    t = type_of(x)
+    items = _expand_index(idx, t.ndim)
+    arrays = [k for k, i in enumerate(items) if i is not None and not isinstance(i, slice) and _is_int_array(i)]
+    if len(arrays) > 1:
+        raise NotImplementedError("integer-array indexing on more than one axis is not supported yet; "
+                                  "index one axis at a time")
+    # 1. basic indexing: slices, ints and None
+    starts, limits, strides, rev, out_shape, dim_map = [], [], [], [], [], []
+    d = 0
+    gather_dim = None
+    int_dims = []
+    for k, i in enumerate(items):
+        if i is None:
+            out_shape.append(("new",))
+            continue
+        n = t.shape[d]
+        if isinstance(i, slice):
+            s, e, st = i.indices(n)
+            if st > 0:
+                starts.append(s), limits.append(max(e, s)), strides.append(st), rev.append(False)
+                length = len(range(s, e, st))
+            else:
+                # reverse, then slice with a positive stride
+                r = range(s, e, st)
+                length = len(r)
+                if length:
+                    first = n - 1 - s
+                    starts.append(first), limits.append(first + (length - 1) * (-st) + 1), strides.append(-st)
+                else:
+                    starts.append(0), limits.append(0), strides.append(1)
+                rev.append(True)
+            out_shape.append(("dim", d, length))
+        elif k in arrays:
+            starts.append(0), limits.append(n), strides.append(1), rev.append(False)
+            gather_dim = d
+            out_shape.append(("gather", d))
+        else:
+            if is_tensor(i):
+                raise IndexError("a scalar tensor index must be an integer tensor")
+            try:
+                ii = int(i.__index__())
+            except (AttributeError, TypeError):
+                raise IndexError(f"only integers, slices, None, Ellipsis and integer arrays are valid indices, "
+                                 f"got {i!r}") from None
+            if not -n <= ii < n:
+                raise IndexError(f"index {ii} is out of bounds for axis {d} with size {n}")
+            ii %= n
+            starts.append(ii), limits.append(ii + 1), strides.append(1), rev.append(False)
+            int_dims.append(d)
+        d += 1
+    y = x
+    rev_dims = tuple(k for k, r in enumerate(rev) if r)
+    if rev_dims:
+        y = bind("reverse", y, dimensions=rev_dims)
+    if any(s != 0 for s in starts) or any(l != n for l, n in zip(limits, t.shape)) or any(s != 1 for s in strides):
+        y = bind("slice", y, start_indices=tuple(starts), limit_indices=tuple(limits), strides=tuple(strides))
+    # 2. the integer array, on its (sliced) dimension
+    if gather_dim is not None:
+        ind = lax.operand(items[arrays[0]])
+        ind_t = type_of(ind)
+        if not ind_t.dtype.is_int:
+            raise IndexError("array indices must be integers")
+        n = type_of(y).shape[gather_dim]
+        if not is_tensor(ind):
+            ind = np.asarray(ind)
+            if ind.size and (ind.min() < -n or ind.max() >= n):
+                raise IndexError(f"index out of bounds for axis {gather_dim} with size {n}")
+            ind = np.where(ind < 0, ind + n, ind).astype(ind.dtype)
+        else:
+            zero = lax.full_like(ind, 0)
+            ind = bind("select", bind("compare", ind, zero, direction="LT"),
+                       bind("add", ind, lax.full_like(ind, n)), ind)
+        y = bind("gather", y, ind, axis=gather_dim)
+        g_shape = ind_t.shape
+    # 3. final shape: drop int-indexed dims, insert new axes
+    ys = type_of(y).shape
+    final = []
+    for entry in out_shape:
+        if entry[0] == "new":
+            final.append(1)
+        elif entry[0] == "dim":
+            final.extend([entry[2]])
+        else:
+            final.extend(g_shape)
+    final = tuple(final)
+    if gather_dim is not None and int_dims and not _adjacent_advanced(items, arrays[0]):
+        # NumPy puts the index dimensions first when advanced indices are separated by a slice
+        y = bind("reshape", y, shape=final) if ys != final else y
+        g_pos = [e[0] for e in out_shape].index("gather")
+        nd = len(g_shape)
+        perm = list(range(g_pos, g_pos + nd)) + [i for i in range(len(final)) if not g_pos <= i < g_pos + nd]
+        return lax.transpose(y, perm)
+    if ys != final:
+        y = bind("reshape", y, shape=final)
+    return y
+
+
+def _adjacent_advanced(items, array_pos) -> bool:
+    adv = [k for k, i in enumerate(items) if i is not None and not isinstance(i, slice)]
+    return adv == list(range(adv[0], adv[-1] + 1))
+
+
+class _AtIndexer:
+    def __init__(self, x):
+        self.x = x
+
+    def __getitem__(self, idx):
+        return _AtRef(self.x, idx)
+
+
+class _AtRef:
+    def __init__(self, x, idx):
+        self.x, self.idx = x, idx
+
+    def get(self):
+        return getitem(self.x, self.idx)
+
+    def set(self, values):
+        return _update(self.x, self.idx, values, "set")
+
+    def add(self, values):
+        return _update(self.x, self.idx, values, "add")
+
+    def multiply(self, values):
+        from .numpy_core import multiply
+        cur = getitem(self.x, self.idx)
+        return _update(self.x, self.idx, multiply(cur, values), "set")
+
+    def subtract(self, values):
+        from .numpy_core import negative
+        return _update(self.x, self.idx, negative(lax.operand(values)), "add")
+
+
+def _update(x, idx, values, kind):
+    """Scatter `values` into x[idx]: one integer array on one axis, or basic indices."""
+    x = lax.operand(x)
+    t = type_of(x)
+    items = _expand_index(idx, t.ndim)
+    arrays = [k for k, i in enumerate(items) if i is not None and not isinstance(i, slice) and _is_int_array(i)]
+    if any(i is None for i in items):
+        raise NotImplementedError("x.at[...] with None (newaxis) is not supported")
+    if not arrays and all(isinstance(i, slice) or not _is_int_array(i) for i in items):
+        # basic indexing: scatter through an iota of the flat positions
+        pos = np.arange(t.size, dtype=np.int64).reshape(t.shape)
+        sel = pos[tuple(items)]
+        arrays_idx = sel.reshape(-1)
+        flat = lax.reshape(x, (t.size,))
+        vals = lax.broadcast_to(lax.convert(values, t.dtype), sel.shape)
+        vals = lax.reshape(vals, (arrays_idx.size,))
+        if arrays_idx.size == 0:
+            return x
+        out = bind("scatter", flat, arrays_idx, vals, axis=0, kind=kind)
+        return lax.reshape(out, t.shape)
+    if len(arrays) != 1 or any(not (isinstance(i, slice) and i == slice(None)) for k, i in enumerate(items) if k != arrays[0]):
+        raise NotImplementedError("x.at[...] supports basic indices, or one integer array on one axis "
+                                  "with full slices elsewhere")
+    axis = arrays[0]
+    ind = lax.operand(items[axis])
+    n = t.shape[axis]
+    if is_tensor(ind):
+        ind = bind("select", bind("compare", ind, lax.full_like(ind, 0), direction="LT"),
+                   bind("add", ind, lax.full_like(ind, n)), ind)
+    else:
+        ind = np.where(ind < 0, ind + n, ind)
+    upd_shape = t.shape[:axis] + type_of(ind).shape + t.shape[axis + 1:]
+    vals = lax.broadcast_to(lax.convert(values, t.dtype), upd_shape)
+    return bind("scatter", x, ind, vals, axis=axis, kind=kind)

@@ -1,0 +1,218 @@
+"""Typed building blocks over `bind`: promotion, broadcasting, casts.
+
+`chainrule.numpy` is written with these. Operands are symbolic Tensors,
+NumPy arrays or Python scalars; Python scalars are weakly typed (they take
+the other operand's dtype), as in NumPy 2.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import TensorType, dtype as as_dtype, float64, int64, bool_, result_dtype
+from .core import bind, canonical_array, constant_tensor, is_tensor, type_of
+from .tensor import Tensor
+
+WEAK_TYPES = (bool, int, float)
+
+
+def is_weak(x) -> bool:
+    return type(x) in WEAK_TYPES
+
+
+def operand(x):
+    """A Tensor or a canonical NumPy array (Python scalars become 0-d arrays)."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (list, tuple)) and any(_contains_tensor(e) for e in x):
+        from ..numpy import array
+        return array(x)
+    return canonical_array(x)
+
+
+def _contains_tensor(x):
+    if isinstance(x, Tensor):
+        return True
+    if isinstance(x, (list, tuple)):
+        return any(_contains_tensor(e) for e in x)
+    return False
+
+
+def dtype_of(x):
+    if isinstance(x, Tensor):
+        return x.type.dtype
+    if is_weak(x):
+        return {bool: bool_, int: int64, float: float64}[type(x)]
+    return as_dtype(canonical_array(x).dtype)
+
+
+def result_type(*xs):
+    """NumPy 2 promotion with Python scalars weak."""
+    strong = [dtype_of(x) for x in xs if not is_weak(x)]
+    weak = [x for x in xs if is_weak(x)]
+    if strong:
+        d = result_dtype(*strong)
+        for w in weak:
+            if type(w) is float and d.kind in "bi":
+                d = float64
+            elif type(w) is int and d.kind == "b":
+                d = int64
+        return d
+    if any(type(w) is float for w in weak):
+        return float64
+    if any(type(w) is int for w in weak):
+        return int64
+    return bool_
+
+
+def shape_of(x) -> tuple:
+    return type_of(x).shape if not is_weak(x) else ()
+
+
+def convert(x, dt):
+    dt = as_dtype(dt)
+    if is_weak(x):
+        return np.asarray(x, dtype=dt.np)
+    x = operand(x)
+    if type_of(x).dtype == dt:
+        return x
+    return bind("convert", x, dtype=dt)
+
+
+def broadcast_shapes(*shapes) -> tuple:
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise ValueError(f"shapes {', '.join(str(tuple(s)) for s in shapes)} cannot be broadcast together") from None
+
+
+def broadcast_to(x, shape):
+    x = operand(x)
+    shape = tuple(int(s) for s in shape)
+    t = type_of(x)
+    if t.shape == shape:
+        return x
+    if len(shape) < t.ndim:
+        raise ValueError(f"cannot broadcast shape {t.shape} to the smaller rank shape {shape}")
+    lead = len(shape) - t.ndim
+    for i, n in enumerate(t.shape):
+        if n != 1 and n != shape[lead + i]:
+            raise ValueError(f"cannot broadcast shape {t.shape} to {shape}")
+    # drop size-1 dims that must expand, so broadcast_in_dim maps the rest directly
+    keep = [i for i, n in enumerate(t.shape) if n == shape[lead + i]]
+    if len(keep) != t.ndim:
+        x = bind("reshape", x, shape=tuple(t.shape[i] for i in keep))
+    return bind("broadcast_in_dim", x, shape=shape, broadcast_dimensions=tuple(lead + i for i in keep))
+
+
+def promote_and_broadcast(*xs):
+    """Common dtype and common shape for elementwise ops."""
+    dt = result_type(*xs)
+    ops = [convert(x, dt) for x in xs]
+    shape = broadcast_shapes(*[type_of(o).shape for o in ops])
+    if any(is_tensor(o) for o in ops):
+        # keep small constants small: broadcast them in the graph, not in memory
+        ops = [o if is_tensor(o) or type_of(o).shape == shape else constant_tensor(o) for o in ops]
+    return [broadcast_to(o, shape) for o in ops]
+
+
+def elementwise(op: str, *xs, dtype=None, **attrs):
+    ops = promote_and_broadcast(*xs)
+    if dtype is not None:
+        ops = [convert(o, dtype) for o in ops]
+    return bind(op, *ops, **attrs)
+
+
+def float_operand(x):
+    """Ints and bools become float64 (float32 stays), as NumPy's ufuncs like exp do."""
+    x = operand(x)
+    d = type_of(x).dtype
+    if d.is_float:
+        return x
+    return convert(x, float64 if d.itemsize >= 2 or d.is_bool else float64)
+
+
+def full(shape, value, dt):
+    dt = as_dtype(dt)
+    c = np.asarray(value, dtype=dt.np)
+    if not shape:
+        return c
+    return broadcast_to(c, tuple(shape))
+
+
+def full_like(x, value, dt=None):
+    t = type_of(x)
+    return full(t.shape, value, dt or t.dtype)
+
+
+def normalize_axis(axis, ndim, name="axis"):
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {axis!r}")
+    axis = int(axis)
+    if not -ndim <= axis < max(ndim, 1) or (ndim == 0 and axis not in (0, -1)):
+        raise ValueError(f"{name} {axis} is out of bounds for an array of dimension {ndim}")
+    return axis % ndim if ndim else 0
+
+
+def normalize_axes(axis, ndim):
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, (tuple, list)):
+        axes = tuple(normalize_axis(a, ndim) for a in axis)
+        if len(set(axes)) != len(axes):
+            raise ValueError(f"repeated axis in {axis}")
+        return tuple(sorted(axes))
+    return (normalize_axis(axis, ndim),)
+
+
+def reduce(x, kind, axis=None, keepdims=False):
+    x = operand(x)
+    t = type_of(x)
+    axes = normalize_axes(axis, t.ndim)
+    r = bind("reduce", x, kind=kind, dimensions=axes) if axes else x
+    if keepdims:
+        r = bind("reshape", r, shape=tuple(1 if i in axes else n for i, n in enumerate(t.shape)))
+    return r
+
+
+def reshape(x, shape):
+    x = operand(x)
+    t = type_of(x)
+    if isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    shape = list(int(s) for s in shape)
+    if shape.count(-1) > 1:
+        raise ValueError("can only specify one unknown dimension (-1)")
+    if -1 in shape:
+        known = int(np.prod([s for s in shape if s != -1]))
+        if known == 0 or t.size % known:
+            raise ValueError(f"cannot reshape array of size {t.size} into shape {tuple(shape)}")
+        shape[shape.index(-1)] = t.size // known
+    shape = tuple(shape)
+    if shape == t.shape:
+        return x
+    if int(np.prod(shape)) != t.size:
+        raise ValueError(f"cannot reshape array of size {t.size} into shape {shape}")
+    return bind("reshape", x, shape=shape)
+
+
+def transpose(x, axes=None):
+    x = operand(x)
+    n = type_of(x).ndim
+    perm = tuple(reversed(range(n))) if axes is None else tuple(normalize_axis(a, n) for a in axes)
+    if sorted(perm) != list(range(n)):
+        raise ValueError(f"axes {axes} are not a permutation of the {n} dimensions")
+    if perm == tuple(range(n)):
+        return x
+    return bind("transpose", x, permutation=perm)
+
+
+def static_shape(x):
+    return type_of(x).shape
+
+
+def is_symbolic(*xs) -> bool:
+    return any(is_tensor(x) for x in xs)
+
+
+__all__ = [n for n in dir() if not n.startswith("_")]

@@ -1,0 +1,873 @@
+"""chainrule.numpy, core part: NumPy's names and semantics on tensors.
+
+Each function works on symbolic tensors (building graph nodes) and on
+concrete arrays (computing at once with the reference rules). Composite
+functions are built from primitive ops, so they differentiate for free.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+
+import numpy as np
+
+from ..ir import bool_, dtype as as_dtype, float32, float64, int32, int64
+from . import lax
+from .core import bind, is_tensor, type_of
+from .lax import (broadcast_to, convert, elementwise, float_operand, normalize_axes, normalize_axis,
+                  operand, reduce, result_type)
+from .tensor import Tensor
+
+pi = np.pi
+e = np.e
+inf = np.inf
+nan = np.nan
+newaxis = None
+float32_ = float32
+
+# dtype names users pass around (cnp.float32 etc. are NumPy's, so astype works on both worlds)
+bool_dtype = np.bool_
+float32 = np.float32
+float64 = np.float64
+int32 = np.int32
+int64 = np.int64
+
+
+# --- elementwise arithmetic ---------------------------------------------------------
+
+def add(x, y):
+    return _arith("add", x, y)
+
+
+def subtract(x, y):
+    return _arith("subtract", x, y)
+
+
+def multiply(x, y):
+    return _arith("multiply", x, y)
+
+
+def _arith(op, x, y):
+    d = result_type(x, y)
+    if d == bool_ and op in ("add", "multiply"):
+        return elementwise("or" if op == "add" else "and", x, y)
+    if d == bool_:
+        raise TypeError(f"numpy boolean {op} is not supported; use logical_xor or a cast")
+    return elementwise(op, x, y)
+
+
+def divide(x, y):
+    d = result_type(x, y)
+    if not d.is_float:
+        d = as_dtype("float64")
+    return elementwise("divide", x, y, dtype=d)
+
+
+true_divide = divide
+
+
+def floor_divide(x, y):
+    x, y = lax.promote_and_broadcast(x, y)
+    d = type_of(x).dtype
+    if d.is_bool:
+        raise TypeError("floor_divide of booleans is not supported")
+    if d.is_float:
+        return _npy_floordiv(x, y)
+    q = bind("divide", x, y)  # truncates toward zero
+    r = bind("remainder", x, y)
+    zero = lax.full_like(r, 0)
+    adjust = logical_and(not_equal(r, zero), not_equal(less(r, zero), less(y, zero)))
+    q = where(adjust, bind("subtract", q, lax.full_like(q, 1)), q)
+    return where(equal(y, zero), zero, q)  # NumPy: x // 0 == 0 for ints
+
+
+def _npy_floordiv(x, y):
+    """NumPy's float floor division (npy_divmod), step by step."""
+    # as NumPy's npy_divmod: div = (a - fmod(a, b)) / b, adjusted so the remainder has b's sign
+    m = bind("remainder", x, y)
+    div = bind("divide", bind("subtract", x, m), y)
+    zero = lax.full_like(m, 0)
+    fix = logical_and(not_equal(m, zero), not_equal(less(y, zero), less(m, zero)))
+    div = where(fix, bind("subtract", div, lax.full_like(div, 1)), div)
+    fl = bind("floor", div)
+    fl = where(greater(bind("subtract", div, fl), lax.full_like(div, 0.5)), bind("add", fl, lax.full_like(fl, 1)), fl)
+    plain = bind("divide", x, y)
+    return where(equal(y, lax.full_like(y, 0)), plain, where(equal(div, lax.full_like(div, 0)),
+                                                             bind("multiply", lax.full_like(div, 0), plain), fl))
+
+
+def remainder(x, y):
+    """NumPy's mod: the result has the sign of the divisor."""
+    x, y = lax.promote_and_broadcast(x, y)
+    r = bind("remainder", x, y)
+    d = type_of(r).dtype
+    if d.is_bool:
+        raise TypeError("remainder of booleans is not supported")
+    zero = lax.full_like(r, 0)
+    fix = logical_and(not_equal(r, zero), not_equal(less(r, zero), less(y, zero)))
+    out = where(fix, bind("add", r, y), r)
+    if d.is_int:
+        return where(equal(y, zero), zero, out)  # NumPy: x % 0 == 0 for ints
+    return out
+
+
+mod = remainder
+
+
+def fmod(x, y):
+    return elementwise("remainder", x, y)
+
+
+def power(x, y):
+    d = result_type(x, y)
+    if d.is_bool:
+        d = as_dtype("int64")
+    return elementwise("power", x, y, dtype=d)
+
+
+def negative(x):
+    x = operand(x)
+    if type_of(x).dtype.is_bool:
+        raise TypeError("negative of a boolean array is not supported; use logical_not")
+    return bind("negate", x)
+
+
+def positive(x):
+    return operand(x)
+
+
+def absolute(x):
+    x = operand(x)
+    return x if type_of(x).dtype.is_bool else bind("abs", x)
+
+
+abs = absolute
+
+
+def sign(x):
+    return bind("sign", operand(x))
+
+
+def square(x):
+    x = operand(x)
+    return bind("multiply", x, x)
+
+
+def reciprocal(x):
+    x = operand(x)
+    return divide(lax.full_like(x, 1), x)
+
+
+def maximum(x, y):
+    return elementwise("maximum", x, y)
+
+
+def minimum(x, y):
+    return elementwise("minimum", x, y)
+
+
+def fmax(x, y):
+    x, y = lax.promote_and_broadcast(x, y)
+    return where(isnan(y), x, where(isnan(x), y, bind("maximum", x, y)))
+
+
+def fmin(x, y):
+    x, y = lax.promote_and_broadcast(x, y)
+    return where(isnan(y), x, where(isnan(x), y, bind("minimum", x, y)))
+
+
+def clip(a, a_min=None, a_max=None):
+    x = operand(a)
+    if a_min is not None:
+        x = maximum(x, a_min)
+    if a_max is not None:
+        x = minimum(x, a_max)
+    return x
+
+
+# --- transcendental ----------------------------------------------------------------
+
+def _unary_float(op):
+    def fn(x):
+        return bind(op, float_operand(x))
+    fn.__name__ = op
+    return fn
+
+
+exp = _unary_float("exponential")
+expm1 = _unary_float("exponential_minus_one")
+log = _unary_float("log")
+log1p = _unary_float("log_plus_one")
+sqrt = _unary_float("sqrt")
+sin = _unary_float("sine")
+cos = _unary_float("cosine")
+tan = _unary_float("tan")
+tanh = _unary_float("tanh")
+exp.__name__, expm1.__name__, log.__name__, log1p.__name__ = "exp", "expm1", "log", "log1p"
+sqrt.__name__, sin.__name__, cos.__name__, tan.__name__, tanh.__name__ = "sqrt", "sin", "cos", "tan", "tanh"
+
+
+def _const_like(x, v):
+    return lax.full_like(x, v)
+
+
+def log2(x):
+    x = float_operand(x)
+    return bind("divide", bind("log", x), _const_like(x, math.log(2)))
+
+
+def log10(x):
+    x = float_operand(x)
+    return bind("divide", bind("log", x), _const_like(x, math.log(10)))
+
+
+def exp2(x):
+    x = float_operand(x)
+    return bind("power", _const_like(x, 2.0), x)
+
+
+def arctan2(y, x):
+    y, x = lax.promote_and_broadcast(float_operand(y), float_operand(x))
+    return bind("atan2", y, x)
+
+
+def arctan(x):
+    x = float_operand(x)
+    return bind("atan2", x, _const_like(x, 1.0))
+
+
+def arcsin(x):
+    x = float_operand(x)
+    one = _const_like(x, 1.0)
+    return bind("atan2", x, bind("sqrt", bind("multiply", bind("subtract", one, x), bind("add", one, x))))
+
+
+def arccos(x):
+    x = float_operand(x)
+    one = _const_like(x, 1.0)
+    return bind("atan2", bind("sqrt", bind("multiply", bind("subtract", one, x), bind("add", one, x))), x)
+
+
+def sinh(x):
+    x = float_operand(x)
+    half = _const_like(x, 0.5)
+    return bind("multiply", half, bind("subtract", bind("exponential_minus_one", x),
+                                       bind("exponential_minus_one", bind("negate", x))))
+
+
+def cosh(x):
+    x = float_operand(x)
+    half = _const_like(x, 0.5)
+    return bind("multiply", half, bind("add", bind("exponential", x), bind("exponential", bind("negate", x))))
+
+
+def arcsinh(x):
+    x = float_operand(x)
+    a = bind("abs", x)
+    one = _const_like(x, 1.0)
+    a2 = bind("multiply", a, a)
+    # asinh|x| = log1p(|x| + x^2 / (1 + sqrt(1 + x^2))), accurate near 0; log(2|x|) for huge |x|
+    small = bind("log_plus_one", bind("add", a, bind("divide", a2, bind("add", one, bind("sqrt", bind("add", one, a2))))))
+    big = bind("add", bind("log", a), _const_like(x, math.log(2.0)))
+    r = where(greater(a, _const_like(x, 1e150 if type_of(x).dtype == as_dtype("float64") else 1e18)), big, small)
+    return bind("multiply", bind("sign", x), r)
+
+
+def arccosh(x):
+    x = float_operand(x)
+    one = _const_like(x, 1.0)
+    return bind("log", bind("add", x, bind("sqrt", bind("multiply", bind("subtract", x, one), bind("add", x, one)))))
+
+
+def arctanh(x):
+    x = float_operand(x)
+    one = _const_like(x, 1.0)
+    half = _const_like(x, 0.5)
+    return bind("multiply", half, bind("log_plus_one", bind("divide", bind("multiply", _const_like(x, 2.0), x),
+                                                               bind("subtract", one, x))))
+
+
+def logaddexp(x, y):
+    x, y = lax.promote_and_broadcast(float_operand(x), float_operand(y))
+    m = bind("maximum", x, y)
+    d = bind("negate", bind("abs", bind("subtract", x, y)))
+    r = bind("add", m, bind("log_plus_one", bind("exponential", d)))
+    return where(equal(x, y), bind("add", x, _const_like(x, math.log(2.0))), r)
+
+
+def logaddexp2(x, y):
+    x, y = lax.promote_and_broadcast(float_operand(x), float_operand(y))
+    ln2 = _const_like(x, math.log(2.0))
+    return bind("divide", logaddexp(bind("multiply", x, ln2), bind("multiply", y, ln2)), ln2)
+
+
+def hypot(x, y):
+    x, y = lax.promote_and_broadcast(float_operand(x), float_operand(y))
+    return sqrt(bind("add", bind("multiply", x, x), bind("multiply", y, y)))
+
+
+def deg2rad(x):
+    x = float_operand(x)
+    return bind("multiply", x, _const_like(x, math.pi / 180))
+
+
+def rad2deg(x):
+    x = float_operand(x)
+    return bind("multiply", x, _const_like(x, 180 / math.pi))
+
+
+radians, degrees = deg2rad, rad2deg
+
+
+def floor(x):
+    x = operand(x)
+    return x if not type_of(x).dtype.is_float else bind("floor", x)
+
+
+def ceil(x):
+    x = operand(x)
+    return x if not type_of(x).dtype.is_float else bind("ceil", x)
+
+
+def trunc(x):
+    x = operand(x)
+    if not type_of(x).dtype.is_float:
+        return x
+    return where(less(x, _const_like(x, 0)), bind("ceil", x), bind("floor", x))
+
+
+fix = trunc
+
+
+def rint(x):
+    x = operand(x)
+    return x if not type_of(x).dtype.is_float else bind("round_nearest_even", x)
+
+
+def round(a, decimals=0):
+    x = operand(a)
+    if not type_of(x).dtype.is_float:
+        return x
+    if decimals == 0:
+        return bind("round_nearest_even", x)
+    s = _const_like(x, 10.0 ** decimals)
+    return bind("divide", bind("round_nearest_even", bind("multiply", x, s)), s)
+
+
+around = round
+
+
+def sinc(x):
+    x = float_operand(x)
+    px = bind("multiply", x, _const_like(x, math.pi))
+    zero = equal(x, _const_like(x, 0))
+    safe = where(zero, _const_like(x, 1.0), px)
+    return where(zero, _const_like(x, 1.0), bind("divide", bind("sine", safe), safe))
+
+
+# --- predicates and logic ----------------------------------------------------------
+
+def _compare(direction):
+    def fn(x, y):
+        return elementwise("compare", x, y, direction=direction)
+    return fn
+
+
+equal = _compare("EQ")
+not_equal = _compare("NE")
+less = _compare("LT")
+less_equal = _compare("LE")
+greater = _compare("GT")
+greater_equal = _compare("GE")
+equal.__name__, not_equal.__name__, less.__name__ = "equal", "not_equal", "less"
+less_equal.__name__, greater.__name__, greater_equal.__name__ = "less_equal", "greater", "greater_equal"
+
+
+def _as_bool(x):
+    x = operand(x)
+    return x if type_of(x).dtype.is_bool else not_equal(x, lax.full_like(x, 0))
+
+
+def logical_and(x, y):
+    return elementwise("and", _as_bool(x), _as_bool(y))
+
+
+def logical_or(x, y):
+    return elementwise("or", _as_bool(x), _as_bool(y))
+
+
+def logical_xor(x, y):
+    return elementwise("xor", _as_bool(x), _as_bool(y))
+
+
+def logical_not(x):
+    return bind("not", _as_bool(x))
+
+
+def bitwise_and(x, y):
+    return elementwise("and", x, y)
+
+
+def bitwise_or(x, y):
+    return elementwise("or", x, y)
+
+
+def bitwise_xor(x, y):
+    return elementwise("xor", x, y)
+
+
+def invert(x):
+    return bind("not", operand(x))
+
+
+bitwise_not = invert
+
+
+def isfinite(x):
+    x = operand(x)
+    if not type_of(x).dtype.is_float:
+        return lax.full_like(x, True, "bool")
+    return bind("is_finite", x)
+
+
+def isnan(x):
+    x = operand(x)
+    if not type_of(x).dtype.is_float:
+        return lax.full_like(x, False, "bool")
+    return not_equal(x, x)
+
+
+def isinf(x):
+    x = operand(x)
+    if not type_of(x).dtype.is_float:
+        return lax.full_like(x, False, "bool")
+    return equal(bind("abs", x), lax.full_like(x, np.inf))
+
+
+def isposinf(x):
+    return logical_and(isinf(x), greater(x, 0))
+
+
+def isneginf(x):
+    return logical_and(isinf(x), less(x, 0))
+
+
+def signbit(x):
+    x = float_operand(x)
+    # -0.0 has its sign bit set: 1/x is -inf there
+    one = _const_like(x, 1.0)
+    return logical_or(less(x, _const_like(x, 0)), less(bind("divide", one, x), _const_like(x, 0)))
+
+
+def where(condition, x=None, y=None):
+    if x is None or y is None:
+        raise NotImplementedError("where(condition) with one argument has a data-dependent shape; "
+                                  "give both x and y")
+    c = _as_bool(condition)
+    dt = result_type(x, y)
+    ops = [convert(x, dt), convert(y, dt)]
+    shape = lax.broadcast_shapes(type_of(c).shape, type_of(ops[0]).shape, type_of(ops[1]).shape)
+    return bind("select", broadcast_to(c, shape), broadcast_to(ops[0], shape), broadcast_to(ops[1], shape))
+
+
+def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
+    x = operand(x)
+    t = type_of(x)
+    if not t.dtype.is_float:
+        return x
+    info = np.finfo(t.dtype.np)
+    posinf = info.max if posinf is None else posinf
+    neginf = info.min if neginf is None else neginf
+    x = where(isnan(x), lax.full_like(x, nan), x)
+    x = where(equal(x, lax.full_like(x, np.inf)), lax.full_like(x, posinf), x)
+    return where(equal(x, lax.full_like(x, -np.inf)), lax.full_like(x, neginf), x)
+
+
+# --- reductions ---------------------------------------------------------------------
+
+def _sum_dtype(x, dtype):
+    if dtype is not None:
+        return as_dtype(dtype)
+    d = type_of(x).dtype
+    if d.is_bool:
+        return as_dtype("int64")
+    if d.is_int and d.bits < 64:
+        return as_dtype("int64")  # NumPy sums small ints in the platform integer
+    return d
+
+
+def sum(a, axis=None, dtype=None, keepdims=False):
+    x = operand(a)
+    x = convert(x, _sum_dtype(x, dtype))
+    return reduce(x, "sum", axis, keepdims)
+
+
+def prod(a, axis=None, dtype=None, keepdims=False):
+    x = operand(a)
+    x = convert(x, _sum_dtype(x, dtype))
+    return reduce(x, "prod", axis, keepdims)
+
+
+def _count(x, axis):
+    t = type_of(x)
+    axes = normalize_axes(axis, t.ndim)
+    return int(np.prod([t.shape[a] for a in axes])) if axes else 1
+
+
+def mean(a, axis=None, dtype=None, keepdims=False):
+    x = operand(a)
+    d = as_dtype(dtype) if dtype is not None else type_of(x).dtype
+    if not d.is_float:
+        d = as_dtype("float64")
+    x = convert(x, d)
+    s = reduce(x, "sum", axis, keepdims)
+    n = _count(x, axis)
+    return bind("divide", s, lax.full_like(s, n))
+
+
+def var(a, axis=None, dtype=None, ddof=0, keepdims=False):
+    x = operand(a)
+    m = mean(x, axis, dtype, keepdims=True)
+    x = convert(x, type_of(m).dtype)
+    dev = bind("subtract", x, broadcast_to(m, type_of(x).shape))
+    s = reduce(bind("multiply", dev, dev), "sum", axis, keepdims)
+    n = _count(x, axis) - ddof
+    return bind("divide", s, lax.full_like(s, builtins.max(n, 0)))
+
+
+def std(a, axis=None, dtype=None, ddof=0, keepdims=False):
+    return sqrt(var(a, axis, dtype, ddof, keepdims))
+
+
+def max(a, axis=None, keepdims=False, initial=None):
+    x = operand(a)
+    _check_nonempty(x, axis, "max", initial)
+    r = reduce(x, "max", axis, keepdims)
+    return r if initial is None else maximum(r, initial)
+
+
+def min(a, axis=None, keepdims=False, initial=None):
+    x = operand(a)
+    _check_nonempty(x, axis, "min", initial)
+    r = reduce(x, "min", axis, keepdims)
+    return r if initial is None else minimum(r, initial)
+
+
+amax, amin = max, min
+
+
+def _check_nonempty(x, axis, name, initial):
+    if initial is None and _count(x, axis) == 0 and type_of(x).size == 0:
+        raise ValueError(f"zero-size array to reduction operation {name} which has no identity")
+
+
+def all(a, axis=None, keepdims=False):
+    return reduce(_as_bool(a), "and", axis, keepdims)
+
+
+def any(a, axis=None, keepdims=False):
+    return reduce(_as_bool(a), "or", axis, keepdims)
+
+
+def _arg(op, a, axis, keepdims):
+    x = operand(a)
+    if type_of(x).dtype.is_bool:
+        x = convert(x, "int32")
+    if axis is None:
+        x = reshape(x, (-1,))
+        axis = 0
+    t = type_of(x)
+    axis = normalize_axis(axis, t.ndim)
+    if t.shape[axis] == 0:
+        raise ValueError(f"attempt to get {op} of an empty sequence")
+    r = bind(op, x, dimension=axis, index_dtype="int64")
+    if keepdims:
+        r = lax.reshape(r, t.shape[:axis] + (1,) + t.shape[axis + 1:])
+    return r
+
+
+def argmax(a, axis=None, keepdims=False):
+    return _arg("argmax", a, axis, keepdims)
+
+
+def argmin(a, axis=None, keepdims=False):
+    return _arg("argmin", a, axis, keepdims)
+
+
+# --- shapes ---------------------------------------------------------------------------
+
+def shape(a):
+    return type_of(operand(a)).shape
+
+
+def ndim(a):
+    return type_of(operand(a)).ndim
+
+
+def size(a):
+    return type_of(operand(a)).size
+
+
+def reshape(a, newshape=None, order="C", shape=None):
+    if order != "C":
+        raise NotImplementedError("only C-order reshape is supported")
+    return lax.reshape(operand(a), shape if newshape is None else newshape)
+
+
+def transpose(a, axes=None):
+    return lax.transpose(operand(a), axes)
+
+
+def ravel(a):
+    return reshape(a, (-1,))
+
+
+def swapaxes(a, axis1, axis2):
+    x = operand(a)
+    n = type_of(x).ndim
+    i, j = normalize_axis(axis1, n), normalize_axis(axis2, n)
+    perm = list(range(n))
+    perm[i], perm[j] = perm[j], perm[i]
+    return transpose(x, perm)
+
+
+def moveaxis(a, source, destination):
+    x = operand(a)
+    n = type_of(x).ndim
+    src = [normalize_axis(s, n) for s in (source if isinstance(source, (list, tuple)) else [source])]
+    dst = [normalize_axis(d, n) for d in (destination if isinstance(destination, (list, tuple)) else [destination])]
+    if len(src) != len(dst):
+        raise ValueError("source and destination must have the same number of elements")
+    order = [i for i in range(n) if i not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return transpose(x, order)
+
+
+def expand_dims(a, axis):
+    x = operand(a)
+    t = type_of(x)
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    n = t.ndim + len(axes)
+    axes = sorted(normalize_axis(ax, n) for ax in axes)
+    shape = list(t.shape)
+    for ax in axes:
+        shape.insert(ax, 1)
+    return reshape(x, shape)
+
+
+def squeeze(a, axis=None):
+    x = operand(a)
+    t = type_of(x)
+    if axis is None:
+        return reshape(x, [n for n in t.shape if n != 1])
+    axes = normalize_axes(axis, t.ndim)
+    for ax in axes:
+        if t.shape[ax] != 1:
+            raise ValueError(f"cannot select an axis to squeeze out which has size not equal to one (axis {ax})")
+    return reshape(x, [n for i, n in enumerate(t.shape) if i not in axes])
+
+
+def broadcast_to_(a, shape):
+    return broadcast_to(operand(a), shape)
+
+
+def broadcast_arrays(*args):
+    shape = lax.broadcast_shapes(*[type_of(operand(a)).shape for a in args])
+    return [broadcast_to(operand(a), shape) for a in args]
+
+
+def astype(x, dtype):
+    return convert(operand(x), as_dtype(np.dtype(dtype) if not isinstance(dtype, str) else dtype))
+
+
+def concatenate(arrays, axis=0):
+    arrays = [operand(a) for a in arrays]
+    if not arrays:
+        raise ValueError("need at least one array to concatenate")
+    if axis is None:
+        arrays = [ravel(a) for a in arrays]
+        axis = 0
+    dt = result_type(*arrays)
+    arrays = [convert(a, dt) for a in arrays]
+    n = type_of(arrays[0]).ndim
+    if n == 0:
+        raise ValueError("zero-dimensional arrays cannot be concatenated")
+    axis = normalize_axis(axis, n)
+    if len(arrays) == 1:
+        return arrays[0]
+    return bind("concatenate", *arrays, dimension=axis)
+
+
+def stack(arrays, axis=0):
+    arrays = [operand(a) for a in arrays]
+    if not arrays:
+        raise ValueError("need at least one array to stack")
+    shapes = {type_of(a).shape for a in arrays}
+    if len(shapes) != 1:
+        raise ValueError("all input arrays must have the same shape")
+    n = type_of(arrays[0]).ndim + 1
+    axis = normalize_axis(axis, n)
+    return concatenate([expand_dims(a, axis) for a in arrays], axis=axis)
+
+
+# --- linear algebra ------------------------------------------------------------------
+
+def _promote2(a, b):
+    a, b = operand(a), operand(b)
+    dt = result_type(a, b)
+    if dt.is_bool:
+        dt = as_dtype("int64")
+    return convert(a, dt), convert(b, dt)
+
+
+def matmul(a, b):
+    a, b = _promote2(a, b)
+    ta, tb = type_of(a), type_of(b)
+    if ta.ndim == 0 or tb.ndim == 0:
+        raise ValueError("matmul: input operand does not have enough dimensions (use multiply for scalars)")
+    a2 = a if ta.ndim >= 2 else reshape(a, (1,) + ta.shape)
+    b2 = b if tb.ndim >= 2 else reshape(b, tb.shape + (1,))
+    sa, sb = type_of(a2).shape, type_of(b2).shape
+    if sa[-1] != sb[-2]:
+        raise ValueError(f"matmul: contracting dimensions differ: {ta.shape} @ {tb.shape}")
+    batch = lax.broadcast_shapes(sa[:-2], sb[:-2])
+    a2 = broadcast_to(a2, batch + sa[-2:])
+    b2 = broadcast_to(b2, batch + sb[-2:])
+    nb = len(batch)
+    r = bind("dot_general", a2, b2, lhs_batch=tuple(range(nb)), rhs_batch=tuple(range(nb)),
+             lhs_contracting=(nb + 1,), rhs_contracting=(nb,))
+    out = batch + ((sa[-2],) if ta.ndim >= 2 else ()) + ((sb[-1],) if tb.ndim >= 2 else ())
+    return reshape(r, out)
+
+
+def dot(a, b):
+    a, b = _promote2(a, b)
+    ta, tb = type_of(a), type_of(b)
+    if ta.ndim == 0 or tb.ndim == 0:
+        return multiply(a, b)
+    if tb.ndim == 1 or ta.ndim == 1 and tb.ndim <= 2:
+        return matmul(a, b)
+    # N-d: sum over the last axis of a and the second-to-last of b
+    return bind("dot_general", a, b, lhs_contracting=(ta.ndim - 1,), rhs_contracting=(tb.ndim - 2,))
+
+
+def vdot(a, b):
+    return dot(ravel(a), ravel(b))
+
+
+def inner(a, b):
+    a, b = _promote2(a, b)
+    ta, tb = type_of(a), type_of(b)
+    if ta.ndim == 0 or tb.ndim == 0:
+        return multiply(a, b)
+    return bind("dot_general", a, b, lhs_contracting=(ta.ndim - 1,), rhs_contracting=(tb.ndim - 1,))
+
+
+def outer(a, b):
+    a, b = _promote2(ravel(a), ravel(b))
+    return bind("dot_general", a, b)
+
+
+def tensordot(a, b, axes=2):
+    a, b = _promote2(a, b)
+    ta, tb = type_of(a), type_of(b)
+    if isinstance(axes, (int, np.integer)):
+        n = int(axes)
+        la, lb = tuple(range(ta.ndim - n, ta.ndim)), tuple(range(n))
+    else:
+        la, lb = axes
+        la = tuple(normalize_axis(x, ta.ndim) for x in (la if isinstance(la, (list, tuple)) else [la]))
+        lb = tuple(normalize_axis(x, tb.ndim) for x in (lb if isinstance(lb, (list, tuple)) else [lb]))
+    return bind("dot_general", a, b, lhs_contracting=la, rhs_contracting=lb)
+
+
+# --- creation -------------------------------------------------------------------------
+
+def _dt(dtype, default="float64"):
+    return as_dtype(np.dtype(dtype) if dtype is not None and not isinstance(dtype, str) else (dtype or default))
+
+
+def _shape_arg(shape):
+    return (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
+
+
+def zeros(shape, dtype=None):
+    return np.zeros(_shape_arg(shape), _dt(dtype).np)
+
+
+def ones(shape, dtype=None):
+    return np.ones(_shape_arg(shape), _dt(dtype).np)
+
+
+def full(shape, fill_value, dtype=None):
+    if is_tensor(fill_value):
+        d = _dt(dtype, type_of(fill_value).dtype.name)
+        return broadcast_to(convert(fill_value, d), _shape_arg(shape))
+    d = _dt(dtype, lax.dtype_of(fill_value).name)
+    return np.full(_shape_arg(shape), fill_value, d.np)
+
+
+def empty(shape, dtype=None):
+    return zeros(shape, dtype)
+
+
+def _like(a, value, dtype, shape):
+    t = type_of(operand(a))
+    d = _dt(dtype, t.dtype.name)
+    sh = t.shape if shape is None else _shape_arg(shape)
+    if is_tensor(value):
+        return broadcast_to(convert(value, d), sh)
+    return np.full(sh, value, d.np)
+
+
+def zeros_like(a, dtype=None, shape=None):
+    return _like(a, 0, dtype, shape)
+
+
+def ones_like(a, dtype=None, shape=None):
+    return _like(a, 1, dtype, shape)
+
+
+def full_like(a, fill_value, dtype=None, shape=None):
+    return _like(a, fill_value, dtype, shape)
+
+
+def empty_like(a, dtype=None, shape=None):
+    return _like(a, 0, dtype, shape)
+
+
+def eye(N, M=None, k=0, dtype=None):
+    return np.eye(N, M, k, dtype=_dt(dtype).np)
+
+
+def identity(n, dtype=None):
+    return eye(n, dtype=dtype)
+
+
+def arange(start, stop=None, step=None, dtype=None):
+    for v in (start, stop, step):
+        if is_tensor(v):
+            raise TypeError("arange needs concrete (Python) bounds: the length of a tensor must be static")
+    r = np.arange(start, stop, step) if stop is not None else np.arange(start)
+    if step is not None and stop is not None:
+        r = np.arange(start, stop, step)
+    d = _dt(dtype, "int64" if r.dtype.kind in "iu" else "float64")
+    return r.astype(d.np)
+
+
+def linspace(start, stop, num=50, endpoint=True, dtype=None):
+    if is_tensor(start) or is_tensor(stop):
+        n = int(num)
+        div = (n - 1) if endpoint else n
+        t = np.arange(n, dtype=np.float64) / builtins.max(div, 1)
+        start, stop = operand(start), operand(stop)
+        s = convert(start, "float64")
+        return add(s, multiply(subtract(convert(stop, "float64"), s), t))
+    return np.linspace(start, stop, num, endpoint=endpoint, dtype=None if dtype is None else _dt(dtype).np)
+
+
+def asarray(a, dtype=None):
+    from .numpy_array import array as _array
+    return _array(a, dtype=dtype)

@@ -1,0 +1,75 @@
+"""Operators and methods of `Tensor`, delegating to chainrule.numpy."""
+
+from __future__ import annotations
+
+from . import numpy_core as cnp
+from .indexing import _AtIndexer, getitem
+from .tensor import Tensor
+
+
+def _r(fn):
+    return lambda self, other: fn(other, self)
+
+
+def install():
+    T = Tensor
+    T.__add__ = lambda s, o: cnp.add(s, o)
+    T.__radd__ = _r(cnp.add)
+    T.__sub__ = lambda s, o: cnp.subtract(s, o)
+    T.__rsub__ = _r(cnp.subtract)
+    T.__mul__ = lambda s, o: cnp.multiply(s, o)
+    T.__rmul__ = _r(cnp.multiply)
+    T.__truediv__ = lambda s, o: cnp.divide(s, o)
+    T.__rtruediv__ = _r(cnp.divide)
+    T.__floordiv__ = lambda s, o: cnp.floor_divide(s, o)
+    T.__rfloordiv__ = _r(cnp.floor_divide)
+    T.__mod__ = lambda s, o: cnp.remainder(s, o)
+    T.__rmod__ = _r(cnp.remainder)
+    T.__pow__ = lambda s, o: cnp.power(s, o)
+    T.__rpow__ = _r(cnp.power)
+    T.__matmul__ = lambda s, o: cnp.matmul(s, o)
+    T.__rmatmul__ = _r(cnp.matmul)
+    T.__neg__ = lambda s: cnp.negative(s)
+    T.__pos__ = lambda s: s
+    T.__abs__ = lambda s: cnp.absolute(s)
+    T.__invert__ = lambda s: cnp.invert(s)
+    T.__and__ = lambda s, o: cnp.bitwise_and(s, o)
+    T.__rand__ = _r(cnp.bitwise_and)
+    T.__or__ = lambda s, o: cnp.bitwise_or(s, o)
+    T.__ror__ = _r(cnp.bitwise_or)
+    T.__xor__ = lambda s, o: cnp.bitwise_xor(s, o)
+    T.__rxor__ = _r(cnp.bitwise_xor)
+    T.__lt__ = lambda s, o: cnp.less(s, o)
+    T.__le__ = lambda s, o: cnp.less_equal(s, o)
+    T.__gt__ = lambda s, o: cnp.greater(s, o)
+    T.__ge__ = lambda s, o: cnp.greater_equal(s, o)
+    T.__eq__ = lambda s, o: cnp.equal(s, o)
+    T.__ne__ = lambda s, o: cnp.not_equal(s, o)
+    T.__getitem__ = getitem
+    T.T = property(lambda s: cnp.transpose(s))
+    T.mT = property(lambda s: cnp.swapaxes(s, -1, -2))
+    T.at = property(lambda s: _AtIndexer(s))
+    T.reshape = lambda s, *shape, **kw: cnp.reshape(s, shape[0] if len(shape) == 1 else shape, **kw)
+    T.astype = lambda s, dtype: cnp.astype(s, dtype)
+    T.transpose = lambda s, *axes: cnp.transpose(s, (axes[0] if len(axes) == 1 else axes) if axes else None)
+    T.ravel = lambda s: cnp.ravel(s)
+    T.flatten = lambda s: cnp.ravel(s)
+    T.squeeze = lambda s, axis=None: cnp.squeeze(s, axis)
+    T.swapaxes = lambda s, a, b: cnp.swapaxes(s, a, b)
+    T.sum = lambda s, axis=None, dtype=None, keepdims=False: cnp.sum(s, axis, dtype, keepdims)
+    T.prod = lambda s, axis=None, dtype=None, keepdims=False: cnp.prod(s, axis, dtype, keepdims)
+    T.mean = lambda s, axis=None, dtype=None, keepdims=False: cnp.mean(s, axis, dtype, keepdims)
+    T.var = lambda s, axis=None, dtype=None, ddof=0, keepdims=False: cnp.var(s, axis, dtype, ddof, keepdims)
+    T.std = lambda s, axis=None, dtype=None, ddof=0, keepdims=False: cnp.std(s, axis, dtype, ddof, keepdims)
+    T.max = lambda s, axis=None, keepdims=False: cnp.max(s, axis, keepdims)
+    T.min = lambda s, axis=None, keepdims=False: cnp.min(s, axis, keepdims)
+    T.argmax = lambda s, axis=None, keepdims=False: cnp.argmax(s, axis, keepdims)
+    T.argmin = lambda s, axis=None, keepdims=False: cnp.argmin(s, axis, keepdims)
+    T.all = lambda s, axis=None, keepdims=False: cnp.all(s, axis, keepdims)
+    T.any = lambda s, axis=None, keepdims=False: cnp.any(s, axis, keepdims)
+    T.clip = lambda s, a_min=None, a_max=None: cnp.clip(s, a_min, a_max)
+    T.dot = lambda s, o: cnp.dot(s, o)
+    T.round = lambda s, decimals=0: cnp.round(s, decimals)
+
+
+install()

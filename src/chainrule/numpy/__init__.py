@@ -1,0 +1,11 @@
+"""chainrule.numpy: NumPy's functions on symbolic tensors and on arrays.
+
+On symbolic tensors (placeholders, or inside cr.jit/cr.grad) they build graph
+nodes; on concrete arrays they compute at once, as jax.numpy does.
+"""
+
+from ..frontend.numpy_core import *  # noqa: F401,F403
+from ..frontend.numpy_core import (abs, all, any, max, min, round, sum)  # noqa: F401  (shadow builtins on purpose)
+from ..frontend.numpy_core import broadcast_to_ as broadcast_to  # noqa: F401
+from ..frontend.numpy_array import array, asarray  # noqa: F401
+from . import special  # noqa: F401
