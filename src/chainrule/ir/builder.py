@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .attrs import Attrs, Literal
+from .errors import IRTypeError
 from .graph import Graph, Node, Value
 from .ops import OpDef, get_op
 from .types import TensorType
@@ -28,7 +29,12 @@ class GraphBuilder:
     def emit(self, op: str | OpDef, operands=(), attrs=None, regions=(), loc: str | None = None) -> Node:
         """Add a node; attributes are validated and defaults filled in."""
         opdef = op if isinstance(op, OpDef) else get_op(op)
-        a = attrs if isinstance(attrs, Attrs) and _complete(opdef, attrs) else opdef.normalize_attrs(attrs)
+        try:
+            a = attrs if isinstance(attrs, Attrs) and _complete(opdef, attrs) else opdef.normalize_attrs(attrs)
+        except IRTypeError as e:  # name the operand types in attribute errors too
+            if e.operand_types or not operands:
+                raise
+            raise IRTypeError(e.op, [v.type for v in operands], e.problem, e.expected) from None
         types = opdef.result_types(tuple(v.type for v in operands), a, regions)
         node = Node(opdef, operands, a, types, regions, loc)
         self.nodes.append(node)

@@ -130,7 +130,9 @@ def _select(types, attrs, regions):
     pred, a, b = types
     if pred.dtype != bool_:
         raise IRTypeError("select", types, f"predicate dtype {pred.dtype.name}", "a bool predicate")
-    _require_same("select", (a, b), "branch")
+    if a != b:
+        raise IRTypeError("select", types, "branch types differ",
+                          "branches of identical shape and dtype (broadcast with broadcast_in_dim, cast with convert)")
     if pred.shape != a.shape:
         raise IRTypeError("select", types, "predicate shape differs from the branches", "a predicate of the branches' shape")
     return (a,)
