@@ -1,0 +1,18 @@
+"""Automatic differentiation as graph-to-graph passes.
+
+`jvp_graph` (forward mode) and `vjp_graph` (reverse mode = linearize +
+transpose) rewrite a `Graph` into a `Graph` written in ordinary IR ops, so the
+result differentiates again (higher order = the pass applied again).
+
+The per-op rules live in tables keyed by op name:
+`JVP_RULES` (every differentiable op), `NON_DIFFERENTIABLE` (ops whose
+derivative is zero, with the reason) and `TRANSPOSE_RULES` (the linear ops).
+"""
+
+from .errors import NonDifferentiableError
+from .jvp_rules import JVP_RULES, NON_DIFFERENTIABLE
+from .transform import jvp_graph, vjp_graph
+from .transpose_rules import TRANSPOSE_RULES
+
+__all__ = ["JVP_RULES", "NON_DIFFERENTIABLE", "NonDifferentiableError", "TRANSPOSE_RULES", "jvp_graph",
+           "vjp_graph"]
