@@ -1,26 +1,37 @@
-"""chainrule in one page: f(x) = x**4 + 3*x**2 + 2*x, define-then-run and traced."""
+"""chainrule in one page: f(x) = x**4 + 3*x**2 + 2*x, its derivatives, and the graphs behind them."""
 
 import numpy as np
 
 import chainrule as cr
 import chainrule.numpy as cnp
 
-# 1. Define-then-run: placeholders, a symbolic expression, a compiled function.
-x = cr.placeholder((), "float64", name="x")
-y = x ** 4 + 3 * x ** 2 + 2 * x
-f = cr.function([x], y)
-print("define-then-run: f(2) =", f(2.0))
 
-
-# 2. Tracing: write plain Python, let cr.jit trace and compile it.
-@cr.jit
-def g(x):
+def f(x):
     return x ** 4 + 3 * x ** 2 + 2 * x
 
 
-print("traced:          f(2) =", g(2.0))
-print("on an array:     f([1, 2, 3]) =", cr.jit(lambda v: cnp.sum(g(v)))(np.array([1.0, 2.0, 3.0])))
+# 1. Define-then-run: placeholders, a symbolic expression, symbolic gradients, a compiled function.
+x = cr.placeholder((), "float64", name="x")
+y = f(x)
+(dy,) = cr.gradients(y, [x])
+f_and_df = cr.function([x], [y, dy])
+value, slope = f_and_df(2.0)
+print(f"define-then-run: f(2) = {value}, f'(2) = {slope}")
 
-# 3. The graph chainrule built, in its text form.
+# 2. Tracing: plain Python functions, transformed and compiled.
+print("traced:          f(2) =", cr.jit(f)(2.0))
+print("first derivative:  f'(2) =", cr.grad(f)(2.0))
+print("second derivative: f''(2) =", cr.grad(cr.grad(f))(2.0))
+print("on an array:     grad of sum(f) at [1, 2, 3] =", cr.grad(lambda v: cnp.sum(f(v)))(np.array([1.0, 2.0, 3.0])))
+
+# 3. Vector-Jacobian and Jacobian-vector products of x -> [x^2, x^3] at 2.
+out, vjp_fun = cr.vjp(lambda x: [x ** 2, x ** 3], 2.0)
+print("VJP with cotangent [1, 1]:", vjp_fun([1.0, 1.0])[0])
+_, tangents = cr.jvp(lambda x: [x ** 2, x ** 3], (2.0,), (1.0,))
+print("JVP with tangent 1:", [float(t) for t in tangents])
+
+# 4. The derivative as a graph (its text form) and as NumPy source you can read and run.
+grad_graph = cr.trace(cr.grad(f), 2.0)
 print()
-print(cr.jit(g).lower(2.0).as_text())
+print(grad_graph)
+print(cr.to_source(grad_graph))

@@ -82,13 +82,13 @@ def trace_flat(fun, flat_types, in_tree, name="main", arg_names=None) -> TracedF
 
 
 def build_graph(inputs: list[Tensor], outputs: list[Tensor], scope=None, name="main",
-                allow_free=True) -> tuple[Graph, list[Tensor]]:
+                collect_free=False) -> tuple[Graph, list[Tensor]]:
     """Extract the graph computing `outputs` from `inputs`.
 
     With `scope` set, tensors of other (enclosing) scopes are captured: they
     become extra parameters after `inputs`, returned as the second item. In
     define-then-run mode (`scope=None`) every placeholder reached must be one of
-    `inputs`.
+    `inputs`, unless `collect_free`, which makes the others extra parameters too.
     """
     b = GraphBuilder(name)
     env: dict[int, object] = {}
@@ -103,6 +103,9 @@ def build_graph(inputs: list[Tensor], outputs: list[Tensor], scope=None, name="m
             captured.append(t)
             return b.param(t.type, None)
         if t.apply is None:
+            if collect_free:
+                captured.append(t)
+                return b.param(t.type, t.name if isinstance(t.name, str) else None)
             nm = f" {t.name!r}" if t.name else ""
             raise ValueError(
                 f"the outputs depend on placeholder{nm} ({t.type}) which is not among the inputs; "

@@ -1,0 +1,142 @@
+"""`to_source(graph)`: any graph as a runnable Python/NumPy function you can read.
+
+Common ops become plain NumPy expressions; the rest call the reference
+rules by name (`_op("gather", ...)`), so running the source gives exactly the
+numbers of the reference backend.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+
+from ..ir import Graph, Literal
+
+_BINARY = {"add": "+", "subtract": "-", "multiply": "*"}
+_UNARY_NP = {"negate": "np.negative", "abs": "np.abs", "exponential": "np.exp", "exponential_minus_one": "np.expm1",
+             "log": "np.log", "log_plus_one": "np.log1p", "sqrt": "np.sqrt", "sine": "np.sin", "cosine": "np.cos",
+             "tan": "np.tan", "tanh": "np.tanh", "floor": "np.floor", "ceil": "np.ceil",
+             "round_nearest_even": "np.rint", "is_finite": "np.isfinite"}
+_CMP = {"EQ": "==", "NE": "!=", "LT": "<", "LE": "<=", "GT": ">", "GE": ">="}
+
+
+def _pyname(name, used):
+    n = re.sub(r"[^A-Za-z0-9_]", "_", name or "")
+    if not n or n[0].isdigit() or keyword.iskeyword(n) or n in used or n in ("np", "_op"):
+        n = f"{n or 'x'}_"
+    while n in used:
+        n += "_"
+    used.add(n)
+    return n
+
+
+def _literal(lit: Literal) -> str:
+    a = lit.array
+    if a.ndim == 0:
+        v = a.item()
+        if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+            v = f"float({str(v)!r})"
+        return f"np.{a.dtype.name}({v})" if a.dtype.kind != "b" else f"np.bool_({v})"
+    return f"np.array({a.tolist()!r}, dtype=np.{a.dtype.name})"
+
+
+def to_source(graph: Graph, name: str | None = None) -> str:
+    """Python source defining a function equivalent to `graph`."""
+    used: set[str] = set()
+    fname = _pyname(name or graph.name, used)
+    names = {}
+    params = []
+    for i, p in enumerate(graph.params):
+        n = _pyname(p.name or f"arg{i}", used)
+        names[id(p)] = n
+        params.append(n)
+    lines = [f"def {fname}({', '.join(params)}):"]
+    needs_op = False
+    for k, node in enumerate(graph.nodes):
+        outs = [_pyname(f"v{k}" if len(node.results) == 1 else f"v{k}_{i}", used) for i in range(len(node.results))]
+        for r, n in zip(node.results, outs):
+            names[id(r)] = n
+        args = [names[id(v)] for v in node.operands]
+        a = node.attrs
+        op = node.op.name
+        t = node.results[0].type if node.results else None
+        dt = f"np.{t.dtype.np.name}" if t is not None else None
+        expr = None
+        if op in _BINARY:
+            expr = f"{args[0]} {_BINARY[op]} {args[1]}"
+        elif op == "divide" and t.dtype.is_float:
+            expr = f"{args[0]} / {args[1]}"
+        elif op == "power" and t.dtype.is_float:
+            expr = f"{args[0]} ** {args[1]}"
+        elif op in ("maximum", "minimum") and not t.dtype.is_bool:
+            expr = f"np.{op}({args[0]}, {args[1]})"
+        elif op in _UNARY_NP:
+            expr = f"{_UNARY_NP[op]}({args[0]})"
+        elif op == "logistic":
+            expr = f"1 / (1 + np.exp(-{args[0]}))"
+        elif op == "rsqrt":
+            expr = f"1 / np.sqrt({args[0]})"
+        elif op == "stop_gradient":
+            expr = args[0]
+        elif op == "constant":
+            expr = _literal(a["value"])
+        elif op == "compare":
+            expr = f"{args[0]} {_CMP[a['direction']]} {args[1]}"
+        elif op == "select":
+            expr = f"np.where({args[0]}, {args[1]}, {args[2]})"
+        elif op == "convert" and not (t.dtype.is_int and node.operands[0].dtype.is_float):
+            expr = f"{args[0]}.astype({dt})"
+        elif op == "broadcast_in_dim":
+            shape = list(a["shape"])
+            expanded = [1] * len(shape)
+            for i, d in enumerate(a["broadcast_dimensions"]):
+                expanded[d] = node.operands[0].shape[i]
+            expr = f"np.broadcast_to(np.reshape({args[0]}, {tuple(expanded)}), {tuple(shape)})"
+        elif op == "reshape":
+            expr = f"np.reshape({args[0]}, {tuple(a['shape'])})"
+        elif op == "transpose":
+            expr = f"np.transpose({args[0]}, {tuple(a['permutation'])})"
+        elif op == "reduce" and a["kind"] in ("sum", "prod") and not t.dtype.is_bool:
+            expr = f"np.{a['kind']}({args[0]}, axis={tuple(a['dimensions'])}, dtype={dt})"
+        elif op == "dot_general" and not a["lhs_batch"] and len(a["lhs_contracting"]) == 1:
+            expr = (f"np.tensordot({args[0]}, {args[1]}, axes=({list(a['lhs_contracting'])}, "
+                    f"{list(a['rhs_contracting'])}))")
+        if expr is None:
+            needs_op = True
+            attr_src = ", ".join(f"{k}={_attr_src(v)}" for k, v in a.items())
+            types = ", ".join(f"TensorType({r.type.shape}, {r.type.dtype.name!r})" for r in node.results)
+            expr = f"_op({op!r}, [{', '.join(args)}], dict({attr_src}), [{types}])"
+            if len(node.results) == 1:
+                expr += "[0]"
+        elif t is not None and op not in ("constant",):
+            expr = f"np.asarray({expr}, dtype={dt})"
+        lhs = ", ".join(outs) if len(outs) != 1 else outs[0]
+        lines.append(f"    {lhs} = {expr}")
+    rets = [names[id(r)] for r in graph.results]
+    lines.append(f"    return {', '.join(rets)}" if len(rets) != 1 else f"    return {rets[0]}")
+    header = ["import numpy as np"]
+    if needs_op:
+        header += ["from chainrule.ir import Literal, TensorType",
+                   "from chainrule.backends.reference import evaluate_op as _evaluate_op",
+                   "",
+                   "",
+                   "def _op(name, args, attrs, types):",
+                   "    from chainrule.ir import get_op",
+                   "    op = get_op(name)",
+                   "    return _evaluate_op(op, [np.asarray(x) for x in args], op.normalize_attrs(attrs), types)"]
+    return "\n".join(header) + "\n\n\n" + "\n".join(lines) + "\n"
+
+
+def _attr_src(v):
+    if isinstance(v, Literal):
+        return f"Literal({_literal(v)})"
+    if hasattr(v, "short") and hasattr(v, "np"):
+        return repr(v.name)
+    return repr(v)
+
+
+def load_source(src: str, name: str):
+    """Execute generated source and return the named function (for tests and tools)."""
+    ns: dict = {}
+    exec(compile(src, f"<chainrule.to_source {name}>", "exec"), ns)
+    return ns[name]

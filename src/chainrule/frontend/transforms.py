@@ -1,0 +1,402 @@
+"""Function transformations: grad, value_and_grad, jvp, vjp, jacfwd, jacrev, hessian, gradients.
+
+Each one traces the function to a graph, runs the autodiff pass on the graph
+and applies the derivative graph to the arguments: symbolically inside an
+enclosing trace (so transformations nest: grad(grad(f)), jit(grad(f))) and
+eagerly, through the reference rules, on concrete arrays.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from ..ir import Graph, GraphBuilder
+from ..passes.autodiff import jvp_graph, vjp_graph
+from . import pytree
+from .core import bind, canonical_array, is_tensor, type_of
+from .tensor import Tensor
+from .tracing import build_graph, inline, spec_of, trace_flat
+
+
+def _leaf_value(x):
+    """Arguments as tensors or canonical arrays (Python scalars become 0-d arrays)."""
+    return x if is_tensor(x) else canonical_array(x)
+
+
+def _normalize_argnums(argnums, nargs, fname):
+    single = isinstance(argnums, int)
+    nums = (argnums,) if single else tuple(argnums)
+    out = []
+    for a in nums:
+        if not isinstance(a, int) or not -nargs <= a < nargs:
+            raise ValueError(f"{fname}: argnums {argnums!r} is out of range for {nargs} positional argument(s)")
+        out.append(a % nargs)
+    return single, tuple(out)
+
+
+class _Traced:
+    """A function traced on concrete or symbolic arguments, with leaf bookkeeping."""
+
+    def __init__(self, fun, args, name):
+        self.arg_leaves = []
+        self.arg_trees = []
+        self.arg_slices = []
+        for a in args:
+            leaves, tree = pytree.flatten(a)
+            start = len(self.arg_leaves)
+            self.arg_leaves.extend(_leaf_value(x) for x in leaves)
+            self.arg_trees.append(tree)
+            self.arg_slices.append(range(start, start + len(leaves)))
+        in_leaves, in_tree = pytree.flatten(tuple(args))
+        types = [spec_of(x) for x in self.arg_leaves]
+        self.traced = trace_flat(lambda *a: fun(*a), types, in_tree, name=name)
+        self.graph: Graph = self.traced.graph
+        self.out_tree = self.traced.out_tree
+        self.inputs = self.arg_leaves + list(self.traced.captured)
+
+    def leaves_of(self, argnums):
+        return [i for a in argnums for i in self.arg_slices[a]]
+
+
+def _fname(fun):
+    import re
+    n = getattr(fun, "__name__", "f")
+    n = re.sub(r"[^A-Za-z0-9_.]", "_", n) or "f"
+    return n if not n[0].isdigit() else "f_" + n
+
+
+def _select_results(g: Graph, keep) -> Graph:
+    """The same graph with only the results at positions `keep` (nodes shared, params shared)."""
+    return Graph(g.name, g.params, g.nodes, [g.results[i] for i in keep])
+
+
+def _check_float_leaves(t: _Traced, idxs, fname):
+    for i in idxs:
+        d = t.graph.params[i].dtype
+        if not d.is_float:
+            raise TypeError(
+                f"{fname} requires real-valued (float) inputs, but an input has dtype {d.name}; "
+                "pass floats (e.g. 2.0 instead of 2) or leave integer arguments out of argnums")
+
+
+def value_and_grad(fun, argnums=0, has_aux=False):
+    """Like jax.value_and_grad: returns (value, grads) or ((value, aux), grads)."""
+
+    @functools.wraps(fun)
+    def vg(*args, **kwargs):
+        if kwargs:
+            return value_and_grad(lambda *a: fun(*a, **kwargs), argnums, has_aux)(*args)
+        single, nums = _normalize_argnums(argnums, len(args), "grad")
+        t = _Traced(fun, args, _fname(fun))
+        g = t.graph
+        out_leaves = len(g.results)
+        if has_aux:
+            if t.out_tree.kind not in ("tuple", "list") or len(t.out_tree.children) != 2:
+                raise TypeError("grad with has_aux=True requires the function to return a pair (value, aux)")
+            value_tree = t.out_tree.children[0]
+            if value_tree.kind != "leaf":
+                raise TypeError("grad with has_aux=True: the value (first of the pair) must be a scalar array")
+        elif t.out_tree.kind != "leaf":
+            raise TypeError(f"grad requires a function returning one scalar, got a result structured as {t.out_tree}")
+        vt = g.results[0].type
+        if vt.shape != ():
+            raise TypeError(f"grad requires a scalar output, got shape {vt.shape}; use jacrev or vjp for "
+                            "non-scalar outputs")
+        if not vt.dtype.is_float:
+            raise TypeError(f"grad requires a real-valued (float) output, got dtype {vt.dtype.name}")
+        wrt = t.leaves_of(nums)
+        _check_float_leaves(t, wrt, "grad")
+        gv = _select_results(g, [0])
+        gg = vjp_graph(gv, wrt=wrt, seed_ones=True)
+        outs = inline(gg, t.inputs)
+        value, grads_flat = outs[0], outs[1:]
+        grads, k = [], 0
+        for a in nums:
+            n = len(t.arg_slices[a])
+            grads.append(pytree.unflatten(t.arg_trees[a], grads_flat[k:k + n]))
+            k += n
+        grads = grads[0] if single else tuple(grads)
+        if has_aux:
+            aux_outs = inline(_select_results(g, range(1, out_leaves)), t.inputs)
+            aux = pytree.unflatten(t.out_tree.children[1], aux_outs)
+            return (value, aux), grads
+        return value, grads
+
+    return vg
+
+
+def grad(fun, argnums=0, has_aux=False):
+    """Like jax.grad: the gradient of a scalar function with respect to `argnums`."""
+    vg = value_and_grad(fun, argnums, has_aux)
+
+    @functools.wraps(fun)
+    def g(*args, **kwargs):
+        if has_aux:
+            (_, aux), gr = vg(*args, **kwargs)
+            return gr, aux
+        return vg(*args, **kwargs)[1]
+
+    return g
+
+
+def jvp(fun, primals, tangents, has_aux=False):
+    """Like jax.jvp: (fun(*primals), J·tangents)."""
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("jvp expects primals and tangents as tuples (or lists) of arguments")
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp: {len(primals)} primal(s) but {len(tangents)} tangent(s)")
+    t = _Traced(fun, tuple(primals), _fname(fun))
+    tan_leaves, tan_tree = pytree.flatten(tuple(tangents))
+    _, prim_tree = pytree.flatten(tuple(primals))
+    if tan_tree != prim_tree:
+        raise TypeError(f"jvp: tangents are structured as {tan_tree}, primals as {prim_tree}")
+    wrt = [i for i, p in enumerate(t.graph.params[:len(t.arg_leaves)]) if p.dtype.is_float]
+    tans = []
+    for i in wrt:
+        tv = _leaf_value(tan_leaves[i])
+        if type_of(tv) != t.graph.params[i].type:
+            raise TypeError(f"jvp: tangent {i} has type {type_of(tv)}, expected {t.graph.params[i].type} "
+                            "(the primal's shape and dtype)")
+        tans.append(tv)
+    jg = jvp_graph(t.graph, wrt=wrt)
+    outs = inline(jg, t.inputs + tans)
+    n = len(t.graph.results)
+    primal_out, tangent_out = outs[:n], outs[n:]
+    if has_aux:
+        if t.out_tree.kind not in ("tuple", "list") or len(t.out_tree.children) != 2:
+            raise TypeError("jvp with has_aux=True requires the function to return a pair (out, aux)")
+        nv = t.out_tree.children[0].num_leaves
+        tree_v, tree_a = t.out_tree.children
+        return (pytree.unflatten(tree_v, primal_out[:nv]), pytree.unflatten(tree_v, tangent_out[:nv]),
+                pytree.unflatten(tree_a, primal_out[nv:]))
+    return pytree.unflatten(t.out_tree, primal_out), pytree.unflatten(t.out_tree, tangent_out)
+
+
+def vjp(fun, *primals, has_aux=False):
+    """Like jax.vjp: (fun(*primals), vjp_fun) where vjp_fun(cotangent) gives one cotangent per primal."""
+    t = _Traced(fun, primals, _fname(fun))
+    g = t.graph
+    n_arg = len(t.arg_leaves)
+    if has_aux:
+        if t.out_tree.kind not in ("tuple", "list") or len(t.out_tree.children) != 2:
+            raise TypeError("vjp with has_aux=True requires the function to return a pair (out, aux)")
+        nv = t.out_tree.children[0].num_leaves
+        out_tree = t.out_tree.children[0]
+    else:
+        nv = len(g.results)
+        out_tree = t.out_tree
+    outs = inline(g, t.inputs)
+    primal_out = pytree.unflatten(out_tree, outs[:nv])
+    wrt = [i for i in range(n_arg) if g.params[i].dtype.is_float]
+    gv = _select_results(g, range(nv))
+    vg = vjp_graph(gv, wrt=wrt)
+
+    def vjp_fun(ct):
+        ct_leaves, ct_tree = pytree.flatten(ct)
+        if ct_tree != out_tree:
+            raise TypeError(f"vjp: the cotangent is structured as {ct_tree}, the output as {out_tree}")
+        cts = []
+        for i, (c, r) in enumerate(zip(ct_leaves, gv.results)):
+            cv = _leaf_value(c)
+            if type_of(cv) != r.type:
+                if not is_tensor(cv) and np.shape(cv) == r.type.shape:
+                    cv = np.asarray(cv, dtype=r.type.dtype.np)
+                else:
+                    raise TypeError(f"vjp: cotangent {i} has type {type_of(cv)}, expected {r.type} (the output's)")
+            cts.append(cv)
+        res = inline(vg, t.inputs + cts)[nv:]
+        full, k = [], 0
+        for i in range(n_arg):
+            if i in wrt:
+                full.append(res[k])
+                k += 1
+            else:
+                p = g.params[i].type
+                full.append(np.zeros(p.shape, p.dtype.np))
+        out, j = [], 0
+        for a in range(len(primals)):
+            n = len(t.arg_slices[a])
+            out.append(pytree.unflatten(t.arg_trees[a], full[j:j + n]))
+            j += n
+        return tuple(out)
+
+    if has_aux:
+        aux = pytree.unflatten(t.out_tree.children[1], outs[nv:])
+        return primal_out, vjp_fun, aux
+    return primal_out, vjp_fun
+
+
+def _stack_leaf_jac(rows, out_shape, in_shape, axis_first):
+    from . import numpy_core as cnp
+    from .numpy_array import array
+    flat = [cnp.reshape(r, (-1,)) for r in rows]
+    m = array(flat) if flat else np.zeros((0,) + out_shape)
+    return m
+
+
+def jacrev(fun, argnums=0, has_aux=False):
+    """Jacobian by reverse mode: one VJP per output element."""
+
+    @functools.wraps(fun)
+    def jac(*args):
+        from . import numpy_core as cnp
+        single, nums = _normalize_argnums(argnums, len(args), "jacrev")
+        if has_aux:
+            out, vf, aux = vjp(lambda *a: fun(*a), *args, has_aux=True)
+        else:
+            out, vf = vjp(fun, *args)
+        out_leaves, out_tree = pytree.flatten(out)
+        in_leaves_per_arg = [pytree.flatten(args[a]) for a in nums]
+        per_out = []
+        for oi, o in enumerate(out_leaves):
+            ot = type_of(_leaf_value(o))
+            rows = []
+            for k in range(ot.size):
+                basis = []
+                for oj, o2 in enumerate(out_leaves):
+                    t2 = type_of(_leaf_value(o2))
+                    e = np.zeros(t2.size, t2.dtype.np)
+                    if oj == oi:
+                        e[k] = 1
+                    basis.append(e.reshape(t2.shape))
+                cts = vf(pytree.unflatten(out_tree, basis))
+                rows.append([pytree.flatten(cts[a])[0] for a in nums])
+            # per input leaf: stack rows -> out_shape + in_shape
+            per_arg = []
+            for ai, a in enumerate(nums):
+                leaves, tree = in_leaves_per_arg[ai]
+                jl = []
+                for li, x in enumerate(leaves):
+                    xt = type_of(_leaf_value(x))
+                    if ot.size == 0:
+                        jl.append(np.zeros(ot.shape + xt.shape, xt.dtype.np))
+                        continue
+                    stacked = cnp.stack([r[ai][li] for r in rows])
+                    jl.append(cnp.reshape(stacked, ot.shape + xt.shape))
+                per_arg.append(pytree.unflatten(tree, jl))
+            per_out.append(per_arg[0] if single else tuple(per_arg))
+        res = pytree.unflatten(out_tree, per_out)
+        return (res, aux) if has_aux else res
+
+    return jac
+
+
+def jacfwd(fun, argnums=0, has_aux=False):
+    """Jacobian by forward mode: one JVP per input element."""
+
+    @functools.wraps(fun)
+    def jac(*args):
+        from . import numpy_core as cnp
+        single, nums = _normalize_argnums(argnums, len(args), "jacfwd")
+        arg_leaves = [pytree.flatten(a) for a in args]
+        per_arg = []
+        out_tree = aux = None
+        for a in nums:
+            leaves, tree = arg_leaves[a]
+            jl_per_leaf = []
+            for li, x in enumerate(leaves):
+                xv = _leaf_value(x)
+                xt = type_of(xv)
+                if not xt.dtype.is_float:
+                    raise TypeError(f"jacfwd requires real-valued (float) inputs, got dtype {xt.dtype.name}")
+                cols = []
+                for k in range(xt.size):
+                    tangents = []
+                    for b, (lv, tr) in enumerate(arg_leaves):
+                        tl = []
+                        for lj, y in enumerate(lv):
+                            yt = type_of(_leaf_value(y))
+                            e = np.zeros(yt.size, yt.dtype.np)
+                            if b == a and lj == li:
+                                e[k] = 1
+                            tl.append(e.reshape(yt.shape))
+                        tangents.append(pytree.unflatten(tr, tl))
+                    if has_aux:
+                        _, tout, aux = jvp(fun, args, tuple(tangents), has_aux=True)
+                    else:
+                        _, tout = jvp(fun, args, tuple(tangents))
+                    tl_out, out_tree = pytree.flatten(tout)
+                    cols.append(tl_out)
+                if xt.size == 0:
+                    o_leaves, out_tree = pytree.flatten(fun(*args) if not has_aux else fun(*args)[0])
+                    jl_per_leaf.append([np.zeros(type_of(_leaf_value(o)).shape + xt.shape) for o in o_leaves])
+                    continue
+                jl = []
+                for oi in range(len(cols[0])):
+                    ot = type_of(cols[0][oi])
+                    stacked = cnp.stack([c[oi] for c in cols], axis=-1)
+                    jl.append(cnp.reshape(stacked, ot.shape + xt.shape))
+                jl_per_leaf.append(jl)
+            per_arg.append((tree, jl_per_leaf))
+        # result structure: out_tree of per-arg trees
+        n_out = len(per_arg[0][1][0]) if per_arg and per_arg[0][1] else 0
+        outs = []
+        for oi in range(n_out):
+            parts = [pytree.unflatten(tree, [jl[oi] for jl in jls]) for tree, jls in per_arg]
+            outs.append(parts[0] if single else tuple(parts))
+        res = pytree.unflatten(out_tree, outs)
+        return (res, aux) if has_aux else res
+
+    return jac
+
+
+def hessian(fun, argnums=0):
+    """Like jax.hessian: jacfwd(jacrev(fun))."""
+    return jacfwd(jacrev(fun, argnums), argnums)
+
+
+def stop_gradient(x):
+    """The identity, with a zero derivative."""
+    def one(v):
+        if is_tensor(v):
+            return bind("stop_gradient", v)
+        return _leaf_value(v)
+    return pytree.tree_map(one, x)
+
+
+def gradients(ys, xs, grad_ys=None):
+    """Symbolic reverse mode for define-then-run graphs (like tf.gradients).
+
+    Returns one tensor per x: the sum over ys of d(y · grad_y)/dx; grad_ys
+    default to ones (so scalar ys give their plain gradient).
+    """
+    ys_list = list(ys) if isinstance(ys, (list, tuple)) else [ys]
+    xs_list = list(xs) if isinstance(xs, (list, tuple)) else [xs]
+    for i, x in enumerate(xs_list):
+        if not is_tensor(x):
+            raise TypeError(f"gradients: xs[{i}] must be a symbolic tensor, got {type(x).__name__}")
+        if not x.type.dtype.is_float:
+            raise TypeError(f"gradients requires real-valued (float) xs, but xs[{i}] has dtype {x.type.dtype.name}")
+    ys_t = []
+    for i, y in enumerate(ys_list):
+        if not is_tensor(y):
+            raise TypeError(f"gradients: ys[{i}] must be a symbolic tensor, got {type(y).__name__}")
+        if not y.type.dtype.is_float:
+            raise TypeError(f"gradients requires real-valued (float) ys, but ys[{i}] has dtype {y.type.dtype.name}")
+        ys_t.append(y)
+    graph, free = build_graph(xs_list, ys_t, scope=None, name="gradients", collect_free=True)
+    wrt = list(range(len(xs_list)))
+    if grad_ys is None:
+        for i, y in enumerate(ys_t):
+            if y.type.shape != ():
+                pass  # seeded with ones, as tf.gradients does
+        vg = vjp_graph(graph, wrt=wrt, seed_ones=True)
+        outs = inline(vg, xs_list + free)
+    else:
+        gys = list(grad_ys) if isinstance(grad_ys, (list, tuple)) else [grad_ys]
+        if len(gys) != len(ys_t):
+            raise ValueError(f"gradients: {len(ys_t)} ys but {len(gys)} grad_ys")
+        cts = []
+        for i, (gy, y) in enumerate(zip(gys, ys_t)):
+            cv = gy if is_tensor(gy) else np.asarray(gy, dtype=y.type.dtype.np)
+            if type_of(cv) != y.type:
+                cv = bind("broadcast_in_dim", cv, shape=y.type.shape, broadcast_dimensions=()) \
+                    if type_of(cv).shape == () and type_of(cv).dtype == y.type.dtype else cv
+            if type_of(cv) != y.type:
+                raise TypeError(f"gradients: grad_ys[{i}] has type {type_of(cv)}, expected {y.type}")
+            cts.append(cv)
+        vg = vjp_graph(graph, wrt=wrt)
+        outs = inline(vg, xs_list + free + cts)
+    return outs[len(ys_t):]
