@@ -1,0 +1,403 @@
+"""Fusion: groups of elementwise, broadcast and reduce nodes become `fusion` nodes.
+
+Each group has one loop shape L and obeys the region rules of fusion_form.py,
+so a backend emits it as one loop nest. How groups form:
+
+1. Producer-consumer (one backward sweep). An elementwise node joins the
+   group of its consumers when all of them are in one group of its loop shape
+   (graph results count as free sinks). A reduce starts a group as its root:
+   nothing in a group uses a reduce result. Absorbing a producer whose users
+   are all inside a group can never make a cycle, so no check is needed.
+2. Multi-output. Groups of one loop shape that read the same computed value,
+   or where one feeds the other, merge when no path leaves one and reaches
+   the other through nodes outside them (that would be a cycle). The check is
+   a breadth-first search bounded per attempt and in total (linear overall);
+   when the bound is hit the merge is simply not done. A group whose outside
+   users all lie in the other group merges without a search (that cannot
+   make a cycle either).
+3. Build. Inside a region, `broadcast_in_dim` of a value from outside is
+   copied in (broadcast of a region parameter), and so are splat constants
+   (as a rank-0 constant). That duplication is cheap and argued: it is an
+   index computation and a load per element, and it avoids materialising the
+   broadcast buffer; the original broadcast stays only if something else still
+   uses it. Nothing else is ever duplicated: transcendentals, reductions and
+   dots are computed once. Fusion never crosses dot_general, gather/scatter,
+   dynamic slices, shape ops or region ops: they are not fusible.
+
+A group is made a fusion only when it saves something: two or more computing
+nodes, or one reading an absorbed broadcast.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+
+from ..ir import Graph, GraphBuilder, Node, get_op
+from .dce import dce_graph
+from .graphutil import rebuild_node
+
+MAX_FUSION_NODES = 256        # computing nodes per fusion
+SEARCH_BUDGET = 512           # units visited per cycle check
+TOTAL_SEARCH_PER_NODE = 32    # total cycle-check work, per node of the graph
+
+
+def _compute_kind(node: Node):
+    if node.regions:
+        return None
+    if node.op.elementwise:
+        return "ew"
+    if node.op.name == "reduce":
+        return "reduce"
+    return None
+
+
+class _Groups:
+    """Union-find over node indices with per-group loop shape, dims and members."""
+
+    def __init__(self, n):
+        self.parent = list(range(n))
+        self.members: dict[int, list[int]] = {}
+        self.shape: dict[int, tuple] = {}
+        self.rdims: dict[int, tuple | None] = {}
+        self.reduces: dict[int, list[int]] = {}   # reduce members (roots) of each group
+
+    def find(self, i):
+        p = self.parent
+        root = i
+        while p[root] != root:
+            root = p[root]
+        while p[i] != root:
+            p[i], i = root, p[i]
+        return root
+
+    def new(self, i, shape, rdims):
+        self.members[i] = [i]
+        self.shape[i] = shape
+        self.rdims[i] = rdims
+        self.reduces[i] = [i] if rdims is not None else []
+
+    def compatible(self, a, b, cap):
+        if self.shape[a] != self.shape[b]:
+            return False
+        ra, rb = self.rdims[a], self.rdims[b]
+        if ra is not None and rb is not None and ra != rb:
+            return False
+        return len(self.members[a]) + len(self.members[b]) <= cap
+
+    def union(self, a, b):
+        """Merge group b into group a (both roots); returns the new root."""
+        if len(self.members[a]) < len(self.members[b]):
+            a, b = b, a
+        self.parent[b] = a
+        self.members[a].extend(self.members.pop(b))
+        self.reduces[a].extend(self.reduces.pop(b))
+        rd = self.rdims.pop(b)
+        if self.rdims[a] is None:
+            self.rdims[a] = rd
+        del self.shape[b]
+        return a
+
+
+def fuse_graph(graph: Graph, options: dict | None = None) -> Graph:
+    options = options or {}
+    cap = options.get("max_fusion_nodes", MAX_FUSION_NODES)
+    nodes = graph.nodes
+    n = len(nodes)
+    prod = {}
+    for i, node in enumerate(nodes):
+        for r in node.results:
+            prod[id(r)] = i
+    users: list[list[int]] = [[] for _ in range(n)]
+    for i, node in enumerate(nodes):
+        for v in node.operands:
+            p = prod.get(id(v))
+            if p is not None:
+                users[p].append(i)
+    kinds = [_compute_kind(node) for node in nodes]
+    g = _Groups(n)
+    grouped = [False] * n
+
+    # 1. producer-consumer, consumers first
+    for i in range(n - 1, -1, -1):
+        k = kinds[i]
+        if k is None:
+            continue
+        node = nodes[i]
+        grouped[i] = True
+        if k == "reduce":
+            g.new(i, node.operands[0].shape, tuple(node.attrs["dimensions"]))
+            continue
+        shape = node.results[0].shape
+        target = None
+        for u in users[i]:
+            if not grouped[u]:
+                target = None
+                break
+            ru = g.find(u)
+            if target is None:
+                target = ru
+            elif ru != target:
+                target = None
+                break
+        if target is not None and g.shape[target] == shape and len(g.members[target]) < cap:
+            g.parent[i] = target
+            g.members[target].append(i)
+        else:
+            g.new(i, shape, None)
+
+    # 2. multi-output merges
+    _multi_output(nodes, users, prod, grouped, g, cap)
+
+    # 3. decide which groups are worth a fusion node, then emit in topological order
+    unit = list(range(n))
+    worthy = {}
+    for root, members in g.members.items():
+        if _worth_fusing(nodes, members, prod, g.shape[root]):
+            worthy[root] = sorted(members)
+            for m in members:
+                unit[m] = root
+    return _emit(graph, nodes, prod, unit, worthy, g, options)
+
+
+def _absorbable_broadcast(node: Node, shape) -> bool:
+    return node.op.name == "broadcast_in_dim" and node.results[0].shape == shape
+
+
+def _splat_constant(node: Node) -> bool:
+    if node.op.name != "constant":
+        return False
+    lit = node.attrs["value"]
+    return lit.array.size >= 1 and (lit.array.size == 1 or (lit.array.size <= 4096 and lit.is_splat()))
+
+
+def _worth_fusing(nodes, members, prod, shape) -> bool:
+    if len(members) >= 2:
+        return True
+    node = nodes[members[0]]
+    for v in node.operands:
+        p = prod.get(id(v))
+        if p is not None and _absorbable_broadcast(nodes[p], shape) and shape != ():
+            return True
+    return False
+
+
+def _multi_output(nodes, users, prod, grouped, g: _Groups, cap):
+    budget = [TOTAL_SEARCH_PER_NODE * len(nodes) + 10_000]
+
+    def unit_of(i):
+        return g.find(i) if grouped[i] else ("n", i)
+
+    def successors(u):
+        if isinstance(u, tuple):
+            for w in users[u[1]]:
+                yield unit_of(w)
+            return
+        for m in g.members[u]:
+            for w in users[m]:
+                uw = unit_of(w)
+                if uw != u:
+                    yield uw
+
+    def reaches(starts, targets):
+        """True (or unknown) when some start unit reaches a target through outside units."""
+        seen = set()
+        queue = deque(s for s in starts if s not in targets)
+        if any(s in targets for s in starts):
+            return True
+        steps = 0
+        while queue:
+            u = queue.popleft()
+            if u in seen:
+                continue
+            seen.add(u)
+            steps += 1
+            budget[0] -= 1
+            if steps > SEARCH_BUDGET or budget[0] < 0:
+                return True  # unknown: refuse the merge
+            for w in successors(u):
+                if w in targets:
+                    return True
+                if w not in seen:
+                    queue.append(w)
+        return False
+
+    def outside_succ(root, other):
+        out = set()
+        for w in successors(root):
+            if w != other:
+                out.add(w)
+        return out
+
+    def try_merge(a, b):
+        a, b = g.find(a), g.find(b)
+        if a == b or not g.compatible(a, b, cap):
+            return
+        # a reduce result may not be used inside its own fusion: reductions are roots
+        if any(g.find(w) == b for r in g.reduces[a] for w in users[r] if grouped[w]) or any(
+                g.find(w) == a for r in g.reduces[b] for w in users[r] if grouped[w]):
+            return
+        sa = outside_succ(a, b)
+        sb = outside_succ(b, a)
+        feeds_ab = any(w == b for w in successors(a))
+        feeds_ba = any(w == a for w in successors(b))
+        if feeds_ab and not sa:
+            pass  # a's only outside users are in b: always safe
+        elif feeds_ba and not sb:
+            pass
+        elif reaches(sa, {b}) or reaches(sb, {a}):
+            return
+        g.union(a, b)
+
+    # (a) a group feeding another group of its loop shape
+    for i in range(len(nodes)):
+        if not grouped[i]:
+            continue
+        for w in users[i]:
+            if grouped[w] and g.find(w) != g.find(i):
+                try_merge(i, w)
+    # (b) groups reading the same computed value (parameters and constants excluded: sharing
+    # a weight or a scalar is no reason to fuse unrelated work)
+    readers: dict[int, list[int]] = {}
+    for i, node in enumerate(nodes):
+        if not grouped[i]:
+            continue
+        for v in node.operands:
+            p = prod.get(id(v))
+            if p is None:
+                continue
+            src = p
+            if _absorbable_broadcast(nodes[p], g.shape[g.find(i)]):
+                q = prod.get(id(nodes[p].operands[0]))
+                if q is None:
+                    continue
+                src = q
+            if nodes[src].op.name == "constant":
+                continue
+            readers.setdefault(src, []).append(i)
+    for src, rs in readers.items():
+        first = rs[0]
+        for other in rs[1:]:
+            try_merge(first, other)
+
+
+def _emit(graph, nodes, prod, unit, worthy, g, options):
+    n = len(nodes)
+    preds_count = {}
+    succ: dict[int, list[int]] = {}
+    prio = {}
+    for i, node in enumerate(nodes):
+        u = unit[i]
+        prio[u] = min(prio.get(u, i), i)
+        preds_count.setdefault(u, 0)
+        for v in node.operands:
+            p = prod.get(id(v))
+            if p is None:
+                continue
+            pu = unit[p]
+            if pu != u:
+                succ.setdefault(pu, []).append(u)
+                preds_count[u] += 1
+    # nodes whose result leaves its unit (used by another unit, or returned)
+    escapes = {prod[id(v)] for v in graph.results if id(v) in prod}
+    for i, node in enumerate(nodes):
+        for v in node.operands:
+            p = prod.get(id(v))
+            if p is not None and unit[p] != unit[i]:
+                escapes.add(p)
+    heap = [(prio[u], u) for u, c in preds_count.items() if c == 0]
+    heapq.heapify(heap)
+    env: dict = {}
+    out: list[Node] = []
+    emitted = 0
+    while heap:
+        _, u = heapq.heappop(heap)
+        emitted += 1
+        if u in worthy:
+            out.append(_build_fusion(nodes, worthy[u], prod, g.shape[u], env, escapes))
+        else:
+            node = nodes[u]
+            operands = [env.get(v, v) for v in node.operands]
+            regions = None
+            if node.regions and node.op.name != "fusion":
+                regions = [fuse_graph(r, options) for r in node.regions]
+            new = rebuild_node(node, operands, regions)
+            for a, b in zip(node.results, new.results):
+                if a is not b:
+                    env[a] = b
+            out.append(new)
+        for w in succ.get(u, ()):
+            preds_count[w] -= 1
+            if preds_count[w] == 0:
+                heapq.heappush(heap, (prio[w], w))
+    if emitted != len(preds_count):
+        raise RuntimeError(f"fusion of @{graph.name} made a cycle; this is a bug in the fusion pass")
+    return dce_graph(Graph(graph.name, graph.params, out, [env.get(v, v) for v in graph.results]))
+
+
+def _build_fusion(nodes, members, prod, shape, env, escapes) -> Node:
+    """Make the fusion node of a group (members sorted) and map their results in `env`."""
+    member_set = set(members)
+    b = GraphBuilder("fused")
+    inner: dict = {}          # outer value (id) -> region value
+    outer_operands = []
+    absorbed: dict = {}       # id(outer broadcast node) -> region value
+
+    def param(v):
+        r = inner.get(id(v))
+        if r is None:
+            outer = env.get(v, v)
+            r = b.param(v.type)
+            outer_operands.append(outer)
+            inner[id(v)] = r
+        return r
+
+    def scalar_constant(cnode):
+        arr = cnode.attrs["value"].array.reshape(-1)[:1].reshape(())
+        return b.constant(arr, cnode.results[0].dtype)
+
+    def operand(v):
+        r = inner.get(id(v))
+        if r is not None:
+            return r
+        p = prod.get(id(v))
+        if p is not None and p not in member_set:
+            pn = nodes[p]
+            if _absorbable_broadcast(pn, shape) and prod.get(id(pn.operands[0])) not in member_set:
+                r = absorbed.get(id(pn))
+                if r is None:
+                    (src,) = pn.operands
+                    sp = prod.get(id(src))
+                    if sp is not None and _splat_constant(nodes[sp]):
+                        c = scalar_constant(nodes[sp])
+                        r = b.op("broadcast_in_dim", c, shape=shape, broadcast_dimensions=())
+                    else:
+                        r = b.op("broadcast_in_dim", param(src), shape=shape,
+                                 broadcast_dimensions=pn.attrs["broadcast_dimensions"])
+                    absorbed[id(pn)] = r
+                return r
+            if _splat_constant(pn):
+                c = scalar_constant(pn)
+                r = c if shape == () else b.op("broadcast_in_dim", c, shape=shape, broadcast_dimensions=())
+                inner[id(v)] = r
+                return r
+        return param(v)
+
+    has_reduce = False
+    for m in members:
+        node = nodes[m]
+        ops = [operand(v) for v in node.operands]
+        new = b.emit(node.op, ops, node.attrs)
+        has_reduce |= node.op.name == "reduce"
+        for a, r in zip(node.results, new.results):
+            inner[id(a)] = r
+    # results: member values used outside the group or returned by the graph
+    res_outer = [nodes[m].results[0] for m in members if m in escapes]
+    region = b.build([inner[id(v)] for v in res_outer])
+    opdef = get_op("fusion")
+    attrs = opdef.normalize_attrs({"kind": "reduce" if has_reduce else "loop"})
+    types = opdef.result_types(tuple(v.type for v in outer_operands), attrs, (region,))
+    fnode = Node(opdef, outer_operands, attrs, types, (region,))
+    for old, new in zip(res_outer, fnode.results):
+        env[old] = new
+    return fnode

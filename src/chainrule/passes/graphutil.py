@@ -1,0 +1,95 @@
+"""Small helpers every pass shares: rebuilding nodes, walking regions, splats.
+
+Passes never mutate a graph. They build a new node list, and reuse an input
+node object unchanged when its operands and regions are the very same
+objects (nodes are immutable, so sharing them between the input and the
+output graph is safe and keeps passes cheap on big graphs).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Graph, Node
+
+
+def rebuild_node(node: Node, operands, regions=None) -> Node:
+    """`node` with new operands (and regions); the same object when nothing changed."""
+    operands = tuple(operands)
+    regions = node.regions if regions is None else tuple(regions)
+    if all(a is b for a, b in zip(operands, node.operands)) and len(operands) == len(node.operands) and all(
+            a is b for a, b in zip(regions, node.regions)):
+        return node
+    return Node(node.op, operands, node.attrs, [r.type for r in node.results], regions, node.loc)
+
+
+def same_graph(a: Graph, b: Graph) -> bool:
+    """True when `b` is `a` rebuilt from the very same node objects (nothing changed)."""
+    return (len(a.nodes) == len(b.nodes) and all(x is y for x, y in zip(a.nodes, b.nodes))
+            and all(x is y for x, y in zip(a.results, b.results)))
+
+
+def map_graph(graph: Graph, node_fn, region_fn=None) -> Graph:
+    """Rebuild `graph` node by node: `node_fn(node, operands, regions)` returns the new
+    result values (a sequence) and appends what it made to the list it is given.
+
+    `region_fn(region) -> Graph` transforms each region of a node first (default: unchanged).
+    This is the plumbing of DCE-free passes; it walks the node list once, no recursion on depth.
+    """
+    env: dict = {}
+    out: list[Node] = []
+    for node in graph.nodes:
+        operands = [env.get(v, v) for v in node.operands]
+        regions = [region_fn(r) for r in node.regions] if (region_fn and node.regions) else None
+        new_results = node_fn(node, operands, regions, out)
+        for old, new in zip(node.results, new_results):
+            if new is not old:
+                env[old] = new
+    results = [env.get(v, v) for v in graph.results]
+    return Graph(graph.name, graph.params, out, results)
+
+
+def splat_array(value) -> np.ndarray | None:
+    """The 0-d array that fills `value` everywhere, when it is a splat constant.
+
+    Looks through `broadcast_in_dim` (and `reshape`) of splat constants, iteratively.
+    Returns None for anything else.
+    """
+    v = value
+    while v.node is not None and v.node.op.name in ("broadcast_in_dim", "reshape"):
+        v = v.node.operands[0]
+    node = v.node
+    if node is None or node.op.name != "constant":
+        return None
+    lit = node.attrs["value"]
+    a = lit.array
+    if a.size == 0:
+        return None
+    if a.size == 1:
+        return a.reshape(())
+    if a.size > 4096:  # checking a huge literal on every match would cost O(size) each time
+        return None
+    if not lit.is_splat():
+        return None
+    return a.reshape(-1)[0:1].reshape(())
+
+
+def splat_equals(value, x) -> bool:
+    """True when `value` is a splat of exactly `x` (bitwise for floats: -0.0 != +0.0)."""
+    s = splat_array(value)
+    if s is None:
+        return False
+    if s.dtype.kind == "f":
+        xv = np.asarray(x, dtype=s.dtype)
+        if np.isnan(xv):
+            return bool(np.isnan(s))
+        return bool(s == xv) and bool(np.signbit(s) == np.signbit(xv))
+    if s.dtype.kind == "b":
+        return bool(s) == bool(x)
+    return int(s) == int(x)
+
+
+def producer(value, opname: str):
+    """The node that made `value` when it is an `opname` node, else None."""
+    n = value.node
+    return n if n is not None and n.op.name == opname else None
