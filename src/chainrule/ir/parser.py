@@ -33,6 +33,9 @@ _TOKEN = re.compile(r"""
 """, re.VERBOSE)
 
 
+MAX_NESTING = 64
+
+
 class _Tok:
     __slots__ = ("kind", "text", "line", "col")
 
@@ -72,6 +75,7 @@ class _Parser:
         self.lines = text.split("\n")
         self.toks = _tokenize(text, self.lines)
         self.i = 0
+        self.nesting = 0  # depth of nested attribute lists, bounded so hostile input cannot exhaust the stack
 
     # -- token helpers --
     @property
@@ -115,7 +119,13 @@ class _Parser:
         if t.kind != "num" or not re.fullmatch(r"[-+]?\d+", t.text):
             raise self.error(f"expected an integer, got '{t.text or 'end of input'}'")
         self.next()
-        return int(t.text)
+        return self.to_int(t)
+
+    def to_int(self, t: _Tok) -> int:
+        try:
+            return int(t.text)
+        except ValueError:  # more digits than Python converts
+            raise self.error(f"integer literal of {len(t.text)} characters is too long", t) from None
 
     # -- types --
     def type_(self) -> TensorType:
@@ -151,19 +161,26 @@ class _Parser:
         if t.kind == "num":
             self.next()
             if re.fullmatch(r"[-+]?\d+", t.text):
-                return int(t.text)
+                return self.to_int(t)
             return float(t.text)
         if t.kind == "str":
             self.next()
-            return json.loads(t.text)
+            try:
+                return json.loads(t.text)
+            except ValueError as e:
+                raise self.error(f"bad string literal: {e}", t) from None
         if t.text == "[" and t.kind == "punct":
+            if self.nesting >= MAX_NESTING:
+                raise self.error(f"attribute lists nested deeper than {MAX_NESTING}")
             self.next()
+            self.nesting += 1
             items = []
             if not self.at("]"):
                 items.append(self.attr_value())
                 while self.accept(","):
                     items.append(self.attr_value())
             self.expect("]")
+            self.nesting -= 1
             return tuple(items)
         if t.text == "(" and t.kind == "punct":
             return tuple(self.type_list())
