@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import TensorType, dtype as as_dtype, float64, int64, bool_, result_dtype
+from ..ir import TensorType, dtype as as_dtype, float32, float64, int64, bool_, result_dtype
 from .core import bind, canonical_array, constant_tensor, is_tensor, type_of
 from .tensor import Tensor
 
@@ -124,12 +124,15 @@ def elementwise(op: str, *xs, dtype=None, **attrs):
 
 
 def float_operand(x):
-    """Ints and bools become float64 (float32 stays), as NumPy's ufuncs like exp do."""
+    """Ints become float64 and bools float32 (float32 stays), as NumPy's ufuncs like exp do.
+
+    NumPy gives float16 for bools; float16 is widened to float32 throughout chainrule.
+    """
     x = operand(x)
     d = type_of(x).dtype
     if d.is_float:
         return x
-    return convert(x, float64 if d.itemsize >= 2 or d.is_bool else float64)
+    return convert(x, float32 if d.is_bool else float64)
 
 
 def full(shape, value, dt):

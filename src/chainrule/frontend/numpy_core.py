@@ -341,8 +341,7 @@ fix = trunc
 
 
 def rint(x):
-    x = operand(x)
-    return x if not type_of(x).dtype.is_float else bind("round_nearest_even", x)
+    return bind("round_nearest_even", float_operand(x))  # NumPy: rint of integers is float64
 
 
 def round(a, decimals=0):

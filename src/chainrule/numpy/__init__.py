@@ -8,4 +8,8 @@ from ..frontend.numpy_core import *  # noqa: F401,F403
 from ..frontend.numpy_core import (abs, all, any, max, min, round, sum)  # noqa: F401  (shadow builtins on purpose)
 from ..frontend.numpy_core import broadcast_to_ as broadcast_to  # noqa: F401
 from ..frontend.numpy_array import array, asarray  # noqa: F401
+from ..frontend.numpy_manip import *  # noqa: F401,F403
+from ..frontend.numpy_extra import *  # noqa: F401,F403
+from ..frontend.numpy_scan import *  # noqa: F401,F403
+from ..frontend.numpy_einsum import einsum  # noqa: F401
 from . import special  # noqa: F401

@@ -1,0 +1,428 @@
+"""chainrule.numpy, the long tail: more elementwise functions, NaN-aware and weighted statistics,
+closeness tests, polynomials, differences, search by counting.
+
+Composites of primitive ops only (no op of their own), so every function here
+works eagerly and symbolically and differentiates through the primitives.
+Where NumPy computes in a particular order (polyval's Horner loop, isclose's
+formula) the same order is kept so results match NumPy's rounding.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from ..ir import dtype as as_dtype
+from . import lax
+from .core import bind, is_tensor, type_of
+from .lax import broadcast_to, convert, float_operand, normalize_axes, normalize_axis, operand, result_type
+from .numpy_core import (absolute, add, all, divide, equal, greater, isfinite, isnan, less, less_equal,
+                         logical_and, logical_not, logical_or, matmul, max, maximum, mean, min, multiply,
+                         not_equal, ravel, reshape, signbit, sqrt, subtract, sum, where)
+from .numpy_manip import atleast_2d, diagonal, slice_axis
+
+_F64 = as_dtype("float64")
+
+
+def _fval(x, v):
+    """A scalar constant of x's dtype (a 0-d array: broadcast where used)."""
+    return np.asarray(v, dtype=type_of(x).dtype.np)
+
+
+# --- elementwise -----------------------------------------------------------------------------
+
+def cbrt(x):
+    """sign(x) |x|^(1/3), refined by one Newton step so it is within an ulp or two of libm's cbrt."""
+    x = float_operand(x)
+    a = bind("abs", x)
+    y = bind("power", a, lax.full_like(a, 1.0 / 3.0))
+    ok = logical_and(isfinite(y), not_equal(y, lax.full_like(y, 0)))
+    safe = where(ok, y, lax.full_like(y, 1.0))
+    three = lax.full_like(y, 3.0)
+    newton = bind("subtract", safe, bind("divide", bind("subtract", bind("multiply", bind("multiply", safe, safe), safe), a),
+                                          bind("multiply", three, bind("multiply", safe, safe))))
+    y = where(ok, newton, y)
+    return where(signbit(x), bind("negate", y), y)
+
+
+def copysign(x1, x2):
+    x1, x2 = lax.promote_and_broadcast(x1, x2)
+    x1, x2 = float_operand(x1), float_operand(x2)
+    a = bind("abs", x1)
+    return where(signbit(x2), bind("negate", a), a)
+
+
+def heaviside(x1, x2):
+    x1, x2 = lax.promote_and_broadcast(x1, x2)
+    x1, x2 = float_operand(x1), float_operand(x2)
+    zero, one = lax.full_like(x1, 0.0), lax.full_like(x1, 1.0)
+    return where(less(x1, zero), zero, where(greater(x1, zero), one, where(equal(x1, zero), x2, x1)))
+
+
+def select(condlist, choicelist, default=0):
+    if len(condlist) != len(choicelist):
+        raise ValueError("list of cases must be same length as list of conditions")
+    if not condlist:
+        raise ValueError("select with an empty condition list is not possible")
+    choices = [operand(c) for c in choicelist] + [operand(default)]
+    dt = result_type(*choices)
+    out = convert(choices[-1], dt)
+    for cond, choice in zip(reversed(condlist), reversed(choices[:-1])):
+        c = operand(cond)
+        if not type_of(c).dtype.is_bool:
+            raise TypeError(f"invalid entry in condlist: should be boolean ndarray, got {type_of(c).dtype.name}")
+        out = where(c, convert(choice, dt), out)
+    return out
+
+
+def _float_of(x):
+    """NumPy's result_type(x, 1.0): ints and bools become float64, floats stay."""
+    x = operand(x)
+    return x if type_of(x).dtype.is_float else convert(x, _F64)
+
+
+def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    x = operand(a) if not lax.is_weak(a) else a
+    y = _float_of(b) if not lax.is_weak(b) else float(b)
+    d = absolute(subtract(x, y))
+    tol = add(atol, multiply(rtol, absolute(y)))
+    result = logical_or(logical_and(less_equal(d, tol), isfinite(y)), equal(x, y))
+    if equal_nan:
+        result = logical_or(result, logical_and(isnan(x), isnan(y)))
+    return result
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return all(isclose(a, b, rtol, atol, equal_nan))
+
+
+def array_equal(a1, a2, equal_nan=False):
+    x, y = operand(a1), operand(a2)
+    if type_of(x).shape != type_of(y).shape:
+        return np.asarray(False)
+    eq = equal(x, y)
+    if equal_nan:
+        eq = logical_or(eq, logical_and(isnan(x), isnan(y)))
+    return all(eq)
+
+
+def array_equiv(a1, a2):
+    x, y = operand(a1), operand(a2)
+    try:
+        lax.broadcast_shapes(type_of(x).shape, type_of(y).shape)
+    except ValueError:
+        return np.asarray(False)
+    return all(equal(x, y))
+
+
+# --- differences -------------------------------------------------------------------------------
+
+def diff(a, n=1, axis=-1, prepend=None, append=None):
+    x = operand(a)
+    t = type_of(x)
+    if n < 0:
+        raise ValueError(f"order must be non-negative but got {n}")
+    if t.ndim == 0:
+        raise ValueError("diff requires input that is at least one dimensional")
+    axis = normalize_axis(axis, t.ndim)
+    from .numpy_core import concatenate
+
+    def edge(v):
+        v = operand(v)
+        shape = t.shape[:axis] + (1,) + t.shape[axis + 1:]
+        return broadcast_to(v, shape) if type_of(v).ndim == 0 else v
+
+    parts = ([edge(prepend)] if prepend is not None else []) + [x] + ([edge(append)] if append is not None else [])
+    if len(parts) > 1:
+        x = concatenate(parts, axis=axis)
+    for _ in range(n):
+        m = type_of(x).shape[axis]
+        hi, lo = slice_axis(x, axis, 1, m), slice_axis(x, axis, 0, builtins.max(m - 1, 0))
+        x = not_equal(hi, lo) if type_of(x).dtype.is_bool else subtract(hi, lo)
+    return x
+
+
+def ediff1d(ary, to_end=None, to_begin=None):
+    from .numpy_core import concatenate
+    d = diff(ravel(ary))
+    parts = ([ravel(to_begin)] if to_begin is not None else []) + [d] + ([ravel(to_end)] if to_end is not None else [])
+    return concatenate(parts) if len(parts) > 1 else d
+
+
+def ptp(a, axis=None, keepdims=False):
+    return subtract(max(a, axis=axis, keepdims=keepdims), min(a, axis=axis, keepdims=keepdims))
+
+
+# --- counting ----------------------------------------------------------------------------------
+
+def count_nonzero(a, axis=None, keepdims=False):
+    x = operand(a)
+    nz = x if type_of(x).dtype.is_bool else not_equal(x, lax.full_like(x, 0))
+    return sum(nz, axis=axis, dtype="int64", keepdims=keepdims)
+
+
+# --- NaN-aware reductions ------------------------------------------------------------------------
+
+def _nan_replaced(a, value):
+    x = operand(a)
+    if not type_of(x).dtype.is_float:
+        return x, None
+    nan = isnan(x)
+    return where(nan, lax.full_like(x, value), x), nan
+
+
+def nansum(a, axis=None, dtype=None, keepdims=False):
+    return sum(_nan_replaced(a, 0)[0], axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+def nanprod(a, axis=None, dtype=None, keepdims=False):
+    from .numpy_core import prod
+    return prod(_nan_replaced(a, 1)[0], axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+def _nan_count(x, nan, axis, keepdims, dt):
+    if nan is None:
+        from .numpy_core import _count
+        n = _count(x, axis)
+        return np.asarray(n, dtype=dt.np)
+    return sum(logical_not(nan), axis=axis, dtype=dt, keepdims=keepdims)
+
+
+def nanmean(a, axis=None, dtype=None, keepdims=False):
+    x = operand(a)
+    if not type_of(x).dtype.is_float:
+        return mean(x, axis=axis, dtype=dtype, keepdims=keepdims)
+    dt = as_dtype(dtype) if dtype is not None else type_of(x).dtype
+    filled, nan = _nan_replaced(x, 0)
+    s = sum(filled, axis=axis, dtype=dt, keepdims=keepdims)
+    return divide(s, _nan_count(x, nan, axis, keepdims, dt))
+
+
+def nanvar(a, axis=None, dtype=None, ddof=0, keepdims=False):
+    x = operand(a)
+    if not type_of(x).dtype.is_float:
+        from .numpy_core import var
+        return var(x, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims)
+    dt = as_dtype(dtype) if dtype is not None else type_of(x).dtype
+    filled, nan = _nan_replaced(convert(x, dt), 0)
+    m = divide(sum(filled, axis=axis, keepdims=True), _nan_count(x, nan, axis, True, dt))
+    dev = where(nan, lax.full_like(filled, 0), subtract(filled, m))
+    s = sum(multiply(dev, dev), axis=axis, keepdims=keepdims)
+    n = subtract(_nan_count(x, nan, axis, keepdims, dt), _fval(s, ddof))
+    return divide(s, maximum(n, _fval(s, 0)))
+
+
+def nanstd(a, axis=None, dtype=None, ddof=0, keepdims=False):
+    return sqrt(nanvar(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
+
+
+def _nan_extreme(a, axis, keepdims, fill, reducer):
+    x = operand(a)
+    filled, nan = _nan_replaced(x, fill)
+    r = reducer(filled, axis=axis, keepdims=keepdims)
+    if nan is None:
+        return r
+    all_nan = all(nan, axis=axis, keepdims=keepdims)
+    return where(all_nan, _fval(r, np.nan), r)
+
+
+def nanmax(a, axis=None, keepdims=False):
+    return _nan_extreme(a, axis, keepdims, -np.inf, max)
+
+
+def nanmin(a, axis=None, keepdims=False):
+    return _nan_extreme(a, axis, keepdims, np.inf, min)
+
+
+def nanargmax(a, axis=None, keepdims=False):
+    from .numpy_core import argmax
+    return argmax(_nan_replaced(a, -np.inf)[0], axis=axis, keepdims=keepdims)
+
+
+def nanargmin(a, axis=None, keepdims=False):
+    from .numpy_core import argmin
+    return argmin(_nan_replaced(a, np.inf)[0], axis=axis, keepdims=keepdims)
+
+
+# --- weighted statistics ------------------------------------------------------------------------
+
+def average(a, axis=None, weights=None, returned=False, keepdims=False):
+    x = operand(a)
+    if weights is None:
+        avg = mean(x, axis=axis, keepdims=keepdims)
+        t = type_of(x)
+        n = int(np.prod([t.shape[i] for i in normalize_axes(axis, t.ndim)]))
+        scl = lax.full_like(avg, n) if returned else None
+        return (avg, scl) if returned else avg
+    w = operand(weights)
+    t, wt = type_of(x), type_of(w)
+    dt = result_type(x, w)
+    if not t.dtype.is_float:
+        dt = lax.result_type(x, w, 1.0)
+    if t.shape != wt.shape:
+        if axis is None:
+            raise TypeError("Axis must be specified when shapes of a and weights differ.")
+        axes = normalize_axes(axis, t.ndim)
+        if wt.shape != tuple(t.shape[i] for i in axes):
+            raise ValueError("Shape of weights must be consistent with shape of a along specified axis.")
+        shape = [1] * t.ndim
+        for i in axes:
+            shape[i] = t.shape[i]
+        w = reshape(w, shape)
+    w = convert(w, dt)
+    scl = sum(broadcast_to(w, t.shape), axis=axis, dtype=dt, keepdims=keepdims)
+    avg = divide(sum(multiply(convert(x, dt), w), axis=axis, keepdims=keepdims), scl)
+    return (avg, broadcast_to(scl, type_of(avg).shape)) if returned else avg
+
+
+def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None, dtype=None):
+    if fweights is not None or aweights is not None:
+        raise NotImplementedError("cov with fweights/aweights is not supported yet")
+    x = operand(m)
+    if type_of(x).ndim > 2:
+        raise ValueError("m has more than 2 dimensions")
+    dt = as_dtype(dtype) if dtype is not None else lax.result_type(x, *([operand(y)] if y is not None else []),
+                                                                   np.zeros((), np.float64))
+    x = convert(atleast_2d(x), dt)
+    if not rowvar and type_of(x).shape[0] != 1:
+        x = lax.transpose(x)
+    if y is not None:
+        yy = convert(atleast_2d(operand(y)), dt)
+        if not rowvar and type_of(yy).shape[0] != 1:
+            yy = lax.transpose(yy)
+        from .numpy_core import concatenate
+        x = concatenate([x, yy], axis=0)
+    if ddof is None:
+        ddof = 0 if bias else 1
+    n = type_of(x).shape[1]
+    fact = builtins.max(n - ddof, 0)
+    xc = subtract(x, mean(x, axis=1, keepdims=True))
+    c = matmul(xc, lax.transpose(xc))
+    c = multiply(c, _fval(c, np.float64(1.0) / fact if fact else np.inf))
+    from .numpy_core import squeeze
+    return squeeze(c)
+
+
+def corrcoef(x, y=None, rowvar=True, dtype=None):
+    c = cov(x, y, rowvar, dtype=dtype)
+    if type_of(c).ndim == 0:
+        return divide(c, c)
+    d = diagonal(c)
+    sd = sqrt(d)
+    c = divide(c, reshape(sd, (-1, 1)))
+    c = divide(c, reshape(sd, (1, -1)))
+    from .numpy_core import clip
+    return clip(c, -1, 1)
+
+
+# --- polynomials ---------------------------------------------------------------------------------
+
+def polyval(p, x):
+    """Horner's rule, in NumPy's order: y = y * x + p[i], starting from zeros_like(x)."""
+    pp = operand(p)
+    xx = operand(x)
+    if type_of(pp).ndim != 1:
+        raise ValueError("polyval needs a 1-d coefficient array")
+    y = lax.full_like(xx, 0)
+    for i in range(type_of(pp).shape[0]):
+        coef = slice_axis(pp, 0, i, i + 1)
+        y = add(multiply(y, xx), reshape(coef, ()))
+    return y
+
+
+def vander(x, N=None, increasing=False):
+    xx = operand(x)
+    if type_of(xx).ndim != 1:
+        raise ValueError("x must be a one-dimensional array or sequence.")
+    n = type_of(xx).shape[0] if N is None else int(N)
+    dt = result_type(xx, np.zeros((), np.int64))
+    xx = convert(xx, dt)
+    cols = []
+    if n > 0:
+        cols.append(lax.full_like(xx, 1))
+    for _ in range(1, n):
+        cols.append(multiply(cols[-1], xx))
+    if not increasing:
+        cols = cols[::-1]
+    if not cols:
+        return np.zeros((type_of(xx).shape[0], 0), dt.np)
+    from .numpy_core import stack
+    return stack(cols, axis=1)
+
+
+# --- searching by counting -----------------------------------------------------------------------
+
+def searchsorted(a, v, side="left", sorter=None):
+    """Insertion points in sorted `a` by counting (O(len(a) * len(v)) memory; NaN sorts last as in NumPy)."""
+    if sorter is not None:
+        raise NotImplementedError("searchsorted with sorter is not supported yet")
+    if side not in ("left", "right"):
+        raise ValueError(f"side must be 'left' or 'right' (got {side!r})")
+    aa = operand(a)
+    if type_of(aa).ndim != 1:
+        raise ValueError("object too deep for desired array: a must be 1-d")
+    vv = operand(v) if not lax.is_weak(v) else v
+    dt = result_type(aa, vv)
+    aa, vv = convert(aa, dt), convert(vv, dt)
+    vshape = type_of(vv).shape
+    ve = reshape(vv, vshape + (1,))
+    cmp = less(aa, ve) if side == "left" else less_equal(aa, ve)
+    count = sum(cmp, axis=-1, dtype="int64")
+    if dt.is_float:
+        a_nan = isnan(aa)
+        n_num = sum(logical_not(a_nan), dtype="int64")
+        n_all = np.asarray(type_of(aa).shape[0], np.int64)
+        nan_pos = n_num if side == "left" else n_all
+        count = where(isnan(vv), nan_pos, count)
+    return count
+
+
+def interp(x, xp, fp, left=None, right=None, period=None):
+    """Linear interpolation (xp increasing), with the segment found by counting."""
+    if period is not None:
+        raise NotImplementedError("interp with period is not supported yet")
+    xx, xpp, fpp = float_operand(x), float_operand(xp), float_operand(fp)
+    n = type_of(xpp).shape[0]
+    if type_of(xpp).ndim != 1 or type_of(fpp).shape != (n,):
+        raise ValueError("fp and xp are not of the same length.")
+    if n == 0:
+        raise ValueError("array of sample points is empty")
+    dt = result_type(xx, xpp, fpp)
+    xx, xpp, fpp = convert(xx, dt), convert(xpp, dt), convert(fpp, dt)
+    from .numpy_manip import take
+    f0, fl = reshape(slice_axis(fpp, 0, 0, 1), ()), reshape(slice_axis(fpp, 0, n - 1, n), ())
+    lval = f0 if left is None else convert(left, dt)
+    rval = fl if right is None else convert(right, dt)
+    if n == 1:
+        y = broadcast_to(f0, type_of(xx).shape)
+    else:
+        j = subtract(searchsorted(xpp, xx, side="right"), 1)
+        j = bind("clamp", lax.full_like(j, 0), j, lax.full_like(j, n - 2)) if is_tensor(j) else np.clip(j, 0, n - 2)
+        x0, x1 = take(xpp, j), take(xpp, add(j, 1))
+        y0, y1 = take(fpp, j), take(fpp, add(j, 1))
+        slope = divide(subtract(y1, y0), subtract(x1, x0))
+        y = add(multiply(slope, subtract(xx, x0)), y0)
+        y = where(equal(xx, reshape(slice_axis(xpp, 0, n - 1, n), ())), fl, y)
+    xp0, xpl = reshape(slice_axis(xpp, 0, 0, 1), ()), reshape(slice_axis(xpp, 0, n - 1, n), ())
+    y = where(less(xx, xp0), lval, y)
+    return where(greater(xx, xpl), rval, y)
+
+
+# --- order statistics ----------------------------------------------------------------------------
+
+def _needs_sort(name):
+    def fn(*args, **kwargs):
+        raise NotImplementedError(f"{name} needs a sort, which chainrule has no op for yet")
+    fn.__name__ = name
+    return fn
+
+
+median = _needs_sort("median")
+quantile = _needs_sort("quantile")
+percentile = _needs_sort("percentile")
+nanmedian = _needs_sort("nanmedian")
+
+
+__all__ = [_n for _n, _v in list(globals().items())
+           if callable(_v) and getattr(_v, "__module__", None) == __name__ and not _n.startswith("_")]

@@ -1,0 +1,621 @@
+"""chainrule.numpy, array manipulation: splitting, stacking, tiling, padding, diagonals.
+
+Everything here is a composite of slice, pad, reverse, reshape, transpose,
+broadcast_in_dim, concatenate and gather, so it works eagerly and
+symbolically alike and differentiates through the primitives' rules.
+Shapes are static: arguments that decide a shape (split points, repeats,
+pad widths) must be concrete Python values.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from ..ir import dtype as as_dtype
+from . import lax
+from .core import bind, is_tensor, type_of
+from .lax import broadcast_to, convert, normalize_axis, operand, result_type
+from .numpy_core import (concatenate, moveaxis, multiply, negative, ravel, reshape, subtract, sum, transpose,
+                         where)
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+def slice_axis(x, axis, start, stop, step=1):
+    """x[..., start:stop:step, ...] on one axis, with Python's slice rules (negative step allowed)."""
+    x = operand(x)
+    t = type_of(x)
+    idx = [slice(None)] * t.ndim
+    idx[axis] = slice(start, stop, step)
+    from .indexing import getitem
+    return getitem(x, tuple(idx))
+
+
+def _static_int(v, what):
+    if is_tensor(v):
+        raise TypeError(f"{what} must be a concrete integer: it decides the shape of the result")
+    try:
+        return int(v.__index__())
+    except (AttributeError, TypeError):
+        raise TypeError(f"{what} must be an integer, got {v!r}") from None
+
+
+def _axes_arg(axis, ndim):
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, (list, tuple)):
+        return tuple(normalize_axis(a, ndim) for a in axis)
+    return (normalize_axis(axis, ndim),)
+
+
+# --- flips and rotations ------------------------------------------------------------------
+
+def flip(m, axis=None):
+    x = operand(m)
+    axes = tuple(sorted(set(_axes_arg(axis, type_of(x).ndim))))
+    if not axes or type_of(x).size == 0:
+        return x
+    return bind("reverse", x, dimensions=axes)
+
+
+def flipud(m):
+    x = operand(m)
+    if type_of(x).ndim < 1:
+        raise ValueError("Input must be >= 1-d.")
+    return flip(x, 0)
+
+
+def fliplr(m):
+    x = operand(m)
+    if type_of(x).ndim < 2:
+        raise ValueError("Input must be >= 2-d.")
+    return flip(x, 1)
+
+
+def rot90(m, k=1, axes=(0, 1)):
+    x = operand(m)
+    n = type_of(x).ndim
+    if len(axes) != 2:
+        raise ValueError("len(axes) must be 2.")
+    a0, a1 = normalize_axis(axes[0], n), normalize_axis(axes[1], n)
+    if a0 == a1:
+        raise ValueError("Axes must be different.")
+    k = _static_int(k, "k") % 4
+    if k == 0:
+        return x
+    if k == 2:
+        return flip(flip(x, a0), a1)
+    perm = list(range(n))
+    perm[a0], perm[a1] = perm[a1], perm[a0]
+    if k == 1:
+        return transpose(flip(x, a1), perm)
+    return flip(transpose(x, perm), a1)
+
+
+def roll(a, shift, axis=None):
+    x = operand(a)
+    t = type_of(x)
+    if axis is None:
+        return reshape(roll(ravel(x), shift, 0), t.shape)
+    shifts = shift if isinstance(shift, (list, tuple)) else (shift,)
+    axes = axis if isinstance(axis, (list, tuple)) else (axis,)
+    if len(shifts) == 1 and len(axes) > 1:
+        shifts = shifts * len(axes)
+    if len(axes) == 1 and len(shifts) > 1:
+        axes = axes * len(shifts)
+    if len(shifts) != len(axes):
+        raise ValueError("'shift' and 'axis' should be scalars or 1D sequences of the same length")
+    total = {}
+    for s, ax in zip(shifts, axes):
+        ax = normalize_axis(ax, t.ndim)
+        total[ax] = total.get(ax, 0) + _static_int(s, "shift")
+    for ax, s in sorted(total.items()):
+        n = t.shape[ax]
+        if n == 0 or s % n == 0:
+            continue
+        s %= n
+        x = concatenate([slice_axis(x, ax, n - s, n), slice_axis(x, ax, 0, n - s)], axis=ax)
+    return x
+
+
+# --- dimension helpers ----------------------------------------------------------------------
+
+def _atleast(arys, n, place):
+    out = []
+    for a in arys:
+        x = operand(a)
+        shape = type_of(x).shape
+        if len(shape) < n:
+            shape = place(shape)
+        out.append(reshape(x, shape) if shape != type_of(x).shape else x)
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def atleast_1d(*arys):
+    return _atleast(arys, 1, lambda s: (1,))
+
+
+def atleast_2d(*arys):
+    return _atleast(arys, 2, lambda s: (1,) * (2 - len(s)) + s)
+
+
+def atleast_3d(*arys):
+    def place(s):
+        return {0: (1, 1, 1), 1: (1,) + s + (1,), 2: s + (1,)}[len(s)]
+    return _atleast(arys, 3, place)
+
+
+# --- stacking and splitting -----------------------------------------------------------------
+
+def _as_list(tup):
+    if is_tensor(tup) or isinstance(tup, np.ndarray):
+        return [tup[i] for i in range(type_of(tup).shape[0])]
+    return list(tup)
+
+
+def hstack(tup):
+    arrs = [atleast_1d(a) for a in _as_list(tup)]
+    return concatenate(arrs, axis=0 if type_of(arrs[0]).ndim == 1 else 1)
+
+
+def vstack(tup):
+    return concatenate([atleast_2d(a) for a in _as_list(tup)], axis=0)
+
+
+row_stack = vstack
+
+
+def dstack(tup):
+    return concatenate([atleast_3d(a) for a in _as_list(tup)], axis=2)
+
+
+def column_stack(tup):
+    arrs = []
+    for a in _as_list(tup):
+        x = operand(a)
+        if type_of(x).ndim < 2:
+            x = reshape(x, (-1, 1))
+        arrs.append(x)
+    return concatenate(arrs, axis=1)
+
+
+def append(arr, values, axis=None):
+    if axis is None:
+        return concatenate([ravel(arr), ravel(values)], axis=0)
+    return concatenate([arr, values], axis=axis)
+
+
+def array_split(ary, indices_or_sections, axis=0):
+    x = operand(ary)
+    t = type_of(x)
+    axis = normalize_axis(axis, t.ndim)
+    n = t.shape[axis]
+    if isinstance(indices_or_sections, (list, tuple, np.ndarray)):
+        bounds = [0] + [_static_int(i, "split index") for i in indices_or_sections] + [n]
+    else:
+        sections = _static_int(indices_or_sections, "number of sections")
+        if sections <= 0:
+            raise ValueError("number sections must be larger than 0.")
+        each, extra = divmod(n, sections)
+        sizes = [each + 1] * extra + [each] * (sections - extra)
+        bounds = [0] + list(np.cumsum(sizes))
+    out = []
+    for lo, hi in zip(bounds, bounds[1:]):
+        lo = lo + n if lo < 0 else lo
+        hi = hi + n if hi < 0 else hi
+        lo, hi = builtins.min(builtins.max(lo, 0), n), builtins.min(builtins.max(hi, 0), n)
+        out.append(slice_axis(x, axis, lo, builtins.max(lo, hi)))
+    return out
+
+
+def split(ary, indices_or_sections, axis=0):
+    if not isinstance(indices_or_sections, (list, tuple, np.ndarray)):
+        n = type_of(operand(ary)).shape[normalize_axis(axis, type_of(operand(ary)).ndim)]
+        sections = _static_int(indices_or_sections, "number of sections")
+        if sections <= 0 or n % sections:
+            raise ValueError("array split does not result in an equal division")
+    return array_split(ary, indices_or_sections, axis)
+
+
+def hsplit(ary, indices_or_sections):
+    x = operand(ary)
+    if type_of(x).ndim == 0:
+        raise ValueError("hsplit only works on arrays of 1 or more dimensions")
+    return split(x, indices_or_sections, 1 if type_of(x).ndim > 1 else 0)
+
+
+def vsplit(ary, indices_or_sections):
+    if type_of(operand(ary)).ndim < 2:
+        raise ValueError("vsplit only works on arrays of 2 or more dimensions")
+    return split(ary, indices_or_sections, 0)
+
+
+def dsplit(ary, indices_or_sections):
+    if type_of(operand(ary)).ndim < 3:
+        raise ValueError("dsplit only works on arrays of 3 or more dimensions")
+    return split(ary, indices_or_sections, 2)
+
+
+# --- repetition -------------------------------------------------------------------------------
+
+def tile(A, reps):
+    x = operand(A)
+    reps = tuple(_static_int(r, "reps") for r in (reps if isinstance(reps, (list, tuple)) else (reps,)))
+    t = type_of(x)
+    n = builtins.max(len(reps), t.ndim)
+    shape = (1,) * (n - t.ndim) + t.shape
+    reps = (1,) * (n - len(reps)) + reps
+    x = reshape(x, shape)
+    # interleave a repeat axis before every axis, broadcast, then merge the pairs
+    expanded = reshape(x, tuple(v for s in shape for v in (1, s)))
+    full = broadcast_to(expanded, tuple(v for r, s in zip(reps, shape) for v in (r, s)))
+    return reshape(full, tuple(r * s for r, s in zip(reps, shape)))
+
+
+def repeat(a, repeats, axis=None):
+    x = operand(a)
+    if axis is None:
+        x, axis = ravel(x), 0
+    t = type_of(x)
+    axis = normalize_axis(axis, t.ndim)
+    n = t.shape[axis]
+    if is_tensor(repeats):
+        raise TypeError("repeats must be concrete: the result's length depends on them")
+    reps = np.asarray(repeats)
+    if reps.ndim == 0 or reps.size == 1:
+        r = int(reps.reshape(-1)[0])
+        if r < 0:
+            raise ValueError("repeats may not contain negative values")
+        shape = t.shape[:axis + 1] + (1,) + t.shape[axis + 1:]
+        full = broadcast_to(reshape(x, shape), t.shape[:axis + 1] + (r,) + t.shape[axis + 1:])
+        return reshape(full, t.shape[:axis] + (n * r,) + t.shape[axis + 1:])
+    if reps.shape != (n,):
+        raise ValueError(f"repeats of shape {reps.shape} do not match axis {axis} of size {n}")
+    if (reps < 0).any():
+        raise ValueError("repeats may not contain negative values")
+    idx = np.repeat(np.arange(n, dtype=np.int64), reps)
+    if idx.size == 0:
+        return slice_axis(x, axis, 0, 0)
+    return bind("gather", x, idx, axis=axis)
+
+
+# --- padding --------------------------------------------------------------------------------
+
+def _pairs(value, ndim, conv):
+    """NumPy's (before, after) per axis from a scalar, a pair, or one pair (or value) per axis."""
+    v = np.asarray(value, dtype=object)
+    if v.ndim == 0 or v.shape in ((1,), (1, 1)):
+        p = conv(v.reshape(-1)[0])
+        return [(p, p)] * ndim
+    if v.shape in ((2,), (1, 2)):
+        return [(conv(v.reshape(-1)[0]), conv(v.reshape(-1)[1]))] * ndim
+    if v.shape == (ndim, 2):
+        return [(conv(a), conv(b)) for a, b in v]
+    if v.shape == (ndim, 1):
+        return [(conv(a), conv(a)) for (a,) in v]
+    raise ValueError(f"{value!r} cannot be broadcast to ({ndim}, 2)")
+
+
+def _pad_widths(pad_width, ndim):
+    pairs = _pairs(pad_width, ndim, lambda w: _static_int(w, "pad width"))
+    if builtins.any(a < 0 or b < 0 for a, b in pairs):
+        raise ValueError("index can't contain negative values")
+    return pairs
+
+
+def _pair_per_axis(value, ndim):
+    if is_tensor(value) or np.ndim(value) == 0:
+        return [(value, value)] * ndim
+    return _pairs(value, ndim, lambda c: c)
+
+
+def pad(array, pad_width, mode="constant", constant_values=0, **kwargs):
+    x = operand(array)
+    t = type_of(x)
+    pairs = _pad_widths(pad_width, t.ndim)
+    if kwargs:
+        raise NotImplementedError(f"pad options {sorted(kwargs)} are not supported yet")
+    if mode == "constant":
+        cvals = _pair_per_axis(constant_values, t.ndim)
+        single = is_tensor(constant_values) or np.ndim(constant_values) == 0 or builtins.all(
+            not is_tensor(a) and not is_tensor(b) and a == cvals[0][0] and b == cvals[0][0] for a, b in cvals)
+        if single:
+            v = convert(cvals[0][0], t.dtype)
+            v = lax.reshape(v, ()) if type_of(v).shape else v
+            return bind("pad", x, v, edge_padding_low=tuple(a for a, _ in pairs),
+                        edge_padding_high=tuple(b for _, b in pairs))
+        for ax, ((lo, hi), (cl, ch)) in enumerate(zip(pairs, cvals)):
+            x = _pad_axis_with(x, ax, lo, hi, lambda shape, c: broadcast_to(convert(c, t.dtype), shape), (cl, ch))
+        return x
+    if mode not in ("edge", "reflect", "symmetric", "wrap"):
+        raise NotImplementedError(f"pad mode {mode!r} is not supported yet; constant, edge, reflect, symmetric "
+                                  "and wrap are")
+    for ax, (lo, hi) in enumerate(pairs):
+        x = _pad_axis(x, ax, lo, hi, mode)
+    return x
+
+
+def _pad_axis_with(x, ax, lo, hi, fill, cvals):
+    t = type_of(x)
+    parts = []
+    if lo:
+        parts.append(fill(t.shape[:ax] + (lo,) + t.shape[ax + 1:], cvals[0]))
+    parts.append(x)
+    if hi:
+        parts.append(fill(t.shape[:ax] + (hi,) + t.shape[ax + 1:], cvals[1]))
+    return concatenate(parts, axis=ax) if len(parts) > 1 else x
+
+
+def _pad_axis(x, ax, lo, hi, mode):
+    """One axis of a non-constant pad; wide pads are built in rounds as NumPy does."""
+    while lo or hi:
+        n = type_of(x).shape[ax]
+        if n == 0:
+            raise ValueError(f"can't extend empty axis {ax} using modes other than 'constant'")
+        if mode == "reflect" and n == 1:
+            mode = "edge"
+        limit = {"edge": builtins.max(lo, hi), "reflect": n - 1, "symmetric": n, "wrap": n}[mode]
+        a, b = builtins.min(lo, limit), builtins.min(hi, limit)
+        parts = []
+        if a:
+            if mode == "edge":
+                e = slice_axis(x, ax, 0, 1)
+                parts.append(broadcast_to(e, type_of(e).shape[:ax] + (a,) + type_of(e).shape[ax + 1:]))
+            elif mode == "reflect":
+                parts.append(flip(slice_axis(x, ax, 1, a + 1), ax))
+            elif mode == "symmetric":
+                parts.append(flip(slice_axis(x, ax, 0, a), ax))
+            else:
+                parts.append(slice_axis(x, ax, n - a, n))
+        parts.append(x)
+        if b:
+            if mode == "edge":
+                e = slice_axis(x, ax, n - 1, n)
+                parts.append(broadcast_to(e, type_of(e).shape[:ax] + (b,) + type_of(e).shape[ax + 1:]))
+            elif mode == "reflect":
+                parts.append(flip(slice_axis(x, ax, n - 1 - b, n - 1), ax))
+            elif mode == "symmetric":
+                parts.append(flip(slice_axis(x, ax, n - b, n), ax))
+            else:
+                parts.append(slice_axis(x, ax, 0, b))
+        x = concatenate(parts, axis=ax)
+        lo, hi = lo - a, hi - b
+    return x
+
+
+# --- triangles and diagonals ---------------------------------------------------------------
+
+def tri(N, M=None, k=0, dtype=float):
+    return np.tri(N, M, k, dtype=as_dtype(np.dtype(dtype)).np)
+
+
+def _tri_mask(x, k, lower):
+    t = type_of(x)
+    if t.ndim < 2:
+        raise ValueError("input array must be at least 2-d")
+    n, m = t.shape[-2:]
+    mask = np.tri(n, m, k, dtype=bool) if lower else ~np.tri(n, m, k - 1, dtype=bool)
+    return where(mask, x, np.zeros((), t.dtype.np))
+
+
+def tril(m, k=0):
+    x = operand(m)
+    if type_of(x).ndim == 1:
+        x = broadcast_to(x, (type_of(x).shape[0],) * 2)
+    return _tri_mask(x, _static_int(k, "k"), True)
+
+
+def triu(m, k=0):
+    x = operand(m)
+    if type_of(x).ndim == 1:
+        x = broadcast_to(x, (type_of(x).shape[0],) * 2)
+    return _tri_mask(x, _static_int(k, "k"), False)
+
+
+def diagonal(a, offset=0, axis1=0, axis2=1):
+    """The diagonal as the last axis: square the two axes, flatten them, slice with stride n + 1."""
+    x = operand(a)
+    t = type_of(x)
+    if t.ndim < 2:
+        raise ValueError("diag requires an array of at least two dimensions")
+    a1, a2 = normalize_axis(axis1, t.ndim), normalize_axis(axis2, t.ndim)
+    if a1 == a2:
+        raise ValueError("axis1 and axis2 cannot be the same")
+    offset = _static_int(offset, "offset")
+    rest = [i for i in range(t.ndim) if i not in (a1, a2)]
+    x = transpose(x, rest + [a1, a2])
+    nd = t.ndim
+    r, c = t.shape[a1], t.shape[a2]
+    if offset >= 0:
+        x = slice_axis(x, nd - 1, builtins.min(offset, c), c)
+    else:
+        x = slice_axis(x, nd - 2, builtins.min(-offset, r), r)
+    r, c = type_of(x).shape[-2:]
+    L = builtins.min(r, c)
+    x = slice_axis(slice_axis(x, nd - 2, 0, L), nd - 1, 0, L)
+    batch = type_of(x).shape[:-2]
+    if L == 0:
+        return reshape(x, batch + (0,))
+    flat = reshape(x, batch + (L * L,))
+    return slice_axis(flat, nd - 2, 0, L * L, L + 1)
+
+
+def diag(v, k=0):
+    x = operand(v)
+    t = type_of(x)
+    k = _static_int(k, "k")
+    if t.ndim == 2:
+        return diagonal(x, k)
+    if t.ndim != 1:
+        raise ValueError("Input must be 1- or 2-d.")
+    n = t.shape[0]
+    m = n + builtins.abs(k)
+    vp = bind("pad", x, np.zeros((), t.dtype.np), edge_padding_low=(0,), edge_padding_high=(m - n,))
+    # row i holds v[i] on row-indexed diagonals (k >= 0), column j holds v[j] otherwise
+    grid = broadcast_to(reshape(vp, (m, 1)) if k >= 0 else vp, (m, m))
+    return where(np.eye(m, m, k, dtype=bool), grid, np.zeros((), t.dtype.np))
+
+
+def diagflat(v, k=0):
+    return diag(ravel(v), k)
+
+
+def trace(a, offset=0, axis1=0, axis2=1, dtype=None):
+    return sum(diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype)
+
+
+# --- products of arrays -----------------------------------------------------------------------
+
+def kron(a, b):
+    x, y = operand(a), operand(b)
+    dt = result_type(x, y)
+    x, y = convert(x, dt), convert(y, dt)
+    sa, sb = type_of(x).shape, type_of(y).shape
+    n = builtins.max(len(sa), len(sb))
+    sa, sb = (1,) * (n - len(sa)) + sa, (1,) * (n - len(sb)) + sb
+    xa = reshape(x, tuple(v for s in sa for v in (s, 1)))
+    yb = reshape(y, tuple(v for s in sb for v in (1, s)))
+    prod = multiply(xa, yb)
+    return reshape(prod, tuple(p * q for p, q in zip(sa, sb)))
+
+
+def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """NumPy's formulas term by term (2-vectors have a zero third component)."""
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    x, y = operand(a), operand(b)
+    dt = result_type(x, y)
+    x, y = moveaxis(convert(x, dt), axisa, -1), moveaxis(convert(y, dt), axisb, -1)
+    na, nb = type_of(x).shape[-1], type_of(y).shape[-1]
+    if na not in (2, 3) or nb not in (2, 3):
+        raise ValueError("incompatible dimensions for cross product (dimension must be 2 or 3)")
+    a0, a1, a2 = (slice_axis(x, type_of(x).ndim - 1, i, i + 1) if i < na else None for i in range(3))
+    b0, b1, b2 = (slice_axis(y, type_of(y).ndim - 1, i, i + 1) if i < nb else None for i in range(3))
+    z = subtract(multiply(a0, b1), multiply(a1, b0))
+    if na == 2 and nb == 2:
+        return reshape(z, type_of(z).shape[:-1])
+    if na == 2:
+        c0, c1 = multiply(a1, b2), negative(multiply(a0, b2))
+    elif nb == 2:
+        c0, c1 = negative(multiply(a2, b1)), multiply(a2, b0)
+    else:
+        c0, c1 = subtract(multiply(a1, b2), multiply(a2, b1)), subtract(multiply(a2, b0), multiply(a0, b2))
+    return moveaxis(concatenate([c0, c1, z], axis=-1), -1, axisc)
+
+
+# --- gathering ----------------------------------------------------------------------------------
+
+def _wrap_indices(ind, n, mode):
+    if is_tensor(ind):
+        if mode == "clip":
+            return bind("clamp", lax.full_like(ind, 0), ind, lax.full_like(ind, builtins.max(n - 1, 0)))
+        if mode == "wrap":
+            from .numpy_core import remainder
+            return remainder(ind, n)
+        zero = lax.full_like(ind, 0)
+        return bind("select", bind("compare", ind, zero, direction="LT"), bind("add", ind, lax.full_like(ind, n)), ind)
+    ind = np.asarray(ind)
+    if mode == "clip":
+        return np.clip(ind, 0, builtins.max(n - 1, 0))
+    if mode == "wrap":
+        return np.mod(ind, n) if n else ind
+    if ind.size and (ind.min() < -n or ind.max() >= n):
+        raise IndexError(f"index {int(ind.max() if ind.max() >= n else ind.min())} is out of bounds for axis "
+                         f"with size {n}")
+    return np.where(ind < 0, ind + n, ind).astype(ind.dtype)
+
+
+def _index_operand(indices):
+    ind = indices if is_tensor(indices) else np.asarray(indices)
+    d = type_of(ind).dtype if is_tensor(ind) else as_dtype(lax.canonical_array(ind).dtype)
+    if not d.is_int:
+        raise IndexError("arrays used as indices must be of integer type")
+    return ind if is_tensor(ind) else lax.canonical_array(ind)
+
+
+def take(a, indices, axis=None, mode=None):
+    x = operand(a)
+    if axis is None:
+        x, axis = ravel(x), 0
+    t = type_of(x)
+    axis = normalize_axis(axis, t.ndim)
+    ind = _wrap_indices(_index_operand(indices), t.shape[axis], mode or "raise")
+    return bind("gather", x, ind, axis=axis)
+
+
+def take_along_axis(arr, indices, axis=-1):
+    x = operand(arr)
+    ind = _index_operand(indices)
+    if axis is None:
+        x, axis = ravel(x), 0
+        if type_of(ind).ndim != 1:
+            raise ValueError("when axis=None, `indices` must have a single dimension.")
+    t, it = type_of(x), type_of(ind)
+    if t.ndim != it.ndim:
+        raise ValueError("`indices` and `arr` must have the same number of dimensions")
+    axis = normalize_axis(axis, t.ndim)
+    ind = _wrap_indices(ind, t.shape[axis], "raise")
+    xm, im = moveaxis(x, axis, -1), moveaxis(ind, axis, -1)
+    batch = lax.broadcast_shapes(type_of(xm).shape[:-1], type_of(im).shape[:-1])
+    xm = broadcast_to(xm, batch + type_of(xm).shape[-1:])
+    im = broadcast_to(im, batch + type_of(im).shape[-1:])
+    nb = len(batch)
+    out = bind("gather", xm, im, axis=nb, batch_dims=nb)
+    return moveaxis(out, -1, axis)
+
+
+def put_along_axis(arr, indices, values, axis):
+    raise NotImplementedError("put_along_axis writes in place, which tensors cannot; use "
+                              "x.at[...].set(...) for a functional update")
+
+
+def compress(condition, a, axis=None):
+    if is_tensor(condition):
+        raise NotImplementedError("compress with a symbolic condition has a data-dependent shape")
+    idx = np.flatnonzero(np.asarray(condition))
+    return take(a, idx, axis=axis)
+
+
+# --- grids -----------------------------------------------------------------------------------
+
+def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
+    if indexing not in ("xy", "ij"):
+        raise ValueError("Valid values for `indexing` are 'xy' and 'ij'.")
+    xs = [ravel(x) for x in xi]
+    nd = len(xs)
+    shapes = [type_of(x).shape[0] for x in xs]
+    out = []
+    for i, x in enumerate(xs):
+        s = [1] * nd
+        s[i] = shapes[i]
+        if indexing == "xy" and nd > 1 and i < 2:
+            s[0], s[1] = s[1], s[0]
+        out.append(reshape(x, s))
+    if indexing == "xy" and nd > 1:
+        full = [shapes[1], shapes[0]] + shapes[2:]
+    else:
+        full = shapes
+    if not sparse:
+        out = [broadcast_to(o, tuple(full)) for o in out]
+    return tuple(out)
+
+
+def indices(dimensions, dtype=int, sparse=False):
+    return np.indices(tuple(dimensions), dtype=as_dtype(np.dtype(dtype)).np, sparse=sparse)
+
+
+def ix_(*args):
+    out = []
+    n = len(args)
+    for k, a in enumerate(args):
+        x = operand(a)
+        shape = [1] * n
+        shape[k] = type_of(x).size
+        out.append(reshape(x, shape))
+    return tuple(out)
+
+
+__all__ = [_n for _n, _v in list(globals().items())
+           if callable(_v) and getattr(_v, "__module__", None) == __name__ and not _n.startswith("_")]
