@@ -161,6 +161,9 @@ def jvp(fun, primals, tangents, has_aux=False):
                             "(the primal's shape and dtype)")
         tans.append(tv)
     jg = jvp_graph(t.graph, wrt=wrt)
+    if any(n.op.name == "custom_vjp_lin" for n in jg.walk()):
+        raise TypeError("can't apply forward-mode autodiff (jvp, jacfwd) to a custom_vjp function; "
+                        "define it with cr.custom_jvp instead, or use reverse mode (grad, vjp, jacrev)")
     outs = inline(jg, t.inputs + tans)
     n = len(t.graph.results)
     primal_out, tangent_out = outs[:n], outs[n:]

@@ -38,3 +38,65 @@ def _identity(types, attrs, regions):
 register(OpDef("stop_gradient", _identity, category="unary", elementwise=True,
                doc="The identity whose derivative is zero. Kept until lowering, so graphs that are "
                    "differentiated again keep its meaning."))
+
+
+# --- custom derivatives -----------------------------------------------------------------
+
+def _custom_jvp_call(types, attrs, regions):
+    primal, jvp = regions
+    check_region_signature("custom_jvp_call", types, primal, types, "primal function")
+    check_region_signature("custom_jvp_call", types, jvp, tuple(types) * 2, "jvp rule (primals, tangents)")
+    outs = primal.result_types
+    if tuple(jvp.result_types) != tuple(outs) * 2:
+        raise IRTypeError("custom_jvp_call", types, f"jvp rule returns ({', '.join(map(str, jvp.result_types))})",
+                          f"the primal outputs then their tangents ({', '.join(map(str, tuple(outs) * 2))})")
+    return outs
+
+
+register(OpDef("custom_jvp_call", _custom_jvp_call, num_operands=None, num_regions=2, category="custom_call",
+               doc="A function with a user-given JVP rule. Region 0 is the function (what backends run); "
+                   "region 1 maps (primals..., tangents...) to (outputs..., output tangents...)."))
+
+
+def _custom_vjp_call(types, attrs, regions):
+    primal, fwd, bwd = regions
+    check_region_signature("custom_vjp_call", types, primal, types, "primal function")
+    check_region_signature("custom_vjp_call", types, fwd, types, "fwd rule")
+    outs = primal.result_types
+    n = len(outs)
+    if tuple(fwd.result_types[:n]) != tuple(outs):
+        raise IRTypeError("custom_vjp_call", types, "fwd rule outputs differ from the function's",
+                          f"({', '.join(map(str, outs))}) followed by residuals")
+    residuals = tuple(fwd.result_types[n:])
+    check_region_signature("custom_vjp_call", types, bwd, residuals + tuple(outs), "bwd rule (residuals, cotangents)")
+    if tuple(bwd.result_types) != tuple(types):
+        raise IRTypeError("custom_vjp_call", types, f"bwd rule returns ({', '.join(map(str, bwd.result_types))})",
+                          "one cotangent per argument, of the argument's type")
+    return outs
+
+
+register(OpDef("custom_vjp_call", _custom_vjp_call, num_operands=None, num_regions=3, category="custom_call",
+               doc="A function with a user-given VJP. Region 0 is the function (what backends run); region 1 "
+                   "(fwd) maps the arguments to (outputs..., residuals...); region 2 (bwd) maps "
+                   "(residuals..., output cotangents...) to one cotangent per argument."))
+
+
+def _custom_vjp_lin(types, attrs, regions):
+    (bwd,) = regions
+    nres, k = attrs["num_residuals"], attrs["output_index"]
+    res, tans = types[:nres], types[nres:]
+    if tuple(bwd.param_types[:nres]) != tuple(res) or tuple(bwd.result_types) != tuple(tans):
+        raise IRTypeError("custom_vjp_lin", types, "operands do not match the bwd rule",
+                          "residuals then one tangent per argument of the custom_vjp function")
+    outs = bwd.param_types[nres:]
+    if not 0 <= k < len(outs):
+        raise IRTypeError("custom_vjp_lin", types, f"output_index {k} out of range", f"< {len(outs)}")
+    return (outs[k],)
+
+
+register(OpDef("custom_vjp_lin", _custom_vjp_lin, num_operands=None, num_regions=1, category="custom_call",
+               attrs={"num_residuals": AttrSpec("int"), "output_index": AttrSpec("int")},
+               doc="Output `output_index` of the linearized custom_vjp function: linear in the tangents "
+                   "(operands after the residuals), known only through its transpose, the bwd rule (region "
+                   "0). Made by reverse-mode autodiff and consumed by its transpose; it cannot be evaluated "
+                   "(forward-mode differentiation of a custom_vjp function is not supported, as in JAX)."))

@@ -97,6 +97,19 @@ def _fusion(args, attrs, out, regions):
     return tuple(evaluate(regions[0], args))
 
 
+@rule("custom_jvp_call", "custom_vjp_call")
+def _custom_call(args, attrs, out, regions):
+    from .interpreter import evaluate
+    return tuple(evaluate(regions[0], args))
+
+
+@rule("custom_vjp_lin")
+def _custom_vjp_lin(args, attrs, out, regions):
+    raise NotImplementedError(
+        "custom_vjp_lin cannot be evaluated: forward-mode differentiation (jvp, jacfwd) of a custom_vjp "
+        "function is not supported, as in JAX; use cr.custom_jvp for forward mode")
+
+
 # --- elementwise binary -----------------------------------------------------------
 
 def _int_safe_divisor(x, y):
