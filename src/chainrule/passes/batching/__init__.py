@@ -1,0 +1,16 @@
+"""Batching (vmap) as a graph-to-graph pass.
+
+`batch_graph(g, in_axes, axis_size)` returns the graph that applies `g` to
+every element of a batch at once. Rules, one per op, live in `BATCH_RULES`
+(keyed by op name), written in IR ops like JAX's batching rules: batch
+dimensions move only where an op needs them elsewhere, dot_general and
+gather/scatter take them as batch dimensions, and dynamic slices with
+per-element starts become gathers and selects.
+"""
+
+from . import elementwise_rules, index_rules, region_rules, shape_rules  # noqa: F401  (fill the table)
+from .context import BatchContext, batched_type
+from .driver import BatchingError, batch_graph, batch_nodes
+from .table import BATCH_RULES
+
+__all__ = ["BATCH_RULES", "BatchContext", "BatchingError", "batch_graph", "batch_nodes", "batched_type"]

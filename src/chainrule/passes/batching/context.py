@@ -1,0 +1,87 @@
+"""`BatchContext`: how batching rules write IR.
+
+A batched value is a pair `(value, bdim)`: the IR value and the position of
+its batch dimension, or `None` when the value is the same for every batch
+element (unbatched). Rules keep batch dimensions where they are and move them
+only when an op needs them somewhere else, as JAX's batching rules do: every
+transpose a rule avoids is a copy of a whole batched tensor saved.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...ir import GraphBuilder, TensorType, Value
+
+BVal = tuple  # (Value, int | None)
+
+
+def shift(d: int, bdim: int | None) -> int:
+    """Where dimension `d` of the unbatched value sits once a batch dimension is at `bdim`."""
+    return d if bdim is None or d < bdim else d + 1
+
+
+def batched_type(t: TensorType, bdim: int | None, size: int) -> TensorType:
+    """`t` with a batch dimension of `size` inserted at `bdim` (`t` itself when None)."""
+    if bdim is None:
+        return t
+    shape = list(t.shape)
+    shape.insert(bdim, size)
+    return TensorType(shape, t.dtype)
+
+
+class BatchContext:
+    """Appends type-checked nodes to a builder; knows the batch size."""
+
+    def __init__(self, builder: GraphBuilder, size: int):
+        self.builder = builder
+        self.size = size
+        self.loc: str | None = None  # source location of the node being batched, given to what it emits
+
+    # --- emission -----------------------------------------------------------------
+    def emit(self, op, operands, attrs=None, regions=()):
+        return self.builder.emit(op, tuple(operands), attrs, regions, self.loc)
+
+    def op(self, name: str, *operands, **attrs) -> Value:
+        node = self.emit(name, operands, attrs)
+        return node.results[0] if len(node.results) == 1 else node.results
+
+    # --- constants ------------------------------------------------------------------
+    def scalar(self, value, dtype) -> Value:
+        return self.builder.constant(np.asarray(value, dtype=TensorType((), dtype).dtype.np))
+
+    def full(self, value, shape, dtype) -> Value:
+        """A tensor filled with `value`: a scalar constant broadcast (never a big literal)."""
+        s = self.scalar(value, dtype)
+        return s if tuple(shape) == () else self.op("broadcast_in_dim", s, shape=tuple(shape), broadcast_dimensions=())
+
+    def iota(self, shape, dimension, dtype) -> Value:
+        return self.op("iota", shape=tuple(shape), dimension=dimension, dtype=dtype)
+
+    # --- moving batch dimensions ------------------------------------------------------
+    def moveaxis(self, v: Value, src: int, dst: int) -> Value:
+        """`v` with dimension `src` moved to position `dst` (no node when it is already there)."""
+        if src == dst:
+            return v
+        perm = list(range(v.ndim))
+        perm.pop(src)
+        perm.insert(dst, src)
+        return self.op("transpose", v, permutation=tuple(perm))
+
+    def materialize(self, v: Value, bdim: int | None, at: int = 0) -> Value:
+        """`v` with its batch dimension at `at`; an unbatched value is broadcast along a new one."""
+        if bdim is not None:
+            return self.moveaxis(v, bdim, at)
+        shape = list(v.shape)
+        shape.insert(at, self.size)
+        dims = tuple(shift(i, at) for i in range(v.ndim))
+        return self.op("broadcast_in_dim", v, shape=tuple(shape), broadcast_dimensions=dims)
+
+    def align(self, args) -> tuple[list[Value], int]:
+        """Operands with one common batch dimension, for ops that need identical operand types.
+
+        The common position is the first batched operand's, so only operands
+        batched elsewhere move; unbatched ones are broadcast.
+        """
+        target = next(bd for _, bd in args if bd is not None)
+        return [self.materialize(v, bd, target) for v, bd in args], target

@@ -1,0 +1,34 @@
+"""Batching rules of ops that hold regions.
+
+A batched `fusion` is inlined: its body is batched node by node into the
+enclosing graph. The fusion pass may form new fusions afterwards; keeping
+the node would force the body to hold whatever the rules emit (transposes,
+gathers), which a fused loop nest need not support.
+"""
+
+from __future__ import annotations
+
+from .table import batching_rule
+
+
+@batching_rule("fusion")
+def _fusion(ctx, node, args):
+    from .driver import batch_nodes
+    (body,) = node.regions
+    env = {id(p): a for p, a in zip(body.params, args)}
+    loc = ctx.loc
+    batch_nodes(ctx, body.nodes, env)
+    ctx.loc = loc
+    return [env[id(r)] for r in body.results]
+
+
+@batching_rule("custom_jvp_call", "custom_vjp_call", "custom_vjp_lin")
+def _custom_call(ctx, node, args):
+    # Every region's parameters and results are typed from the operands and results, so batching
+    # all operands, all region parameters and all region results at 0 keeps the op well typed, and
+    # the custom rule keeps applying to the batched function (as in JAX).
+    from .driver import batch_graph
+    vals = [ctx.materialize(v, bd, 0) for v, bd in args]
+    regions = [batch_graph(r, [0] * len(r.params), ctx.size, 0, name=r.name) for r in node.regions]
+    new = ctx.emit(node.op, vals, node.attrs, regions)
+    return [(r, 0) for r in new.results]
