@@ -1,0 +1,110 @@
+"""Products and einsum in chainrule.numpy against NumPy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.numpy as cnp
+from test_numpy_harness import check, rand
+
+MATMUL_SHAPES = [((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 4)), ((2, 3), (3, 4)), ((5, 2, 3), (3, 4)),
+                 ((5, 2, 3), (5, 3, 4)), ((1, 2, 3), (6, 3, 4)), ((2, 1, 2, 3), (3, 3, 2))]
+
+
+def _tol(dtype):
+    return dict(rtol=1e-5, atol=1e-5) if np.dtype(dtype) == np.float32 else dict(rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("shapes", MATMUL_SHAPES)
+@pytest.mark.parametrize("dtype", (np.int32, np.float32, np.float64))
+def test_matmul(shapes, dtype, rng):
+    a, b = rand(rng, shapes[0], dtype), rand(rng, shapes[1], dtype)
+    check(lambda xp, a, b: (xp.matmul(a, b), a @ b), a, b, **_tol(dtype))
+
+
+DOT_SHAPES = [((), (3,)), ((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 4)), ((2, 3), (3, 4)), ((2, 2, 3), (4, 3, 5))]
+
+
+@pytest.mark.parametrize("shapes", DOT_SHAPES)
+def test_dot(shapes, rng):
+    a, b = rand(rng, shapes[0], np.float64), rand(rng, shapes[1], np.float64)
+    check(lambda xp, a, b: xp.dot(a, b), a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_dot_method_and_mixed_dtypes(rng):
+    a, b = rand(rng, (2, 3), np.int32), rand(rng, (3,), np.float32)
+    check(lambda xp, a, b: (a.dot(b), xp.vdot(a[0], b), xp.dot(a, b)), a, b, rtol=1e-6)
+
+
+def test_inner_outer_tensordot(rng):
+    a, b = rand(rng, (2, 3, 4), np.float64), rand(rng, (4, 3, 2), np.float64)
+    v, w = rand(rng, (4,), np.float64), rand(rng, (5,), np.float64)
+    tol = dict(rtol=1e-12, atol=1e-12)
+    check(lambda xp, a, v, w: (xp.inner(a, v), xp.inner(v, v), xp.outer(v, w), xp.outer(a[0], w)), a, v, w, **tol)
+    check(lambda xp, a, b: (xp.tensordot(a, b, 1), xp.tensordot(a, b, ([1, 2], [1, 0])), xp.tensordot(a, b, 0),
+                            xp.tensordot(a, b, axes=([0], [2]))), a, b, **tol)
+
+
+EINSUM_CASES = [
+    ("ij,jk->ik", [(2, 3), (3, 4)]),
+    ("ij,jk", [(2, 3), (3, 4)]),
+    ("i,i->", [(5,), (5,)]),
+    ("i,j->ij", [(3,), (4,)]),
+    ("ij->ji", [(2, 3)]),
+    ("ij->", [(2, 3)]),
+    ("ij->j", [(2, 3)]),
+    ("ii->i", [(4, 4)]),
+    ("ii", [(4, 4)]),
+    ("iij->j", [(3, 3, 2)]),
+    ("bij,bjk->bik", [(5, 2, 3), (5, 3, 4)]),
+    ("bij,bjk->bki", [(5, 2, 3), (5, 3, 4)]),
+    ("...ij,...jk->...ik", [(5, 2, 3), (3, 4)]),
+    ("...ij,...jk", [(2, 1, 2, 3), (4, 3, 2)]),
+    ("i...->...", [(3, 2, 4)]),
+    ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 5)]),
+    ("ab,cd,bc->ad", [(2, 3), (4, 5), (3, 4)]),
+    ("ijk,jil->kl", [(2, 3, 4), (3, 2, 5)]),
+    ("ij,ij->ij", [(3, 4), (3, 4)]),
+    ("ij,ij,ij->i", [(3, 4), (3, 4), (3, 4)]),
+    ("ij,kj->ikj", [(2, 3), (4, 3)]),
+    ("i,i,i->i", [(3,), (3,), (3,)]),
+    ("ijj,k->ik", [(2, 3, 3), (4,)]),
+    ("ij,j->i", [(3, 1), (4,)]),
+    ("ba", [(2, 3)]),
+]
+
+
+@pytest.mark.parametrize("spec,shapes", EINSUM_CASES, ids=[c[0] for c in EINSUM_CASES])
+@pytest.mark.parametrize("dtype", (np.int64, np.float32, np.float64))
+def test_einsum(spec, shapes, dtype, rng):
+    ops = [rand(rng, s, dtype) for s in shapes]
+    check(lambda xp, *ops: xp.einsum(spec, *ops), *ops, **_tol(dtype))
+
+
+def test_einsum_bool_and_dtype(rng):
+    a, b = rand(rng, (3, 4), np.bool_), rand(rng, (4, 2), np.bool_)
+    check(lambda xp, a, b: xp.einsum("ij,jk->ik", a, b), a, b)
+    x = rand(rng, (3, 4), np.int32)
+    check(lambda xp, x: xp.einsum("ij->i", x, dtype=np.float64), x)
+
+
+def test_einsum_contracts_with_dot_general(rng):
+    a, b = rand(rng, (5, 2, 3), np.float32), rand(rng, (5, 3, 4), np.float32)
+    g = cr.jit(lambda a, b: cnp.einsum("bij,bjk->bik", a, b)).lower(a, b).graph
+    ops = [n.op.name for n in g.nodes]
+    assert ops.count("dot_general") == 1 and "reduce" not in ops
+
+
+@pytest.mark.parametrize("spec,n,msg", [("ij,jk->ik", 1, "operand"), ("ij->k", 1, "does not appear"),
+                                        ("ijk->i", 1, "names 3 axes"), ("i$->i", 1, "invalid"),
+                                        ("ii->ii", 1, "repeats")])
+def test_einsum_errors(spec, n, msg):
+    with pytest.raises(ValueError, match=msg):
+        cnp.einsum(spec, *[np.ones((2, 2))] * n)
+
+
+def test_einsum_size_mismatch():
+    with pytest.raises(ValueError, match="sizes"):
+        cnp.einsum("ij,jk->ik", np.ones((2, 3)), np.ones((4, 2)))
