@@ -1,0 +1,366 @@
+"""JAX primitives -> chainrule ops, one rule per primitive name.
+
+`PRIMITIVES[name](ctx, eqn, ins) -> list of Values` builds the equation's
+results from the already converted operands `ins`; `INLINE[name](eqn) ->
+(jaxpr, consts)` names the sub-jaxpr of a call-like primitive that is
+inlined instead. JAX lets a rank-0 operand of an elementwise primitive
+stand for a tensor of the other's shape (weak-typed Python scalars become
+such literals); chainrule's elementwise ops take identical types, so those
+operands are broadcast here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..ir import TensorType, dtype as as_dtype
+
+
+class UnsupportedPrimitiveError(NotImplementedError):
+    """A JAX primitive (or a form of one) that chainrule's op set cannot express."""
+
+
+class Context:
+    """The builder and small helpers shared by the rules."""
+
+    def __init__(self, builder):
+        self.b = builder
+
+    def op(self, name, *operands, **attrs):
+        return self.b.op(name, *operands, **attrs)
+
+    def constant(self, value, dtype=None):
+        a = np.asarray(value, dtype=dtype)
+        return self.b.constant(a, as_dtype(a.dtype))
+
+    def full(self, value, t: TensorType):
+        c = self.b.constant(np.asarray(value, dtype=t.dtype.np))
+        return c if t.shape == () else self.op("broadcast_in_dim", c, shape=t.shape, broadcast_dimensions=())
+
+    def broadcast_to(self, v, shape):
+        shape = tuple(shape)
+        if v.shape == shape:
+            return v
+        # JAX's elementwise primitives broadcast rank-0 operands and size-1 dimensions (NumPy-style,
+        # aligned on the right); chainrule's take identical types, so spell the broadcast out.
+        lead = len(shape) - v.ndim
+        if lead < 0 or any(n not in (1, shape[lead + i]) for i, n in enumerate(v.shape)):
+            raise UnsupportedPrimitiveError(f"from_jax: cannot broadcast {v.type} to shape {list(shape)}")
+        return self.op("broadcast_in_dim", v, shape=shape, broadcast_dimensions=tuple(range(lead, len(shape))))
+
+    def convert(self, v, dt):
+        dt = as_dtype(dt)
+        return v if v.dtype == dt else self.op("convert", v, dtype=dt)
+
+    def elementwise(self, name, *vals, **attrs):
+        shape = np.broadcast_shapes(*(v.shape for v in vals))
+        return self.op(name, *[self.broadcast_to(v, shape) for v in vals], **attrs)
+
+
+def out_type(eqn, i=0) -> TensorType:
+    aval = eqn.outvars[i].aval
+    return TensorType(aval.shape, as_dtype(np.dtype(aval.dtype)))
+
+
+PRIMITIVES: dict = {}
+INLINE: dict = {}
+
+
+def prim(*names):
+    def deco(fn):
+        for n in names:
+            PRIMITIVES[n] = fn
+        return fn
+    return deco
+
+
+# --- calls: inlined -------------------------------------------------------------------
+
+def _closed(j):
+    return (j.jaxpr, j.consts) if hasattr(j, "consts") else (j, ())
+
+
+INLINE["jit"] = INLINE["pjit"] = lambda eqn: _closed(eqn.params["jaxpr"])
+INLINE["closed_call"] = INLINE["core_call"] = lambda eqn: _closed(eqn.params["call_jaxpr"])
+INLINE["remat2"] = INLINE["checkpoint"] = INLINE["remat"] = lambda eqn: _closed(eqn.params["jaxpr"])
+# custom derivative rules are dropped: the primal function is differentiated instead
+INLINE["custom_jvp_call"] = INLINE["custom_vjp_call"] = lambda eqn: _closed(eqn.params["call_jaxpr"])
+INLINE["custom_vjp_call_jaxpr"] = lambda eqn: _closed(eqn.params["fun_jaxpr"])
+
+
+@prim("copy", "copy_p", "sharding_constraint", "mesh_cast", "reshard", "optimization_barrier")
+def _identity(ctx, eqn, ins):
+    return list(ins)
+
+
+# --- elementwise ------------------------------------------------------------------------
+
+UNARY = {"neg": "negate", "abs": "abs", "sign": "sign", "exp": "exponential", "expm1": "exponential_minus_one",
+         "log": "log", "log1p": "log_plus_one", "sqrt": "sqrt", "rsqrt": "rsqrt", "sin": "sine", "cos": "cosine",
+         "tan": "tan", "tanh": "tanh", "logistic": "logistic", "erf": "erf", "floor": "floor", "ceil": "ceil",
+         "not": "not", "is_finite": "is_finite", "stop_gradient": "stop_gradient"}
+BINARY = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "divide", "rem": "remainder",
+          "max": "maximum", "min": "minimum", "atan2": "atan2", "and": "and", "or": "or", "xor": "xor"}
+COMPARE = {"eq": "EQ", "ne": "NE", "lt": "LT", "le": "LE", "gt": "GT", "ge": "GE"}
+
+
+def _unary(op):
+    return lambda ctx, eqn, ins: [ctx.op(op, ins[0])]
+
+
+def _binary(op):
+    return lambda ctx, eqn, ins: [ctx.elementwise(op, *ins)]
+
+
+def _compare(direction):
+    return lambda ctx, eqn, ins: [ctx.elementwise("compare", *ins, direction=direction)]
+
+
+for _j, _c in UNARY.items():
+    PRIMITIVES[_j] = _unary(_c)
+for _j, _c in BINARY.items():
+    PRIMITIVES[_j] = _binary(_c)
+for _j, _d in COMPARE.items():
+    PRIMITIVES[_j] = _compare(_d)
+
+
+@prim("add_any")
+def _add_any(ctx, eqn, ins):
+    return [ctx.elementwise("add", *ins)]
+
+
+@prim("pow")
+def _pow(ctx, eqn, ins):
+    x, y = ins
+    return [ctx.elementwise("power", x, ctx.convert(y, x.dtype))]  # JAX allows an integer exponent
+
+
+def _int_power(ctx, x, n: int):
+    """x**n for a static n >= 0 by square-and-multiply (what lax.integer_pow does)."""
+    if n == 0:
+        return ctx.full(1, x.type)
+    acc, base = None, x
+    while n:
+        if n & 1:
+            acc = base if acc is None else ctx.op("multiply", acc, base)
+        n >>= 1
+        if n:
+            base = ctx.op("multiply", base, base)
+    return acc
+
+
+@prim("integer_pow")
+def _integer_pow(ctx, eqn, ins):
+    (x,), y = ins, eqn.params["y"]
+    r = _int_power(ctx, x, abs(y))
+    return [ctx.op("divide", ctx.full(1, x.type), r) if y < 0 else r]
+
+
+@prim("square")
+def _square(ctx, eqn, ins):
+    return [ctx.op("multiply", ins[0], ins[0])]
+
+
+@prim("exp2")
+def _exp2(ctx, eqn, ins):
+    (x,) = ins
+    return [ctx.op("exponential", ctx.op("multiply", x, ctx.full(math.log(2.0), x.type)))]
+
+
+@prim("erfc")
+def _erfc(ctx, eqn, ins):
+    (x,) = ins
+    return [ctx.op("subtract", ctx.full(1, x.type), ctx.op("erf", x))]
+
+
+@prim("round")
+def _round(ctx, eqn, ins):
+    (x,) = ins
+    if int(eqn.params["rounding_method"]) == 1:  # TO_NEAREST_EVEN
+        return [ctx.op("round_nearest_even", x)]
+    # AWAY_FROM_ZERO: the truncation plus sign(x) where the fraction is exactly one half
+    zero, half = ctx.full(0, x.type), ctx.full(0.5, x.type)
+    trunc = ctx.op("select", ctx.op("compare", x, zero, direction="LT"), ctx.op("ceil", x), ctx.op("floor", x))
+    frac = ctx.op("abs", ctx.op("subtract", x, trunc))
+    away = ctx.op("add", trunc, ctx.op("sign", x))
+    is_half = ctx.op("compare", frac, half, direction="EQ")
+    return [ctx.op("select", is_half, away, ctx.op("round_nearest_even", x))]
+
+
+@prim("select_n")
+def _select_n(ctx, eqn, ins):
+    pred, cases = ins[0], ins[1:]
+    shape = out_type(eqn).shape
+    cases = [ctx.broadcast_to(c, shape) for c in cases]
+    pred = ctx.broadcast_to(pred, shape)
+    if pred.dtype.is_bool:
+        return [ctx.op("select", pred, cases[1], cases[0])] if len(cases) == 2 else [cases[0]]
+    res = cases[0]
+    for k in range(1, len(cases)):
+        hit = ctx.op("compare", pred, ctx.full(k, pred.type), direction="EQ")
+        res = ctx.op("select", hit, cases[k], res)
+    return [res]
+
+
+@prim("clamp")
+def _clamp(ctx, eqn, ins):
+    return [ctx.elementwise("clamp", *ins)]
+
+
+@prim("convert_element_type")
+def _convert_element_type(ctx, eqn, ins):
+    return [ctx.convert(ins[0], out_type(eqn).dtype)]
+
+
+# --- shapes --------------------------------------------------------------------------------
+
+@prim("broadcast_in_dim")
+def _broadcast_in_dim(ctx, eqn, ins):
+    return [ctx.op("broadcast_in_dim", ins[0], shape=eqn.params["shape"],
+                   broadcast_dimensions=eqn.params["broadcast_dimensions"])]
+
+
+@prim("reshape")
+def _reshape(ctx, eqn, ins):
+    x = ins[0]
+    dims = eqn.params.get("dimensions")
+    if dims is not None:
+        x = ctx.op("transpose", x, permutation=dims)
+    return [ctx.op("reshape", x, shape=eqn.params["new_sizes"])]
+
+
+@prim("squeeze", "expand_dims")
+def _squeeze(ctx, eqn, ins):
+    return [ctx.op("reshape", ins[0], shape=out_type(eqn).shape)]
+
+
+@prim("transpose")
+def _transpose(ctx, eqn, ins):
+    return [ctx.op("transpose", ins[0], permutation=eqn.params["permutation"])]
+
+
+@prim("rev")
+def _rev(ctx, eqn, ins):
+    return [ctx.op("reverse", ins[0], dimensions=tuple(sorted(eqn.params["dimensions"])))]
+
+
+@prim("slice")
+def _slice(ctx, eqn, ins):
+    p = eqn.params
+    return [ctx.op("slice", ins[0], start_indices=p["start_indices"], limit_indices=p["limit_indices"],
+                   strides=p["strides"] or ())]
+
+
+@prim("split")
+def _split(ctx, eqn, ins):
+    (x,), axis = ins, eqn.params["axis"]
+    outs, start = [], 0
+    for size in eqn.params["sizes"]:
+        lo = [0] * x.ndim
+        hi = list(x.shape)
+        lo[axis], hi[axis] = start, start + int(size)
+        outs.append(ctx.op("slice", x, start_indices=lo, limit_indices=hi))
+        start += int(size)
+    return outs
+
+
+@prim("dynamic_slice")
+def _dynamic_slice(ctx, eqn, ins):
+    return [ctx.op("dynamic_slice", *ins, slice_sizes=eqn.params["slice_sizes"])]
+
+
+@prim("dynamic_update_slice")
+def _dynamic_update_slice(ctx, eqn, ins):
+    return [ctx.op("dynamic_update_slice", *ins)]
+
+
+@prim("concatenate")
+def _concatenate(ctx, eqn, ins):
+    return [ctx.op("concatenate", *ins, dimension=eqn.params["dimension"])]
+
+
+@prim("pad")
+def _pad(ctx, eqn, ins):
+    config = eqn.params["padding_config"]
+    return [ctx.op("pad", ins[0], ins[1], edge_padding_low=[c[0] for c in config],
+                   edge_padding_high=[c[1] for c in config], interior_padding=[c[2] for c in config])]
+
+
+@prim("iota")
+def _iota(ctx, eqn, ins):
+    t = out_type(eqn)
+    return [ctx.op("iota", shape=t.shape, dtype=t.dtype, dimension=eqn.params["dimension"])]
+
+
+# --- reductions ----------------------------------------------------------------------------
+
+def _reduction(kind):
+    def rule(ctx, eqn, ins):
+        return [ctx.op("reduce", ins[0], kind=kind, dimensions=tuple(sorted(eqn.params["axes"])))]
+    return rule
+
+
+for _j, _k in (("reduce_sum", "sum"), ("reduce_prod", "prod"), ("reduce_max", "max"), ("reduce_min", "min"),
+               ("reduce_and", "and"), ("reduce_or", "or")):
+    PRIMITIVES[_j] = _reduction(_k)
+
+
+def _arg(op):
+    def rule(ctx, eqn, ins):
+        (axis,) = eqn.params["axes"]
+        return [ctx.op(op, ins[0], dimension=axis, index_dtype=out_type(eqn).dtype)]
+    return rule
+
+
+PRIMITIVES["argmax"] = _arg("argmax")
+PRIMITIVES["argmin"] = _arg("argmin")
+
+
+def _cumulative(kind):
+    """Cumulative reductions as a masked reduction over an n x n broadcast:
+    out[.., j, ..] = reduce_k{k <= j} x[.., k, ..]. O(n^2) work, which is
+    fine for the short axes models scan over; a native scan op would be O(n)."""
+    def rule(ctx, eqn, ins):
+        (x,), axis, reverse = ins, eqn.params["axis"], eqn.params["reverse"]
+        n = x.shape[axis]
+        shape = x.shape[:axis] + (n, n) + x.shape[axis + 1:]  # [.., j (out), k (in), ..]
+        dims = tuple(d if d < axis else d + 1 for d in range(x.ndim))
+        xb = ctx.op("broadcast_in_dim", x, shape=shape, broadcast_dimensions=dims)
+        j = ctx.op("iota", shape=(n, n), dtype="int64", dimension=0)
+        k = ctx.op("iota", shape=(n, n), dtype="int64", dimension=1)
+        keep = ctx.op("compare", k, j, direction="GE" if reverse else "LE")
+        keep = ctx.op("broadcast_in_dim", keep, shape=shape, broadcast_dimensions=(axis, axis + 1))
+        identity = {"sum": 0, "prod": 1, "max": -np.inf, "min": np.inf}[kind]
+        if x.dtype.is_int and kind in ("max", "min"):
+            info = np.iinfo(x.dtype.np)
+            identity = info.min if kind == "max" else info.max
+        fill = ctx.full(identity, TensorType(shape, x.dtype))
+        masked = ctx.op("select", keep, xb, fill)
+        return [ctx.op("reduce", masked, kind=kind, dimensions=(axis + 1,))]
+    return rule
+
+
+for _j, _k in (("cumsum", "sum"), ("cumprod", "prod"), ("cummax", "max"), ("cummin", "min")):
+    PRIMITIVES[_j] = _cumulative(_k)
+
+
+# --- contraction ------------------------------------------------------------------------------
+
+@prim("dot_general")
+def _dot_general(ctx, eqn, ins):
+    (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
+    dt = out_type(eqn).dtype
+    lhs, rhs = (ctx.convert(v, dt) for v in ins)
+    return [ctx.op("dot_general", lhs, rhs, lhs_batch=lb, rhs_batch=rb, lhs_contracting=lc, rhs_contracting=rc)]
+
+
+# --- gather / scatter ---------------------------------------------------------------------------
+
+from .jax_indexing import gather_rule, scatter_rule  # noqa: E402
+
+PRIMITIVES["gather"] = gather_rule
+PRIMITIVES["scatter-add"] = scatter_rule("add")
+PRIMITIVES["scatter_add"] = scatter_rule("add")
+PRIMITIVES["scatter"] = scatter_rule("set")
