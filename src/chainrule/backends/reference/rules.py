@@ -296,14 +296,15 @@ def _pad(args, attrs, out, regions):
             tmp[tuple(idx)] = res
             res = tmp
         a, b = lo[d], hi[d]
-        if a < 0 or b < 0:
-            idx = [slice(None)] * x.ndim
-            idx[d] = slice(max(-a, 0), res.shape[d] - max(-b, 0))
-            res = res[tuple(idx)]
+        # pad first, then crop: a negative edge may cut into the other edge's padding
         if a > 0 or b > 0:
             widths = [(0, 0)] * x.ndim
             widths[d] = (max(a, 0), max(b, 0))
             res = np.pad(res, widths, constant_values=v)
+        if a < 0 or b < 0:
+            idx = [slice(None)] * x.ndim
+            idx[d] = slice(max(-a, 0), res.shape[d] - max(-b, 0))
+            res = res[tuple(idx)]
     return (np.array(res, dtype=x.dtype).reshape(out[0].shape),)
 
 
