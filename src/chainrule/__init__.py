@@ -12,9 +12,10 @@ from .frontend.custom import custom_jvp, custom_vjp  # noqa: E402
 from .frontend.to_source import to_source  # noqa: E402
 from .frontend.transforms import (gradients, grad, hessian, jacfwd, jacrev, jvp, stop_gradient,  # noqa: E402
                                   value_and_grad, vjp)
+from .frontend.vmap import vmap  # noqa: E402
 from .ir import Graph, TensorType, parse  # noqa: E402
 from . import numpy  # noqa: E402,F401
 
 __all__ = ["Compiled", "Graph", "Lowered", "Spec", "Tensor", "TensorType", "check_grads", "custom_jvp", "custom_vjp", "function",
            "grad", "gradients", "hessian", "jacfwd", "jacrev", "jit", "jvp", "numpy", "parse", "placeholder",
-           "stop_gradient", "to_source", "trace", "tree", "value_and_grad", "vjp"]
+           "stop_gradient", "to_source", "trace", "tree", "value_and_grad", "vjp", "vmap"]
