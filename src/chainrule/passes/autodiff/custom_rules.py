@@ -3,15 +3,24 @@
 * custom_jvp_call: the tangent is the user's jvp region, inlined. Since
   it is written in ordinary ops, reverse mode linearizes and transposes it
   like any other code, and higher orders differentiate the rule itself.
-* custom_vjp_call: its JVP (only ever made for reverse mode) inlines the fwd
-  region, keeping the residuals as primal values, and emits one
-  `custom_vjp_lin` node per output whose transpose is the bwd region.
+  The primal stays the custom_jvp_call node (backends run region 0).
+* custom_vjp_call: an expansion (see `trace.EXPANSIONS`), made only for
+  reverse mode: the fwd region is inlined (its outputs are the primal
+  results, its residuals stay primal values) and one `custom_vjp_lin` node
+  per float output carries the tangents; its transpose is the bwd region.
+  Forward mode is refused, as in JAX.
 """
 
 from __future__ import annotations
 
+from .errors import NonDifferentiableError
 from .jvp_rules import JVP_RULES
+from .trace import expansion
 from .transpose_rules import TRANSPOSE_RULES
+
+
+class ForwardModeCustomVJPError(NonDifferentiableError, TypeError):
+    """jvp (forward mode) reached a custom_vjp function, which only has a reverse-mode rule."""
 
 
 def inline_region(e, region, args):
@@ -29,13 +38,20 @@ def _custom_jvp_call(e, node, xs, ts, ys):
     tans = [e.materialize(t, x.type) for t, x in zip(ts, xs)]
     outs = inline_region(e, jvp, list(xs) + tans)
     n = len(ys)
-    return [t if y.dtype.is_float else None for t, y in zip(outs[n:], ys)]
+    # a rule output that does not depend on any tangent is zero (the rule is linear in the tangents)
+    return [t if y.dtype.is_float and e.is_linear(t) else None for t, y in zip(outs[n:], ys)]
 
 
-def _custom_vjp_call(e, node, xs, ts, ys):
+@expansion("custom_vjp_call")
+def _custom_vjp_call(e, node, xs, ts, trace):
+    if not e.linearizing:
+        raise ForwardModeCustomVJPError(
+            "can't apply forward-mode autodiff (jvp, jacfwd) to a custom_vjp function: it only has a "
+            "reverse-mode rule; define it with custom_jvp instead, or use reverse mode (grad, vjp, jacrev)")
     _, fwd, bwd = node.regions
     fouts = inline_region(e, fwd, list(xs))
-    residuals = fouts[len(ys):]
+    n = len(node.results)
+    ys, residuals = fouts[:n], fouts[n:]
     tans = [e.materialize(t, x.type) for t, x in zip(ts, xs)]
     outs = []
     for k, y in enumerate(ys):
@@ -45,10 +61,11 @@ def _custom_vjp_call(e, node, xs, ts, ys):
         lin = e.emit("custom_vjp_lin", list(residuals) + tans,
                      {"num_residuals": len(residuals), "output_index": k}, (bwd,))
         outs.append(lin.results[0])
-    return outs
+    return ys, outs
 
 
 def _custom_vjp_lin_transpose(e, node, ct, linear):
+    # bwd is called once per output that receives a cotangent, the other outputs' cotangents zero
     (bwd,) = node.regions
     nres, k = node.attrs["num_residuals"], node.attrs["output_index"]
     residuals = list(node.operands[:nres])
@@ -62,7 +79,7 @@ def _custom_vjp_lin_jvp(e, node, xs, ts, ys):
     # linear in its tangent operands (and the residuals are primal): the JVP is the op applied to tangents
     nres = node.attrs["num_residuals"]
     if any(t is not None for t in ts[:nres]):
-        raise NotImplementedError(
+        raise NonDifferentiableError(
             "differentiating the gradient of a custom_vjp function with respect to its residuals is not "
             "supported yet (higher-order reverse mode through custom_vjp)")
     tans = [e.materialize(t, x.type) for t, x in zip(ts[nres:], xs[nres:])]
@@ -70,6 +87,5 @@ def _custom_vjp_lin_jvp(e, node, xs, ts, ys):
 
 
 JVP_RULES["custom_jvp_call"] = _custom_jvp_call
-JVP_RULES["custom_vjp_call"] = _custom_vjp_call
 JVP_RULES["custom_vjp_lin"] = _custom_vjp_lin_jvp
 TRANSPOSE_RULES["custom_vjp_lin"] = _custom_vjp_lin_transpose

@@ -26,12 +26,14 @@ from ...ir import GraphBuilder, TensorType, Value
 class Emitter:
     """Appends nodes to a builder and tracks which values are linear."""
 
-    def __init__(self, builder: GraphBuilder):
+    def __init__(self, builder: GraphBuilder, linearizing: bool = False):
         self.builder = builder
+        self.linearizing = linearizing     # True inside vjp_graph's trace: the linear part gets transposed
         self.linear: set[int] = set()      # ids of values that depend on a tangent
         self.linear_nodes: set[int] = set()  # ids of nodes with a linear operand
         self._keep: list[Value] = []       # keep marked values alive so their ids stay unique
         self._consts: dict = {}            # (value, type) -> Value: one node per distinct constant
+        self._ones: set[int] = set()       # ids of values known to be all ones (seeds, `full(1)`)
 
     # --- marking -------------------------------------------------------------
     def mark_linear(self, v: Value) -> Value:
@@ -52,6 +54,12 @@ class Emitter:
         return node
 
     def op(self, name: str, *operands, **attrs) -> Value:
+        if name == "multiply" and len(operands) == 2:  # a * 1 -> a: seeds of 1 must not cost a pass
+            a, b = operands
+            if id(b) in self._ones and a.type == b.type:
+                return a
+            if id(a) in self._ones and a.type == b.type:
+                return b
         node = self.emit(name, operands, attrs)
         return node.results[0] if len(node.results) == 1 else node.results
 
@@ -72,7 +80,14 @@ class Emitter:
             else:
                 v = self.op("broadcast_in_dim", self.scalar(value, t.dtype), shape=t.shape, broadcast_dimensions=())
             self._consts[key] = v
+            if value == 1:
+                self._ones.add(id(v))
         return v
+
+    def share_constants(self, other: "Emitter"):
+        """Reuse `other`'s constants (they must be values of this emitter's graph too)."""
+        self._consts.update(other._consts)
+        self._ones.update(other._ones)
 
     def zeros(self, t: TensorType) -> Value:
         return self.full(0, t)
@@ -125,6 +140,8 @@ class Emitter:
     def bcast(self, v: Value, shape, dims) -> Value:
         if tuple(v.shape) == tuple(shape) and tuple(dims) == tuple(range(len(shape))):
             return v
+        if id(v) in self._ones:
+            return self.full(1, TensorType(shape, v.dtype))
         return self.op("broadcast_in_dim", v, shape=tuple(shape), broadcast_dimensions=tuple(dims))
 
     def reduce_sum(self, v: Value, dims) -> Value:

@@ -13,8 +13,9 @@ transposable (see `transpose_rules.py`). Numerics follow JAX's rules (cited
 per rule) so results agree with `jax.jvp` bit-for-bit in spirit.
 
 `NON_DIFFERENTIABLE[op]` names ops whose derivative is zero everywhere it
-exists, with the reason; the registry test checks that every op is in one
-of the two tables.
+exists, with the reason. Ops that are replaced by their expansion when
+differentiated (fusion, custom_vjp_call) have rules in `trace.EXPANSIONS`
+instead. The registry test checks every op is in one of these tables.
 """
 
 from __future__ import annotations
@@ -113,6 +114,8 @@ def _subtract(e, node, xs, ts, ys):
 @jvp("multiply")
 def _multiply(e, node, xs, ts, ys):
     x, y = xs
+    if x is y and ts[0] is not None:  # x * x: one term t * 2x instead of t*x + t*x
+        return [e.scale(ts[0], e.op("add", x, x))]
     return [e.add_any(e.scale(ts[0], y), e.scale(ts[1], x))]
 
 

@@ -3,7 +3,7 @@
 Zeros are symbolic (`None`): a node whose operand tangents are all zero, or
 whose results are not float, gets zero tangents without looking up a rule,
 so unused paths cost nothing and integer/bool code never needs a rule.
-`fusion` nodes are differentiated by inlining their region.
+`fusion` nodes are differentiated by inlining their region (see `EXPANSIONS`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,23 @@ from ...ir import Graph, Value
 from .emit import Emitter
 from .errors import NonDifferentiableError
 from .jvp_rules import JVP_RULES, NON_DIFFERENTIABLE
+
+# Ops replaced by their expansion when a tangent reaches them:
+# EXPANSIONS[op](e, node, xs, ts, trace) -> (primal results, tangents), `trace` being `jvp_trace`.
+EXPANSIONS = {}
+
+
+def expansion(name):
+    def deco(fn):
+        EXPANSIONS[name] = fn
+        return fn
+    return deco
+
+
+@expansion("fusion")
+def _fusion(e, node, xs, ts, trace):
+    """A fusion is a grouping, not a new function: differentiate its region in place."""
+    return trace(node.regions[0], e, xs, ts)
 
 
 def jvp_trace(graph: Graph, e: Emitter, primals: list[Value], tangents: list[Value | None]):
@@ -26,8 +43,8 @@ def jvp_trace(graph: Graph, e: Emitter, primals: list[Value], tangents: list[Val
         xs = [env[id(v)] for v in node.operands]
         ts = [tenv.get(id(v)) for v in node.operands]
         differentiate = any(t is not None for t in ts) and any(r.dtype.is_float for r in node.results)
-        if differentiate and node.op.name == "fusion":
-            ys, touts = jvp_trace(node.regions[0], e, xs, ts)
+        if differentiate and node.op.name in EXPANSIONS:
+            ys, touts = EXPANSIONS[node.op.name](e, node, xs, ts, jvp_trace)
         else:
             ys = e.emit(node.op, xs, node.attrs, node.regions).results
             touts = _node_tangents(e, node, xs, ts, ys) if differentiate else [None] * len(ys)

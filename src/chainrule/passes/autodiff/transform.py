@@ -84,7 +84,7 @@ def vjp_graph(g: Graph, wrt: Sequence[int] | None = None, seed_ones: bool = Fals
     wrt = _check_wrt(g, wrt, "vjp")
     # 1. linearize: the JVP trace with placeholder tangents, split by linearity as it is built
     b1 = GraphBuilder(f"{g.name}_lin")
-    e1 = Emitter(b1)
+    e1 = Emitter(b1, linearizing=True)
     primals = _copy_params(g, b1)
     tangents: list[Value | None] = [None] * len(primals)
     for i in wrt:
@@ -97,6 +97,7 @@ def vjp_graph(g: Graph, wrt: Sequence[int] | None = None, seed_ones: bool = Fals
     b2.nodes = [n for n in b1.nodes if id(n) not in e1.linear_nodes]
     linear_nodes = [n for n in b1.nodes if id(n) in e1.linear_nodes]
     e2 = Emitter(b2)
+    e2.share_constants(e1)  # constants are never linear, so all of them are in b2 already
     if seed_ones:
         seeds = [e2.full(1, y.type) if y.dtype.is_float else None for y in outs]
     else:
