@@ -1,0 +1,101 @@
+"""The LLVM backend: a graph becomes one native function, vectorized for this CPU.
+
+`compile(graph, opt_level=2)` plans the graph (plan.py), emits one LLVM
+module (codegen.py, with inline vectorizable math from mathlib.py), lets
+LLVM optimise it for the host CPU (target.py), links it into a shared
+library that is cached in memory and on disk (cache.py), and returns an
+`LLVMExecutable` (runtime.py) that calls it through ctypes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import time
+
+from ...ir import REGISTRY, Graph
+from . import cache as _cache
+from .codegen import EXPR, KERNELS, build_module
+from .plan import KERNEL_OPS, Unsupported, make_plan
+from .runtime import LLVMExecutable
+from .scalar import SCALAR
+from .target import compile_ir
+
+# Ops that compile raises NotImplementedError for, with the reason (the registry test reads it).
+UNSUPPORTED: dict[str, str] = {}
+
+_OPTIONS = {"cache"}
+
+
+def lowering_table() -> dict:
+    """Op name -> how it lowers (elementwise rule, index expression, kernel or structural)."""
+    table = {}
+    for name in SCALAR:
+        table[name] = "scalar"
+    for name in EXPR:
+        table[name] = "expression"
+    for name in KERNEL_OPS:
+        table[name] = "kernel"
+    table["fusion"] = "flattened into the schedule"
+    return {k: v for k, v in table.items() if k in REGISTRY}
+
+
+def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:
+    """Compile `graph` for this CPU. Options: cache=True (memory and disk compile cache)."""
+    unknown = set(options) - _OPTIONS
+    if unknown:
+        raise TypeError(f"llvm compile got unknown option(s) {', '.join(sorted(unknown))}; "
+                        f"expected opt_level, {', '.join(sorted(_OPTIONS))}")
+    if not isinstance(opt_level, int) or not 0 <= opt_level <= 3:
+        raise ValueError(f"opt_level must be 0, 1, 2 or 3, got {opt_level!r}")
+    use_cache = options.get("cache", True)
+    for node in graph.walk():
+        if node.op.name in UNSUPPORTED:
+            raise NotImplementedError(f"op {node.op.name!r} is not supported by the llvm backend yet: "
+                                      f"{UNSUPPORTED[node.op.name]}")
+    t0 = time.perf_counter()
+    try:
+        plan = make_plan(graph)
+    except Unsupported as e:
+        raise NotImplementedError(str(e)) from None
+    text = str(graph)
+    key = _cache.cache_key(text, opt_level)
+    stats = {"plan_s": time.perf_counter() - t0, "source": "memory"}
+    lib = _cache.memory_get(key) if use_cache else None
+    path = None
+    if lib is None:
+        path = _cache.disk_get(key) if use_cache else None
+        stats["source"] = "disk"
+        if path is not None:
+            try:
+                lib = ctypes.CDLL(path)
+            except OSError:
+                lib, path = None, None
+        if lib is None:
+            stats["source"] = "compiled"
+            t1 = time.perf_counter()
+            ir_text = build_module(plan, graph.name)
+            t2 = time.perf_counter()
+            obj = compile_ir(ir_text, opt_level)
+            t3 = time.perf_counter()
+            if use_cache:
+                path = _cache.disk_put(key, obj)
+            else:
+                import tempfile, os
+                d = tempfile.mkdtemp(prefix="chainrule-")
+                path = os.path.join(d, "m.so")
+                _cache.link_shared(obj, path)
+            t4 = time.perf_counter()
+            stats.update(irgen_s=t2 - t1, llvm_s=t3 - t2, link_s=t4 - t3)
+            lib = ctypes.CDLL(path)
+        if use_cache:
+            _cache.memory_put(key, lib)
+    stats["total_s"] = time.perf_counter() - t0
+    return LLVMExecutable(graph, plan, lib, library_path=path, cache_key=key, stats=stats)
+
+
+def llvm_ir(graph: Graph) -> str:
+    """The unoptimised LLVM IR of `graph` (for inspection)."""
+    return build_module(make_plan(graph), graph.name)
+
+
+__all__ = ["compile", "llvm_ir", "lowering_table", "UNSUPPORTED", "LLVMExecutable", "KERNELS"]

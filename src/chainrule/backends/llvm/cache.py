@@ -1,0 +1,148 @@
+"""The compile cache: linked shared libraries in memory and on disk.
+
+Key: sha256 of the graph's text form, the opt level, the host (triple, CPU
+name and features), the chainrule, llvmlite and LLVM versions, and a hash of
+this backend's own source (so a changed code generator never reuses stale
+code). On disk each entry is `<key>.so` plus `<key>.json` holding the
+library's sha256: both are written to a temporary file and moved into place
+with os.replace, so concurrent writers never expose a partial file, and an
+entry whose bytes do not match its checksum (or that fails to load) is
+ignored and rebuilt. The directory is $CHAINRULE_CACHE_DIR, by default
+~/.cache/chainrule, under `llvm/`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+
+from .target import host
+
+FORMAT = 1
+_memory: dict[str, ctypes.CDLL] = {}
+_memory_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=None)
+def _source_hash() -> str:
+    h = hashlib.sha256()
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name in sorted(os.listdir(here)):
+        if name.endswith(".py"):
+            with open(os.path.join(here, name), "rb") as f:
+                h.update(name.encode() + b"\0" + f.read())
+    return h.hexdigest()
+
+
+def _chainrule_version() -> str:
+    try:
+        from importlib.metadata import version
+        return version("chainrule")
+    except Exception:
+        return "0"
+
+
+def cache_key(graph_text: str, opt_level: int, extra: str = "") -> str:
+    h = host()
+    parts = [f"format={FORMAT}", f"opt={opt_level}", h["triple"], h["cpu"], h["features"],
+             f"llvmlite={h['llvmlite']}", f"llvm={h['llvm']}", f"chainrule={_chainrule_version()}",
+             f"src={_source_hash()}", extra, graph_text]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def cache_dir() -> str:
+    root = os.environ.get("CHAINRULE_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "chainrule")
+    return os.path.join(root, "llvm")
+
+
+def memory_get(key):
+    return _memory.get(key)
+
+
+def memory_put(key, lib):
+    with _memory_lock:
+        _memory[key] = lib
+
+
+def clear_memory():
+    """Forget loaded libraries (tests use it to force the disk path)."""
+    with _memory_lock:
+        _memory.clear()
+
+
+def _sha(path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def disk_get(key):
+    """Path of a valid cached library, or None (missing or corrupted entries are None)."""
+    d = cache_dir()
+    so, meta = os.path.join(d, key + ".so"), os.path.join(d, key + ".json")
+    try:
+        with open(meta) as f:
+            info = json.load(f)
+        if info.get("format") != FORMAT or info.get("sha256") != _sha(so):
+            return None
+    except (OSError, ValueError, AttributeError):
+        return None
+    return so
+
+
+def _atomic_write(path, data: bytes):
+    d = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.basename(path)[-8:])
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+@functools.lru_cache(maxsize=None)
+def _linker():
+    for cc in (os.environ.get("CC"), "cc", "gcc", "clang"):
+        if cc and shutil.which(cc):
+            return shutil.which(cc)
+    return None
+
+
+def link_shared(obj: bytes, out_path: str):
+    """Link an object file into a shared library at out_path (via a temporary, then os.replace)."""
+    cc = _linker()
+    if cc is None:
+        raise RuntimeError("the llvm backend needs a C compiler driver (cc, gcc or clang) to link "
+                           "shared libraries; none was found on PATH (set CC)")
+    d = os.path.dirname(out_path)
+    os.makedirs(d, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=d, prefix=".link-") as tmp:
+        o = os.path.join(tmp, "m.o")
+        so = os.path.join(tmp, "m.so")
+        with open(o, "wb") as f:
+            f.write(obj)
+        proc = subprocess.run([cc, "-shared", "-nostartfiles", "-o", so, o, "-lm"], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"linking the compiled module failed ({cc}): {proc.stderr.strip()}")
+        os.replace(so, out_path)
+
+
+def disk_put(key, obj: bytes) -> str:
+    d = cache_dir()
+    os.makedirs(d, exist_ok=True)
+    so = os.path.join(d, key + ".so")
+    link_shared(obj, so)
+    _atomic_write(os.path.join(d, key + ".json"),
+                  json.dumps({"format": FORMAT, "sha256": _sha(so)}).encode())
+    return so

@@ -1,0 +1,381 @@
+"""From a graph to a schedule of kernels over planned buffers.
+
+Three decisions are made here, before any LLVM IR exists:
+
+1. *Flattening.* `fusion` nodes are opened: their region's nodes join the
+   outer node list (region parameters become the fusion's operands), and the
+   nodes of one region share a group id so that they can share a loop nest.
+2. *Inlining.* Every value is either computed inside the loop of the kernel
+   that reads it ("inline", recomputed per element) or materialized into a
+   buffer. A value is inlined when that costs no extra work: it is read once
+   per element by a single consumer (or by several consumers of one fused
+   group, where the loop body computes it once), or it is free (an index
+   remapping of a buffer, a splat constant, iota). Reductions, contractions,
+   scatter and dynamic_update_slice get kernels of their own.
+3. *Buffers.* Materialized intermediates live in one arena; offsets are
+   assigned first-fit from liveness, so a buffer's bytes are reused once its
+   last reader has run. Parameters and results are the caller's arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...ir import Graph, Node, Value, get_op
+from ...ir.attrs import Attrs
+
+KERNEL_OPS = {"reduce", "argmax", "argmin", "dot_general", "scatter", "dynamic_update_slice"}
+INDEX_OPS = {"broadcast_in_dim", "transpose", "slice", "reverse", "pad", "concatenate", "iota",
+             "gather", "dynamic_slice"}
+# Ops whose operand at a position is read at most once per result element.
+_ONCE = {"reshape": None, "transpose": None, "slice": None, "reverse": None, "reduce": None,
+         "argmax": None, "argmin": None, "scatter": (0, 2), "dynamic_update_slice": (0, 1),
+         "dynamic_slice": (0,)}
+FREE_OPS = {"broadcast_in_dim", "reshape", "transpose", "slice", "reverse", "convert", "dynamic_slice",
+            "stop_gradient"}
+ALIGN = 64
+SUPPORTED_ELSEWHERE = {"constant", "iota", "fusion"}
+
+
+class Unsupported(NotImplementedError):
+    pass
+
+
+@dataclass(eq=False)
+class Kernel:
+    kind: str                      # "loop", or the op name of a kernel op
+    roots: list                    # values it writes
+    node: Node | None = None       # the node of a kernel op
+    operands: tuple = ()           # resolved operands of `node`
+    reads: list = field(default_factory=list)  # materialized values it reads
+
+
+@dataclass
+class Plan:
+    graph: Graph
+    order: list                    # nodes after flattening
+    operands: dict                 # node -> resolved operand values
+    kind: dict                     # id(value) -> "inline" | "buffer" | "global" | "param"
+    kernels: list
+    storage: dict                  # id(value) -> ("arg", i) | ("res", j) | ("arena", off) | ("global", k)
+    arena_size: int
+    results: list                  # per graph result: ("native", j) | ("param", i) | ("const", arr) | ("dup", k)
+    globals: list                  # constant arrays embedded in the module
+    values: dict                   # id(value) -> value (keeps ids meaningful)
+
+    def is_inline(self, v) -> bool:
+        return self.kind.get(id(v)) == "inline"
+
+    def node_operands(self, node):
+        return self.operands[node]
+
+
+def _is_splat_constant(node) -> bool:
+    return node.op.name == "constant" and node.attrs["value"].is_splat()
+
+
+def flatten(graph: Graph):
+    """Open fusion nodes; returns (order, operands, results, group)."""
+    alias: dict[int, Value] = {}
+    order: list = []
+    operands: dict = {}
+    group: dict = {}
+    counter = [0]
+
+    def res(v):
+        while id(v) in alias:
+            v = alias[id(v)]
+        return v
+
+    def walk(nodes, gid):
+        for node in nodes:
+            ops = tuple(res(v) for v in node.operands)
+            if node.op.name == "fusion":
+                (region,) = node.regions
+                counter[0] += 1
+                inner = counter[0]
+                for p, v in zip(region.params, ops):
+                    alias[id(p)] = v
+                walk(region.nodes, inner)
+                for r, rr in zip(node.results, region.results):
+                    alias[id(r)] = res(rr)
+                continue
+            if node.regions:
+                raise Unsupported(f"op {node.op.name!r} (a region op) is not supported by the llvm backend yet")
+            operands[node] = ops
+            group[node] = gid
+            order.append(node)
+
+    walk(graph.nodes, None)
+    return order, operands, [res(r) for r in graph.results], group
+
+
+def _dot_layout(node, ops):
+    """Insert transposes so both dot operands are [batch, free, contracting]-like for GEMM.
+
+    Returns replacement operands; GEMM trans flags cover the two layouts
+    lhs: B M K or B K M, rhs: B K N or B N K, so most dots need no copy.
+    """
+    a = node.attrs
+    lhs, rhs = ops
+    lb, rb, lc, rc = a["lhs_batch"], a["rhs_batch"], a["lhs_contracting"], a["rhs_contracting"]
+    lf = tuple(i for i in range(lhs.ndim) if i not in lb and i not in lc)
+    rf = tuple(i for i in range(rhs.ndim) if i not in rb and i not in rc)
+    new = []
+    float_ = lhs.dtype.is_float
+    for v, b_, c_, f_, first_free in ((lhs, lb, lc, lf, True), (rhs, rb, rc, rf, False)):
+        ident = tuple(range(v.ndim))
+        canon = b_ + f_ + c_ if first_free else b_ + c_ + f_
+        trans = b_ + c_ + f_ if first_free else b_ + f_ + c_
+        if ident == canon or (float_ and ident == trans):
+            new.append((v, None))
+        else:
+            new.append((v, canon))
+    return new
+
+
+def _transpose_node(v, perm):
+    op = get_op("transpose")
+    attrs = op.normalize_attrs({"permutation": perm})
+    (t,) = op.result_types((v.type,), attrs)
+    return Node(op, (v,), attrs, (t,))
+
+
+def make_plan(graph: Graph) -> Plan:
+    order0, operands, results, group = flatten(graph)
+    # dot operands in a layout GEMM cannot read get an explicit transpose first
+    order = []
+    for node in order0:
+        if node.op.name == "dot_general":
+            fixed = []
+            for v, perm in _dot_layout(node, operands[node]):
+                if perm is None:
+                    fixed.append(v)
+                else:
+                    t = _transpose_node(v, perm)
+                    operands[t] = (v,)
+                    group[t] = None
+                    order.append(t)
+                    fixed.append(t.results[0])
+            operands[node] = tuple(fixed)
+            node = _with_canonical_dot(node, operands)
+        order.append(node)
+    for node in order:
+        if node.op.name not in KERNEL_OPS and not node.op.elementwise and node.op.name not in (
+                INDEX_OPS | FREE_OPS | {"constant", "reshape", "convert"}):
+            raise Unsupported(f"op {node.op.name!r} is not supported by the llvm backend yet")
+
+    values = {}
+    users: dict[int, list] = {}
+    for p in graph.params:
+        values[id(p)] = p
+    for node in order:
+        for r in node.results:
+            values[id(r)] = r
+        for pos, v in enumerate(operands[node]):
+            users.setdefault(id(v), []).append((node, pos))
+    result_ids = {id(r) for r in results}
+    kind: dict[int, str] = {id(p): "param" for p in graph.params}
+
+    def once(user, pos, v):
+        name = user.op.name
+        if user.op.elementwise:
+            return True
+        if name == "broadcast_in_dim":
+            return v.type.size == user.results[0].type.size
+        if name == "concatenate":
+            return len(operands[user]) == 1
+        if name in _ONCE:
+            allowed = _ONCE[name]
+            return allowed is None or pos in allowed
+        return False
+
+    globals_ = []
+    for node in order:
+        name = node.op.name
+        for v in node.results:
+            vid = id(v)
+            if name == "constant":
+                kind[vid] = "inline" if _is_splat_constant(node) and vid not in result_ids else "global"
+                continue
+            if name in KERNEL_OPS or vid in result_ids:
+                kind[vid] = "buffer"
+                continue
+            us = users.get(vid, [])
+            if any(u.op.name == "dot_general" for u, _ in us):
+                kind[vid] = "buffer"
+                continue
+            free = name == "iota" or (name in FREE_OPS and all(
+                kind[id(o)] != "inline" or _is_free(o, kind, operands) for o in operands[node]))
+            if free:
+                kind[vid] = "inline"
+                continue
+            if us and all(once(u, pos, v) for u, pos in us) and (
+                    len(us) == 1 or (group[node] is not None and all(group.get(u) == group[node] for u, _ in us))):
+                kind[vid] = "inline"
+                continue
+            kind[vid] = "buffer"
+
+    # what each value reads from memory when computed inline
+    leaves_memo: dict[int, tuple] = {}
+
+    def leaves(v):
+        got = leaves_memo.get(id(v))
+        if got is not None:
+            return got
+        if kind[id(v)] != "inline":
+            out = (v,) if kind[id(v)] in ("buffer", "param", "global") else ()
+        else:
+            seen = {}
+            for o in operands[v.node]:
+                for leaf in leaves(o):
+                    seen[id(leaf)] = leaf
+            out = tuple(seen.values())
+        leaves_memo[id(v)] = out
+        return out
+
+    def union(vals):
+        seen = {}
+        for o in vals:
+            for leaf in leaves(o):
+                seen[id(leaf)] = leaf
+        return list(seen.values())
+
+    kernels: list[Kernel] = []
+    grouped: dict = {}
+    for node in order:
+        name = node.op.name
+        if name == "constant":
+            continue
+        roots = [v for v in node.results if kind[id(v)] == "buffer"]
+        if not roots:
+            continue
+        if name in KERNEL_OPS:
+            kernels.append(Kernel(name, roots, node, operands[node], union(operands[node])))
+            continue
+        (v,) = roots
+        reads = union(operands[node])
+        g = group[node]
+        inside = g is not None and all(group.get(l.node) != g for l in reads if l.node is not None)
+        key = (g, v.type.shape)
+        if inside and key in grouped:
+            k = grouped[key]
+            k.roots.append(v)
+            for leaf in reads:
+                if all(leaf is not x for x in k.reads):
+                    k.reads.append(leaf)
+            continue
+        k = Kernel("loop", [v], None, (), reads)
+        kernels.append(k)
+        if inside:
+            grouped[key] = k
+
+    # storage: params, results, globals, arena
+    storage: dict = {}
+    for i, p in enumerate(graph.params):
+        storage[id(p)] = ("arg", i)
+    res_info = []
+    native = 0
+    seen_res: dict[int, int] = {}
+    for j, r in enumerate(results):
+        k = kind.get(id(r))
+        if id(r) in seen_res:
+            res_info.append(("dup", seen_res[id(r)]))
+        elif k == "param":
+            res_info.append(("param", r.index))
+        elif k == "global":
+            res_info.append(("const", r.node.attrs["value"].array))
+        else:
+            storage[id(r)] = ("res", native)
+            res_info.append(("native", native))
+            native += 1
+        seen_res.setdefault(id(r), j)
+    for node in order:
+        if node.op.name == "constant" and kind[id(node.results[0])] == "global":
+            v = node.results[0]
+            if id(v) not in storage:
+                storage[id(v)] = ("global", len(globals_))
+                globals_.append(node.attrs["value"].array)
+
+    arena = _plan_arena(kernels, storage)
+    return Plan(graph, order, operands, kind, kernels, storage, arena, res_info, globals_, values)
+
+
+def _with_canonical_dot(node, operands):
+    """The dot node re-expressed on its (possibly transposed) operands."""
+    lhs, rhs = operands[node]
+    if lhs is node.operands[0] and rhs is node.operands[1]:
+        return node
+    a = dict(node.attrs)
+    lb, rb, lc, rc = a["lhs_batch"], a["rhs_batch"], a["lhs_contracting"], a["rhs_contracting"]
+    nl, nr = len(lb), len(rb)
+    if lhs is not node.operands[0]:   # now laid out batch, free, contracting
+        nf = lhs.ndim - nl - len(lc)
+        a["lhs_batch"] = tuple(range(nl))
+        a["lhs_contracting"] = tuple(range(nl + nf, lhs.ndim))
+    if rhs is not node.operands[1]:   # now laid out batch, contracting, free
+        a["rhs_batch"] = tuple(range(nr))
+        a["rhs_contracting"] = tuple(range(nr, nr + len(rc)))
+    op = node.op
+    attrs = Attrs(a)
+    types = op.result_types((lhs.type, rhs.type), attrs)
+    new = Node(op, (lhs, rhs), attrs, types)
+    # keep the original result values: consumers refer to them
+    new.results = node.results
+    operands[new] = (lhs, rhs)
+    return new
+
+
+def _is_free(v, kind, operands) -> bool:
+    node = v.node
+    if node is None:
+        return True
+    name = node.op.name
+    if name == "constant" or name == "iota":
+        return True
+    if name in FREE_OPS:
+        return all(kind.get(id(o)) != "inline" or _is_free(o, kind, operands) for o in operands[node])
+    return False
+
+
+def _plan_arena(kernels, storage) -> int:
+    """First-fit offsets for materialized intermediates, reusing bytes after a buffer's last read."""
+    last_use: dict[int, int] = {}
+    for k, ker in enumerate(kernels):
+        for v in ker.reads:
+            last_use[id(v)] = k
+        for v in ker.roots:
+            last_use.setdefault(id(v), k)
+    live: list[tuple[int, int, int]] = []  # (offset, size, value id)
+    top = 0
+    for k, ker in enumerate(kernels):
+        for v in ker.roots:
+            if id(v) in storage:
+                continue
+            size = max(ALIGN, -(-v.type.nbytes // ALIGN) * ALIGN)
+            live.sort()
+            off = 0
+            for o, s, _ in live:
+                if off + size <= o:
+                    break
+                off = max(off, o + s)
+            live.append((off, size, id(v)))
+            storage[id(v)] = ("arena", off)
+            top = max(top, off + size)
+        live = [(o, s, vid) for (o, s, vid) in live if last_use.get(vid, -1) > k]
+    return top
+
+
+def describe(plan: Plan) -> str:
+    """A readable summary of the schedule (for debugging and tests)."""
+    lines = [f"arena {plan.arena_size} bytes, {len(plan.kernels)} kernels"]
+    for i, k in enumerate(plan.kernels):
+        roots = ", ".join(f"{r.type}@{plan.storage[id(r)]}" for r in k.roots)
+        lines.append(f"  k{i} {k.kind}: {roots} <- {len(k.reads)} buffers")
+    return "\n".join(lines)
+
+
+__all__ = ["Kernel", "Plan", "Unsupported", "make_plan", "describe", "KERNEL_OPS", "np", "math"]

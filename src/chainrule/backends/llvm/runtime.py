@@ -1,0 +1,127 @@
+"""Calling compiled code: the Executable, its argument fast path, arenas and GEMM.
+
+A call checks its arguments, allocates the results with NumPy, and crosses
+into native code once through ctypes (which releases the GIL). Each thread
+gets its own arena and pointer arrays, so one compiled function may be
+called from many threads at once.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import glob
+import os
+import threading
+
+import numpy as np
+
+from ..common import Executable, check_arguments
+from .codegen import ENTRY, RUNTIME_SLOTS
+
+_ENTRY_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+
+
+@functools.lru_cache(maxsize=None)
+def _openblas():
+    """NumPy's bundled OpenBLAS (ILP64, symbols with the scipy_ prefix and 64_ suffix)."""
+    libdir = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+    for path in sorted(glob.glob(os.path.join(libdir, "*openblas*.so*"))):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        found = {}
+        for slot, sym in (("sgemm", "scipy_cblas_sgemm64_"), ("dgemm", "scipy_cblas_dgemm64_")):
+            try:
+                found[slot] = ctypes.cast(getattr(lib, sym), ctypes.c_void_p).value
+            except AttributeError:
+                break
+        if len(found) == 2:
+            return lib, found
+    return None, {}
+
+
+@functools.lru_cache(maxsize=None)
+def runtime_table():
+    """The function-pointer table every module receives (see codegen.RUNTIME_SLOTS)."""
+    lib, found = _openblas()
+    table = (ctypes.c_void_p * len(RUNTIME_SLOTS))()
+    for i, slot in enumerate(RUNTIME_SLOTS):
+        table[i] = found.get(slot) or 0
+    return table, lib
+
+
+def blas_available() -> bool:
+    return bool(_openblas()[1])
+
+
+class LLVMExecutable(Executable):
+    """A graph compiled to one native entry point in a shared library."""
+
+    backend = "llvm"
+
+    def __init__(self, graph, plan, library, library_path=None, cache_key=None, stats=None):
+        super().__init__(graph)
+        self._lib = library  # keeps the shared library loaded
+        self.library_path = library_path
+        self.cache_key = cache_key
+        self.stats = stats or {}
+        self._fn = _ENTRY_TYPE(ctypes.cast(getattr(library, ENTRY), ctypes.c_void_p).value)
+        self._rt_table, self._blas = runtime_table()
+        self._rt = ctypes.addressof(self._rt_table)
+        self._arena_size = plan.arena_size
+        self._results = plan.results
+        self._nparams = len(graph.params)
+        self._sig = [(p.type.shape, p.type.dtype.np) for p in graph.params]
+        self._native = [(r.type.shape, r.type.dtype.np) for r, info in zip(graph.results, plan.results)
+                        if info[0] == "native"]
+        self._all_native = all(info[0] == "native" for info in plan.results)
+        self._tls = threading.local()
+        self.arena_size = plan.arena_size
+
+    def _state(self):
+        tls = self._tls
+        st = getattr(tls, "st", None)
+        if st is None:
+            args = (ctypes.c_void_p * max(1, self._nparams))()
+            res = (ctypes.c_void_p * max(1, len(self._native)))()
+            arena = np.empty(self._arena_size + 64, dtype=np.uint8)
+            base = arena.ctypes.data
+            aligned = base + (-base % 64)
+            st = tls.st = (args, res, arena, aligned, ctypes.addressof(args), ctypes.addressof(res))
+        return st
+
+    def __call__(self, *args):
+        sig = self._sig
+        if len(args) != len(sig):
+            return self.run(check_arguments(self.graph, args))
+        checked = []
+        for a, (shape, dt) in zip(args, sig):
+            if type(a) is not np.ndarray or a.dtype != dt or a.shape != shape or not a.flags.c_contiguous:
+                return self.run(check_arguments(self.graph, args))
+            checked.append(a)
+        return self.run(checked)
+
+    def run(self, args):
+        argv, resv, _arena, arena_ptr, pa, pr = self._state()
+        for i, a in enumerate(args):
+            argv[i] = a.ctypes.data
+        outs = [np.empty(shape, dt) for shape, dt in self._native]
+        for j, o in enumerate(outs):
+            resv[j] = o.ctypes.data
+        self._fn(pa, pr, arena_ptr, self._rt)
+        if self._all_native:
+            return outs
+        final = []
+        for info in self._results:
+            tag, k = info
+            if tag == "native":
+                final.append(outs[k])
+            elif tag == "param":
+                final.append(np.array(args[k], copy=True))
+            elif tag == "const":
+                final.append(np.array(k, copy=True))
+            else:
+                final.append(np.array(final[k], copy=True))
+        return final
