@@ -1,0 +1,1 @@
+"""chainrule's benchmarks: chainrule (every backend), jax.jit on CPU and NumPy on the same workloads."""

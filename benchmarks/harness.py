@@ -1,0 +1,122 @@
+"""Timing and reporting shared by every benchmark: medians, ratios to JAX, one table.
+
+A workload is a function `run(h)` that times entries with `h.time(...)`;
+`python -m benchmarks` runs them all and prints one table (and JSON with
+--json). Results of every entry are checked against a reference result.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import platform
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Row:
+    workload: str
+    system: str
+    median_s: float
+    runs: int
+    note: str = ""
+    ratio_to_jax: float | None = None
+
+
+@dataclass
+class Harness:
+    quick: bool = False
+    rows: list = field(default_factory=list)
+    failures: list = field(default_factory=list)
+
+    def time(self, workload: str, system: str, fn, *, repeat: int | None = None, min_time: float = 0.2,
+             warmup: int = 1, note: str = "") -> float:
+        """Median wall time of fn() over repeated runs (after warm-up calls)."""
+        for _ in range(warmup):
+            fn()
+        times = []
+        budget = min_time * (0.25 if self.quick else 1.0)
+        n = repeat or 0
+        start = time.perf_counter()
+        gc.disable()
+        try:
+            while True:
+                t0 = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - t0)
+                if repeat is not None and len(times) >= repeat:
+                    break
+                if repeat is None and len(times) >= 3 and time.perf_counter() - start > budget:
+                    break
+                if len(times) >= 10000:
+                    break
+        finally:
+            gc.enable()
+        med = statistics.median(times)
+        self.rows.append(Row(workload, system, med, len(times), note))
+        return med
+
+    def record(self, workload: str, system: str, seconds: float, note: str = ""):
+        self.rows.append(Row(workload, system, seconds, 1, note))
+
+    def check(self, workload: str, system: str, got, want, rtol=1e-4, atol=1e-6):
+        """Results must agree with the reference; a disagreement is reported, not hidden."""
+        g = [np.asarray(x) for x in (got if isinstance(got, (list, tuple)) else [got])]
+        w = [np.asarray(x) for x in (want if isinstance(want, (list, tuple)) else [want])]
+        ok = len(g) == len(w) and all(a.shape == b.shape and np.allclose(a, b, rtol=rtol, atol=atol)
+                                      for a, b in zip(g, w))
+        if not ok:
+            self.failures.append(f"{workload}: {system} disagrees with the reference result")
+        return ok
+
+    def finish(self):
+        jax_times = {r.workload: r.median_s for r in self.rows if r.system == "jax"}
+        for r in self.rows:
+            j = jax_times.get(r.workload)
+            r.ratio_to_jax = (r.median_s / j) if j else None
+
+    def table(self) -> str:
+        self.finish()
+        lines = [f"{'workload':<44} {'system':<18} {'median':>12} {'vs jax':>8}  note", "-" * 100]
+        for r in self.rows:
+            ratio = f"{r.ratio_to_jax:.2f}" if r.ratio_to_jax is not None else ""
+            lines.append(f"{r.workload:<44} {r.system:<18} {_fmt(r.median_s):>12} {ratio:>8}  {r.note}")
+        if self.failures:
+            lines.append("")
+            lines.extend("MISMATCH " + f for f in self.failures)
+        return "\n".join(lines)
+
+    def to_json(self) -> dict:
+        self.finish()
+        return {"machine": machine(), "rows": [asdict(r) for r in self.rows], "failures": self.failures}
+
+    def write_json(self, path):
+        with open(path, "w") as f:
+            json.dump(self.to_json(), f, indent=2)
+
+
+def _fmt(s: float) -> str:
+    if s < 1e-3:
+        return f"{s * 1e6:.1f} us"
+    if s < 1:
+        return f"{s * 1e3:.2f} ms"
+    return f"{s:.2f} s"
+
+
+def machine() -> dict:
+    info = {"python": platform.python_version(), "platform": platform.platform(), "processor": platform.processor()}
+    try:
+        import llvmlite.binding as llvm
+        info["cpu"] = llvm.get_host_cpu_name()
+    except Exception:
+        pass
+    try:
+        import os
+        info["cores"] = os.cpu_count()
+    except Exception:
+        pass
+    return info

@@ -1,0 +1,313 @@
+"""The workloads of `python -m benchmarks`, each timing chainrule, JAX and NumPy on the same inputs.
+
+Every workload checks each system's result against a reference (NumPy, or
+chainrule's reference backend) and records a mismatch instead of a time.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+
+import numpy as np
+
+import chainrule as cr
+import chainrule.numpy as cnp
+from chainrule.backends import available_backends
+
+WORKLOADS = {}
+
+
+def workload(name):
+    def deco(fn):
+        WORKLOADS[name] = fn
+        return fn
+    return deco
+
+
+def _jax():
+    try:
+        import jax
+        return jax
+    except ImportError:
+        return None
+
+
+def _backends(h, big=True):
+    out = [b for b in available_backends() if b != "jax"]
+    if big and "reference" in out and h.quick:
+        out.remove("reference")
+    return out
+
+
+# --- 1. fused elementwise value_and_grad ---------------------------------------------------
+
+def _elementwise(x):
+    return cnp.sum(cnp.tanh(x) * cnp.exp(-x * x) + 0.5 * x)
+
+
+def _elementwise_numpy(x):
+    t = np.tanh(x)
+    e = np.exp(-x * x)
+    val = np.sum(t * e + 0.5 * x)
+    grad = (1 - t * t) * e + t * e * (-2 * x) + 0.5
+    return val, grad
+
+
+@workload("elementwise_value_and_grad")
+def elementwise(h):
+    n = 2 ** 18 if h.quick else 2 ** 22
+    for dt in (np.float32, np.float64):
+        name = f"elementwise vg {np.dtype(dt).name} 2^{int(np.log2(n))}"
+        x = np.random.default_rng(0).uniform(-2, 2, n).astype(dt)
+        want = _elementwise_numpy(x)
+        tol = 1e-3 if dt == np.float32 else 1e-9
+        for b in _backends(h):
+            f = cr.jit(cr.value_and_grad(_elementwise), backend=b)
+            h.check(name, f"chainrule-{b}", f(x), want, rtol=tol, atol=tol * n ** 0.5 if False else tol)
+            h.time(name, f"chainrule-{b}", lambda: f(x))
+        jax = _jax()
+        if jax is not None:
+            import jax.numpy as jnp
+            with _x64(jax, dt == np.float64):
+                jf = jax.jit(jax.value_and_grad(lambda v: jnp.sum(jnp.tanh(v) * jnp.exp(-v * v) + 0.5 * v)))
+                xj = jax.device_put(x)
+                h.check(name, "jax", jf(xj), want, rtol=tol, atol=tol)
+                h.time(name, "jax", lambda: jax.block_until_ready(jf(xj)))
+        h.time(name, "numpy", lambda: _elementwise_numpy(x))
+
+
+class _x64:
+    def __init__(self, jax, on):
+        self.jax, self.on = jax, on
+
+    def __enter__(self):
+        self.prev = self.jax.config.jax_enable_x64
+        self.jax.config.update("jax_enable_x64", self.on or self.prev)
+
+    def __exit__(self, *a):
+        self.jax.config.update("jax_enable_x64", self.prev)
+
+
+# --- 2. MLP training step ------------------------------------------------------------------
+
+def mlp_params(rng, sizes=(784, 512, 512, 10), dtype=np.float32):
+    params = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        params.append((rng.standard_normal((a, b)).astype(dtype) / np.sqrt(a).astype(dtype), np.zeros(b, dtype)))
+    return params
+
+
+def mlp_loss(params, x, y, xp=cnp, logsumexp=None):
+    h = x
+    for i, (w, b) in enumerate(params):
+        h = h @ w + b
+        if i < len(params) - 1:
+            h = xp.tanh(h)
+    lse = (logsumexp or cnp.special.logsumexp)(h, axis=1, keepdims=True)
+    return -xp.mean(xp.sum((h - lse) * y, axis=1))
+
+
+def mlp_numpy(params, x, y):
+    hs = [x]
+    h = x
+    for i, (w, b) in enumerate(params):
+        h = h @ w + b
+        if i < len(params) - 1:
+            h = np.tanh(h)
+        hs.append(h)
+    m = h.max(axis=1, keepdims=True)
+    lse = m + np.log(np.exp(h - m).sum(axis=1, keepdims=True))
+    loss = -np.mean(np.sum((h - lse) * y, axis=1))
+    g = (np.exp(h - lse) - y) / x.shape[0]
+    grads = [None] * len(params)
+    for i in reversed(range(len(params))):
+        w, b = params[i]
+        grads[i] = (hs[i].T @ g, g.sum(axis=0))
+        if i:
+            g = (g @ w.T) * (1 - hs[i] * hs[i])
+    return loss, grads
+
+
+def mlp_data(batch=256, dtype=np.float32):
+    rng = np.random.default_rng(0)
+    params = mlp_params(rng, dtype=dtype)
+    x = rng.standard_normal((batch, 784)).astype(dtype)
+    y = np.eye(10, dtype=dtype)[rng.integers(0, 10, batch)]
+    return params, x, y
+
+
+def _flat_grads(res):
+    loss, grads = res
+    return [loss] + [a for pair in grads for a in pair]
+
+
+@workload("mlp_step")
+def mlp_step(h):
+    params, x, y = mlp_data()
+    name = "MLP 784-512-512-10 vg step f32 b256"
+    want = _flat_grads(mlp_numpy(params, x, y))
+    for b in _backends(h, big=False):
+        f = cr.jit(cr.value_and_grad(mlp_loss), backend=b)
+        h.check(name, f"chainrule-{b}", _flat_grads(f(params, x, y)), want, rtol=2e-3, atol=2e-5)
+        h.time(name, f"chainrule-{b}", lambda: f(params, x, y))
+    jax = _jax()
+    if jax is not None:
+        import jax.numpy as jnp
+        from jax.scipy.special import logsumexp
+        jf = jax.jit(jax.value_and_grad(lambda p, a, b: mlp_loss(p, a, b, jnp, logsumexp)))
+        pj = jax.device_put(params)
+        h.check(name, "jax", _flat_grads(jf(pj, x, y)), want, rtol=2e-3, atol=2e-5)
+        h.time(name, "jax", lambda: jax.block_until_ready(jf(pj, x, y)))
+    h.time(name, "numpy", lambda: mlp_numpy(params, x, y))
+
+
+# --- 3. Newton's method on logistic regression -----------------------------------------------
+
+def logreg_loss(w, X, y, xp=cnp):
+    z = X @ w
+    return xp.mean(xp.logaddexp(0.0, z) - y * z) + 0.5e-3 * xp.sum(w * w)
+
+
+@workload("newton_logreg")
+def newton(h):
+    rng = np.random.default_rng(0)
+    n, d = 2000, 20
+    X = rng.standard_normal((n, d))
+    w_true = rng.standard_normal(d)
+    y = (rng.uniform(size=n) < 1 / (1 + np.exp(-X @ w_true))).astype(np.float64)
+    w0 = np.zeros(d)
+    name = f"Newton step logreg n={n} d={d} f64"
+
+    def np_step(w):
+        z = X @ w
+        p = 1 / (1 + np.exp(-z))
+        g = X.T @ (p - y) / n + 1e-3 * w
+        H = (X.T * (p * (1 - p))) @ X / n + 1e-3 * np.eye(d)
+        return w - np.linalg.solve(H, g)
+
+    want = np_step(w0)
+    for b in _backends(h, big=False):
+        grad = cr.jit(cr.grad(logreg_loss), backend=b)
+        hess = cr.jit(cr.hessian(logreg_loss), backend=b)
+        step = lambda w: w - np.linalg.solve(hess(w, X, y), grad(w, X, y))  # noqa: E731
+        h.check(name, f"chainrule-{b}", step(w0), want, rtol=1e-6, atol=1e-8)
+        h.time(name, f"chainrule-{b}", lambda: step(w0))
+    jax = _jax()
+    if jax is not None:
+        import jax.numpy as jnp
+        with _x64(jax, True):
+            jl = lambda w, X, y: logreg_loss(w, X, y, jnp)  # noqa: E731
+            jg, jh = jax.jit(jax.grad(jl)), jax.jit(jax.hessian(jl))
+            jstep = lambda w: w - np.linalg.solve(np.asarray(jh(w, X, y)), np.asarray(jg(w, X, y)))  # noqa: E731
+            h.check(name, "jax", jstep(w0), want, rtol=1e-6, atol=1e-8)
+            h.time(name, "jax", lambda: jstep(w0))
+    h.time(name, "numpy", lambda: np_step(w0))
+
+
+# --- 4. a 1,000-step scan RNN gradient ---------------------------------------------------------
+
+@workload("scan_rnn_grad")
+def scan_rnn(h):
+    if not hasattr(cr, "scan"):
+        h.record("scan RNN grad 1000 steps", "chainrule", float("nan"), "cr.scan not available yet")
+        return
+    rng = np.random.default_rng(0)
+    T, B, H = 1000, 8, 32
+    xs = rng.standard_normal((T, B, H)).astype(np.float32) * 0.1
+    W = (rng.standard_normal((H, H)) / np.sqrt(H)).astype(np.float32)
+    h0 = np.zeros((B, H), np.float32)
+    name = f"scan RNN grad T={T} B={B} H={H} f32"
+
+    def loss(W, xs, xp, scan):
+        def cell(c, x):
+            c = xp.tanh(c @ W + x)
+            return c, xp.sum(c * c)
+        _, ys = scan(cell, h0, xs)
+        return xp.sum(ys)
+
+    for b in _backends(h, big=False):
+        g = cr.jit(cr.grad(lambda W, xs: loss(W, xs, cnp, cr.scan)), backend=b)
+        res = g(W, xs)
+        h.time(name, f"chainrule-{b}", lambda: g(W, xs))
+        ref = res
+    jax = _jax()
+    if jax is not None:
+        import jax.numpy as jnp
+        jg = jax.jit(jax.grad(lambda W, xs: loss(W, xs, jnp, jax.lax.scan)))
+        want = np.asarray(jg(W, xs))
+        h.check(name, "chainrule", ref, want, rtol=1e-3, atol=1e-4)
+        h.time(name, "jax", lambda: jax.block_until_ready(jg(W, xs)))
+
+
+# --- 5. dispatch of a tiny function ----------------------------------------------------------
+
+@workload("dispatch")
+def dispatch(h):
+    name = "dispatch: jitted scalar function"
+    x = np.float32(1.5)
+    for b in _backends(h, big=False):
+        f = cr.jit(lambda v: v * 2.0 + 1.0, backend=b)
+        f(x)
+        h.time(name, f"chainrule-{b}", lambda: f(x), min_time=0.3)
+    jax = _jax()
+    if jax is not None:
+        jf = jax.jit(lambda v: v * 2.0 + 1.0)
+        jf(x)
+        h.time(name, "jax", lambda: jf(x), min_time=0.3)
+
+
+# --- 6. first-call latency ---------------------------------------------------------------------
+
+_FIRST_CALL = textwrap.dedent("""
+    import os, sys, time
+    t0 = time.perf_counter()
+    sys.path.insert(0, {root!r})
+    from benchmarks.workloads import mlp_data, mlp_loss
+    import chainrule as cr
+    params, x, y = mlp_data()
+    f = cr.jit(cr.value_and_grad(mlp_loss), backend={backend!r})
+    t1 = time.perf_counter()
+    f(params, x, y)
+    print(time.perf_counter() - t1)
+""")
+
+_FIRST_CALL_JAX = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {root!r})
+    from benchmarks.workloads import mlp_data, mlp_loss
+    import jax, jax.numpy as jnp
+    from jax.scipy.special import logsumexp
+    params, x, y = mlp_data()
+    jf = jax.jit(jax.value_and_grad(lambda p, a, b: mlp_loss(p, a, b, jnp, logsumexp)))
+    t1 = time.perf_counter()
+    jax.block_until_ready(jf(params, x, y))
+    print(time.perf_counter() - t1)
+""")
+
+
+def _run_child(code, env):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", code.format(root=root, **env.pop("_fmt", {}))],
+                         capture_output=True, text=True, env={**os.environ, **env}, timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+@workload("first_call")
+def first_call(h):
+    name_empty = "first call MLP vg step, empty cache"
+    name_warm = "first call MLP vg step, warm disk cache"
+    for b in _backends(h, big=False):
+        if b == "reference":
+            continue
+        with tempfile.TemporaryDirectory() as d:
+            env = {"CHAINRULE_CACHE_DIR": d}
+            h.record(name_empty, f"chainrule-{b}", _run_child(_FIRST_CALL, {**env, "_fmt": {"backend": b}}))
+            h.record(name_warm, f"chainrule-{b}", _run_child(_FIRST_CALL, {**env, "_fmt": {"backend": b}}))
+    if _jax() is not None:
+        h.record(name_empty, "jax", _run_child(_FIRST_CALL_JAX, {}))
