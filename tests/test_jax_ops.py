@@ -307,7 +307,7 @@ def test_every_op_has_a_lowering():
 
 
 def test_every_lowered_op_has_cases_here():
-    covered = {n[0] for p in CASES for n in p.values[0]} | {"fusion"}
+    covered = {n[0] for p in CASES for n in p.values[0]} | {"fusion", "custom_jvp_call", "custom_vjp_call"}
     assert sorted(set(LOWERINGS) - covered) == []
 
 
@@ -329,6 +329,37 @@ def test_fusion_lowers_its_region():
     got = compile(g, backend="jax")(xs, ys)
     for g_, w_ in zip(got, want):
         assert_same(g_, w_, rtol=2e-6, atol=1e-6)
+
+
+def _region(name, types, build):
+    rb = GraphBuilder(name)
+    ps = [rb.param(TensorType(*t)) for t in types]
+    return rb.build(list(build(rb, *ps)))
+
+
+def test_custom_calls_run_their_function_region():
+    t = ((5,), "float64")
+    primal = _region("f", [t], lambda rb, x: [rb.op("sine", x)])
+    jvp = _region("f_jvp", [t, t], lambda rb, x, dx: [rb.op("sine", x), rb.op("multiply", rb.op("cosine", x), dx)])
+    fwd = _region("f_fwd", [t], lambda rb, x: [rb.op("sine", x), rb.op("cosine", x)])
+    bwd = _region("f_bwd", [t, t], lambda rb, c, g: [rb.op("multiply", c, g)])
+    b = GraphBuilder("custom")
+    x = b.param(TensorType(*t), "x")
+    y1 = b.emit("custom_jvp_call", (x,), {}, (primal, jvp)).results[0]
+    y2 = b.emit("custom_vjp_call", (x,), {}, (primal, fwd, bwd)).results[0]
+    g = b.build([y1, y2])
+    xs = arr((5,), np.float64, edge_fraction=0)
+    want = compile(g, backend="reference")(xs)
+    for got, w in zip(compile(g, backend="jax")(xs), want):
+        assert_same(got, w, rtol=1e-14, atol=1e-300)
+
+
+def test_custom_vjp_lin_is_refused_by_name():
+    from chainrule.backends.jax import UnsupportedOpError
+    from chainrule.backends.jax.table import get_lowering
+
+    with pytest.raises(UnsupportedOpError, match="custom_vjp_lin.*forward-mode"):
+        get_lowering("custom_vjp_lin")
 
 
 def test_subnormals_flush_on_xla_cpu():

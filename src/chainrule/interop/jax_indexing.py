@@ -6,7 +6,8 @@ what `x[idx]`, `jnp.take`, `jnp.take_along_axis` and their gradients
 produce: one indexed operand dimension, full slices elsewhere, optional
 batching dimensions (moved to the front with transposes here). JAX's own
 output layout is restored with a transpose, and the out-of-bounds modes are
-rebuilt with selects ("fill" gives the fill value, "drop" skips the update);
+rebuilt ("fill" selects the fill value, "drop" sends the update to an extra
+slot that is cut off);
 anything else raises UnsupportedPrimitiveError.
 """
 
@@ -120,22 +121,29 @@ def scatter_rule(kind):
             if upd.shape[pos] != x.shape[d]:
                 raise _unsupported(f"scatter with a partial window: updates {upd.type} into {x.type}")
         j, j_t = plan.indices(ctx, idx)
-        mode = _mode_name(p["mode"])
-        if "FILL" in mode:  # out-of-bounds updates are dropped
-            if kind != "add":
-                raise _unsupported("scatter (set) in mode FILL_OR_DROP: out-of-bounds updates cannot be dropped "
-                                   "by a clamping scatter; use mode='clip' or 'promise_in_bounds'")
-            bad = plan.out_of_bounds(ctx, j, x.shape[plan.axis])
-            bad = ctx.op("broadcast_in_dim", bad, shape=upd.shape, broadcast_dimensions=plan.j_positions)
-            upd = ctx.op("select", bad, ctx.full(0, upd.type), upd)
-        elif not ("CLIP" in mode or "PROMISE" in mode):
-            raise _unsupported(f"scatter mode {mode}")
+        x_t = plan.operand(ctx, x)
         upd_t = _transpose(ctx, upd, plan.to_ours)
-        res = ctx.op("scatter", plan.operand(ctx, x), j_t, upd_t, axis=plan.axis_t, batch_dims=len(plan.obatch),
-                     kind=kind)
+        mode = _mode_name(p["mode"])
+        bd, ax = len(plan.obatch), plan.axis_t
+        if "FILL" in mode:
+            # out-of-bounds updates are dropped: send them to one extra slot past the end of the
+            # axis, which the clamping scatter can reach, and cut that slot off afterwards
+            n = x_t.shape[ax]
+            lo, hi = [0] * x_t.ndim, [0] * x_t.ndim
+            hi[ax] = 1
+            x_t = ctx.op("pad", x_t, ctx.full(0, TensorType((), x.dtype)), edge_padding_low=lo, edge_padding_high=hi)
+            j_t = ctx.op("select", plan.out_of_bounds(ctx, j_t, n), ctx.full(n, j_t.type), j_t)
+            res = ctx.op("scatter", x_t, j_t, upd_t, axis=ax, batch_dims=bd, kind=kind)
+            limit = list(res.shape)
+            limit[ax] = n
+            res = ctx.op("slice", res, start_indices=[0] * res.ndim, limit_indices=limit)
+        elif "CLIP" in mode or "PROMISE" in mode:
+            res = ctx.op("scatter", x_t, j_t, upd_t, axis=ax, batch_dims=bd, kind=kind)
+        else:
+            raise _unsupported(f"scatter mode {mode}")
         inverse = [plan.perm_x.index(d) for d in range(x.ndim)]
         return [_transpose(ctx, res, inverse)]
     return rule
 
 
-__all__ = ["gather_rule", "scatter_rule", "TensorType"]
+__all__ = ["gather_rule", "scatter_rule"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from . import elementwise as _elementwise  # noqa: F401  (registers lowerings)
 from . import structural as _structural  # noqa: F401
-from .table import LOWERINGS, get_lowering, lowering
+from .table import LOWERINGS, UNSUPPORTED, get_lowering, lowering
 
 
 def lower_graph(graph, args) -> list:
@@ -31,6 +31,18 @@ def lower_graph(graph, args) -> list:
 @lowering("fusion")
 def _fusion(args, attrs, out, regions):
     return tuple(lower_graph(regions[0], args))
+
+
+@lowering("custom_jvp_call", "custom_vjp_call")
+def _custom_call(args, attrs, out, regions):
+    # region 0 is the function itself; the rule regions matter only to chainrule's autodiff,
+    # which has already run by the time a graph is compiled
+    return tuple(lower_graph(regions[0], args))
+
+
+UNSUPPORTED["custom_vjp_lin"] = (
+    "it is known only through its transpose (forward-mode differentiation of a custom_vjp function "
+    "is not supported, as in JAX); reverse mode consumes it before lowering")
 
 
 __all__ = ["LOWERINGS", "lower_graph"]
