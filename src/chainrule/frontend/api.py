@@ -64,8 +64,10 @@ class Compiled:
     def as_text(self) -> str:
         return str(self.graph)
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
         leaves, tree = pytree.flatten(args)
+        if tree != self.in_tree:  # traced by jit(...).lower: the tree is (args, kwargs)
+            leaves, tree = pytree.flatten((args, kwargs))
         if tree != self.in_tree:
             raise TypeError(f"{self.graph.name}: expected arguments structured as {self.in_tree}, got {tree}")
         return self.call_flat(leaves)

@@ -28,6 +28,13 @@ def _is_int_array(i) -> bool:
     return False
 
 
+def _index_operand(i):
+    """An integer-array index as a tensor or array; an empty list is an empty int64 index, as in NumPy."""
+    if isinstance(i, (list, tuple)) and np.asarray(i, dtype=object).size == 0:
+        return np.zeros(np.shape(i), np.int64)
+    return lax.operand(i)
+
+
 def _expand_index(idx, ndim):
     if not isinstance(idx, tuple):
         idx = (idx,)
@@ -107,7 +114,7 @@ def getitem(x, idx):
         y = bind("slice", y, start_indices=tuple(starts), limit_indices=tuple(limits), strides=tuple(strides))
     # 2. the integer array, on its (sliced) dimension
     if gather_dim is not None:
-        ind = lax.operand(items[arrays[0]])
+        ind = _index_operand(items[arrays[0]])
         ind_t = type_of(ind)
         if not ind_t.dtype.is_int:
             raise IndexError("array indices must be integers")
@@ -173,6 +180,7 @@ class _AtRef:
         return _update(self.x, self.idx, values, "add")
 
     def multiply(self, values):
+        """x[idx] * values written back; a position named twice in idx is multiplied once."""
         from .numpy_core import multiply
         cur = getitem(self.x, self.idx)
         return _update(self.x, self.idx, multiply(cur, values), "set")
@@ -206,7 +214,7 @@ def _update(x, idx, values, kind):
         raise NotImplementedError("x.at[...] supports basic indices, or one integer array on one axis "
                                   "with full slices elsewhere")
     axis = arrays[0]
-    ind = lax.operand(items[axis])
+    ind = _index_operand(items[axis])
     n = t.shape[axis]
     if is_tensor(ind):
         ind = bind("select", bind("compare", ind, lax.full_like(ind, 0), direction="LT"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import numpy_core as cnp
+from . import numpy_manip, numpy_scan
 from .indexing import _AtIndexer, getitem
 from .tensor import Tensor
 
@@ -61,8 +62,8 @@ def install():
     T.mean = lambda s, axis=None, dtype=None, keepdims=False: cnp.mean(s, axis, dtype, keepdims)
     T.var = lambda s, axis=None, dtype=None, ddof=0, keepdims=False: cnp.var(s, axis, dtype, ddof, keepdims)
     T.std = lambda s, axis=None, dtype=None, ddof=0, keepdims=False: cnp.std(s, axis, dtype, ddof, keepdims)
-    T.max = lambda s, axis=None, keepdims=False: cnp.max(s, axis, keepdims)
-    T.min = lambda s, axis=None, keepdims=False: cnp.min(s, axis, keepdims)
+    T.max = lambda s, axis=None, keepdims=False, initial=None: cnp.max(s, axis, keepdims, initial)
+    T.min = lambda s, axis=None, keepdims=False, initial=None: cnp.min(s, axis, keepdims, initial)
     T.argmax = lambda s, axis=None, keepdims=False: cnp.argmax(s, axis, keepdims)
     T.argmin = lambda s, axis=None, keepdims=False: cnp.argmin(s, axis, keepdims)
     T.all = lambda s, axis=None, keepdims=False: cnp.all(s, axis, keepdims)
@@ -70,6 +71,25 @@ def install():
     T.clip = lambda s, a_min=None, a_max=None: cnp.clip(s, a_min, a_max)
     T.dot = lambda s, o: cnp.dot(s, o)
     T.round = lambda s, decimals=0: cnp.round(s, decimals)
+    T.cumsum = lambda s, axis=None, dtype=None: numpy_scan.cumsum(s, axis, dtype)
+    T.cumprod = lambda s, axis=None, dtype=None: numpy_scan.cumprod(s, axis, dtype)
+    T.trace = lambda s, offset=0, axis1=0, axis2=1, dtype=None: numpy_manip.trace(s, offset, axis1, axis2, dtype)
+    T.diagonal = lambda s, offset=0, axis1=0, axis2=1: numpy_manip.diagonal(s, offset, axis1, axis2)
+    T.repeat = lambda s, repeats, axis=None: numpy_manip.repeat(s, repeats, axis)
+    T.take = lambda s, indices, axis=None, mode=None: numpy_manip.take(s, indices, axis, mode)
+    T.nonzero = _nonzero
+    # real tensors: conj/real are the identity, imag is zero; copy is the identity (tensors are immutable)
+    T.conj = T.conjugate = T.copy = lambda s: s
+    T.real = property(lambda s: s)
+    T.imag = property(lambda s: cnp.zeros_like(s))
+    T.itemsize = property(lambda s: s.type.dtype.itemsize)
+    T.nbytes = property(lambda s: s.type.nbytes)
+    T.__array_namespace__ = lambda s, api_version=None: __import__("chainrule.numpy").numpy
+
+
+def _nonzero(self):
+    raise NotImplementedError("nonzero has a data-dependent shape; use cnp.where(mask, x, 0) or "
+                              "cnp.count_nonzero instead")
 
 
 install()

@@ -1,0 +1,325 @@
+"""Tracing and jit: the trace cache, static arguments, pytrees, lower(), error locations, weak typing."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.numpy as cnp
+from chainrule.ir import IRTypeError
+from chainrule.testing import assert_roundtrip, assert_same
+from test_numpy_harness import check, rand
+
+
+# --- the trace cache -------------------------------------------------------------------------------
+
+def test_same_signature_does_not_retrace(rng):
+    f = cr.jit(lambda x, y: cnp.tanh(x) * y)
+    x, y = rand(rng, (3,), np.float32), rand(rng, (3,), np.float32)
+    r1 = f(x, y)
+    r2 = f(x + 1, y)  # new values, same shapes and dtypes
+    assert f.trace_count == 1
+    assert_same(r1, np.tanh(x) * y, rtol=1e-6)
+    assert_same(r2, np.tanh(x + 1) * y, rtol=1e-6)
+
+
+def test_new_shape_or_dtype_retraces(rng):
+    f = cr.jit(lambda x: x * 2)
+    f(np.ones(3, np.float32))
+    f(np.ones(4, np.float32))
+    assert f.trace_count == 2
+    f(np.ones(4, np.float64))
+    assert f.trace_count == 3
+    f(np.ones(3, np.float32))
+    f(np.ones(4, np.float64))
+    assert f.trace_count == 3
+
+
+def test_static_argnums(rng):
+    calls = []
+
+    def f(x, n, axis):
+        calls.append(n)
+        return cnp.sum(x ** n, axis=axis)
+
+    g = cr.jit(f, static_argnums=(1, 2))
+    x = rand(rng, (2, 3))
+    assert_same(g(x, 2, 0), np.sum(x ** 2, axis=0), rtol=1e-14)
+    assert_same(g(x, 2, 0), np.sum(x ** 2, axis=0), rtol=1e-14)
+    assert g.trace_count == 1
+    assert_same(g(x, 3, 0), np.sum(x ** 3, axis=0), rtol=1e-14)
+    assert_same(g(x, 3, 1), np.sum(x ** 3, axis=1), rtol=1e-14)
+    assert g.trace_count == 3 and calls == [2, 3, 3]
+    with pytest.raises(TypeError, match="hashable"):
+        g(x, [1], 0)
+
+
+def test_python_scalar_arguments_are_traced_by_type():
+    # a Python float argument is traced as a float64 scalar (not weak), so new values reuse the trace
+    f = cr.jit(lambda x, s: x * s)
+    assert_same(f(np.ones(2), 2.0), np.full(2, 2.0))
+    assert_same(f(np.ones(2), 3.0), np.full(2, 3.0))
+    assert f.trace_count == 1
+    f(np.ones(2), 3)
+    assert f.trace_count == 2
+
+
+def test_jit_inside_jit_inlines(rng):
+    inner = cr.jit(lambda x: cnp.exp(x))
+    outer = cr.jit(lambda x: inner(x) + 1)
+    x = rand(rng, (3,))
+    assert_same(outer(x), np.exp(x) + 1, rtol=1e-15)
+    assert inner.trace_count == 0
+
+
+# --- pytrees ---------------------------------------------------------------------------------------
+
+def test_pytrees_in_and_out(rng):
+    def f(params, batch):
+        w, b = params["w"], params["b"]
+        h = batch[0] @ w + b
+        return {"out": h, "aux": [cnp.sum(h), (batch[1] * 2,)]}, None
+
+    params = {"w": rand(rng, (3, 2)), "b": rand(rng, (2,))}
+    batch = (rand(rng, (4, 3)), rand(rng, (5,), np.int32))
+    got, none = cr.jit(f)(params, batch)
+    h = batch[0] @ params["w"] + params["b"]
+    assert none is None and set(got) == {"out", "aux"}
+    assert_same(got["out"], h, rtol=1e-14)
+    assert isinstance(got["aux"], list) and isinstance(got["aux"][1], tuple)
+    assert_same(got["aux"][0], np.sum(h), rtol=1e-14)
+    assert_same(got["aux"][1][0], batch[1] * 2)
+
+
+def test_pytree_structure_is_part_of_the_signature(rng):
+    f = cr.jit(lambda t: sum(t) if isinstance(t, tuple) else t["a"] + t["b"])
+    a, b = rand(rng, (2,)), rand(rng, (2,))
+    assert_same(f((a, b)), a + b)
+    assert_same(f({"a": a, "b": b}), a + b)
+    assert f.trace_count == 2
+
+
+def test_compiled_checks_arguments(rng):
+    lowered = cr.jit(lambda x: x + 1).lower(np.ones(3, np.float32))
+    c = lowered.compile()
+    with pytest.raises(ValueError, match="shape"):
+        c(np.ones(4, np.float32))
+    with pytest.raises(TypeError, match="dtype"):
+        c(np.ones(3, np.int32))
+    with pytest.raises(TypeError):
+        c(np.ones(3, np.float32), np.ones(3, np.float32))
+
+
+# --- lower ---------------------------------------------------------------------------------------
+
+def test_lower_graph_text_compile(rng):
+    def loss(x, w):
+        return cnp.sum(cnp.tanh(x @ w))
+
+    x, w = rand(rng, (4, 3), np.float32), rand(rng, (3, 2), np.float32)
+    lowered = cr.jit(loss).lower(x, w)
+    assert isinstance(lowered.graph, cr.Graph)
+    text = lowered.as_text()
+    assert text.startswith("func @loss(") and "dot_general" in text and "tanh" in text
+    assert text == assert_roundtrip(lowered.graph)
+    assert [str(t) for t in lowered.graph.param_types] == ["f32[4,3]", "f32[3,2]"]
+    compiled = lowered.compile()
+    assert_same(compiled(x, w), np.sum(np.tanh(x @ w)), rtol=1e-5)
+
+
+def test_lower_with_specs():
+    lowered = cr.jit(lambda x, y: x * y).lower(cr.Spec((2, 3), "float64"), cr.Spec((3,), "float64"))
+    assert [str(t) for t in lowered.graph.result_types] == ["f64[2,3]"]
+    assert_roundtrip(lowered.graph)
+
+
+def test_trace_returns_graph(rng):
+    g = cr.trace(lambda x: cnp.mean(x, axis=0), rand(rng, (3, 4)))
+    assert [str(t) for t in g.result_types] == ["f64[4]"]
+    assert_roundtrip(g)
+
+
+# --- errors point at the user's line ---------------------------------------------------------------
+
+def _line_of(fn, needle):
+    src, start = inspect.getsourcelines(fn)
+    for k, line in enumerate(src):
+        if needle in line:
+            return start + k
+    raise AssertionError(needle)
+
+
+def test_shape_error_names_user_line():
+    def bad(x, y):
+        return x @ y  # the bad line
+
+    with pytest.raises(ValueError) as e:
+        cr.jit(bad)(np.ones((2, 3)), np.ones((4, 5)))
+    msg = str(e.value)
+    assert "matmul" in msg
+
+
+def test_ir_type_error_names_user_line():
+    from chainrule.frontend.core import bind
+
+    def bad(x, y):
+        return bind("add", x, y)  # MARK-IR
+
+    with pytest.raises(IRTypeError) as e:
+        cr.jit(bad)(np.ones(3, np.float32), np.ones(4, np.float32))
+    line = _line_of(bad, "MARK-IR")
+    assert f"at {__file__}:{line}" in str(e.value)
+
+
+def test_broadcast_error_names_user_line():
+    def bad(x, y):
+        return cnp.add(x, y)  # MARK-BCAST
+
+    with pytest.raises(ValueError) as e:
+        cr.jit(bad)(np.ones(3), np.ones(4))
+    assert "cannot be broadcast" in str(e.value)
+
+
+def test_define_then_run_error_names_user_line():
+    x = cr.placeholder((2,), "float32")
+    y = cr.placeholder((3,), "float32")
+    from chainrule.frontend.core import bind
+    with pytest.raises(IRTypeError) as e:
+        bind("multiply", x, y)  # MARK-DTR
+    line = _line_of(test_define_then_run_error_names_user_line, "MARK-DTR")
+    assert f"at {__file__}:{line}" in str(e.value)
+
+
+def test_tensor_bool_conversion_error():
+    with pytest.raises(TypeError, match="cnp.where"):
+        cr.jit(lambda x: x if x > 0 else -x)(np.ones(()))
+
+
+def test_leaked_tensor_error():
+    leaked = []
+    cr.jit(lambda x: leaked.append(x * 2) or x)(np.ones(2))
+    with pytest.raises(RuntimeError, match="escaped"):
+        cnp.sum(leaked[0])
+
+
+def test_placeholder_missing_from_inputs():
+    x = cr.placeholder((2,), "float64", name="x")
+    y = cr.placeholder((2,), "float64", name="y")
+    with pytest.raises(ValueError, match="'y'"):
+        cr.function([x], x + y)
+
+
+# --- weak typing -----------------------------------------------------------------------------------
+
+WEAK_CASES = [
+    (np.float32, lambda x: x + 2.0, np.float32),
+    (np.float32, lambda x: 2 * x, np.float32),
+    (np.float32, lambda x: x ** 2, np.float32),
+    (np.int32, lambda x: x + 2, np.int32),
+    (np.int32, lambda x: x * 3, np.int32),
+    (np.int32, lambda x: x / 2, np.float64),
+    (np.int32, lambda x: x + 2.5, np.float64),
+    (np.int64, lambda x: x // 2, np.int64),
+    (np.int32, lambda x: x % 3, np.int32),
+    (np.bool_, lambda x: x + 1, np.int64),
+    (np.bool_, lambda x: x * 1.5, np.float64),
+    (np.float32, lambda x: cnp.maximum(x, 0), np.float32),
+    (np.float32, lambda x: cnp.where(x > 0, x, 0.0), np.float32),
+    (np.int32, lambda x: cnp.where(x > 0, x, 1), np.int32),
+    (np.float32, lambda x: x - np.float64(1.0), np.float64),  # NumPy scalars are strong
+    (np.float32, lambda x: x + np.ones(3, np.float64), np.float64),
+    (np.int32, lambda x: x + np.int64(1), np.int64),
+]
+
+
+@pytest.mark.parametrize("dtype,fn,want", WEAK_CASES)
+def test_weak_typing(dtype, fn, want, rng):
+    x = rand(rng, (3,), dtype, 1, 4)
+    assert fn(x).dtype == want, "NumPy itself disagrees: fix the case"
+    # operators on arrays are NumPy's own, so only the symbolic modes test chainrule here
+    check(lambda xp, x: fn(x), x, modes=("jit", "function"))
+
+
+def test_int_array_true_divide_int_gives_float64():
+    x = np.arange(4, dtype=np.int32)
+    check(lambda xp, x: xp.divide(x, 2), x)
+    check(lambda xp, x: xp.true_divide(x, x + 1), x)
+
+
+# --- operators and methods -------------------------------------------------------------------------
+
+OPERATORS = {
+    "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b, "/": lambda a, b: a / b,
+    "//": lambda a, b: a // b, "%": lambda a, b: a % b, "**": lambda a, b: a ** b,
+    "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
+    "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
+}
+
+
+@pytest.mark.parametrize("op", sorted(OPERATORS))
+@pytest.mark.parametrize("dtype", (np.int32, np.float64))
+def test_binary_operators(op, dtype, rng):
+    fn = OPERATORS[op]
+    a, b = rand(rng, (3, 4), dtype, 1, 5), rand(rng, (4,), dtype, 1, 4)
+    for args in [(a, b), (a, 2), (3, b), (a, np.asarray(b))]:
+        want = fn(*args)
+        tensors = [i for i, v in enumerate(args) if isinstance(v, np.ndarray)]
+        f = cr.jit(lambda *ts: fn(*[ts[tensors.index(i)] if i in tensors else v for i, v in enumerate(args)]))
+        assert_same(f(*[args[i] for i in tensors]), want, rtol=1e-14, what=f"{args[0]!r} {op} {args[1]!r}"[:60])
+    # ndarray (left) op Tensor (right): NumPy must defer to the tensor
+    p = cr.placeholder(b.shape, b.dtype)
+    assert_same(cr.function([p], fn(a, p))(b), fn(a, b), rtol=1e-14)
+
+
+def test_unary_bitwise_matmul_operators(rng):
+    a = rand(rng, (3, 3), np.int32, -5, 5)
+    b = rand(rng, (3, 3), np.bool_)
+    f = cr.jit(lambda a, b: (-a, abs(a), +a, ~a, ~b, a & 3, a | a, a ^ 5, b & ~b, a @ a, 2 & a, 1 | a))
+    want = (-a, abs(a), +a, ~a, ~b, a & 3, a | a, a ^ 5, b & ~b, a @ a, 2 & a, 1 | a)
+    for k, (g, w) in enumerate(zip(f(a, b), want)):
+        assert_same(g, w, what=f"operator {k}")
+
+
+def test_tensor_methods(rng):
+    x = rand(rng, (2, 3, 4), np.float64)
+    check(lambda xp, x: (x.sum(axis=0), x.mean(), x.max(axis=(0, 2)), x.min(keepdims=True), x.reshape(6, 4),
+                         x.reshape((4, 6)), x.T, x.transpose(), x.transpose((2, 1, 0)), x.astype(np.float32),
+                         x.squeeze(), x[:, :1].squeeze(1), x.swapaxes(0, 1), x.clip(0, 1), x.round(1), x.prod(),
+                         x.argmax(), x.argmin(axis=1), x.cumsum(axis=1), x.cumprod(), x.std(), x.var(ddof=1),
+                         x.any(), x.all(axis=0), x.ravel(), x.flatten(), x.dot(np.ones(4)), x.trace(),
+                         x.diagonal(), x.conj(), x.real, x.copy(), x.repeat(2), x.take([0, 2], axis=1),
+                         x.itemsize, x.nbytes,
+                         x.sum(dtype=np.float32), x.mean(axis=1, keepdims=True), x.max(initial=2.0)),
+          x, rtol=1e-12, atol=1e-12, modes=("jit", "function"))
+
+
+def test_tensor_iteration_and_len(rng):
+    x = rand(rng, (3, 2))
+    f = cr.jit(lambda x: [row * i for i, row in enumerate(x)] + [len(x)])
+    got = f(x)
+    for i in range(3):
+        assert_same(got[i], x[i] * i)
+    assert int(got[3]) == 3
+
+
+# --- array / asarray from nested lists ------------------------------------------------------------
+
+def test_array_from_nested_lists_of_tensors(rng):
+    a, b = rand(rng, (2,), np.float32), rand(rng, (), np.float32)
+    f = cr.jit(lambda a, b: (cnp.array([a, a * 2]), cnp.array([[b, 1.0], [2.0, b]]), cnp.asarray([b, b, 3]),
+                             cnp.array([a, [1, 2]], dtype=np.float64), cnp.stack([b, b])))
+    want = (np.array([a, a * 2]), np.array([[b, 1.0], [2.0, b]], np.float32), np.array([b, b, 3], np.float32),
+            np.array([a, [1, 2]], np.float64), np.stack([b, b]))
+    for k, (g, w) in enumerate(zip(f(a, b), want)):
+        assert_same(g, w, what=f"array case {k}")
+
+
+def test_array_eager_matches_numpy():
+    for obj in [[1, 2, 3], [[1.0, 2.0], [3.0, 4.0]], [True, False], 3.5, np.arange(3, dtype=np.int32)]:
+        assert_same(cnp.array(obj), np.array(obj))
+    assert_same(cnp.asarray([1, 2], dtype=np.float32), np.asarray([1, 2], dtype=np.float32))
+    with pytest.raises(ValueError, match="different shapes"):
+        cr.jit(lambda a: cnp.array([a, [1.0]]))(np.ones(2))
