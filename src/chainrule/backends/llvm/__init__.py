@@ -15,13 +15,19 @@ import time
 from ...ir import REGISTRY, Graph
 from . import cache as _cache
 from .codegen import EXPR, KERNELS, build_module
-from .plan import KERNEL_OPS, Unsupported, make_plan
+from .plan import INLINED_REGION_OPS, KERNEL_OPS, Unsupported, make_plan
 from .runtime import LLVMExecutable
 from .scalar import SCALAR
 from .target import compile_ir
 
 # Ops that compile raises NotImplementedError for, with the reason (the registry test reads it).
-UNSUPPORTED: dict[str, str] = {}
+_CONTROL_FLOW = ("control flow is not lowered yet (planned: branches and loops around kernel calls in the "
+                 "entry function, carries in arena buffers)")
+UNSUPPORTED: dict[str, str] = {
+    "cond": _CONTROL_FLOW, "case": _CONTROL_FLOW, "while": _CONTROL_FLOW, "scan": _CONTROL_FLOW,
+    "custom_vjp_lin": "it cannot be evaluated by any backend (forward-mode differentiation of a custom_vjp "
+                      "function is not supported, as in JAX)",
+}
 
 _OPTIONS = {"cache"}
 
@@ -35,8 +41,9 @@ def lowering_table() -> dict:
         table[name] = "expression"
     for name in KERNEL_OPS:
         table[name] = "kernel"
-    table["fusion"] = "flattened into the schedule"
-    return {k: v for k, v in table.items() if k in REGISTRY}
+    for name in INLINED_REGION_OPS:
+        table[name] = "region opened into the schedule"
+    return {k: v for k, v in table.items() if k in REGISTRY and k not in UNSUPPORTED}
 
 
 def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:

@@ -37,7 +37,8 @@ _ONCE = {"reshape": None, "transpose": None, "slice": None, "reverse": None, "re
 FREE_OPS = {"broadcast_in_dim", "reshape", "transpose", "slice", "reverse", "convert", "dynamic_slice",
             "stop_gradient"}
 ALIGN = 64
-SUPPORTED_ELSEWHERE = {"constant", "iota", "fusion"}
+# Region ops opened into the schedule: what runs is their first region.
+INLINED_REGION_OPS = {"fusion", "custom_jvp_call", "custom_vjp_call"}
 
 
 class Unsupported(NotImplementedError):
@@ -78,7 +79,7 @@ def _is_splat_constant(node) -> bool:
 
 
 def flatten(graph: Graph):
-    """Open fusion nodes; returns (order, operands, results, group)."""
+    """Open fusion and custom-derivative call nodes; returns (order, operands, results, group)."""
     alias: dict[int, Value] = {}
     order: list = []
     operands: dict = {}
@@ -93,10 +94,10 @@ def flatten(graph: Graph):
     def walk(nodes, gid):
         for node in nodes:
             ops = tuple(res(v) for v in node.operands)
-            if node.op.name == "fusion":
-                (region,) = node.regions
+            if node.op.name in INLINED_REGION_OPS:
+                region = node.regions[0]  # fusion body / the custom call's primal function
                 counter[0] += 1
-                inner = counter[0]
+                inner = counter[0] if node.op.name == "fusion" else gid
                 for p, v in zip(region.params, ops):
                     alias[id(p)] = v
                 walk(region.nodes, inner)
