@@ -176,7 +176,7 @@ def sample_array(rng: np.random.Generator, shape, dt, edge_fraction: float = 0.3
     dt = np.dtype(getattr(dt, "np", dt))
     shape = tuple(shape)
     if dt == np.bool_:
-        return rng.random(shape) < 0.5
+        return np.asarray(rng.random(shape) < 0.5)
     if dt.kind == "i":
         base = rng.integers(low, high, size=shape, endpoint=True).astype(dt)
     else:

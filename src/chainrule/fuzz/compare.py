@@ -1,0 +1,52 @@
+"""How a backend's results are compared with the reference backend's.
+
+Integer, bool and exactly rounded float results must agree bit for bit (every
+NaN equals every NaN). Float results that passed through an inexact op
+(`generator.inexact_values`) may differ by a stated tolerance, scaled to the
+largest finite magnitude of the result so that cancellation in a later
+subtraction is not reported as a bug; NaN and infinities must still sit in
+the same places.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Relative tolerance for results of transcendentals, float dot products and float sums.
+INEXACT_RTOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-9}
+
+
+def describe_difference(got, want, inexact: bool, zero_sign: bool = True) -> str | None:
+    """None when `got` matches `want`; else a one-line description of the first differences."""
+    got = np.asarray(got)
+    want = np.asarray(want)
+    if got.dtype != want.dtype:
+        return f"dtype {got.dtype}, expected {want.dtype}"
+    if got.shape != want.shape:
+        return f"shape {got.shape}, expected {want.shape}"
+    if got.size == 0:
+        return None
+    if want.dtype.kind != "f":
+        bad = got != want
+    else:
+        nan_g, nan_w = np.isnan(got), np.isnan(want)
+        if inexact:
+            rtol = INEXACT_RTOL[want.dtype]
+            fin = np.isfinite(want) & np.isfinite(got)
+            scale = float(np.max(np.abs(want[np.isfinite(want)]), initial=0.0))
+            with np.errstate(all="ignore"):
+                diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
+                close = diff <= rtol * np.abs(want.astype(np.float64)) + rtol * scale
+            bad = (nan_g != nan_w) | (~fin & ~nan_w & (got != want)) | (fin & ~close)
+        else:
+            bits = f"u{want.itemsize}"
+            same = got.view(bits) == want.view(bits)
+            if not zero_sign:
+                same |= (got == 0) & (want == 0)
+            bad = (nan_g != nan_w) | (~nan_w & ~same)
+    if not np.any(bad):
+        return None
+    idx = [tuple(int(i) for i in ix) for ix in np.argwhere(bad)[:3]] if got.ndim else [()]
+    parts = ", ".join(f"at {list(ix)}: got {got[ix]!r}, expected {want[ix]!r}" for ix in idx)
+    how = "within tolerance" if inexact and want.dtype.kind == "f" else "exactly"
+    return f"{int(np.sum(bad))} of {got.size} elements differ (compared {how}); {parts}"

@@ -1,0 +1,561 @@
+"""Random well-typed graphs drawn from the op registry, and inputs full of edge values.
+
+`generate_graph(random.Random(seed))` builds a small graph: a few parameters
+and constants, then nodes picked from `MAKERS` (one maker per op, keyed by op
+name, so `tests/test_fuzz_generator.py` can check every registered op has
+one), each fed with values already in the graph or with values made to fit
+(a `convert`, a `broadcast_in_dim`, a new parameter or constant). Shapes
+include empty and size-1 dimensions.
+
+Results of inexact float ops (transcendentals, float power, float dot and
+sum/prod reductions) may differ by a few ulps between backends; such values
+are never fed to ops that would turn a tiny difference into a different
+answer (compare, floor, convert to integer, argmax, ...), so that any
+backend disagreement the fuzzer reports is a real one. `inexact_values`
+recomputes that taint for any graph, for the comparison tolerances.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..ir import REGISTRY, Graph, GraphBuilder, IRTypeError, TensorType, Value, get_op
+from ..ir.dtypes import ALL_DTYPES, bool_, dtype as as_dtype
+from ..testing import sample_array
+
+# --- which ops are inexact, and which must not see inexact inputs -------------------------
+
+TRANSCENDENTAL = frozenset({
+    "exponential", "exponential_minus_one", "log", "log_plus_one", "rsqrt", "sine", "cosine", "tan",
+    "tanh", "logistic", "erf", "atan2", "power",
+})
+# Ops whose result jumps when a float input moves by one ulp.
+DISCONTINUOUS = frozenset({
+    "compare", "floor", "ceil", "round_nearest_even", "sign", "convert", "argmax", "argmin",
+    "is_finite", "remainder", "power",
+})
+
+
+def node_is_inexact(node) -> bool:
+    """True when backends may legitimately differ in the last bits of this node's float results."""
+    name = node.op.name
+    if not any(r.dtype.is_float for r in node.results):
+        return False
+    if name in TRANSCENDENTAL or name == "dot_general":
+        return True
+    if name == "reduce" and node.attrs["kind"] in ("sum", "prod"):
+        return True
+    if name == "scatter" and node.attrs["kind"] == "add":
+        return True
+    return any(node_is_inexact(n) for region in node.regions for n in region.walk())
+
+
+def inexact_values(graph: Graph) -> set[int]:
+    """ids of the float values of `graph` that may carry rounding differences between backends."""
+    tainted: set[int] = set()
+    for node in graph.nodes:
+        if node_is_inexact(node) or any(id(v) in tainted for v in node.operands):
+            tainted.update(id(r) for r in node.results if r.dtype.is_float)
+    return tainted
+
+
+# --- configuration ----------------------------------------------------------------------------
+
+@dataclass
+class GenConfig:
+    """Bounds of the random graphs; the defaults keep each graph fast on the reference backend."""
+
+    max_nodes: int = 10
+    max_params: int = 3
+    max_rank: int = 3
+    max_dim: int = 4
+    max_elements: int = 512
+    empty_prob: float = 0.06
+    one_prob: float = 0.2
+    dtypes: tuple = field(default_factory=lambda: tuple(d.name for d in ALL_DTYPES))
+    ops: tuple | None = None  # restrict to these ops (default: every op with a maker)
+
+
+class _Skip(Exception):
+    """A maker could not build its op from what the graph holds; another op is tried."""
+
+
+class GraphGenerator:
+    """Builds one random graph; `MAKERS[op](gen)` adds one node of `op` and returns its results."""
+
+    def __init__(self, rnd: random.Random, config: GenConfig | None = None, name: str = "fuzz"):
+        self.rnd = rnd
+        self.cfg = config or GenConfig()
+        self.np_rng = np.random.default_rng(rnd.getrandbits(64))
+        self.b = GraphBuilder(name)
+        self.pool: list[Value] = []
+        self.tainted: set[int] = set()
+        self.dtypes = tuple(as_dtype(d) for d in self.cfg.dtypes)
+
+    # -- shapes and dtypes --
+    def dim(self) -> int:
+        r = self.rnd.random()
+        if r < self.cfg.empty_prob:
+            return 0
+        if r < self.cfg.empty_prob + self.cfg.one_prob:
+            return 1
+        return self.rnd.randint(2, self.cfg.max_dim)
+
+    def shape(self, min_rank=0, max_rank=None) -> tuple[int, ...]:
+        hi = self.cfg.max_rank if max_rank is None else max_rank
+        return tuple(self.dim() for _ in range(self.rnd.randint(min_rank, max(hi, min_rank))))
+
+    def dtype(self, kinds="bif"):
+        ds = [d for d in self.dtypes if d.kind in kinds]
+        if not ds:
+            raise _Skip
+        return self.rnd.choice(ds)
+
+    # -- values --
+    def leaf(self, t: TensorType) -> Value:
+        """A new parameter (while there is room) or constant of type `t`."""
+        if len(self.b.params) < self.cfg.max_params and self.rnd.random() < 0.6:
+            v = self.b.param(t, f"p{len(self.b.params)}")
+        elif t.dtype.is_float and t.ndim and self.rnd.random() < 0.15:
+            v = self.emit("iota", [], {"shape": t.shape, "dtype": t.dtype, "dimension": self.rnd.randrange(t.ndim)})[0]
+        else:
+            v = self.b.constant(sample_array(self.np_rng, t.shape, t.dtype.np), t.dtype)
+        self.pool.append(v)
+        return v
+
+    def usable(self, v: Value, exact: bool) -> bool:
+        return not (exact and id(v) in self.tainted)
+
+    def pick(self, pred=lambda v: True, exact=False) -> Value | None:
+        cands = [v for v in self.pool if pred(v) and self.usable(v, exact)]
+        if not cands:
+            return None
+        # prefer recent values, so graphs grow deep rather than wide
+        k = len(cands)
+        return cands[k - 1 - min(int(self.rnd.expovariate(1.0) * k / 3), k - 1)]
+
+    def operand(self, kinds="bif", exact=False, pred=lambda v: True) -> Value:
+        """An existing value whose dtype kind is in `kinds`, or a new leaf."""
+        v = self.pick(lambda v: v.dtype.kind in kinds and pred(v), exact)
+        if v is None or self.rnd.random() < 0.15:
+            t = TensorType(self.shape(), self.dtype(kinds))
+            if not pred(_Probe(t)):
+                raise _Skip
+            return self.leaf(t)
+        return v
+
+    def like(self, t: TensorType, exact=False) -> Value:
+        """A value of exactly type `t`: an existing one, one converted or broadcast to fit, or a leaf."""
+        r = self.rnd.random()
+        same = [v for v in self.pool if v.type == t and self.usable(v, exact)]
+        if same and r < 0.6:
+            return self.rnd.choice(same)
+        if r < 0.75:
+            src = [v for v in self.pool if v.shape == t.shape and v.dtype != t.dtype and self.usable(v, True)]
+            if src:
+                return self.emit("convert", [self.rnd.choice(src)], {"dtype": t.dtype})[0]
+        if r < 0.9:
+            src = [v for v in self.pool if v.dtype == t.dtype and v.ndim < len(t.shape) and self.usable(v, exact)
+                   and all(a in (1, b) for a, b in zip(v.shape, t.shape[len(t.shape) - v.ndim:]))]
+            if src:
+                v = self.rnd.choice(src)
+                dims = tuple(range(len(t.shape) - v.ndim, len(t.shape)))
+                return self.emit("broadcast_in_dim", [v], {"shape": t.shape, "broadcast_dimensions": dims})[0]
+        return self.leaf(t)
+
+    # -- emitting --
+    def emit(self, op: str, operands, attrs, regions=()) -> tuple[Value, ...]:
+        """Type-check, then add the node; a rejected or oversized node raises _Skip."""
+        opdef = get_op(op)
+        try:
+            a = opdef.normalize_attrs(attrs)
+            types = opdef.result_types(tuple(v.type for v in operands), a, regions)
+        except IRTypeError:
+            raise _Skip from None
+        if any(t.size > self.cfg.max_elements or t.ndim > self.cfg.max_rank + 1 for t in types):
+            raise _Skip
+        node = self.b.emit(opdef, operands, a, regions)
+        if node_is_inexact(node) or any(id(v) in self.tainted for v in operands):
+            self.tainted.update(id(r) for r in node.results if r.dtype.is_float)
+        self.pool.extend(node.results)
+        return node.results
+
+    # -- the graph --
+    def ops(self) -> list[str]:
+        names = self.cfg.ops or tuple(REGISTRY)
+        return [n for n in names if n in MAKERS or n in _generic_elementwise()]
+
+    def graph(self) -> Graph:
+        n_params = self.rnd.randint(1, self.cfg.max_params)
+        for _ in range(n_params):
+            self.leaf(TensorType(self.shape(), self.dtype()))
+        ops = self.ops()
+        made = 0
+        last = None
+        for _ in range(self.cfg.max_nodes * 6):
+            if made >= self.rnd.randint(1, self.cfg.max_nodes):
+                break
+            op = self.rnd.choice(ops)
+            maker = MAKERS.get(op) or _generic_elementwise()[op]
+            try:
+                last = maker(self, op)
+                made += 1
+            except _Skip:
+                continue
+        computed = [v for v in self.pool if v.node is not None]
+        results = [last[0]] if last else []
+        for v in self.rnd.sample(computed, min(len(computed), self.rnd.randint(0, 2))):
+            if v not in results:
+                results.append(v)
+        if not results:
+            results = [self.pool[-1]]
+        return self.b.build(results)
+
+
+class _Probe:
+    """Stands in for a Value when a predicate is checked against a type not yet made."""
+
+    def __init__(self, t):
+        self.type, self.shape, self.dtype, self.ndim = t, t.shape, t.dtype, t.ndim
+
+
+# --- makers, one per op -------------------------------------------------------------------
+
+_KINDS_CACHE: dict[str, str] = {}
+
+
+def accepted_kinds(op: str, n: int) -> str:
+    """Dtype kinds an elementwise op accepts, found by asking its type rule (cached)."""
+    if op not in _KINDS_CACHE:
+        opdef = get_op(op)
+        ok = ""
+        for d in ALL_DTYPES:
+            try:
+                opdef.result_types((TensorType((), d),) * n, opdef.normalize_attrs({}))
+                ok += d.kind
+            except IRTypeError:
+                pass
+        _KINDS_CACHE[op] = ok
+    return _KINDS_CACHE[op]
+
+
+def _elementwise(gen: GraphGenerator, op: str):
+    opdef = get_op(op)
+    n = opdef.num_operands
+    kinds = accepted_kinds(op, n)
+    if not kinds:
+        raise _Skip
+    exact = op in DISCONTINUOUS
+    x = gen.operand(kinds, exact)
+    rest = [gen.like(x.type, exact) for _ in range(n - 1)]
+    return gen.emit(op, [x, *rest], {})
+
+
+_GENERIC: dict | None = None
+
+
+def _generic_elementwise() -> dict:
+    """Every registered elementwise op without attributes and with a fixed operand count."""
+    global _GENERIC
+    if _GENERIC is None:
+        _GENERIC = {name: _elementwise for name, op in REGISTRY.items()
+                    if op.elementwise and op.num_operands and not op.attrs and op.num_regions == 0}
+    return _GENERIC
+
+
+def _constant(gen, op):
+    t = TensorType(gen.shape(), gen.dtype())
+    v = gen.b.constant(sample_array(gen.np_rng, t.shape, t.dtype.np), t.dtype)
+    gen.pool.append(v)
+    return (v,)
+
+
+def _iota(gen, op):
+    shape = gen.shape(min_rank=1)
+    return gen.emit("iota", [], {"shape": shape, "dtype": gen.dtype("if"), "dimension": gen.rnd.randrange(len(shape))})
+
+
+def _compare(gen, op):
+    x = gen.operand("bif", exact=True)
+    y = gen.like(x.type, exact=True)
+    return gen.emit("compare", [x, y], {"direction": gen.rnd.choice(("EQ", "NE", "LT", "LE", "GT", "GE"))})
+
+
+def _select(gen, op):
+    x = gen.operand()
+    y = gen.like(x.type)
+    p = gen.like(x.type.with_dtype(bool_), exact=True)
+    return gen.emit("select", [p, x, y], {})
+
+
+def _clamp(gen, op):
+    x = gen.operand("if")
+    return gen.emit("clamp", [gen.like(x.type), x, gen.like(x.type)], {})
+
+
+def _convert(gen, op):
+    x = gen.operand()
+    kinds = "f" if id(x) in gen.tainted else "bif"
+    return gen.emit("convert", [x], {"dtype": gen.dtype(kinds)})
+
+
+def _broadcast_in_dim(gen, op):
+    x = gen.operand()
+    rank = gen.rnd.randint(x.ndim, gen.cfg.max_rank + 1)
+    dims = tuple(sorted(gen.rnd.sample(range(rank), x.ndim)))
+    shape = [gen.dim() for _ in range(rank)]
+    for i, d in enumerate(dims):
+        shape[d] = x.shape[i] if x.shape[i] != 1 or gen.rnd.random() < 0.5 else shape[d]
+    return gen.emit("broadcast_in_dim", [x], {"shape": tuple(shape), "broadcast_dimensions": dims})
+
+
+def _factor(n: int, rnd: random.Random, max_rank: int) -> list[int]:
+    dims = []
+    k = 2
+    while n > 1:
+        while n % k:
+            k += 1
+        dims.append(k)
+        n //= k
+    rnd.shuffle(dims)
+    out = [1] * rnd.randint(1, max_rank)
+    for d in dims:
+        out[rnd.randrange(len(out))] *= d
+    return out
+
+
+def _reshape(gen, op):
+    x = gen.operand()
+    if x.type.size == 0:
+        shape = list(gen.shape(min_rank=1))
+        shape[gen.rnd.randrange(len(shape))] = 0
+    elif x.type.size == 1 and gen.rnd.random() < 0.3:
+        shape = []
+    else:
+        shape = _factor(x.type.size, gen.rnd, gen.cfg.max_rank)
+    return gen.emit("reshape", [x], {"shape": tuple(shape)})
+
+
+def _transpose(gen, op):
+    x = gen.operand()
+    perm = list(range(x.ndim))
+    gen.rnd.shuffle(perm)
+    return gen.emit("transpose", [x], {"permutation": tuple(perm)})
+
+
+def _slice(gen, op):
+    x = gen.operand(pred=lambda v: v.ndim > 0)
+    start, limit, strides = [], [], []
+    for n in x.shape:
+        s = gen.rnd.randint(0, n)
+        start.append(s)
+        limit.append(gen.rnd.randint(s, n))
+        strides.append(gen.rnd.choice((1, 1, 2, 3)))
+    attrs = {"start_indices": tuple(start), "limit_indices": tuple(limit)}
+    if gen.rnd.random() < 0.6:
+        attrs["strides"] = tuple(strides)
+    return gen.emit("slice", [x], attrs)
+
+
+def _index_scalar(gen) -> Value:
+    return gen.like(TensorType((), gen.dtype("i")), exact=True)
+
+
+def _dynamic_slice(gen, op):
+    x = gen.operand()
+    sizes = tuple(gen.rnd.randint(0, n) for n in x.shape)
+    starts = [_index_scalar(gen) for _ in x.shape]
+    return gen.emit("dynamic_slice", [x, *starts], {"slice_sizes": sizes})
+
+
+def _dynamic_update_slice(gen, op):
+    x = gen.operand()
+    upd = gen.like(TensorType(tuple(gen.rnd.randint(0, n) for n in x.shape), x.dtype))
+    starts = [_index_scalar(gen) for _ in x.shape]
+    return gen.emit("dynamic_update_slice", [x, upd, *starts], {})
+
+
+def _concatenate(gen, op):
+    x = gen.operand(pred=lambda v: v.ndim > 0)
+    d = gen.rnd.randrange(x.ndim)
+    parts = [x]
+    for _ in range(gen.rnd.randint(0, 2)):
+        shape = list(x.shape)
+        shape[d] = gen.dim()
+        parts.append(gen.like(TensorType(shape, x.dtype)))
+    gen.rnd.shuffle(parts)
+    return gen.emit("concatenate", parts, {"dimension": d})
+
+
+def _pad(gen, op):
+    x = gen.operand()
+    v = gen.like(TensorType((), x.dtype))
+    lo, hi, interior = [], [], []
+    for n in x.shape:
+        i = gen.rnd.choice((0, 0, 1, 2))
+        full = n + max(n - 1, 0) * i
+        a = gen.rnd.randint(-full, 2)
+        b = gen.rnd.randint(-(full + a) if full + a > 0 else 0, 2)
+        lo.append(a), hi.append(b), interior.append(i)
+    return gen.emit("pad", [x, v], {"edge_padding_low": tuple(lo), "edge_padding_high": tuple(hi),
+                                    "interior_padding": tuple(interior)})
+
+
+def _reverse(gen, op):
+    x = gen.operand()
+    dims = tuple(d for d in range(x.ndim) if gen.rnd.random() < 0.5)
+    return gen.emit("reverse", [x], {"dimensions": dims})
+
+
+def _reduce(gen, op):
+    x = gen.operand()
+    kinds = {"b": ("and", "or", "max", "min"), "i": ("sum", "prod", "max", "min", "and", "or"),
+             "f": ("sum", "prod", "max", "min")}[x.dtype.kind]
+    dims = tuple(d for d in range(x.ndim) if gen.rnd.random() < 0.6)
+    return gen.emit("reduce", [x], {"kind": gen.rnd.choice(kinds), "dimensions": dims})
+
+
+def _arg(gen, op):
+    x = gen.operand("if", exact=True, pred=lambda v: any(n > 0 for n in v.shape))
+    d = gen.rnd.choice([i for i, n in enumerate(x.shape) if n > 0])
+    return gen.emit(op, [x], {"dimension": d, "index_dtype": gen.dtype("i")})
+
+
+def _dot_general(gen, op):
+    x = gen.operand("if", pred=lambda v: v.ndim > 0)
+    dims = list(range(x.ndim))
+    gen.rnd.shuffle(dims)
+    nb = gen.rnd.randint(0, min(1, len(dims)))
+    lb = tuple(dims[:nb])
+    nc = gen.rnd.randint(0, min(2, len(dims) - nb))
+    lc = tuple(dims[nb:nb + nc])
+    # rhs: the paired dimensions in a random order, plus up to one free dimension
+    rhs_dims = [("b", i) for i in range(nb)] + [("c", i) for i in range(nc)]
+    if gen.rnd.random() < 0.6:
+        rhs_dims.append(("f", gen.dim()))
+    gen.rnd.shuffle(rhs_dims)
+    shape, rb, rc = [], [None] * nb, [None] * nc
+    for pos, (kind, i) in enumerate(rhs_dims):
+        if kind == "b":
+            rb[i] = pos
+            shape.append(x.shape[lb[i]])
+        elif kind == "c":
+            rc[i] = pos
+            shape.append(x.shape[lc[i]])
+        else:
+            shape.append(i)
+    y = gen.like(TensorType(shape, x.dtype))
+    return gen.emit("dot_general", [x, y], {"lhs_batch": lb, "rhs_batch": tuple(rb), "lhs_contracting": lc,
+                                            "rhs_contracting": tuple(rc)})
+
+
+def _indices(gen, x, axis):
+    bd = gen.rnd.randint(0, axis) if gen.rnd.random() < 0.3 else 0
+    extra = gen.shape(max_rank=2)
+    return bd, gen.like(TensorType(x.shape[:bd] + extra, gen.dtype("i")), exact=True)
+
+
+def _gather(gen, op):
+    x = gen.operand(pred=lambda v: v.ndim > 0)
+    axis = gen.rnd.randrange(x.ndim)
+    bd, idx = _indices(gen, x, axis)
+    return gen.emit("gather", [x, idx], {"axis": axis, "batch_dims": bd})
+
+
+def _scatter(gen, op):
+    x = gen.operand(pred=lambda v: v.ndim > 0)
+    axis = gen.rnd.randrange(x.ndim)
+    bd, idx = _indices(gen, x, axis)
+    ushape = x.shape[:axis] + idx.shape[bd:] + x.shape[axis + 1:]
+    upd = gen.like(TensorType(ushape, x.dtype))
+    return gen.emit("scatter", [x, idx, upd], {"axis": axis, "batch_dims": bd, "kind": gen.rnd.choice(("add", "set"))})
+
+
+def _fusion(gen, op):
+    """A loop fusion: a few elementwise ops over operands of one type, one or two results."""
+    x = gen.operand()
+    operands = [x] + [gen.like(x.type) for _ in range(gen.rnd.randint(0, 1))]
+    inner = GraphGenerator(random.Random(gen.rnd.getrandbits(64)),
+                           GenConfig(max_params=0, max_nodes=3, dtypes=(x.dtype.name,)), name="body")
+    for i, v in enumerate(operands):
+        p = inner.b.param(v.type, f"a{i}")
+        inner.pool.append(p)
+        if id(v) in gen.tainted:
+            inner.tainted.add(id(p))
+    candidates = [n for n in _generic_elementwise() if x.dtype.kind in accepted_kinds(n, get_op(n).num_operands)]
+    results = []
+    for _ in range(gen.rnd.randint(1, 3)):
+        name = gen.rnd.choice(candidates)
+        try:
+            results.extend(_fusion_step(inner, name, x.type))
+        except _Skip:
+            continue
+    if not results:
+        raise _Skip
+    keep = [results[-1]] + ([results[0]] if len(results) > 1 and gen.rnd.random() < 0.5 else [])
+    body = inner.b.build(keep)
+    return gen.emit("fusion", operands, {"kind": "loop"}, [body])
+
+
+def _fusion_step(inner, name, t):
+    exact = name in DISCONTINUOUS
+    n = get_op(name).num_operands
+    args = [v for v in inner.pool if v.type == t and inner.usable(v, exact)]
+    if len(args) < 1:
+        raise _Skip
+    return inner.emit(name, [inner.rnd.choice(args) for _ in range(n)], {})
+
+
+MAKERS = {
+    "constant": _constant, "iota": _iota, "compare": _compare, "select": _select, "clamp": _clamp,
+    "convert": _convert, "broadcast_in_dim": _broadcast_in_dim, "reshape": _reshape, "transpose": _transpose,
+    "slice": _slice, "dynamic_slice": _dynamic_slice, "dynamic_update_slice": _dynamic_update_slice,
+    "concatenate": _concatenate, "pad": _pad, "reverse": _reverse, "reduce": _reduce, "argmax": _arg,
+    "argmin": _arg, "dot_general": _dot_general, "gather": _gather, "scatter": _scatter, "fusion": _fusion,
+}
+
+
+def generator_table() -> dict:
+    """Op name -> how the generator makes it (a specific maker, or the generic elementwise one)."""
+    table = {name: "elementwise" for name in _generic_elementwise()}
+    table.update({name: fn.__name__ for name, fn in MAKERS.items()})
+    return {k: v for k, v in table.items() if k in REGISTRY}
+
+
+def generate_graph(rnd: random.Random | int, config: GenConfig | None = None) -> Graph:
+    """A random well-typed graph; `rnd` is a `random.Random` or a seed."""
+    if not isinstance(rnd, random.Random):
+        rnd = random.Random(rnd)
+    return GraphGenerator(rnd, config).graph()
+
+
+def random_inputs(graph: Graph, rng: np.random.Generator | int, edge_fraction: float = 0.3) -> list[np.ndarray]:
+    """Arrays for the parameters of `graph`, about `edge_fraction` of them edge values (NaN, inf,
+    -0.0, integer limits); integers otherwise small, so they often land in range as indices."""
+    if not isinstance(rng, np.random.Generator):
+        rng = np.random.default_rng(rng)
+    return [sample_array(rng, p.shape, p.dtype.np, edge_fraction) for p in graph.params]
+
+
+def graphs(config: GenConfig | None = None):
+    """A hypothesis strategy of random graphs (hypothesis is imported only when this is called)."""
+    from hypothesis import strategies as st
+    return st.builds(lambda r: generate_graph(r, config), st.randoms(use_true_random=False))
+
+
+def graphs_with_inputs(config: GenConfig | None = None):
+    """A hypothesis strategy of (graph, inputs) pairs."""
+    from hypothesis import strategies as st
+
+    def make(r):
+        g = generate_graph(r, config)
+        return g, random_inputs(g, r.getrandbits(64))
+    return st.builds(make, st.randoms(use_true_random=False))
+
+
+__all__ = ["DISCONTINUOUS", "GenConfig", "GraphGenerator", "MAKERS", "TRANSCENDENTAL", "generate_graph",
+           "generator_table", "graphs", "graphs_with_inputs", "inexact_values", "node_is_inexact",
+           "random_inputs"]

@@ -1,0 +1,330 @@
+"""Run random graphs on every backend and opt level, compare with the reference, shrink failures.
+
+A *target* is a backend plus an opt level (`None`: the graph as generated;
+`L`: after `chainrule.passes.optimize(graph, opt_level=L)`). The oracle is
+the reference backend on the unoptimized graph. A target that raises
+`NotImplementedError` (an op it does not support yet) counts as
+"unsupported", not as a failure; any other exception is a crash.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..backends import available_backends, get_backend
+from ..backends.reference import evaluate_op
+from ..ir import Graph, GraphBuilder, verify
+from .compare import describe_difference
+from .generator import GenConfig, generate_graph, inexact_values, random_inputs
+
+# Options each backend is compiled with while fuzzing (no disk cache: thousands of one-off graphs).
+BACKEND_OPTIONS = {"llvm": {"cache": False}}
+
+
+@dataclass(frozen=True)
+class Target:
+    backend: str
+    opt_level: int | None = None
+
+    def __str__(self):
+        return self.backend if self.opt_level is None else f"{self.backend}@O{self.opt_level}"
+
+
+@dataclass
+class Finding:
+    kind: str  # "mismatch" or "crash"
+    target: Target
+    detail: str
+    graph: Graph
+    inputs: list
+    program: int = -1
+
+    def report(self) -> str:
+        lines = [f"=== {self.kind} on {self.target} (program {self.program})", self.detail,
+                 f"minimal graph ({self.graph.num_nodes()} nodes):", str(self.graph).rstrip(), "inputs:"]
+        for p, a in zip(self.graph.params, self.inputs):
+            lines.append(f"  %{p.name}: {p.type} = {np.array2string(np.asarray(a), threshold=64, separator=', ')}")
+        return "\n".join(lines)
+
+
+class Unsupported(Exception):
+    """A target cannot run this graph yet (it raised NotImplementedError)."""
+
+
+def _optimizer():
+    try:
+        from ..passes import OPT_PIPELINES, optimize
+    except ImportError:
+        return None, ()
+    return optimize, tuple(sorted(OPT_PIPELINES))
+
+
+def default_opt_levels() -> tuple[int, ...]:
+    return _optimizer()[1]
+
+
+def evaluate_all(graph: Graph, inputs) -> dict[int, np.ndarray]:
+    """Every value of `graph` (by id) on the reference backend; stops quietly at a failing node."""
+    env = {id(p): a for p, a in zip(graph.params, inputs)}
+    with np.errstate(all="ignore"):
+        for node in graph.nodes:
+            try:
+                outs = evaluate_op(node.op, [env[id(v)] for v in node.operands], node.attrs,
+                                   [r.type for r in node.results], node.regions)
+            except Exception:
+                break
+            env.update((id(r), o) for r, o in zip(node.results, outs))
+    return env
+
+
+class Checker:
+    """Runs one graph on the targets and says which disagree with the reference."""
+
+    def __init__(self, backends=None, opt_levels=None, zero_sign: bool = True, modules: dict | None = None):
+        """`modules` adds or replaces backends by name: objects with `compile(graph) -> callable`
+        (tests use it to check that a broken backend is caught)."""
+        modules = dict(modules or {})
+        self.backends = list(backends) if backends is not None else available_backends()
+        self.backends += [m for m in modules if m not in self.backends]
+        self.optimize, levels = _optimizer()
+        self.opt_levels = tuple(levels if opt_levels is None else opt_levels) if self.optimize else ()
+        self.zero_sign = zero_sign
+        self.targets = [Target(b, lvl) for b in self.backends for lvl in (None, *self.opt_levels)]
+        self._modules = {b: modules[b] if b in modules else get_backend(b) for b in self.backends}
+
+    # -- running --
+    def oracle(self, graph: Graph, inputs) -> list[np.ndarray]:
+        with np.errstate(all="ignore"):
+            return [np.asarray(r) for r in self._modules.get("reference", get_backend("reference")).compile(graph)(*inputs)]
+
+    def optimized(self, graph: Graph, level: int | None, cache: dict | None = None) -> Graph:
+        if level is None:
+            return graph
+        if cache is not None and level in cache:
+            return cache[level]
+        try:
+            g = self.optimize(graph, opt_level=level)
+        except NotImplementedError as e:
+            raise Unsupported(f"optimize O{level}: {e}") from None
+        except Exception as e:
+            raise RuntimeError(f"optimize(opt_level={level}) raised {type(e).__name__}: {e}") from e
+        try:
+            verify(g)
+        except Exception as e:
+            raise RuntimeError(f"optimize(opt_level={level}) produced an invalid graph: {e}") from e
+        if g.param_types != graph.param_types or g.result_types != graph.result_types:
+            raise RuntimeError(f"optimize(opt_level={level}) changed the signature "
+                               f"{graph.param_types} -> {graph.result_types} to {g.param_types} -> {g.result_types}")
+        if cache is not None:
+            cache[level] = g
+        return g
+
+    def run(self, target: Target, graph: Graph, inputs, cache: dict | None = None) -> list[np.ndarray]:
+        g = self.optimized(graph, target.opt_level, cache)
+        mod = self._modules[target.backend]
+        opts = BACKEND_OPTIONS.get(target.backend, {})
+        try:
+            with np.errstate(all="ignore"):
+                exe = mod.compile(g, **opts)
+                return [np.asarray(r) for r in exe(*inputs)]
+        except NotImplementedError as e:
+            raise Unsupported(f"{target}: {e}") from None
+
+    # -- judging --
+    def failure(self, target: Target, graph: Graph, inputs, want=None, cache=None) -> tuple[str, str] | None:
+        """(kind, detail) when `target` disagrees with the reference on `graph`, else None."""
+        if want is None:
+            try:
+                want = self.oracle(graph, inputs)
+            except Exception as e:
+                return "crash", f"the reference backend raised {type(e).__name__}: {e}"
+            if target.backend == "reference" and target.opt_level is None:
+                return None
+        try:
+            got = self.run(target, graph, inputs, cache)
+        except Unsupported:
+            raise
+        except Exception as e:
+            return "crash", f"{target} raised {type(e).__name__}: {e}"
+        if len(got) != len(want):
+            return "mismatch", f"{target} returned {len(got)} results, expected {len(want)}"
+        tainted = inexact_values(graph)
+        for i, (g, w) in enumerate(zip(got, want)):
+            diff = describe_difference(g, w, id(graph.results[i]) in tainted, self.zero_sign)
+            if diff:
+                return "mismatch", f"result {i}: {diff}"
+        return None
+
+    def check(self, graph: Graph, inputs) -> tuple[list[tuple[Target, str, str]], int]:
+        """Failures [(target, kind, detail)] of one program, and how many targets were unsupported."""
+        try:
+            want = self.oracle(graph, inputs)
+        except Exception as e:
+            return [(Target("reference"), "crash", f"the reference backend raised {type(e).__name__}: {e}")], 0
+        out, unsupported, cache = [], 0, {}
+        for t in self.targets:
+            if t.backend == "reference" and t.opt_level is None:
+                continue
+            try:
+                f = self.failure(t, graph, inputs, want, cache)
+            except Unsupported:
+                unsupported += 1
+                continue
+            if f:
+                out.append((t, *f))
+        return out, unsupported
+
+
+# --- shrinking -------------------------------------------------------------------------------
+
+def rebuild(graph: Graph, inputs, cut: dict[int, np.ndarray], bypass: dict[int, object], results=None):
+    """A copy of `graph` where values in `cut` become new parameters (with those inputs), values in
+    `bypass` are replaced by another value, and only what the results need is kept."""
+    results = list(graph.results if results is None else results)
+
+    def resolve(v):
+        seen = 0
+        while id(v) in bypass and seen < 1000:
+            v, seen = bypass[id(v)], seen + 1
+        return v
+
+    needed: set[int] = set()
+    stack = [resolve(v) for v in results]
+    while stack:
+        v = stack.pop()
+        if id(v) in needed:
+            continue
+        needed.add(id(v))
+        if id(v) in cut or v.node is None:
+            continue
+        for r in v.node.results:
+            needed.add(id(r))
+        stack.extend(resolve(o) for o in v.node.operands)
+    b = GraphBuilder(graph.name)
+    mapping, new_inputs = {}, []
+    for p, a in zip(graph.params, inputs):
+        if id(p) in needed:
+            mapping[id(p)] = b.param(p.type, p.name)
+            new_inputs.append(a)
+    k = len(graph.params)
+    for node in graph.nodes:
+        for r in node.results:
+            if id(r) in cut and id(r) in needed:
+                mapping[id(r)] = b.param(r.type, f"c{k}")
+                new_inputs.append(cut[id(r)])
+                k += 1
+    for node in graph.nodes:
+        if not any(id(r) in needed and id(r) not in cut for r in node.results):
+            continue
+        new = b.emit(node.op, [mapping[id(resolve(o))] for o in node.operands], node.attrs, node.regions)
+        for r, nr in zip(node.results, new.results):
+            mapping.setdefault(id(r), nr)
+    return b.build([mapping[id(resolve(v))] for v in results]), new_inputs
+
+
+def _candidates(graph: Graph, inputs, values):
+    """Smaller variants of `graph`, the most aggressive first."""
+    if len(graph.results) > 1:
+        for r in graph.results:
+            yield rebuild(graph, inputs, {}, {}, [r])
+    for node in reversed(graph.nodes):
+        if node.op.name == "constant":
+            continue
+        if all(id(r) in values for r in node.results):
+            yield rebuild(graph, inputs, {id(r): values[id(r)] for r in node.results}, {})
+        if len(node.results) == 1:
+            for o in node.operands:
+                if o.type == node.results[0].type:
+                    yield rebuild(graph, inputs, {}, {id(node.results[0]): o})
+                    break
+
+
+def shrink(graph: Graph, inputs, still_fails: Callable[[Graph, list], bool], max_tries: int = 300,
+           max_seconds: float = 60.0) -> tuple[Graph, list]:
+    """Greedily delete nodes and cut operands into parameters while `still_fails` holds."""
+    tries, t0 = 0, time.monotonic()
+    improved = True
+    while improved and tries < max_tries and time.monotonic() - t0 < max_seconds:
+        improved = False
+        values = evaluate_all(graph, inputs)
+        size = graph.num_nodes() + len(graph.params)
+        for g, ins in _candidates(graph, inputs, values):
+            if g.num_nodes() + len(g.params) >= size and len(g.results) >= len(graph.results):
+                continue
+            tries += 1
+            try:
+                ok = still_fails(g, ins)
+            except Exception:
+                ok = False
+            if ok:
+                graph, inputs, improved = g, ins, True
+                break
+            if tries >= max_tries or time.monotonic() - t0 >= max_seconds:
+                break
+    return graph, inputs
+
+
+# --- the loop ----------------------------------------------------------------------------------
+
+@dataclass
+class Stats:
+    programs: int = 0
+    mismatches: int = 0
+    crashes: int = 0
+    unsupported: int = 0
+    findings: list = field(default_factory=list)
+
+    def summary(self) -> str:
+        return f"programs: {self.programs}, mismatches: {self.mismatches}, crashes: {self.crashes}"
+
+
+def fuzz(seconds: float | None = None, programs: int | None = None, seed: int = 0, backends=None,
+         opt_levels=None, config: GenConfig | None = None, do_shrink: bool = True, zero_sign: bool = True,
+         max_reports: int = 10, out: Callable[[str], None] | None = print, checker: Checker | None = None) -> Stats:
+    """Generate and check programs until `seconds` pass or `programs` are done (whichever first)."""
+    if seconds is None and programs is None:
+        raise ValueError("fuzz needs a time limit (seconds) or a program count (programs)")
+    checker = checker or Checker(backends, opt_levels, zero_sign)
+    stats = Stats()
+    t_end = None if seconds is None else time.monotonic() + seconds
+    i = 0
+    while (programs is None or i < programs) and (t_end is None or time.monotonic() < t_end):
+        rnd = random.Random(seed * 1_000_003 + i)
+        graph = generate_graph(rnd, config)
+        inputs = random_inputs(graph, rnd.getrandbits(64))
+        failures, unsupported = checker.check(graph, inputs)
+        stats.programs += 1
+        stats.unsupported += unsupported
+        for target, kind, detail in failures:
+            if kind == "mismatch":
+                stats.mismatches += 1
+            else:
+                stats.crashes += 1
+            g, ins = graph, inputs
+            if do_shrink:
+                def still(g2, ins2, target=target, kind=kind):
+                    try:
+                        f = checker.failure(target, g2, ins2)
+                    except Unsupported:
+                        return False
+                    return f is not None and f[0] == kind
+                g, ins = shrink(graph, inputs, still)
+                try:
+                    f = checker.failure(target, g, ins)
+                    detail = f[1] if f else detail
+                except Unsupported:
+                    pass
+            finding = Finding(kind, target, detail, g, ins, i)
+            stats.findings.append(finding)
+            if out is not None:
+                if len(stats.findings) <= max_reports:
+                    out(finding.report())
+                else:
+                    out(f"=== {kind} on {target} (program {i}): {detail.splitlines()[0][:200]}")
+        i += 1
+    return stats
