@@ -154,12 +154,21 @@ def _line_of(fn, needle):
 
 def test_shape_error_names_user_line():
     def bad(x, y):
-        return x @ y  # the bad line
+        return x @ y  # MARK-MATMUL
 
     with pytest.raises(ValueError) as e:
         cr.jit(bad)(np.ones((2, 3)), np.ones((4, 5)))
     msg = str(e.value)
-    assert "matmul" in msg
+    assert "matmul" in msg and f"at {__file__}:{_line_of(bad, 'MARK-MATMUL')}: return x @ y" in msg
+
+
+def test_index_error_names_user_line():
+    def bad(x):
+        return x[0, 7]  # MARK-INDEX
+
+    with pytest.raises(IndexError) as e:
+        cr.jit(bad)(np.ones((2, 3)))
+    assert f"at {__file__}:{_line_of(bad, 'MARK-INDEX')}" in str(e.value)
 
 
 def test_ir_type_error_names_user_line():
@@ -181,6 +190,11 @@ def test_broadcast_error_names_user_line():
     with pytest.raises(ValueError) as e:
         cr.jit(bad)(np.ones(3), np.ones(4))
     assert "cannot be broadcast" in str(e.value)
+    assert f"at {__file__}:{_line_of(bad, 'MARK-BCAST')}" in str(e.value)
+    with pytest.raises(ValueError) as e:
+        cnp.reshape(np.ones(6), (4, 2))  # MARK-EAGER
+    line = _line_of(test_broadcast_error_names_user_line, "MARK-EAGER")
+    assert f"at {__file__}:{line}" in str(e.value) and str(e.value).count(" at ") == 1
 
 
 def test_define_then_run_error_names_user_line():

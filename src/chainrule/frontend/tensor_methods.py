@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import numpy_core as cnp
 from . import numpy_manip, numpy_scan
 from .indexing import _AtIndexer, getitem
+from .located import located
 from .tensor import Tensor
 
 
@@ -87,9 +88,24 @@ def install():
     T.__array_namespace__ = lambda s, api_version=None: __import__("chainrule.numpy").numpy
 
 
+def _locate_methods():
+    """Operators and methods report errors at the user's line, like the cnp functions."""
+    for name, value in list(vars(Tensor).items()):
+        if callable(value) and (not name.startswith("__") or name in _OPERATORS) and name not in _PLUMBING:
+            setattr(Tensor, name, located(value))
+
+
+_PLUMBING = {"__init__", "__repr__", "__hash__", "__bool__", "__index__", "__float__", "__int__", "__array__",
+             "__len__", "__iter__"}
+_OPERATORS = {f"__{n}__" for n in ("add radd sub rsub mul rmul truediv rtruediv floordiv rfloordiv mod rmod pow "
+                                    "rpow matmul rmatmul neg pos abs invert and rand or ror xor rxor lt le gt ge "
+                                    "eq ne getitem").split()}
+
+
 def _nonzero(self):
     raise NotImplementedError("nonzero has a data-dependent shape; use cnp.where(mask, x, 0) or "
                               "cnp.count_nonzero instead")
 
 
 install()
+_locate_methods()
