@@ -8,6 +8,7 @@ __version__ = "0.1.0"
 from .frontend import Compiled, Lowered, Spec, Tensor, function, jit, placeholder, trace  # noqa: E402
 from .frontend import pytree as tree  # noqa: E402
 from .frontend.check_grads import check_grads  # noqa: E402
+from .frontend.control_flow import cond, fori_loop, scan, switch, while_loop  # noqa: E402
 from .frontend.custom import custom_jvp, custom_vjp  # noqa: E402
 from .frontend.to_source import to_source  # noqa: E402
 from .frontend.transforms import (gradients, grad, hessian, jacfwd, jacrev, jvp, stop_gradient,  # noqa: E402
@@ -16,6 +17,7 @@ from .frontend.vmap import vmap  # noqa: E402
 from .ir import Graph, TensorType, parse  # noqa: E402
 from . import numpy  # noqa: E402,F401
 
-__all__ = ["Compiled", "Graph", "Lowered", "Spec", "Tensor", "TensorType", "check_grads", "custom_jvp", "custom_vjp", "function",
-           "grad", "gradients", "hessian", "jacfwd", "jacrev", "jit", "jvp", "numpy", "parse", "placeholder",
-           "stop_gradient", "to_source", "trace", "tree", "value_and_grad", "vjp", "vmap"]
+__all__ = ["Compiled", "Graph", "Lowered", "Spec", "Tensor", "TensorType", "check_grads", "cond", "custom_jvp", "custom_vjp",
+           "fori_loop", "function", "grad", "gradients", "hessian", "jacfwd", "jacrev", "jit", "jvp", "numpy", "parse",
+           "placeholder", "scan", "stop_gradient", "switch", "to_source", "trace", "tree", "value_and_grad", "vjp",
+           "vmap", "while_loop"]

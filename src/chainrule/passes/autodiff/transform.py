@@ -110,10 +110,14 @@ def vjp_graph(g: Graph, wrt: Sequence[int] | None = None, seed_ones: bool = Fals
 
     # 3. transpose the linear part, last node first
     for node in reversed(linear_nodes):
-        (res,) = node.results
-        ct = e2.sum_all(cts.pop(id(res), ()))
-        if ct is None:
-            continue
+        if len(node.results) == 1:
+            ct = e2.sum_all(cts.pop(id(node.results[0]), ()))
+            if ct is None:
+                continue
+        else:  # multi-result linear ops (control flow): one cotangent per result, None where zero
+            ct = [e2.sum_all(cts.pop(id(r), ())) for r in node.results]
+            if all(c is None for c in ct):
+                continue
         rule = TRANSPOSE_RULES.get(node.op.name)
         if rule is None:
             raise NonDifferentiableError(

@@ -1,0 +1,290 @@
+"""Derivative rules of the control-flow ops (cond, case, while, scan), as JAX does them.
+
+The regions are closed graphs, so every rule differentiates a region with
+the pass itself (`jvp_graph`, `vjp_graph`) and wraps the result in a new
+region of the same op. No new ops are needed: which operands are tangents is
+exactly what the transpose driver's `linear` flags say.
+
+* cond / case (JVP_RULES): the driver emits the original node for the primal
+  results; the rule adds a *tangent* node of the same op over
+  (selector, primal operands..., operand tangents...) whose branch k is
+  `jvp_graph(branch_k)` restricted to the tangents of the float results.
+  The branch recomputes its primal part inside, so the tangent node is linear
+  in its tangent operands. Transpose (any cond/case linear in some
+  operands): a cond/case over (selector, non-linear operands..., output
+  cotangents...) whose branch k is `vjp_graph(branch_k)` with respect to
+  the linear parameters (given zeros: the branch is linear in them).
+* while (JVP_RULES): one while over (carry..., float-carry tangents...) whose
+  body is `jvp_graph(body)`; the original while gives the primal results, so
+  they are not marked linear. Reverse mode needs the trip count ahead, so
+  its transpose raises `ReverseModeWhileError` (JAX does the same).
+* scan (EXPANSIONS, so the primal scan can also save residuals):
+  1. the primal scan, extended to also output the stacked carry-in values;
+  2. a tangent scan: consts (primal consts, const tangents), carry (tangents
+     of the float carries), xs (stacked carries, primal xs, x tangents);
+     its body is the tangent part of `jvp_graph(body)`, reading the primal
+     carry from the residual slice, so it is linear in the tangents.
+  Transpose (any scan linear in its carry and in some consts/xs): a scan in
+  the other direction over consts (non-linear consts), carry (carry
+  cotangent, accumulated cotangents of the linear consts), xs (non-linear
+  xs, ys cotangents), whose body is `vjp_graph` of the linear body; it
+  outputs the cotangents of the carry init, the linear consts and the
+  stacked linear xs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...ir import Graph, GraphBuilder, TensorType
+from ...ir.control_flow import scan_split
+from .errors import NonDifferentiableError
+from .jvp_rules import JVP_RULES
+from .trace import expansion
+from .transform import dce, jvp_graph, vjp_graph
+from .transpose_rules import TRANSPOSE_RULES
+
+
+class ReverseModeWhileError(NonDifferentiableError, ValueError):
+    """Reverse-mode differentiation reached a while loop (its trip count is unknown ahead)."""
+
+
+WHILE_REVERSE_MESSAGE = (
+    "Reverse-mode differentiation does not work for while_loop or fori_loop with dynamic (traced) start/stop "
+    "values: the number of iterations is not known ahead, so the loop's intermediate values cannot be stored. "
+    "Try using cr.scan, or cr.fori_loop with static Python int start/stop (which becomes a scan); "
+    "forward mode (cr.jvp, cr.jacfwd) does work through while_loop.")
+
+
+# --- region building helpers -----------------------------------------------------------
+
+def inline_graph(b: GraphBuilder, graph: Graph, args) -> list:
+    """Emit `graph`'s nodes into `b` applied to `args`; returns its results."""
+    env = {id(p): a for p, a in zip(graph.params, args, strict=True)}
+    for node in graph.nodes:
+        new = b.emit(node.op, [env[id(v)] for v in node.operands], node.attrs, node.regions)
+        for r, n in zip(node.results, new.results):
+            env[id(r)] = n
+    return [env[id(r)] for r in graph.results]
+
+
+def zeros_value(b: GraphBuilder, t: TensorType):
+    """A zero tensor of type `t`: a scalar constant broadcast (never a big literal)."""
+    z = b.constant(np.zeros((), t.dtype.np))
+    return z if t.shape == () else b.op("broadcast_in_dim", z, shape=t.shape, broadcast_dimensions=())
+
+
+def make_region(name: str, param_types, fn) -> Graph:
+    """A region with `param_types`, whose results are `fn(builder, params)`, without dead nodes."""
+    b = GraphBuilder(name)
+    params = [b.param(t) for t in param_types]
+    return dce(b, list(fn(b, params)))
+
+
+def _as_list(ct, node):
+    return list(ct) if isinstance(ct, (list, tuple)) else [ct] * (len(node.results) == 1)
+
+
+# --- cond / case -------------------------------------------------------------------------
+
+def _tangent_branch(branch: Graph, wrt, keep) -> Graph:
+    """(params..., tangents of params `wrt`...) -> tangents of results `keep`, linear in the tangents."""
+    jg = jvp_graph(branch, wrt=wrt)
+    n = len(branch.results)
+    return make_region(f"{branch.name}_tan", jg.param_types,
+                       lambda b, ps: [inline_graph(b, jg, ps)[n + k] for k in keep])
+
+
+def _cond_jvp(e, node, xs, ts, ys):
+    ops, tans = xs[1:], ts[1:]
+    wrt = [i for i, (x, t) in enumerate(zip(ops, tans)) if t is not None and x.dtype.is_float]
+    keep = [k for k, y in enumerate(ys) if y.dtype.is_float]
+    if not wrt or not keep:
+        return [None] * len(ys)
+    branches = tuple(_tangent_branch(br, wrt, keep) for br in node.regions)
+    tn = e.emit(node.op, [xs[0], *ops, *(tans[i] for i in wrt)], node.attrs, branches)
+    out = [None] * len(ys)
+    for k, r in zip(keep, tn.results):
+        out[k] = r
+    return out
+
+
+def _transposed_branch(branch: Graph, nonlin, lin) -> Graph:
+    """(non-linear params..., result cotangents...) -> cotangents of the linear params `lin`."""
+    vg = vjp_graph(branch, wrt=lin)
+    n = len(branch.results)
+    types = [branch.params[i].type for i in nonlin] + list(branch.result_types)
+
+    def body(b, ps):
+        args = [None] * len(branch.params)
+        for i, p in zip(nonlin, ps):
+            args[i] = p
+        for i in lin:
+            args[i] = zeros_value(b, branch.params[i].type)  # the branch is linear in these: any value does
+        return inline_graph(b, vg, args + list(ps[len(nonlin):]))[n:]
+
+    return make_region(f"{branch.name}_T", types, body)
+
+
+def _cond_transpose(e, node, ct, linear):
+    if linear[0]:
+        raise NonDifferentiableError(f"internal error: the selector of {node.op.name} is a tangent")
+    cts = [e.materialize(c, r.type) for c, r in zip(_as_list(ct, node), node.results, strict=True)]
+    ops, lin_flags = node.operands[1:], linear[1:]
+    nonlin = [i for i, f in enumerate(lin_flags) if not f]
+    lin = [i for i, f in enumerate(lin_flags) if f]
+    branches = tuple(_transposed_branch(br, nonlin, lin) for br in node.regions)
+    tn = e.emit(node.op, [node.operands[0], *(ops[i] for i in nonlin), *cts], node.attrs, branches)
+    out = [None] * len(node.operands)
+    for i, r in zip(lin, tn.results):
+        out[1 + i] = r
+    return out
+
+
+# --- while -----------------------------------------------------------------------------------
+
+def _while_jvp(e, node, xs, ts, ys):
+    cond, body = node.regions
+    n = len(xs)
+    fl = [i for i, x in enumerate(xs) if x.dtype.is_float]
+    tans = [e.materialize(ts[i], xs[i].type) for i in fl]
+    types = [x.type for x in xs] + [t.type for t in tans]
+    cond2 = make_region(f"{cond.name}_jvp", types, lambda b, ps: inline_graph(b, cond, ps[:n]))
+    jb = jvp_graph(body, wrt=fl)
+    body2 = make_region(f"{body.name}_jvp", types,
+                        lambda b, ps: (lambda r: r[:n] + [r[n + i] for i in fl])(inline_graph(b, jb, ps)))
+    jn = e.emit("while", [*xs, *tans], {}, (cond2, body2))
+    out = [None] * n
+    for i, r in zip(fl, jn.results[n:]):
+        out[i] = r
+    return out
+
+
+def _while_transpose(e, node, ct, linear):
+    raise ReverseModeWhileError(WHILE_REVERSE_MESSAGE)
+
+
+# --- scan ------------------------------------------------------------------------------------
+
+def _slice_type(t: TensorType) -> TensorType:
+    return TensorType(t.shape[1:], t.dtype)
+
+
+@expansion("scan")
+def _scan_jvp(e, node, xs, ts, trace):
+    (body,) = node.regions
+    a = node.attrs
+    nc, nk, length = a["num_consts"], a["num_carry"], a["length"]
+    consts, carry, seq = scan_split(xs, a)
+    tc, tk, tx = scan_split(ts, a)
+    ny = len(node.results) - nk
+
+    # 1. the primal scan, also stacking each iteration's carry-in (the residuals of the tangent scan)
+    ext = make_region(f"{body.name}_res", body.param_types,
+                      lambda b, ps: inline_graph(b, body, ps) + list(ps[nc:nc + nk]))
+    pn = e.emit("scan", xs, a, (ext,))
+    ys = list(pn.results[:nk + ny])
+    stacked = list(pn.results[nk + ny:])
+
+    # 2. the tangent scan, linear in (const tangents, carry tangents, x tangents)
+    wc = [i for i in range(nc) if tc[i] is not None and consts[i].dtype.is_float]
+    wk = [i for i in range(nk) if carry[i].dtype.is_float]  # all float carries: the body may mix them
+    wx = [i for i in range(len(seq)) if tx[i] is not None and seq[i].dtype.is_float]
+    ky = [j for j in range(ny) if node.results[nk + j].dtype.is_float]
+    if not (wk or ky) or not (wc or wx or any(tk[i] is not None for i in wk)):
+        return ys, [None] * len(ys)
+    wrt = wc + [nc + i for i in wk] + [nc + nk + i for i in wx]
+    jg = jvp_graph(body, wrt=wrt)
+    nres = len(body.results)
+    keep = [nres + i for i in wk] + [nres + nk + j for j in ky]
+    bp = body.param_types
+    c_types = [bp[i] for i in range(nc)] + [bp[i] for i in wc]
+    k_types = [bp[nc + i] for i in wk]
+    x_types = [bp[nc + i] for i in range(nk)] + [bp[nc + nk + i] for i in range(len(seq))] + \
+        [bp[nc + nk + i] for i in wx]
+
+    def tbody(b, ps):
+        pc, ptc = ps[:nc], ps[nc:nc + len(wc)]
+        ptk = ps[nc + len(wc):nc + len(wc) + len(wk)]
+        rest = ps[nc + len(wc) + len(wk):]
+        pk, px, ptx = rest[:nk], rest[nk:nk + len(seq)], rest[nk + len(seq):]
+        outs = inline_graph(b, jg, list(pc) + list(pk) + list(px) + list(ptc) + list(ptk) + list(ptx))
+        return [outs[k] for k in keep]
+
+    tb = make_region(f"{body.name}_tan", c_types + k_types + x_types, tbody)
+    t_ops = list(consts) + [tc[i] for i in wc] + [e.materialize(tk[i], carry[i].type) for i in wk] + \
+        stacked + list(seq) + [tx[i] for i in wx]
+    tn = e.emit("scan", t_ops, {"num_consts": nc + len(wc), "num_carry": len(wk), "length": length,
+                                "reverse": a["reverse"]}, (tb,))
+    touts = [None] * len(ys)
+    for i, r in zip(wk, tn.results[:len(wk)]):
+        touts[i] = r
+    for j, r in zip(ky, tn.results[len(wk):]):
+        touts[nk + j] = r
+    return ys, touts
+
+
+def _scan_transpose(e, node, ct, linear):
+    (body,) = node.regions
+    a = node.attrs
+    nc, nk, length = a["num_consts"], a["num_carry"], a["length"]
+    consts, carry, seq = scan_split(node.operands, a)
+    lc, _, lx = scan_split(linear, a)
+    nx = len(seq)
+    if not all(v.dtype.is_float for v in carry):
+        raise NonDifferentiableError("internal error: a scan in the linear part carries non-float values")
+    cts = [e.materialize(c, r.type) for c, r in zip(_as_list(ct, node), node.results, strict=True)]
+    ct_carry, ct_ys = cts[:nk], cts[nk:]
+    nlc = [i for i in range(nc) if not lc[i]]
+    lcs = [i for i in range(nc) if lc[i]]
+    nlx = [i for i in range(nx) if not lx[i]]
+    lxs = [i for i in range(nx) if lx[i]]
+    wrt = lcs + [nc + i for i in range(nk)] + [nc + nk + i for i in lxs]
+    vg = vjp_graph(body, wrt=wrt)
+    nres = len(body.results)
+    bp = body.param_types
+    acc_types = [bp[i] for i in lcs]
+    t_types = [bp[i] for i in nlc] + [bp[nc + i] for i in range(nk)] + acc_types + \
+        [bp[nc + nk + i] for i in nlx] + [r.type for r in body.results[nk:]]
+
+    def tbody(b, ps):
+        p_nlc = ps[:len(nlc)]
+        p_ck = ps[len(nlc):len(nlc) + nk]
+        p_acc = ps[len(nlc) + nk:len(nlc) + nk + len(lcs)]
+        rest = ps[len(nlc) + nk + len(lcs):]
+        p_nlx, p_cy = rest[:len(nlx)], rest[len(nlx):]
+        args = [None] * len(bp)
+        for i, p in zip(nlc, p_nlc):
+            args[i] = p
+        for i, p in zip(nlx, p_nlx):
+            args[nc + nk + i] = p
+        for i in wrt:  # the body is linear in these: any value does
+            args[i] = zeros_value(b, bp[i])
+        g = inline_graph(b, vg, args + list(p_ck) + list(p_cy))[nres:]
+        g_c, g_k, g_x = g[:len(lcs)], g[len(lcs):len(lcs) + nk], g[len(lcs) + nk:]
+        acc = [b.op("add", s, c) for s, c in zip(p_acc, g_c)]
+        return list(g_k) + acc + list(g_x)
+
+    tb = make_region(f"{body.name}_T", t_types, tbody)
+    t_ops = [consts[i] for i in nlc] + ct_carry + [e.zeros(t) for t in acc_types] + \
+        [seq[i] for i in nlx] + ct_ys
+    tn = e.emit("scan", t_ops, {"num_consts": len(nlc), "num_carry": nk + len(lcs), "length": length,
+                                "reverse": not a["reverse"]}, (tb,))
+    r = tn.results
+    out = [None] * len(node.operands)
+    for i, v in zip(lcs, r[nk:nk + len(lcs)]):
+        out[i] = v
+    for i in range(nk):
+        out[nc + i] = r[i]
+    for i, v in zip(lxs, r[nk + len(lcs):]):
+        out[nc + nk + i] = v
+    return out
+
+
+JVP_RULES["cond"] = _cond_jvp
+JVP_RULES["case"] = _cond_jvp
+JVP_RULES["while"] = _while_jvp
+TRANSPOSE_RULES["cond"] = _cond_transpose
+TRANSPOSE_RULES["case"] = _cond_transpose
+TRANSPOSE_RULES["while"] = _while_transpose
+TRANSPOSE_RULES["scan"] = _scan_transpose
