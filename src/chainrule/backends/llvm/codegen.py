@@ -25,6 +25,8 @@ from .plan import Plan
 from .scalar import apply_scalar
 
 ENTRY = "chainrule_entry"
+ENTRY_OBJECTS = "chainrule_entry_objects"
+DATA_OFFSET = 16  # offsetof(PyArrayObject_fields, data) on 64-bit CPython
 RUNTIME_SLOTS = ("sgemm", "dgemm")
 BLOCK = 1024  # elements per partial sum in float reductions
 
@@ -702,7 +704,30 @@ class ModuleBuilder:
             call_args = [pointer(v) for v in buffers] + ([rt] if want_rt else [])
             b.call(em.fn, call_args)
         b.ret_void()
+        self._object_entry(entry)
         return str(self.module)
+
+    def _object_entry(self, entry):
+        """ENTRY_OBJECTS(argobjs, resobjs, arena, rt): like ENTRY, but given the addresses of the
+        NumPy array objects (Python's id()), reading each data pointer at DATA_OFFSET. This keeps
+        the per-call Python work to id() calls; runtime.py checks the offset before using it."""
+        plan = self.plan
+        nargs = len(plan.graph.params)
+        nres = sum(1 for r in plan.results if r[0] == "native")
+        fn = ir.Function(self.module, ir.FunctionType(VOID, [PTR, PTR, PTR, PTR]), ENTRY_OBJECTS)
+        aobj, robj, arena, rt = fn.args
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        tables = []
+        for objs, n in ((aobj, nargs), (robj, nres)):
+            arr = b.alloca(ir.ArrayType(PTR, max(n, 1)))
+            for i in range(n):
+                o = b.load(b.gep(objs, [i64(i)], inbounds=True, source_etype=PTR), typ=PTR)
+                data = b.load(b.gep(o, [i64(DATA_OFFSET)], source_etype=I8), typ=PTR)
+                slot = b.gep(arr, [i64(0), i64(i)], inbounds=True)
+                b.store(data, b.bitcast(slot, PTR))
+            tables.append(arr)
+        b.call(entry, [b.bitcast(tables[0], PTR), b.bitcast(tables[1], PTR), arena, rt])
+        b.ret_void()
 
 
 def build_module(plan: Plan, name: str = "chainrule") -> str:
