@@ -3,7 +3,8 @@
 One forward sweep with a hash table (linear). Operands of commutative ops
 are normalised (order-independent key), so `a + b` and `b + a` merge. Regions
 are CSE'd first and then keyed by their structure, so two identical fusion or
-control-flow nodes merge too. Constants merge when their bytes are equal
+control-flow nodes merge too. (Float maximum/minimum are not treated as
+commutative: see `commutes`.) Constants merge when their bytes are equal
 (-0.0 and 0.0 differ, as they must).
 """
 
@@ -16,12 +17,23 @@ from .graphutil import rebuild_node
 NO_CSE: frozenset[str] = frozenset({"rng_bit_generator", "rng", "optimization_barrier"})
 
 
+def commutes(node: Node) -> bool:
+    """Whether swapping the operands keeps the result bit for bit.
+
+    Float maximum/minimum do not: NumPy's (the reference's) maximum(+0.0, -0.0)
+    returns its first operand, so the sign of a zero result depends on the order.
+    """
+    if not node.op.commutative:
+        return False
+    return not (node.op.name in ("maximum", "minimum") and node.operands and node.operands[0].dtype.is_float)
+
+
 def node_key(node: Node, region_keys=()):
     """A hashable key equal for nodes that compute the same values, or None (never merge)."""
     if node.op.name in NO_CSE:
         return None
     ids = tuple(id(v) for v in node.operands)
-    if node.op.commutative:
+    if commutes(node):
         ids = tuple(sorted(ids))
     return (node.op.name, ids, node.attrs, tuple(region_keys))
 
@@ -36,7 +48,7 @@ def structural_key(graph: Graph):
         for r in node.results:
             pos[id(r)] = (k, r.index)
         ops = tuple(pos[id(v)] for v in node.operands)
-        if node.op.commutative:
+        if commutes(node):
             ops = tuple(sorted(ops, key=repr))
         items.append((node.op.name, ops, node.attrs, tuple(structural_key(r) for r in node.regions)))
     return (tuple(p.type for p in graph.params), tuple(items), tuple(pos[id(v)] for v in graph.results))

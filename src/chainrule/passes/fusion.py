@@ -102,6 +102,7 @@ class _Groups:
 def fuse_graph(graph: Graph, options: dict | None = None) -> Graph:
     options = options or {}
     cap = options.get("max_fusion_nodes", MAX_FUSION_NODES)
+    graph = dce_graph(graph)  # dead members would leave unused parameters in regions
     nodes = graph.nodes
     n = len(nodes)
     prod = {}

@@ -481,16 +481,26 @@ def dynamic_slice_full(node, rw):
 
 # --- reductions ------------------------------------------------------------------------------
 
-@rule("reduce", formula="reduce(x) over no dimensions -> x")
+def _sum_starts_at_zero(node, rw) -> bool:
+    """A float sum starts at +0.0, so even one element -0.0 sums to +0.0: not the identity."""
+    return node.attrs["kind"] == "sum" and _float(node.operands[0]) and not rw.fast_math
+
+
+@rule("reduce", formula="reduce(x) over no dimensions -> x   (float sum: fast-math only, -0.0 + 0.0 = +0.0)")
 def reduce_nothing(node, rw):
     (x,) = node.operands
-    return x if not node.attrs["dimensions"] else None
+    if node.attrs["dimensions"] or _sum_starts_at_zero(node, rw):
+        return None
+    return x
 
 
-@rule("reduce", formula="reduce(x) over size-1 dimensions only -> reshape(x)")
+@rule("reduce", formula="reduce(x) over size-1 dimensions only -> reshape(x)   "
+                        "(not a float sum: it starts at +0.0, and +0.0 + -0.0 = +0.0; fast-math only)")
 def reduce_unit_dims(node, rw):
     (x,) = node.operands
     dims = node.attrs["dimensions"]
+    if _sum_starts_at_zero(node, rw):
+        return None
     if dims and all(x.shape[d] == 1 for d in dims):
         return rw.op("reshape", x, shape=node.results[0].shape)
     return None
@@ -530,8 +540,9 @@ def reduce_of_broadcast(node, rw):
     pos = {d: j for j, d in enumerate(out_dims)}
     out = rw.op("broadcast_in_dim", kept_x, shape=node.results[0].shape,
                 broadcast_dimensions=tuple(pos[bdims[i]] for i in keep))
-    if factor is not None:
-        out = rw.op("multiply", out, rw.splat(factor, out))
+    if factor is not None:  # integer sums wrap: n * x mod 2^bits, so wrap n the same way
+        n = np.array(factor, dtype=np.int64).astype(out.dtype.np) if _intlike(out) else factor
+        out = rw.op("multiply", out, rw.splat(n, out))
     return out
 
 
