@@ -239,105 +239,119 @@ def _stack_leaf_jac(rows, out_shape, in_shape, axis_first):
     return m
 
 
+def _basis(types):
+    """One identity block per type: block k has shape (total,) + types[k].shape, where `total` is the
+    summed size, so that vmapping over the leading axis pushes every unit vector through at once."""
+    total = sum(t.size for t in types)
+    eye = np.eye(total)
+    out, off = [], 0
+    for t in types:
+        out.append(eye[:, off:off + t.size].reshape((total,) + t.shape).astype(t.dtype.np))
+        off += t.size
+    return out
+
+
+def _split_last(y, types, lead_shape):
+    """Cut the last axis of `y` (one column per basis vector) into one block per type, each reshaped
+    to lead_shape + type.shape."""
+    from . import numpy_core as cnp
+    if len(types) == 1:
+        return [cnp.reshape(y, tuple(lead_shape) + types[0].shape)]
+    out, off = [], 0
+    for t in types:
+        out.append(cnp.reshape(y[..., off:off + t.size], tuple(lead_shape) + t.shape))
+        off += t.size
+    return out
+
+
 def jacrev(fun, argnums=0, has_aux=False):
-    """Jacobian by reverse mode: one VJP per output element."""
+    """Jacobian by reverse mode: the VJP vmapped over the rows of the identity (as jax.jacrev)."""
 
     @functools.wraps(fun)
     def jac(*args):
-        from . import numpy_core as cnp
+        from .vmap import vmap
         single, nums = _normalize_argnums(argnums, len(args), "jacrev")
         if has_aux:
             out, vf, aux = vjp(lambda *a: fun(*a), *args, has_aux=True)
         else:
             out, vf = vjp(fun, *args)
         out_leaves, out_tree = pytree.flatten(out)
-        in_leaves_per_arg = [pytree.flatten(args[a]) for a in nums]
-        per_out = []
-        for oi, o in enumerate(out_leaves):
-            ot = type_of(_leaf_value(o))
-            rows = []
-            for k in range(ot.size):
-                basis = []
-                for oj, o2 in enumerate(out_leaves):
-                    t2 = type_of(_leaf_value(o2))
-                    e = np.zeros(t2.size, t2.dtype.np)
-                    if oj == oi:
-                        e[k] = 1
-                    basis.append(e.reshape(t2.shape))
-                cts = vf(pytree.unflatten(out_tree, basis))
-                rows.append([pytree.flatten(cts[a])[0] for a in nums])
-            # per input leaf: stack rows -> out_shape + in_shape
-            per_arg = []
-            for ai, a in enumerate(nums):
-                leaves, tree = in_leaves_per_arg[ai]
-                jl = []
-                for li, x in enumerate(leaves):
-                    xt = type_of(_leaf_value(x))
-                    if ot.size == 0:
-                        jl.append(np.zeros(ot.shape + xt.shape, xt.dtype.np))
-                        continue
-                    stacked = cnp.stack([r[ai][li] for r in rows])
-                    jl.append(cnp.reshape(stacked, ot.shape + xt.shape))
-                per_arg.append(pytree.unflatten(tree, jl))
-            per_out.append(per_arg[0] if single else tuple(per_arg))
-        res = pytree.unflatten(out_tree, per_out)
+        out_types = [type_of(_leaf_value(o)) for o in out_leaves]
+        in_trees = [pytree.flatten(args[a])[1] for a in nums]
+        in_types = [[type_of(_leaf_value(x)) for x in pytree.flatten(args[a])[0]] for a in nums]
+        flat_in = [t for ts in in_types for t in ts]
+
+        def pullback(*basis):
+            cts = vf(pytree.unflatten(out_tree, list(basis)))
+            return [leaf for a in nums for leaf in pytree.flatten(cts[a])[0]]
+
+        rows = vmap(pullback, out_axes=-1)(*_basis(out_types)) if flat_in else []
+        per_out = [[] for _ in out_types]  # per output leaf: one jacobian per input leaf
+        for r, xt in zip(rows, flat_in):
+            for k, blk in enumerate(_split_last(r, out_types, xt.shape)):
+                # blk: x.shape + out.shape -> out.shape + x.shape
+                nx = len(xt.shape)
+                perm = tuple(range(nx, nx + out_types[k].ndim)) + tuple(range(nx))
+                per_out[k].append(bind("transpose", blk, permutation=perm) if is_tensor(blk)
+                                  else np.transpose(blk, perm))
+        res = []
+        for k in range(len(out_types)):
+            parts, j = [], 0
+            for tree, ts in zip(in_trees, in_types):
+                parts.append(pytree.unflatten(tree, per_out[k][j:j + len(ts)]))
+                j += len(ts)
+            res.append(parts[0] if single else tuple(parts))
+        res = pytree.unflatten(out_tree, res)
         return (res, aux) if has_aux else res
 
     return jac
 
 
 def jacfwd(fun, argnums=0, has_aux=False):
-    """Jacobian by forward mode: one JVP per input element."""
+    """Jacobian by forward mode: the JVP vmapped over the columns of the identity (as jax.jacfwd)."""
 
     @functools.wraps(fun)
     def jac(*args):
-        from . import numpy_core as cnp
+        from .vmap import vmap
         single, nums = _normalize_argnums(argnums, len(args), "jacfwd")
         arg_leaves = [pytree.flatten(a) for a in args]
-        per_arg = []
-        out_tree = aux = None
-        for a in nums:
-            leaves, tree = arg_leaves[a]
-            jl_per_leaf = []
-            for li, x in enumerate(leaves):
-                xv = _leaf_value(x)
-                xt = type_of(xv)
-                if not xt.dtype.is_float:
-                    raise TypeError(f"jacfwd requires real-valued (float) inputs, got dtype {xt.dtype.name}")
-                cols = []
-                for k in range(xt.size):
-                    tangents = []
-                    for b, (lv, tr) in enumerate(arg_leaves):
-                        tl = []
-                        for lj, y in enumerate(lv):
-                            yt = type_of(_leaf_value(y))
-                            e = np.zeros(yt.size, yt.dtype.np)
-                            if b == a and lj == li:
-                                e[k] = 1
-                            tl.append(e.reshape(yt.shape))
-                        tangents.append(pytree.unflatten(tr, tl))
-                    if has_aux:
-                        _, tout, aux = jvp(fun, args, tuple(tangents), has_aux=True)
+        chosen = [(a, li) for a in nums for li in range(len(arg_leaves[a][0]))]
+        types = [type_of(_leaf_value(arg_leaves[a][0][li])) for a, li in chosen]
+        for t in types:
+            if not t.dtype.is_float:
+                raise TypeError(f"jacfwd requires real-valued (float) inputs, got dtype {t.dtype.name}")
+        slot = {c: k for k, c in enumerate(chosen)}
+
+        def pushforward(*basis):
+            tangents = []
+            for b, (lv, tr) in enumerate(arg_leaves):
+                tl = []
+                for lj, y in enumerate(lv):
+                    k = slot.get((b, lj))
+                    if k is not None:
+                        tl.append(basis[k])
                     else:
-                        _, tout = jvp(fun, args, tuple(tangents))
-                    tl_out, out_tree = pytree.flatten(tout)
-                    cols.append(tl_out)
-                if xt.size == 0:
-                    o_leaves, out_tree = pytree.flatten(fun(*args) if not has_aux else fun(*args)[0])
-                    jl_per_leaf.append([np.zeros(type_of(_leaf_value(o)).shape + xt.shape) for o in o_leaves])
-                    continue
-                jl = []
-                for oi in range(len(cols[0])):
-                    ot = type_of(cols[0][oi])
-                    stacked = cnp.stack([c[oi] for c in cols], axis=-1)
-                    jl.append(cnp.reshape(stacked, ot.shape + xt.shape))
-                jl_per_leaf.append(jl)
-            per_arg.append((tree, jl_per_leaf))
-        # result structure: out_tree of per-arg trees
-        n_out = len(per_arg[0][1][0]) if per_arg and per_arg[0][1] else 0
+                        yt = type_of(_leaf_value(y))
+                        tl.append(np.zeros(yt.shape, yt.dtype.np))
+                tangents.append(pytree.unflatten(tr, tl))
+            if has_aux:
+                _, tout, aux = jvp(fun, args, tuple(tangents), has_aux=True)
+                return tout, aux
+            return jvp(fun, args, tuple(tangents))[1]
+
+        spec = (-1, None) if has_aux else -1
+        res = vmap(pushforward, out_axes=spec, axis_size=sum(t.size for t in types))(*_basis(types))
+        tout, aux = res if has_aux else (res, None)
+        t_leaves, out_tree = pytree.flatten(tout)
         outs = []
-        for oi in range(n_out):
-            parts = [pytree.unflatten(tree, [jl[oi] for jl in jls]) for tree, jls in per_arg]
+        for o in t_leaves:
+            lead = type_of(o).shape[:-1]
+            blocks = _split_last(o, types, lead)
+            parts, j = [], 0
+            for a in nums:
+                n = len(arg_leaves[a][0])
+                parts.append(pytree.unflatten(arg_leaves[a][1], blocks[j:j + n]))
+                j += n
             outs.append(parts[0] if single else tuple(parts))
         res = pytree.unflatten(out_tree, outs)
         return (res, aux) if has_aux else res
