@@ -1,0 +1,207 @@
+"""from_jax: JAX functions imported as chainrule graphs give JAX's numbers.
+
+The oracle is JAX itself, run on the same inputs (under x64, as from_jax
+traces); the imported graph runs on the reference backend and on the JAX
+backend (and on the LLVM backend for the MLP, when that backend compiles).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+jax = pytest.importorskip("jax")
+import jax.numpy as jnp  # noqa: E402
+from jax import lax  # noqa: E402
+
+from chainrule.backends import compile  # noqa: E402
+from chainrule.interop import from_jax  # noqa: E402
+from chainrule.interop.jax_import import UnsupportedPrimitiveError  # noqa: E402
+from chainrule.testing import assert_roundtrip, assert_same  # noqa: E402
+
+rng = np.random.default_rng(7)
+
+
+def f64(*shape, low=-2.0, high=2.0):
+    return rng.uniform(low, high, size=shape)
+
+
+def i64(*shape, low=-5, high=6):
+    return rng.integers(low, high, size=shape)
+
+
+def jax_oracle(fun, args):
+    with jax.enable_x64(True):
+        out = jax.jit(fun)(*args)  # one compile, not one per primitive
+    return [np.asarray(o) for o in jax.tree_util.tree_leaves(out)]
+
+
+def check_import(fun, *args, backends=("reference", "jax"), rtol=1e-12, atol=1e-12):
+    g = from_jax(fun, *args)
+    assert_roundtrip(g)
+    flat = jax.tree_util.tree_leaves(args)
+    want = jax_oracle(fun, args)
+    for backend in backends:
+        got = compile(g, backend=backend)(*flat)
+        assert len(got) == len(want), backend
+        for k, (a, b) in enumerate(zip(got, want)):
+            assert_same(a, b, rtol=rtol if b.dtype.kind == "f" else 0, atol=atol if b.dtype.kind == "f" else 0,
+                        what=f"{backend} result {k}")
+    return g
+
+
+# --- an MLP and its gradient ---------------------------------------------------------
+
+def mlp_loss(params, x, y):
+    h = jnp.tanh(x @ params["w1"] + params["b1"])
+    logits = h @ params["w2"] + params["b2"]
+    return -jnp.mean(jnp.sum(jax.nn.log_softmax(logits) * y, axis=-1))
+
+
+def mlp_data(dt):
+    params = {"w1": rng.normal(size=(8, 16)).astype(dt) * 0.5, "b1": rng.normal(size=16).astype(dt),
+              "w2": rng.normal(size=(16, 4)).astype(dt) * 0.5, "b2": np.zeros(4, dt)}
+    x = rng.normal(size=(32, 8)).astype(dt)
+    y = np.eye(4, dtype=dt)[rng.integers(0, 4, 32)]
+    return params, x, y
+
+
+@pytest.mark.parametrize("dt,tol", [(np.float64, 1e-12), (np.float32, 2e-5)])
+def test_mlp_value_and_grad(dt, tol):
+    g = check_import(jax.value_and_grad(mlp_loss), *mlp_data(dt), rtol=tol, atol=tol)
+    assert [p.name for p in g.params] == ["params_b1", "params_b2", "params_w1", "params_w2", "x", "y"]
+    assert len(g.results) == 5  # the loss, then the gradient's leaves in pytree order
+
+
+def test_mlp_value_and_grad_on_llvm():
+    try:
+        from chainrule.backends import get_backend
+        get_backend("llvm")
+    except Exception as e:  # written concurrently; not importable yet
+        pytest.skip(f"llvm backend unavailable: {e}")
+    args = mlp_data(np.float32)
+    g = from_jax(jax.value_and_grad(mlp_loss), *args)
+    try:
+        exe = compile(g, backend="llvm")
+    except NotImplementedError as e:
+        pytest.skip(f"llvm backend cannot compile the MLP yet: {e}")
+    got = exe(*jax.tree_util.tree_leaves(args))
+    for a, b in zip(got, jax_oracle(jax.value_and_grad(mlp_loss), args)):
+        assert_same(a, b, rtol=2e-5, atol=2e-5)
+
+
+# --- primitive by primitive --------------------------------------------------------------
+
+def _custom_vjp_sin():
+    @jax.custom_vjp
+    def f(x):
+        return jnp.sin(x)
+    f.defvjp(lambda x: (jnp.sin(x), jnp.cos(x)), lambda c, g: (c * g,))
+    return f
+
+
+FUNCS = {
+    "unary": (lambda x: (jnp.sin(x), jnp.cos(x), jnp.tan(x), jnp.exp(x), jnp.expm1(x), jnp.log1p(jnp.abs(x)),
+                         jnp.log(jnp.abs(x) + 1), jnp.sqrt(jnp.abs(x)), lax.rsqrt(jnp.abs(x) + 1), jnp.tanh(x),
+                         jax.nn.sigmoid(x), lax.erf(x), lax.erfc(x), jnp.exp2(x), jnp.abs(x), jnp.sign(x),
+                         jnp.floor(x), jnp.ceil(x), -x, jnp.isfinite(x / x)), [f64(3, 4)]),
+    "rounding": (lambda x: (jnp.round(x), lax.round(x, lax.RoundingMethod.AWAY_FROM_ZERO)),
+                 [np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 0.49999999999999994, -3.7, 3.2, 0.0])]),
+    "binary": (lambda x, y: (x + y, x - y, x * y, x / y, lax.rem(x, y), jnp.maximum(x, y), jnp.minimum(x, y),
+                             jnp.arctan2(x, y), jnp.power(jnp.abs(x), y), x ** 3, x ** -2, jnp.square(x),
+                             lax.pow(x, 3), x * 2.5 + 1, jnp.clip(x, -0.5, 0.7), jnp.remainder(x, y)),
+               [f64(5), f64(5)]),
+    "integer": (lambda a, b: (a + b, a * b, a // jnp.where(b == 0, 1, b), lax.div(a, jnp.where(b == 0, 1, b)),
+                              lax.rem(a, jnp.where(b == 0, 1, b)), a & b, a | b, a ^ b, ~a, -a, jnp.abs(a), a ** 2,
+                              jnp.maximum(a, b)), [i64(6), i64(6)]),
+    "compare_select": (lambda x, y: (x < y, x <= y, x > y, x >= y, x == y, x != y, jnp.where(x > y, x, y),
+                                     lax.select_n(jnp.clip(jnp.floor(x + 2), 0, 2).astype(np.int32), x, y, x * y),
+                                     jnp.logical_and(x > 0, y > 0), jnp.logical_not(x > 0)), [f64(7), f64(7)]),
+    "convert": (lambda x: (x.astype(np.int32), x.astype(np.float32), x.astype(bool), (x > 0).astype(np.float64),
+                           x.astype(np.int64).astype(np.float32)), [f64(6, low=-50, high=50)]),
+    "shapes": (lambda x: (x.reshape(6, 2), x.T, x[None], jnp.expand_dims(x, 1), x[:, :1].squeeze(1),
+                          jnp.concatenate([x, x * 2], axis=0), jnp.pad(x, ((1, 2), (0, 1))), jnp.flip(x, 0),
+                          x[1:3:1, ::2], *jnp.split(x, 2, axis=1), jnp.arange(5) * 2, jnp.broadcast_to(x[0], (3, 4)),
+                          lax.pad(x, 0.0, [(-1, 1, 1), (2, -1, 0)]), jnp.transpose(x.reshape(3, 2, 2), (2, 0, 1))),
+               [f64(3, 4)]),
+    "dynamic": (lambda x, i: (lax.dynamic_slice(x, (i, 1), (2, 2)), lax.dynamic_update_slice(x, jnp.ones((1, 2)), (i, i)),
+                              lax.dynamic_index_in_dim(x, i, 0, keepdims=False)), [f64(4, 3), np.int64(2)]),
+    "reductions": (lambda x: (x.sum(), x.sum(0), x.prod(1), x.max(0), x.min(1), jnp.argmax(x, 1), jnp.argmin(x, 0),
+                              jnp.all(x > 0, 1), jnp.any(x > 1), x.mean(), x.var(0), jax.nn.logsumexp(x, 1),
+                              jax.nn.softmax(x, -1)), [f64(4, 5)]),
+    "int_reductions": (lambda a: (a.sum(1), a.max(), a.min(0), jnp.argmax(a, 0)), [i64(3, 4)]),
+    "dot": (lambda a, b, c: (a @ b, jnp.einsum("bij,bjk->bik", c, c), jnp.dot(a[0], a[1]), jnp.outer(a[0], b[:, 0]),
+                             jnp.tensordot(c, c, axes=([1, 2], [2, 1]))),
+            [f64(3, 4), f64(4, 2), f64(2, 3, 3)]),
+    "cumulative": (lambda x: (jnp.cumsum(x, 1), jnp.cumprod(x, 0), lax.cummax(x, 1), lax.cummin(x, 0),
+                              lax.cumsum(x, 1, reverse=True), jnp.cumsum(jnp.arange(6).reshape(2, 3), 1)),
+                   [f64(3, 4)]),
+    "gather": (lambda x, i, j: (x[i], x[-1], x[:, 2], jnp.take(x, i, axis=1), jnp.take(x, j, axis=0),
+                                jnp.take_along_axis(x, jnp.abs(j).reshape(4, 1) % 4, axis=1),
+                                jnp.take_along_axis(x.reshape(2, 2, 4), (jnp.abs(j) % 2).reshape(2, 2, 1), axis=1),
+                                jnp.take(x, i, axis=1, mode="clip")),
+               [f64(4, 4), np.array([0, 3, -1, 2]), np.array([1, 7, -9, 2])]),
+    "scatter": (lambda x, i, u: (x.at[i].add(u), x.at[i].set(u), x.at[:, i[:2]].set(u[:2, :2].T.sum() * jnp.ones((5, 2))),
+                                 x.at[i].set(u, mode="clip"), x.at[i % 5].add(u, mode="promise_in_bounds")),
+                [f64(5, 3), np.array([0, 2, 0, 7]), f64(4, 3)]),
+    "gather_grad": (jax.grad(lambda x, i: (x[i] * jnp.arange(3.0)).sum() + jnp.take(x, i, axis=0).sum()),
+                    [f64(5, 3), np.array([1, 1, 4, 0])]),
+    "calls": (lambda x: (jax.jit(jnp.sin)(x), jax.nn.relu(x), jax.nn.gelu(x), jax.checkpoint(jnp.tanh)(x),
+                         _custom_vjp_sin()(x), lax.stop_gradient(x) * 2, jax.nn.one_hot(jnp.arange(3), 4)),
+              [f64(3)]),
+    "pytree_out": (lambda d: {"s": d["a"] + d["b"], "t": (d["a"] * 2, [d["b"]])}, [{"a": f64(2), "b": f64(2)}]),
+    "float32": (lambda x, w: jnp.tanh(x @ w).sum(1) * 0.5, [f64(4, 3).astype(np.float32),
+                                                           f64(3, 2).astype(np.float32)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FUNCS))
+def test_imported_function_matches_jax(name):
+    fun, args = FUNCS[name]
+    tol = 1e-5 if name == "float32" else 1e-12
+    check_import(fun, *args, rtol=tol, atol=tol)
+
+
+def test_out_of_range_take_fills_nan_and_drops_updates():
+    x = np.arange(12.0).reshape(3, 4)
+    check_import(lambda x, i: jnp.take(x, i, axis=0), x, np.array([5, -7, 1]))
+    check_import(lambda x, i: jnp.asarray(x).at[i].set(100.0), x, np.array([5, -7, 1]))
+
+
+def test_scalar_python_literals_take_the_tensor_dtype():
+    g = from_jax(lambda x: x * 2 + 1, np.zeros(3, np.float32))
+    assert [r.type for r in g.results] == [g.params[0].type]
+    assert all(n.results[0].dtype.name == "float32" for n in g.nodes)
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+def test_unsupported_primitive_is_named_with_the_source_line():
+    def loop(x):
+        return lax.while_loop(lambda c: c < 10.0, lambda c: c * 2.0, x)
+
+    with pytest.raises(UnsupportedPrimitiveError, match=r"'while'.*test_jax_import\.py"):
+        from_jax(loop, np.float64(1.0))
+    with pytest.raises(UnsupportedPrimitiveError, match="'sort'"):
+        from_jax(jnp.sort, f64(4))
+
+
+def test_unsupported_dtype_is_named():
+    with pytest.raises(UnsupportedPrimitiveError, match="uint8"):
+        from_jax(lambda x: x + 1, np.zeros(3, np.uint8))
+
+
+def test_gather_beyond_take_patterns_is_refused():
+    with pytest.raises(UnsupportedPrimitiveError, match="gather"):
+        from_jax(lambda x, i: x[i, i], f64(4, 4), np.array([0, 1]))
+
+
+def test_spec_without_shape_is_a_type_error():
+    with pytest.raises(TypeError, match="shape and .dtype"):
+        from_jax(jnp.sin, 3.0)
+
+
+def test_shape_dtype_struct_specs():
+    g = from_jax(lambda x: jnp.sum(x ** 2), jax.ShapeDtypeStruct((2, 3), np.float64))
+    assert str(g.params[0].type) == "f64[2,3]"
+    assert compile(g, backend="reference")(np.ones((2, 3)))[0] == 6.0
