@@ -409,20 +409,5 @@ def interp(x, xp, fp, left=None, right=None, period=None):
     return where(greater(xx, xpl), rval, y)
 
 
-# --- order statistics ----------------------------------------------------------------------------
-
-def _needs_sort(name):
-    def fn(*args, **kwargs):
-        raise NotImplementedError(f"{name} needs a sort, which chainrule has no op for yet")
-    fn.__name__ = name
-    return fn
-
-
-median = _needs_sort("median")
-quantile = _needs_sort("quantile")
-percentile = _needs_sort("percentile")
-nanmedian = _needs_sort("nanmedian")
-
-
 __all__ = [_n for _n, _v in list(globals().items())
            if callable(_v) and getattr(_v, "__module__", None) == __name__ and not _n.startswith("_")]

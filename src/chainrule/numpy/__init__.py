@@ -11,6 +11,7 @@ from ..frontend.numpy_array import array, asarray  # noqa: F401
 from ..frontend.numpy_manip import *  # noqa: F401,F403
 from ..frontend.numpy_extra import *  # noqa: F401,F403
 from ..frontend.numpy_scan import *  # noqa: F401,F403
+from ..frontend.numpy_sort import *  # noqa: F401,F403
 from ..frontend.numpy_einsum import einsum  # noqa: F401
 from . import special  # noqa: F401
 from ..frontend.located import locate_namespace as _locate_namespace

@@ -1,0 +1,177 @@
+"""The long tail of chainrule.numpy against NumPy: sorting network, order statistics, closeness,
+differences, search by counting, interpolation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.numpy as cnp
+from test_numpy_harness import check, rand
+
+FLOATS = (np.float32, np.float64)
+
+
+# --- sort / argsort --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 13])
+@pytest.mark.parametrize("dtype", (np.int32, np.float64, np.bool_))
+def test_sort_lengths(n, dtype, rng):
+    x = rand(rng, (2, n), dtype, -3, 3)
+    check(lambda xp, x: xp.sort(x), x)
+    check(lambda xp, x: xp.argsort(x, kind="stable") if xp is np else xp.argsort(x), x)
+
+
+def test_sort_axes_nan_inf(rng):
+    x = rand(rng, (3, 4, 5), np.float32)
+    x[0, 0, :3] = [np.nan, np.inf, -np.inf]
+    x[1, 2, 1] = np.nan
+    check(lambda xp, x: (xp.sort(x, axis=0), xp.sort(x, axis=1), xp.sort(x, axis=None),
+                         xp.argsort(x, axis=1, kind="stable") if xp is np else xp.argsort(x, axis=1)), x)
+
+
+def test_argsort_is_stable_with_ties():
+    x = np.array([3, 1, 2, 1, 3, 1, 0, 2, 2], np.int64)
+    check(lambda xp, x: xp.argsort(x, kind="stable") if xp is np else xp.argsort(x), x)
+
+
+def test_sort_network_size_is_polylog(rng):
+    g = cr.jit(cnp.sort).lower(np.ones(1024)).graph
+    stages = 10 * 11 // 2
+    assert sum(1 for n in g.nodes if n.op.name == "select") == 2 * stages
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, -1, (0, 2)])
+@pytest.mark.parametrize("dtype", (np.int32, np.float32, np.float64))
+def test_median(axis, dtype, rng):
+    x = rand(rng, (3, 4, 5), dtype, -9, 9)
+    check(lambda xp, x: xp.median(x, axis=axis), x)
+    check(lambda xp, x: xp.median(x, axis=axis, keepdims=True), x)
+
+
+def test_median_with_nan(rng):
+    x = rand(rng, (3, 4), np.float64)
+    x[1, 2] = np.nan
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check(lambda xp, x: (xp.median(x, axis=1), xp.median(x), xp.nanmedian(x, axis=1)), x, rtol=1e-15)
+
+
+@pytest.mark.parametrize("q", [0.0, 0.25, 0.5, 0.9, 1.0, [0.1, 0.5, 0.99], np.array([0.3, 0.7])])
+@pytest.mark.parametrize("axis", [None, 0, 1])
+def test_quantile_percentile(q, axis, rng):
+    x = rand(rng, (4, 7), np.float64)
+    check(lambda xp, x: xp.quantile(x, q, axis=axis), x, rtol=1e-14, atol=1e-14)
+    qp = q * 100 if isinstance(q, (float, np.ndarray)) else [v * 100 for v in q]
+    check(lambda xp, x: xp.percentile(x, qp, axis=axis), x, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", (np.int32, np.float32))
+def test_quantile_dtypes_and_keepdims(dtype, rng):
+    x = rand(rng, (4, 6), dtype, -9, 9)
+    check(lambda xp, x: (xp.quantile(x, 0.3), xp.quantile(x, [0.2, 0.8], axis=1, keepdims=True)), x,
+          rtol=1e-6, atol=1e-6)
+
+
+def test_quantile_with_tensor_q(rng):
+    x = rand(rng, (5, 6))
+    q = np.array([0.1, 0.6, 1.0])
+    check(lambda xp, x, q: xp.quantile(x, q, axis=1), x, q, rtol=1e-14, atol=1e-14)
+
+
+def test_nanquantile(rng):
+    x = rand(rng, (4, 6))
+    x[0, 1] = x[2, 3] = x[2, 5] = np.nan
+    check(lambda xp, x: (xp.nanquantile(x, 0.4, axis=1), xp.nanpercentile(x, [10, 90], axis=0)), x,
+          rtol=1e-13, atol=1e-13)
+
+
+def test_quantile_out_of_range():
+    with pytest.raises(ValueError, match="range"):
+        cnp.quantile(np.ones(3), 1.5)
+
+
+# --- closeness -------------------------------------------------------------------------------------
+
+def test_isclose_allclose(rng):
+    a = rand(rng, (6,), np.float64)
+    b = a + np.array([0, 1e-9, 1e-3, 0, 0, 0])
+    a[3], b[3] = np.nan, np.nan
+    a[4], b[4] = np.inf, np.inf
+    a[5], b[5] = -np.inf, np.inf
+    check(lambda xp, a, b: (xp.isclose(a, b), xp.isclose(a, b, equal_nan=True), xp.isclose(a, b, rtol=1e-2),
+                            xp.allclose(a[:2], b[:2]), xp.allclose(a, b, equal_nan=True),
+                            xp.isclose(a, 0.5), xp.isclose(a, b, atol=1e-2)), a, b)
+    i = rand(rng, (4,), np.int32)
+    check(lambda xp, i: (xp.isclose(i, i + 1, atol=1), xp.allclose(i, i)), i)
+    f = rand(rng, (4,), np.float32)
+    check(lambda xp, f: xp.isclose(f, f * (1 + 1e-6)), f)
+
+
+def test_array_equal(rng):
+    a = rand(rng, (3,), np.float64)
+    b = a.copy()
+    b[1] = np.nan
+    check(lambda xp, a, b: (xp.array_equal(a, a), xp.array_equal(a, b), xp.array_equal(b, b, equal_nan=True),
+                            xp.array_equiv(a, a[None])), a, b)
+
+
+# --- differences -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", (np.int32, np.float64, np.bool_))
+def test_diff(dtype, rng):
+    x = rand(rng, (4, 6), dtype, -5, 5)
+    check(lambda xp, x: (xp.diff(x), xp.diff(x, axis=0), xp.diff(x, n=2), xp.diff(x, n=0), xp.diff(x, n=7)), x)
+
+
+def test_diff_prepend_append_ediff1d(rng):
+    x = rand(rng, (3, 4), np.float64)
+    check(lambda xp, x: (xp.diff(x, prepend=0.0), xp.diff(x, axis=0, append=x[:1]), xp.ediff1d(x),
+                         xp.ediff1d(x, to_begin=[9.0], to_end=[-1.0, 1.0])), x)
+
+
+# --- search and interpolation ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_searchsorted(side, rng):
+    a = np.sort(rand(rng, (8,), np.float64, -3, 3))
+    a[2] = a[3]  # a tie
+    a = np.append(a, np.nan)
+    v = np.array([[-5.0, a[2], 0.0], [a[0], 9.0, np.nan]])
+    check(lambda xp, a, v: (xp.searchsorted(a, v, side=side), xp.searchsorted(a, 0.5, side=side)), a, v)
+    ai = np.array([1, 3, 3, 7], np.int32)
+    check(lambda xp, ai: xp.searchsorted(ai, [0, 3, 4, 8], side=side), ai)
+
+
+def test_interp(rng):
+    xp_ = np.array([0.0, 1.0, 2.5, 4.0])
+    fp = np.array([1.0, -1.0, 3.0, 0.5])
+    x = np.array([-1.0, 0.0, 0.3, 1.0, 2.0, 3.9, 4.0, 7.0])
+    check(lambda xp, x, a, b: (xp.interp(x, a, b), xp.interp(x, a, b, left=-9.0, right=9.0)), x, xp_, fp,
+          rtol=1e-15, atol=1e-15)
+    check(lambda xp, x: xp.interp(x, [1.0], [5.0]), x)
+
+
+# --- misc long tail ----------------------------------------------------------------------------------
+
+def test_cbrt_edges():
+    x = np.array([0.0, -0.0, 8.0, -27.0, 1e-300, -1e300, np.inf, -np.inf, np.nan, 2.0])
+    check(lambda xp, x: xp.cbrt(x), x, rtol=4e-16)
+
+
+def test_copysign_signed_zero():
+    x = np.array([1.0, -2.0, 3.0, -0.0, np.inf])
+    y = np.array([-0.0, 0.0, -1.0, 1.0, -np.inf])
+    check(lambda xp, x, y: (xp.copysign(x, y), xp.copysign(x, -1.0), xp.copysign(3, y)), x, y)
+
+
+def test_heaviside_nan():
+    x = np.array([-1.0, 0.0, 2.0, np.nan])
+    check(lambda xp, x: (xp.heaviside(x, 0.5), xp.heaviside(x, x)), x)
+
+
+def test_compress(rng):
+    x = rand(rng, (3, 4))
+    check(lambda xp, x: (xp.compress([True, False, True], x, axis=0), xp.compress([0, 1, 1, 0], x, axis=1)), x)
