@@ -8,8 +8,9 @@ so a backend emits it as one loop nest. How groups form:
    (graph results count as free sinks). A reduce starts a group as its root:
    nothing in a group uses a reduce result. Absorbing a producer whose users
    are all inside a group can never make a cycle, so no check is needed.
-2. Multi-output. Groups of one loop shape that read the same computed value,
-   or where one feeds the other, merge when no path leaves one and reaches
+2. Multi-output. Groups of one loop shape that read the same value (a
+   parameter or a computed one, directly or through a broadcast), or where
+   one feeds the other, merge when no path leaves one and reaches
    the other through nodes outside them (that would be a cycle). The check is
    a breadth-first search bounded per attempt and in total (linear overall);
    when the bound is hit the merge is simply not done. A group whose outside
@@ -257,25 +258,20 @@ def _multi_output(nodes, users, prod, grouped, g: _Groups, cap):
         for w in users[i]:
             if grouped[w] and g.find(w) != g.find(i):
                 try_merge(i, w)
-    # (b) groups reading the same computed value (parameters and constants excluded: sharing
-    # a weight or a scalar is no reason to fuse unrelated work)
+    # (b) siblings: groups reading the same value, so it is read once (constants excluded:
+    # sharing a scalar is no reason to fuse unrelated work)
     readers: dict[int, list[int]] = {}
     for i, node in enumerate(nodes):
         if not grouped[i]:
             continue
         for v in node.operands:
             p = prod.get(id(v))
-            if p is None:
+            if p is not None and _absorbable_broadcast(nodes[p], g.shape[g.find(i)]):
+                v = nodes[p].operands[0]
+                p = prod.get(id(v))
+            if p is not None and nodes[p].op.name == "constant":
                 continue
-            src = p
-            if _absorbable_broadcast(nodes[p], g.shape[g.find(i)]):
-                q = prod.get(id(nodes[p].operands[0]))
-                if q is None:
-                    continue
-                src = q
-            if nodes[src].op.name == "constant":
-                continue
-            readers.setdefault(src, []).append(i)
+            readers.setdefault(id(v), []).append(i)
     for src, rs in readers.items():
         first = rs[0]
         for other in rs[1:]:

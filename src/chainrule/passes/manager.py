@@ -67,7 +67,7 @@ def register_pass(name: str, fn: Callable | None = None, *, description: str = "
 # The default pipelines of each opt level. 0 runs nothing: the graph as written.
 OPT_PIPELINES: dict[int, tuple[str, ...]] = {
     0: (),
-    1: ("dce", "fold", "cse", "simplify"),
+    1: ("dce", "fold", "cse", "simplify", "cse"),
     2: ("dce", "fold", "cse", "simplify", "cse", "fuse"),
     3: ("dce", "canonicalize", "fuse"),
 }

@@ -26,6 +26,7 @@ from typing import Callable
 import numpy as np
 
 from ..ir import Graph, Literal, Node, Value, get_op
+from .cse import node_key
 from .graphutil import rebuild_node
 
 # How deeply the rules may build nodes that are themselves rewritten; a rule set
@@ -119,6 +120,7 @@ class Rewriter:
         self.stats = RewriteStats()
         self._depth = 0
         self._cse: dict = {}
+        self._made: dict = {}
 
     # -- building replacements -------------------------------------------------------
     def op(self, opname: str, *operands: Value, **attrs):
@@ -126,7 +128,14 @@ class Rewriter:
         opdef = get_op(opname)
         a = opdef.normalize_attrs(attrs)
         types = opdef.result_types(tuple(v.type for v in operands), a, ())
-        vals = self.emit(Node(opdef, operands, a, types))
+        node = Node(opdef, operands, a, types)
+        # what rules build is hash-consed, so two rules making the same splat share it
+        key = node_key(node)
+        vals = self._made.get(key) if key is not None else None
+        if vals is None:
+            vals = self.emit(node)
+            if key is not None:
+                self._made[key] = vals
         return vals[0] if len(vals) == 1 else tuple(vals)
 
     def constant(self, array, dtype=None) -> Value:
@@ -162,7 +171,6 @@ class Rewriter:
             finally:
                 self._depth -= 1
         if self.cse and not node.regions:
-            from .cse import node_key
             key = node_key(node, ())
             if key is not None:
                 prev = self._cse.get(key)
