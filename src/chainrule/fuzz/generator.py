@@ -86,8 +86,9 @@ class _Skip(Exception):
 class GraphGenerator:
     """Builds one random graph; `MAKERS[op](gen)` adds one node of `op` and returns its results."""
 
-    def __init__(self, rnd: random.Random, config: GenConfig | None = None, name: str = "fuzz"):
+    def __init__(self, rnd: random.Random, config: GenConfig | None = None, name: str = "fuzz", depth: int = 0):
         self.rnd = rnd
+        self.depth = depth  # 0 for the graph, 1 inside a region, ...
         self.cfg = config or GenConfig()
         self.np_rng = np.random.default_rng(rnd.getrandbits(64))
         self.b = GraphBuilder(name)
@@ -135,7 +136,7 @@ class GraphGenerator:
             return None
         # prefer recent values, so graphs grow deep rather than wide
         k = len(cands)
-        return cands[k - 1 - min(int(self.rnd.expovariate(1.0) * k / 3), k - 1)]
+        return cands[k - 1 - min(int(min(self.rnd.expovariate(1.0), 50.0) * k / 3), k - 1)]
 
     def operand(self, kinds="bif", exact=False, pred=lambda v: True) -> Value:
         """An existing value whose dtype kind is in `kinds`, or a new leaf."""
@@ -186,17 +187,17 @@ class GraphGenerator:
     # -- the graph --
     def ops(self) -> list[str]:
         names = self.cfg.ops or tuple(REGISTRY)
-        return [n for n in names if n in MAKERS or n in _generic_elementwise()]
+        ok = [n for n in names if n in MAKERS or n in _generic_elementwise()]
+        if self.depth >= MAX_REGION_DEPTH:
+            ok = [n for n in ok if not get_op(n).num_regions]
+        return ok
 
-    def graph(self) -> Graph:
-        n_params = self.rnd.randint(1, self.cfg.max_params)
-        for _ in range(n_params):
-            self.leaf(TensorType(self.shape(), self.dtype()))
+    def grow(self, n: int):
+        """Add up to `n` nodes; returns the results of the last one (None if none was made)."""
         ops = self.ops()
-        made = 0
-        last = None
-        for _ in range(self.cfg.max_nodes * 6):
-            if made >= self.rnd.randint(1, self.cfg.max_nodes):
+        made, last = 0, None
+        for _ in range(n * 6):
+            if made >= n or not ops:
                 break
             op = self.rnd.choice(ops)
             maker = MAKERS.get(op) or _generic_elementwise()[op]
@@ -205,6 +206,33 @@ class GraphGenerator:
                 made += 1
             except _Skip:
                 continue
+        return last
+
+    def region(self, name: str, param_types, result_types=None, tainted=(), nodes: int = 3) -> Graph:
+        """A closed sub-graph taking `param_types`; it returns `result_types` when given, else 1-2
+        values it computed. Parameters flagged in `tainted` count as inexact inside it."""
+        cfg = GenConfig(**{**self.cfg.__dict__, "max_params": 0, "max_nodes": nodes})
+        inner = GraphGenerator(random.Random(self.rnd.getrandbits(64)), cfg, name=name, depth=self.depth + 1)
+        for i, t in enumerate(param_types):
+            p = inner.b.param(t, f"a{i}")
+            inner.pool.append(p)
+            if i < len(tainted) and tainted[i] and t.dtype.is_float:
+                inner.tainted.add(id(p))
+        inner.grow(self.rnd.randint(0, nodes))
+        if result_types is None:
+            computed = [v for v in inner.pool if v.node is not None] or inner.pool
+            if not computed:
+                raise _Skip
+            results = self.rnd.sample(computed, min(len(computed), self.rnd.randint(1, 2)))
+        else:
+            results = [inner.like(t) for t in result_types]
+        return inner.b.build(results)
+
+    def graph(self) -> Graph:
+        n_params = self.rnd.randint(1, self.cfg.max_params)
+        for _ in range(n_params):
+            self.leaf(TensorType(self.shape(), self.dtype()))
+        last = self.grow(self.rnd.randint(1, self.cfg.max_nodes))
         computed = [v for v in self.pool if v.node is not None]
         results = [last[0]] if last else []
         for v in self.rnd.sample(computed, min(len(computed), self.rnd.randint(0, 2))):
@@ -509,12 +537,124 @@ def _fusion_step(inner, name, t):
     return inner.emit(name, [inner.rnd.choice(args) for _ in range(n)], {})
 
 
+# --- control flow and custom derivatives ----------------------------------------------------
+
+MAX_REGION_DEPTH = 2
+
+
+def _some_operands(gen, lo=1, hi=2):
+    return [gen.operand() for _ in range(gen.rnd.randint(lo, hi))]
+
+
+def _taint(gen, values):
+    return [id(v) in gen.tainted for v in values]
+
+
+def _cond(gen, op):
+    pred = gen.like(TensorType((), bool_), exact=True)
+    args = _some_operands(gen, 0, 2)
+    types = [v.type for v in args]
+    first = gen.region("true_branch", types, None, _taint(gen, args))
+    other = gen.region("false_branch", types, first.result_types, _taint(gen, args))
+    return gen.emit("cond", [pred, *args], {}, [first, other])
+
+
+def _case(gen, op):
+    index = gen.like(TensorType((), "int32"), exact=True)
+    args = _some_operands(gen, 0, 2)
+    types = [v.type for v in args]
+    first = gen.region("branch0", types, None, _taint(gen, args))
+    rest = [gen.region(f"branch{k}", types, first.result_types, _taint(gen, args))
+            for k in range(1, gen.rnd.randint(1, 3))]
+    return gen.emit("case", [index, *args], {}, [first, *rest])
+
+
+def _while(gen, op):
+    """A counted loop: the carry starts with an int32 counter from a small constant, and cond
+    compares it with a constant bound, so every loop ends within a few trips."""
+    counter = gen.b.constant(np.int32(gen.rnd.randint(-1, 2)))
+    args = [counter, *_some_operands(gen, 0, 2)]
+    types = [v.type for v in args]
+    loop_taint = [False] + [True] * (len(args) - 1)  # a float carried round a loop may pick up rounding
+    cb = GraphBuilder("cond")
+    ps = [cb.param(t, f"a{i}") for i, t in enumerate(types)]
+    bound = cb.constant(np.int32(gen.rnd.randint(0, 4)))
+    cond = cb.build([cb.emit("compare", [ps[0], bound], {"direction": "LT"}).results[0]])
+    body = _while_body(gen, types, loop_taint)
+    return gen.emit("while", args, {}, [cond, body])
+
+
+def _while_body(gen, types, tainted):
+    inner_types = types[1:]
+    cfg = GenConfig(**{**gen.cfg.__dict__, "max_params": 0, "max_nodes": 3})
+    inner = GraphGenerator(random.Random(gen.rnd.getrandbits(64)), cfg, name="body", depth=gen.depth + 1)
+    counter = inner.b.param(types[0], "a0")
+    for i, t in enumerate(inner_types, 1):
+        p = inner.b.param(t, f"a{i}")
+        inner.pool.append(p)
+        if tainted[i] and t.dtype.is_float:
+            inner.tainted.add(id(p))
+    inner.grow(gen.rnd.randint(0, 3))
+    one = inner.b.constant(np.int32(1))
+    step = inner.b.emit("add", [counter, one], {}).results[0]
+    return inner.b.build([step] + [inner.like(t) for t in inner_types])
+
+
+def _scan(gen, op):
+    length = gen.rnd.choice((0, 1, 2, 3))
+    consts = _some_operands(gen, 0, 1)
+    carry = _some_operands(gen, 1, 2)
+    xs = [gen.like(TensorType((length,) + gen.shape(max_rank=2), gen.dtype())) for _ in range(gen.rnd.randint(0, 2))]
+    slices = [TensorType(x.shape[1:], x.dtype) for x in xs]
+    ptypes = [v.type for v in consts + carry] + slices
+    tainted = _taint(gen, consts) + [True] * (len(carry) + len(xs))
+    cfg = GenConfig(**{**gen.cfg.__dict__, "max_params": 0, "max_nodes": 3})
+    inner = GraphGenerator(random.Random(gen.rnd.getrandbits(64)), cfg, name="body", depth=gen.depth + 1)
+    for i, t in enumerate(ptypes):
+        p = inner.b.param(t, f"a{i}")
+        inner.pool.append(p)
+        if tainted[i] and t.dtype.is_float:
+            inner.tainted.add(id(p))
+    inner.grow(gen.rnd.randint(0, 3))
+    new_carry = [inner.like(v.type) for v in carry]
+    ys = gen.rnd.sample(inner.pool, min(len(inner.pool), gen.rnd.randint(0, 2)))
+    body = inner.b.build(new_carry + ys)
+    attrs = {"num_consts": len(consts), "num_carry": len(carry), "length": length, "reverse": gen.rnd.random() < 0.3}
+    return gen.emit("scan", consts + carry + xs, attrs, [body])
+
+
+def _custom_jvp_call(gen, op):
+    args = _some_operands(gen, 1, 2)
+    types = [v.type for v in args]
+    primal = gen.region("primal", types, None, _taint(gen, args))
+    jvp = gen.region("jvp", types * 2, list(primal.result_types) * 2, _taint(gen, args) * 2)
+    return gen.emit("custom_jvp_call", args, {}, [primal, jvp])
+
+
+def _custom_vjp_call(gen, op):
+    args = _some_operands(gen, 1, 2)
+    types = [v.type for v in args]
+    primal = gen.region("primal", types, None, _taint(gen, args))
+    outs = list(primal.result_types)
+    residuals = [TensorType(gen.shape(), gen.dtype()) for _ in range(gen.rnd.randint(0, 1))]
+    fwd = gen.region("fwd", types, outs + residuals, _taint(gen, args))
+    bwd = gen.region("bwd", residuals + outs, types)
+    return gen.emit("custom_vjp_call", args, {}, [primal, fwd, bwd])
+
+
+# Ops the generator never makes, with the reason (tests/test_fuzz_generator.py checks the table).
+NOT_GENERATED = {
+    "custom_vjp_lin": "only reverse-mode autodiff makes it and its transpose consumes it; no backend evaluates it",
+}
+
 MAKERS = {
     "constant": _constant, "iota": _iota, "compare": _compare, "select": _select, "clamp": _clamp,
     "convert": _convert, "broadcast_in_dim": _broadcast_in_dim, "reshape": _reshape, "transpose": _transpose,
     "slice": _slice, "dynamic_slice": _dynamic_slice, "dynamic_update_slice": _dynamic_update_slice,
     "concatenate": _concatenate, "pad": _pad, "reverse": _reverse, "reduce": _reduce, "argmax": _arg,
     "argmin": _arg, "dot_general": _dot_general, "gather": _gather, "scatter": _scatter, "fusion": _fusion,
+    "cond": _cond, "case": _case, "while": _while, "scan": _scan, "custom_jvp_call": _custom_jvp_call,
+    "custom_vjp_call": _custom_vjp_call,
 }
 
 

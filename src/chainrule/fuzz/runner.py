@@ -232,6 +232,10 @@ def _candidates(graph: Graph, inputs, values):
     if len(graph.results) > 1:
         for r in graph.results:
             yield rebuild(graph, inputs, {}, {}, [r])
+    # focus on one node: its results become the graph's (finds a crashing node even when it is dead)
+    for node in graph.nodes:
+        if node.op.name != "constant" and list(node.results) != list(graph.results):
+            yield rebuild(graph, inputs, {}, {}, list(node.results))
     for node in reversed(graph.nodes):
         if node.op.name == "constant":
             continue

@@ -49,7 +49,7 @@ def _scan(args, attrs, out, regions):
     ys = [np.empty(t.shape, t.dtype.np) for t in out[nk:]]
     order = range(length - 1, -1, -1) if attrs["reverse"] else range(length)
     for i in order:
-        res = _run(body, consts + carry + tuple(x[i] for x in xs))
+        res = _run(body, consts + carry + tuple(x[i, ...] for x in xs))  # x[i, ...]: a 0-d array, not a NumPy scalar
         carry = res[:nk]
         for y, r in zip(ys, res[nk:]):
             y[i] = r
