@@ -268,3 +268,39 @@ def test_errors_are_worded_as_in_jax():
         cr.vmap(lambda x: x * 2.0, out_axes=None)(np.ones(3))
     with pytest.raises(ValueError, match="at least one argument"):
         cr.vmap(lambda: 1.0)()
+
+
+def test_control_flow_under_vmap_matches_jax():
+    xs = np.array([0.5, -1.0, 2.0, 3.5])
+    ns = np.array([0, 3, 1, 5], dtype=np.int32)
+
+    def c_cond(x):
+        return cr.cond(x > 0, lambda v: v * v, lambda v: -v, x)
+
+    def j_cond(x):
+        return jax.lax.cond(x > 0, lambda v: v * v, lambda v: -v, x)
+
+    close(cr.vmap(c_cond)(xs), jax.vmap(j_cond)(xs))
+
+    def c_while(x, n):
+        return cr.while_loop(lambda c: c[0] < n, lambda c: (c[0] + 1, c[1] * 0.5 + 1.0), (0, x))[1]
+
+    def j_while(x, n):
+        return jax.lax.while_loop(lambda c: c[0] < n, lambda c: (c[0] + 1, c[1] * 0.5 + 1.0), (0, x))[1]
+
+    close(cr.vmap(c_while)(xs, ns), jax.vmap(j_while)(xs, ns))  # a trip count per element
+    close(cr.vmap(c_while, (0, None))(xs, np.int32(3)), jax.vmap(j_while, (0, None))(xs, np.int32(3)))
+
+    def c_scan(w, seq):
+        return cr.scan(lambda h, x: (cnp.tanh(h * w + x), h * 2.0), np.float64(0.0), seq)
+
+    def j_scan(w, seq):
+        return jax.lax.scan(lambda h, x: (jnp.tanh(h * w + x), h * 2.0), np.float64(0.0), seq)
+
+    seq = np.linspace(-1, 1, 12).reshape(4, 3)
+    close(cr.vmap(c_scan, (0, 1))(xs[:3], seq), jax.vmap(j_scan, (0, 1))(xs[:3], seq))
+    close(cr.vmap(c_scan, (0, None))(xs, seq[:, 0]), jax.vmap(j_scan, (0, None))(xs, seq[:, 0]))
+    # per-example gradients through a scan
+    loss_c = lambda w, s: cnp.sum(c_scan(w, s)[1])  # noqa: E731
+    loss_j = lambda w, s: jnp.sum(j_scan(w, s)[1])  # noqa: E731
+    close(cr.vmap(cr.grad(loss_c), (0, 1))(xs[:3], seq), jax.vmap(jax.grad(loss_j), (0, 1))(xs[:3], seq))
