@@ -149,6 +149,14 @@ FUNCS = {
     "calls": (lambda x: (jax.jit(jnp.sin)(x), jax.nn.relu(x), jax.nn.gelu(x), jax.checkpoint(jnp.tanh)(x),
                          _custom_vjp_sin()(x), lax.stop_gradient(x) * 2, jax.nn.one_hot(jnp.arange(3), 4)),
               [f64(3)]),
+    "control_flow": (lambda x, n: (lax.cond(x.sum() > 0, lambda a: a * 2, lambda a: -a, x),
+                                   lax.switch(n, [jnp.sin, jnp.cos, jnp.tanh], x),
+                                   lax.while_loop(lambda c: c[0] < 10, lambda c: (c[0] + 1, c[1] * 1.1 + x), (0, x)),
+                                   lax.scan(lambda c, xi: (c + xi * x[0], c * xi), 0.0, x),
+                                   lax.scan(lambda c, xi: (c * xi + 1, c), 1.0, x, reverse=True),
+                                   lax.fori_loop(0, 3, lambda i, c: c + i * x, x)),
+                     [f64(3), np.int32(2)]),
+    "grad_of_loop": (jax.grad(lambda x: lax.fori_loop(0, 4, lambda i, c: jnp.sin(c) * x, x).sum()), [f64(3)]),
     "pytree_out": (lambda d: {"s": d["a"] + d["b"], "t": (d["a"] * 2, [d["b"]])}, [{"a": f64(2), "b": f64(2)}]),
     "float32": (lambda x, w: jnp.tanh(x @ w).sum(1) * 0.5, [f64(4, 3).astype(np.float32),
                                                            f64(3, 2).astype(np.float32)]),
@@ -177,11 +185,11 @@ def test_scalar_python_literals_take_the_tensor_dtype():
 # --- errors ---------------------------------------------------------------------------------
 
 def test_unsupported_primitive_is_named_with_the_source_line():
-    def loop(x):
-        return lax.while_loop(lambda c: c < 10.0, lambda c: c * 2.0, x)
+    def cube_root(x):
+        return lax.cbrt(x) + 1.0
 
-    with pytest.raises(UnsupportedPrimitiveError, match=r"'while'.*test_jax_import\.py"):
-        from_jax(loop, np.float64(1.0))
+    with pytest.raises(UnsupportedPrimitiveError, match=r"'cbrt'.*test_jax_import\.py"):
+        from_jax(cube_root, np.float64(1.0))
     with pytest.raises(UnsupportedPrimitiveError, match="'sort'"):
         from_jax(jnp.sort, f64(4))
 

@@ -307,7 +307,8 @@ def test_every_op_has_a_lowering():
 
 
 def test_every_lowered_op_has_cases_here():
-    covered = {n[0] for p in CASES for n in p.values[0]} | {"fusion", "custom_jvp_call", "custom_vjp_call"}
+    covered = {n[0] for p in CASES for n in p.values[0]} | {"fusion", "custom_jvp_call", "custom_vjp_call",
+                                                            "cond", "case", "while", "scan"}
     assert sorted(set(LOWERINGS) - covered) == []
 
 
@@ -352,6 +353,42 @@ def test_custom_calls_run_their_function_region():
     want = compile(g, backend="reference")(xs)
     for got, w in zip(compile(g, backend="jax")(xs), want):
         assert_same(got, w, rtol=1e-14, atol=1e-300)
+
+
+def test_control_flow_matches_reference():
+    """cond, case (an index out of range runs the last branch), while, scan (forward and reverse)."""
+    t, s, i = ((4,), "float64"), ((), "float64"), ((), "int32")
+    b = GraphBuilder("control")
+    x = b.param(TensorType(*t), "x")
+    k = b.param(TensorType(*i), "k")
+    p = b.op("compare", b.op("reduce", x, kind="sum", dimensions=(0,)), b.constant(np.float64(0)), direction="GT")
+    double = _region("double", [t], lambda rb, a: [rb.op("add", a, a)])
+    sine = _region("sine", [t], lambda rb, a: [rb.op("sine", a)])
+    neg = _region("neg", [t], lambda rb, a: [rb.op("negate", a)])
+    outs = list(b.emit("cond", (p, x), {}, (double, neg)).results)
+    outs += b.emit("case", (k, x), {}, (double, sine, neg)).results
+    # while n < 5: n += 1, v = v * 1.5
+    cond = _region("cond", [i, t], lambda rb, n, v: [rb.op("compare", n, rb.constant(np.int32(5)), direction="LT")])
+    body = _region("body", [i, t], lambda rb, n, v: [rb.op("add", n, rb.constant(np.int32(1))),
+                                                     rb.op("multiply", v, rb.op("broadcast_in_dim", rb.constant(
+                                                         np.float64(1.5)), shape=(4,), broadcast_dimensions=()))])
+    outs += b.emit("while", (k, x), {}, (cond, body)).results
+    # scan over x with a const c: carry = carry * c + x_i, y_i = carry
+    step = _region("step", [s, s, s], lambda rb, c, h, xi: [rb.op("add", rb.op("multiply", h, c), xi),
+                                                             rb.op("multiply", h, c)])
+    c0 = b.constant(np.float64(0.5))
+    h0 = b.constant(np.float64(1.0))
+    for rev in (False, True):
+        outs += b.emit("scan", (c0, h0, x), {"num_consts": 1, "num_carry": 1, "length": 4, "reverse": rev},
+                       (step,)).results
+    g = b.build(outs)
+    ref, jx = compile(g, backend="reference"), compile(g, backend="jax")
+    xs = np.array([0.5, -1.0, 2.0, 0.25])
+    for kk in (-1, 0, 1, 2, 3, 7):
+        for sign in (1, -1):
+            args = (xs * sign, np.int32(kk))
+            for got, want in zip(jx(*args), ref(*args)):
+                assert_same(got, want, rtol=1e-14, atol=1e-300)
 
 
 def test_custom_vjp_lin_is_refused_by_name():

@@ -19,7 +19,8 @@ import jax.extend.core as jcore
 import numpy as np
 
 from ..ir import GraphBuilder, IRError, TensorType, dtype as as_dtype
-from .jax_primitives import PRIMITIVES, INLINE, Context, UnsupportedPrimitiveError
+from . import jax_control_flow as _jax_control_flow  # noqa: F401  (registers cond/while/scan)
+from .jax_primitives import INLINE, PRIMITIVES, Context, UnsupportedPrimitiveError
 
 __all__ = ["UnsupportedPrimitiveError", "from_jax", "jaxpr_to_graph"]
 

@@ -7,7 +7,8 @@ same way, so XLA sees through them and fuses as it likes.
 
 from __future__ import annotations
 
-from . import elementwise as _elementwise  # noqa: F401  (registers lowerings)
+from . import control_flow as _control_flow  # noqa: F401  (registers lowerings)
+from . import elementwise as _elementwise  # noqa: F401
 from . import structural as _structural  # noqa: F401
 from .table import LOWERINGS, UNSUPPORTED, get_lowering, lowering
 

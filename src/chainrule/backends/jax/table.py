@@ -11,8 +11,7 @@ from __future__ import annotations
 
 LOWERINGS: dict = {}
 
-# op name -> why it is not lowered (yet). Control flow will land here as
-# lax.cond/switch/while_loop/scan once the IR defines those ops.
+# op name -> why it is not lowered (yet)
 UNSUPPORTED: dict[str, str] = {}
 
 
