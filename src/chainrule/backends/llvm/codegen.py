@@ -27,7 +27,7 @@ from .scalar import apply_scalar
 ENTRY = "chainrule_entry"
 ENTRY_OBJECTS = "chainrule_entry_objects"
 DATA_OFFSET = 16  # offsetof(PyArrayObject_fields, data) on 64-bit CPython
-RUNTIME_SLOTS = ("sgemm", "dgemm")
+RUNTIME_SLOTS = ("sgemm", "dgemm", "blas_threads_local")
 BLOCK = 1024  # elements per partial sum in float reductions
 
 
@@ -596,6 +596,15 @@ def emit_dot(em: Emitter, kernel):
     lda = M if ta else K
     ldb = K if tb else N
     es = dt.itemsize
+    # OpenBLAS's own thread pool spin-waits when the cores are shared (measured: 10x slower on
+    # a busy 2-core machine), so each GEMM runs on the calling thread; the previous per-thread
+    # setting is restored after it, leaving NumPy's own matmuls untouched.
+    set_ty = ir.FunctionType(I32, [I32])
+    set_fp = b.load(b.gep(em.rt, [i64(2)], inbounds=True, source_etype=PTR), typ=ir.PointerType(set_ty))
+    have_set = b.icmp_unsigned("!=", b.ptrtoint(set_fp, I64), i64(0))
+    with b.if_then(have_set):
+        prev_slot = em.alloca(I32)
+        b.store(b.call(set_fp, [ir.Constant(I32, 1)]), prev_slot)
     with em.loop(B) as bb:
         pa = b.gep(em.ptr[id(lhs)], [b.mul(bb, i64(M * K * es))], source_etype=I8)
         pb = b.gep(em.ptr[id(rhs)], [b.mul(bb, i64(K * N * es))], source_etype=I8)
@@ -603,6 +612,8 @@ def emit_dot(em: Emitter, kernel):
         b.call(fp, [ir.Constant(I32, 101), ir.Constant(I32, 112 if ta else 111), ir.Constant(I32, 112 if tb else 111),
                     i64(M), i64(N), i64(K), ir.Constant(ft, 1.0), pa, i64(lda), pb, i64(ldb),
                     ir.Constant(ft, 0.0), pc, i64(N)])
+    with b.if_then(have_set):
+        b.call(set_fp, [b.load(prev_slot)])
 
 
 def emit_scatter(em: Emitter, kernel):

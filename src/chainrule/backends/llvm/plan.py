@@ -151,8 +151,9 @@ def make_plan(graph: Graph) -> Plan:
     order = []
     for node in order0:
         if node.op.name == "dot_general":
-            fixed = []
+            fixed, moved = [], []
             for v, perm in _dot_layout(node, operands[node]):
+                moved.append(perm is not None)
                 if perm is None:
                     fixed.append(v)
                 else:
@@ -162,7 +163,7 @@ def make_plan(graph: Graph) -> Plan:
                     order.append(t)
                     fixed.append(t.results[0])
             operands[node] = tuple(fixed)
-            node = _with_canonical_dot(node, operands)
+            node = _with_canonical_dot(node, operands, moved)
         order.append(node)
     for node in order:
         if node.op.name not in KERNEL_OPS and not node.op.elementwise and node.op.name not in (
@@ -305,19 +306,19 @@ def make_plan(graph: Graph) -> Plan:
     return Plan(graph, order, operands, kind, kernels, storage, arena, res_info, globals_, values)
 
 
-def _with_canonical_dot(node, operands):
-    """The dot node re-expressed on its (possibly transposed) operands."""
+def _with_canonical_dot(node, operands, moved):
+    """The dot node re-expressed on its operands, `moved` saying which were transposed."""
     lhs, rhs = operands[node]
-    if lhs is node.operands[0] and rhs is node.operands[1]:
+    if not any(moved):
         return node
     a = dict(node.attrs)
     lb, rb, lc, rc = a["lhs_batch"], a["rhs_batch"], a["lhs_contracting"], a["rhs_contracting"]
     nl, nr = len(lb), len(rb)
-    if lhs is not node.operands[0]:   # now laid out batch, free, contracting
+    if moved[0]:   # now laid out batch, free, contracting
         nf = lhs.ndim - nl - len(lc)
         a["lhs_batch"] = tuple(range(nl))
         a["lhs_contracting"] = tuple(range(nl + nf, lhs.ndim))
-    if rhs is not node.operands[1]:   # now laid out batch, contracting, free
+    if moved[1]:   # now laid out batch, contracting, free
         a["rhs_batch"] = tuple(range(nr))
         a["rhs_contracting"] = tuple(range(nr, nr + len(rc)))
     op = node.op

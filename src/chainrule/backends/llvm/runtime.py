@@ -38,6 +38,10 @@ def _openblas():
             except AttributeError:
                 break
         if len(found) == 2:
+            try:  # OpenBLAS >= 0.3.27: per-thread thread count, returns the previous one
+                found["blas_threads_local"] = ctypes.cast(lib.openblas_set_num_threads_local, ctypes.c_void_p).value
+            except AttributeError:
+                pass
             return lib, found
     return None, {}
 
