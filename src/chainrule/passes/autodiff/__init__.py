@@ -6,17 +6,20 @@ result differentiates again (higher order = the pass applied again).
 
 The per-op rules live in tables keyed by op name:
 `JVP_RULES` (every differentiable op), `EXPANSIONS` (ops replaced by their
-region when differentiated: fusion, custom_vjp_call), `NON_DIFFERENTIABLE`
+region when differentiated: fusion, custom_vjp_call, scan), `NON_DIFFERENTIABLE`
 (ops whose derivative is zero, with the reason) and `TRANSPOSE_RULES` (the
 linear ops).
 """
 
-from . import custom_rules as _custom_rules  # noqa: F401  (adds the custom-derivative ops to the tables)
 from .errors import NonDifferentiableError
 from .jvp_rules import JVP_RULES, NON_DIFFERENTIABLE
 from .trace import EXPANSIONS
 from .transform import jvp_graph, vjp_graph
 from .transpose_rules import TRANSPOSE_RULES
+
+# rules of the region ops, added to the tables above (imported last: they use jvp_graph/vjp_graph)
+from . import custom_rules as _custom_rules  # noqa: E402,F401
+from . import control_flow_rules as _control_flow_rules  # noqa: E402,F401
 
 __all__ = ["EXPANSIONS", "JVP_RULES", "NON_DIFFERENTIABLE", "NonDifferentiableError", "TRANSPOSE_RULES",
            "jvp_graph", "vjp_graph"]
