@@ -20,14 +20,14 @@ def _has_tensor(x) -> bool:
 
 def array(obj, dtype=None, copy=True):
     if not _has_tensor(obj):
-        a = canonical_array(obj) if dtype is None else np.asarray(obj, dtype=as_dtype(np.dtype(dtype) if not isinstance(dtype, str) else dtype).np)
+        a = canonical_array(obj) if dtype is None else np.asarray(obj, dtype=as_dtype(dtype).np)
         return np.array(a, copy=True) if copy else a
     if isinstance(obj, Tensor):
-        return obj if dtype is None else lax.convert(obj, as_dtype(np.dtype(dtype) if not isinstance(dtype, str) else dtype))
+        return obj if dtype is None else lax.convert(obj, as_dtype(dtype))
     from .numpy_core import stack
     items = [array(e, copy=False) if _has_tensor(e) else e for e in obj]
     leaves = [e for e in items]
-    dt = as_dtype(np.dtype(dtype) if dtype is not None and not isinstance(dtype, str) else dtype) if dtype else lax.result_type(*leaves)
+    dt = as_dtype(dtype) if dtype is not None else lax.result_type(*leaves)
     items = [lax.convert(lax.operand(e) if not lax.is_weak(e) else e, dt) for e in items]
     shapes = {type_of(e).shape for e in items}
     if len(shapes) != 1:

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ..ir import bool_, dtype as as_dtype, float32, float64, int32, int64
+from ..ir import bool_ as _BOOL, dtype as as_dtype
 from . import lax
 from .core import bind, is_tensor, type_of
 from .lax import (broadcast_to, convert, elementwise, float_operand, normalize_axes, normalize_axis,
@@ -24,14 +24,21 @@ e = np.e
 inf = np.inf
 nan = np.nan
 newaxis = None
-float32_ = float32
 
 # dtype names users pass around (cnp.float32 etc. are NumPy's, so astype works on both worlds)
-bool_dtype = np.bool_
+bool_ = np.bool_
 float32 = np.float32
 float64 = np.float64
 int32 = np.int32
 int64 = np.int64
+# dtype introspection is NumPy's own: it works on tensors' dtypes (NumPy dtypes) unchanged
+dtype = np.dtype
+finfo = np.finfo
+iinfo = np.iinfo
+issubdtype = np.issubdtype
+promote_types = np.promote_types
+can_cast = np.can_cast
+integer, floating, number, inexact, signedinteger = np.integer, np.floating, np.number, np.inexact, np.signedinteger
 
 
 # --- elementwise arithmetic ---------------------------------------------------------
@@ -50,9 +57,9 @@ def multiply(x, y):
 
 def _arith(op, x, y):
     d = result_type(x, y)
-    if d == bool_ and op in ("add", "multiply"):
+    if d == _BOOL and op in ("add", "multiply"):
         return elementwise("or" if op == "add" else "and", x, y)
-    if d == bool_:
+    if d == _BOOL:
         raise TypeError(f"numpy boolean {op} is not supported; use logical_xor or a cast")
     return elementwise(op, x, y)
 
@@ -678,7 +685,7 @@ def broadcast_arrays(*args):
 
 
 def astype(x, dtype):
-    return convert(operand(x), as_dtype(np.dtype(dtype) if not isinstance(dtype, str) else dtype))
+    return convert(operand(x), as_dtype(dtype))
 
 
 def concatenate(arrays, axis=0):
@@ -785,7 +792,7 @@ def tensordot(a, b, axes=2):
 # --- creation -------------------------------------------------------------------------
 
 def _dt(dtype, default="float64"):
-    return as_dtype(np.dtype(dtype) if dtype is not None and not isinstance(dtype, str) else (dtype or default))
+    return as_dtype(dtype if dtype is not None else default)
 
 
 def _shape_arg(shape):
@@ -870,3 +877,10 @@ def linspace(start, stop, num=50, endpoint=True, dtype=None):
 def asarray(a, dtype=None):
     from .numpy_array import array as _array
     return _array(a, dtype=dtype)
+
+
+_CONSTANTS = ["pi", "e", "inf", "nan", "newaxis", "bool_", "float32", "float64", "int32", "int64", "dtype", "finfo",
+              "iinfo", "issubdtype", "promote_types", "can_cast", "integer", "floating", "number", "inexact",
+              "signedinteger"]
+__all__ = _CONSTANTS + [_n for _n, _v in list(globals().items())
+                        if callable(_v) and getattr(_v, "__module__", None) == __name__ and not _n.startswith("_")]

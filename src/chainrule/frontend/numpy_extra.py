@@ -16,7 +16,8 @@ import numpy as np
 from ..ir import dtype as as_dtype
 from . import lax
 from .core import bind, is_tensor, type_of
-from .lax import broadcast_to, convert, float_operand, normalize_axes, normalize_axis, operand, result_type
+from .lax import broadcast_to, convert, float_operand, normalize_axes, normalize_axis, operand
+from .lax import result_type as _promote
 from .numpy_core import (absolute, add, all, divide, equal, greater, isfinite, isnan, less, less_equal,
                          logical_and, logical_not, logical_or, matmul, max, maximum, mean, min, multiply,
                          not_equal, ravel, reshape, signbit, sqrt, subtract, sum, where)
@@ -66,7 +67,7 @@ def select(condlist, choicelist, default=0):
     if not condlist:
         raise ValueError("select with an empty condition list is not possible")
     choices = [operand(c) for c in choicelist] + [operand(default)]
-    dt = result_type(*choices)
+    dt = _promote(*choices)
     out = convert(choices[-1], dt)
     for cond, choice in zip(reversed(condlist), reversed(choices[:-1])):
         c = operand(cond)
@@ -114,6 +115,11 @@ def array_equiv(a1, a2):
     except ValueError:
         return np.asarray(False)
     return all(equal(x, y))
+
+
+def result_type(*arrays_and_dtypes):
+    """NumPy's result_type, accepting tensors (by their dtype) too."""
+    return np.result_type(*[np.dtype(a.dtype) if is_tensor(a) else a for a in arrays_and_dtypes])
 
 
 # --- differences -------------------------------------------------------------------------------
@@ -257,7 +263,7 @@ def average(a, axis=None, weights=None, returned=False, keepdims=False):
         return (avg, scl) if returned else avg
     w = operand(weights)
     t, wt = type_of(x), type_of(w)
-    dt = result_type(x, w)
+    dt = _promote(x, w)
     if not t.dtype.is_float:
         dt = lax.result_type(x, w, 1.0)
     if t.shape != wt.shape:
@@ -336,7 +342,7 @@ def vander(x, N=None, increasing=False):
     if type_of(xx).ndim != 1:
         raise ValueError("x must be a one-dimensional array or sequence.")
     n = type_of(xx).shape[0] if N is None else int(N)
-    dt = result_type(xx, np.zeros((), np.int64))
+    dt = _promote(xx, np.zeros((), np.int64))
     xx = convert(xx, dt)
     cols = []
     if n > 0:
@@ -363,7 +369,7 @@ def searchsorted(a, v, side="left", sorter=None):
     if type_of(aa).ndim != 1:
         raise ValueError("object too deep for desired array: a must be 1-d")
     vv = operand(v) if not lax.is_weak(v) else v
-    dt = result_type(aa, vv)
+    dt = _promote(aa, vv)
     aa, vv = convert(aa, dt), convert(vv, dt)
     vshape = type_of(vv).shape
     ve = reshape(vv, vshape + (1,))
@@ -388,7 +394,7 @@ def interp(x, xp, fp, left=None, right=None, period=None):
         raise ValueError("fp and xp are not of the same length.")
     if n == 0:
         raise ValueError("array of sample points is empty")
-    dt = result_type(xx, xpp, fpp)
+    dt = _promote(xx, xpp, fpp)
     xx, xpp, fpp = convert(xx, dt), convert(xpp, dt), convert(fpp, dt)
     from .numpy_manip import take
     f0, fl = reshape(slice_axis(fpp, 0, 0, 1), ()), reshape(slice_axis(fpp, 0, n - 1, n), ())

@@ -388,7 +388,7 @@ def _pad_axis(x, ax, lo, hi, mode):
 # --- triangles and diagonals ---------------------------------------------------------------
 
 def tri(N, M=None, k=0, dtype=float):
-    return np.tri(N, M, k, dtype=as_dtype(np.dtype(dtype)).np)
+    return np.tri(N, M, k, dtype=as_dtype(dtype).np)
 
 
 def _tri_mask(x, k, lower):
@@ -603,7 +603,7 @@ def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
 
 
 def indices(dimensions, dtype=int, sparse=False):
-    return np.indices(tuple(dimensions), dtype=as_dtype(np.dtype(dtype)).np, sparse=sparse)
+    return np.indices(tuple(dimensions), dtype=as_dtype(dtype).np, sparse=sparse)
 
 
 def ix_(*args):
