@@ -258,3 +258,22 @@ def test_scan_errors():
         cr.scan(lambda c, x: (c.astype(np.float32), x), 1.0, xs)
     with pytest.raises(TypeError, match="same pytree structure"):
         cr.scan(lambda c, x: ((c, c), x), 1.0, xs)
+
+
+def test_python_scalar_outputs_are_weakly_typed():
+    # chainrule's Python scalars take the dtype expected where they are used (JAX x64 would reject
+    # these programs: its Python scalars are 64-bit there), so the oracle is the explicit program
+    x = np.array([1.0, 2.0, 3.0], np.float32)
+
+    def f(v):
+        a = cr.cond(v.sum() > 0, lambda u: (u.sum(), 0), lambda u: (0.0, np.int32(3)), v)
+        b = cr.scan(lambda c, u: (0.0, u * c), np.float32(1.0), v)
+        w = cr.while_loop(lambda c: c[0] < 3, lambda c: (c[0] + 1, 2.0), (np.int32(0), np.float32(1.0)))
+        return a, b, w
+
+    want = ((np.float32(6.0), np.int32(0)), (np.float32(0.0), np.array([1.0, 0.0, 0.0], np.float32)),
+            (np.int32(3), np.float32(2.0)))
+    for got in (f(x), cr.jit(f)(x)):
+        for g, w in zip(cr.tree.flatten(got)[0], cr.tree.flatten(want)[0]):
+            assert np.asarray(g).dtype == np.asarray(w).dtype
+            np.testing.assert_array_equal(g, w)

@@ -62,6 +62,32 @@ def _with_captures(t: TracedFunction, n_args: int, arg_types, union, name: str, 
     return make_region(name, types, body)
 
 
+def _castable(leaf, target) -> bool:
+    """A Python int/float output leaf is weakly typed (as in JAX): it takes the dtype the op expects there."""
+    if target is None or target.shape != ():
+        return False
+    return (type(leaf) is int and (target.dtype.is_int or target.dtype.is_float)) or \
+        (type(leaf) is float and target.dtype.is_float)
+
+
+def _trace_weak(fun, types, tree, name, targets=None):
+    """trace_flat(fun), with Python-scalar output leaves cast to `targets[k]`'s dtype where given.
+
+    Returns the traced function and, per output leaf, whether it was a Python scalar.
+    """
+    weak: list[bool] = []
+
+    def wrapped(*args):
+        leaves, td = pytree.flatten(fun(*args))
+        weak[:] = [type(x) in (int, float) for x in leaves]
+        if targets is not None:
+            leaves = [np.asarray(x, dtype=targets[k].dtype.np) if k < len(targets) and _castable(x, targets[k])
+                      else x for k, x in enumerate(leaves)]
+        return pytree.unflatten(td, leaves)
+
+    return trace_flat(wrapped, types, tree, name=name), list(weak)
+
+
 # --- cond and switch ---------------------------------------------------------------------
 
 def _predicate(pred):
@@ -80,7 +106,17 @@ def _predicate(pred):
 def _trace_branches(op_name, funs, operands):
     leaves, tree = _leaves(tuple(operands))
     types = [spec_of(x) for x in leaves]
-    traced = [trace_flat(f, types, tree, name=_fname(f, f"branch{k}")) for k, f in enumerate(funs)]
+    names = [_fname(f, f"branch{k}") for k, f in enumerate(funs)]
+    traced, weak = zip(*(_trace_weak(f, types, tree, n) for f, n in zip(funs, names)))
+    traced = list(traced)
+    if any(any(w) for w in weak) and len({len(t.graph.results) for t in traced}) == 1:
+        # a Python scalar leaf takes the type another branch gives that leaf (JAX's weak types)
+        n_out = len(traced[0].graph.results)
+        targets = [next((t.graph.result_types[k] for t, w in zip(traced, weak) if not w[k]), None)
+                   for k in range(n_out)]
+        for j, (f, w) in enumerate(zip(funs, weak)):
+            if any(w):
+                traced[j] = _trace_weak(f, types, tree, names[j], targets)[0]
     first = traced[0]
     for k, t in enumerate(traced[1:], 1):
         which = ("true_fun and false_fun" if op_name == "cond" else f"branch 0 and branch {k}")
@@ -160,7 +196,7 @@ def while_loop(cond_fun, body_fun, init_val):
     if ct.out_tree.kind != "leaf" or ct.graph.result_types != (TensorType((), bool_),):
         raise TypeError(f"while_loop: cond_fun must return a boolean scalar, but got output type(s) "
                         f"{_types_text(ct.graph.result_types)}")
-    bt = trace_flat(body_fun, types, arg_tree, name=_fname(body_fun, "body"))
+    bt = _trace_weak(body_fun, types, arg_tree, _fname(body_fun, "body"), targets=types)[0]
     _check_carry("while_loop", tree, types, bt.out_tree, bt.graph.result_types)
     union = _union_captures([ct, bt])
     n = len(types)
@@ -252,7 +288,7 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
         length = sizes[0]
     s_types = [TensorType(t.shape[1:], t.dtype) for t in x_types]
     in_tree = pytree.flatten((init, xs))[1]
-    bt = trace_flat(f, c_types + s_types, in_tree, name=_fname(f, "body"))
+    bt = _trace_weak(f, c_types + s_types, in_tree, _fname(f, "body"), targets=c_types)[0]
     if bt.out_tree.kind not in ("tuple", "list") or len(bt.out_tree.children) != 2:
         raise TypeError(f"scan: the body function must return a pair (carry, y), got output structured as "
                         f"{bt.out_tree}")
