@@ -14,10 +14,11 @@ from .frontend.to_source import to_source  # noqa: E402
 from .frontend.transforms import (gradients, grad, hessian, jacfwd, jacrev, jvp, stop_gradient,  # noqa: E402
                                   value_and_grad, vjp)
 from .frontend.vmap import vmap  # noqa: E402
+from .interop import from_jax  # noqa: E402  (imports jax only when called)
 from .ir import Graph, TensorType, parse  # noqa: E402
 from . import numpy  # noqa: E402,F401
 
 __all__ = ["Compiled", "Graph", "Lowered", "Spec", "Tensor", "TensorType", "check_grads", "cond", "custom_jvp", "custom_vjp",
-           "fori_loop", "function", "grad", "gradients", "hessian", "jacfwd", "jacrev", "jit", "jvp", "numpy", "parse",
+           "fori_loop", "from_jax", "function", "grad", "gradients", "hessian", "jacfwd", "jacrev", "jit", "jvp", "numpy", "parse",
            "placeholder", "scan", "stop_gradient", "switch", "to_source", "trace", "tree", "value_and_grad", "vjp",
            "vmap", "while_loop"]
