@@ -96,7 +96,8 @@ _BINARY = {
     "maximum": "max", "minimum": "min", "atan2": "atan2", "and": "bitwise_and", "or": "bitwise_or",
     "xor": "bitwise_xor",
 }
-_REDUCE = {"sum": "sum", "prod": "prod", "max": "max", "min": "min", "and": "all", "or": "any"}
+_REDUCE = {"sum": "reduce_sum", "prod": "reduce_prod", "max": "reduce_max", "min": "reduce_min",
+           "and": "reduce_and", "or": "reduce_or"}
 
 
 def _jax_op(node, args):
@@ -139,7 +140,7 @@ def _jax_op(node, args):
     if name == "reverse":
         return lax.rev(args[0], a["dimensions"])
     if name == "reduce":
-        return getattr(jnp, _REDUCE[a["kind"]])(args[0], axis=a["dimensions"])
+        return getattr(lax, _REDUCE[a["kind"]])(args[0], a["dimensions"])
     if name in ("argmax", "argmin"):
         return getattr(jnp, name)(args[0], axis=a["dimension"]).astype(a["index_dtype"].np)
     if name == "dot_general":

@@ -250,6 +250,22 @@ CASES += [
          lambda b, x: [b.op("argmin", x, dimension=0), b.op("compare", x, x, direction="LT"), b.op("cosine", x)]),
 ]
 
+# --- empty arrays: the rules must build valid graphs of size-0 tensors ---------------------------------
+CASES += [
+    Case("empty-reduce-sum", [((0, 3), F64)],
+         lambda b, x: b.op("reduce", b.op("tanh", x), kind="sum", dimensions=(0,))),
+    Case("empty-reduce-max", [((0, 3), F64)], lambda b, x: b.op("reduce", x, kind="max", dimensions=(0,)),
+         fd=False, use_jax=False),  # -inf: finite differences give inf - inf, JAX's jvp 0/0 (see test_autodiff_rules)
+    Case("empty-reduce-prod", [((3, 0), F64)], lambda b, x: b.op("reduce", x, kind="prod", dimensions=(1,))),
+    Case("empty-gather", [((4, 3), F64), ((0,), "int32")], lambda b, x, i: b.op("gather", x, i, axis=0)),
+    Case("empty-scatter-set", [((4, 3), F64), ((0,), "int32"), ((0, 3), F64)],
+         lambda b, x, i, u: b.op("scatter", x, i, u, axis=0, kind="set")),
+    Case("empty-dot-contraction", [((2, 0), F64), ((0, 3), F64)],
+         lambda b, x, y: b.op("dot_general", x, y, lhs_contracting=(1,), rhs_contracting=(0,))),
+    Case("empty-pad-interior", [((0,), F64), ((), F64)],
+         lambda b, x, v: b.op("pad", x, v, edge_padding_low=(1,), edge_padding_high=(2,), interior_padding=(1,))),
+]
+
 IDS = [c.name for c in CASES]
 
 

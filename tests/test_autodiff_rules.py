@@ -248,6 +248,16 @@ def test_power_with_variable_exponent_at_zero_base_is_finite():
     np.testing.assert_allclose(out[2], [0.0, 8 * np.log(2.0)])  # d/dy 0^y = 0 (JAX: log(1) * 0)
 
 
+def test_max_over_an_empty_dimension_has_zero_tangent():
+    # JAX's jvp gives 0/0 = nan here; a sum over no elements of the tangent is 0, and agrees with the vjp
+    b = GraphBuilder("f")
+    x = b.param(TensorType((0, 3), "float64"), "x")
+    g = b.build([b.op("reduce", x, kind="max", dimensions=(0,))])
+    out = run(check_graph(jvp_graph(g)), [np.zeros((0, 3)), np.zeros((0, 3))])
+    np.testing.assert_array_equal(out[0], np.full(3, -np.inf))
+    np.testing.assert_array_equal(out[1], np.zeros(3))
+
+
 # --- cheap gradient --------------------------------------------------------------------------------------
 
 def _tanh_exp_graph(n=1024):
