@@ -241,3 +241,61 @@ def test_reverse_mode_through_while_loop_fails_with_advice():
     # a gradient that does not flow through the loop is fine
     f = lambda x, w: cnp.sum(x * w) + cr.while_loop(lambda c: c < 3.0, lambda c: c + 1.0, w)  # noqa: E731
     close(cr.grad(f)(np.array([0.3, -1.0]), 0.7), np.array([0.7, 0.7]))
+
+
+# --- nesting and edge cases ------------------------------------------------------------------
+
+def nested_prog(ns, L):
+    def f(w, xs):
+        def outer(c, row):
+            ci, _ = L.scan(lambda d, a: (ns.sin(d * w + a + c), None), c, row)
+            d = L.cond(ci > 0.5, lambda u: u * w, lambda u: u - w, ci)
+            return d, d * row.sum()
+        c, ys = L.scan(outer, 0.2, xs)
+        return c + ys.sum()
+    return f
+
+
+def test_nested_scan_and_cond_first_and_second_order():
+    xs = np.linspace(-1, 1, 12).reshape(4, 3)
+    both_grads(nested_prog, (0.8, xs), argnums=(0, 1), jit=False)
+    close(cr.grad(cr.grad(nested_prog(cnp, cr)))(0.8, xs), jax.grad(jax.grad(nested_prog(jnp, lax)))(0.8, xs))
+
+
+def test_scan_with_integer_xs_and_of_length_zero():
+    def prog(ns, L):
+        def f(w, xs, ks):
+            c, ys = L.scan(lambda c, a: (c * w + a[0] * a[1].astype(w.dtype), ns.sin(c) * a[1]), w, (xs, ks))
+            return c + ys.sum()
+        return f
+    both_grads(prog, (0.7, np.linspace(0, 1, 4), np.arange(4, dtype=np.int32)), argnums=(0, 1), jit=False)
+    both_grads(prog, (0.7, np.zeros(0), np.zeros(0, np.int32)), argnums=(0, 1), jit=False)
+
+
+def test_forward_mode_twice_through_a_while_inside_a_scan():
+    def prog(ns, L):
+        def f(w):
+            def body(c, x):
+                c2 = L.while_loop(lambda s: s[0] < 3, lambda s: (s[0] + 1, ns.sin(s[1]) * w), (0, c))[1]
+                return c2 + x, c2
+            return L.scan(body, w, np.arange(3.0))[1].sum()
+        return f
+    d2 = lambda jvp, f: lambda w: jvp(lambda v: jvp(f, (v,), (1.0,))[1], (w,), (1.0,))  # noqa: E731
+    close(d2(cr.jvp, prog(cnp, cr))(0.8), d2(jax.jvp, prog(jnp, lax))(0.8))
+
+
+def test_symbolic_gradients_of_placeholders_through_scan_and_cond():
+    x = cr.placeholder((), "float64", name="x")
+    w = cr.placeholder((3,), "float64", name="w")
+    c, ys = cr.scan(lambda c, a: (cnp.tanh(c * a + x), c * a), x, w)
+    y = cr.cond(c > 0, lambda u: u * u, lambda u: -u, c) + cnp.sum(ys)
+    f = cr.function([x, w], [y, *cr.gradients(y, [x, w])])
+
+    def jf(x, w):
+        c, ys = lax.scan(lambda c, a: (jnp.tanh(c * a + x), c * a), x, w)
+        return lax.cond(c > 0, lambda u: u * u, lambda u: -u, c) + jnp.sum(ys)
+    for xv in (0.4, -2.0):
+        wv = np.array([0.5, -1.0, 2.0])
+        got = f(xv, wv)
+        close(got[0], jf(xv, wv))
+        close(got[1:], jax.grad(jf, argnums=(0, 1))(xv, wv))
