@@ -175,3 +175,76 @@ def test_heaviside_nan():
 def test_compress(rng):
     x = rand(rng, (3, 4))
     check(lambda xp, x: (xp.compress([True, False, True], x, axis=0), xp.compress([0, 1, 1, 0], x, axis=1)), x)
+
+
+# --- convolution, integration, gradients -------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+@pytest.mark.parametrize("n,m", [(6, 3), (3, 6), (5, 5), (1, 4), (4, 1)])
+def test_convolve_correlate(mode, n, m, rng):
+    a, v = rand(rng, (n,), np.float64), rand(rng, (m,), np.float64)
+    check(lambda xp, a, v: (xp.convolve(a, v, mode), xp.correlate(a, v, mode)), a, v, rtol=1e-13, atol=1e-13)
+    ai = rand(rng, (n,), np.int32)
+    check(lambda xp, a: xp.convolve(a, [1, -2, 1], mode), ai)
+
+
+def test_trapezoid_and_gradient(rng):
+    y = rand(rng, (4, 6), np.float64)
+    x = np.sort(rand(rng, (6,), np.float64))
+    check(lambda xp, y: (xp.trapezoid(y), xp.trapezoid(y, dx=0.5, axis=0)), y, rtol=1e-14, atol=1e-14)
+    check(lambda xp, y, x: xp.trapezoid(y, x), y, x, rtol=1e-14, atol=1e-14)
+    check(lambda xp, y: (xp.gradient(y), xp.gradient(y, 0.5, axis=1), xp.gradient(y, 2.0, edge_order=2),
+                         xp.gradient(y[0])), y, rtol=1e-14, atol=1e-14)
+    check(lambda xp, y: xp.gradient(y), rand(rng, (5,), np.int32), rtol=1e-15)
+
+
+def test_misc_elementwise_and_creation(rng):
+    x = rand(rng, (5,), np.float32)
+    e = rand(rng, (5,), np.int32, -3, 3)
+    check(lambda xp, x, e: (xp.ldexp(x, e), xp.float_power(x, 2), xp.divmod(x, 0.7), xp.pow(x, 2),
+                            xp.acos(x / 4), xp.atan2(x, x + 1), xp.bitwise_invert(e)), x, e, rtol=1e-6, atol=1e-6)
+    check(lambda xp, x: (xp.logspace(0, 2, 5), xp.geomspace(1, 8, 4), xp.logspace(0, 1, 3, base=2.0)), x)
+
+
+def test_index_arithmetic(rng):
+    i = rng.integers(0, 24, size=(5,))
+    check(lambda xp, i: xp.unravel_index(i, (2, 3, 4)), i)
+    a, b = rng.integers(0, 3, size=(4,)), rng.integers(0, 5, size=(4,))
+    check(lambda xp, a, b: xp.ravel_multi_index((a, b), (3, 5)), a, b)
+
+
+def test_array_api_names(rng):
+    x = rand(rng, (2, 3, 4), np.float64)
+    check(lambda xp, x: (xp.concat([x, x], axis=1), xp.permute_dims(x, (2, 0, 1)), xp.matrix_transpose(x),
+                         xp.vecdot(x, x), xp.unstack(x, axis=1)), x, rtol=1e-14)
+
+
+def test_dtype_names_and_introspection(rng):
+    x = rand(rng, (3,), np.float32)
+
+    def f(xp, x):
+        assert xp.issubdtype(x.dtype, xp.floating) and not xp.issubdtype(x.dtype, xp.integer)
+        assert xp.finfo(x.dtype).eps == np.finfo(np.float32).eps and xp.iinfo(xp.int32).max == 2 ** 31 - 1
+        assert xp.result_type(x, 1.0) == np.float32 and xp.result_type(x, np.int64) == np.float64
+        return (x.astype(xp.bool_), x.astype(xp.int32), xp.astype(x, "float64"), x.astype(float), x.astype(int),
+                xp.zeros(2, xp.bool_), xp.ones(2, bool), xp.full(2, 3, xp.dtype("int32")))
+    check(f, x)
+
+
+def test_tensor_setitem_divmod(rng):
+    p = cr.placeholder((3,), "float64")
+    with pytest.raises(TypeError, match=r"\.at\[idx\]\.set"):
+        p[0] = 1.0
+    x = rand(rng, (3,), np.float64)
+    f = cr.jit(lambda x: divmod(x, 0.75) + divmod(2.5, x))
+    for g, w in zip(f(x), divmod(x, 0.75) + divmod(2.5, x)):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_scalar_tensor_index(rng):
+    x = rand(rng, (4, 4), np.float64)
+    f = cr.jit(lambda x, i: (x[i], x[:, i], x[i, 1]))
+    for i in [0, 3, -1, -4]:
+        got = f(x, np.int64(i))
+        for g, w in zip(got, (x[i], x[:, i], x[i, 1])):
+            np.testing.assert_array_equal(g, w)

@@ -415,5 +415,202 @@ def interp(x, xp, fp, left=None, right=None, period=None):
     return where(greater(xx, xpl), rval, y)
 
 
+# --- convolution, integration, gradients ----------------------------------------------------------
+
+def convolve(a, v, mode="full"):
+    """1-d convolution as a gather of shifted windows times v: O(len(a) * len(v)) work."""
+    x, w = operand(a), operand(v)
+    if type_of(x).ndim != 1 or type_of(w).ndim != 1:
+        raise ValueError("object too deep for desired array: convolve takes 1-d arrays")
+    n, m = type_of(x).shape[0], type_of(w).shape[0]
+    if n == 0 or m == 0:
+        raise ValueError("v cannot be empty" if m == 0 else "a cannot be empty")
+    dt = _promote(x, w)
+    if dt.is_bool:
+        dt = as_dtype("int64")
+    x, w = convert(x, dt), convert(w, dt)
+    L = n + m - 1
+    xp = bind("pad", x, np.zeros((), dt.np), edge_padding_low=(m - 1,), edge_padding_high=(m - 1,))
+    idx = (np.arange(L)[:, None] - np.arange(m)[None, :] + m - 1).astype(np.int64)
+    from .numpy_manip import take
+    full = matmul(take(xp, idx), w)
+    if mode == "full":
+        return full
+    lo = builtins.min(n, m)
+    if mode == "same":
+        start, length = (lo - 1) // 2, builtins.max(n, m)
+    elif mode == "valid":
+        start, length = lo - 1, builtins.max(n, m) - lo + 1
+    else:
+        raise ValueError(f"mode must be one of 'full', 'same' or 'valid', got {mode!r}")
+    return slice_axis(full, 0, start, start + length)
+
+
+def correlate(a, v, mode="valid"):
+    from .numpy_manip import flip
+    return convolve(a, flip(operand(v)), mode)
+
+
+def trapezoid(y, x=None, dx=1.0, axis=-1):
+    yy = operand(y)
+    t = type_of(yy)
+    axis = normalize_axis(axis, t.ndim)
+    n = t.shape[axis]
+    if x is None:
+        d = dx
+    else:
+        xx = operand(x)
+        d = diff(xx) if type_of(xx).ndim == 1 else diff(xx, axis=axis)
+        if type_of(xx).ndim == 1 and t.ndim > 1:
+            shape = [1] * t.ndim
+            shape[axis] = type_of(d).shape[0]
+            d = reshape(d, shape)
+    mid = divide(add(slice_axis(yy, axis, 1, n), slice_axis(yy, axis, 0, builtins.max(n - 1, 0))), 2.0)
+    return sum(multiply(d, mid), axis=axis)
+
+
+trapz = trapezoid
+
+
+def gradient(f, *varargs, axis=None, edge_order=1):
+    """Second-order central differences inside, first- or second-order one-sided at the edges (scalar spacing)."""
+    x = operand(f)
+    t = type_of(x)
+    axes = normalize_axes(axis, t.ndim)
+    if len(varargs) == 0:
+        spacing = [1.0] * len(axes)
+    elif len(varargs) == 1 and np.ndim(varargs[0]) == 0 and not is_tensor(varargs[0]):
+        spacing = [varargs[0]] * len(axes)
+    elif len(varargs) == len(axes) and builtins.all(np.ndim(v) == 0 and not is_tensor(v) for v in varargs):
+        spacing = list(varargs)
+    else:
+        raise NotImplementedError("gradient supports scalar spacings only (no coordinate arrays) yet")
+    if edge_order not in (1, 2):
+        raise ValueError("'edge_order' greater than 2 not supported")
+    if not t.dtype.is_float:
+        x = convert(x, _F64)
+    out = []
+    from .numpy_core import concatenate
+    for ax, h in zip(axes, spacing):
+        n = t.shape[ax]
+        if n < edge_order + 1:
+            raise ValueError("Shape of array too small to calculate a numerical gradient, "
+                             "at least (edge_order + 1) elements are required.")
+        h = float(h)
+        inner = divide(subtract(slice_axis(x, ax, 2, n), slice_axis(x, ax, 0, n - 2)), 2.0 * h)
+        if edge_order == 1:
+            first = divide(subtract(slice_axis(x, ax, 1, 2), slice_axis(x, ax, 0, 1)), h)
+            last = divide(subtract(slice_axis(x, ax, n - 1, n), slice_axis(x, ax, n - 2, n - 1)), h)
+        else:
+            a, b, c = -1.5 / h, 2.0 / h, -0.5 / h
+            first = add(add(multiply(a, slice_axis(x, ax, 0, 1)), multiply(b, slice_axis(x, ax, 1, 2))),
+                        multiply(c, slice_axis(x, ax, 2, 3)))
+            a, b, c = 0.5 / h, -2.0 / h, 1.5 / h
+            last = add(add(multiply(a, slice_axis(x, ax, n - 3, n - 2)), multiply(b, slice_axis(x, ax, n - 2, n - 1))),
+                       multiply(c, slice_axis(x, ax, n - 1, n)))
+        out.append(concatenate([first, inner, last], axis=ax))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+# --- more elementwise and creation --------------------------------------------------------------------
+
+def ldexp(x1, x2):
+    x = float_operand(x1) if lax.is_weak(x1) or not type_of(operand(x1)).dtype.is_float else operand(x1)
+    e = operand(x2)
+    if not type_of(e).dtype.is_int:
+        raise TypeError("ldexp exponents must be integers")
+    dt = type_of(x).dtype
+    return multiply(x, bind("power", *lax.promote_and_broadcast(np.asarray(2.0, dt.np), convert(e, dt))))
+
+
+def float_power(x1, x2):
+    from .numpy_core import power
+    return power(convert(operand(x1), _F64), convert(operand(x2), _F64))
+
+
+def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
+    if is_tensor(start) or is_tensor(stop) or is_tensor(base):
+        from .numpy_core import linspace, power
+        return power(base, linspace(start, stop, num, endpoint=endpoint))
+    return np.logspace(start, stop, num, endpoint, base, None if dtype is None else as_dtype(dtype).np, axis)
+
+
+def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
+    if is_tensor(start) or is_tensor(stop):
+        raise NotImplementedError("geomspace needs concrete bounds")
+    return np.geomspace(start, stop, num, endpoint, None if dtype is None else as_dtype(dtype).np, axis)
+
+
+def unravel_index(indices, shape, order="C"):
+    if order != "C":
+        raise NotImplementedError("only order='C' is supported")
+    shape = tuple(int(s) for s in shape)
+    idx = operand(indices)
+    if not type_of(idx).dtype.is_int:
+        raise TypeError("only int indices permitted")
+    if not is_tensor(idx):
+        return np.unravel_index(idx, shape)
+    from .numpy_core import floor_divide, remainder
+    out = []
+    stride = int(np.prod(shape))
+    for s in shape:
+        stride //= s
+        out.append(remainder(floor_divide(idx, stride), s))
+    return tuple(out)
+
+
+def ravel_multi_index(multi_index, dims, mode="raise", order="C"):
+    if order != "C" or mode != "raise":
+        raise NotImplementedError("only mode='raise', order='C' are supported")
+    dims = tuple(int(d) for d in dims)
+    if not builtins.any(is_tensor(i) for i in multi_index):
+        return np.ravel_multi_index(tuple(np.asarray(i) for i in multi_index), dims)
+    out = None
+    stride = int(np.prod(dims))
+    for i, d in zip(multi_index, dims):
+        stride //= d
+        term = multiply(operand(i), stride)
+        out = term if out is None else add(out, term)
+    return out
+
+
+# --- the array API names NumPy 2 has as well ----------------------------------------------------------
+
+def concat(arrays, axis=0):
+    from .numpy_core import concatenate
+    return concatenate(arrays, axis=axis)
+
+
+def permute_dims(a, axes):
+    return lax.transpose(operand(a), axes)
+
+
+def matrix_transpose(x):
+    from .numpy_core import swapaxes
+    return swapaxes(x, -1, -2)
+
+
+def vecdot(x1, x2, axis=-1):
+    return sum(multiply(x1, x2), axis=axis)
+
+
+def unstack(x, axis=0):
+    from .numpy_core import squeeze
+    xx = operand(x)
+    axis = normalize_axis(axis, type_of(xx).ndim)
+    return tuple(squeeze(slice_axis(xx, axis, i, i + 1), axis) for i in range(type_of(xx).shape[axis]))
+
+
+def divmod(x1, x2):  # noqa: A001  (NumPy's name)
+    from .numpy_core import floor_divide, remainder
+    return floor_divide(x1, x2), remainder(x1, x2)
+
+
 __all__ = [_n for _n, _v in list(globals().items())
            if callable(_v) and getattr(_v, "__module__", None) == __name__ and not _n.startswith("_")]
+
+from .numpy_core import (arccos as acos, arccosh as acosh, arcsin as asin, arcsinh as asinh,  # noqa: E402
+                         arctan as atan, arctan2 as atan2, arctanh as atanh, invert as bitwise_invert,
+                         power as pow)
+
+__all__ += ["acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "bitwise_invert", "pow"]

@@ -79,6 +79,9 @@ def install():
     T.repeat = lambda s, repeats, axis=None: numpy_manip.repeat(s, repeats, axis)
     T.take = lambda s, indices, axis=None, mode=None: numpy_manip.take(s, indices, axis, mode)
     T.nonzero = _nonzero
+    T.__divmod__ = lambda s, o: (cnp.floor_divide(s, o), cnp.remainder(s, o))
+    T.__rdivmod__ = lambda s, o: (cnp.floor_divide(o, s), cnp.remainder(o, s))
+    T.__setitem__ = _setitem
     # real tensors: conj/real are the identity, imag is zero; copy is the identity (tensors are immutable)
     T.conj = T.conjugate = T.copy = lambda s: s
     T.real = property(lambda s: s)
@@ -99,7 +102,12 @@ _PLUMBING = {"__init__", "__repr__", "__hash__", "__bool__", "__index__", "__flo
              "__len__", "__iter__"}
 _OPERATORS = {f"__{n}__" for n in ("add radd sub rsub mul rmul truediv rtruediv floordiv rfloordiv mod rmod pow "
                                     "rpow matmul rmatmul neg pos abs invert and rand or ror xor rxor lt le gt ge "
-                                    "eq ne getitem").split()}
+                                    "eq ne getitem setitem divmod rdivmod").split()}
+
+
+def _setitem(self, idx, value):
+    raise TypeError("tensors are immutable and do not support item assignment; use "
+                    "y = x.at[idx].set(value) (or .add/.multiply) for a functional update")
 
 
 def _nonzero(self):
