@@ -17,30 +17,40 @@ SIDE_EFFECTING: frozenset[str] = frozenset()
 
 def dce_graph(graph: Graph) -> Graph:
     live = set(map(id, graph.results))
-    keep = []
-    for node in reversed(graph.nodes):
-        if node.op.name in SIDE_EFFECTING or any(id(r) in live for r in node.results):
-            keep.append(True)
+    nodes = graph.nodes
+    keep = [False] * len(nodes)
+    dropped = False
+    has_regions = False
+    for k in range(len(nodes) - 1, -1, -1):
+        node = nodes[k]
+        results = node.results
+        if (len(results) == 1 and id(results[0]) in live) or node.op.name in SIDE_EFFECTING or (
+                len(results) != 1 and any(id(r) in live for r in results)):
+            keep[k] = True
             for v in node.operands:
                 live.add(id(v))
+            if node.regions:
+                has_regions = True
         else:
-            keep.append(False)
-    keep.reverse()
-    has_regions = any(n.regions for n, k in zip(graph.nodes, keep) if k)
-    if all(keep) and not has_regions:
+            dropped = True
+    if not dropped and not has_regions:
         return graph
     env: dict = {}
     out = []
-    for node, k in zip(graph.nodes, keep):
+    changed = dropped
+    for node, k in zip(nodes, keep):
         if not k:
             continue
-        operands = [env.get(v, v) for v in node.operands] if env else node.operands
-        regions = [dce_graph(r) for r in node.regions] if node.regions else None
-        new = rebuild_node(node, operands, regions)
-        if new is not node:
-            for a, b in zip(node.results, new.results):
-                env[a] = b
-        out.append(new)
-    if all(keep) and all(a is b for a, b in zip(out, graph.nodes)):
+        if env or node.regions:
+            operands = [env.get(v, v) for v in node.operands] if env else node.operands
+            regions = [dce_graph(r) for r in node.regions] if node.regions else None
+            new = rebuild_node(node, operands, regions)
+            if new is not node:
+                changed = True
+                for a, b in zip(node.results, new.results):
+                    env[a] = b
+            node = new
+        out.append(node)
+    if not changed:
         return graph
     return Graph(graph.name, graph.params, out, [env.get(v, v) for v in graph.results])

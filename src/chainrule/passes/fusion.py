@@ -384,7 +384,8 @@ def _build_fusion(nodes, members, prod, shape, env, escapes) -> Node:
     for m in members:
         node = nodes[m]
         ops = [operand(v) for v in node.operands]
-        new = b.emit(node.op, ops, node.attrs)
+        # same op, attributes and operand types as the checked original: no need to re-infer
+        new = b.add_node(Node(node.op, ops, node.attrs, [r.type for r in node.results]))
         has_reduce |= node.op.name == "reduce"
         for a, r in zip(node.results, new.results):
             inner[id(a)] = r

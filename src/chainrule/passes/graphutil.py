@@ -15,10 +15,23 @@ from ..ir import Graph, Node
 
 def rebuild_node(node: Node, operands, regions=None) -> Node:
     """`node` with new operands (and regions); the same object when nothing changed."""
-    operands = tuple(operands)
-    regions = node.regions if regions is None else tuple(regions)
-    if all(a is b for a, b in zip(operands, node.operands)) and len(operands) == len(node.operands) and all(
-            a is b for a, b in zip(regions, node.regions)):
+    old_ops = node.operands
+    same = len(operands) == len(old_ops)
+    if same:
+        for a, b in zip(operands, old_ops):
+            if a is not b:
+                same = False
+                break
+    if regions is not None:
+        regions = tuple(regions)
+        if same:
+            for a, b in zip(regions, node.regions):
+                if a is not b:
+                    same = False
+                    break
+    else:
+        regions = node.regions
+    if same:
         return node
     return Node(node.op, operands, node.attrs, [r.type for r in node.results], regions, node.loc)
 

@@ -130,6 +130,8 @@ class Instrumentation:
         self.stream = stream
         self.timings: list[PassTiming] = []
         self._count = 0
+        self._last = None
+        self._last_count = 0
 
     @classmethod
     def from_env(cls) -> "Instrumentation":
@@ -148,7 +150,10 @@ class Instrumentation:
         self._dump("input", graph)
 
     def after_pass(self, p: Pass, before: Graph, after: Graph, seconds: float):
-        self.timings.append(PassTiming(p.name, seconds, before.num_nodes(), after.num_nodes()))
+        n_before = self._last_count if self._last is before else before.num_nodes()
+        n_after = after.num_nodes() if isinstance(after, Graph) else -1
+        self._last, self._last_count = after, n_after
+        self.timings.append(PassTiming(p.name, seconds, n_before, n_after))
         if self.verify:
             if not isinstance(after, Graph):
                 raise TypeError(f"pass {p.name!r} returned {type(after).__name__}, expected a Graph")

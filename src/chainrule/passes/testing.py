@@ -262,3 +262,38 @@ def ulp_close(a: np.ndarray, b: np.ndarray, ulps: int = 2) -> bool:
     x, y = a[fa], b[fb]
     tol = ulps * np.spacing(np.maximum(np.abs(x), np.abs(y)))
     return bool(np.all(np.abs(x - y) <= tol))
+
+
+def chain_graph(n: int, size: int = 64, dtype: str = "float32") -> Graph:
+    """A long chain of about `n` elementwise nodes (deep: no pass may recurse on depth)."""
+    b = GraphBuilder("chain")
+    x = b.param(TensorType((size,), dtype), "x")
+    half = b.op("broadcast_in_dim", b.constant(np.asarray(0.5, dtype)), shape=(size,), broadcast_dimensions=())
+    v = x
+    ops = ("tanh", "mul", "add_x", "negate", "sine", "mul")
+    for k in range(max(n - 3, 1)):
+        op = ops[k % len(ops)]
+        if op == "mul":
+            v = b.op("multiply", v, half)
+        elif op == "add_x":
+            v = b.op("add", v, x)
+        else:
+            v = b.op(op, v)
+    return b.build([b.op("reduce", v, kind="sum", dimensions=(0,))])
+
+
+def wide_graph(n: int, size: int = 64, dtype: str = "float32") -> Graph:
+    """About `n` nodes in many short independent branches of one input, summed by a tree."""
+    b = GraphBuilder("wide")
+    x = b.param(TensorType((size,), dtype), "x")
+    branches = []
+    for k in range(max(n // 5, 1)):
+        c = b.op("broadcast_in_dim", b.constant(np.asarray(1 + k % 97, dtype)), shape=(size,),
+                 broadcast_dimensions=())
+        branches.append(b.op("tanh", b.op("multiply", x, c)))
+    while len(branches) > 1:
+        nxt = [b.op("add", branches[i], branches[i + 1]) for i in range(0, len(branches) - 1, 2)]
+        if len(branches) % 2:
+            nxt.append(branches[-1])
+        branches = nxt
+    return b.build([b.op("reduce", branches[0], kind="sum", dimensions=(0,))])

@@ -72,15 +72,16 @@ class Emitter:
 
         Made once per (value, type) and reused, so rules may ask for `1` freely.
         """
-        key = (repr(value), t)
+        scalar = np.asarray(value, dtype=t.dtype.np)
+        key = (scalar.tobytes(), t)  # by bits: 1 and 1.0 share a node, 0.0 and -0.0 do not
         v = self._consts.get(key)
         if v is None:
             if t.shape == ():
-                v = self.builder.constant(np.asarray(value, dtype=t.dtype.np))
+                v = self.builder.constant(scalar)
             else:
                 v = self.op("broadcast_in_dim", self.scalar(value, t.dtype), shape=t.shape, broadcast_dimensions=())
             self._consts[key] = v
-            if value == 1:
+            if scalar == 1:
                 self._ones.add(id(v))
         return v
 
