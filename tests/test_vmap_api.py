@@ -20,6 +20,15 @@ def x64():
     jax.config.update("jax_enable_x64", prev)
 
 
+def jjv(*a, **k):
+    """jax.vmap, jitted: JAX's eager op-by-op dispatch would dominate the test time."""
+    return jax.jit(jax.vmap(*a, **k))
+
+
+def jjit(transform):
+    return lambda *a, **k: jax.jit(transform(*a, **k))
+
+
 def close(got, want, rtol=1e-12, atol=1e-12):
     got_l, got_t = cr.tree.flatten(got)
     want_l, want_t = jax.tree_util.tree_flatten(want)
@@ -37,7 +46,7 @@ def poly(x):
 def test_seed_per_element_gradient():
     xs = np.array([1.0, 2.0, 3.0])
     got = cr.vmap(cr.grad(poly))(xs)
-    want = jax.vmap(jax.grad(poly))(xs)
+    want = jjv(jax.grad(poly))(xs)
     np.testing.assert_array_equal(got, [12.0, 46.0, 128.0])
     np.testing.assert_array_equal(got, np.asarray(want))
 
@@ -82,8 +91,8 @@ def test_against_jax_vmap(name, axes):
         if ax is not None:
             shape.insert(len(shape) + 1 + ax if ax < 0 else ax, 2)
         args.append(rng.standard_normal(shape))
-    close(cr.vmap(cf, in_axes)(*args), jax.vmap(jf, in_axes)(*args))
-    close(cr.jit(cr.vmap(cf, in_axes))(*args), jax.vmap(jf, in_axes)(*args))
+    close(cr.vmap(cf, in_axes)(*args), jjv(jf, in_axes)(*args))
+    close(cr.jit(cr.vmap(cf, in_axes))(*args), jjv(jf, in_axes)(*args))
 
 
 def test_dynamic_indexing_per_element():
@@ -92,15 +101,15 @@ def test_dynamic_indexing_per_element():
     idx = np.array([3, 1, 4, 0], dtype=np.int32)
     cf = lambda t, i: cnp.take(t, i, axis=0) * 2.0  # noqa: E731
     jf = lambda t, i: jnp.take(t, i, axis=0, mode="clip") * 2.0  # noqa: E731
-    close(cr.vmap(cf, (None, 0))(table, idx), jax.vmap(jf, (None, 0))(table, idx))
+    close(cr.vmap(cf, (None, 0))(table, idx), jjv(jf, (None, 0))(table, idx))
     xs = np.arange(24.0).reshape(4, 6)
     starts = np.array([0, 2, 5, 1], dtype=np.int32)  # 5 is clamped to 3 (jax wraps negative starts first, the IR clamps them)
     cd = lambda x, s: bind("dynamic_slice", x, s, slice_sizes=(3,))  # noqa: E731
     jd = lambda x, s: jax.lax.dynamic_slice(x, (s,), (3,))  # noqa: E731
-    close(cr.vmap(cd)(xs, starts), jax.vmap(jd)(xs, starts))
+    close(cr.vmap(cd)(xs, starts), jjv(jd)(xs, starts))
     cu = lambda x, s: bind("dynamic_update_slice", x, np.ones(2), s)  # noqa: E731
     ju = lambda x, s: jax.lax.dynamic_update_slice(x, jnp.ones(2), (s,))  # noqa: E731
-    close(cr.vmap(cu)(xs, starts), jax.vmap(ju)(xs, starts))
+    close(cr.vmap(cu)(xs, starts), jjv(ju)(xs, starts))
 
 
 def test_at_set_and_add_per_element():
@@ -109,8 +118,8 @@ def test_at_set_and_add_per_element():
     vals = np.arange(6.0).reshape(3, 2)
     cf = lambda x, i, v: x.at[i].add(v)  # noqa: E731
     jf = lambda x, i, v: jnp.asarray(x).at[i].add(v)  # noqa: E731
-    close(cr.vmap(cf)(xs, idx, vals), jax.vmap(jf)(xs, idx, vals))
-    close(cr.vmap(cf, (None, 0, 0))(xs[0], idx, vals), jax.vmap(jf, (None, 0, 0))(xs[0], idx, vals))
+    close(cr.vmap(cf)(xs, idx, vals), jjv(jf)(xs, idx, vals))
+    close(cr.vmap(cf, (None, 0, 0))(xs[0], idx, vals), jjv(jf, (None, 0, 0))(xs[0], idx, vals))
 
 
 # --- per-example gradients -----------------------------------------------------------
@@ -133,7 +142,7 @@ def test_per_example_gradients_match_jax():
     closs = mlp_loss(cnp, lambda z: cnp.special.logsumexp(z))
     jloss = mlp_loss(jnp, lambda z: jax.scipy.special.logsumexp(z))
     got = cr.vmap(cr.grad(closs), in_axes=(None, 0, 0))(params, x, y)
-    want = jax.vmap(jax.grad(jloss), in_axes=(None, 0, 0))(params, x, y)
+    want = jjv(jax.grad(jloss), in_axes=(None, 0, 0))(params, x, y)
     close(got, want)
     assert got["w1"].shape == (4, 5, 8)
     close(cr.jit(cr.vmap(cr.grad(closs), in_axes=(None, 0, 0)))(params, x, y), want)
@@ -147,11 +156,11 @@ def test_vmap_of_vmap_and_axes():
     cf = lambda u, v: cnp.sum(u * v)  # noqa: E731
     jf = lambda u, v: jnp.sum(u * v)  # noqa: E731
     got = cr.vmap(cr.vmap(cf, in_axes=(0, None)), in_axes=(0, 1))(a, b)
-    want = jax.vmap(jax.vmap(jf, in_axes=(0, None)), in_axes=(0, 1))(a, b)
+    want = jjv(jax.vmap(jf, in_axes=(0, None)), in_axes=(0, 1))(a, b)
     close(got, want)
     b2 = np.random.default_rng(4).standard_normal((4, 3, 2))
     close(cr.vmap(cr.vmap(cf, in_axes=(1, 0)), in_axes=(2, 0), out_axes=1)(a, b2),
-          jax.vmap(jax.vmap(jf, in_axes=(1, 0)), in_axes=(2, 0), out_axes=1)(a, b2))
+          jjv(jax.vmap(jf, in_axes=(1, 0)), in_axes=(2, 0), out_axes=1)(a, b2))
 
 
 def test_grad_through_vmap_and_jvp_of_vmap():
@@ -164,17 +173,17 @@ def test_grad_through_vmap_and_jvp_of_vmap():
     def jf(x, w):
         return jnp.sum(jax.vmap(lambda xi, wi: jnp.sin(xi) * jnp.sum(wi ** 2))(x, w))
 
-    close(cr.grad(cf, argnums=(0, 1))(x, w), jax.grad(jf, argnums=(0, 1))(x, w))
-    close(cr.jit(cr.grad(cf))(x, w), jax.grad(jf)(x, w))
-    close(cr.grad(cr.grad(lambda s: cf(x * s, w)))(1.5), jax.grad(jax.grad(lambda s: jf(x * s, w)))(1.5))
+    close(cr.grad(cf, argnums=(0, 1))(x, w), jjit(jax.grad)(jf, argnums=(0, 1))(x, w))
+    close(cr.jit(cr.grad(cf))(x, w), jjit(jax.grad)(jf)(x, w))
+    close(cr.grad(cr.grad(lambda s: cf(x * s, w)))(1.5), jjit(jax.grad)(jax.grad(lambda s: jf(x * s, w)))(1.5))
     tx = np.ones(3)
     close(cr.jvp(cr.vmap(poly), (x,), (tx,)), jax.jvp(jax.vmap(poly), (x,), (tx,)))
     # vmap of jvp: one tangent per element
     got = cr.vmap(lambda p, t: cr.jvp(poly, (p,), (t,)))(x, x * 2)
-    want = jax.vmap(lambda p, t: jax.jvp(poly, (p,), (t,)))(x, x * 2)
+    want = jjv(lambda p, t: jax.jvp(poly, (p,), (t,)))(x, x * 2)
     close(got, want)
     # vmap of a hessian-vector style nesting
-    close(cr.vmap(cr.grad(cr.grad(poly)))(x), jax.vmap(jax.grad(jax.grad(poly)))(x))
+    close(cr.vmap(cr.grad(cr.grad(poly)))(x), jjv(jax.grad(jax.grad(poly)))(x))
 
 
 def test_captured_outer_values_are_unbatched():
@@ -187,7 +196,7 @@ def test_captured_outer_values_are_unbatched():
         return jax.vmap(lambda xi: xi * s + s ** 2)(x)
 
     close(cr.jit(cf)(2.0), jf(2.0))
-    close(cr.grad(lambda s: cnp.sum(cf(s)))(2.0), jax.grad(lambda s: jnp.sum(jf(s)))(2.0))
+    close(cr.grad(lambda s: cnp.sum(cf(s)))(2.0), jjit(jax.grad)(lambda s: jnp.sum(jf(s)))(2.0))
 
 
 def test_pytrees_kwargs_out_axes():
@@ -199,20 +208,20 @@ def test_pytrees_kwargs_out_axes():
         return lambda t: {"s": t["a"] * t["b"][0], "n": m.sum(t["b"][1]) + 0 * t["a"][0]}
     cf, jf = pair(body)
     close(cr.vmap(cf, in_axes, out_axes={"s": 1, "n": 0})(tree),
-          jax.vmap(jf, in_axes, out_axes={"s": 1, "n": 0})(tree))
+          jjv(jf, in_axes, out_axes={"s": 1, "n": 0})(tree))
     # out_axes None for an output that does not depend on the mapped axis
     got = cr.vmap(lambda u, v: (u * 2.0, v + 1.0), in_axes=(0, None), out_axes=(0, None))(tree["a"], tree["b"][1])
-    want = jax.vmap(lambda u, v: (u * 2.0, v + 1.0), in_axes=(0, None), out_axes=(0, None))(tree["a"], tree["b"][1])
+    want = jjv(lambda u, v: (u * 2.0, v + 1.0), in_axes=(0, None), out_axes=(0, None))(tree["a"], tree["b"][1])
     close(got, want)
     # keyword arguments are mapped over axis 0, as in JAX
-    close(cr.vmap(lambda u, v: u - v)(tree["a"], v=tree["a"] * 3), jax.vmap(lambda u, v: u - v)(tree["a"], v=tree["a"] * 3))
+    close(cr.vmap(lambda u, v: u - v)(tree["a"], v=tree["a"] * 3), jjv(lambda u, v: u - v)(tree["a"], v=tree["a"] * 3))
     # negative in_axes and a list at the top
-    close(cr.vmap(lambda u: u * 2.0, in_axes=[-1])(tree["a"]), jax.vmap(lambda u: u * 2.0, in_axes=[-1])(tree["a"]))
+    close(cr.vmap(lambda u: u * 2.0, in_axes=[-1])(tree["a"]), jjv(lambda u: u * 2.0, in_axes=[-1])(tree["a"]))
     # unmapped results are broadcast
-    close(cr.vmap(lambda u: 1.5)(tree["a"]), jax.vmap(lambda u: 1.5)(tree["a"]))
+    close(cr.vmap(lambda u: 1.5)(tree["a"]), jjv(lambda u: 1.5)(tree["a"]))
     # nothing mapped, but an axis_size
     close(cr.vmap(lambda u: u + 1.0, in_axes=None, axis_size=2)(tree["b"][1]),
-          jax.vmap(lambda u: u + 1.0, in_axes=None, axis_size=2)(tree["b"][1]))
+          jjv(lambda u: u + 1.0, in_axes=None, axis_size=2)(tree["b"][1]))
 
 
 def test_custom_jvp_rule_survives_vmap():
@@ -280,7 +289,7 @@ def test_control_flow_under_vmap_matches_jax():
     def j_cond(x):
         return jax.lax.cond(x > 0, lambda v: v * v, lambda v: -v, x)
 
-    close(cr.vmap(c_cond)(xs), jax.vmap(j_cond)(xs))
+    close(cr.vmap(c_cond)(xs), jjv(j_cond)(xs))
 
     def c_while(x, n):
         return cr.while_loop(lambda c: c[0] < n, lambda c: (c[0] + 1, c[1] * 0.5 + 1.0), (0, x))[1]
@@ -288,8 +297,8 @@ def test_control_flow_under_vmap_matches_jax():
     def j_while(x, n):
         return jax.lax.while_loop(lambda c: c[0] < n, lambda c: (c[0] + 1, c[1] * 0.5 + 1.0), (0, x))[1]
 
-    close(cr.vmap(c_while)(xs, ns), jax.vmap(j_while)(xs, ns))  # a trip count per element
-    close(cr.vmap(c_while, (0, None))(xs, np.int32(3)), jax.vmap(j_while, (0, None))(xs, np.int32(3)))
+    close(cr.vmap(c_while)(xs, ns), jjv(j_while)(xs, ns))  # a trip count per element
+    close(cr.vmap(c_while, (0, None))(xs, np.int32(3)), jjv(j_while, (0, None))(xs, np.int32(3)))
 
     def c_scan(w, seq):
         return cr.scan(lambda h, x: (cnp.tanh(h * w + x), h * 2.0), np.float64(0.0), seq)
@@ -298,9 +307,9 @@ def test_control_flow_under_vmap_matches_jax():
         return jax.lax.scan(lambda h, x: (jnp.tanh(h * w + x), h * 2.0), np.float64(0.0), seq)
 
     seq = np.linspace(-1, 1, 12).reshape(4, 3)
-    close(cr.vmap(c_scan, (0, 1))(xs[:3], seq), jax.vmap(j_scan, (0, 1))(xs[:3], seq))
-    close(cr.vmap(c_scan, (0, None))(xs, seq[:, 0]), jax.vmap(j_scan, (0, None))(xs, seq[:, 0]))
+    close(cr.vmap(c_scan, (0, 1))(xs[:3], seq), jjv(j_scan, (0, 1))(xs[:3], seq))
+    close(cr.vmap(c_scan, (0, None))(xs, seq[:, 0]), jjv(j_scan, (0, None))(xs, seq[:, 0]))
     # per-example gradients through a scan
     loss_c = lambda w, s: cnp.sum(c_scan(w, s)[1])  # noqa: E731
     loss_j = lambda w, s: jnp.sum(j_scan(w, s)[1])  # noqa: E731
-    close(cr.vmap(cr.grad(loss_c), (0, 1))(xs[:3], seq), jax.vmap(jax.grad(loss_j), (0, 1))(xs[:3], seq))
+    close(cr.vmap(cr.grad(loss_c), (0, 1))(xs[:3], seq), jjv(jax.grad(loss_j), (0, 1))(xs[:3], seq))
