@@ -273,6 +273,8 @@ def test_errors_are_worded_as_in_jax():
         cr.vmap(lambda t: t["a"], in_axes=({"b": 0},))({"a": np.ones(3)})
     with pytest.raises(TypeError, match="must be an int, None, or"):
         cr.vmap(f, in_axes=(0, "x"))
+    with pytest.raises(TypeError, match="a tuple of entries corresponding to the positional arguments"):
+        cr.vmap(f, in_axes={"x": 0})
     with pytest.raises(ValueError, match="mapped output but out_axes is None"):
         cr.vmap(lambda x: x * 2.0, out_axes=None)(np.ones(3))
     with pytest.raises(ValueError, match="at least one argument"):

@@ -92,6 +92,9 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
     """
     if isinstance(in_axes, list):
         in_axes = tuple(in_axes)  # a list at the top means one entry per argument, as in JAX
+    if not (_is_axis(in_axes) or isinstance(in_axes, tuple)):
+        raise TypeError("vmap in_axes must be an int, None, or a tuple of entries corresponding to the positional "
+                        f"arguments passed to the function, but got {in_axes!r}.")
     _check_axes_spec(in_axes, "in_axes")
     _check_axes_spec(out_axes, "out_axes")
 
