@@ -79,7 +79,8 @@ class JaxExecutable(Executable):
 
     @property
     def compiled(self):
-        """The XLA executable, compiled on first use."""
+        """The ahead-of-time `jax.stages.Compiled` (for its HLO, cost and memory analyses);
+        calls go through `jax.jit`, which compiles on the first call."""
         if self._compiled is None:
             with x64():
                 self._compiled = self.lower().compile()
@@ -105,20 +106,23 @@ class JaxExecutable(Executable):
             raise TypeError(f"{self.graph.name} takes {len(params)} argument(s), got {len(args)}")
         checked = []
         for i, (p, a) in enumerate(zip(params, args)):
-            name = p.name or f"argument {i}"
-            if isinstance(a, jax.Array):  # already on a device: check without a copy to the host
+            if type(a) is np.ndarray and a.dtype == p.type.dtype.np and a.shape == p.type.shape:
+                checked.append(a)  # the common case, checked cheaply (XLA copies it anyway)
+            elif isinstance(a, jax.Array):  # already on a device: check without a copy to the host
+                name = p.name or f"argument {i}"
                 if a.dtype != p.type.dtype.np:
                     raise TypeError(f"{name}: expected dtype {p.type.dtype.name}, got {a.dtype} (cast it with .astype)")
                 if a.shape != p.type.shape:
                     raise ValueError(f"{name}: expected shape {p.type.shape}, got {a.shape}")
                 checked.append(a)
             else:
-                checked.append(check_array(a, p.type, name))
+                checked.append(check_array(a, p.type, p.name or f"argument {i}"))
         return self.run(checked)
 
     def run(self, args):
+        # through jax.jit's own dispatch (its C++ fast path), not the AOT `compiled` object
         with x64():
-            outs = self.compiled(*args)
+            outs = self.jitted(*args)
             if self.return_jax_arrays:
                 return list(outs)
             return [np.asarray(o) for o in outs]
