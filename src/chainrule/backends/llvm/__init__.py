@@ -21,10 +21,7 @@ from .scalar import SCALAR
 from .target import compile_ir
 
 # Ops that compile raises NotImplementedError for, with the reason (the registry test reads it).
-_CONTROL_FLOW = ("control flow is not lowered yet (planned: branches and loops around kernel calls in the "
-                 "entry function, carries in arena buffers)")
 UNSUPPORTED: dict[str, str] = {
-    "cond": _CONTROL_FLOW, "case": _CONTROL_FLOW, "while": _CONTROL_FLOW, "scan": _CONTROL_FLOW,
     "custom_vjp_lin": "it cannot be evaluated by any backend (forward-mode differentiation of a custom_vjp "
                       "function is not supported, as in JAX)",
 }

@@ -21,7 +21,7 @@ from contextlib import ExitStack, contextmanager
 import llvmlite.ir as ir
 
 from .lltypes import F32, F64, I1, I8, I32, I64, PTR, VOID, const, i64, mem_type, reg_type
-from .plan import Plan
+from .plan import ALIGN, CONTROL_FLOW_OPS, Plan, pad
 from .scalar import apply_scalar
 
 ENTRY = "chainrule_entry"
@@ -85,9 +85,10 @@ class Index:
 class Emitter:
     """Builds one kernel function."""
 
-    def __init__(self, mb: "ModuleBuilder", name: str, buffers: list, want_rt: bool):
+    def __init__(self, mb: "ModuleBuilder", name: str, buffers: list, want_rt: bool, want_scratch: bool = False):
         self.mb, self.plan = mb, mb.plan
-        params = [PTR] * (len(buffers) + (1 if want_rt else 0))
+        self.tag = name
+        params = [PTR] * (len(buffers) + (1 if want_rt else 0) + (1 if want_scratch else 0))
         fn = ir.Function(mb.module, ir.FunctionType(VOID, params), name)
         fn.linkage = "internal"
         for a in fn.args[:len(buffers)]:
@@ -95,7 +96,8 @@ class Emitter:
         fn.attributes.add("nounwind")
         self.fn = fn
         self.ptr = {id(v): a for v, a in zip(buffers, fn.args)}
-        self.rt = fn.args[-1] if want_rt else None
+        self.rt = fn.args[len(buffers)] if want_rt else None
+        self.scratch = fn.args[-1] if want_scratch else None
         self.entry_block = fn.append_basic_block("entry")
         self.body_block = fn.append_basic_block("body")
         self.b = ir.IRBuilder(self.body_block)
@@ -113,6 +115,17 @@ class Emitter:
         if init is not None:
             self.b.store(init, slot)
         return slot
+
+    def memcpy(self, dst, src, nbytes: int):
+        if nbytes:
+            self.b.call(memcpy_fn(self.mb.module), [dst, src, i64(nbytes), ir.Constant(I1, 0)])
+
+    def ptr_array(self, ptrs):
+        """A stack array holding `ptrs` (the argument/result tables of a region call)."""
+        arr = ir.IRBuilder(self.entry_block).alloca(ir.ArrayType(PTR, max(1, len(ptrs))))
+        for i, p in enumerate(ptrs):
+            self.b.store(p, self.b.bitcast(self.b.gep(arr, [i64(0), i64(i)], inbounds=True), PTR))
+        return self.b.bitcast(arr, PTR)
 
     def addr(self, v, flat):
         return self.b.gep(self.ptr[id(v)], [flat], inbounds=True, source_etype=mem_type(v.dtype))
@@ -661,60 +674,220 @@ def emit_dus(em: Emitter, kernel):
         em.store_at(out, Index(em, x.shape, dims=dims).flat(), val)
 
 
+def memcpy_fn(module):
+    fn = module.globals.get("llvm.memcpy.p0.p0.i64")
+    if fn is None:
+        fn = ir.Function(module, ir.FunctionType(VOID, [PTR, PTR, I64, I1]), "llvm.memcpy.p0.p0.i64")
+    return fn
+
+
+def _byte_offset(b, p, off):
+    return p if off == 0 else b.gep(p, [off if isinstance(off, ir.Value) else i64(off)], source_etype=I8)
+
+
+def _layout(types):
+    """Offsets of 64-byte aligned slots for `types`, and their total size."""
+    offs, top = [], 0
+    for t in types:
+        offs.append(top)
+        top += pad(t.nbytes)
+    return offs, top
+
+
+def _region_calls(em, kernel):
+    return [em.mb.sub_entry(p, f"{em.tag}_r{i}") for i, p in enumerate(kernel.subplans)]
+
+
+def emit_cond(em: Emitter, kernel):
+    """cond/case: load the selector, call the chosen branch's entry on the operand buffers."""
+    b = em.b
+    node = kernel.node
+    sel, rest = kernel.operands[0], kernel.operands[1:]
+    fns = _region_calls(em, kernel)
+    argv = em.ptr_array([em.ptr[id(v)] for v in rest])
+    resv = em.ptr_array([em.ptr[id(r)] for r in node.results])
+    sub = _byte_offset(b, em.scratch, ALIGN)
+    x = em.load(sel, Index(em, ()))
+    if node.op.name == "cond":
+        with b.if_else(x) as (then, otherwise):
+            with then:
+                b.call(fns[0], [argv, resv, sub, em.rt])
+            with otherwise:
+                b.call(fns[1], [argv, resv, sub, em.rt])
+        return
+    n = len(fns)
+    done = em.fn.append_basic_block("case_done")
+    blocks = [em.fn.append_basic_block(f"case{k}") for k in range(n)]
+    sw = b.switch(x, blocks[-1])
+    for k in range(n - 1):
+        sw.add_case(ir.Constant(x.type, k), blocks[k])
+    for k, blk in enumerate(blocks):
+        b.position_at_end(blk)
+        b.call(fns[k], [argv, resv, sub, em.rt])
+        b.branch(done)
+    b.position_at_end(done)
+
+
+def _carry_slots(em, types):
+    """Two copies (A, B) of the loop carry in the kernel's scratch, and where the rest starts."""
+    offs, size = _layout(types)
+    a = [_byte_offset(em.b, em.scratch, o) for o in offs]
+    bb = [_byte_offset(em.b, em.scratch, size + o) for o in offs]
+    return a, bb, 2 * size
+
+
+def emit_while(em: Emitter, kernel):
+    b = em.b
+    node = kernel.node
+    types = [v.type for v in kernel.operands]
+    cond_fn, body_fn = _region_calls(em, kernel)
+    A, B, used = _carry_slots(em, types)
+    pred = _byte_offset(b, em.scratch, used)
+    sub = _byte_offset(b, em.scratch, used + ALIGN)
+    for dst, v in zip(A, kernel.operands):
+        em.memcpy(dst, em.ptr[id(v)], v.type.nbytes)
+    tabA, tabB = em.ptr_array(A), em.ptr_array(B)
+    predv = em.ptr_array([pred])
+    phase = em.alloca(I1, ir.Constant(I1, 0))  # 0: the carry is in A
+    head = em.fn.append_basic_block("while_cond")
+    body = em.fn.append_basic_block("while_body")
+    done = em.fn.append_basic_block("while_done")
+    b.branch(head)
+    b.position_at_end(head)
+    ph = b.load(phase)
+    cur = b.select(ph, tabB, tabA)
+    b.call(cond_fn, [cur, predv, sub, em.rt])
+    go = b.icmp_unsigned("!=", b.load(pred, typ=I8), ir.Constant(I8, 0))
+    b.cbranch(go, body, done)
+    b.position_at_end(body)
+    b.call(body_fn, [cur, b.select(ph, tabA, tabB), sub, em.rt])
+    b.store(b.not_(ph), phase)
+    b.branch(head)
+    b.position_at_end(done)
+    ph = b.load(phase)
+    for r, a_, b_ in zip(node.results, A, B):
+        em.memcpy(em.ptr[id(r)], b.select(ph, b_, a_), r.type.nbytes)
+
+
+def emit_scan(em: Emitter, kernel):
+    b = em.b
+    node = kernel.node
+    nc, nk, length = node.attrs["num_consts"], node.attrs["num_carry"], node.attrs["length"]
+    ops = kernel.operands
+    consts, init, xs = ops[:nc], ops[nc:nc + nk], ops[nc + nk:]
+    (body_fn,) = _region_calls(em, kernel)
+    A, B, used = _carry_slots(em, [v.type for v in init])
+    sub = _byte_offset(b, em.scratch, used + ALIGN)
+    for dst, v in zip(A, init):
+        em.memcpy(dst, em.ptr[id(v)], v.type.nbytes)
+    carry_out, ys = node.results[:nk], node.results[nk:]
+    phase = em.alloca(I1, ir.Constant(I1, 0))
+    with em.loop(length) as step:
+        i = b.sub(i64(length - 1), step) if node.attrs["reverse"] else step
+        ph = b.load(phase)
+        cur = [b.select(ph, y_, x_) for x_, y_ in zip(A, B)]
+        nxt = [b.select(ph, x_, y_) for x_, y_ in zip(A, B)]
+        xsl = [_byte_offset(b, em.ptr[id(x)], b.mul(i, i64(x.type.nbytes // max(length, 1)))) for x in xs]
+        ysl = [_byte_offset(b, em.ptr[id(y)], b.mul(i, i64(y.type.nbytes // max(length, 1)))) for y in ys]
+        argv = em.ptr_array([em.ptr[id(c)] for c in consts] + cur + xsl)
+        resv = em.ptr_array(nxt + ysl)
+        b.call(body_fn, [argv, resv, sub, em.rt])
+        b.store(b.not_(ph), phase)
+    ph = b.load(phase)
+    for r, a_, b_ in zip(carry_out, A, B):
+        em.memcpy(em.ptr[id(r)], b.select(ph, b_, a_), r.type.nbytes)
+
+
 KERNELS = {"loop": lambda em, k: emit_loop_kernel(em, k.roots), "reduce": emit_reduce, "argmax": emit_arg,
            "argmin": emit_arg, "dot_general": emit_dot, "scatter": emit_scatter,
-           "dynamic_update_slice": emit_dus}
+           "dynamic_update_slice": emit_dus, "cond": emit_cond, "case": emit_cond, "while": emit_while,
+           "scan": emit_scan}
 
 
 class ModuleBuilder:
-    """The whole graph as one LLVM module with the entry point ENTRY."""
+    """The whole graph as one LLVM module with the entry point ENTRY.
 
-    def __init__(self, plan: Plan, name: str = "chainrule"):
+    Regions of control-flow nodes become internal functions of the same module with the
+    entry's signature (`sub_entry`); their results table lists every result, and results
+    that are parameters, constants or duplicates are copied in natively."""
+
+    def __init__(self, plan: Plan, name: str = "chainrule", module=None, prefix: str = ""):
         self.plan = plan
-        self.module = ir.Module(name=name)
-        self.globals = []
-        for k, arr in enumerate(plan.globals):
-            data = bytearray(arr.tobytes())
-            ty = ir.ArrayType(I8, max(len(data), 1))
-            g = ir.GlobalVariable(self.module, ty, f"const{k}")
-            g.global_constant = True
-            g.linkage = "private"
-            g.align = 64
-            g.initializer = ir.Constant(ty, data if data else bytearray(1))
-            self.globals.append(g)
+        self.prefix = prefix
+        self.module = module if module is not None else ir.Module(name=name)
+        self.globals = [self._global(arr, f"{prefix}const{k}") for k, arr in enumerate(plan.globals)]
 
-    def build(self) -> str:
+    def _global(self, arr, name):
+        data = bytearray(arr.tobytes())
+        ty = ir.ArrayType(I8, max(len(data), 1))
+        g = ir.GlobalVariable(self.module, ty, name)
+        g.global_constant = True
+        g.linkage = "private"
+        g.align = 64
+        g.initializer = ir.Constant(ty, data if data else bytearray(1))
+        return g
+
+    def sub_entry(self, plan: Plan, tag: str):
+        sub = ModuleBuilder(plan, module=self.module, prefix=f"{self.prefix}{tag}_")
+        return sub.entry_function(f"{self.prefix}{tag}_entry", full_results=True)
+
+    def entry_function(self, fname: str, full_results: bool = False):
         plan = self.plan
-        entry = ir.Function(self.module, ir.FunctionType(VOID, [PTR, PTR, PTR, PTR]), ENTRY)
+        entry = ir.Function(self.module, ir.FunctionType(VOID, [PTR, PTR, PTR, PTR]), fname)
+        if full_results:
+            entry.linkage = "internal"
         args, results, arena, rt = entry.args
         b = ir.IRBuilder(entry.append_basic_block("entry"))
+        native_index = [j for j, info in enumerate(plan.results) if info[0] == "native"]
         cache = {}
 
-        def pointer(v):
-            got = cache.get(id(v))
+        def slot(table, k):
+            return b.load(b.gep(table, [i64(k)], inbounds=True, source_etype=PTR), typ=PTR)
+
+        def pointer(key):
+            got = cache.get(key)
             if got is not None:
                 return got
-            where, k = plan.storage[id(v)]
+            where, k = plan.storage[key]
             if where == "arg":
-                p = b.load(b.gep(args, [i64(k)], inbounds=True, source_etype=PTR), typ=PTR)
+                p = slot(args, k)
             elif where == "res":
-                p = b.load(b.gep(results, [i64(k)], inbounds=True, source_etype=PTR), typ=PTR)
+                p = slot(results, native_index[k] if full_results else k)
             elif where == "arena":
                 p = b.gep(arena, [i64(k)], inbounds=True, source_etype=I8)
             else:
                 p = self.globals[k]
-            cache[id(v)] = p
+            cache[key] = p
             return p
 
         for n, ker in enumerate(plan.kernels):
             buffers = list(ker.roots) + [v for v in ker.reads if all(v is not r for r in ker.roots)]
-            want_rt = ker.kind == "dot_general"
-            em = Emitter(self, f"k{n}_{ker.kind}", buffers, want_rt)
+            want_rt = ker.kind == "dot_general" or ker.kind in CONTROL_FLOW_OPS
+            want_scratch = ker.kind in CONTROL_FLOW_OPS
+            em = Emitter(self, f"{self.prefix}k{n}_{ker.kind}", buffers, want_rt, want_scratch)
             KERNELS[ker.kind](em, ker)
             em.finish()
-            call_args = [pointer(v) for v in buffers] + ([rt] if want_rt else [])
+            call_args = [pointer(id(v)) for v in buffers] + ([rt] if want_rt else []) + (
+                [pointer(id(ker))] if want_scratch else [])
             b.call(em.fn, call_args)
+        if full_results:
+            for j, (tag, k) in enumerate(plan.results):
+                if tag == "native":
+                    continue
+                t = plan.graph.results[j].type
+                if tag == "param":
+                    src = slot(args, k)
+                elif tag == "const":
+                    src = self._global(k, f"{self.prefix}result{j}")
+                else:
+                    src = slot(results, k)
+                if t.nbytes:
+                    b.call(memcpy_fn(self.module), [slot(results, j), src, i64(t.nbytes), ir.Constant(I1, 0)])
         b.ret_void()
+        return entry
+
+    def build(self) -> str:
+        entry = self.entry_function(ENTRY)
         self._object_entry(entry)
         return str(self.module)
 

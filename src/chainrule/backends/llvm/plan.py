@@ -27,7 +27,10 @@ import numpy as np
 from ...ir import Graph, Node, Value, get_op
 from ...ir.attrs import Attrs
 
-KERNEL_OPS = {"reduce", "argmax", "argmin", "dot_general", "scatter", "dynamic_update_slice"}
+CONTROL_FLOW_OPS = {"cond", "case", "while", "scan"}
+KERNEL_OPS = {"reduce", "argmax", "argmin", "dot_general", "scatter", "dynamic_update_slice"} | CONTROL_FLOW_OPS
+# Ops that read their operands from memory, so the operands get buffers.
+BUFFER_CONSUMERS = {"dot_general"} | CONTROL_FLOW_OPS
 INDEX_OPS = {"broadcast_in_dim", "transpose", "slice", "reverse", "pad", "concatenate", "iota",
              "gather", "dynamic_slice"}
 # Ops whose operand at a position is read at most once per result element.
@@ -52,6 +55,8 @@ class Kernel:
     node: Node | None = None       # the node of a kernel op
     operands: tuple = ()           # resolved operands of `node`
     reads: list = field(default_factory=list)  # materialized values it reads
+    subplans: list = field(default_factory=list)  # plans of a control-flow node's regions
+    scratch: int = 0               # arena bytes the kernel needs while it runs
 
 
 @dataclass
@@ -104,7 +109,7 @@ def flatten(graph: Graph):
                 for r, rr in zip(node.results, region.results):
                     alias[id(r)] = res(rr)
                 continue
-            if node.regions:
+            if node.regions and node.op.name not in CONTROL_FLOW_OPS:
                 raise Unsupported(f"op {node.op.name!r} (a region op) is not supported by the llvm backend yet")
             operands[node] = ops
             group[node] = gid
@@ -166,6 +171,8 @@ def make_plan(graph: Graph) -> Plan:
             node = _with_canonical_dot(node, operands, moved)
         order.append(node)
     for node in order:
+        if node.op.name in CONTROL_FLOW_OPS:
+            continue
         if node.op.name not in KERNEL_OPS and not node.op.elementwise and node.op.name not in (
                 INDEX_OPS | FREE_OPS | {"constant", "reshape", "convert"}):
             raise Unsupported(f"op {node.op.name!r} is not supported by the llvm backend yet")
@@ -201,13 +208,14 @@ def make_plan(graph: Graph) -> Plan:
         for v in node.results:
             vid = id(v)
             if name == "constant":
-                kind[vid] = "inline" if _is_splat_constant(node) and vid not in result_ids else "global"
+                in_memory = vid in result_ids or any(u.op.name in BUFFER_CONSUMERS for u, _ in users.get(vid, []))
+                kind[vid] = "inline" if _is_splat_constant(node) and not in_memory else "global"
                 continue
             if name in KERNEL_OPS or vid in result_ids:
                 kind[vid] = "buffer"
                 continue
             us = users.get(vid, [])
-            if any(u.op.name == "dot_general" for u, _ in us):
+            if any(u.op.name in BUFFER_CONSUMERS for u, _ in us):
                 kind[vid] = "buffer"
                 continue
             free = name == "iota" or (name in FREE_OPS and all(
@@ -256,7 +264,11 @@ def make_plan(graph: Graph) -> Plan:
         if not roots:
             continue
         if name in KERNEL_OPS:
-            kernels.append(Kernel(name, roots, node, operands[node], union(operands[node])))
+            k = Kernel(name, roots, node, operands[node], union(operands[node]))
+            if name in CONTROL_FLOW_OPS:
+                k.subplans = [make_plan(r) for r in node.regions]
+                k.scratch = control_flow_scratch(k)
+            kernels.append(k)
             continue
         (v,) = roots
         reads = union(operands[node])
@@ -353,22 +365,45 @@ def _plan_arena(kernels, storage) -> int:
             last_use.setdefault(id(v), k)
     live: list[tuple[int, int, int]] = []  # (offset, size, value id)
     top = 0
+    def alloc(nbytes, key):
+        nonlocal top
+        size = max(ALIGN, -(-nbytes // ALIGN) * ALIGN)
+        live.sort()
+        off = 0
+        for o, s, _ in live:
+            if off + size <= o:
+                break
+            off = max(off, o + s)
+        live.append((off, size, key))
+        top = max(top, off + size)
+        return off
+
     for k, ker in enumerate(kernels):
         for v in ker.roots:
-            if id(v) in storage:
-                continue
-            size = max(ALIGN, -(-v.type.nbytes // ALIGN) * ALIGN)
-            live.sort()
-            off = 0
-            for o, s, _ in live:
-                if off + size <= o:
-                    break
-                off = max(off, o + s)
-            live.append((off, size, id(v)))
-            storage[id(v)] = ("arena", off)
-            top = max(top, off + size)
+            if id(v) not in storage:
+                storage[id(v)] = ("arena", alloc(v.type.nbytes, id(v)))
+        if ker.scratch:
+            storage[id(ker)] = ("arena", alloc(ker.scratch, id(ker)))
         live = [(o, s, vid) for (o, s, vid) in live if last_use.get(vid, -1) > k]
     return top
+
+
+def pad(n: int) -> int:
+    return max(ALIGN, -(-n // ALIGN) * ALIGN)
+
+
+def control_flow_scratch(k: Kernel) -> int:
+    """Bytes a control-flow kernel needs: two copies of the carry (loops), a predicate slot,
+    and one arena shared by its regions (they never run at the same time)."""
+    node = k.node
+    sub = max((p.arena_size for p in k.subplans), default=0)
+    carry = []
+    if node.op.name == "while":
+        carry = [v.type for v in k.operands]
+    elif node.op.name == "scan":
+        nc, nk = node.attrs["num_consts"], node.attrs["num_carry"]
+        carry = [v.type for v in k.operands[nc:nc + nk]]
+    return 2 * sum(pad(t.nbytes) for t in carry) + ALIGN + pad(sub)
 
 
 def describe(plan: Plan) -> str:
@@ -380,4 +415,5 @@ def describe(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Kernel", "Plan", "Unsupported", "make_plan", "describe", "KERNEL_OPS", "np", "math"]
+__all__ = ["Kernel", "Plan", "Unsupported", "make_plan", "describe", "KERNEL_OPS", "CONTROL_FLOW_OPS", "pad",
+           "np", "math"]
