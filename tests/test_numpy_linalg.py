@@ -108,3 +108,86 @@ def test_einsum_errors(spec, n, msg):
 def test_einsum_size_mismatch():
     with pytest.raises(ValueError, match="sizes"):
         cnp.einsum("ij,jk->ik", np.ones((2, 3)), np.ones((4, 2)))
+
+
+# --- chainrule.numpy.linalg ------------------------------------------------------------------------
+
+def _lin(xp):
+    return xp.linalg
+
+
+@pytest.mark.parametrize("ord", [None, 1, 2, np.inf, -np.inf, 0, 3, 0.5])
+def test_vector_norms(ord, rng):
+    x = rand(rng, (3, 5), np.float64)
+    x[0, 1] = 0.0
+    check(lambda xp, x: (xp.linalg.norm(x[0], ord), xp.linalg.norm(x, ord, axis=1),
+                         xp.linalg.norm(x, ord, axis=0, keepdims=True)), x, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("ord", [None, "fro", 1, -1, np.inf, -np.inf])
+def test_matrix_norms(ord, rng):
+    x = rand(rng, (2, 3, 4), np.float32)
+    check(lambda xp, x: (xp.linalg.norm(x[0], ord), xp.linalg.norm(x, ord, axis=(1, 2)),
+                         xp.linalg.norm(x, ord, axis=(2, 0), keepdims=True)), x, rtol=1e-6, atol=1e-6)
+    check(lambda xp, x: xp.linalg.norm(x), x, rtol=1e-6)
+
+
+def test_norm_of_ints(rng):
+    check(lambda xp, x: (xp.linalg.norm(x), xp.linalg.norm(x, 1)), rand(rng, (4,), np.int32), rtol=1e-15)
+
+
+def _well_conditioned(rng, shape):
+    a = rng.standard_normal(shape)
+    return a + 3 * np.eye(shape[-1])
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5])
+def test_solve_inv_det(n, rng):
+    a = _well_conditioned(rng, (2, n, n))
+    b = rng.standard_normal((2, n, 3))
+    v = rng.standard_normal((n,))
+    tol = dict(rtol=1e-10, atol=1e-12)
+    check(lambda xp, a, b: (xp.linalg.solve(a, b), xp.linalg.inv(a), xp.linalg.det(a)), a, b, **tol)
+    check(lambda xp, a, v: xp.linalg.solve(a[0], v), a, v, **tol)
+    check(lambda xp, a: tuple(xp.linalg.slogdet(a)), a, **tol)
+
+
+def test_solve_needs_pivoting(rng):
+    a = np.array([[0.0, 1.0, 2.0], [1.0, 0.0, 3.0], [4.0, -3.0, 8.0]])  # zero leading pivot
+    b = np.array([1.0, 2.0, 3.0])
+    check(lambda xp, a, b: (xp.linalg.solve(a, b), xp.linalg.det(a), xp.linalg.inv(a)), a, b,
+          rtol=1e-12, atol=1e-12)
+
+
+def test_det_of_singular_is_zero():
+    a = np.array([[1.0, 2.0], [2.0, 4.0]])
+    assert float(cnp.linalg.det(a)) == 0.0
+    assert float(cr.jit(cnp.linalg.det)(a)) == 0.0
+
+
+def test_cholesky(rng):
+    a = rng.standard_normal((3, 4, 4))
+    s = a @ np.swapaxes(a, -1, -2) + np.eye(4)
+    check(lambda xp, s: xp.linalg.cholesky(s), s, rtol=1e-12, atol=1e-12)
+    check(lambda xp, s: xp.linalg.cholesky(s, upper=True), s, rtol=1e-12, atol=1e-12)
+
+
+def test_matrix_power_multi_dot(rng):
+    a = _well_conditioned(rng, (2, 3, 3)) / 3
+    b, c = rng.standard_normal((3, 4)), rng.standard_normal((4, 2))
+    check(lambda xp, a: tuple(xp.linalg.matrix_power(a, k) for k in (0, 1, 2, 5, -2)), a, rtol=1e-11, atol=1e-11)
+    check(lambda xp, a, b, c: xp.linalg.multi_dot([a[0], b, c]), a, b, c, rtol=1e-12, atol=1e-12)
+
+
+def test_linalg_array_api_names(rng):
+    x = rand(rng, (2, 3, 3), np.float64)
+    check(lambda xp, x: (xp.linalg.trace(x), xp.linalg.diagonal(x, offset=1), xp.linalg.matrix_transpose(x),
+                         xp.linalg.vecdot(x, x), xp.linalg.outer(x[0, 0], x[1, 1]), xp.linalg.matmul(x, x),
+                         xp.linalg.tensordot(x, x, axes=1), xp.linalg.vector_norm(x, axis=-1),
+                         xp.linalg.matrix_norm(x)), x, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("name", ["svd", "qr", "eigh", "pinv"])
+def test_decompositions_not_supported_yet(name):
+    with pytest.raises(NotImplementedError, match="decomposition"):
+        getattr(cnp.linalg, name)(np.eye(2))

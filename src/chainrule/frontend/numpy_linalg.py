@@ -1,0 +1,304 @@
+"""chainrule.numpy.linalg: norms, products, and small dense solvers unrolled into primitive ops.
+
+The IR has no LAPACK-like ops, so `solve`, `inv`, `det`, `slogdet` and
+`cholesky` are unrolled over the (static) matrix size: Gauss-Jordan
+elimination with partial pivoting is n steps of argmax + gather + select +
+arithmetic on the whole batch of matrices at once, Cholesky is n column
+steps. Graphs grow as O(n) steps (O(n^3) work), which suits the small
+matrices found in models; every step is a primitive with a derivative rule.
+A singular matrix gives inf/NaN (or det 0) instead of NumPy's LinAlgError,
+since a traced function cannot raise on data.
+SVD, QR and eigen-decompositions need iterative algorithms and raise
+NotImplementedError.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import lax
+from .core import bind, constant_tensor, is_tensor, type_of
+from .lax import broadcast_to, convert, normalize_axis, operand
+from .numpy_core import (abs, add, argmax, divide, equal, log, matmul, max, min, moveaxis, multiply, not_equal,
+                         power, prod, reshape, sign, sqrt, subtract, sum, swapaxes, where)
+from .numpy_extra import count_nonzero, vecdot  # noqa: F401  (re-exported)
+from .numpy_manip import diagonal as _diagonal, slice_axis, take_along_axis, trace as _trace
+
+_F64 = lax.as_dtype("float64")
+
+
+def _float(x):
+    x = operand(x)
+    return x if type_of(x).dtype.is_float else convert(x, _F64)
+
+
+# --- norms --------------------------------------------------------------------------------------
+
+def norm(x, ord=None, axis=None, keepdims=False):
+    a = _float(x)
+    t = type_of(a)
+    if axis is None:
+        if ord is None or (ord in ("fro", "f") and t.ndim == 2):
+            r = sqrt(sum(multiply(a, a)))
+            return reshape(r, (1,) * t.ndim) if keepdims else r
+        if t.ndim == 1:
+            return vector_norm(a, axis=0, keepdims=keepdims, ord=ord)
+        if t.ndim == 2:
+            return matrix_norm(a, keepdims=keepdims, ord=ord)
+        raise ValueError("Improper number of dimensions to norm.")
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    if len(axes) == 1:
+        return vector_norm(a, axis=axes[0], keepdims=keepdims, ord=2 if ord is None else ord)
+    if len(axes) == 2:
+        a = moveaxis(a, [normalize_axis(axes[0], t.ndim), normalize_axis(axes[1], t.ndim)], [-2, -1])
+        r = matrix_norm(a, keepdims=False, ord="fro" if ord is None else ord)
+        if keepdims:
+            shape = list(t.shape)
+            for ax in axes:
+                shape[normalize_axis(ax, t.ndim)] = 1
+            r = reshape(r, shape)
+        return r
+    raise ValueError("Improper number of dimensions to norm.")
+
+
+def vector_norm(x, axis=None, keepdims=False, ord=2):
+    a = _float(x)
+    if axis is None:
+        a, axis = reshape(a, (-1,)), 0
+        if keepdims:
+            raise NotImplementedError("vector_norm(axis=None, keepdims=True) is not supported yet")
+    absa = abs(a)
+    if ord == np.inf:
+        return max(absa, axis=axis, keepdims=keepdims)
+    if ord == -np.inf:
+        return min(absa, axis=axis, keepdims=keepdims)
+    if ord == 0:
+        return convert(count_nonzero(a, axis=axis, keepdims=keepdims), type_of(a).dtype)
+    if ord == 1:
+        return sum(absa, axis=axis, keepdims=keepdims)
+    if ord is None or ord == 2:
+        return sqrt(sum(multiply(a, a), axis=axis, keepdims=keepdims))
+    if isinstance(ord, str):
+        raise ValueError(f"Invalid norm order '{ord}' for vectors")
+    p = float(ord)
+    return power(sum(power(absa, p), axis=axis, keepdims=keepdims), 1.0 / p)
+
+
+def matrix_norm(x, keepdims=False, ord="fro"):
+    a = _float(x)
+    t = type_of(a)
+    if t.ndim < 2:
+        raise ValueError("matrix_norm needs at least 2 dimensions")
+    if ord in ("fro", "f", None):
+        r = sqrt(sum(multiply(a, a), axis=(-2, -1)))
+    elif ord in (1, -1):
+        s = sum(abs(a), axis=-2)
+        r = max(s, axis=-1) if ord == 1 else min(s, axis=-1)
+    elif ord in (np.inf, -np.inf):
+        s = sum(abs(a), axis=-1)
+        r = max(s, axis=-1) if ord == np.inf else min(s, axis=-1)
+    elif ord in (2, -2, "nuc"):
+        raise NotImplementedError(f"matrix norm ord={ord!r} needs singular values (SVD), which is not supported yet")
+    else:
+        raise ValueError(f"Invalid norm order {ord!r} for matrices")
+    return reshape(r, t.shape[:-2] + (1, 1)) if keepdims else r
+
+
+# --- products -------------------------------------------------------------------------------------
+
+def multi_dot(arrays):
+    arrays = list(arrays)
+    if len(arrays) < 2:
+        raise ValueError("Expecting at least two arrays.")
+    out = arrays[0]
+    for a in arrays[1:]:
+        out = matmul(out, a)
+    return out
+
+
+def matrix_power(a, n):
+    x = operand(a)
+    t = type_of(x)
+    if t.ndim < 2 or t.shape[-1] != t.shape[-2]:
+        raise ValueError("matrix_power needs square matrices in its last two dimensions")
+    n = int(n)
+    if n < 0:
+        return matrix_power(inv(x), -n)
+    if n == 0:
+        eye = np.eye(t.shape[-1], dtype=t.dtype.np)
+        return broadcast_to(constant_tensor(eye) if is_tensor(x) else eye, t.shape)
+    result, base = None, x
+    while n:
+        if n & 1:
+            result = base if result is None else matmul(result, base)
+        n >>= 1
+        if n:
+            base = matmul(base, base)
+    return result
+
+
+def outer(x1, x2):
+    from .numpy_core import outer as _outer
+    return _outer(x1, x2)
+
+
+def trace(x, offset=0, dtype=None):
+    """The array API's trace: over the last two axes."""
+    return _trace(x, offset, -2, -1, dtype)
+
+
+def diagonal(x, offset=0):
+    """The array API's diagonal: of the last two axes."""
+    return _diagonal(x, offset, -2, -1)
+
+
+def matrix_transpose(x):
+    return swapaxes(x, -1, -2)
+
+
+def tensordot(x1, x2, axes=2):
+    from .numpy_core import tensordot as _td
+    return _td(x1, x2, axes)
+
+
+# --- elimination -----------------------------------------------------------------------------------
+
+def _square(a, what):
+    x = _float(a)
+    t = type_of(x)
+    if t.ndim < 2 or t.shape[-1] != t.shape[-2]:
+        raise ValueError(f"{what}: last 2 dimensions of the array must be square")
+    return x
+
+
+def _eliminate(m, n):
+    """Gauss-Jordan with partial pivoting on rows of M (..., n, w); returns (M, pivots (..., n), swaps (...,))."""
+    t = type_of(m)
+    dt = t.dtype.np
+    batch = t.shape[:-2]
+    w = t.shape[-1]
+    rows = np.arange(n).reshape(n, 1)
+    pivots = []
+    swaps = None
+    for c in range(n):
+        col = reshape(slice_axis(m, t.ndim - 1, c, c + 1), batch + (n,))
+        score = where(rows.reshape(n) >= c, abs(col), np.asarray(-1, dt))
+        p = argmax(score, axis=-1)  # (...,)
+        p_idx = broadcast_to(reshape(p, batch + (1, 1)), batch + (1, w))
+        row_p = take_along_axis(m, p_idx, axis=-2)
+        row_c = slice_axis(m, t.ndim - 2, c, c + 1)
+        is_p = equal(rows, reshape(p, batch + (1, 1)))
+        m = where(rows == c, row_p, where(is_p, row_c, m))
+        moved = convert(not_equal(p, c), "int64")
+        swaps = moved if swaps is None else add(swaps, moved)
+        pivot = reshape(slice_axis(slice_axis(m, t.ndim - 2, c, c + 1), t.ndim - 1, c, c + 1), batch + (1, 1))
+        pivots.append(reshape(pivot, batch))
+        safe = where(equal(pivot, np.asarray(0, dt)), np.asarray(1, dt), pivot)
+        rc = divide(slice_axis(m, t.ndim - 2, c, c + 1), safe)
+        factor = slice_axis(m, t.ndim - 1, c, c + 1)  # (..., n, 1)
+        m = where(rows == c, rc, subtract(m, multiply(factor, rc)))
+    from .numpy_core import stack
+    return m, stack(pivots, axis=-1), swaps
+
+
+def solve(a, b):
+    x = _square(a, "solve")
+    y = _float(b)
+    n = type_of(x).shape[-1]
+    vector = type_of(y).ndim == 1
+    if vector:
+        y = reshape(y, (n, 1))
+    from .lax import result_type
+    dt = result_type(x, y)
+    x, y = convert(x, dt), convert(y, dt)
+    if type_of(y).shape[-2] != n:
+        raise ValueError(f"solve: b has {type_of(y).shape[-2]} rows, expected {n}")
+    batch = lax.broadcast_shapes(type_of(x).shape[:-2], type_of(y).shape[:-2])
+    x = broadcast_to(x, batch + (n, n))
+    y = broadcast_to(y, batch + type_of(y).shape[-2:])
+    from .numpy_core import concatenate
+    m, _, _ = _eliminate(concatenate([x, y], axis=-1), n)
+    out = slice_axis(m, len(batch) + 1, n, type_of(m).shape[-1])
+    return reshape(out, (n,)) if vector else out
+
+
+def inv(a):
+    x = _square(a, "inv")
+    t = type_of(x)
+    eye = np.eye(t.shape[-1], dtype=t.dtype.np)
+    return solve(x, broadcast_to(constant_tensor(eye) if is_tensor(x) else eye, t.shape))
+
+
+def slogdet(a):
+    x = _square(a, "slogdet")
+    n = type_of(x).shape[-1]
+    if n == 0:
+        batch = type_of(x).shape[:-2]
+        return np.ones(batch, type_of(x).dtype.np), np.zeros(batch, type_of(x).dtype.np)
+    _, piv, swaps = _eliminate(x, n)
+    dt = type_of(piv).dtype.np
+    parity = subtract(np.asarray(1, dt), multiply(np.asarray(2, dt), convert(lax.elementwise("remainder", swaps, 2),
+                                                                             type_of(piv).dtype)))
+    s = multiply(prod(sign(piv), axis=-1), parity)
+    return s, sum(log(abs(piv)), axis=-1)
+
+
+def det(a):
+    x = _square(a, "det")
+    n = type_of(x).shape[-1]
+    if n == 0:
+        return np.ones(type_of(x).shape[:-2], type_of(x).dtype.np)
+    _, piv, swaps = _eliminate(x, n)
+    dt = type_of(piv).dtype.np
+    parity = subtract(np.asarray(1, dt), multiply(np.asarray(2, dt), convert(lax.elementwise("remainder", swaps, 2),
+                                                                             type_of(piv).dtype)))
+    return multiply(prod(piv, axis=-1), parity)
+
+
+def cholesky(a, upper=False):
+    """Column by column: L[:, j] = (A[:, j] - L[:, :j] L[j, :j]) / sqrt(that at j), zero above the diagonal."""
+    x = _square(a, "cholesky")
+    t = type_of(x)
+    n = t.shape[-1]
+    batch = t.shape[:-2]
+    rows = np.arange(n)
+    cols = []
+    for j in range(n):
+        v = reshape(slice_axis(x, t.ndim - 1, j, j + 1), batch + (n,))
+        for k in range(j):
+            ljk = slice_axis(cols[k], len(batch), j, j + 1)
+            v = subtract(v, multiply(cols[k], ljk))
+        d = sqrt(slice_axis(v, len(batch), j, j + 1))
+        col = where(rows < j, np.asarray(0, t.dtype.np), where(rows == j, d, divide(v, d)))
+        cols.append(col)
+    if not cols:
+        return x
+    from .numpy_core import stack
+    lower = stack(cols, axis=-1)
+    return swapaxes(lower, -1, -2) if upper else lower
+
+
+def _needs_decomposition(name):
+    def fn(*args, **kwargs):
+        raise NotImplementedError(f"linalg.{name} needs an iterative decomposition, which chainrule does not "
+                                  "support yet")
+    fn.__name__ = name
+    return fn
+
+
+svd = _needs_decomposition("svd")
+svdvals = _needs_decomposition("svdvals")
+qr = _needs_decomposition("qr")
+eig = _needs_decomposition("eig")
+eigh = _needs_decomposition("eigh")
+eigvals = _needs_decomposition("eigvals")
+eigvalsh = _needs_decomposition("eigvalsh")
+lstsq = _needs_decomposition("lstsq")
+pinv = _needs_decomposition("pinv")
+matrix_rank = _needs_decomposition("matrix_rank")
+cond = _needs_decomposition("cond")
+
+
+__all__ = ["cholesky", "cond", "det", "diagonal", "eig", "eigh", "eigvals", "eigvalsh", "inv", "lstsq",
+           "matmul", "matrix_norm", "matrix_power", "matrix_rank", "matrix_transpose", "multi_dot", "norm", "outer", "pinv",
+           "qr", "slogdet", "solve", "svd", "svdvals", "tensordot", "trace", "vecdot", "vector_norm"]
