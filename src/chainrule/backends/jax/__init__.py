@@ -7,6 +7,7 @@ so XLA runs it on CPU, GPU or TPU, on one device or sharded over a mesh.
     exe = data_parallel(step, batch_argnums=(0, 1))
     exe(*arrays) -> list of NumPy arrays (JAX arrays with return_jax_arrays=True)
     exe.as_stablehlo(); blob = exe.export(); deserialize_and_call(blob, *arrays)
+    jax_function(graph)                        # a JAX-traceable function (jax.grad, vmap, ...)
 
 Every op lowers through the table in `table.py` (rules in `elementwise.py`
 and `structural.py`); 64-bit dtypes work through a scoped x64 context (see
@@ -37,5 +38,15 @@ def compile(graph, device=None, return_jax_arrays: bool = False, mesh=None, in_s
                          in_shardings=in_shardings, out_shardings=out_shardings, **options)
 
 
+def jax_function(graph):
+    """`graph` as a pure function of JAX arrays returning a tuple, for use inside
+    `jax.jit`, `jax.grad`, `jax.vmap` or a larger JAX program. float64/int64
+    graphs need x64 on where it is traced (`with jax.enable_x64(True):`)."""
+    def fn(*args):
+        return tuple(lower_graph(graph, args))
+    fn.__name__ = graph.name
+    return fn
+
+
 __all__ = ["LOWERINGS", "UNSUPPORTED", "JaxExecutable", "UnsupportedOpError", "compile", "data_parallel",
-           "deserialize", "deserialize_and_call", "lower_graph", "make_mesh", "x64"]
+           "deserialize", "deserialize_and_call", "jax_function", "lower_graph", "make_mesh", "x64"]
