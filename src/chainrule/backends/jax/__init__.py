@@ -38,6 +38,11 @@ def compile(graph, device=None, return_jax_arrays: bool = False, mesh=None, in_s
                          in_shardings=in_shardings, out_shardings=out_shardings, **options)
 
 
+def stablehlo_text(graph, **options) -> str:
+    """The StableHLO (MLIR text) of `graph`, traced but not compiled."""
+    return JaxExecutable(graph, **options).as_stablehlo()
+
+
 def jax_function(graph):
     """`graph` as a pure function of JAX arrays returning a tuple, for use inside
     `jax.jit`, `jax.grad`, `jax.vmap` or a larger JAX program. float64/int64
@@ -49,4 +54,4 @@ def jax_function(graph):
 
 
 __all__ = ["LOWERINGS", "UNSUPPORTED", "JaxExecutable", "UnsupportedOpError", "compile", "data_parallel",
-           "deserialize", "deserialize_and_call", "jax_function", "lower_graph", "make_mesh", "x64"]
+           "deserialize", "deserialize_and_call", "jax_function", "lower_graph", "stablehlo_text", "make_mesh", "x64"]
