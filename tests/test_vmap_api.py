@@ -315,3 +315,22 @@ def test_control_flow_under_vmap_matches_jax():
     loss_c = lambda w, s: cnp.sum(c_scan(w, s)[1])  # noqa: E731
     loss_j = lambda w, s: jnp.sum(j_scan(w, s)[1])  # noqa: E731
     close(cr.vmap(cr.grad(loss_c), (0, 1))(xs[:3], seq), jjv(jax.grad(loss_j), (0, 1))(xs[:3], seq))
+
+
+def test_custom_vjp_rule_survives_vmap():
+    @cr.custom_vjp
+    def f(x):
+        return cnp.sin(x)
+
+    def f_fwd(x):
+        return cnp.sin(x), x
+
+    def f_bwd(x, ct):
+        return (ct * 7.0 + 0.0 * x,)  # a deliberately different derivative, to see it used
+
+    f.defvjp(f_fwd, f_bwd)
+    xs = np.array([0.1, 0.2, 0.3])
+    np.testing.assert_allclose(cr.vmap(f)(xs), np.sin(xs), rtol=1e-15)
+    np.testing.assert_allclose(cr.vmap(cr.grad(f))(xs), [7.0] * 3)
+    np.testing.assert_allclose(cr.grad(lambda v: cnp.sum(cr.vmap(f)(v)))(xs), [7.0] * 3)
+    np.testing.assert_allclose(cr.jit(cr.grad(lambda v: cnp.sum(cr.vmap(f)(v * v))))(xs), 14.0 * xs)

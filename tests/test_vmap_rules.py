@@ -29,7 +29,7 @@ def loop_oracle(g, in_axes, args, size, out_axes=0):
     """Run `g` on each batch element and stack the results at `out_axes`."""
     per = []
     for i in range(size):
-        elem = [a if ax is None else np.take(a, i, axis=ax) for a, ax in zip(args, in_axes)]
+        elem = [a if ax is None else np.asarray(np.take(a, i, axis=ax)) for a, ax in zip(args, in_axes)]
         per.append(evaluate(g, elem))
     return [np.stack([p[j] for p in per], axis=out_axes) if size else None for j in range(len(g.results))]
 
