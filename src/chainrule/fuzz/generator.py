@@ -32,10 +32,11 @@ TRANSCENDENTAL = frozenset({
     "exponential", "exponential_minus_one", "log", "log_plus_one", "rsqrt", "sine", "cosine", "tan",
     "tanh", "logistic", "erf", "atan2", "power",
 })
-# Ops whose result jumps when a float input moves by one ulp.
+# Ops whose result jumps when a float input moves by one ulp, or that amplify such a move beyond
+# any tolerance (sine of 1e18: one ulp of the argument is many periods).
 DISCONTINUOUS = frozenset({
     "compare", "floor", "ceil", "round_nearest_even", "sign", "convert", "argmax", "argmin",
-    "is_finite", "remainder", "power",
+    "is_finite", "remainder", "power", "sine", "cosine", "tan",
 })
 
 
