@@ -217,6 +217,8 @@ def test_jax_function_round_trip_differentiates_in_jax():
     for a, b in zip(got, want):
         assert_same(np.asarray(a), np.asarray(b), rtol=1e-13, atol=1e-14)
     assert_same(np.asarray(batched), np.asarray(batched_want), rtol=1e-13, atol=1e-14)
+    with pytest.raises(TypeError, match="64-bit dtypes.*enable_x64"):
+        fn(x, w)  # outside x64, float64 would silently become float32
 
 
 def test_optimized_graph_with_fusion_nodes_lowers():

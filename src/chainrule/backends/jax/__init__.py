@@ -16,6 +16,8 @@ and `structural.py`); 64-bit dtypes work through a scoped x64 context (see
 
 from __future__ import annotations
 
+import jax
+
 from .executable import JaxExecutable, x64
 from .export import deserialize, deserialize_and_call
 from .interpreter import lower_graph
@@ -47,10 +49,20 @@ def jax_function(graph):
     """`graph` as a pure function of JAX arrays returning a tuple, for use inside
     `jax.jit`, `jax.grad`, `jax.vmap` or a larger JAX program. float64/int64
     graphs need x64 on where it is traced (`with jax.enable_x64(True):`)."""
+    wide = _uses_64_bits(graph)
+
     def fn(*args):
+        if wide and not jax.enable_x64.value:
+            raise TypeError(f"graph {graph.name} uses 64-bit dtypes, which JAX truncates to 32 bits unless x64 is "
+                            "on: call it inside `with jax.enable_x64(True):`")
         return tuple(lower_graph(graph, args))
     fn.__name__ = graph.name
     return fn
+
+
+def _uses_64_bits(graph) -> bool:
+    types = [p.type for p in graph.params] + [r.type for n in graph.walk() for r in n.results]
+    return any(t.dtype.bits == 64 for t in types)
 
 
 __all__ = ["LOWERINGS", "UNSUPPORTED", "JaxExecutable", "UnsupportedOpError", "compile", "data_parallel",
