@@ -221,3 +221,19 @@ def test_vjp_is_the_transpose_of_jvp_on_random_graphs(seed):
     lhs2 = sum(float(np.sum(a * t)) for a, t in zip(vj2, ts2))
     rhs2 = sum(float(np.sum(c * j)) for c, j in zip(cts2, jv2))
     np.testing.assert_allclose(lhs2, rhs2, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.skipif(jax is None, reason="jax not installed")
+@pytest.mark.parametrize("row", [[1.5, 0.0, 2.0, -1.0, 3.0], [0.0, 0.5, 0.0, 2.0, 1.0], [0.7, 1.1, -2.0, 0.9, 1.3]])
+def test_prod_hessian_is_exact_at_zeros(row):
+    # the product's derivatives of every order, with one, two or no zeros in the group
+    b = GraphBuilder("f")
+    x = b.param(TensorType((2, 5), F64), "x")
+    p = b.op("reduce", x, kind="prod", dimensions=(1,))
+    g = b.build([b.op("reduce", b.op("multiply", p, p), kind="sum", dimensions=(0,))])
+    x0 = np.array([row, row[::-1]])
+    hv = _hvp_graph(g)
+    H = np.stack([run(hv, [x0, np.eye(10)[k].reshape(2, 5)])[-1].reshape(-1) for k in range(10)], axis=1)
+    with jax_x64():
+        want = np.asarray(jax.jit(jax.hessian(lambda a: to_jax(g)(a)[0]))(x0)).reshape(10, 10)
+    np.testing.assert_allclose(H, want, rtol=1e-12, atol=1e-12)
