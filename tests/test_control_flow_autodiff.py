@@ -299,3 +299,15 @@ def test_symbolic_gradients_of_placeholders_through_scan_and_cond():
         got = f(xv, wv)
         close(got[0], jf(xv, wv))
         close(got[1:], jax.grad(jf, argnums=(0, 1))(xv, wv))
+
+
+def test_forward_mode_is_one_joint_scan_and_reverse_mode_two_scans():
+    from chainrule.passes.autodiff import jvp_graph, vjp_graph
+    g = cr.trace(lambda c, xs: cr.scan(lambda c, x: (cnp.sin(c) * x, c * x), c, xs), 0.5, np.arange(4.0))
+    fwd = [n for n in jvp_graph(g).nodes if n.op.name == "scan"]
+    assert len(fwd) == 1 and fwd[0].attrs["num_carry"] == 2  # carry and its tangent, nothing stacked
+    rev = [n for n in vjp_graph(g).nodes if n.op.name == "scan"]
+    assert len(rev) == 2 and len(rev[0].results) == 3  # carry, ys and the stacked carry-ins
+    assert [n.attrs["reverse"] for n in rev] == [False, True]
+    assert_roundtrip(jvp_graph(g))
+    assert_roundtrip(vjp_graph(g))

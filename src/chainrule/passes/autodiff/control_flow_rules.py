@@ -24,6 +24,8 @@ exactly what the transpose driver's `linear` flags say.
      of the float carries), xs (stacked carries, primal xs, x tangents);
      its body is the tangent part of `jvp_graph(body)`, reading the primal
      carry from the residual slice, so it is linear in the tangents.
+  Forward mode (jvp_graph, nothing transposed) instead emits one joint scan
+  carrying primal and tangent, so it stores no per-iteration residuals.
   Transpose (any scan linear in its carry and in some consts/xs): a scan in
   the other direction over consts (non-linear consts), carry (carry
   cotangent, accumulated cotangents of the linear consts), xs (non-linear
@@ -174,54 +176,102 @@ def _slice_type(t: TensorType) -> TensorType:
 def _scan_jvp(e, node, xs, ts, trace):
     (body,) = node.regions
     a = node.attrs
-    nc, nk, length = a["num_consts"], a["num_carry"], a["length"]
+    nc, nk = a["num_consts"], a["num_carry"]
     consts, carry, seq = scan_split(xs, a)
     tc, tk, tx = scan_split(ts, a)
     ny = len(node.results) - nk
-
-    # 1. the primal scan, also stacking each iteration's carry-in (the residuals of the tangent scan)
-    ext = make_region(f"{body.name}_res", body.param_types,
-                      lambda b, ps: inline_graph(b, body, ps) + list(ps[nc:nc + nk]))
-    pn = e.emit("scan", xs, a, (ext,))
-    ys = list(pn.results[:nk + ny])
-    stacked = list(pn.results[nk + ny:])
-
-    # 2. the tangent scan, linear in (const tangents, carry tangents, x tangents)
     wc = [i for i in range(nc) if tc[i] is not None and consts[i].dtype.is_float]
     wk = [i for i in range(nk) if carry[i].dtype.is_float]  # all float carries: the body may mix them
     wx = [i for i in range(len(seq)) if tx[i] is not None and seq[i].dtype.is_float]
     ky = [j for j in range(ny) if node.results[nk + j].dtype.is_float]
     if not (wk or ky) or not (wc or wx or any(tk[i] is not None for i in wk)):
-        return ys, [None] * len(ys)
-    wrt = wc + [nc + i for i in wk] + [nc + nk + i for i in wx]
-    jg = jvp_graph(body, wrt=wrt)
-    nres = len(body.results)
-    keep = [nres + i for i in wk] + [nres + nk + j for j in ky]
-    bp = body.param_types
-    c_types = [bp[i] for i in range(nc)] + [bp[i] for i in wc]
-    k_types = [bp[nc + i] for i in wk]
-    x_types = [bp[nc + i] for i in range(nk)] + [bp[nc + nk + i] for i in range(len(seq))] + \
-        [bp[nc + nk + i] for i in wx]
-
-    def tbody(b, ps):
-        pc, ptc = ps[:nc], ps[nc:nc + len(wc)]
-        ptk = ps[nc + len(wc):nc + len(wc) + len(wk)]
-        rest = ps[nc + len(wc) + len(wk):]
-        pk, px, ptx = rest[:nk], rest[nk:nk + len(seq)], rest[nk + len(seq):]
-        outs = inline_graph(b, jg, list(pc) + list(pk) + list(px) + list(ptc) + list(ptk) + list(ptx))
-        return [outs[k] for k in keep]
-
-    tb = make_region(f"{body.name}_tan", c_types + k_types + x_types, tbody)
-    t_ops = list(consts) + [tc[i] for i in wc] + [e.materialize(tk[i], carry[i].type) for i in wk] + \
-        stacked + list(seq) + [tx[i] for i in wx]
-    tn = e.emit("scan", t_ops, {"num_consts": nc + len(wc), "num_carry": len(wk), "length": length,
-                                "reverse": a["reverse"]}, (tb,))
+        return list(e.emit("scan", xs, a, node.regions).results), [None] * len(node.results)
+    jg = jvp_graph(body, wrt=wc + [nc + i for i in wk] + [nc + nk + i for i in wx])
+    t_ops = ([tc[i] for i in wc], [e.materialize(tk[i], carry[i].type) for i in wk], [tx[i] for i in wx])
+    split = _joint_scan if not e.linearizing else _residual_and_tangent_scans
+    ys, t_carry, t_ys = split(e, node, jg, xs, t_ops, wk, ky)
     touts = [None] * len(ys)
-    for i, r in zip(wk, tn.results[:len(wk)]):
+    for i, r in zip(wk, t_carry):
         touts[i] = r
-    for j, r in zip(ky, tn.results[len(wk):]):
+    for j, r in zip(ky, t_ys):
         touts[nk + j] = r
     return ys, touts
+
+
+def _jvp_body_args(ps, nc, nk, nx, n_tc, n_tk, order):
+    """Reorder a region's params into `jg`'s (consts, carry, xs, const tangents, carry tangents, x tangents).
+
+    `order` names the region's parameter groups in sequence, with their sizes from the other arguments.
+    """
+    sizes = {"c": nc, "k": nk, "x": nx, "tc": n_tc, "tk": n_tk, "tx": None}
+    groups, pos = {}, 0
+    for g in order:
+        n = sizes[g] if sizes[g] is not None else len(ps) - pos
+        groups[g] = list(ps[pos:pos + n])
+        pos += n
+    return groups["c"] + groups["k"] + groups["x"] + groups["tc"] + groups["tk"] + groups["tx"]
+
+
+def _joint_scan(e, node, jg, xs, t_ops, wk, ky):
+    """Forward mode: one scan carrying primal and tangent (no per-iteration residuals are stored)."""
+    (body,) = node.regions
+    a = node.attrs
+    nc, nk = a["num_consts"], a["num_carry"]
+    consts, carry, seq = scan_split(xs, a)
+    tcs, tks, txs = t_ops
+    nres = len(body.results)
+    ny = nres - nk
+    types = [v.type for v in consts] + [v.type for v in tcs] + [v.type for v in carry] + \
+        [v.type for v in tks] + [body.param_types[nc + nk + i] for i in range(len(seq))] + \
+        [TensorType(v.shape[1:], v.dtype) for v in txs]
+
+    def jbody(b, ps):
+        args = _jvp_body_args(ps, nc, nk, len(seq), len(tcs), len(tks), ("c", "tc", "k", "tk", "x", "tx"))
+        r = inline_graph(b, jg, args)
+        return r[:nk] + [r[nres + i] for i in wk] + r[nk:nres] + [r[nres + nk + j] for j in ky]
+
+    jb = make_region(f"{body.name}_jvp", types, jbody)
+    jn = e.emit("scan", [*consts, *tcs, *carry, *tks, *seq, *txs],
+                {"num_consts": nc + len(tcs), "num_carry": nk + len(tks), "length": a["length"],
+                 "reverse": a["reverse"]}, (jb,))
+    r = jn.results
+    k2 = nk + len(tks)
+    return list(r[:nk]) + list(r[k2:k2 + ny]), list(r[nk:k2]), list(r[k2 + ny:])
+
+
+def _residual_and_tangent_scans(e, node, jg, xs, t_ops, wk, ky):
+    """Reverse mode: the primal scan saving carries, and a tangent scan linear in the tangents."""
+    (body,) = node.regions
+    a = node.attrs
+    nc, nk = a["num_consts"], a["num_carry"]
+    consts, carry, seq = scan_split(xs, a)
+    tcs, tks, txs = t_ops
+    nres = len(body.results)
+
+    # 1. the primal scan, also stacking each iteration's carry-in (the residuals of the tangent scan)
+    ext = make_region(f"{body.name}_res", body.param_types,
+                      lambda b, ps: inline_graph(b, body, ps) + list(ps[nc:nc + nk]))
+    pn = e.emit("scan", xs, a, (ext,))
+    ys = list(pn.results[:nres])
+    stacked = list(pn.results[nres:])
+
+    # 2. the tangent scan: consts (consts, const tangents), carry (carry tangents),
+    #    xs (stacked carries, xs, x tangents); only the tangents of jg's results are kept
+    bp = body.param_types
+    types = [v.type for v in consts] + [v.type for v in tcs] + [v.type for v in tks] + \
+        [bp[nc + i] for i in range(nk)] + [bp[nc + nk + i] for i in range(len(seq))] + \
+        [TensorType(v.shape[1:], v.dtype) for v in txs]
+
+    def tbody(b, ps):
+        args = _jvp_body_args(ps, nc, nk, len(seq), len(tcs), len(tks), ("c", "tc", "tk", "k", "x", "tx"))
+        r = inline_graph(b, jg, args)
+        return [r[nres + i] for i in wk] + [r[nres + nk + j] for j in ky]
+
+    tb = make_region(f"{body.name}_tan", types, tbody)
+    tn = e.emit("scan", [*consts, *tcs, *tks, *stacked, *seq, *txs],
+                {"num_consts": nc + len(tcs), "num_carry": len(tks), "length": a["length"],
+                 "reverse": a["reverse"]}, (tb,))
+    return ys, list(tn.results[:len(tks)]), list(tn.results[len(tks):])
 
 
 def _scan_transpose(e, node, ct, linear):
