@@ -334,3 +334,12 @@ def test_custom_vjp_rule_survives_vmap():
     np.testing.assert_allclose(cr.vmap(cr.grad(f))(xs), [7.0] * 3)
     np.testing.assert_allclose(cr.grad(lambda v: cnp.sum(cr.vmap(f)(v)))(xs), [7.0] * 3)
     np.testing.assert_allclose(cr.jit(cr.grad(lambda v: cnp.sum(cr.vmap(f)(v * v))))(xs), 14.0 * xs)
+
+
+def test_traced_vmap_keeps_constants_symbolic():
+    # inside a trace, a constant the rules broadcast along the batch stays a scalar + broadcast_in_dim,
+    # never a dense batch-sized literal in the graph
+    g = cr.trace(cr.vmap(lambda x: x * 2.0 + cnp.arange(3.0)), cr.Spec((128, 3), "float64"))
+    consts = [n.results[0].type for n in g.nodes if n.op.name == "constant"]
+    assert consts and all(128 not in t.shape for t in consts), consts
+    np.testing.assert_array_equal(cr.jit(g)(np.ones((128, 3)))[0], np.ones((128, 3)) * 2 + np.arange(3.0))

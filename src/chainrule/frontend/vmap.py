@@ -17,8 +17,9 @@ import inspect
 from ..ir import TensorType
 from ..passes.batching import batch_graph
 from . import pytree
-from .core import canonical_array, is_tensor, type_of
-from .tracing import inline, trace_flat
+from .core import bind_multi, canonical_array, is_tensor, type_of
+from .tensor import Apply, current_scope, in_trace
+from .tracing import trace_flat
 
 
 def _leaf_value(x):
@@ -139,10 +140,30 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
             if "unbatched (None)" in str(e):
                 raise ValueError("vmap has mapped output but out_axes is None") from None
             raise
-        outs = inline(bg, values + list(traced.captured))
+        outs = _inline(bg, values + list(traced.captured))
         return pytree.unflatten(traced.out_tree, outs)
 
     return batched
+
+
+def _inline(graph, inputs) -> list:
+    """Apply `graph` to `inputs`: eagerly on arrays, symbolically inside a trace.
+
+    Inside a trace, leaves (constants, iotas) stay symbolic too, so the
+    broadcasts the batching rules put on them stay `broadcast_in_dim` nodes
+    instead of being computed here into dense batch-sized constants.
+    """
+    symbolic_leaves = in_trace()
+    env = {id(p): x for p, x in zip(graph.params, inputs)}
+    for node in graph.nodes:
+        if symbolic_leaves and not node.operands:
+            outs = Apply(node.op, (), node.attrs, node.regions, [r.type for r in node.results],
+                         current_scope(), node.loc).outputs
+        else:
+            outs = bind_multi(node.op, [env[id(v)] for v in node.operands], node.attrs, node.regions)
+        for r, o in zip(node.results, outs):
+            env[id(r)] = o
+    return [env[id(r)] for r in graph.results]
 
 
 def _mapped_size(types, axes, where, axis_size):
