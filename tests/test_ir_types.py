@@ -114,6 +114,14 @@ for _op, _accepts in list(UNARY_ACCEPTS.items()) + list(BINARY_ACCEPTS.items()):
     if _n == 2:
         ERRORS[_op].append(([T((2,), _accepts[0]), T((1,), _accepts[0])], {}, (), "types differ"))
 
+# control flow (more cases in test_control_flow_ir.py)
+_ID = region([T((), f64)])
+ERRORS["cond"] = [([T((), f64), T((), f64)], {}, (_ID, _ID), "predicate has type f64[]")]
+ERRORS["case"] = [([T((), i64), T((), f64)], {}, (_ID, _ID), "index has type i64[]")]
+ERRORS["while"] = [([T((), f64)], {}, (_ID, _ID), "cond returns (f64[])")]
+ERRORS["scan"] = [([T((), f64), T((2,), f64)], {"num_carry": 1, "length": 3}, (region([T((), f64)] * 2),),
+                   "length=3")]
+
 
 def test_every_op_has_type_error_cases():
     assert_table_complete(ERRORS, "type-error cases")
