@@ -44,6 +44,25 @@ def median_time(fn, repeat=20, min_time=0.2):
     return statistics.median(times)
 
 
+def paired_times(fa, fb, repeat=20, min_time=0.3):
+    """Medians of fa and fb timed alternately, so both see the same machine load."""
+    fa()
+    fb()
+    ta, tb = [], []
+    start = time.perf_counter()
+    while len(ta) < repeat or time.perf_counter() - start < min_time:
+        t0 = time.perf_counter()
+        fa()
+        t1 = time.perf_counter()
+        fb()
+        t2 = time.perf_counter()
+        ta.append(t1 - t0)
+        tb.append(t2 - t1)
+        if len(ta) > 20000:
+            break
+    return statistics.median(ta), statistics.median(tb)
+
+
 def prepare(g, wrt=None):
     """value_and_grad graph (autodiff pass) then the optimizer with fusion, when they exist."""
     try:
@@ -132,8 +151,7 @@ def bench_elementwise(rows, quick):
         jx = jnp.asarray(x)
         jf(jx)[1].block_until_ready()
         np.testing.assert_allclose(np.asarray(jf(jx)[1]), got[1], rtol=1e-4, atol=1e-5)
-        t_cr = median_time(lambda: ex(x))
-        t_jax = median_time(lambda: jf(jx)[1].block_until_ready())
+        t_cr, t_jax = paired_times(lambda: ex(x), lambda: jf(jx)[1].block_until_ready())
 
         def numpy_vg():
             t = np.tanh(x)
@@ -177,8 +195,8 @@ def bench_mlp(rows, quick):
     np.testing.assert_allclose(float(out[0]), float(got[0]), rtol=1e-4)
     for k in range(6):
         np.testing.assert_allclose(np.asarray(out[1][k]), got[1 + k], rtol=2e-3, atol=2e-5)  # weights first
-    t_cr = median_time(lambda: ex(*args), repeat=10 if quick else 30)
-    t_jax = median_time(lambda: jax.block_until_ready(jf(jargs[:6], jargs[6], jargs[7])), repeat=10 if quick else 30)
+    t_cr, t_jax = paired_times(lambda: ex(*args), lambda: jax.block_until_ready(jf(jargs[:6], jargs[6], jargs[7])),
+                               repeat=10 if quick else 30)
     rows.append(("MLP value_and_grad step f32 b256", t_cr, t_jax, None, 1.0))
     rows.append(("MLP first call (empty cache)", first_cr, first_jax, None, 0.5))
     # warm disk cache, fresh process: graph build + autodiff + optimize + cache load + first run
@@ -207,8 +225,7 @@ def bench_scalar_call(rows):
     jf = jax.jit(lambda v: v * v + v)
     ja = jax.numpy.asarray(arr)
     jf(ja).block_until_ready()
-    t_cr = median_time(lambda: ex(arr), repeat=2000)
-    t_jax = median_time(lambda: jf(ja), repeat=2000)
+    t_cr, t_jax = paired_times(lambda: ex(arr), lambda: jf(ja), repeat=5000)
     rows.append(("scalar function call overhead", t_cr, t_jax, None, 0.5))
     del a
 

@@ -10,6 +10,7 @@ library that is cached in memory and on disk (cache.py), and returns an
 from __future__ import annotations
 
 import ctypes
+import os
 import time
 
 from ...ir import REGISTRY, Graph
@@ -26,7 +27,7 @@ UNSUPPORTED: dict[str, str] = {
                       "function is not supported, as in JAX)",
 }
 
-_OPTIONS = {"cache"}
+_OPTIONS = {"cache", "threads"}
 
 
 def lowering_table() -> dict:
@@ -44,7 +45,10 @@ def lowering_table() -> dict:
 
 
 def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:
-    """Compile `graph` for this CPU. Options: cache=True (memory and disk compile cache)."""
+    """Compile `graph` for this CPU.
+
+    Options: cache=True (memory and disk compile cache); threads=1 (2 runs large GEMMs
+    in two halves on two threads)."""
     unknown = set(options) - _OPTIONS
     if unknown:
         raise TypeError(f"llvm compile got unknown option(s) {', '.join(sorted(unknown))}; "
@@ -52,6 +56,12 @@ def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:
     if not isinstance(opt_level, int) or not 0 <= opt_level <= 3:
         raise ValueError(f"opt_level must be 0, 1, 2 or 3, got {opt_level!r}")
     use_cache = options.get("cache", True)
+    threads = options.get("threads")
+    # One thread by default: on this shared 2-core machine a second GEMM thread measured slower
+    # (MLP step 37 -> 50 ms under load); threads=2 splits large GEMMs over two threads.
+    threads = 1 if threads is None else int(threads)
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
     for node in graph.walk():
         if node.op.name in UNSUPPORTED:
             raise NotImplementedError(f"op {node.op.name!r} is not supported by the llvm backend yet: "
@@ -62,7 +72,7 @@ def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:
     except Unsupported as e:
         raise NotImplementedError(str(e)) from None
     text = str(graph)
-    key = _cache.cache_key(text, opt_level)
+    key = _cache.cache_key(text, opt_level, f"threads={threads}")
     stats = {"plan_s": time.perf_counter() - t0, "source": "memory"}
     lib = _cache.memory_get(key) if use_cache else None
     path = None
@@ -77,14 +87,14 @@ def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:
         if lib is None:
             stats["source"] = "compiled"
             t1 = time.perf_counter()
-            ir_text = build_module(plan, graph.name)
+            ir_text = build_module(plan, graph.name, threads)
             t2 = time.perf_counter()
             obj = compile_ir(ir_text, opt_level)
             t3 = time.perf_counter()
             if use_cache:
                 path = _cache.disk_put(key, obj)
             else:
-                import tempfile, os
+                import tempfile
                 d = tempfile.mkdtemp(prefix="chainrule-")
                 path = os.path.join(d, "m.so")
                 _cache.link_shared(obj, path)

@@ -618,15 +618,88 @@ def emit_dot(em: Emitter, kernel):
     with b.if_then(have_set):
         prev_slot = em.alloca(I32)
         b.store(b.call(set_fp, [ir.Constant(I32, 1)]), prev_slot)
-    with em.loop(B) as bb:
-        pa = b.gep(em.ptr[id(lhs)], [b.mul(bb, i64(M * K * es))], source_etype=I8)
-        pb = b.gep(em.ptr[id(rhs)], [b.mul(bb, i64(K * N * es))], source_etype=I8)
-        pc = b.gep(em.ptr[id(out)], [b.mul(bb, i64(M * N * es))], source_etype=I8)
+    def call(pa, pb, pc, m, n):
         b.call(fp, [ir.Constant(I32, 101), ir.Constant(I32, 112 if ta else 111), ir.Constant(I32, 112 if tb else 111),
-                    i64(M), i64(N), i64(K), ir.Constant(ft, 1.0), pa, i64(lda), pb, i64(ldb),
+                    i64(m), i64(n), i64(K), ir.Constant(ft, 1.0), pa, i64(lda), pb, i64(ldb),
                     ir.Constant(ft, 0.0), pc, i64(N)])
+
+    pa0, pb0, pc0 = em.ptr[id(lhs)], em.ptr[id(rhs)], em.ptr[id(out)]
+    if B == 1 and em.mb.threads > 1 and 2 * M * N * K >= PARALLEL_GEMM_FLOPS and max(M, N) >= 64:
+        # two halves on two threads (a pthread for the second): along M, or N when N is larger
+        if M >= N:
+            h = (M // 2 + 15) // 16 * 16
+            second = (_byte_offset(b, pa0, h * es if ta else h * K * es), pb0, _byte_offset(b, pc0, h * N * es), M - h, N)
+            first = (pa0, pb0, pc0, h, N)
+        else:
+            h = (N // 2 + 15) // 16 * 16
+            second = (pa0, _byte_offset(b, pb0, h * K * es if tb else h * es), _byte_offset(b, pc0, h * es), M, N - h)
+            first = (pa0, pb0, pc0, M, h)
+        worker = _gemm_worker(em.mb.module, dt)
+        blk = [b.ptrtoint(b.bitcast(fp, PTR), I64), b.ptrtoint(b.bitcast(set_fp, PTR), I64),
+               i64(112 if ta else 111), i64(112 if tb else 111), i64(second[3]), i64(second[4]), i64(K),
+               b.ptrtoint(second[0], I64), i64(lda), b.ptrtoint(second[1], I64), i64(ldb),
+               b.ptrtoint(second[2], I64), i64(N)]
+        arr = ir.IRBuilder(em.entry_block).alloca(ir.ArrayType(I64, len(blk)))
+        for k, v in enumerate(blk):
+            b.store(v, b.gep(arr, [i64(0), i64(k)], inbounds=True))
+        argp = b.bitcast(arr, PTR)
+        tid = em.alloca(I64)
+        rc = b.call(_extern(em.mb.module, "pthread_create", I32, [PTR, PTR, PTR, PTR]),
+                    [b.bitcast(tid, PTR), ir.Constant(PTR, None), worker, argp])
+        call(*first)
+        started = b.icmp_signed("==", rc, ir.Constant(I32, 0))
+        with b.if_else(started) as (then, otherwise):
+            with then:
+                b.call(_extern(em.mb.module, "pthread_join", I32, [I64, PTR]), [b.load(tid), ir.Constant(PTR, None)])
+            with otherwise:
+                b.call(worker, [argp])
+    else:
+        with em.loop(B) as bb:
+            call(b.gep(pa0, [b.mul(bb, i64(M * K * es))], source_etype=I8),
+                 b.gep(pb0, [b.mul(bb, i64(K * N * es))], source_etype=I8),
+                 b.gep(pc0, [b.mul(bb, i64(M * N * es))], source_etype=I8), M, N)
     with b.if_then(have_set):
         b.call(set_fp, [b.load(prev_slot)])
+
+
+PARALLEL_GEMM_FLOPS = 1 << 24  # below ~0.2 ms of work a second thread does not pay for itself
+
+
+def _extern(module, name, ret, args):
+    fn = module.globals.get(name)
+    if fn is None:
+        fn = ir.Function(module, ir.FunctionType(ret, args), name)
+    return fn
+
+
+def _gemm_worker(module, dt):
+    """void* worker(i64 blk[13]): one cblas_?gemm call on the calling (new) thread, with the
+    OpenBLAS thread count of that thread set to 1 first. blk: gemm, set_threads, transa,
+    transb, M, N, K, A, lda, B, ldb, C, ldc."""
+    name = f"chainrule_gemm_worker_{dt.short}"
+    fn = module.globals.get(name)
+    if fn is not None:
+        return fn
+    fn = ir.Function(module, ir.FunctionType(PTR, [PTR]), name)
+    fn.linkage = "internal"
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    (blk,) = fn.args
+
+    def slot(k):
+        return b.load(b.gep(blk, [i64(k)], inbounds=True, source_etype=I64), typ=I64)
+
+    ft = reg_type(dt)
+    fnty = ir.FunctionType(VOID, [I32, I32, I32, I64, I64, I64, ft, PTR, I64, PTR, I64, ft, PTR, I64])
+    set_ty = ir.FunctionType(I32, [I32])
+    setp = slot(1)
+    with b.if_then(b.icmp_unsigned("!=", setp, i64(0))):
+        b.call(b.inttoptr(setp, ir.PointerType(set_ty)), [ir.Constant(I32, 1)])
+    gemm = b.inttoptr(slot(0), ir.PointerType(fnty))
+    b.call(gemm, [ir.Constant(I32, 101), b.trunc(slot(2), I32), b.trunc(slot(3), I32), slot(4), slot(5), slot(6),
+                  ir.Constant(ft, 1.0), b.inttoptr(slot(7), PTR), slot(8), b.inttoptr(slot(9), PTR), slot(10),
+                  ir.Constant(ft, 0.0), b.inttoptr(slot(11), PTR), slot(12)])
+    b.ret(ir.Constant(PTR, None))
+    return fn
 
 
 def emit_scatter(em: Emitter, kernel):
@@ -811,9 +884,10 @@ class ModuleBuilder:
     entry's signature (`sub_entry`); their results table lists every result, and results
     that are parameters, constants or duplicates are copied in natively."""
 
-    def __init__(self, plan: Plan, name: str = "chainrule", module=None, prefix: str = ""):
+    def __init__(self, plan: Plan, name: str = "chainrule", module=None, prefix: str = "", threads: int = 1):
         self.plan = plan
         self.prefix = prefix
+        self.threads = threads
         self.module = module if module is not None else ir.Module(name=name)
         self.globals = [self._global(arr, f"{prefix}const{k}") for k, arr in enumerate(plan.globals)]
 
@@ -828,7 +902,7 @@ class ModuleBuilder:
         return g
 
     def sub_entry(self, plan: Plan, tag: str):
-        sub = ModuleBuilder(plan, module=self.module, prefix=f"{self.prefix}{tag}_")
+        sub = ModuleBuilder(plan, module=self.module, prefix=f"{self.prefix}{tag}_", threads=self.threads)
         return sub.entry_function(f"{self.prefix}{tag}_entry", full_results=True)
 
     def entry_function(self, fname: str, full_results: bool = False):
@@ -914,8 +988,8 @@ class ModuleBuilder:
         b.ret_void()
 
 
-def build_module(plan: Plan, name: str = "chainrule") -> str:
-    return ModuleBuilder(plan, name).build()
+def build_module(plan: Plan, name: str = "chainrule", threads: int = 1) -> str:
+    return ModuleBuilder(plan, name, threads=threads).build()
 
 
 __all__ = ["ENTRY", "RUNTIME_SLOTS", "build_module", "ModuleBuilder", "Index", "Emitter", "F64"]
