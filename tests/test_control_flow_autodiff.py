@@ -311,3 +311,18 @@ def test_forward_mode_is_one_joint_scan_and_reverse_mode_two_scans():
     assert [n.attrs["reverse"] for n in rev] == [False, True]
     assert_roundtrip(jvp_graph(g))
     assert_roundtrip(vjp_graph(g))
+
+
+@pytest.mark.parametrize("k", [1.3, -0.7])
+def test_grad_of_a_cond_whose_branch_holds_a_scan(k):
+    # the tangent branch holds a forward-mode (joint) scan that the transpose linearizes again
+    def prog(ns, L):
+        def f(x, k):
+            def inner(v):
+                return L.scan(lambda c, a: (ns.sin(c * a * k) + c, c), 0.5, v)[0]
+            return L.cond(k > 0, inner, lambda v: (v * k * v).sum(), x)
+        return f
+    args = (np.array([0.3, 0.6, 0.9, 1.2]), k)
+    both_grads(prog, args, argnums=(0, 1), jit=False)
+    close(cr.grad(cr.grad(prog(cnp, cr), argnums=1), argnums=1)(*args),
+          jax.grad(jax.grad(prog(jnp, lax), argnums=1), argnums=1)(*args))
