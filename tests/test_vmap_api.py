@@ -343,3 +343,14 @@ def test_traced_vmap_keeps_constants_symbolic():
     consts = [n.results[0].type for n in g.nodes if n.op.name == "constant"]
     assert consts and all(128 not in t.shape for t in consts), consts
     np.testing.assert_array_equal(cr.jit(g)(np.ones((128, 3)))[0], np.ones((128, 3)) * 2 + np.arange(3.0))
+
+
+def test_unmapped_python_scalars_stay_weakly_typed():
+    x32 = np.ones(3, np.float32)
+    for s in (2.0, 3, True):
+        got = cr.vmap(lambda x, s: x * s, in_axes=(0, None))(x32, s)
+        want = jax.vmap(lambda x, s: x * s, in_axes=(0, None))(x32, s)
+        assert got.dtype == want.dtype == np.float32
+        np.testing.assert_array_equal(got, want)
+    got = cr.vmap(lambda s, i: i + s, in_axes=(None, 0))(2, np.arange(3, dtype=np.int32))
+    assert got.dtype == np.int32

@@ -123,11 +123,26 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
         values = [_leaf_value(x) for x in leaves]
         types = [type_of(v) for v in values]
         size, axes = _mapped_size(types, axes, where, axis_size)
-        elem_types = [t if ax is None else TensorType(t.shape[:ax] + t.shape[ax + 1:], t.dtype)
-                      for t, ax in zip(types, axes)]
+        # Unmapped Python scalars go into the trace as they are, so they stay weakly typed
+        # (x * 2.0 keeps x's dtype, as in JAX) instead of becoming float64/int64 parameters.
+        weak = [ax is None and type(x) in (bool, int, float) for x, ax in zip(leaves, axes)]
+        keep = [k for k, w in enumerate(weak) if not w]
+        elem_types = [types[k] if axes[k] is None else
+                      TensorType(types[k].shape[:axes[k]] + types[k].shape[axes[k] + 1:], types[k].dtype)
+                      for k in keep]
         _, in_tree = pytree.flatten((args, kwargs))
+
+        def flat_fun(*dyn):
+            full = list(leaves)
+            for k, v in zip(keep, dyn):
+                full[k] = v
+            a, kw = pytree.unflatten(in_tree, full)
+            return fun(*a, **kw)
+
         name = getattr(fun, "__name__", "f")
-        traced = trace_flat(lambda a, k: fun(*a, **k), elem_types, in_tree, name=_ident(name))
+        traced = trace_flat(flat_fun, elem_types, pytree.flatten(tuple(elem_types))[1], name=_ident(name))
+        values = [values[k] for k in keep]
+        axes = [axes[k] for k in keep]
         g = traced.graph
         out_flat = _broadcast_prefix(out_axes, traced.out_tree, "out_axes", out_axes, traced.out_tree)
         for j, (r, ax) in enumerate(zip(g.results, out_flat)):
