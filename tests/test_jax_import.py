@@ -201,6 +201,8 @@ def test_unsupported_primitive_is_named_with_the_source_line():
 def test_unsupported_dtype_is_named():
     with pytest.raises(UnsupportedPrimitiveError, match="uint8"):
         from_jax(lambda x: x + 1, np.zeros(3, np.uint8))
+    with pytest.raises(UnsupportedPrimitiveError, match="convert_element_type.*bfloat16"):
+        from_jax(lambda x: x.astype(jnp.bfloat16).astype(jnp.float32), np.zeros(3, np.float32))
 
 
 def test_gather_beyond_take_patterns_is_refused():

@@ -18,9 +18,9 @@ import jax
 import jax.extend.core as jcore
 import numpy as np
 
-from ..ir import GraphBuilder, IRError, TensorType, dtype as as_dtype
+from ..ir import GraphBuilder, IRError, TensorType
 from . import jax_control_flow as _jax_control_flow  # noqa: F401  (registers cond/while/scan)
-from .jax_primitives import INLINE, PRIMITIVES, Context, UnsupportedPrimitiveError
+from .jax_primitives import INLINE, PRIMITIVES, Context, UnsupportedPrimitiveError, chainrule_dtype
 
 __all__ = ["UnsupportedPrimitiveError", "from_jax", "jaxpr_to_graph"]
 
@@ -76,11 +76,7 @@ def jaxpr_to_graph(closed, name: str = "imported", param_names=None):
     return b.build(outs)
 
 
-def _dtype(dt, what):
-    try:
-        return as_dtype(np.dtype(dt))
-    except TypeError as e:
-        raise UnsupportedPrimitiveError(f"from_jax: {what} has dtype {dt}, which chainrule lacks: {e}") from None
+_dtype = chainrule_dtype
 
 
 def inline_jaxpr(ctx: Context, jaxpr, consts, args) -> list:

@@ -59,9 +59,17 @@ class Context:
         return self.op(name, *[self.broadcast_to(v, shape) for v in vals], **attrs)
 
 
+def chainrule_dtype(dt, what: str):
+    """Our dtype for a JAX/NumPy dtype, or UnsupportedPrimitiveError naming it."""
+    try:
+        return as_dtype(np.dtype(dt))
+    except TypeError as e:
+        raise UnsupportedPrimitiveError(f"from_jax: {what} has dtype {dt}, which chainrule lacks: {e}") from None
+
+
 def out_type(eqn, i=0) -> TensorType:
     aval = eqn.outvars[i].aval
-    return TensorType(aval.shape, as_dtype(np.dtype(aval.dtype)))
+    return TensorType(aval.shape, chainrule_dtype(aval.dtype, f"the result of {eqn.primitive.name!r}"))
 
 
 PRIMITIVES: dict = {}
