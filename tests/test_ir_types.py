@@ -122,6 +122,26 @@ ERRORS["while"] = [([T((), f64)], {}, (_ID, _ID), "cond returns (f64[])")]
 ERRORS["scan"] = [([T((), f64), T((2,), f64)], {"num_carry": 1, "length": 3}, (region([T((), f64)] * 2),),
                    "length=3")]
 
+# custom derivatives
+_F2 = T((2,), f32)
+_SIN = region([_F2], lambda rb, a: rb.op("sine", a))
+ERRORS["custom_jvp_call"] = [
+    ([_F2], {}, (_SIN, _SIN), "jvp rule (primals, tangents) parameters (f32[2]) do not match"),
+    ([T((3,), f32)], {}, (_SIN, region([_F2, _F2])), "primal function parameters (f32[2]) do not match"),
+    ([_F2], {}, (_SIN, region([_F2, _F2])), "jvp rule returns (f32[2])"),
+]
+ERRORS["custom_vjp_call"] = [
+    ([_F2], {}, (_SIN, region([T((), f32)]), region([_F2])), "fwd rule parameters (f32[]) do not match"),
+    ([_F2], {}, (_SIN, region([_F2], lambda rb, a: rb.op("convert", a, dtype=f64)), region([_F2])),
+     "fwd rule outputs differ"),
+    ([_F2], {}, (_SIN, _SIN, region([_F2], lambda rb, g: rb.op("convert", g, dtype=f64))), "bwd rule returns (f64[2])"),
+]
+ERRORS["custom_vjp_lin"] = [
+    ([_F2, _F2], {"num_residuals": 1, "output_index": 0}, (region([T((), f32), _F2]),), "operands do not match the bwd rule"),
+    ([_F2, _F2], {"num_residuals": 1, "output_index": 3}, (region([_F2, _F2], lambda rb, r, g: rb.op("multiply", r, g)),),
+     "output_index 3 out of range"),
+]
+
 
 def test_every_op_has_type_error_cases():
     assert_table_complete(ERRORS, "type-error cases")
