@@ -252,3 +252,16 @@ def test_frontend_lowered_as_stablehlo():
         pytest.skip(f"frontend unavailable: {e}")
     text = cr.jit(lambda x: cnp.sum(cnp.tanh(x))).lower(np.ones((3, 2), np.float32)).as_stablehlo()
     assert "stablehlo.tanh" in text and "tensor<3x2xf32>" in text
+
+
+def test_identical_graphs_share_one_compilation():
+    from chainrule.backends.jax import clear_cache
+
+    clear_cache()
+    a, b = compile(mlp_graph()), compile(mlp_graph())  # two graph objects, one text form
+    assert a.jitted is b.jitted
+    assert compile(mlp_graph(), device="cpu").jitted is not a.jitted  # other options, other program
+    assert compile(mlp_graph(), cache=False).jitted is not a.jitted
+    assert compile(mlp_graph("float32")).jitted is not a.jitted
+    for x, y in zip(a(*mlp_args()), b(*mlp_args())):
+        assert_same(x, y)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import jax
 
-from .executable import JaxExecutable, x64
+from .executable import JaxExecutable, clear_cache, x64
 from .export import deserialize, deserialize_and_call
 from .interpreter import lower_graph
 from .sharding import data_parallel, make_mesh
@@ -26,7 +26,7 @@ from .table import LOWERINGS, UNSUPPORTED, UnsupportedOpError
 
 
 def compile(graph, device=None, return_jax_arrays: bool = False, mesh=None, in_shardings=None,
-            out_shardings=None, **options) -> JaxExecutable:
+            out_shardings=None, cache: bool = True, **options) -> JaxExecutable:
     """Compile `graph` with XLA through JAX.
 
     device: a jax Device or a string like "cpu" or "gpu:0" (default: JAX's default device).
@@ -34,10 +34,12 @@ def compile(graph, device=None, return_jax_arrays: bool = False, mesh=None, in_s
     mesh, in_shardings, out_shardings: run SPMD over a `jax.sharding.Mesh`; shardings are
         PartitionSpecs (or jax Shardings), one for all or one per parameter/result;
         unspecified ones are replicated.
+    cache: reuse the jitted function (and XLA's executable) of an identical graph compiled
+        before with the same options (keyed by the text form; the last 64 are kept).
     options: donate_argnums, passed to jax.jit.
     """
     return JaxExecutable(graph, device=device, return_jax_arrays=return_jax_arrays, mesh=mesh,
-                         in_shardings=in_shardings, out_shardings=out_shardings, **options)
+                         in_shardings=in_shardings, out_shardings=out_shardings, cache=cache, **options)
 
 
 def stablehlo_text(graph, **options) -> str:
@@ -65,5 +67,5 @@ def _uses_64_bits(graph) -> bool:
     return any(t.dtype.bits == 64 for t in types)
 
 
-__all__ = ["LOWERINGS", "UNSUPPORTED", "JaxExecutable", "UnsupportedOpError", "compile", "data_parallel",
+__all__ = ["LOWERINGS", "UNSUPPORTED", "JaxExecutable", "UnsupportedOpError", "clear_cache", "compile", "data_parallel",
            "deserialize", "deserialize_and_call", "jax_function", "lower_graph", "stablehlo_text", "make_mesh", "x64"]

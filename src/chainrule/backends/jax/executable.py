@@ -10,6 +10,8 @@ lowering names its dtypes explicitly.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import jax
 import numpy as np
 
@@ -18,6 +20,22 @@ from .devices import resolve_device, shardings_for, single_device
 from .interpreter import lower_graph
 
 _JIT_OPTIONS = ("donate_argnums",)
+
+# Compiling the same graph again (a re-lowered cr.jit, a reloaded artifact) reuses the jitted
+# function, and with it JAX's trace and XLA's executable. Keyed by the graph's text form.
+_JIT_CACHE: OrderedDict = OrderedDict()
+JIT_CACHE_SIZE = 64
+
+
+def clear_cache():
+    """Forget every cached jitted graph."""
+    _JIT_CACHE.clear()
+
+
+def _freeze(v):
+    if isinstance(v, (list, tuple)):
+        return tuple(_freeze(x) for x in v)
+    return v
 
 
 def x64():
@@ -36,12 +54,12 @@ class JaxExecutable(Executable):
     backend = "jax"
 
     def __init__(self, graph, device=None, return_jax_arrays=False, mesh=None,
-                 in_shardings=None, out_shardings=None, **options):
+                 in_shardings=None, out_shardings=None, cache=True, **options):
         super().__init__(graph)
         unknown = sorted(set(options) - set(_JIT_OPTIONS))
         if unknown:
             raise TypeError(f"unknown option(s) for the jax backend: {', '.join(unknown)}; "
-                            f"expected device, return_jax_arrays, mesh, in_shardings, out_shardings, "
+                            f"expected device, return_jax_arrays, mesh, in_shardings, out_shardings, cache, "
                             f"{', '.join(_JIT_OPTIONS)}")
         if device is not None and (mesh is not None or in_shardings is not None or out_shardings is not None):
             raise ValueError("pass either device= or mesh=/in_shardings=/out_shardings=, not both")
@@ -61,13 +79,29 @@ class JaxExecutable(Executable):
         if self.out_shardings is not None:
             jit_kwargs["out_shardings"] = self.out_shardings
         jit_kwargs.update(options)
-        g = graph
+        key = None
+        if cache:
+            try:
+                key = (str(graph), tuple(sorted((k, _freeze(v)) for k, v in jit_kwargs.items())))
+                hash(key)
+            except TypeError:  # an unhashable option: compile afresh
+                key = None
+        jitted = _JIT_CACHE.get(key) if key is not None else None
+        if jitted is None:
+            g = graph
 
-        def run_graph(*args):
-            return tuple(lower_graph(g, args))
+            def run_graph(*args):
+                return tuple(lower_graph(g, args))
 
-        run_graph.__name__ = graph.name
-        self.jitted = jax.jit(run_graph, **jit_kwargs)
+            run_graph.__name__ = graph.name
+            jitted = jax.jit(run_graph, **jit_kwargs)
+            if key is not None:
+                _JIT_CACHE[key] = jitted
+                while len(_JIT_CACHE) > JIT_CACHE_SIZE:
+                    _JIT_CACHE.popitem(last=False)
+        else:
+            _JIT_CACHE.move_to_end(key)
+        self.jitted = jitted
         self._compiled = None
 
     # --- stages ------------------------------------------------------------------
