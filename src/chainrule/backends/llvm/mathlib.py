@@ -128,6 +128,15 @@ class FMath:
         """Float holding a small integer -> integer of the same width."""
         return self.b.fptosi(a, self.it)
 
+    def to_i64_sat(self, a):
+        """Float -> i64 that is never poison (NaN -> 0, out of range saturates)."""
+        suffix = "f64" if self.is64 else "f32"
+        name = f"llvm.fptosi.sat.i64.{suffix}"
+        fn = self.module.globals.get(name)
+        if fn is None:
+            fn = ir.Function(self.module, ir.FunctionType(I64, [self.t]), name)
+        return self.b.call(fn, [a])
+
     def pow2(self, k):
         """2**k for an integer k in the normal exponent range, by building the bits."""
         bits = self.b.shl(self.b.add(k, self.ic(self.bias)), self.ic(self.mant))
@@ -341,7 +350,7 @@ def _reduce_cody_waite(m: FMath, ax):
     b = m.b
     y = m.floor(m.mul(ax, m.c(4.0 / math.pi)))
     ym = m.sub(y, m.mul(m.floor(m.mul(y, m.c(1.0 / 16.0))), m.c(16.0)))
-    j = b.fptosi(ym, I64)
+    j = m.to_i64_sat(ym)
     odd = b.trunc(j, I1)
     j = b.add(j, b.zext(odd, I64))
     y = m.sel(odd, m.add(y, m.c(1.0)), y)
@@ -382,7 +391,7 @@ def _reduce_chunks(m: FMath, ax, mant_bits: int):
     s = m.sub(s, m.mul(m.c(4.0), m.floor(m.mul(s, m.c(0.25)))))
     n = m.rint(s)
     f = m.sub(s, n)
-    quad = b.and_(b.fptosi(n, I64), ir.Constant(I64, 3))
+    quad = b.and_(m.to_i64_sat(n), ir.Constant(I64, 3))
     z = m.fma(f, m.c(1.5707963267948966), m.mul(f, m.c(6.123233995736766e-17)))
     return z, quad
 
@@ -402,6 +411,10 @@ def _sincos_reduced(m: FMath, ax, narrow: bool):
     return sp, cp, q
 
 
+def _inf_to_nan(m: FMath, x, r):
+    return m.sel(m.isinf(x), m.c(math.nan), r)
+
+
 def _pick(m: FMath, q, vals):
     b = m.b
     r = vals[3]
@@ -416,14 +429,14 @@ def sin(m0: FMath, x0):
     r = _pick(m, q, (sp, cp, m.neg(sp), m.neg(cp)))
     r = m.sel(m.lt(x, m.c(0.0)), m.neg(r), r)
     r = m.sel(m.eq(x, m.c(0.0)), x, r)
-    return back(m.fix_nan(x, r))
+    return back(m.fix_nan(x, _inf_to_nan(m, x, r)))
 
 
 def cos(m0: FMath, x0):
     m, x, back = _widen(m0, x0)
     sp, cp, q = _sincos_reduced(m, m.abs(x), not m0.is64)
     r = _pick(m, q, (cp, m.neg(sp), m.neg(cp), sp))
-    return back(m.fix_nan(x, r))
+    return back(m.fix_nan(x, _inf_to_nan(m, x, r)))
 
 
 def tan(m0: FMath, x0):
@@ -433,7 +446,7 @@ def tan(m0: FMath, x0):
     r = m.sel(even, m.div(sp, cp), m.neg(m.div(cp, sp)))
     r = m.sel(m.lt(x, m.c(0.0)), m.neg(r), r)
     r = m.sel(m.eq(x, m.c(0.0)), x, r)
-    return back(m.fix_nan(x, r))
+    return back(m.fix_nan(x, _inf_to_nan(m, x, r)))
 
 
 # --- erf (float64 core) ----------------------------------------------------------------
