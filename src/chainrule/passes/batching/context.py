@@ -37,6 +37,9 @@ class BatchContext:
         self.builder = builder
         self.size = size
         self.loc: str | None = None  # source location of the node being batched, given to what it emits
+        # (id(value), src, dst) -> (value, moved): a value used by many batched ops is broadcast or
+        # transposed once, not once per use (the value is kept so its id stays unique)
+        self._moved: dict = {}
 
     # --- emission -----------------------------------------------------------------
     def emit(self, op, operands, attrs=None, regions=()):
@@ -63,19 +66,27 @@ class BatchContext:
         """`v` with dimension `src` moved to position `dst` (no node when it is already there)."""
         if src == dst:
             return v
-        perm = list(range(v.ndim))
-        perm.pop(src)
-        perm.insert(dst, src)
-        return self.op("transpose", v, permutation=tuple(perm))
+        key = (id(v), src, dst)
+        hit = self._moved.get(key)
+        if hit is None:
+            perm = list(range(v.ndim))
+            perm.pop(src)
+            perm.insert(dst, src)
+            hit = self._moved[key] = (v, self.op("transpose", v, permutation=tuple(perm)))
+        return hit[1]
 
     def materialize(self, v: Value, bdim: int | None, at: int = 0) -> Value:
         """`v` with its batch dimension at `at`; an unbatched value is broadcast along a new one."""
         if bdim is not None:
             return self.moveaxis(v, bdim, at)
-        shape = list(v.shape)
-        shape.insert(at, self.size)
-        dims = tuple(shift(i, at) for i in range(v.ndim))
-        return self.op("broadcast_in_dim", v, shape=tuple(shape), broadcast_dimensions=dims)
+        key = (id(v), None, at)
+        hit = self._moved.get(key)
+        if hit is None:
+            shape = list(v.shape)
+            shape.insert(at, self.size)
+            dims = tuple(shift(i, at) for i in range(v.ndim))
+            hit = self._moved[key] = (v, self.op("broadcast_in_dim", v, shape=tuple(shape), broadcast_dimensions=dims))
+        return hit[1]
 
     def align(self, args) -> tuple[list[Value], int]:
         """Operands with one common batch dimension, for ops that need identical operand types.
