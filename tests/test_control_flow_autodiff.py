@@ -326,3 +326,22 @@ def test_grad_of_a_cond_whose_branch_holds_a_scan(k):
     both_grads(prog, args, argnums=(0, 1), jit=False)
     close(cr.grad(cr.grad(prog(cnp, cr), argnums=1), argnums=1)(*args),
           jax.grad(jax.grad(prog(jnp, lax), argnums=1), argnums=1)(*args))
+
+
+def test_only_carries_that_can_get_a_tangent_carry_one():
+    from chainrule.passes.autodiff import jvp_graph
+
+    # (a, b, n): a depends on x; b starts constant but the body mixes a into it (after one
+    # iteration: JAX's fixpoint); n only counts. Only a and b carry tangents.
+    def prog(ns, L):
+        def f(x):
+            def body(c, _):
+                a, b, n = c
+                return (ns.sin(a), b * 0.5 + a, n + 1.0), n
+            return L.scan(body, (x, 0.0, 0.0), None, length=4)
+        return f
+    g = cr.trace(prog(cnp, cr), 0.3)
+    (node,) = [n for n in jvp_graph(g).nodes if n.op.name == "scan"]
+    assert node.attrs["num_carry"] == 3 + 2
+    close(cr.jvp(prog(cnp, cr), (0.3,), (1.0,)), jax.jvp(prog(jnp, lax), (0.3,), (1.0,)))
+    close(cr.jacrev(lambda x: prog(cnp, cr)(x)[0])(0.3), jax.jacrev(lambda x: prog(jnp, lax)(x)[0])(0.3))

@@ -14,15 +14,15 @@ exactly what the transpose driver's `linear` flags say.
   operands): a cond/case over (selector, non-linear operands..., output
   cotangents...) whose branch k is `vjp_graph(branch_k)` with respect to
   the linear parameters (given zeros: the branch is linear in them).
-* while (JVP_RULES): one while over (carry..., float-carry tangents...) whose
+* while (JVP_RULES): one while over (carry..., non-zero carry tangents...) whose
   body is `jvp_graph(body)`; the original while gives the primal results, so
   they are not marked linear. Reverse mode needs the trip count ahead, so
   its transpose raises `ReverseModeWhileError` (JAX does the same).
 * scan (EXPANSIONS, so the primal scan can also save residuals):
   1. the primal scan, extended to also output the stacked carry-in values;
   2. a tangent scan: consts (primal consts, const tangents), carry (tangents
-     of the float carries), xs (stacked carries, primal xs, x tangents);
-     its body is the tangent part of `jvp_graph(body)`, reading the primal
+     of the float carries that can be non-zero: `carry_fixpoint`), xs
+     (stacked carries, primal xs, x tangents); its body is the tangent part of `jvp_graph(body)`, reading the primal
      carry from the residual slice, so it is linear in the tangents.
   Forward mode (jvp_graph, nothing transposed) instead emits one joint scan
   carrying primal and tangent, so it stores no per-iteration residuals.
@@ -40,9 +40,10 @@ import numpy as np
 
 from ...ir import Graph, GraphBuilder, TensorType
 from ...ir.control_flow import scan_split
+from .emit import Emitter
 from .errors import NonDifferentiableError
 from .jvp_rules import JVP_RULES
-from .trace import expansion
+from .trace import expansion, jvp_trace
 from .transform import dce, jvp_graph, vjp_graph
 from .transpose_rules import TRANSPOSE_RULES
 
@@ -83,6 +84,33 @@ def make_region(name: str, param_types, fn) -> Graph:
     return dce(b, list(fn(b, params)))
 
 
+def nonzero_tangents(graph: Graph, with_tangent) -> list[bool]:
+    """Which results of `graph` get a non-zero tangent when the params `with_tangent` have one.
+
+    Exact as far as the JVP rules keep zeros symbolic: the JVP trace is run
+    into a scratch builder and its symbolic-zero (None) tangents are read off.
+    """
+    b = GraphBuilder("probe")
+    e = Emitter(b)
+    ps = [b.param(t) for t in graph.param_types]
+    ts = [e.mark_linear(b.param(t)) if i in with_tangent else None for i, t in enumerate(graph.param_types)]
+    _, touts = jvp_trace(graph, e, ps, ts)
+    return [t is not None for t in touts]
+
+
+def carry_fixpoint(body: Graph, first_carry: int, carry_types, start, others=()) -> list[int]:
+    """The float carries whose tangent can be non-zero (JAX's fixpoint): those starting with one, and
+    those the body makes depend on one, iterated until nothing changes. `others` are the body's other
+    params with tangents; carry i is param `first_carry + i` and result i."""
+    active = set(start)
+    while True:
+        nz = nonzero_tangents(body, set(others) | {first_carry + i for i in active})
+        grown = active | {i for i, t in enumerate(carry_types) if t.dtype.is_float and nz[i]}
+        if grown == active:
+            return sorted(active)
+        active = grown
+
+
 def _as_list(ct, node):
     return list(ct) if isinstance(ct, (list, tuple)) else [ct] * (len(node.results) == 1)
 
@@ -100,8 +128,11 @@ def _tangent_branch(branch: Graph, wrt, keep) -> Graph:
 def _cond_jvp(e, node, xs, ts, ys):
     ops, tans = xs[1:], ts[1:]
     wrt = [i for i, (x, t) in enumerate(zip(ops, tans)) if t is not None and x.dtype.is_float]
-    keep = [k for k, y in enumerate(ys) if y.dtype.is_float]
-    if not wrt or not keep:
+    if not wrt:
+        return [None] * len(ys)
+    nz = [nonzero_tangents(br, set(wrt)) for br in node.regions]
+    keep = [k for k, y in enumerate(ys) if y.dtype.is_float and any(z[k] for z in nz)]
+    if not keep:
         return [None] * len(ys)
     branches = tuple(_tangent_branch(br, wrt, keep) for br in node.regions)
     tn = e.emit(node.op, [xs[0], *ops, *(tans[i] for i in wrt)], node.attrs, branches)
@@ -148,7 +179,10 @@ def _cond_transpose(e, node, ct, linear):
 def _while_jvp(e, node, xs, ts, ys):
     cond, body = node.regions
     n = len(xs)
-    fl = [i for i, x in enumerate(xs) if x.dtype.is_float]
+    fl = carry_fixpoint(body, 0, [x.type for x in xs],
+                        [i for i, (x, t) in enumerate(zip(xs, ts)) if t is not None and x.dtype.is_float])
+    if not fl:
+        return [None] * n
     tans = [e.materialize(ts[i], xs[i].type) for i in fl]
     types = [x.type for x in xs] + [t.type for t in tans]
     cond2 = make_region(f"{cond.name}_jvp", types, lambda b, ps: inline_graph(b, cond, ps[:n]))
@@ -168,10 +202,6 @@ def _while_transpose(e, node, ct, linear):
 
 # --- scan ------------------------------------------------------------------------------------
 
-def _slice_type(t: TensorType) -> TensorType:
-    return TensorType(t.shape[1:], t.dtype)
-
-
 @expansion("scan")
 def _scan_jvp(e, node, xs, ts, trace):
     (body,) = node.regions
@@ -181,10 +211,13 @@ def _scan_jvp(e, node, xs, ts, trace):
     tc, tk, tx = scan_split(ts, a)
     ny = len(node.results) - nk
     wc = [i for i in range(nc) if tc[i] is not None and consts[i].dtype.is_float]
-    wk = [i for i in range(nk) if carry[i].dtype.is_float]  # all float carries: the body may mix them
     wx = [i for i in range(len(seq)) if tx[i] is not None and seq[i].dtype.is_float]
-    ky = [j for j in range(ny) if node.results[nk + j].dtype.is_float]
-    if not (wk or ky) or not (wc or wx or any(tk[i] is not None for i in wk)):
+    others = set(wc) | {nc + nk + i for i in wx}
+    wk = carry_fixpoint(body, nc, [v.type for v in carry],
+                        [i for i in range(nk) if tk[i] is not None and carry[i].dtype.is_float], others)
+    nz = nonzero_tangents(body, others | {nc + i for i in wk})
+    ky = [j for j in range(ny) if node.results[nk + j].dtype.is_float and nz[nk + j]]
+    if not (wk or ky):
         return list(e.emit("scan", xs, a, node.regions).results), [None] * len(node.results)
     jg = jvp_graph(body, wrt=wc + [nc + i for i in wk] + [nc + nk + i for i in wx])
     t_ops = ([tc[i] for i in wc], [e.materialize(tk[i], carry[i].type) for i in wk], [tx[i] for i in wx])
