@@ -339,3 +339,16 @@ def test_batched_index_ops_run_on_other_backends(rng, backend):
             pytest.skip(f"backend {backend} is not available")
         for got, want in zip(exe(*args), evaluate(bg, args)):
             np.testing.assert_allclose(got, want, rtol=1e-13, err_msg=f"{op} on {backend}")
+
+
+def test_shared_value_is_broadcast_once(rng):
+    b = GraphBuilder("shared")
+    x = b.param(TensorType((4,), "float64"), "x")
+    w = b.param(TensorType((4,), "float64"), "w")
+    acc = x
+    for _ in range(20):
+        acc = b.op("add", b.op("multiply", acc, w), x)
+    g = b.build([acc])
+    bg = check_batching(g, [0, None], [rng.standard_normal((B, 4)), rng.standard_normal(4)])
+    assert [n.op.name for n in bg.nodes].count("broadcast_in_dim") == 1
+    assert len(bg.nodes) == len(g.nodes) + 1
