@@ -105,6 +105,10 @@ FUNCS = {
                          jnp.log(jnp.abs(x) + 1), jnp.sqrt(jnp.abs(x)), lax.rsqrt(jnp.abs(x) + 1), jnp.tanh(x),
                          jax.nn.sigmoid(x), lax.erf(x), lax.erfc(x), jnp.exp2(x), jnp.abs(x), jnp.sign(x),
                          jnp.floor(x), jnp.ceil(x), -x, jnp.isfinite(x / x)), [f64(3, 4)]),
+    "composites": (lambda x: (jnp.arcsin(x), jnp.arccos(x), jnp.arctan(x * 3), jnp.sinh(x * 3), jnp.cosh(x * 3),
+                              jnp.arcsinh(x * 5), jnp.arccosh(jnp.abs(x) * 5 + 1), jnp.arctanh(x), jnp.cbrt(x * 9),
+                              jax.device_put(x)),
+                   [np.concatenate([f64(20, low=-0.99, high=0.99), [0.0, 1e-9, -1e-9, 0.5]])]),
     "rounding": (lambda x: (jnp.round(x), lax.round(x, lax.RoundingMethod.AWAY_FROM_ZERO)),
                  [np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 0.49999999999999994, -3.7, 3.2, 0.0])]),
     "binary": (lambda x, y: (x + y, x - y, x * y, x / y, lax.rem(x, y), jnp.maximum(x, y), jnp.minimum(x, y),
@@ -189,11 +193,11 @@ def test_scalar_python_literals_take_the_tensor_dtype():
 # --- errors ---------------------------------------------------------------------------------
 
 def test_unsupported_primitive_is_named_with_the_source_line():
-    def cube_root(x):
-        return lax.cbrt(x) + 1.0
+    def inverse_erf(x):
+        return lax.erf_inv(x) + 1.0
 
-    with pytest.raises(UnsupportedPrimitiveError, match=r"'cbrt'.*test_jax_import\.py"):
-        from_jax(cube_root, np.float64(1.0))
+    with pytest.raises(UnsupportedPrimitiveError, match=r"'erf_inv'.*test_jax_import\.py"):
+        from_jax(inverse_erf, np.float64(0.5))
     with pytest.raises(UnsupportedPrimitiveError, match="'sort'"):
         from_jax(jnp.sort, f64(4))
 

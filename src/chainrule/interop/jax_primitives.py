@@ -98,7 +98,7 @@ INLINE["custom_jvp_call"] = INLINE["custom_vjp_call"] = lambda eqn: _closed(eqn.
 INLINE["custom_vjp_call_jaxpr"] = lambda eqn: _closed(eqn.params["fun_jaxpr"])
 
 
-@prim("copy", "copy_p", "sharding_constraint", "mesh_cast", "reshard", "optimization_barrier")
+@prim("copy", "copy_p", "device_put", "sharding_constraint", "mesh_cast", "reshard", "optimization_barrier")
 def _identity(ctx, eqn, ins):
     return list(ins)
 
@@ -181,6 +181,58 @@ def _exp2(ctx, eqn, ins):
 def _erfc(ctx, eqn, ins):
     (x,) = ins
     return [ctx.op("subtract", ctx.full(1, x.type), ctx.op("erf", x))]
+
+
+# --- functions chainrule composes from its primitives (they inherit their derivatives) ---
+
+class _Ops:
+    """Terse arithmetic on Values of one type, for the composite rules below."""
+
+    def __init__(self, ctx, t):
+        self.ctx, self.t = ctx, t
+
+    def c(self, v):
+        return self.ctx.full(v, self.t)
+
+    def __getattr__(self, op):
+        return lambda *xs, **attrs: self.ctx.op(op, *xs, **attrs)
+
+
+def _composite(fn):
+    def rule(ctx, eqn, ins):
+        return [fn(_Ops(ctx, ins[0].type), ins[0])]
+    return rule
+
+
+def _sqrt_one_minus_sq(o, x):
+    return o.sqrt(o.multiply(o.subtract(o.c(1), x), o.add(o.c(1), x)))  # sqrt(1 - x^2), (1-x)(1+x) keeps digits
+
+
+COMPOSITES = {
+    # atan(x) = atan2(x, 1)
+    "atan": lambda o, x: o.atan2(x, o.c(1)),
+    # asin(x) = 2 atan2(x, 1 + sqrt(1 - x^2))  (JAX's and XLA's form)
+    "asin": lambda o, x: o.multiply(o.c(2), o.atan2(x, o.add(o.c(1), _sqrt_one_minus_sq(o, x)))),
+    # acos(x) = 2 atan2(sqrt(1 - x^2), 1 + x)
+    "acos": lambda o, x: o.multiply(o.c(2), o.atan2(_sqrt_one_minus_sq(o, x), o.add(o.c(1), x))),
+    # sinh(x) = (expm1(x) - expm1(-x)) / 2  (accurate near 0)
+    "sinh": lambda o, x: o.multiply(o.c(0.5), o.subtract(o.exponential_minus_one(x),
+                                                           o.exponential_minus_one(o.negate(x)))),
+    # cosh(x) = (exp(x) + exp(-x)) / 2
+    "cosh": lambda o, x: o.multiply(o.c(0.5), o.add(o.exponential(x), o.exponential(o.negate(x)))),
+    # asinh(x) = sign(x) log1p(|x| + x^2 / (1 + sqrt(1 + x^2)))
+    "asinh": lambda o, x: o.multiply(o.sign(x), o.log_plus_one(o.add(o.abs(x), o.divide(
+        o.multiply(x, x), o.add(o.c(1), o.sqrt(o.add(o.c(1), o.multiply(x, x)))))))),
+    # acosh(x) = log(x + sqrt((x - 1)(x + 1)))
+    "acosh": lambda o, x: o.log(o.add(x, o.sqrt(o.multiply(o.subtract(x, o.c(1)), o.add(x, o.c(1)))))),
+    # atanh(x) = log1p(2x / (1 - x)) / 2
+    "atanh": lambda o, x: o.multiply(o.c(0.5), o.log_plus_one(o.divide(o.multiply(o.c(2), x),
+                                                                         o.subtract(o.c(1), x)))),
+    # cbrt(x) = sign(x) exp(log|x| / 3)
+    "cbrt": lambda o, x: o.multiply(o.sign(x), o.exponential(o.divide(o.log(o.abs(x)), o.c(3)))),
+}
+for _j, _fn in COMPOSITES.items():
+    PRIMITIVES[_j] = _composite(_fn)
 
 
 @prim("round")
