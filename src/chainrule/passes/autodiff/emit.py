@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...ir import GraphBuilder, TensorType, Value
+from ...ir import Attrs, GraphBuilder, OpDef, TensorType, Value, get_op
 
 
 class Emitter:
@@ -34,6 +34,7 @@ class Emitter:
         self._keep: list[Value] = []       # keep marked values alive so their ids stay unique
         self._consts: dict = {}            # (value, type) -> Value: one node per distinct constant
         self._ones: set[int] = set()       # ids of values known to be all ones (seeds, `full(1)`)
+        self._memo: dict = {}              # (op, operand ids, attrs) -> Node, for region-free nodes
 
     # --- marking -------------------------------------------------------------
     def mark_linear(self, v: Value) -> Value:
@@ -46,7 +47,17 @@ class Emitter:
 
     # --- emission ------------------------------------------------------------
     def emit(self, op, operands, attrs=None, regions=()):
+        key = None
+        if not regions:  # the same op on the same values is made once (rules recompute x*y, ones*t...)
+            opdef = op if isinstance(op, OpDef) else get_op(op)
+            attrs = attrs if isinstance(attrs, Attrs) else opdef.normalize_attrs(attrs)
+            key = (opdef.name, tuple(id(v) for v in operands), attrs)
+            node = self._memo.get(key)
+            if node is not None:
+                return node
         node = self.builder.emit(op, tuple(operands), attrs, regions)
+        if key is not None:
+            self._memo[key] = node
         if any(id(v) in self.linear for v in node.operands):
             self.linear_nodes.add(id(node))
             for r in node.results:
@@ -85,10 +96,11 @@ class Emitter:
                 self._ones.add(id(v))
         return v
 
-    def share_constants(self, other: "Emitter"):
-        """Reuse `other`'s constants (they must be values of this emitter's graph too)."""
+    def share_primal(self, other: "Emitter"):
+        """Reuse `other`'s constants and non-linear nodes, which this emitter's graph also holds."""
         self._consts.update(other._consts)
         self._ones.update(other._ones)
+        self._memo.update((k, n) for k, n in other._memo.items() if id(n) not in other.linear_nodes)
 
     def zeros(self, t: TensorType) -> Value:
         return self.full(0, t)

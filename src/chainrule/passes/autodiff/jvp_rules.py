@@ -10,7 +10,9 @@ Every rule applies to tangents only linear ops with exactly one linear
 operand (`multiply(t, coef)` with `coef` built from primals, `add(t1, t2)`,
 `select(p, t1, t2)`, shape ops...), so the linear part of a trace is
 transposable (see `transpose_rules.py`). Numerics follow JAX's rules (cited
-per rule) so results agree with `jax.jvp` bit-for-bit in spirit.
+per rule), so results agree with `jax.jvp` to rounding; the deliberate
+differences are abs (sign(x), so 0 at x = 0, where JAX gives 1), x**0 (0 at
+x = 0, where jax 0.10 gives nan) and max over an empty group (0, not nan).
 
 `NON_DIFFERENTIABLE[op]` names ops whose derivative is zero everywhere it
 exists, with the reason. Ops that are replaced by their expansion when

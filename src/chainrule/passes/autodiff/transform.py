@@ -97,7 +97,7 @@ def vjp_graph(g: Graph, wrt: Sequence[int] | None = None, seed_ones: bool = Fals
     b2.nodes = [n for n in b1.nodes if id(n) not in e1.linear_nodes]
     linear_nodes = [n for n in b1.nodes if id(n) in e1.linear_nodes]
     e2 = Emitter(b2)
-    e2.share_constants(e1)  # constants are never linear, so all of them are in b2 already
+    e2.share_primal(e1)  # the primal part is in b2 already: reuse its nodes rather than recompute them
     if seed_ones:
         seeds = [e2.full(1, y.type) if y.dtype.is_float else None for y in outs]
     else:
