@@ -124,6 +124,11 @@ def test_export_round_trip():
         assert_same(a, b)
     with pytest.raises(TypeError, match="argument 1: expected float64"):
         deserialize_and_call(blob, args[0], args[1].astype(np.float32), args[2])
+    # one artifact for several platforms, made on a machine that has only one of them
+    multi = exe.export(platforms=("cpu", "cuda", "tpu"))
+    assert deserialize(multi).platforms == ("cpu", "cuda", "tpu")
+    for a, b in zip(deserialize_and_call(multi, *args), exe(*args)):
+        assert_same(a, b)
 
 
 def _run(code: str | None = None, devices: int | None = None, timeout=240, script: Path | None = None) -> str:
