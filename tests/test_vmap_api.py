@@ -354,3 +354,11 @@ def test_unmapped_python_scalars_stay_weakly_typed():
         np.testing.assert_array_equal(got, want)
     got = cr.vmap(lambda s, i: i + s, in_axes=(None, 0))(2, np.arange(3, dtype=np.int32))
     assert got.dtype == np.int32
+
+
+def test_vmap_of_jit_and_deep_nesting():
+    x = np.arange(6.0).reshape(2, 3)
+    close(cr.vmap(cr.jit(lambda v: cnp.sin(v) * 2.0))(x), jjv(jax.jit(lambda v: jnp.sin(v) * 2.0))(x))
+    close(cr.vmap(cr.vmap(cr.grad(lambda v: v ** 3)))(x), jjv(jax.vmap(jax.grad(lambda v: v ** 3)))(x))
+    close(cr.jit(cr.vmap(cr.vmap(cr.grad(lambda v: v ** 3)), in_axes=1))(x),
+          jjv(jax.vmap(jax.grad(lambda v: v ** 3)), in_axes=1)(x))

@@ -15,7 +15,7 @@ import functools
 import inspect
 
 from ..ir import TensorType
-from ..passes.batching import batch_graph
+from ..passes.batching import BatchingError, batch_graph
 from . import pytree
 from .core import bind_multi, canonical_array, is_tensor, type_of
 from .tensor import Apply, current_scope, in_trace
@@ -151,8 +151,8 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
                                  f"(its element type is {r.type})")
         try:
             bg = batch_graph(g, axes + [None] * len(traced.captured), size, out_flat, name=f"{g.name}_vmap")
-        except ValueError as e:
-            if "unbatched (None)" in str(e):
+        except BatchingError as e:
+            if "varies over the batch" in str(e):  # an out_axes None met a batched result
                 raise ValueError("vmap has mapped output but out_axes is None") from None
             raise
         outs = _inline(bg, values + list(traced.captured))
