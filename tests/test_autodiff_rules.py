@@ -116,6 +116,36 @@ def test_unknown_op_raises_a_clear_error_only_on_differentiated_paths():
     assert sum(n.op.name == "cosine" for n in vg.nodes) == 1
 
 
+def test_wrt_order_is_the_order_of_tangents_and_cotangents():
+    b = GraphBuilder("f")
+    x, y = b.param(F64, "x"), b.param(TensorType((2,), "float64"), "y")
+    s = b.op("reduce", b.op("sine", y), kind="sum", dimensions=(0,))
+    g = b.build([b.op("multiply", x, b.op("broadcast_in_dim", s, shape=(3,), broadcast_dimensions=()))])
+    jg = check_graph(jvp_graph(g, wrt=[1, 0]))
+    assert [p.type for p in jg.params[2:]] == [TensorType((2,), "float64"), F64]
+    vg = check_graph(vjp_graph(g, wrt=[1, 0]))
+    assert vg.result_types[1:] == (TensorType((2,), "float64"), F64)
+    x0, y0, ct = np.array([1.0, 2.0, 3.0]), np.array([0.5, -0.5]), np.array([1.0, 0.0, 2.0])
+    out = run(vg, [x0, y0, ct])
+    np.testing.assert_allclose(out[1], np.cos(y0) * np.dot(ct, x0))
+    np.testing.assert_allclose(out[2], ct * np.sin(y0).sum())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_float32_and_float64_derivative_graphs_keep_their_dtype(dtype):
+    from test_autodiff_ops import BINARY_DOMAINS, UNARY_DOMAINS
+    t = TensorType((3,), dtype)
+    for op, arity in [(o, 1) for o in UNARY_DOMAINS] + [(o, 2) for o in BINARY_DOMAINS]:
+        b = GraphBuilder("f")
+        xs = [b.param(t, f"x{i}") for i in range(arity)]
+        g = b.build([b.op("reduce", b.op(op, *xs), kind="sum", dimensions=(0,))])
+        gg = check_graph(vjp_graph(g, seed_ones=True))
+        for dg in (gg, check_graph(jvp_graph(gg))):
+            out = run(dg, [np.full(3, 0.7, t.dtype.np)] * len(dg.params))
+            assert all(o.dtype == t.dtype.np for o in out), (op, [o.dtype for o in out])
+            assert np.isfinite(np.concatenate([o.reshape(-1) for o in out])).all(), op
+
+
 def test_input_graph_is_untouched():
     g = _two_input_graph()
     before = str(g)
