@@ -76,9 +76,9 @@ def _dynamic_slice(ctx, node, args):
         x = ctx.op("dynamic_slice", x, *st, slice_sizes=sz)
     # 2. dimensions with per-element starts: gather the window [start, start + size) of each element
     for j, (s, bd) in enumerate(starts):
-        if bd is None:
-            continue
         n, k = shape[j], sizes[j]
+        if bd is None or k == n:
+            continue  # a full-size window clamps its start to 0, whatever the start
         s = _clamped_start(ctx, s, bd, n, k)
         window = (ctx.size, k)
         idx = ctx.op("add", ctx.op("broadcast_in_dim", s, shape=window, broadcast_dimensions=(0,)),
@@ -90,7 +90,7 @@ def _dynamic_slice(ctx, node, args):
             x = ctx.moveaxis(x, bx, 0)
             x = ctx.op("gather", x, idx, axis=j + 1, batch_dims=1)
         bx = 0
-    return [(x, bx)]
+    return [(x, bx)]  # bx is still None when every per-element start was of a full-size window
 
 
 @batching_rule("dynamic_update_slice")
