@@ -13,7 +13,7 @@ import pytest
 
 from chainrule.ir import GraphBuilder, TensorType
 from chainrule.passes.autodiff import jvp_graph, vjp_graph
-from test_autodiff_helpers import check_graph, jax, jax_x64, run, to_jax
+from test_autodiff_helpers import check_graph, fd_jvp, jax, jax_x64, run, to_jax
 from test_autodiff_rules import _mlp_loss_graph
 
 F64 = "float64"
@@ -172,7 +172,7 @@ def _random_graph(seed, n_ops=12):
     def pick():
         return vals[int(rng.integers(len(vals)))]
     for _ in range(n_ops):
-        kind = rng.integers(8)
+        kind = rng.integers(12)
         if kind == 0:
             v = b.op(SMOOTH_UNARY[rng.integers(len(SMOOTH_UNARY))], pick())
         elif kind == 1:
@@ -192,15 +192,33 @@ def _random_graph(seed, n_ops=12):
         elif kind == 6:
             x, y = pick(), pick()
             v = b.op("select", b.op("compare", x, y, direction="LT"), b.op("sine", x), y)
-        else:
+        elif kind == 7:
             c = b.op("concatenate", pick(), pick(), dimension=0)
             v = b.op("slice", c, start_indices=(2, 0), limit_indices=(5, 4))
+        elif kind == 8:  # gather rows (with a duplicate and a clamped index), scatter-add them back
+            idx = b.constant(np.array([2, 0, 2, 5], np.int32))
+            rows = b.op("gather", pick(), idx, axis=1)
+            v = b.op("scatter", pick(), idx, b.op("tanh", rows), axis=1)
+        elif kind == 9:  # a clamped dynamic window written into another value
+            i, j = b.constant(np.int32(int(rng.integers(-1, 4)))), b.constant(np.int32(int(rng.integers(-1, 5))))
+            w = b.op("dynamic_slice", pick(), i, j, slice_sizes=(2, 2))
+            v = b.op("dynamic_update_slice", pick(), b.op("sine", w), i, j)
+        elif kind == 10:  # interior and negative padding, cropped back to shape
+            p = b.op("pad", pick(), b.constant(np.float64(0.5)), edge_padding_low=(-1, 1), edge_padding_high=(1, 0),
+                     interior_padding=(0, 1))
+            v = b.op("slice", p, start_indices=(0, 1), limit_indices=(3, 8), strides=(1, 2))
+        else:  # x / (1 + y^2), clamped between two values
+            y = pick()
+            q = b.op("divide", pick(), b.op("add", b.op("multiply", y, y),
+                                             b.op("broadcast_in_dim", b.constant(np.float64(1.0)), shape=SHAPE,
+                                                  broadcast_dimensions=())))
+            v = b.op("clamp", b.op("negate", b.op("abs", pick())), q, b.op("abs", pick()))
         vals.append(v)
     outs = [vals[-1], vals[-2]]
     return b.build(outs)
 
 
-@pytest.mark.parametrize("seed", range(24))
+@pytest.mark.parametrize("seed", range(32))
 def test_vjp_is_the_transpose_of_jvp_on_random_graphs(seed):
     g = _random_graph(seed)
     rng = np.random.default_rng(100 + seed)
@@ -212,6 +230,10 @@ def test_vjp_is_the_transpose_of_jvp_on_random_graphs(seed):
     lhs = sum(float(np.sum(a * t)) for a, t in zip(vj, ts))
     rhs = sum(float(np.sum(c * j)) for c, j in zip(cts, jv))
     np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-10)
+    # both against finite differences along t
+    fd = fd_jvp(g, args, list(range(len(args))), ts)
+    fd_dot = sum(float(np.sum(c * f)) for c, f in zip(cts, fd))
+    np.testing.assert_allclose(rhs, fd_dot, rtol=1e-5, atol=1e-5 * (1 + abs(fd_dot)))
     # and the second-order graphs are consistent in the same way
     gg = vjp_graph(g)
     ts2 = [rng.standard_normal(p.shape) for p in gg.params]
