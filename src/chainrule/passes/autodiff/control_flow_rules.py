@@ -197,7 +197,8 @@ def _while_jvp(e, node, xs, ts, ys):
 
 
 def _while_transpose(e, node, ct, linear):
-    raise ReverseModeWhileError(WHILE_REVERSE_MESSAGE)
+    where = f" (the loop at {node.loc})" if node.loc else ""
+    raise ReverseModeWhileError(WHILE_REVERSE_MESSAGE + where)
 
 
 # --- scan ------------------------------------------------------------------------------------
