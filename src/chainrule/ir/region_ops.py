@@ -19,6 +19,19 @@ def check_region_signature(op, types, region, want_params, what="region"):
                           f"({', '.join(map(str, want_params))})")
 
 
+# What a fusion region may contain (made by passes/fusion.py, checked by
+# chainrule.passes.check_fusion / fusion_is_well_formed, compiled as ONE loop nest
+# over the loop shape L):
+#   - kind=loop: no reduce; L is the shape of every result.
+#     kind=reduce: at least one reduce root; L is the reduce operand shape, and
+#     all reduce roots reduce the same dimensions of L.
+#     kind=output: reserved (non-elementwise root); the pass never makes it.
+#   - region nodes: rank-0 `constant`s; `broadcast_in_dim` to L of a region
+#     parameter or a rank-0 constant; elementwise ops whose operands and result
+#     all have shape L; `reduce` of an L-shaped value whose result is a region
+#     result used by nothing inside the region.
+#   - parameters of shape L may be used directly, others only via broadcast_in_dim;
+#   - results are elementwise values of shape L or reduce results.
 def _fusion(types, attrs, regions):
     (body,) = regions
     check_region_signature("fusion", types, body, types, "fused body")
@@ -28,7 +41,8 @@ def _fusion(types, attrs, regions):
 register(OpDef("fusion", _fusion, num_operands=None, min_operands=0, num_regions=1,
                attrs={"kind": AttrSpec("enum", "loop", FUSION_KINDS)}, category="fusion",
                doc="A group of elementwise, broadcast and reduce nodes that a backend compiles as one loop "
-                   "nest. The region's parameters are the operands; its results are the node's results."))
+                   "nest. The region's parameters are the operands; its results are the node's results. "
+                   "What a region may contain: see the comment above and chainrule.passes.check_fusion."))
 
 
 def _identity(types, attrs, regions):
