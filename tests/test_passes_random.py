@@ -14,7 +14,8 @@ from chainrule.ir import parse, verify
 from chainrule.passes import PASSES, Instrumentation, fusion_is_well_formed, optimize
 from chainrule.passes.testing import hypothesis_chooser, random_graph, random_inputs, same_values
 
-PIPELINES = ["dce", "fold", "cse", "simplify", "canonicalize", "fuse", "dce,fold,cse,simplify,cse,fuse"]
+PIPELINES = ["dce", "fold", "cse", "simplify", "canonicalize", "fuse", "dce,fold,cse,simplify,cse,fuse",
+             "fuse,canonicalize,cse,dce,fuse"]
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 

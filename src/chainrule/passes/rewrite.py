@@ -34,6 +34,12 @@ from .graphutil import rebuild_node
 MAX_REWRITE_DEPTH = 64
 
 
+# Regions the driver leaves alone: a fusion region obeys the loop-nest rules of
+# fusion_form.py, which general rewrites could break (x * 1 -> x may turn a
+# result into a parameter; a reduce of a broadcast may become a reshape).
+OPAQUE_REGIONS = frozenset({"fusion"})
+
+
 class RewriteLoopError(RuntimeError):
     """Rules kept rewriting each other's output: the rule set does not terminate."""
 
@@ -200,7 +206,7 @@ def apply_rewrites(graph: Graph, rules: RewriteSet, fast_math: bool = False, opt
     for node in graph.nodes:
         operands = [env.get(v, v) for v in node.operands]
         regions = None
-        if node.regions:
+        if node.regions and node.op.name not in OPAQUE_REGIONS:
             regions = [apply_rewrites(r, rules, fast_math, options, cse, rw.stats) for r in node.regions]
         new = rebuild_node(node, operands, regions)
         vals = rw.emit(new)
