@@ -8,7 +8,7 @@ from chainrule.backends import llvm
 from chainrule.ir import REGISTRY, GraphBuilder, TensorType
 from chainrule.testing import assert_table_complete, sample_array
 
-from test_llvm_util import assert_ulp, check_graph, run_both
+from test_llvm_util import check_graph, run_both
 
 
 @pytest.fixture(autouse=True, scope="module")

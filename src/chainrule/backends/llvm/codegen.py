@@ -264,12 +264,9 @@ def _constant(em, node, ops, idx):
 def _iota(em, node, ops, idx):
     dt = node.results[0].dtype
     d = idx.dims()[node.attrs["dimension"]]
-    return em.b.sitofp(d, reg_type(dt)) if dt.is_float else (d if dt == _i64dt() else em.b.trunc(d, reg_type(dt)))
-
-
-def _i64dt():
-    from ...ir import int64
-    return int64
+    if dt.is_float:
+        return em.b.sitofp(d, reg_type(dt))
+    return d if dt.bits == 64 else em.b.trunc(d, reg_type(dt))
 
 
 @expr("reshape")
@@ -490,7 +487,6 @@ def emit_reduce(em: Emitter, kernel):
 def _reduce_range(em, x, kind, dt, base, m):
     """Reduce x's flat elements [base, base + m) (base None means 0); returns the value."""
     b = em.b
-    need = em.needs_dims([x])
 
     def at(j):
         flat = j if base is None else b.add(base, j)
@@ -516,7 +512,6 @@ def _reduce_range(em, x, kind, dt, base, m):
                 b.store(b.fadd(b.load(outer), part), outer)
         total = b.load(outer)
         return b.fptrunc(total, F32) if dt.bits == 32 else total
-    del need
     acc = em.alloca(reg_type(dt))
     b.store(_identity(kind, dt), acc)
     with em.loop(m) as j:

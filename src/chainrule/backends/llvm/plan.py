@@ -19,10 +19,7 @@ Three decisions are made here, before any LLVM IR exists:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-
-import numpy as np
 
 from ...ir import Graph, Node, Value, get_op
 from ...ir.attrs import Attrs
@@ -40,6 +37,7 @@ _ONCE = {"reshape": None, "transpose": None, "slice": None, "reverse": None, "re
 FREE_OPS = {"broadcast_in_dim", "reshape", "transpose", "slice", "reverse", "convert", "dynamic_slice",
             "stop_gradient"}
 ALIGN = 64
+MAX_INLINE_DEPTH = 64
 # Region ops opened into the schedule: what runs is their first region.
 INLINED_REGION_OPS = {"fusion", "custom_jvp_call", "custom_vjp_call"}
 
@@ -203,6 +201,8 @@ def make_plan(graph: Graph) -> Plan:
         return False
 
     globals_ = []
+    depth: dict[int, int] = {}
+    free_value: dict[int, bool] = {}
     for node in order:
         name = node.op.name
         for v in node.results:
@@ -210,6 +210,7 @@ def make_plan(graph: Graph) -> Plan:
             if name == "constant":
                 in_memory = vid in result_ids or any(u.op.name in BUFFER_CONSUMERS for u, _ in users.get(vid, []))
                 kind[vid] = "inline" if _is_splat_constant(node) and not in_memory else "global"
+                free_value[vid] = True
                 continue
             if name in KERNEL_OPS or vid in result_ids:
                 kind[vid] = "buffer"
@@ -218,14 +219,17 @@ def make_plan(graph: Graph) -> Plan:
             if any(u.op.name in BUFFER_CONSUMERS for u, _ in us):
                 kind[vid] = "buffer"
                 continue
-            free = name == "iota" or (name in FREE_OPS and all(
-                kind[id(o)] != "inline" or _is_free(o, kind, operands) for o in operands[node]))
-            if free:
-                kind[vid] = "inline"
+            d = 1 + max((depth.get(id(o), 0) for o in operands[node] if kind[id(o)] == "inline"), default=0)
+            if d > MAX_INLINE_DEPTH:  # keeps the emitter's recursion (and loop bodies) bounded
+                kind[vid] = "buffer"
                 continue
-            if us and all(once(u, pos, v) for u, pos in us) and (
-                    len(us) == 1 or (group[node] is not None and all(group.get(u) == group[node] for u, _ in us))):
+            free = name == "iota" or (name in FREE_OPS and all(
+                kind[id(o)] != "inline" or free_value.get(id(o), False) for o in operands[node]))
+            if free or (us and all(once(u, pos, v) for u, pos in us) and (
+                    len(us) == 1 or (group[node] is not None and all(group.get(u) == group[node] for u, _ in us)))):
                 kind[vid] = "inline"
+                depth[vid] = d
+                free_value[vid] = free
                 continue
             kind[vid] = "buffer"
 
@@ -343,18 +347,6 @@ def _with_canonical_dot(node, operands, moved):
     return new
 
 
-def _is_free(v, kind, operands) -> bool:
-    node = v.node
-    if node is None:
-        return True
-    name = node.op.name
-    if name == "constant" or name == "iota":
-        return True
-    if name in FREE_OPS:
-        return all(kind.get(id(o)) != "inline" or _is_free(o, kind, operands) for o in operands[node])
-    return False
-
-
 def _plan_arena(kernels, storage) -> int:
     """First-fit offsets for materialized intermediates, reusing bytes after a buffer's last read."""
     last_use: dict[int, int] = {}
@@ -415,5 +407,4 @@ def describe(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Kernel", "Plan", "Unsupported", "make_plan", "describe", "KERNEL_OPS", "CONTROL_FLOW_OPS", "pad",
-           "np", "math"]
+__all__ = ["Kernel", "Plan", "Unsupported", "make_plan", "describe", "KERNEL_OPS", "CONTROL_FLOW_OPS", "pad"]

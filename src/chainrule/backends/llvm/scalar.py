@@ -12,7 +12,7 @@ from __future__ import annotations
 import llvmlite.ir as ir
 
 from . import mathlib
-from .lltypes import F32, F64, I1, I64, const, reg_type
+from .lltypes import I1, const, reg_type
 
 SCALAR = {}
 
@@ -291,4 +291,4 @@ def apply_scalar(b, node, args):
     return fn(b, node.attrs, args, in_dt, out_dt)
 
 
-__all__ = ["SCALAR", "apply_scalar", "F32", "F64", "I64"]
+__all__ = ["SCALAR", "apply_scalar"]
