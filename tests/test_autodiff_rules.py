@@ -146,6 +146,24 @@ def test_float32_and_float64_derivative_graphs_keep_their_dtype(dtype):
             assert np.isfinite(np.concatenate([o.reshape(-1) for o in out])).all(), op
 
 
+def test_derivative_nodes_keep_the_source_location_of_the_node_they_differentiate():
+    b = GraphBuilder("f")
+    x = b.param(F64, "x")
+    y = b.emit("tanh", (x,), {}, loc="model.py:12").results[0]
+    s = b.emit("reduce", (y,), {"kind": "sum", "dimensions": (0,)}, loc="model.py:13").results[0]
+    g = b.build([s])
+    vg = vjp_graph(g, seed_ones=True)
+    locs = Counter(n.loc for n in vg.nodes)
+    assert set(locs) <= {"model.py:12", "model.py:13", None} and locs["model.py:12"] >= 3, locs
+    assert next(n for n in vg.nodes if n.op.name == "tanh").loc == "model.py:12"
+    mystery = OpDef("mystery_op", lambda types, attrs, regions: (types[0],), category="unary")
+    b = GraphBuilder("f")
+    x = b.param(F64, "x")
+    g = b.build([b.emit(mystery, (x,), loc="model.py:7").results[0]])
+    with pytest.raises(NonDifferentiableError, match="'mystery_op' at model.py:7"):
+        vjp_graph(g)
+
+
 def test_input_graph_is_untouched():
     g = _two_input_graph()
     before = str(g)

@@ -35,6 +35,7 @@ class Emitter:
         self._consts: dict = {}            # (value, type) -> Value: one node per distinct constant
         self._ones: set[int] = set()       # ids of values known to be all ones (seeds, `full(1)`)
         self._memo: dict = {}              # (op, operand ids, attrs) -> Node, for region-free nodes
+        self.loc: str | None = None        # source location of the node being differentiated, given to new nodes
 
     # --- marking -------------------------------------------------------------
     def mark_linear(self, v: Value) -> Value:
@@ -55,7 +56,7 @@ class Emitter:
             node = self._memo.get(key)
             if node is not None:
                 return node
-        node = self.builder.emit(op, tuple(operands), attrs, regions)
+        node = self.builder.emit(op, tuple(operands), attrs, regions, loc=self.loc)
         if key is not None:
             self._memo[key] = node
         if any(id(v) in self.linear for v in node.operands):

@@ -40,6 +40,7 @@ def jvp_trace(graph: Graph, e: Emitter, primals: list[Value], tangents: list[Val
         if t is not None:
             tenv[id(p)] = t
     for node in graph.nodes:
+        e.loc = node.loc
         xs = [env[id(v)] for v in node.operands]
         ts = [tenv.get(id(v)) for v in node.operands]
         differentiate = any(t is not None for t in ts) and any(r.dtype.is_float for r in node.results)
@@ -52,6 +53,7 @@ def jvp_trace(graph: Graph, e: Emitter, primals: list[Value], tangents: list[Val
             env[id(r)] = y
             if t is not None and r.dtype.is_float:
                 tenv[id(r)] = t
+    e.loc = None
     return [env[id(r)] for r in graph.results], [tenv.get(id(r)) for r in graph.results]
 
 
@@ -61,8 +63,9 @@ def _node_tangents(e: Emitter, node, xs, ts, ys):
         return [None] * len(ys)
     rule = JVP_RULES.get(name)
     if rule is None:
+        where = f" at {node.loc}" if node.loc else ""
         raise NonDifferentiableError(
-            f"cannot differentiate op {name!r}: autodiff has no JVP rule for it (operand types "
+            f"cannot differentiate op {name!r}{where}: autodiff has no JVP rule for it (operand types "
             f"{', '.join(str(v.type) for v in node.operands)}). Wrap the value in stop_gradient if its "
             "derivative is not needed, or add a rule to chainrule.passes.autodiff.jvp_rules.JVP_RULES")
     touts = rule(e, node, xs, ts, ys)

@@ -118,6 +118,7 @@ def vjp_graph(g: Graph, wrt: Sequence[int] | None = None, seed_ones: bool = Fals
             ct = [e2.sum_all(cts.pop(id(r), ())) for r in node.results]
             if all(c is None for c in ct):
                 continue
+        e2.loc = node.loc
         rule = TRANSPOSE_RULES.get(node.op.name)
         if rule is None:
             raise NonDifferentiableError(
@@ -132,6 +133,7 @@ def vjp_graph(g: Graph, wrt: Sequence[int] | None = None, seed_ones: bool = Fals
                                      f"a cotangent of type {c.type}, expected {v.type}")
             cts.setdefault(id(v), []).append(c)
 
+    e2.loc = None
     grads = []
     for i in wrt:
         ct = e2.sum_all(cts.get(id(tangents[i]), ()))
