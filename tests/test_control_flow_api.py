@@ -41,7 +41,7 @@ def ops_in(g):
 
 def three_ways(prog, args):
     """prog(ns, lax_module) run eagerly, jitted and as placeholders, against JAX."""
-    want = prog(jnp, lax)(*args)
+    want = jax.jit(prog(jnp, lax))(*args)  # jitted: one XLA compile instead of one per primitive
     f = prog(cnp, cr)
     close(f(*args), want)
     close(cr.jit(f)(*args), want)

@@ -40,7 +40,7 @@ def ops_in(g):
 
 def both_grads(prog, args, argnums=0, jit=True):
     """cr.grad (eager, and jitted) of prog(cnp, cr) against jax.grad of prog(jnp, lax)."""
-    want = jax.grad(prog(jnp, lax), argnums=argnums)(*args)
+    want = jax.jit(jax.grad(prog(jnp, lax), argnums=argnums))(*args)  # jitted: one XLA compile
     f = cr.grad(prog(cnp, cr), argnums=argnums)
     close(f(*args), want)
     if jit:
@@ -96,7 +96,7 @@ def test_second_order_through_cond_and_switch(x):
             y = L.cond(x > 1.0, lambda a: ns.sin(a) * a, lambda a: a ** 3, x)
             return L.switch(np.int32(1), [lambda a: a, lambda a: ns.exp(a) * y], x)
         return f
-    want = jax.grad(jax.grad(prog(jnp, lax)))(x)
+    want = jax.jit(jax.grad(jax.grad(prog(jnp, lax))))(x)
     close(cr.grad(cr.grad(prog(cnp, cr)))(x), want)
     close(cr.jvp(cr.grad(prog(cnp, cr)), (x,), (1.0,))[1], want)
 
@@ -145,7 +145,7 @@ def test_second_order_through_scan():
             return c + ns.sum(ys) * w
         return f
     for w in (0.7, -1.3):
-        want = jax.grad(jax.grad(prog(jnp, lax)))(w)
+        want = jax.jit(jax.grad(jax.grad(prog(jnp, lax))))(w)
         close(cr.grad(cr.grad(prog(cnp, cr)))(w), want)
         close(cr.jit(cr.grad(cr.grad(prog(cnp, cr))))(w), want)
     x = np.array([0.3, -0.2, 0.5])
@@ -154,7 +154,7 @@ def test_second_order_through_scan():
         def f(v):
             return L.scan(lambda c, a: (c * ns.cos(v) + 1.0, None), v, None, length=3)[0].sum()
         return f
-    close(cr.hessian(vec(cnp, cr))(x), jax.hessian(vec(jnp, lax))(x))
+    close(cr.hessian(vec(cnp, cr))(x), jax.jit(jax.hessian(vec(jnp, lax)))(x))
 
 
 def test_grad_through_fori_loop_with_static_bounds():
@@ -189,8 +189,8 @@ def test_vjp_and_jacobians_of_a_scan_with_two_outputs():
             return L.scan(lambda c, a: (c * a + ns.sin(c), c * 2.0), x[0], x[1:])
         return f
     x = np.array([0.3, 1.5, -0.5, 0.8])
-    close(cr.jacrev(prog(cnp, cr))(x), jax.jacrev(prog(jnp, lax))(x))
-    close(cr.jacfwd(prog(cnp, cr))(x), jax.jacfwd(prog(jnp, lax))(x))
+    close(cr.jacrev(prog(cnp, cr))(x), jax.jit(jax.jacrev(prog(jnp, lax)))(x))
+    close(cr.jacfwd(prog(cnp, cr))(x), jax.jit(jax.jacfwd(prog(jnp, lax)))(x))
     out, vf = cr.vjp(prog(cnp, cr), x)
     ct = (np.float64(0.7), np.array([1.0, -2.0, 0.5]))
     jout, jvf = jax.vjp(prog(jnp, lax), x)
@@ -229,7 +229,7 @@ def test_jvp_through_while_loop_like_jax():
     args, tans = (np.array([0.3, -1.0]), 0.7), (np.array([1.0, 2.0]), -0.5)
     close(cr.jvp(while_prog(cnp, cr), args, tans), jax.jvp(while_prog(jnp, lax), args, tans))
     close(cr.jit(lambda *a: cr.jvp(while_prog(cnp, cr), a, tans))(*args), jax.jvp(while_prog(jnp, lax), args, tans))
-    close(cr.jacfwd(while_prog(cnp, cr))(*args), jax.jacfwd(while_prog(jnp, lax))(*args))
+    close(cr.jacfwd(while_prog(cnp, cr))(*args), jax.jit(jax.jacfwd(while_prog(jnp, lax)))(*args))
 
 
 def test_reverse_mode_through_while_loop_fails_with_advice():
@@ -259,7 +259,7 @@ def nested_prog(ns, L):
 def test_nested_scan_and_cond_first_and_second_order():
     xs = np.linspace(-1, 1, 12).reshape(4, 3)
     both_grads(nested_prog, (0.8, xs), argnums=(0, 1), jit=False)
-    close(cr.grad(cr.grad(nested_prog(cnp, cr)))(0.8, xs), jax.grad(jax.grad(nested_prog(jnp, lax)))(0.8, xs))
+    close(cr.grad(cr.grad(nested_prog(cnp, cr)))(0.8, xs), jax.jit(jax.grad(jax.grad(nested_prog(jnp, lax))))(0.8, xs))
 
 
 def test_scan_with_integer_xs_and_of_length_zero():
@@ -297,8 +297,8 @@ def test_symbolic_gradients_of_placeholders_through_scan_and_cond():
     for xv in (0.4, -2.0):
         wv = np.array([0.5, -1.0, 2.0])
         got = f(xv, wv)
-        close(got[0], jf(xv, wv))
-        close(got[1:], jax.grad(jf, argnums=(0, 1))(xv, wv))
+        close(got[0], jax.jit(jf)(xv, wv))
+        close(got[1:], jax.jit(jax.grad(jf, argnums=(0, 1)))(xv, wv))
 
 
 def test_forward_mode_is_one_joint_scan_and_reverse_mode_two_scans():
@@ -325,7 +325,7 @@ def test_grad_of_a_cond_whose_branch_holds_a_scan(k):
     args = (np.array([0.3, 0.6, 0.9, 1.2]), k)
     both_grads(prog, args, argnums=(0, 1), jit=False)
     close(cr.grad(cr.grad(prog(cnp, cr), argnums=1), argnums=1)(*args),
-          jax.grad(jax.grad(prog(jnp, lax), argnums=1), argnums=1)(*args))
+          jax.jit(jax.grad(jax.grad(prog(jnp, lax), argnums=1), argnums=1))(*args))
 
 
 def test_only_carries_that_can_get_a_tangent_carry_one():
