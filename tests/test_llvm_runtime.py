@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 
 import numpy as np
@@ -74,6 +75,22 @@ def test_corrupted_entry_is_ignored_and_rebuilt(cache_dir):
         f.write("{not json")
     llcache.clear_memory()
     assert llvm.compile(g).stats["source"] == "compiled"
+
+
+def test_unwritable_cache_dir_and_cache_off_still_compile(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("CHAINRULE_CACHE_DIR", str(blocker))  # makedirs under a file fails
+    llcache.clear_memory()
+    x = np.ones(64, np.float32)
+    e = llvm.compile(small_graph("nowrite"))
+    assert e.stats["source"] == "compiled" and e.library_path is None
+    assert float(e(x, x)[1]) == pytest.approx(64 * (2 + np.tanh(1.0)), rel=1e-5)
+    before = set(os.listdir(tempfile.gettempdir()))
+    e2 = llvm.compile(small_graph("nocache"), cache=False)
+    assert e2.library_path is None and float(e2(x, x)[1]) == pytest.approx(64 * (2 + np.tanh(1.0)), rel=1e-5)
+    assert not [p for p in set(os.listdir(tempfile.gettempdir())) - before if p.startswith("chainrule-")]
+    llcache.clear_memory()
 
 
 def test_second_process_hits_the_disk_cache(cache_dir):

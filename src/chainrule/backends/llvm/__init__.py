@@ -9,8 +9,6 @@ library that is cached in memory and on disk (cache.py), and returns an
 
 from __future__ import annotations
 
-import ctypes
-import os
 import time
 
 from ...ir import REGISTRY, Graph
@@ -73,36 +71,17 @@ def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:
         raise NotImplementedError(str(e)) from None
     text = str(graph)
     key = _cache.cache_key(text, opt_level, f"threads={threads}")
-    stats = {"plan_s": time.perf_counter() - t0, "source": "memory"}
-    lib = _cache.memory_get(key) if use_cache else None
-    path = None
-    if lib is None:
-        path = _cache.disk_get(key) if use_cache else None
-        stats["source"] = "disk"
-        if path is not None:
-            try:
-                lib = ctypes.CDLL(path)
-            except OSError:
-                lib, path = None, None
-        if lib is None:
-            stats["source"] = "compiled"
-            t1 = time.perf_counter()
-            ir_text = build_module(plan, graph.name, threads)
-            t2 = time.perf_counter()
-            obj = compile_ir(ir_text, opt_level)
-            t3 = time.perf_counter()
-            if use_cache:
-                path = _cache.disk_put(key, obj)
-            else:
-                import tempfile
-                d = tempfile.mkdtemp(prefix="chainrule-")
-                path = os.path.join(d, "m.so")
-                _cache.link_shared(obj, path)
-            t4 = time.perf_counter()
-            stats.update(irgen_s=t2 - t1, llvm_s=t3 - t2, link_s=t4 - t3)
-            lib = ctypes.CDLL(path)
-        if use_cache:
-            _cache.memory_put(key, lib)
+    stats = {"plan_s": time.perf_counter() - t0}
+
+    def build() -> bytes:
+        t1 = time.perf_counter()
+        ir_text = build_module(plan, graph.name, threads)
+        t2 = time.perf_counter()
+        obj = compile_ir(ir_text, opt_level)
+        stats.update(irgen_s=t2 - t1, llvm_s=time.perf_counter() - t2)
+        return obj
+
+    lib, path, stats["source"] = _cache.load_or_build(key, build, use_cache)
     stats["total_s"] = time.perf_counter() - t0
     return LLVMExecutable(graph, plan, lib, library_path=path, cache_key=key, stats=stats)
 

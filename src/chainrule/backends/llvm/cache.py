@@ -26,7 +26,7 @@ import threading
 from .target import host
 
 FORMAT = 1
-_memory: dict[str, ctypes.CDLL] = {}
+_memory: dict[str, tuple] = {}  # key -> (library, path)
 _memory_lock = threading.Lock()
 
 
@@ -58,10 +58,6 @@ def cache_key(graph_text: str, opt_level: int, extra: str = "") -> str:
 def cache_dir() -> str:
     root = os.environ.get("CHAINRULE_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "chainrule")
     return os.path.join(root, "llvm")
-
-
-def memory_get(key):
-    return _memory.get(key)
 
 
 def memory_put(key, lib):
@@ -148,3 +144,41 @@ def disk_put(key, obj: bytes) -> str:
     _atomic_write(os.path.join(d, key + ".json"),
                   json.dumps({"format": FORMAT, "sha256": _sha(so)}).encode())
     return so
+
+
+def load_private(obj: bytes) -> ctypes.CDLL:
+    """Link and load `obj` outside the cache; the files are removed once loaded (the mapping stays)."""
+    with tempfile.TemporaryDirectory(prefix="chainrule-") as d:
+        path = os.path.join(d, "m.so")
+        link_shared(obj, path)
+        return ctypes.CDLL(path)
+
+
+def load_or_build(key: str, build, use_cache: bool = True):
+    """(library, path or None, source) for `key`: from memory, from disk, or `build()`'s object code.
+
+    A disk entry that fails to load is rebuilt; an unwritable cache directory only costs the
+    disk cache (the library is then linked in a private temporary directory)."""
+    if use_cache:
+        got = _memory.get(key)
+        if got is not None:
+            return got[0], got[1], "memory"
+        path = disk_get(key)
+        if path is not None:
+            try:
+                lib = ctypes.CDLL(path)
+            except OSError:
+                lib = None
+            if lib is not None:
+                memory_put(key, (lib, path))
+                return lib, path, "disk"
+    obj = build()
+    if use_cache:
+        try:
+            path = disk_put(key, obj)
+            lib = ctypes.CDLL(path)
+            memory_put(key, (lib, path))
+            return lib, path, "compiled"
+        except OSError:
+            pass
+    return load_private(obj), None, "compiled"
