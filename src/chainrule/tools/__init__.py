@@ -1,0 +1,1 @@
+"""Developer tools that sit on top of the whole package (docs generation)."""
