@@ -45,7 +45,7 @@ def test_sort_network_size_is_polylog(rng):
 @pytest.mark.parametrize("axis", [None, 0, 1, -1, (0, 2)])
 @pytest.mark.parametrize("dtype", (np.int32, np.float32, np.float64))
 def test_median(axis, dtype, rng):
-    x = rand(rng, (3, 4, 5), dtype, -9, 9)
+    x = rand(rng, (2, 3, 5), dtype, -9, 9)
     check(lambda xp, x: xp.median(x, axis=axis), x)
     check(lambda xp, x: xp.median(x, axis=axis, keepdims=True), x)
 

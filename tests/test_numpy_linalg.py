@@ -141,7 +141,7 @@ def _well_conditioned(rng, shape):
     return a + 3 * np.eye(shape[-1])
 
 
-@pytest.mark.parametrize("n", [1, 2, 3, 5])
+@pytest.mark.parametrize("n", [1, 2, 4])
 def test_solve_inv_det(n, rng):
     a = _well_conditioned(rng, (2, n, n))
     b = rng.standard_normal((2, n, 3))

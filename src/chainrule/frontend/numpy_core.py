@@ -74,11 +74,17 @@ def divide(x, y):
 true_divide = divide
 
 
-def floor_divide(x, y):
+def _bools_as_int32(x, y):
+    """NumPy computes integer ops of two booleans in int8, which chainrule widens to int32."""
     x, y = lax.promote_and_broadcast(x, y)
+    if type_of(x).dtype.is_bool:
+        x, y = convert(x, "int32"), convert(y, "int32")
+    return x, y
+
+
+def floor_divide(x, y):
+    x, y = _bools_as_int32(x, y)
     d = type_of(x).dtype
-    if d.is_bool:
-        raise TypeError("floor_divide of booleans is not supported")
     if d.is_float:
         return _npy_floordiv(x, y)
     q = bind("divide", x, y)  # truncates toward zero
@@ -106,11 +112,9 @@ def _npy_floordiv(x, y):
 
 def remainder(x, y):
     """NumPy's mod: the result has the sign of the divisor."""
-    x, y = lax.promote_and_broadcast(x, y)
+    x, y = _bools_as_int32(x, y)
     r = bind("remainder", x, y)
     d = type_of(r).dtype
-    if d.is_bool:
-        raise TypeError("remainder of booleans is not supported")
     zero = lax.full_like(r, 0)
     fix = logical_and(not_equal(r, zero), not_equal(less(r, zero), less(y, zero)))
     out = where(fix, bind("add", r, y), r)
@@ -123,13 +127,13 @@ mod = remainder
 
 
 def fmod(x, y):
-    return elementwise("remainder", x, y)
+    return bind("remainder", *_bools_as_int32(x, y))
 
 
 def power(x, y):
     d = result_type(x, y)
     if d.is_bool:
-        d = as_dtype("int64")
+        d = as_dtype("int32")  # NumPy: int8, widened
     return elementwise("power", x, y, dtype=d)
 
 
@@ -234,8 +238,14 @@ def exp2(x):
     return bind("power", _const_like(x, 2.0), x)
 
 
+def _float_pair(x, y):
+    """Promote as NumPy does (Python scalars weak), then to float: ints to float64, bools to float32."""
+    x, y = lax.promote_and_broadcast(x, y)
+    return float_operand(x), float_operand(y)
+
+
 def arctan2(y, x):
-    y, x = lax.promote_and_broadcast(float_operand(y), float_operand(x))
+    y, x = _float_pair(y, x)
     return bind("atan2", y, x)
 
 
@@ -296,7 +306,7 @@ def arctanh(x):
 
 
 def logaddexp(x, y):
-    x, y = lax.promote_and_broadcast(float_operand(x), float_operand(y))
+    x, y = _float_pair(x, y)
     m = bind("maximum", x, y)
     d = bind("negate", bind("abs", bind("subtract", x, y)))
     r = bind("add", m, bind("log_plus_one", bind("exponential", d)))
@@ -304,13 +314,13 @@ def logaddexp(x, y):
 
 
 def logaddexp2(x, y):
-    x, y = lax.promote_and_broadcast(float_operand(x), float_operand(y))
+    x, y = _float_pair(x, y)
     ln2 = _const_like(x, math.log(2.0))
     return bind("divide", logaddexp(bind("multiply", x, ln2), bind("multiply", y, ln2)), ln2)
 
 
 def hypot(x, y):
-    x, y = lax.promote_and_broadcast(float_operand(x), float_operand(y))
+    x, y = _float_pair(x, y)
     return sqrt(bind("add", bind("multiply", x, x), bind("multiply", y, y)))
 
 
@@ -353,6 +363,8 @@ def rint(x):
 
 def round(a, decimals=0):
     x = operand(a)
+    if type_of(x).dtype.is_bool:
+        x = convert(x, "float32")  # NumPy: float16, widened
     if not type_of(x).dtype.is_float:
         return x
     if decimals == 0:
