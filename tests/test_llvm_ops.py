@@ -253,3 +253,20 @@ def test_unsupported_region_op_raises_clearly():
             llvm.compile(b.build([node.results[0]]))
     finally:
         R.pop("test_llvm_region_op", None)
+
+
+def test_dot_read_through_a_transpose_is_folded_and_correct():
+    from chainrule.backends.llvm.plan import make_plan
+    rng = np.random.default_rng(7)
+    b = GraphBuilder("dott")
+    x = b.param(TensorType((2, 5, 7), "float64"), "x")
+    w = b.param(TensorType((2, 7, 3), "float64"), "w")
+    d = b.op("dot_general", x, w, lhs_batch=(0,), rhs_batch=(0,), lhs_contracting=(2,), rhs_contracting=(1,))
+    t = b.op("transpose", d, permutation=(0, 2, 1))  # batch, rhs free, lhs free: folded into the GEMM
+    u = b.op("transpose", b.op("dot_general", x, w, lhs_batch=(0,), rhs_batch=(0,), lhs_contracting=(2,),
+                                rhs_contracting=(1,)), permutation=(2, 1, 0))  # not foldable
+    g = b.build([t, u])
+    kinds = [k.kind for k in make_plan(g).kernels]
+    assert kinds.count("dot_general") == 2 and kinds.count("loop") == 1, kinds
+    args = [rng.standard_normal((2, 5, 7)), rng.standard_normal((2, 7, 3))]
+    check_graph(g, args, {0: 4, 1: 4})

@@ -148,8 +148,50 @@ def _transpose_node(v, perm):
     return Node(op, (v,), attrs, (t,))
 
 
+def _fold_transposed_dots(order, operands, results):
+    """dot(a, b) read only through transpose(batch, rhs free, lhs free) -> dot(b, a).
+
+    Reverse mode writes weight gradients as such a pair; swapping the operands makes GEMM
+    produce the transposed product directly, saving a full copy."""
+    uses: dict[int, list] = {}
+    for node in order:
+        for v in operands[node]:
+            uses.setdefault(id(v), []).append(node)
+    result_ids = {id(r) for r in results}
+    replaced, dropped = {}, set()
+    for node in order:
+        if node.op.name != "transpose":
+            continue
+        (src,) = operands[node]
+        dot = src.node
+        if dot is None or dot.op.name != "dot_general" or dot not in operands or id(src) in result_ids:
+            continue
+        if len(uses.get(id(src), [])) != 1:
+            continue
+        a = dot.attrs
+        lhs, rhs = operands[dot]
+        nb = len(a["lhs_batch"])
+        nlf = lhs.ndim - nb - len(a["lhs_contracting"])
+        nrf = rhs.ndim - nb - len(a["rhs_contracting"])
+        want = tuple(range(nb)) + tuple(range(nb + nlf, nb + nlf + nrf)) + tuple(range(nb, nb + nlf))
+        if node.attrs["permutation"] != want:
+            continue
+        attrs = Attrs({"lhs_batch": a["rhs_batch"], "rhs_batch": a["lhs_batch"],
+                       "lhs_contracting": a["rhs_contracting"], "rhs_contracting": a["lhs_contracting"]})
+        (t,) = dot.op.result_types((rhs.type, lhs.type), attrs)
+        if t != node.results[0].type:
+            continue
+        new = Node(dot.op, (rhs, lhs), attrs, (t,))
+        new.results = node.results  # consumers refer to the transpose's value
+        operands[new] = (rhs, lhs)
+        replaced[node] = new
+        dropped.add(dot)
+    return [replaced.get(n, n) for n in order if n not in dropped]
+
+
 def make_plan(graph: Graph) -> Plan:
     order0, operands, results, group = flatten(graph)
+    order0 = _fold_transposed_dots(order0, operands, results)
     # dot operands in a layout GEMM cannot read get an explicit transpose first
     order = []
     for node in order0:
