@@ -292,8 +292,9 @@ def jacrev(fun, argnums=0, has_aux=False):
                 # blk: x.shape + out.shape -> out.shape + x.shape
                 nx = len(xt.shape)
                 perm = tuple(range(nx, nx + out_types[k].ndim)) + tuple(range(nx))
-                per_out[k].append(bind("transpose", blk, permutation=perm) if is_tensor(blk)
-                                  else np.transpose(blk, perm))
+                if perm != tuple(range(len(perm))):
+                    blk = bind("transpose", blk, permutation=perm) if is_tensor(blk) else np.transpose(blk, perm)
+                per_out[k].append(blk)
         res = []
         for k in range(len(out_types)):
             parts, j = [], 0
@@ -320,24 +321,26 @@ def jacfwd(fun, argnums=0, has_aux=False):
         for t in types:
             if not t.dtype.is_float:
                 raise TypeError(f"jacfwd requires real-valued (float) inputs, got dtype {t.dtype.name}")
-        slot = {c: k for k, c in enumerate(chosen)}
 
         def pushforward(*basis):
-            tangents = []
-            for b, (lv, tr) in enumerate(arg_leaves):
-                tl = []
-                for lj, y in enumerate(lv):
-                    k = slot.get((b, lj))
-                    if k is not None:
-                        tl.append(basis[k])
-                    else:
-                        yt = type_of(_leaf_value(y))
-                        tl.append(np.zeros(yt.shape, yt.dtype.np))
-                tangents.append(pytree.unflatten(tr, tl))
+            # only the differentiated arguments get tangents; the others are closed over, so no
+            # dense zero tangents enter the graph
+            def f_nums(*dyn):
+                full = list(args)
+                for a, v in zip(nums, dyn):
+                    full[a] = v
+                return fun(*full)
+
+            tangents, k = [], 0
+            for a in nums:
+                n = len(arg_leaves[a][0])
+                tangents.append(pytree.unflatten(arg_leaves[a][1], list(basis[k:k + n])))
+                k += n
+            primals = tuple(args[a] for a in nums)
             if has_aux:
-                _, tout, aux = jvp(fun, args, tuple(tangents), has_aux=True)
+                _, tout, aux = jvp(f_nums, primals, tuple(tangents), has_aux=True)
                 return tout, aux
-            return jvp(fun, args, tuple(tangents))[1]
+            return jvp(f_nums, primals, tuple(tangents))[1]
 
         spec = (-1, None) if has_aux else -1
         res = vmap(pushforward, out_axes=spec, axis_size=sum(t.size for t in types))(*_basis(types))
