@@ -198,6 +198,10 @@ with batched("dynamic-slices"):  # starts out of range are clamped, negative one
             case("dynamic_slice", arr((6, 5), np.float32), *[np.array(s, _sdt) for s in _starts], slice_sizes=(3, 2))
             case("dynamic_update_slice", arr((6, 5), np.int64), arr((2, 4), np.int64),
                  *[np.array(s, _sdt) for s in _starts])
+    # start indices of mixed dtypes, one beyond the int32 range
+    case("dynamic_slice", arr((6, 5), np.float32), np.array(2, np.int32), np.array(2**31, np.int64), slice_sizes=(3, 2))
+    case("dynamic_update_slice", arr((6, 5), np.int32), arr((2, 2), np.int32), np.array(-2**31 - 5, np.int64),
+         np.array(3, np.int32))
     case("dynamic_slice", arr((4,), np.float64), np.array(1, np.int32), slice_sizes=(0,))
     case("dynamic_update_slice", arr((4,), np.float64), arr((0,), np.float64), np.array(9, np.int64))
 with batched("pad"):  # negative edges crop, interior padding spreads
@@ -389,6 +393,21 @@ def test_control_flow_matches_reference():
             args = (xs * sign, np.int32(kk))
             for got, want in zip(jx(*args), ref(*args)):
                 assert_same(got, want, rtol=1e-14, atol=1e-300)
+
+
+def test_constant_operands_of_indexing_ops():
+    """Constants reach the lowerings as NumPy arrays, not JAX values (found by the fuzzer)."""
+    b = GraphBuilder("consts")
+    i = b.param(TensorType((3,), "int32"), "i")
+    base = b.constant(np.arange(8, dtype=np.int32).reshape(4, 2))
+    upd = b.constant(np.full((3, 2), 7, np.int32))
+    outs = [b.op("scatter", base, i, upd, axis=0, kind=kind) for kind in ("add", "set")]
+    outs.append(b.op("gather", base, i, axis=0))
+    outs.append(b.op("dynamic_slice", base, b.constant(np.int64(1)), b.constant(np.int32(1)), slice_sizes=(2, 1)))
+    g = b.build(outs)
+    idx = np.array([3, -1, 3], np.int32)
+    for got, want in zip(compile(g, backend="jax")(idx), compile(g, backend="reference")(idx)):
+        assert_same(got, want)
 
 
 def test_custom_vjp_lin_is_refused_by_name():

@@ -43,16 +43,23 @@ def _slice(args, attrs, out, regions):
     return (lax.slice(args[0], attrs["start_indices"], attrs["limit_indices"], attrs["strides"] or None),)
 
 
+def _common_index_type(starts):
+    """lax wants all start indices of one dtype; the IR lets them differ (int32 and int64)."""
+    if len({np.dtype(s.dtype) for s in starts}) <= 1:
+        return list(starts)
+    return [lax.convert_element_type(s, np.int64) for s in starts]
+
+
 @lowering("dynamic_slice")
 def _dynamic_slice(args, attrs, out, regions):
-    x, starts = args[0], args[1:]
+    x, starts = args[0], _common_index_type(args[1:])
     # XLA clamps starts into range; negative starts must clamp to 0, not wrap as lax's default does.
     return (lax.dynamic_slice(x, starts, attrs["slice_sizes"], allow_negative_indices=False),)
 
 
 @lowering("dynamic_update_slice")
 def _dynamic_update_slice(args, attrs, out, regions):
-    x, u, starts = args[0], args[1], args[2:]
+    x, u, starts = args[0], args[1], _common_index_type(args[2:])
     return (lax.dynamic_update_slice(x, u, starts, allow_negative_indices=False),)
 
 
@@ -173,7 +180,7 @@ def _scatter_set(x, idx, upd, axis):
 
 @lowering("scatter")
 def _scatter(args, attrs, out, regions):
-    x, idx, upd = args
+    x, idx, upd = jnp.asarray(args[0]), args[1], args[2]  # a constant operand arrives as a NumPy array
     axis, bd, kind = attrs["axis"], attrs["batch_dims"], attrs["kind"]
     if upd.size == 0:
         return (x,)
