@@ -96,13 +96,14 @@ def _broadcast_in_dim(e, node, ct, linear):
 
 @transpose("reshape")
 def _reshape(e, node, ct, linear):
-    return [e.op("reshape", ct, shape=node.operands[0].shape)]
+    shape = node.operands[0].shape
+    return [ct if ct.shape == shape else e.op("reshape", ct, shape=shape)]
 
 
 @transpose("transpose")
 def _transpose(e, node, ct, linear):
-    perm = node.attrs["permutation"]
-    return [e.op("transpose", ct, permutation=tuple(int(i) for i in np.argsort(perm)))]
+    inverse = tuple(int(i) for i in np.argsort(node.attrs["permutation"]))
+    return [ct if inverse == tuple(range(len(inverse))) else e.op("transpose", ct, permutation=inverse)]
 
 
 @transpose("reverse")
