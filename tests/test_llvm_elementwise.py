@@ -169,7 +169,8 @@ def test_transcendental_accuracy_dense_float32():
 
 
 def test_power_special_cases():
-    vals = np.array([0.0, -0.0, 1.0, -1.0, 2.0, -2.0, 0.5, np.inf, -np.inf, np.nan, 3.0, -3.0])
+    vals = np.array([0.0, -0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, np.inf, -np.inf, np.nan, 3.0, -3.0, 2.5, -7.0,
+                     1e-30, 1e30, 0.9, 1.1, 2.0 ** 24 + 2, 2.0 ** 24 + 1])
     a, b = np.meshgrid(vals, vals, indexing="ij")
     for dt in FLOATS:
         x, y = a.reshape(-1).astype(dt), b.reshape(-1).astype(dt)

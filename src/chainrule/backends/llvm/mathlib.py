@@ -9,8 +9,10 @@ fixed up with selects at the end.
 
 float32 exp/log/tanh (the hot ones) have float32 polynomials; sin, cos, tan,
 erf and atan2 of float32 are computed in float64 and rounded once, which keeps
-them within an ulp without a second set of coefficients. `power` calls libm
-(`pow`/`powf`): it is scalar but exact in every special case.
+them within an ulp without a second set of coefficients; float32 `power` is
+exp(y log|x|) in float64 with the IEEE special cases. float64 `power` calls
+libm's `pow` (scalar, exact in every special case): plain float64 exp/log
+would lose up to |y log x| ulp.
 
 sin/cos/tan reduce float32 arguments exactly over the whole range (products
 with 24-bit chunks of 2/pi, Payne-Hanek style); float64 uses Cody-Waite for
@@ -520,7 +522,35 @@ def atan2(m0: FMath, y0, x0):
 
 # --- power (libm) ---------------------------------------------------------------------
 
+def _pow32(m: FMath, x, y):
+    """float32 pow, vectorizable: exp(y * log|x|) in float64 (error far below a float32 ulp),
+    then the IEEE special cases: y == 0 or x == 1 -> 1, (+-1) ** +-inf -> 1, negative x needs
+    an integer y (else NaN) and takes the sign of an odd one, NaN otherwise propagates."""
+    b = m.b
+    m64 = FMath(b, F64)
+    xd, yd = b.fpext(x, F64), b.fpext(y, F64)
+    ax = m64.abs(xd)
+    r = exp(m64, m64.mul(yd, log(m64, ax)))
+    y_whole = m64.eq(m64.floor(yd), yd)  # integers and +-inf
+    y_int = b.and_(y_whole, m64.lt(m64.abs(yd), m64.c(math.inf)))
+    half = m64.mul(yd, m64.c(0.5))
+    y_odd = b.and_(y_int, b.not_(m64.eq(m64.floor(half), half)))
+    x_neg = b.icmp_signed("<", b.bitcast(xd, I64), ir.Constant(I64, 0))
+    r = m64.sel(b.and_(x_neg, y_odd), m64.neg(r), r)
+    finite_neg = b.and_(m64.lt(xd, m64.c(0.0)), m64.gt(xd, m64.c(-math.inf)))
+    r = m64.sel(b.and_(finite_neg, b.not_(y_whole)), m64.c(math.nan), r)
+    r = m64.sel(b.and_(m64.eq(ax, m64.c(1.0)), m64.isinf(yd)), m64.c(1.0), r)
+    r = m64.sel(b.or_(m64.isnan(xd), m64.isnan(yd)), m64.add(xd, yd), r)
+    one = b.or_(m64.eq(yd, m64.c(0.0)), m64.eq(xd, m64.c(1.0)))
+    r = m64.sel(one, m64.c(1.0), r)
+    return b.fptrunc(r, F32)
+
+
 def power(m: FMath, x, y):
+    """float32: inline (_pow32). float64 calls libm's pow: exp(y*log x) in plain float64 loses
+    up to ~|y log x| ulp, and a double-double log is not written yet."""
+    if not m.is64:
+        return _pow32(m, x, y)
     name = "pow" if m.is64 else "powf"
     fn = m.module.globals.get(name)
     if fn is None:
