@@ -11,7 +11,8 @@ Size cap: a fold whose result would hold more than `fold_max_elements`
 constants never grow past the cap: a broadcast of a splat to a large shape
 stays symbolic. Elementwise ops on splats fold on the scalar and broadcast the
 result; a broadcast of a scalar constant stays a broadcast, and a splat literal of
-more than 16 elements is rewritten to one (its canonical form).
+more than 16 elements is rewritten to one (its canonical form). A reduction (or
+any fold that shrinks) of a broadcast constant folds through it.
 """
 
 from __future__ import annotations
@@ -44,24 +45,44 @@ def _is_constant(v) -> bool:
     return v.node is not None and v.node.op.name == "constant"
 
 
+def _is_broadcast_constant(v) -> bool:
+    return v.node is not None and v.node.op.name == "broadcast_in_dim" and _is_constant(v.node.operands[0])
+
+
+def _materialize(v):
+    """The array of a constant, or of a broadcast of a constant (evaluated on the spot)."""
+    if _is_constant(v):
+        return v.node.attrs["value"].array
+    b = v.node
+    outs = _evaluate(b, [b.operands[0].node.attrs["value"].array])
+    return None if outs is None else outs[0]
+
+
 @rule(formula="op(c1, ..., cn) -> c   (all operands constant, result within the size cap)")
 def fold_constants(node, rw):
     if node.op.name in NO_FOLD or node.regions or not node.operands:
-        return None
-    if not all(_is_constant(v) for v in node.operands):
         return None
     if node.op.name == "broadcast_in_dim" and node.operands[0].type.size == 1:
         return None  # a broadcast scalar stays symbolic (see splat_literal_to_broadcast)
     cap = rw.options.get("fold_max_elements", FOLD_MAX_ELEMENTS)
     in_sizes = [v.type.size for v in node.operands]
     out_sizes = [r.type.size for r in node.results]
+    if not all(_is_constant(v) for v in node.operands):
+        # a broadcast constant operand is materialised only for a fold that shrinks it (a
+        # reduction of it); elementwise ops on broadcast splats are fold_splats' job
+        if node.op.elementwise or not all(_is_constant(v) or _is_broadcast_constant(v) for v in node.operands):
+            return None
+        if max(out_sizes) >= max(in_sizes) or max(out_sizes) > cap:
+            return None
     if sum(in_sizes) + sum(out_sizes) > FOLD_MAX_WORK:
         return None
     if node.op.name == "dot_general" and max(out_sizes) * max(in_sizes) > FOLD_MAX_WORK:
         return None
     if any(n > cap and n > max(in_sizes) for n in out_sizes):
         return None
-    arrays = [v.node.attrs["value"].array for v in node.operands]
+    arrays = [_materialize(v) for v in node.operands]
+    if any(a is None for a in arrays):
+        return None
     outs = _evaluate(node, arrays)
     if outs is None:
         return None
