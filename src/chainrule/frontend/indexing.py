@@ -3,8 +3,12 @@
 Basic indices (ints, slices with any step, None, Ellipsis) become slice,
 reverse and reshape; one integer array (a list, array or int tensor) on one
 axis becomes a gather with NumPy's negative-index wrap-around (indices past
-the end are clamped, as XLA does, never read out of bounds). `x.at[idx]`
-gives `.set/.add/.multiply/.get` like JAX, built on scatter.
+the end are clamped, as XLA does, never read out of bounds). Several integer
+arrays (with ints among them) broadcast together: their dimensions are merged
+into one and indexed by the row-major flat index, and the result dimensions go
+where NumPy puts them (in place when the advanced indices are adjacent, first
+otherwise). `x.at[idx]` gives `.set/.add/.multiply/.get` like JAX, built on
+scatter. Boolean masks have data-dependent shapes and are refused.
 """
 
 from __future__ import annotations
@@ -60,8 +64,7 @@ def getitem(x, idx):
     items = _expand_index(idx, t.ndim)
     arrays = [k for k, i in enumerate(items) if i is not None and not isinstance(i, slice) and _is_int_array(i)]
     if len(arrays) > 1:
-        raise NotImplementedError("integer-array indexing on more than one axis is not supported yet; "
-                                  "index one axis at a time")
+        return _getitem_multi(x, items)
     # 1. basic indexing: slices, ints and None
     starts, limits, strides, rev, out_shape, dim_map = [], [], [], [], [], []
     d = 0
@@ -153,6 +156,121 @@ def getitem(x, idx):
     return y
 
 
+def _advanced_plan(x, items):
+    """Split `items` into slices (applied first) and advanced indices (ints and integer arrays).
+
+    Returns (y, tokens, dims, flat, S): y is x with the slices applied (same rank); tokens list the
+    output layout in item order ("dim", d) / ("new",) / ("adv", d); dims are the advanced dimensions;
+    flat is the row-major flat index into those dimensions, broadcast to the common index shape S.
+    """
+    from .numpy_core import add, multiply
+    t = type_of(x)
+    basic, adv, tokens = [], {}, []
+    d = 0
+    for i in items:
+        if i is None:
+            tokens.append(("new",))
+            continue
+        if isinstance(i, slice):
+            basic.append(i)
+            tokens.append(("dim", d))
+        else:
+            basic.append(slice(None))
+            adv[d] = i
+            tokens.append(("adv", d))
+        d += 1
+    y = getitem(x, tuple(basic)) if any(b != slice(None) for b in basic) else x
+    ys = type_of(y).shape
+    dims = sorted(adv)
+    inds = []
+    for dd in dims:
+        i, n = adv[dd], ys[dd]
+        if is_tensor(i) or isinstance(i, (list, tuple, np.ndarray)):
+            ind = _index_operand(i)
+            if not type_of(ind).dtype.is_int:
+                raise IndexError("arrays used as indices must be of integer type")
+        else:
+            try:
+                ind = np.asarray(int(i.__index__()), np.int64)
+            except (AttributeError, TypeError):
+                raise IndexError(f"only integers, slices, None, Ellipsis and integer arrays are valid indices, "
+                                 f"got {i!r}") from None
+        if is_tensor(ind):
+            ind = lax.convert(ind, "int64")
+            ind = bind("select", bind("compare", ind, lax.full_like(ind, 0), direction="LT"),
+                       bind("add", ind, lax.full_like(ind, n)), ind)
+        else:
+            ind = np.asarray(ind, np.int64)
+            if ind.size and (ind.min() < -n or ind.max() >= n):
+                bad = int(ind.max() if ind.max() >= n else ind.min())
+                raise IndexError(f"index {bad} is out of bounds for axis {dd} with size {n}")
+            ind = np.where(ind < 0, ind + n, ind)
+        inds.append(ind)
+    S = lax.broadcast_shapes(*[type_of(i).shape for i in inds])
+    flat, stride = None, 1
+    for dd, ind in reversed(list(zip(dims, inds))):
+        term = ind if stride == 1 else multiply(ind, stride)
+        flat = term if flat is None else add(flat, term)
+        stride *= ys[dd]
+    flat = lax.broadcast_to(flat, S)
+    return y, tokens, dims, flat, S
+
+
+def _advanced_adjacent(tokens) -> bool:
+    pos = [k for k, tok in enumerate(tokens) if tok[0] == "adv"]
+    return pos == list(range(pos[0], pos[-1] + 1))
+
+
+def _getitem_multi(x, items):
+    """Several integer arrays (and ints): merge the indexed dimensions into one, gather on it."""
+    y, tokens, dims, flat, S = _advanced_plan(x, items)
+    ys = type_of(y).shape
+    rest = [d for d in range(len(ys)) if d not in dims]
+    merged = lax.reshape(lax.transpose(y, dims + rest), (int(np.prod([ys[d] for d in dims])),) +
+                         tuple(ys[d] for d in rest))
+    g = bind("gather", merged, flat, axis=0)  # S + rest
+    adjacent = _advanced_adjacent(tokens)
+    first = [k for k, tok in enumerate(tokens) if tok[0] == "adv"][0]
+    pos = sum(1 for tok in tokens[:first] if tok[0] == "dim") if adjacent else 0
+    ns = len(S)
+    perm = list(range(ns, ns + pos)) + list(range(ns)) + list(range(ns + pos, ns + len(rest)))
+    g = lax.transpose(g, perm)
+    final = [] if adjacent else list(S)
+    placed = not adjacent
+    for tok in tokens:
+        if tok[0] == "dim":
+            final.append(ys[tok[1]])
+        elif tok[0] == "new":
+            final.append(1)
+        elif not placed:
+            final.extend(S)
+            placed = True
+    return lax.reshape(g, tuple(final))
+
+
+def _update_multi(x, items, values, kind):
+    """`.at[...]` with several integer arrays and full slices elsewhere: scatter on the merged dimensions."""
+    if any(i is None for i in items) or any(isinstance(i, slice) and i != slice(None) for i in items):
+        raise NotImplementedError("x.at[...] with several integer arrays needs full slices (:) elsewhere")
+    t = type_of(x)
+    _, tokens, dims, flat, S = _advanced_plan(x, items)
+    rest = [d for d in range(t.ndim) if d not in dims]
+    merged = lax.reshape(lax.transpose(x, dims + rest), (int(np.prod([t.shape[d] for d in dims])),) +
+                         tuple(t.shape[d] for d in rest))
+    adjacent = _advanced_adjacent(tokens)
+    pos = sum(1 for d in rest if d < dims[0]) if adjacent else 0
+    ns = len(S)
+    rest_shape = tuple(t.shape[d] for d in rest)
+    view_shape = rest_shape[:pos] + tuple(S) + rest_shape[pos:]
+    vals = lax.broadcast_to(lax.convert(values, t.dtype), view_shape)
+    perm = list(range(pos, pos + ns)) + list(range(pos)) + list(range(pos + ns, ns + len(rest)))
+    vals = lax.transpose(vals, perm)
+    out = bind("scatter", merged, flat, vals, axis=0, kind=kind)
+    out = lax.reshape(out, tuple(t.shape[d] for d in dims) + rest_shape)
+    inverse = np.argsort(dims + rest)
+    return lax.transpose(out, tuple(int(i) for i in inverse))
+
+
 def _adjacent_advanced(items, array_pos) -> bool:
     adv = [k for k, i in enumerate(items) if i is not None and not isinstance(i, slice)]
     return adv == list(range(adv[0], adv[-1] + 1))
@@ -210,6 +328,9 @@ def _update(x, idx, values, kind):
             return x
         out = bind("scatter", flat, arrays_idx, vals, axis=0, kind=kind)
         return lax.reshape(out, t.shape)
+    scalars = [k for k, i in enumerate(items) if i is not None and not isinstance(i, slice) and k not in arrays]
+    if len(arrays) > 1 or (arrays and scalars):
+        return _update_multi(x, items, values, kind)
     if len(arrays) != 1 or any(not (isinstance(i, slice) and i == slice(None)) for k, i in enumerate(items) if k != arrays[0]):
         raise NotImplementedError("x.at[...] supports basic indices, or one integer array on one axis "
                                   "with full slices elsewhere")
