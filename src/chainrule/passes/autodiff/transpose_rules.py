@@ -237,11 +237,18 @@ def _dot_transpose_lhs(e, ct, x_type, y, x_contract, y_contract, x_batch, y_batc
         ans_batch, ans_y, _ = _ranges_like(x_batch, y_kept, x_kept)
     else:
         ans_batch, _, ans_y = _ranges_like(x_batch, x_kept, y_kept)
+    x_contract_sorted_by_y = [x_contract[i] for i in np.argsort(y_contract, kind="stable")]
+    # dot_general(ct, y) gives x's batch, kept, then contracting dims (in y_contract's sorted order);
+    # dot_general(y, ct) gives batch, contracting, kept. Use the one already in x's order if any
+    # (e.g. the weight gradient x^T @ ct of a matmul), else the first and a transpose.
+    order = list(x_batch) + x_kept + x_contract_sorted_by_y
+    swapped = list(x_batch) + x_contract_sorted_by_y + x_kept
+    if swapped == sorted(swapped) and order != sorted(order):
+        return e.op("dot_general", y, ct, lhs_batch=tuple(y_batch), rhs_batch=ans_batch,
+                    lhs_contracting=tuple(y_kept), rhs_contracting=ans_y)
     prod = e.op("dot_general", ct, y, lhs_batch=ans_batch, rhs_batch=tuple(y_batch),
                 lhs_contracting=ans_y, rhs_contracting=tuple(y_kept))
-    # prod's dimensions are: x's batch, x's kept, then x's contracting ones in y_contract's sorted order
-    x_contract_sorted_by_y = [x_contract[i] for i in np.argsort(y_contract, kind="stable")]
-    out_axes = tuple(int(i) for i in np.argsort(list(x_batch) + x_kept + x_contract_sorted_by_y, kind="stable"))
+    out_axes = tuple(int(i) for i in np.argsort(order, kind="stable"))
     if out_axes != tuple(range(len(out_axes))):
         prod = e.op("transpose", prod, permutation=out_axes)
     return prod
