@@ -208,3 +208,13 @@ def test_rules_run_to_a_fixed_point_inside_regions(monkeypatch):
 def test_pass_context_defaults():
     ctx = PassContext()
     assert ctx.opt_level == 2 and not ctx.fast_math and ctx.options == {}
+
+
+def test_importing_the_passes_imports_no_backend():
+    # DESIGN: a pass never imports a backend; fold reads the reference rules lazily, when it runs
+    import subprocess
+    import sys
+    code = ("import sys, chainrule.passes; "
+            "print(any(m.startswith('chainrule.backends.') for m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "False", r.stderr
