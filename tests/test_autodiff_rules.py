@@ -343,3 +343,4 @@ def test_reverse_graph_costs_at_most_three_forwards(make, wrt):
     flops = Counter(n.op.name for n in vg.nodes)
     if g.name == "mlp":  # each matmul of the forward costs two in the reverse (one per operand), no more
         assert flops["dot_general"] == 3 * 2 - 1  # the input x needs no gradient
+        assert "transpose" not in flops  # weight gradients are x^T @ ct directly, in the weight's layout
