@@ -84,6 +84,23 @@ def test_shrink_finds_the_guilty_node():
     assert np.array_equal(small_ins[0], -(ins[0] + ins[1]))
 
 
+def test_shrink_reaches_into_regions():
+    t = T((3,), "float64")
+    rb = GraphBuilder("body")
+    a, c = rb.param(t, "a"), rb.param(t, "c")
+    body = rb.build([rb.op("exponential", rb.op("negate", rb.op("add", a, c))), rb.op("tanh", c)])
+    b = GraphBuilder("outer")
+    x = b.param(t, "x")
+    y = b.op("sine", x)
+    node = b.emit("fusion", [x, y], {}, [body])
+    g = b.build([node.results[0], b.op("abs", node.results[1])])
+    ins = [np.array([1.0, 2.0, 3.0])]
+    small, _ = shrink(g, ins, lambda g2, i2: any(n.op.name == "exponential" for n in g2.walk()))
+    verify(small)
+    assert_roundtrip(small)
+    assert sorted(n.op.name for n in small.walk()) == ["exponential", "fusion"], str(small)
+
+
 class NegateIsWrong:
     """A backend that computes negate(x) as x - 1 for floats: the fuzzer must catch it."""
 

@@ -182,10 +182,13 @@ class Checker:
 
 # --- shrinking -------------------------------------------------------------------------------
 
-def rebuild(graph: Graph, inputs, cut: dict[int, np.ndarray], bypass: dict[int, object], results=None):
+def rebuild(graph: Graph, inputs, cut: dict[int, np.ndarray], bypass: dict[int, object], results=None,
+            regions: dict[int, tuple] | None = None, keep_params: bool = False):
     """A copy of `graph` where values in `cut` become new parameters (with those inputs), values in
-    `bypass` are replaced by another value, and only what the results need is kept."""
+    `bypass` are replaced by another value, nodes in `regions` (by id) get those regions, and only
+    what the results need is kept (and every parameter, with `keep_params`, as a region must)."""
     results = list(graph.results if results is None else results)
+    regions = regions or {}
 
     def resolve(v):
         seen = 0
@@ -208,7 +211,7 @@ def rebuild(graph: Graph, inputs, cut: dict[int, np.ndarray], bypass: dict[int, 
     b = GraphBuilder(graph.name)
     mapping, new_inputs = {}, []
     for p, a in zip(graph.params, inputs):
-        if id(p) in needed:
+        if id(p) in needed or keep_params:
             mapping[id(p)] = b.param(p.type, p.name)
             new_inputs.append(a)
     k = len(graph.params)
@@ -221,10 +224,31 @@ def rebuild(graph: Graph, inputs, cut: dict[int, np.ndarray], bypass: dict[int, 
     for node in graph.nodes:
         if not any(id(r) in needed and id(r) not in cut for r in node.results):
             continue
-        new = b.emit(node.op, [mapping[id(resolve(o))] for o in node.operands], node.attrs, node.regions)
+        new = b.emit(node.op, [mapping[id(resolve(o))] for o in node.operands], node.attrs,
+                     regions.get(id(node), node.regions))
         for r, nr in zip(node.results, new.results):
             mapping.setdefault(id(r), nr)
     return b.build([mapping[id(resolve(v))] for v in results]), new_inputs
+
+
+def _region_variants(region: Graph, depth: int = 0):
+    """Smaller versions of a region with the same signature: an inner node bypassed by an operand or
+    parameter of its type, or one of its own regions made smaller."""
+    dummy = [None] * len(region.params)
+    for node in reversed(region.nodes):
+        if node.op.name == "constant":
+            continue
+        if len(node.results) == 1:
+            r = node.results[0]
+            for v in list(node.operands) + list(region.params):
+                if v.type == r.type:
+                    yield rebuild(region, dummy, {}, {id(r): v}, keep_params=True)[0]
+                    break
+        if depth < 4:
+            for k, sub in enumerate(node.regions):
+                for smaller in _region_variants(sub, depth + 1):
+                    new = node.regions[:k] + (smaller,) + node.regions[k + 1:]
+                    yield rebuild(region, dummy, {}, {}, regions={id(node): new}, keep_params=True)[0]
 
 
 def _candidates(graph: Graph, inputs, values):
@@ -246,6 +270,11 @@ def _candidates(graph: Graph, inputs, values):
                 if o.type == node.results[0].type:
                     yield rebuild(graph, inputs, {}, {id(node.results[0]): o})
                     break
+    for node in reversed(graph.nodes):
+        for k, sub in enumerate(node.regions):
+            for smaller in _region_variants(sub):
+                new = node.regions[:k] + (smaller,) + node.regions[k + 1:]
+                yield rebuild(graph, inputs, {}, {}, regions={id(node): new})
 
 
 def shrink(graph: Graph, inputs, still_fails: Callable[[Graph, list], bool], max_tries: int = 300,
