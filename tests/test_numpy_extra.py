@@ -248,3 +248,68 @@ def test_scalar_tensor_index(rng):
         got = f(x, np.int64(i))
         for g, w in zip(got, (x[i], x[:, i], x[i, 1])):
             np.testing.assert_array_equal(g, w)
+
+
+# --- ufunc methods ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["add", "multiply", "maximum", "minimum", "logical_and", "logical_or"])
+@pytest.mark.parametrize("dtype", (np.int32, np.float64, np.bool_))
+def test_ufunc_reduce_accumulate(name, dtype, rng):
+    if dtype == np.bool_ and name in ("maximum", "minimum"):
+        dtype = np.int64
+    x = rand(rng, (3, 5), dtype, -3, 3)
+    tol = dict(rtol=1e-12, atol=1e-12)
+    check(lambda xp, x: (getattr(xp, name).reduce(x), getattr(xp, name).reduce(x, axis=1, keepdims=True),
+                         getattr(xp, name).accumulate(x), getattr(xp, name).accumulate(x, axis=1)), x, **tol)
+
+
+@pytest.mark.parametrize("name", ["add", "subtract", "multiply", "maximum", "less", "power", "arctan2", "logaddexp"])
+def test_ufunc_outer(name, rng):
+    a, b = rand(rng, (3,), np.float64, 0.5, 2), rand(rng, (2, 2), np.float64, 0.5, 2)
+    check(lambda xp, a, b: getattr(xp, name).outer(a, b), a, b, rtol=1e-14, atol=1e-14)
+
+
+def test_ufunc_at_points_to_at():
+    with pytest.raises(NotImplementedError, match=r"x\.at\[indices\]\.add"):
+        cnp.add.at(np.zeros(3), [0, 1], 1.0)
+
+
+# --- delete / insert / isin / refusals ---------------------------------------------------------------
+
+@pytest.mark.parametrize("obj", [1, [0, 2], slice(1, 3), -1, np.array([True, False, False, True])])
+@pytest.mark.parametrize("axis", [None, 1])
+def test_delete(obj, axis, rng):
+    x = rand(rng, (3, 4), np.float32)
+    if isinstance(obj, np.ndarray) and axis is None:
+        return
+    check(lambda xp, x: xp.delete(x, obj, axis=axis), x)
+
+
+@pytest.mark.parametrize("obj,values", [(1, 9.0), ([0, 2], [7.0, 8.0]), (4, [1.0, 2.0, 3.0]), ([1, 1], 5.0),
+                                        (-1, 0.0), (1, [[1.0], [2.0], [3.0]])])
+@pytest.mark.parametrize("axis", [None, 1])
+def test_insert(obj, values, axis, rng):
+    x = rand(rng, (3, 4), np.float64)
+    try:
+        np.insert(x, obj, values, axis=axis)
+    except ValueError:
+        return  # NumPy refuses this combination too
+    check(lambda xp, x: xp.insert(x, obj, values, axis=axis), x)
+    check(lambda xp, x, v: xp.insert(x, obj, v, axis=axis), x, np.asarray(values))
+
+
+def test_isin(rng):
+    x = rand(rng, (3, 4), np.int32, 0, 6)
+    check(lambda xp, x: (xp.isin(x, [1, 5, 7]), xp.isin(x, np.array([[2], [3]]), invert=True), xp.isin(x, [])), x)
+    check(lambda xp, x, t: xp.isin(x, t), x, np.array([0, 4], np.int32))
+
+
+@pytest.mark.parametrize("name", ["nonzero", "flatnonzero", "argwhere", "unique", "bincount", "extract"])
+def test_data_dependent_shapes_are_refused(name):
+    with pytest.raises(NotImplementedError, match="depends on the data"):
+        getattr(cnp, name)(np.array([1, 0, 2]))
+
+
+def test_clip_min_max_keywords(rng):
+    x = rand(rng, (5,), np.float32)
+    check(lambda xp, x: (xp.clip(x, min=-1), xp.clip(x, max=0.5), xp.clip(x, min=-0.5, max=0.5)), x)

@@ -188,7 +188,11 @@ def fmin(x, y):
     return where(isnan(y), x, where(isnan(x), y, bind("minimum", x, y)))
 
 
-def clip(a, a_min=None, a_max=None):
+def clip(a, a_min=None, a_max=None, *, min=None, max=None):
+    if min is not None or max is not None:  # NumPy 2.1 spells the bounds min= and max=
+        if a_min is not None or a_max is not None:
+            raise TypeError("clip: pass the bounds as a_min/a_max or as min/max, not both")
+        a_min, a_max = min, max
     x = operand(a)
     if a_min is not None:
         x = maximum(x, a_min)

@@ -415,6 +415,40 @@ def interp(x, xp, fp, left=None, right=None, period=None):
     return where(greater(xx, xpl), rval, y)
 
 
+# --- membership, and what has a data-dependent shape ------------------------------------------------
+
+def isin(element, test_elements, assume_unique=False, invert=False, kind=None):
+    """Every element against every test element (O(len(element) * len(test_elements)) work)."""
+    x = operand(element) if not lax.is_weak(element) else element
+    tst = ravel(operand(test_elements))
+    if type_of(tst).shape[0] == 0:
+        r = lax.full_like(operand(x), invert, "bool")
+        return r
+    xs = operand(x)
+    hit = equal(reshape(xs, type_of(xs).shape + (1,)), tst)
+    from .numpy_core import any as _any
+    r = _any(hit, axis=-1)
+    return logical_not(r) if invert else r
+
+
+def _data_dependent(name, hint):
+    def fn(*args, **kwargs):
+        raise NotImplementedError(f"{name} has a result whose shape depends on the data, which a static graph "
+                                  f"cannot have; {hint}")
+    fn.__name__ = name
+    return fn
+
+
+nonzero = _data_dependent("nonzero", "use cnp.where(mask, x, 0) or cnp.count_nonzero")
+flatnonzero = _data_dependent("flatnonzero", "use cnp.where(mask, x, 0) or cnp.count_nonzero")
+argwhere = _data_dependent("argwhere", "use cnp.where(mask, x, 0) or cnp.count_nonzero")
+extract = _data_dependent("extract", "use cnp.where(condition, x, 0)")
+unique = _data_dependent("unique", "sort with cnp.sort and compare neighbours instead")
+bincount = _data_dependent("bincount", "use x.at[indices].add(weights) on cnp.zeros(length)")
+histogram = _data_dependent("histogram", "count with cnp.searchsorted on fixed bins")
+trim_zeros = _data_dependent("trim_zeros", "use cnp.where to mask the zeros")
+
+
 # --- convolution, integration, gradients ----------------------------------------------------------
 
 def convolve(a, v, mode="full"):

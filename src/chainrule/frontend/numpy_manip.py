@@ -578,6 +578,80 @@ def compress(condition, a, axis=None):
     return take(a, idx, axis=axis)
 
 
+# --- deleting and inserting at static positions ----------------------------------------------------
+
+def _static_positions(obj, n, what):
+    if is_tensor(obj):
+        raise TypeError(f"{what} positions must be concrete: they decide the result's shape")
+    if isinstance(obj, slice):
+        return np.arange(n)[obj]
+    pos = np.asarray(obj)
+    if pos.dtype == np.bool_:
+        if pos.shape != (n,):
+            raise ValueError(f"boolean array argument obj to {what} must be one dimensional and match the axis "
+                             f"length of {n}")
+        return np.flatnonzero(pos)
+    return pos.astype(np.int64)
+
+
+def delete(arr, obj, axis=None):
+    x = operand(arr)
+    if axis is None:
+        x, axis = ravel(x), 0
+    t = type_of(x)
+    axis = normalize_axis(axis, t.ndim)
+    n = t.shape[axis]
+    pos = _static_positions(obj, n, "delete").reshape(-1)
+    if pos.size and (pos.min() < -n or pos.max() >= n):
+        raise IndexError(f"index {int(pos.max() if pos.max() >= n else pos.min())} is out of bounds for axis "
+                         f"{axis} with size {n}")
+    keep = np.setdiff1d(np.arange(n), np.where(pos < 0, pos + n, pos))
+    if keep.size == n:
+        return x
+    if keep.size == 0:
+        return slice_axis(x, axis, 0, 0)
+    return bind("gather", x, keep.astype(np.int64), axis=axis)
+
+
+def insert(arr, obj, values, axis=None):
+    """Values placed before the given (static) positions, as NumPy's insert."""
+    x = operand(arr)
+    if axis is None:
+        x, axis = ravel(x), 0
+    t = type_of(x)
+    axis = normalize_axis(axis, t.ndim)
+    n = t.shape[axis]
+    scalar_obj = not isinstance(obj, slice) and np.ndim(obj) == 0
+    pos = _static_positions(obj, n + 1 if not isinstance(obj, slice) else n, "insert").reshape(-1)
+    pos = np.where(pos < 0, pos + n, pos)
+    if pos.size and (pos.min() < 0 or pos.max() > n):
+        raise IndexError(f"index out of bounds for axis {axis} with size {n}")
+    v = convert(operand(values), t.dtype)
+    if scalar_obj:
+        # NumPy: values keep their own shape along the axis (moved there), broadcast elsewhere
+        vt = type_of(v)
+        if vt.ndim == t.ndim and vt.ndim:
+            vm = moveaxis(v, 0, axis)
+        else:
+            vm = reshape(v, type_of(v).shape[:0] + (1,) * (t.ndim - vt.ndim) + vt.shape) if vt.ndim < t.ndim else v
+            vm = moveaxis(vm, 0, axis) if vt.ndim else vm
+        k = type_of(vm).shape[axis] if type_of(vm).ndim else 1
+        shape = t.shape[:axis] + (k,) + t.shape[axis + 1:]
+        block = broadcast_to(vm, shape)
+        p = int(pos[0])
+        return concatenate([slice_axis(x, axis, 0, p), block, slice_axis(x, axis, p, n)], axis=axis)
+    m = pos.size
+    shape = t.shape[:axis] + (m,) + t.shape[axis + 1:]
+    vt = type_of(v)
+    if vt.ndim == 1 and t.ndim > 1 and vt.shape[0] == m:
+        v = reshape(v, (1,) * axis + (m,) + (1,) * (t.ndim - axis - 1))
+    block = broadcast_to(v, shape)
+    # the merged order: original items at their index, inserted ones before position p (stable)
+    order = np.argsort(np.concatenate([2 * np.arange(n) + 1, 2 * pos]), kind="stable")
+    both = concatenate([x, block], axis=axis)
+    return bind("gather", both, order.astype(np.int64), axis=axis)
+
+
 # --- grids -----------------------------------------------------------------------------------
 
 def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):

@@ -4,6 +4,7 @@ On symbolic tensors (placeholders, or inside cr.jit/cr.grad) they build graph
 nodes; on concrete arrays they compute at once, as jax.numpy does.
 """
 
+from ..frontend import numpy_ufunc as _numpy_ufunc  # noqa: F401  (add.reduce, maximum.accumulate, ...)
 from ..frontend.numpy_core import *  # noqa: F401,F403
 from ..frontend.numpy_core import (abs, all, any, max, min, round, sum)  # noqa: F401  (shadow builtins on purpose)
 from ..frontend.numpy_core import broadcast_to_ as broadcast_to  # noqa: F401
