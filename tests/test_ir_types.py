@@ -136,6 +136,11 @@ ERRORS["custom_vjp_call"] = [
      "fwd rule outputs differ"),
     ([_F2], {}, (_SIN, _SIN, region([_F2], lambda rb, g: rb.op("convert", g, dtype=f64))), "bwd rule returns (f64[2])"),
 ]
+# checkpointing (more cases in test_checkpoint.py)
+ERRORS["remat"] = [
+    ([T((3,), f32)], {}, (_SIN,), "checkpointed function parameters (f32[2]) do not match"),
+    ([_F2], {"policy": "sometimes"}, (_SIN,), "policy='sometimes' is invalid"),
+]
 ERRORS["custom_vjp_lin"] = [
     ([_F2, _F2], {"num_residuals": 1, "output_index": 0}, (region([T((), f32), _F2]),), "operands do not match the bwd rule"),
     ([_F2, _F2], {"num_residuals": 1, "output_index": 3}, (region([_F2, _F2], lambda rb, r, g: rb.op("multiply", r, g)),),

@@ -10,6 +10,7 @@ from .frontend import pytree as tree  # noqa: E402
 from .frontend.check_grads import check_grads  # noqa: E402
 from .frontend.control_flow import cond, fori_loop, scan, switch, while_loop  # noqa: E402
 from .frontend.custom import custom_jvp, custom_vjp  # noqa: E402
+from .frontend.remat import checkpoint, checkpoint_policies, remat  # noqa: E402
 from .frontend.to_source import to_source  # noqa: E402
 from .frontend.transforms import (gradients, grad, hessian, jacfwd, jacrev, jvp, stop_gradient,  # noqa: E402
                                   value_and_grad, vjp)
@@ -18,7 +19,7 @@ from .interop import from_jax  # noqa: E402  (imports jax only when called)
 from .ir import Graph, TensorType, parse  # noqa: E402
 from . import numpy  # noqa: E402,F401
 
-__all__ = ["Compiled", "Graph", "Lowered", "Spec", "Tensor", "TensorType", "check_grads", "cond", "custom_jvp", "custom_vjp",
+__all__ = ["Compiled", "Graph", "Lowered", "Spec", "Tensor", "TensorType", "check_grads", "checkpoint", "checkpoint_policies", "cond", "custom_jvp", "custom_vjp",
            "fori_loop", "from_jax", "function", "grad", "gradients", "hessian", "jacfwd", "jacrev", "jit", "jvp", "numpy", "parse",
-           "placeholder", "scan", "stop_gradient", "switch", "to_source", "trace", "tree", "value_and_grad", "vjp",
+           "placeholder", "remat", "scan", "stop_gradient", "switch", "to_source", "trace", "tree", "value_and_grad", "vjp",
            "vmap", "while_loop"]

@@ -1,0 +1,185 @@
+"""Derivative rules of `remat` (checkpointing): the cond trick with one region.
+
+`remat` is an expansion (`trace.EXPANSIONS`), so it chooses its own primal:
+
+* reverse mode (the linearizing trace of `vjp_graph`):
+  1. a *primal* remat node over the operands; its region is the body, plus,
+     when the policy saves dot_general results, those results as extra
+     outputs (the residuals the policy allows);
+  2. a *tangent* remat node over (operands..., saved values..., operand
+     tangents...) whose region is the tangent part of the body's JVP. It
+     recomputes the primal inside (reading saved dot results from its
+     parameters instead of recomputing them), so it is linear in its tangent
+     operands and its only primal inputs are the operands and saved values.
+  The transpose of a remat linear in some operands (TRANSPOSE_RULES) is a
+  remat over (non-linear operands..., output cotangents...) whose region is
+  `vjp_graph` of the linear region: the recomputation then runs inside the
+  backward pass, and the reverse graph stores the region's inputs (and the
+  saved values) instead of its intermediates. Closed regions keep CSE from
+  merging that recomputation with the forward values.
+* forward mode (`jvp_graph`): one joint remat over (operands..., tangents...)
+  whose region is the body's JVP, so the body runs once and later reverse
+  differentiation of the joint node still rematerialises.
+* policy everything_saveable: the body is differentiated in place (inlined),
+  as if it were not checkpointed.
+
+Only dot_general nodes at the top level of the region are saveable; those
+inside nested regions (a scan body within the checkpointed function) are
+recomputed with their region.
+"""
+
+from __future__ import annotations
+
+from ...ir import Graph, GraphBuilder
+from .control_flow_rules import _as_list, _transposed_branch, inline_graph, make_region, nonzero_tangents
+from .emit import Emitter
+from .jvp_rules import JVP_RULES
+from .trace import EXPANSIONS, _node_tangents, expansion
+from .transform import dce, jvp_graph
+from .transpose_rules import TRANSPOSE_RULES
+
+
+# --- what a policy saves ---------------------------------------------------------------------
+
+def _saves_dot(node) -> bool:
+    return node.op.name == "dot_general" and node.results[0].dtype.is_float
+
+
+def _saves_dot_no_batch(node) -> bool:
+    return _saves_dot(node) and not node.attrs["lhs_batch"]
+
+
+# policy name -> predicate on the region's top-level nodes: is this node's result saved for the backward pass
+SAVED_BY_POLICY = {
+    "nothing_saveable": None,
+    "dots_saveable": _saves_dot,
+    "dots_with_no_batch_dims_saveable": _saves_dot_no_batch,
+}
+
+
+def saved_nodes(body: Graph, policy: str) -> list:
+    """The top-level nodes of `body` whose results the policy saves (in graph order)."""
+    pred = SAVED_BY_POLICY[policy]
+    return [] if pred is None else [n for n in body.nodes if pred(n)]
+
+
+# --- the JVP of the body, reading saved results instead of recomputing them --------------------
+
+def _jvp_trace_saving(graph: Graph, e: Emitter, primals, tangents, saved: dict):
+    """`trace.jvp_trace`, except that the nodes in `saved` (id(node) -> primal result values) are not
+    emitted: their primal results are the given values; their tangents come from their JVP rule."""
+    env, tenv = {}, {}
+    for p, x, t in zip(graph.params, primals, tangents, strict=True):
+        env[id(p)] = x
+        if t is not None:
+            tenv[id(p)] = t
+    for node in graph.nodes:
+        e.loc = node.loc
+        xs = [env[id(v)] for v in node.operands]
+        ts = [tenv.get(id(v)) for v in node.operands]
+        differentiate = any(t is not None for t in ts) and any(r.dtype.is_float for r in node.results)
+        if id(node) in saved:
+            ys = saved[id(node)]
+            touts = _node_tangents(e, node, xs, ts, ys) if differentiate else [None] * len(ys)
+        elif differentiate and node.op.name in EXPANSIONS:
+            ys, touts = EXPANSIONS[node.op.name](e, node, xs, ts, _jvp_trace_saving_nested)
+        else:
+            ys = e.emit(node.op, xs, node.attrs, node.regions).results
+            touts = _node_tangents(e, node, xs, ts, ys) if differentiate else [None] * len(ys)
+        for r, y, t in zip(node.results, ys, touts):
+            env[id(r)] = y
+            if t is not None and r.dtype.is_float:
+                tenv[id(r)] = t
+    e.loc = None
+    return [env[id(r)] for r in graph.results], [tenv.get(id(r)) for r in graph.results]
+
+
+def _jvp_trace_saving_nested(graph, e, primals, tangents):
+    # expansions (fusion) trace their region in place: nothing in it is saved
+    return _jvp_trace_saving(graph, e, primals, tangents, {})
+
+
+def _tangent_region(body: Graph, saved: list, wrt: list, keep: list) -> Graph:
+    """(params..., saved results..., tangents of params `wrt`...) -> tangents of results `keep`."""
+    b = GraphBuilder(f"{body.name}_tan")
+    e = Emitter(b)
+    ps = [b.param(t) for t in body.param_types]
+    ds = {id(n): [b.param(r.type) for r in n.results] for n in saved}
+    ts = [None] * len(ps)
+    for i in wrt:
+        ts[i] = e.mark_linear(b.param(body.param_types[i]))
+    _, touts = _jvp_trace_saving(body, e, ps, ts, ds)
+    return dce(b, [e.materialize(touts[k], body.results[k].type) for k in keep])
+
+
+def _with_saved_results(body: Graph, saved: list) -> Graph:
+    """The body, also returning the results of the saved nodes (the primal node's extra outputs)."""
+    if not saved:
+        return body
+    ids = {id(n) for n in saved}
+    n = len(body.results)
+
+    def fn(b, ps):
+        env = {id(p): a for p, a in zip(body.params, ps)}
+        extra = []
+        for node in body.nodes:
+            new = b.emit(node.op, [env[id(v)] for v in node.operands], node.attrs, node.regions)
+            for r, v in zip(node.results, new.results):
+                env[id(r)] = v
+            if id(node) in ids:
+                extra.extend(new.results)
+        return [env[id(r)] for r in body.results] + extra
+
+    region = make_region(f"{body.name}_save", body.param_types, fn)
+    assert len(region.results) == n + sum(len(s.results) for s in saved)
+    return region
+
+
+# --- rules ---------------------------------------------------------------------------------
+
+@expansion("remat")
+def _remat_jvp(e, node, xs, ts, trace):
+    (body,) = node.regions
+    policy = node.attrs["policy"]
+    if policy == "everything_saveable":
+        return trace(body, e, xs, ts)
+    n = len(node.results)
+    wrt = [i for i, (x, t) in enumerate(zip(xs, ts)) if t is not None and x.dtype.is_float]
+    nz = nonzero_tangents(body, set(wrt)) if wrt else [False] * n
+    keep = [k for k, r in enumerate(body.results) if r.dtype.is_float and nz[k]]
+    tans = [ts[i] for i in wrt]
+    if not keep:
+        return list(e.emit("remat", xs, node.attrs, node.regions).results), [None] * n
+    touts = [None] * n
+    if not e.linearizing:  # forward mode: one joint node, the body runs once
+        jg = jvp_graph(body, wrt=wrt)
+        joint = make_region(f"{body.name}_jvp", jg.param_types,
+                            lambda b, ps: (lambda r: r[:n] + [r[n + k] for k in keep])(inline_graph(b, jg, ps)))
+        jn = e.emit("remat", [*xs, *tans], node.attrs, (joint,))
+        for k, r in zip(keep, jn.results[n:]):
+            touts[k] = r
+        return list(jn.results[:n]), touts
+    saved = saved_nodes(body, policy)
+    pn = e.emit("remat", xs, node.attrs, (_with_saved_results(body, saved),))
+    ys, residuals = list(pn.results[:n]), list(pn.results[n:])
+    tn = e.emit("remat", [*xs, *residuals, *tans], node.attrs, (_tangent_region(body, saved, wrt, keep),))
+    for k, r in zip(keep, tn.results):
+        touts[k] = r
+    return ys, touts
+
+
+def _remat_transpose(e, node, ct, linear):
+    (region,) = node.regions
+    cts = [e.materialize(c, r.type) for c, r in zip(_as_list(ct, node), node.results, strict=True)]
+    nonlin = [i for i, f in enumerate(linear) if not f]
+    lin = [i for i, f in enumerate(linear) if f]
+    back = _transposed_branch(region, nonlin, lin)
+    tn = e.emit("remat", [*(node.operands[i] for i in nonlin), *cts], node.attrs, (back,))
+    out = [None] * len(node.operands)
+    for i, r in zip(lin, tn.results):
+        out[i] = r
+    return out
+
+
+TRANSPOSE_RULES["remat"] = _remat_transpose
+assert "remat" not in JVP_RULES  # an expansion: it emits its own primal node
