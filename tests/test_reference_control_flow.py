@@ -120,3 +120,15 @@ def test_custom_calls_run_their_primal_region():
     got = run(b.build([y1, y2]), xv)
     assert_same(got[0], np.sin(xv), rtol=1e-15)
     assert_same(got[1], np.sin(xv), rtol=1e-15)
+
+
+def test_custom_vjp_lin_cannot_be_evaluated():
+    t = T((2,), "float32")
+    b = GraphBuilder("lin")
+    r, g = b.param(t, "r"), b.param(t, "g")
+    bwd = region("bwd", [t, t], lambda rb, res, ct: rb.op("multiply", res, ct))
+    y = b.emit("custom_vjp_lin", [r, g], {"num_residuals": 1, "output_index": 0}, [bwd]).results[0]
+    graph = b.build([y])
+    assert_roundtrip(graph)
+    with pytest.raises(NotImplementedError, match="custom_vjp_lin cannot be evaluated"):
+        compile(graph, backend="reference")(np.ones(2, np.float32), np.ones(2, np.float32))

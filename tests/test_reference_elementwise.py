@@ -250,8 +250,6 @@ def test_int_binary(op, dt):
     fn = INT_BINARY[op]
     cases = [tuple(inputs(dt, s, k, 2)) for k, s in enumerate(SHAPES)] + [edge_grid(dt)]
     for x, y in cases:
-        if op == "power" and x.size:
-            y = np.where(np.abs(y) > 70, y % 9, y).astype(dt)  # keep the reference's square-and-multiply short
         want = per_element(lambda a, b: wrap(fn(a, b, dt), dt), dt, x, y)
         (got,) = run_op(op, x, y)
         assert_same(got, want, what=f"{op}({dt}{list(x.shape)})")
