@@ -40,6 +40,7 @@ class BatchContext:
         # (id(value), src, dst) -> (value, moved): a value used by many batched ops is broadcast or
         # transposed once, not once per use (the value is kept so its id stays unique)
         self._moved: dict = {}
+        self._consts: dict = {}  # (repr(value), type) -> Value: one node per distinct constant
 
     # --- emission -----------------------------------------------------------------
     def emit(self, op, operands, attrs=None, regions=()):
@@ -51,12 +52,20 @@ class BatchContext:
 
     # --- constants ------------------------------------------------------------------
     def scalar(self, value, dtype) -> Value:
-        return self.builder.constant(np.asarray(value, dtype=TensorType((), dtype).dtype.np))
+        return self.full(value, (), dtype)
 
     def full(self, value, shape, dtype) -> Value:
-        """A tensor filled with `value`: a scalar constant broadcast (never a big literal)."""
-        s = self.scalar(value, dtype)
-        return s if tuple(shape) == () else self.op("broadcast_in_dim", s, shape=tuple(shape), broadcast_dimensions=())
+        """A tensor filled with `value`: a scalar constant broadcast (never a big literal), made once."""
+        t = TensorType(shape, dtype)
+        key = (repr(value), t)
+        v = self._consts.get(key)
+        if v is None:
+            if t.shape == ():
+                v = self.builder.constant(np.asarray(value, dtype=t.dtype.np))
+            else:
+                v = self.op("broadcast_in_dim", self.full(value, (), dtype), shape=t.shape, broadcast_dimensions=())
+            self._consts[key] = v
+        return v
 
     def iota(self, shape, dimension, dtype) -> Value:
         return self.op("iota", shape=tuple(shape), dimension=dimension, dtype=dtype)
@@ -84,8 +93,12 @@ class BatchContext:
         if hit is None:
             shape = list(v.shape)
             shape.insert(at, self.size)
-            dims = tuple(shift(i, at) for i in range(v.ndim))
-            hit = self._moved[key] = (v, self.op("broadcast_in_dim", v, shape=tuple(shape), broadcast_dimensions=dims))
+            src, dims = v, tuple(shift(i, at) for i in range(v.ndim))
+            if v.node is not None and v.node.op.name == "broadcast_in_dim":
+                # a broadcast of a broadcast is one broadcast from the original operand
+                src = v.node.operands[0]
+                dims = tuple(shift(d, at) for d in v.node.attrs["broadcast_dimensions"])
+            hit = self._moved[key] = (v, self.op("broadcast_in_dim", src, shape=tuple(shape), broadcast_dimensions=dims))
         return hit[1]
 
     def align(self, args) -> tuple[list[Value], int]:

@@ -17,41 +17,8 @@ from __future__ import annotations
 from ...ir import GraphBuilder
 from ...ir.control_flow import scan_split
 from .context import BatchContext
+from .region_util import batch_region, batched_outputs, front, inline_region
 from .table import batching_rule
-
-
-def batched_outputs(region, in_batched) -> list[bool]:
-    """Which results of `region` may vary over the batch when the marked parameters do.
-
-    It over-approximates the driver (a node with a batched operand counts as
-    batched), so it is safe for choosing a region's out_axes.
-    """
-    live = {id(p) for p, f in zip(region.params, in_batched) if f}
-    for node in region.nodes:
-        if any(id(v) in live for v in node.operands):
-            live.update(id(r) for r in node.results)
-    return [id(r) in live for r in region.results]
-
-
-def _batch_region(ctx, region, in_batched, out_batched):
-    from .driver import batch_graph
-    return batch_graph(region, [0 if f else None for f in in_batched], ctx.size,
-                       [0 if f else None for f in out_batched], name=region.name)
-
-
-def _inline(ctx, region, args):
-    """Batch `region`'s nodes into the current graph on `args`; returns its results as (value, bdim)."""
-    from .driver import batch_nodes
-    env = {id(p): a for p, a in zip(region.params, args)}
-    loc = ctx.loc
-    batch_nodes(ctx, region.nodes, env)
-    ctx.loc = loc
-    return [env[id(r)] for r in region.results]
-
-
-def _front(ctx, args):
-    """Batched operands moved to 0, unbatched kept; with the flags of which are batched."""
-    return [ctx.materialize(v, bd, 0) if bd is not None else v for v, bd in args], [bd is not None for _, bd in args]
 
 
 def _mask_like(ctx, pred, v):
@@ -72,9 +39,9 @@ def _select_results(ctx, preds, branch_results):
 
 
 def _branches(ctx, node, selector, args):
-    ops, flags = _front(ctx, args)
+    ops, flags = front(ctx, args)
     out_b = [any(col) for col in zip(*(batched_outputs(r, flags) for r in node.regions))]
-    regions = [_batch_region(ctx, r, flags, out_b) for r in node.regions]
+    regions = [batch_region(ctx, r, flags, out_b) for r in node.regions]
     new = ctx.emit(node.op, [selector] + ops, node.attrs, regions)
     return [(r, 0 if f else None) for r, f in zip(new.results, out_b)]
 
@@ -84,8 +51,8 @@ def _cond(ctx, node, args):
     (pred, bp), rest = args[0], args[1:]
     if bp is None:
         return _branches(ctx, node, pred, rest)
-    true_res = _inline(ctx, node.regions[0], rest)
-    false_res = _inline(ctx, node.regions[1], rest)
+    true_res = inline_region(ctx, node.regions[0], rest)
+    false_res = inline_region(ctx, node.regions[1], rest)
     return _select_results(ctx, [ctx.materialize(pred, bp, 0)], [true_res, false_res])
 
 
@@ -95,7 +62,7 @@ def _case(ctx, node, args):
     if bi is None:
         return _branches(ctx, node, index, rest)
     index = ctx.materialize(index, bi, 0)
-    results = [_inline(ctx, r, rest) for r in node.regions]
+    results = [inline_region(ctx, r, rest) for r in node.regions]
     # branch k for index == k; every other index (out of range included) runs the last branch
     preds = [ctx.op("compare", index, ctx.full(k, index.shape, index.dtype), direction="EQ")
              for k in range(len(node.regions) - 1)]
@@ -120,8 +87,8 @@ def _while(ctx, node, args):
     flags = _carry_fixpoint(body, [bd is not None for _, bd in args])
     if not batched_outputs(cond, flags)[0]:
         carry = [ctx.materialize(v, bd, 0) if f else v for (v, bd), f in zip(args, flags)]
-        new_cond = _batch_region(ctx, cond, flags, [False])
-        new_body = _batch_region(ctx, body, flags, flags)
+        new_cond = batch_region(ctx, cond, flags, [False])
+        new_body = batch_region(ctx, body, flags, flags)
         new = ctx.emit("while", carry, node.attrs, (new_cond, new_body))
         return [(r, 0 if f else None) for r, f in zip(new.results, flags)]
     # the predicate varies: every carry is batched; loop while any element's predicate holds
@@ -132,14 +99,14 @@ def _while(ctx, node, args):
         b = GraphBuilder(src.name)
         rctx = BatchContext(b, ctx.size)
         params = [b.param(t, p.name) for t, p in zip(types, src.params)]
-        pv = _inline(rctx, cond, [(p, 0) for p in params])[0]
+        pv = inline_region(rctx, cond, [(p, 0) for p in params])[0]
         pred = rctx.materialize(*pv, 0)
         return b.build(build(rctx, params, pred))
 
     new_cond = region(cond, lambda c, ps, pred: [c.op("reduce", pred, kind="or", dimensions=(0,))])
 
     def step(c, ps, pred):
-        outs = _inline(c, body, [(p, 0) for p in ps])
+        outs = inline_region(c, body, [(p, 0) for p in ps])
         res = []
         for p, o in zip(ps, outs):
             v = c.materialize(*o, 0)
@@ -168,7 +135,7 @@ def _scan(ctx, node, args):
             ops.append(ctx.materialize(v, bd, 0))
         else:
             ops.append(ctx.materialize(v, bd, 1))  # the scanned axis stays in front; slices are batched at 0
-    new_body = _batch_region(ctx, body, flags, out)
+    new_body = batch_region(ctx, body, flags, out)
     new = ctx.emit("scan", ops, a, (new_body,))
     res = []
     for k, (r, f) in enumerate(zip(new.results, out)):

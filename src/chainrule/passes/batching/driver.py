@@ -100,4 +100,17 @@ def batch_graph(g: Graph, in_axes: Sequence[int | None], axis_size: int,
             results.append(v)
         else:
             results.append(ctx.materialize(v, bd, ax))
+    return _without_dead_nodes(b, results)
+
+
+def _without_dead_nodes(b: GraphBuilder, results) -> Graph:
+    """The graph of `b` keeping only nodes the results use (rules and the cache of broadcasts may
+    leave some behind, e.g. a broadcast folded into a later one). Regions are closed: not entered."""
+    live = {id(r) for r in results}
+    kept = []
+    for node in reversed(b.nodes):
+        if any(id(r) in live for r in node.results):
+            kept.append(node)
+            live.update(id(v) for v in node.operands)
+    b.nodes = kept[::-1]
     return b.build(results)

@@ -58,20 +58,23 @@ def _dynamic_slice(ctx, node, args):
     (x, bx), starts = args[0], args[1:]
     sizes = node.attrs["slice_sizes"]
     shape = node.operands[0].shape
-    zero = ctx.scalar(0, starts[0][0].dtype if starts else int32)
+
+    def zero():  # a start for the batch dimension and untouched dimensions (made only where used)
+        return ctx.scalar(0, starts[0][0].dtype if starts else int32)
+
     if all(bd is None for _, bd in starts):
         st = [s for s, _ in starts]
-        st.insert(bx, zero)
+        st.insert(bx, zero())
         sz = list(sizes)
         sz.insert(bx, ctx.size)
         return [(ctx.op("dynamic_slice", x, *st, slice_sizes=sz), bx)]
     # 1. dimensions with shared starts: one dynamic_slice, on the smaller unbatched operand if it is one
     shared = [j for j, (_, bd) in enumerate(starts) if bd is None and sizes[j] != shape[j]]
     if shared:
-        st = [starts[j][0] if j in shared else zero for j in range(len(shape))]
+        st = [starts[j][0] if j in shared else zero() for j in range(len(shape))]
         sz = [sizes[j] if j in shared else shape[j] for j in range(len(shape))]
         if bx is not None:
-            st.insert(bx, zero)
+            st.insert(bx, zero())
             sz.insert(bx, ctx.size)
         x = ctx.op("dynamic_slice", x, *st, slice_sizes=sz)
     # 2. dimensions with per-element starts: gather the window [start, start + size) of each element
@@ -121,7 +124,8 @@ def _dynamic_update_slice(ctx, node, args):
         inside = ctx.op("and", ctx.op("compare", rel, lo, direction="GE"), ctx.op("compare", rel, hi, direction="LT"))
         idx = ctx.op("clamp", lo, rel, ctx.full(k - 1, line, s.dtype))
         u = ctx.op("gather", u, idx, axis=j + 1, batch_dims=1)  # dimension j of the update grows from k to n
-        m = ctx.op("broadcast_in_dim", inside, shape=full_shape, broadcast_dimensions=(0, j + 1))
+        m = inside if inside.shape == full_shape else \
+            ctx.op("broadcast_in_dim", inside, shape=full_shape, broadcast_dimensions=(0, j + 1))
         mask = m if mask is None else ctx.op("and", mask, m)
     if mask is None:
         return [(u, 0)]

@@ -8,18 +8,13 @@ gathers), which a fused loop nest need not support.
 
 from __future__ import annotations
 
+from .region_util import inline_region
 from .table import batching_rule
 
 
 @batching_rule("fusion")
 def _fusion(ctx, node, args):
-    from .driver import batch_nodes
-    (body,) = node.regions
-    env = {id(p): a for p, a in zip(body.params, args)}
-    loc = ctx.loc
-    batch_nodes(ctx, body.nodes, env)
-    ctx.loc = loc
-    return [env[id(r)] for r in body.results]
+    return inline_region(ctx, node.regions[0], args)
 
 
 @batching_rule("custom_jvp_call", "custom_vjp_call", "custom_vjp_lin")
@@ -32,3 +27,4 @@ def _custom_call(ctx, node, args):
     regions = [batch_graph(r, [0] * len(r.params), ctx.size, 0, name=r.name) for r in node.regions]
     new = ctx.emit(node.op, vals, node.attrs, regions)
     return [(r, 0) for r in new.results]
+
