@@ -214,3 +214,27 @@ def test_vander_polyval(rng):
     p = rand(rng, (4,), np.float64)
     check(lambda xp, p, x: xp.polyval(p, x), p, x)
     check(lambda xp, x: xp.polyval([1.0, -2.0, 3.0], x), x.astype(np.float32))
+
+
+EMPTY_CASES = {
+    "sum": lambda xp, x: xp.sum(x, axis=0), "mean": lambda xp, x: xp.mean(x, axis=1),
+    "cumsum": lambda xp, x: xp.cumsum(x, axis=0), "cumprod": lambda xp, x: xp.cumprod(x),
+    "sort": lambda xp, x: xp.sort(x, axis=0), "argsort": lambda xp, x: xp.argsort(x, axis=0),
+    "concatenate": lambda xp, x: xp.concatenate([x, x]), "matmul": lambda xp, x: x.T @ x,
+    "einsum": lambda xp, x: xp.einsum("ij,ij->j", x, x), "tile": lambda xp, x: xp.tile(x, (2, 1)),
+    "repeat": lambda xp, x: xp.repeat(x, 2, axis=1), "flip": lambda xp, x: xp.flip(x),
+    "roll": lambda xp, x: xp.roll(x, 1, axis=0), "diff": lambda xp, x: xp.diff(x, axis=0),
+    "pad": lambda xp, x: xp.pad(x, 1), "take": lambda xp, x: xp.take(x, [], axis=0), "slice": lambda xp, x: x[::2],
+    "stack": lambda xp, x: xp.stack([x, x], 1), "array_split": lambda xp, x: xp.array_split(x, 2, axis=0),
+    "diagonal": lambda xp, x: xp.diagonal(x), "trace": lambda xp, x: xp.trace(x), "triu": lambda xp, x: xp.triu(x),
+    "where": lambda xp, x: xp.where(x > 0, x, 1.0), "var": lambda xp, x: xp.var(x, axis=0),
+    "any_all": lambda xp, x: (xp.any(x), xp.all(x, axis=0)), "outer_kron": lambda xp, x: (xp.outer(x, x), xp.kron(x, x)),
+    "nansum": lambda xp, x: xp.nansum(x, axis=0), "count_nonzero": lambda xp, x: xp.count_nonzero(x, axis=0),
+    "norm": lambda xp, x: xp.linalg.norm(x, axis=0), "isclose_clip": lambda xp, x: (xp.isclose(x, x), xp.clip(x, 0, 1)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EMPTY_CASES))
+@pytest.mark.parametrize("shape", [(0, 3), (2, 0)])
+def test_empty_arrays(name, shape):
+    check(EMPTY_CASES[name], np.zeros(shape))

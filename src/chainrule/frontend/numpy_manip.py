@@ -529,6 +529,8 @@ def _wrap_indices(ind, n, mode):
 
 def _index_operand(indices):
     ind = indices if is_tensor(indices) else np.asarray(indices)
+    if not is_tensor(ind) and ind.size == 0:
+        ind = ind.astype(np.int64)  # an empty list is an empty integer index, as in NumPy
     d = type_of(ind).dtype if is_tensor(ind) else as_dtype(lax.canonical_array(ind).dtype)
     if not d.is_int:
         raise IndexError("arrays used as indices must be of integer type")
