@@ -126,3 +126,15 @@ def test_hypothesis_strategy_with_inputs(pair):
     assert [a.shape for a in inputs] == [p.shape for p in g.params]
     with np.errstate(all="ignore"):
         evaluate(g, inputs)
+
+
+def test_random_inputs_without_subnormals():
+    b = GraphBuilder("t")
+    b.param(TensorType((2000,), "float64"), "x")
+    g = b.build(list(b.params))
+    (with_sub,) = random_inputs(g, 1)
+    (x,) = random_inputs(g, 1, subnormals=False)
+    tiny = np.finfo(np.float64).tiny
+    assert ((with_sub != 0) & (np.abs(with_sub) < tiny)).any()
+    assert not ((x != 0) & (np.abs(x) < tiny)).any()
+    assert (np.signbit(x) & (x == 0)).sum() > (np.signbit(with_sub) & (with_sub == 0)).sum()

@@ -39,6 +39,8 @@ def main(argv=None) -> int:
     ap.add_argument("--max-nodes", type=int, default=10, help="nodes per random graph (default 10)")
     ap.add_argument("--no-shrink", action="store_true", help="report failures without shrinking them")
     ap.add_argument("--ignore-zero-sign", action="store_true", help="count -0.0 and 0.0 as equal")
+    ap.add_argument("--no-subnormals", action="store_true",
+                    help="no subnormal inputs (for backends that flush them to zero, as XLA on CPU does)")
     ap.add_argument("--max-reports", type=int, default=10, help="full reports printed before one-liners")
     args = ap.parse_args(argv)
 
@@ -64,7 +66,7 @@ def main(argv=None) -> int:
     stats = fuzz(seconds=args.minutes * 60, programs=args.programs, seed=args.seed, backends=backends,
                  opt_levels=levels, config=GenConfig(max_nodes=args.max_nodes), do_shrink=not args.no_shrink,
                  zero_sign=not args.ignore_zero_sign, max_reports=args.max_reports,
-                 out=lambda s: print(s, flush=True))
+                 out=lambda s: print(s, flush=True), subnormals=not args.no_subnormals)
     print(f"unsupported target runs: {stats.unsupported}")
     print(stats.summary())
     return 1 if stats.mismatches or stats.crashes else 0

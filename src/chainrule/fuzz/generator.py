@@ -673,12 +673,25 @@ def generate_graph(rnd: random.Random | int, config: GenConfig | None = None) ->
     return GraphGenerator(rnd, config).graph()
 
 
-def random_inputs(graph: Graph, rng: np.random.Generator | int, edge_fraction: float = 0.3) -> list[np.ndarray]:
+def random_inputs(graph: Graph, rng: np.random.Generator | int, edge_fraction: float = 0.3,
+                  subnormals: bool = True) -> list[np.ndarray]:
     """Arrays for the parameters of `graph`, about `edge_fraction` of them edge values (NaN, inf,
-    -0.0, integer limits); integers otherwise small, so they often land in range as indices."""
+    -0.0, integer limits); integers otherwise small, so they often land in range as indices.
+    `subnormals=False` turns subnormal inputs into zeros of the same sign, for backends that
+    flush them (XLA on CPU)."""
     if not isinstance(rng, np.random.Generator):
         rng = np.random.default_rng(rng)
-    return [sample_array(rng, p.shape, p.dtype.np, edge_fraction) for p in graph.params]
+    out = [sample_array(rng, p.shape, p.dtype.np, edge_fraction) for p in graph.params]
+    if not subnormals:
+        out = [_flush(a) for a in out]
+    return out
+
+
+def _flush(a: np.ndarray) -> np.ndarray:
+    if a.dtype.kind != "f":
+        return a
+    sub = (a != 0) & (np.abs(a) < np.finfo(a.dtype).tiny)
+    return np.where(sub, np.copysign(np.zeros((), a.dtype), a), a).astype(a.dtype)
 
 
 def graphs(config: GenConfig | None = None):

@@ -318,7 +318,8 @@ class Stats:
 
 def fuzz(seconds: float | None = None, programs: int | None = None, seed: int = 0, backends=None,
          opt_levels=None, config: GenConfig | None = None, do_shrink: bool = True, zero_sign: bool = True,
-         max_reports: int = 10, out: Callable[[str], None] | None = print, checker: Checker | None = None) -> Stats:
+         max_reports: int = 10, out: Callable[[str], None] | None = print, checker: Checker | None = None,
+         subnormals: bool = True) -> Stats:
     """Generate and check programs until `seconds` pass or `programs` are done (whichever first)."""
     if seconds is None and programs is None:
         raise ValueError("fuzz needs a time limit (seconds) or a program count (programs)")
@@ -329,7 +330,7 @@ def fuzz(seconds: float | None = None, programs: int | None = None, seed: int = 
     while (programs is None or i < programs) and (t_end is None or time.monotonic() < t_end):
         rnd = random.Random(seed * 1_000_003 + i)
         graph = generate_graph(rnd, config)
-        inputs = random_inputs(graph, rnd.getrandbits(64))
+        inputs = random_inputs(graph, rnd.getrandbits(64), subnormals=subnormals)
         failures, unsupported = checker.check(graph, inputs)
         stats.programs += 1
         stats.unsupported += unsupported
