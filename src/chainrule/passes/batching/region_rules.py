@@ -8,7 +8,7 @@ gathers), which a fused loop nest need not support.
 
 from __future__ import annotations
 
-from .region_util import inline_region
+from .region_util import batch_region, batched_outputs, front, inline_region
 from .table import batching_rule
 
 
@@ -28,3 +28,15 @@ def _custom_call(ctx, node, args):
     new = ctx.emit(node.op, vals, node.attrs, regions)
     return [(r, 0) for r in new.results]
 
+
+@batching_rule("remat")
+def _remat(ctx, node, args):
+    # A checkpointed call stays one: its region is batched on the operands that vary, so reverse
+    # mode still recomputes the (now batched) intermediates instead of storing them, as jax.vmap of
+    # jax.checkpoint does. (Policies are judged on the batched region, as in JAX: a dot_general that
+    # gained a batch dimension no longer counts as "no batch dims".)
+    ops, flags = front(ctx, args)
+    (body,) = node.regions
+    out = batched_outputs(body, flags)
+    new = ctx.emit(node.op, ops, node.attrs, (batch_region(ctx, body, flags, out),))
+    return [(r, 0 if f else None) for r, f in zip(new.results, out)]
