@@ -122,7 +122,7 @@ class GraphGenerator:
         if len(self.b.params) < self.cfg.max_params and self.rnd.random() < 0.6:
             v = self.b.param(t, f"p{len(self.b.params)}")
         elif t.dtype.is_float and t.ndim and self.rnd.random() < 0.15:
-            v = self.emit("iota", [], {"shape": t.shape, "dtype": t.dtype, "dimension": self.rnd.randrange(t.ndim)})[0]
+            return self.emit("iota", [], {"shape": t.shape, "dtype": t.dtype, "dimension": self.rnd.randrange(t.ndim)})[0]
         else:
             v = self.b.constant(sample_array(self.np_rng, t.shape, t.dtype.np), t.dtype)
         self.pool.append(v)
@@ -190,7 +190,7 @@ class GraphGenerator:
         names = self.cfg.ops or tuple(REGISTRY)
         ok = [n for n in names if n in MAKERS or n in _generic_elementwise()]
         if self.depth >= MAX_REGION_DEPTH:
-            ok = [n for n in ok if not get_op(n).num_regions]
+            ok = [n for n in ok if get_op(n).num_regions == 0]  # None: any number of regions (case)
         return ok
 
     def grow(self, n: int):
