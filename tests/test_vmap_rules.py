@@ -352,3 +352,23 @@ def test_shared_value_is_broadcast_once(rng):
     bg = check_batching(g, [0, None], [rng.standard_normal((B, 4)), rng.standard_normal(4)])
     assert [n.op.name for n in bg.nodes].count("broadcast_in_dim") == 1
     assert len(bg.nodes) == len(g.nodes) + 1
+
+
+def test_custom_vjp_lin_batches_its_bwd_rule(rng):
+    """custom_vjp_lin cannot be evaluated (it exists between linearize and transpose), so check its
+    batched form: well typed, and its bwd region is the bwd rule batched, checked against a loop."""
+    rb = GraphBuilder("bwd")
+    res, ct = rb.param(TensorType((), "float64")), rb.param(TensorType((2,), "float64"))
+    bwd = rb.build([rb.op("multiply", ct, rb.op("broadcast_in_dim", res, shape=(2,), broadcast_dimensions=()))])
+    g = op_graph("custom_vjp_lin", [((), "float64"), ((2,), "float64")],
+                 {"num_residuals": 1, "output_index": 0}, regions=(bwd,))
+    for in_axes in ([0, None], [None, 1], [0, 0]):
+        bg = batch_graph(g, in_axes, B)
+        verify(bg)
+        assert_roundtrip(bg)
+        (lin,) = [n for n in bg.nodes if n.op.name == "custom_vjp_lin"]
+        (region,) = lin.regions
+        args = [rng.standard_normal(B), rng.standard_normal((B, 2))]
+        got = evaluate(region, args)[0]
+        want = np.stack([evaluate(bwd, [np.asarray(args[0][i]), args[1][i]])[0] for i in range(B)])
+        assert_same(got, want)
