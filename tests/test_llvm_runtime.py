@@ -193,3 +193,24 @@ def test_arena_reuses_memory(cache_dir):
     assert ex.arena_size <= 4 * 8000 + 64 * 4
     xx = np.linspace(-1, 1, 1000)
     np.testing.assert_allclose(ex(xx)[0], evaluate(g, [xx])[0], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("trans", [False, True])
+def test_two_thread_gemm_split_matches_reference(cache_dir, trans):
+    """threads=2 computes large GEMMs in two halves (along M, or N when larger), also transposed."""
+    b = GraphBuilder("split")
+    xshape = (200, 300) if trans else (300, 200)
+    x = b.param(TensorType(xshape, "float32"), "x")
+    w = b.param(TensorType((200, 280), "float32"), "w")
+    y = b.param(TensorType((280, 120), "float64"), "y")
+    z = b.param(TensorType((200, 120), "float64"), "z")
+    r1 = b.op("dot_general", x, w, lhs_contracting=(0,) if trans else (1,), rhs_contracting=(0,))
+    r2 = b.op("dot_general", z, y, lhs_contracting=(1,), rhs_contracting=(1,))  # N > M: split along N
+    g = b.build([r1, r2])
+    rng = np.random.default_rng(1)
+    args = [rng.standard_normal(xshape).astype(np.float32), rng.standard_normal((200, 280)).astype(np.float32),
+            rng.standard_normal((280, 120)), rng.standard_normal((200, 120))]
+    got = llvm.compile(g, threads=2)(*args)
+    want = evaluate(g, args)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-12, atol=1e-10)
