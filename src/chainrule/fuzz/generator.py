@@ -643,6 +643,14 @@ def _custom_vjp_call(gen, op):
     return gen.emit("custom_vjp_call", args, {}, [primal, fwd, bwd])
 
 
+def _call_like(gen, op):
+    """An op that applies its one region to its operands (remat, call): random enum attributes."""
+    args = _some_operands(gen, 0, 2)
+    body = gen.region("body", [v.type for v in args], None, _taint(gen, args))
+    attrs = {name: gen.rnd.choice(spec.choices) for name, spec in get_op(op).attrs.items() if spec.kind == "enum"}
+    return gen.emit(op, args, attrs, [body])
+
+
 # Ops the generator never makes, with the reason (tests/test_fuzz_generator.py checks the table).
 NOT_GENERATED = {
     "custom_vjp_lin": "only reverse-mode autodiff makes it and its transpose consumes it; no backend evaluates it",
@@ -655,7 +663,7 @@ MAKERS = {
     "concatenate": _concatenate, "pad": _pad, "reverse": _reverse, "reduce": _reduce, "argmax": _arg,
     "argmin": _arg, "dot_general": _dot_general, "gather": _gather, "scatter": _scatter, "fusion": _fusion,
     "cond": _cond, "case": _case, "while": _while, "scan": _scan, "custom_jvp_call": _custom_jvp_call,
-    "custom_vjp_call": _custom_vjp_call,
+    "custom_vjp_call": _custom_vjp_call, "remat": _call_like, "call": _call_like,
 }
 
 
