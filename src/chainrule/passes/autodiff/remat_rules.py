@@ -17,9 +17,14 @@
   backward pass, and the reverse graph stores the region's inputs (and the
   saved values) instead of its intermediates. Closed regions keep CSE from
   merging that recomputation with the forward values.
-* forward mode (`jvp_graph`): one joint remat over (operands..., tangents...)
-  whose region is the body's JVP, so the body runs once and later reverse
-  differentiation of the joint node still rematerialises.
+* forward mode (`jvp_graph`) emits the same two nodes: the tangent node
+  must stay transposable, because the scan rule builds its tangent body with
+  `jvp_graph` and then transposes it. (The primal is thus computed twice in
+  pure forward mode; inside a scan's tangent body the primal node is dead.)
+* a tangent node carries `num_tangents`: it is linear in its last operands,
+  so its JVP with respect to those alone is the node applied to their
+  tangents (not the JVP of a JVP, which would carry tangents of tangents
+  through every loop inside).
 * policy everything_saveable: the body is differentiated in place (inlined),
   as if it were not checkpointed.
 
@@ -31,11 +36,11 @@ recomputed with their region.
 from __future__ import annotations
 
 from ...ir import Graph, GraphBuilder
-from .control_flow_rules import _as_list, _transposed_branch, inline_graph, make_region, nonzero_tangents
+from .control_flow_rules import _as_list, _transposed_branch, make_region, nonzero_tangents
 from .emit import Emitter
 from .jvp_rules import JVP_RULES
 from .trace import EXPANSIONS, _node_tangents, expansion
-from .transform import dce, jvp_graph
+from .transform import dce
 from .transpose_rules import TRANSPOSE_RULES
 
 
@@ -140,29 +145,34 @@ def _with_saved_results(body: Graph, saved: list) -> Graph:
 @expansion("remat")
 def _remat_jvp(e, node, xs, ts, trace):
     (body,) = node.regions
-    policy = node.attrs["policy"]
+    policy, m = node.attrs["policy"], node.attrs["num_tangents"]
     if policy == "everything_saveable":
         return trace(body, e, xs, ts)
-    n = len(node.results)
+    k = len(xs) - m
+    if m and all(t is None for t in ts[:k]):
+        # a tangent node differentiated in its tangent operands only: it is linear in them
+        ys = list(e.emit("remat", xs, node.attrs, node.regions).results)
+        tans = [e.materialize(t, x.type) for t, x in zip(ts[k:], xs[k:])]
+        tn = e.emit("remat", [*xs[:k], *tans], node.attrs, node.regions)
+        return ys, [r if r.dtype.is_float else None for r in tn.results]
+    return _checkpoint_jvp(e, body, node.attrs.replace(num_tangents=0), xs, ts)
+
+
+def _checkpoint_jvp(e, body, attrs, xs, ts):
+    """Primal node + tangent node of the checkpointed function `body` (see the module docstring)."""
+    n = len(body.results)
     wrt = [i for i, (x, t) in enumerate(zip(xs, ts)) if t is not None and x.dtype.is_float]
     nz = nonzero_tangents(body, set(wrt)) if wrt else [False] * n
     keep = [k for k, r in enumerate(body.results) if r.dtype.is_float and nz[k]]
-    tans = [ts[i] for i in wrt]
     if not keep:
-        return list(e.emit("remat", xs, node.attrs, node.regions).results), [None] * n
-    touts = [None] * n
-    if not e.linearizing:  # forward mode: one joint node, the body runs once
-        jg = jvp_graph(body, wrt=wrt)
-        joint = make_region(f"{body.name}_jvp", jg.param_types,
-                            lambda b, ps: (lambda r: r[:n] + [r[n + k] for k in keep])(inline_graph(b, jg, ps)))
-        jn = e.emit("remat", [*xs, *tans], node.attrs, (joint,))
-        for k, r in zip(keep, jn.results[n:]):
-            touts[k] = r
-        return list(jn.results[:n]), touts
-    saved = saved_nodes(body, policy)
-    pn = e.emit("remat", xs, node.attrs, (_with_saved_results(body, saved),))
+        return list(e.emit("remat", xs, attrs, (body,)).results), [None] * n
+    saved = saved_nodes(body, attrs["policy"])
+    pn = e.emit("remat", xs, attrs, (_with_saved_results(body, saved),))
     ys, residuals = list(pn.results[:n]), list(pn.results[n:])
-    tn = e.emit("remat", [*xs, *residuals, *tans], node.attrs, (_tangent_region(body, saved, wrt, keep),))
+    tans = [ts[i] for i in wrt]
+    tn = e.emit("remat", [*xs, *residuals, *tans], attrs.replace(num_tangents=len(tans)),
+                (_tangent_region(body, saved, wrt, keep),))
+    touts = [None] * n
     for k, r in zip(keep, tn.results):
         touts[k] = r
     return ys, touts
@@ -174,7 +184,7 @@ def _remat_transpose(e, node, ct, linear):
     nonlin = [i for i, f in enumerate(linear) if not f]
     lin = [i for i, f in enumerate(linear) if f]
     back = _transposed_branch(region, nonlin, lin)
-    tn = e.emit("remat", [*(node.operands[i] for i in nonlin), *cts], node.attrs, (back,))
+    tn = e.emit("remat", [*(node.operands[i] for i in nonlin), *cts], node.attrs.replace(num_tangents=0), (back,))
     out = [None] * len(node.operands)
     for i, r in zip(lin, tn.results):
         out[i] = r
