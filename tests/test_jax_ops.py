@@ -271,8 +271,14 @@ for _dt in (np.float32, np.int64):
                  batch_dims=2, kind=_kind, tol=_t)
             case("scatter", arr((3, 4), _dt), idx((), 4), arr((3,), _dt), axis=1, kind=_kind)
             case("scatter", arr((3, 4), _dt), idx((0,), 3), arr((0, 4), _dt), axis=0, kind=_kind)
-case("scatter", np.zeros(3, np.int32), np.array([0, 0, 0, 2, 2, -5, 9], np.int64),
-     np.array([1, 2, 3, 4, 5, 6, 7], np.int32), axis=0, kind="set")
+with batched("scatter-misc"):
+    case("scatter", np.zeros(3, np.int32), np.array([0, 0, 0, 2, 2, -5, 9], np.int64),
+         np.array([1, 2, 3, 4, 5, 6, 7], np.int32), axis=0, kind="set")
+    for _kind in ("add", "set"):  # bool "addition" is or
+        case("scatter", arr((4, 3), np.bool_), idx((5,), 4), arr((5, 3), np.bool_), axis=0, kind=_kind)
+        case("scatter", arr((2, 4), np.bool_), idx((2, 3), 4), arr((2, 3), np.bool_), axis=1, batch_dims=1,
+             kind=_kind)
+    case("gather", arr((4, 3), np.bool_), idx((5,), 4), axis=0)
 
 
 def case_graph(nodes):
@@ -312,7 +318,7 @@ def test_every_op_has_a_lowering():
 
 def test_every_lowered_op_has_cases_here():
     covered = {n[0] for p in CASES for n in p.values[0]} | {"fusion", "custom_jvp_call", "custom_vjp_call",
-                                                            "cond", "case", "while", "scan"}
+                                                            "cond", "case", "while", "scan", "remat"}
     assert sorted(set(LOWERINGS) - covered) == []
 
 
@@ -395,6 +401,25 @@ def test_control_flow_matches_reference():
                 assert_same(got, want, rtol=1e-14, atol=1e-300)
 
 
+def test_xla_folding_does_not_change_results():
+    """Constants and iotas that XLA could fold: x / c stays an IEEE division (not x * (1/c)),
+    sign(-0.0) stays -0.0, atan2(0, 0) of a fused iota is 0 (found by the fuzzer)."""
+    b = GraphBuilder("folding")
+    x = b.param(TensorType((4, 3), "float32"), "x")
+    c = b.constant(np.array([8.968753, 5.8639307, -0.19015682, -1.9743705, 4.339105, -0.5, -2.4621584, -0.5884368,
+                             2.2442575, 2.5, -0.186613, 9.274837], np.float32).reshape(4, 3))
+    io = b.op("iota", shape=(2, 3), dtype="float32", dimension=1)
+    g = b.build([b.op("divide", x, c), b.op("sign", b.constant(np.array([-0.0, 0.0, -2.0, np.nan], np.float64))),
+                 b.op("atan2", io, io), b.op("atan2", b.op("negate", io), b.op("negate", io))])
+    xs = np.array([[9.2851229, 8.4142189, 0.0], [-6.1788783, 6.0471759, 5.1487646], [-4.8944898, -0.0, -1.1057609],
+                   [-8.1857491, -0.23138864, 1.0]], np.float32)
+    got, want = compile(g, backend="jax")(xs), compile(g, backend="reference")(xs)
+    assert_same(got[0], want[0])  # IEEE division is exact
+    assert_same(got[1], want[1])
+    for k in (2, 3):  # atan2 is transcendental: within an ulp, and no NaN
+        assert_same(got[k], want[k], rtol=2e-7, atol=0)
+
+
 def test_constant_operands_of_indexing_ops():
     """Constants reach the lowerings as NumPy arrays, not JAX values (found by the fuzzer)."""
     b = GraphBuilder("consts")
@@ -408,6 +433,19 @@ def test_constant_operands_of_indexing_ops():
     idx = np.array([3, -1, 3], np.int32)
     for got, want in zip(compile(g, backend="jax")(idx), compile(g, backend="reference")(idx)):
         assert_same(got, want)
+
+
+@pytest.mark.parametrize("policy", ["nothing_saveable", "dots_saveable"])
+def test_remat_runs_its_region(policy):
+    t = ((3, 3), "float64")
+    body = _region("body", [t, t], lambda rb, a, w: [rb.op("tanh", rb.op("dot_general", a, w, lhs_contracting=(1,),
+                                                                           rhs_contracting=(0,)))])
+    b = GraphBuilder("remat")
+    x, w = b.param(TensorType(*t), "x"), b.param(TensorType(*t), "w")
+    g = b.build(list(b.emit("remat", (x, w), {"policy": policy}, (body,)).results))
+    xs, ws = arr((3, 3), np.float64, edge_fraction=0), arr((3, 3), np.float64, edge_fraction=0)
+    for got, want in zip(compile(g, backend="jax")(xs, ws), compile(g, backend="reference")(xs, ws)):
+        assert_same(got, want, rtol=1e-14, atol=1e-14)
 
 
 def test_custom_vjp_lin_is_refused_by_name():

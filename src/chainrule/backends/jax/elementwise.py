@@ -28,7 +28,12 @@ def full(value, t):
 
 @lowering("constant")
 def _constant(args, attrs, out, regions):
-    return (attrs["value"].array,)
+    a = attrs["value"].array
+    if a.dtype.kind == "f":
+        # Opaque to XLA's simplifier, which would rewrite x / c as x * (1 / c) (off by an ulp) and
+        # fold some ops differently from the runtime (sign(-0.0) -> +0.0); chainrule's own passes fold.
+        return (lax.optimization_barrier(a),)
+    return (a,)
 
 
 @lowering("iota")
@@ -39,8 +44,15 @@ def _iota(args, attrs, out, regions):
 
 # --- unary ------------------------------------------------------------------------
 
+def _sign(x):
+    # sign(+-0.0) = +-0.0 spelled out: XLA's constant folder returns +0.0 for -0.0
+    if x.dtype.kind != "f":
+        return lax.sign(x)
+    return lax.select(lax.eq(x, lax.full_like(x, 0)), x, lax.sign(x))
+
+
 UNARY = {
-    "negate": lax.neg, "abs": lax.abs, "sign": lax.sign,
+    "negate": lax.neg, "abs": lax.abs, "sign": _sign,
     "exponential": lax.exp, "exponential_minus_one": lax.expm1, "log": lax.log, "log_plus_one": lax.log1p,
     "sqrt": lax.sqrt, "rsqrt": lax.rsqrt, "sine": lax.sin, "cosine": lax.cos, "tan": lax.tan,
     "tanh": lax.tanh, "logistic": lax.logistic, "erf": lax.erf, "floor": lax.floor, "ceil": lax.ceil,
@@ -122,10 +134,23 @@ def _minimum(x, y):
     return lax.bitwise_and(x, y) if x.dtype == np.bool_ else lax.min(x, y)
 
 
+def _atan2(y, x):
+    """atan2 with its zero cases spelled out: XLA CPU's fused f32 atan2 gave NaN for atan2(0, 0).
+    atan2(+-0, +0) = +-0 and atan2(+-0, -0) = +-pi, as C's atan2."""
+    zero = lax.full_like(x, 0)
+    both = lax.bitwise_and(lax.eq(y, zero), lax.eq(x, zero))
+    one = lax.full_like(x, 1)
+    x_neg = lax.lt(lax.div(one, x), zero)  # -0.0 (1 / -0.0 = -inf); only used where x == 0
+    y_neg = lax.lt(lax.div(one, y), zero)
+    pi = lax.full_like(x, np.pi)
+    special = lax.select(x_neg, lax.select(y_neg, lax.neg(pi), pi), y)
+    return lax.select(both, special, lax.atan2(y, x))
+
+
 BINARY = {
     "add": lax.add, "subtract": lax.sub, "multiply": lax.mul, "divide": _divide,
     "remainder": _remainder, "power": _power, "maximum": _maximum, "minimum": _minimum,
-    "atan2": lax.atan2, "and": lax.bitwise_and, "or": lax.bitwise_or, "xor": lax.bitwise_xor,
+    "atan2": _atan2, "and": lax.bitwise_and, "or": lax.bitwise_or, "xor": lax.bitwise_xor,
 }
 
 

@@ -7,6 +7,8 @@ same way, so XLA sees through them and fuses as it likes.
 
 from __future__ import annotations
 
+import jax
+
 from . import control_flow as _control_flow  # noqa: F401  (registers lowerings)
 from . import elementwise as _elementwise  # noqa: F401
 from . import structural as _structural  # noqa: F401
@@ -39,6 +41,15 @@ def _custom_call(args, attrs, out, regions):
     # region 0 is the function itself; the rule regions matter only to chainrule's autodiff,
     # which has already run by the time a graph is compiled
     return tuple(lower_graph(regions[0], args))
+
+
+@lowering("remat")
+def _remat(args, attrs, out, regions):
+    # jax.checkpoint with the same policy: the region runs as is, and if JAX differentiates the
+    # lowered function (jax_function), it rematerializes as chainrule's autodiff would
+    policy = getattr(jax.checkpoint_policies, attrs["policy"], None)
+    body = regions[0]
+    return tuple(jax.checkpoint(lambda *a: tuple(lower_graph(body, a)), policy=policy)(*args))
 
 
 UNSUPPORTED["custom_vjp_lin"] = (

@@ -155,6 +155,9 @@ def _gather(args, attrs, out, regions):
 
 def _scatter_add(x, idx, upd, axis):
     where = (slice(None),) * axis + (idx,)
+    if x.dtype == np.bool_:  # bool addition is "or": count the true updates per target
+        hits = jnp.zeros(x.shape, np.int32).at[where].add(upd.astype(np.int32), mode="clip")
+        return lax.bitwise_or(x, lax.gt(hits, lax.full_like(hits, 0)))
     return x.at[where].add(upd, mode="clip")
 
 
