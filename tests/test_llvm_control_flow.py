@@ -1,4 +1,4 @@
-"""cond, case, while and scan on the llvm backend against the reference backend."""
+"""cond, case, while, scan and remat on the llvm backend against the reference backend."""
 
 import numpy as np
 import pytest
@@ -100,3 +100,17 @@ def test_nested_control_flow_and_empty_scan():
                    {"num_carry": 1, "length": 0}, (region([F, F], lambda rb, h, xi: (h, xi)),)).results
     g = b.build(list(out) + list(empty) + [p])
     check_graph(g, [np.array([0.3, -0.1, 0.2]), np.bool_(True)], {0: 8, 1: 8})
+
+
+def test_remat_runs_its_region():
+    from chainrule.ir import REGISTRY
+    if "remat" not in REGISTRY:
+        pytest.skip("remat is not registered")
+    b = GraphBuilder("remat")
+    x = b.param(F, "x")
+    w = b.param(S, "w")
+    body = region([F, S], lambda rb, u, v: (rb.op("sine", rb.op("multiply", u, rb.op(
+        "broadcast_in_dim", v, shape=(3,), broadcast_dimensions=()))), v))
+    out = b.emit("remat", [x, w], {"policy": "dots_saveable"}, (body,)).results
+    g = b.build([b.op("add", out[0], x), out[1]])
+    check_graph(g, [np.array([0.5, 1.0, -2.0]), np.float64(1.25)], {0: 4})

@@ -9,6 +9,7 @@ library that is cached in memory and on disk (cache.py), and returns an
 
 from __future__ import annotations
 
+import os
 import time
 
 from ...ir import REGISTRY, Graph
@@ -25,7 +26,7 @@ UNSUPPORTED: dict[str, str] = {
                       "function is not supported, as in JAX)",
 }
 
-_OPTIONS = {"cache", "threads"}
+_OPTIONS = {"cache", "threads", "force_split"}
 
 
 def lowering_table() -> dict:
@@ -45,8 +46,10 @@ def lowering_table() -> dict:
 def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:
     """Compile `graph` for this CPU.
 
-    Options: cache=True (memory and disk compile cache); threads=1 (2 runs large GEMMs
-    in two halves on two threads)."""
+    Options: cache=True (memory and disk compile cache); threads (default up to 2): with
+    more than one, large GEMMs run in two halves on two threads while the machine's load
+    average leaves a core free (checked at run time); force_split=True splits regardless
+    (for tests)."""
     unknown = set(options) - _OPTIONS
     if unknown:
         raise TypeError(f"llvm compile got unknown option(s) {', '.join(sorted(unknown))}; "
@@ -55,9 +58,8 @@ def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:
         raise ValueError(f"opt_level must be 0, 1, 2 or 3, got {opt_level!r}")
     use_cache = options.get("cache", True)
     threads = options.get("threads")
-    # One thread by default: on this shared 2-core machine a second GEMM thread measured slower
-    # (MLP step 37 -> 50 ms under load); threads=2 splits large GEMMs over two threads.
-    threads = 1 if threads is None else int(threads)
+    threads = min(2, os.cpu_count() or 1) if threads is None else int(threads)
+    force_split = bool(options.get("force_split", False))
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
     for node in graph.walk():
@@ -70,12 +72,12 @@ def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:
     except Unsupported as e:
         raise NotImplementedError(str(e)) from None
     text = str(graph)
-    key = _cache.cache_key(text, opt_level, f"threads={threads}")
+    key = _cache.cache_key(text, opt_level, f"threads={threads} force_split={force_split}")
     stats = {"plan_s": time.perf_counter() - t0}
 
     def build() -> bytes:
         t1 = time.perf_counter()
-        ir_text = build_module(plan, graph.name, threads)
+        ir_text = build_module(plan, graph.name, threads, force_split)
         t2 = time.perf_counter()
         obj = compile_ir(ir_text, opt_level)
         stats.update(irgen_s=t2 - t1, llvm_s=time.perf_counter() - t2)

@@ -148,7 +148,7 @@ def disk_put(key, obj: bytes) -> str:
 
 def load_private(obj: bytes) -> ctypes.CDLL:
     """Link and load `obj` outside the cache; the files are removed once loaded (the mapping stays)."""
-    with tempfile.TemporaryDirectory(prefix="chainrule-") as d:
+    with tempfile.TemporaryDirectory(prefix="chainrule-link-") as d:
         path = os.path.join(d, "m.so")
         link_shared(obj, path)
         return ctypes.CDLL(path)

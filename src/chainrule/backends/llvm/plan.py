@@ -39,7 +39,7 @@ FREE_OPS = {"broadcast_in_dim", "reshape", "transpose", "slice", "reverse", "con
 ALIGN = 64
 MAX_INLINE_DEPTH = 64
 # Region ops opened into the schedule: what runs is their first region.
-INLINED_REGION_OPS = {"fusion", "custom_jvp_call", "custom_vjp_call"}
+INLINED_REGION_OPS = {"fusion", "custom_jvp_call", "custom_vjp_call", "remat", "call"}
 
 
 class Unsupported(NotImplementedError):
