@@ -337,3 +337,39 @@ def test_array_eager_matches_numpy():
     assert_same(cnp.asarray([1, 2], dtype=np.float32), np.asarray([1, 2], dtype=np.float32))
     with pytest.raises(ValueError, match="different shapes"):
         cr.jit(lambda a: cnp.array([a, [1.0]]))(np.ones(2))
+
+
+# --- NumPy's own functions on tensors dispatch to chainrule.numpy ------------------------------------
+
+def test_numpy_functions_on_tensors(rng):
+    x = rand(rng, (2, 3), np.float64)
+
+    def f(t):
+        return (np.sin(t), np.ones(3) + t, np.sum(t, axis=0), np.linalg.norm(t), np.add.reduce(t),
+                np.concatenate([t, t]), t < np.ones(3), np.where(t > 0, t, 0.0), np.mean(t),
+                np.maximum.accumulate(t, axis=1), np.multiply.outer(t[0], t[1]), np.exp(t) @ np.ones((3, 2)),
+                np.clip(t, -0.5, 0.5), np.einsum("ij->j", t), np.sort(t, axis=1))
+
+    got = cr.jit(f)(x)
+    for k, (g, w) in enumerate(zip(got, f(x))):
+        assert_same(g, w, rtol=1e-14, atol=1e-14, what=f"numpy function {k}")
+    assert cr.jit(lambda t: np.shape(t) == (2, 3) and np.ndim(t) == 2)(x)
+
+
+def test_numpy_function_without_twin_is_refused(rng):
+    with pytest.raises(NotImplementedError, match="numpy.fft.fft"):
+        cr.jit(lambda t: np.fft.fft(t))(np.ones(4))
+    with pytest.raises(TypeError, match="out="):
+        cr.jit(lambda t: np.sin(t, out=np.empty(4)))(np.ones(4))
+
+
+def test_in_place_methods_are_refused():
+    p = cr.placeholder((3,), "float64")
+    with pytest.raises(TypeError, match="immutable"):
+        p.sort()
+    with pytest.raises(TypeError, match="no concrete value"):
+        p.item()
+    f = cr.jit(lambda t: (t.argsort(), cnp.sort(t).searchsorted(0.5), t.compress([True, False, True])))
+    x = np.array([0.3, 0.1, 0.9])
+    for g, w in zip(f(x), (x.argsort(), np.sort(x).searchsorted(0.5), x.compress([True, False, True]))):
+        assert_same(g, w)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import numpy_core as cnp
-from . import numpy_manip, numpy_scan
+from . import numpy_extra, numpy_manip, numpy_scan, numpy_sort
 from .indexing import _AtIndexer, getitem
 from .located import located
 from .tensor import Tensor
@@ -82,6 +82,15 @@ def install():
     T.__divmod__ = lambda s, o: (cnp.floor_divide(s, o), cnp.remainder(s, o))
     T.__rdivmod__ = lambda s, o: (cnp.floor_divide(o, s), cnp.remainder(o, s))
     T.__setitem__ = _setitem
+    T.argsort = lambda s, axis=-1, kind=None, order=None, stable=None: numpy_sort.argsort(s, axis, kind, order, stable)
+    T.searchsorted = lambda s, v, side="left", sorter=None: numpy_extra.searchsorted(s, v, side, sorter)
+    T.compress = lambda s, condition, axis=None: numpy_manip.compress(condition, s, axis)
+    T.sort = T.fill = T.put = T.resize = _in_place
+    T.item = T.tolist = T.tobytes = _no_value
+    T.__copy__ = lambda s: s
+    T.__deepcopy__ = lambda s, memo: s
+    T.__array_ufunc__ = _array_ufunc
+    T.__array_function__ = _array_function
     # real tensors: conj/real are the identity, imag is zero; copy is the identity (tensors are immutable)
     T.conj = T.conjugate = T.copy = lambda s: s
     T.real = property(lambda s: s)
@@ -103,6 +112,47 @@ _PLUMBING = {"__init__", "__repr__", "__hash__", "__bool__", "__index__", "__flo
 _OPERATORS = {f"__{n}__" for n in ("add radd sub rsub mul rmul truediv rtruediv floordiv rfloordiv mod rmod pow "
                                     "rpow matmul rmatmul neg pos abs invert and rand or ror xor rxor lt le gt ge "
                                     "eq ne getitem setitem divmod rdivmod").split()}
+
+
+def _in_place(self, *args, **kwargs):
+    raise TypeError("tensors are immutable: in-place methods (sort, fill, put, resize) are not available; use the "
+                    "functions instead (y = cnp.sort(x), cnp.full_like(x, v), x.at[idx].set(v), cnp.resize)")
+
+
+def _no_value(self, *args, **kwargs):
+    raise TypeError(f"a symbolic tensor {self.type} has no concrete value yet (item/tolist/tobytes); return it "
+                    "from the traced function instead")
+
+
+def _namespace(module: str):
+    """chainrule.numpy's twin of a NumPy module, or None."""
+    import chainrule.numpy as cnp_ns
+    return {"numpy": cnp_ns, "numpy.linalg": cnp_ns.linalg}.get(module)
+
+
+def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
+    """NumPy ufuncs applied to tensors (np.sin(t), ndarray + t, np.add.reduce(t)) run chainrule.numpy's."""
+    if kwargs.get("out") is not None:
+        raise TypeError(f"numpy.{ufunc.__name__}(..., out=...) writes in place, which tensors cannot")
+    kwargs.pop("out", None)
+    fn = getattr(_namespace("numpy"), ufunc.__name__, None)
+    if fn is None:
+        raise NotImplementedError(f"numpy.{ufunc.__name__} is not supported on chainrule tensors yet")
+    if method != "__call__":
+        fn = getattr(fn, method, None)
+        if fn is None:
+            raise NotImplementedError(f"numpy.{ufunc.__name__}.{method} is not supported on chainrule tensors yet")
+    return fn(*inputs, **kwargs)
+
+
+def _array_function(self, func, types, args, kwargs):
+    """NumPy functions called on tensors (np.sum(t), np.linalg.norm(t)) run chainrule.numpy's."""
+    module = func.__module__ or "numpy"
+    fn = getattr(_namespace(module), func.__name__, None)
+    if fn is None:
+        raise NotImplementedError(f"{module}.{func.__name__} is not supported on chainrule tensors yet; "
+                                  "chainrule.numpy has no function of that name")
+    return fn(*args, **kwargs)
 
 
 def _setitem(self, idx, value):
