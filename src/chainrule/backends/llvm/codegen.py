@@ -983,15 +983,18 @@ class ModuleBuilder:
         return str(self.module)
 
     def _object_entry(self, entry):
-        """ENTRY_OBJECTS(argobjs, resobjs, arena, rt): like ENTRY, but given the addresses of the
-        NumPy array objects (Python's id()), reading each data pointer at DATA_OFFSET. This keeps
-        the per-call Python work to id() calls; runtime.py checks the offset before using it."""
+        """ENTRY_OBJECTS(state): state = {argobjs, resobjs, arena, rt}, like ENTRY's arguments but
+        holding the addresses of the NumPy array objects (Python's id()); each data pointer is read
+        at DATA_OFFSET. One pointer argument and id() calls keep the per-call Python work small;
+        runtime.py checks the offset before using this entry."""
         plan = self.plan
         nargs = len(plan.graph.params)
         nres = sum(1 for r in plan.results if r[0] == "native")
-        fn = ir.Function(self.module, ir.FunctionType(VOID, [PTR, PTR, PTR, PTR]), ENTRY_OBJECTS)
-        aobj, robj, arena, rt = fn.args
+        fn = ir.Function(self.module, ir.FunctionType(VOID, [PTR]), ENTRY_OBJECTS)
+        (state,) = fn.args
         b = ir.IRBuilder(fn.append_basic_block("entry"))
+        aobj, robj, arena, rt = [b.load(b.gep(state, [i64(k)], inbounds=True, source_etype=PTR), typ=PTR)
+                                 for k in range(4)]
         tables = []
         for objs, n in ((aobj, nargs), (robj, nres)):
             arr = b.alloca(ir.ArrayType(PTR, max(n, 1)))

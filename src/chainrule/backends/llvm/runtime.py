@@ -20,6 +20,17 @@ from ..common import Executable, check_arguments
 from .codegen import DATA_OFFSET, ENTRY, ENTRY_OBJECTS, RUNTIME_SLOTS
 
 _ENTRY_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+_OBJ_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+_OBJ_TYPE_GIL = ctypes.PYFUNCTYPE(None, ctypes.c_void_p)
+SMALL_BYTES = 1 << 16
+
+
+def _is_small(graph, plan) -> bool:
+    """Cheap enough that holding the GIL beats releasing it: little data, no GEMM or loops."""
+    if any(k.kind not in ("loop", "reduce", "argmax", "argmin") for k in plan.kernels):
+        return False
+    total = sum(p.type.nbytes for p in graph.params) + sum(r.type.nbytes for r in graph.results) + plan.arena_size
+    return total <= SMALL_BYTES
 
 
 @functools.lru_cache(maxsize=None)
@@ -86,7 +97,10 @@ class LLVMExecutable(Executable):
         self.cache_key = cache_key
         self.stats = stats or {}
         self._fn = _ENTRY_TYPE(ctypes.cast(getattr(library, ENTRY), ctypes.c_void_p).value)
-        self._fn_obj = _ENTRY_TYPE(ctypes.cast(getattr(library, ENTRY_OBJECTS), ctypes.c_void_p).value) \
+        # Small graphs keep the GIL across the call (PYFUNCTYPE): releasing and retaking it costs
+        # more than they run. Graphs with real work release it so threads run in parallel.
+        proto = _OBJ_TYPE_GIL if _is_small(graph, plan) else _OBJ_TYPE
+        self._fn_obj = proto(ctypes.cast(getattr(library, ENTRY_OBJECTS), ctypes.c_void_p).value) \
             if object_entry_ok() else None
         self._rt_table, self._blas = runtime_table()
         self._rt = ctypes.addressof(self._rt_table)
@@ -98,6 +112,7 @@ class LLVMExecutable(Executable):
                         if info[0] == "native"]
         self._all_native = all(info[0] == "native" for info in plan.results)
         self._tls = threading.local()
+        self._fast = self._fn_obj is not None and self._all_native
         self.arena_size = plan.arena_size
 
     def _state(self):
@@ -109,14 +124,15 @@ class LLVMExecutable(Executable):
             arena = np.empty(self._arena_size + 64, dtype=np.uint8)
             base = arena.ctypes.data
             aligned = base + (-base % 64)
-            st = tls.st = (args, res, arena, aligned, ctypes.addressof(args), ctypes.addressof(res))
+            block = (ctypes.c_void_p * 4)(ctypes.addressof(args), ctypes.addressof(res), aligned, self._rt)
+            st = tls.st = (args, res, arena, aligned, ctypes.addressof(args), ctypes.addressof(res), block,
+                           ctypes.addressof(block))
         return st
 
     def __call__(self, *args):
         """Fast path: exact ndarrays of the right dtype and shape, C-contiguous and aligned."""
         sig = self._sig
-        fn = self._fn_obj
-        if len(args) != len(sig) or fn is None or not self._all_native:
+        if len(args) != len(sig) or not self._fast:
             return self.run(check_arguments(self.graph, args))
         st = getattr(self._tls, "st", None) or self._state()
         argv = st[0]
@@ -128,11 +144,11 @@ class LLVMExecutable(Executable):
         resv = st[1]
         for j, o in enumerate(outs):
             resv[j] = id(o)
-        fn(st[4], st[5], st[3], self._rt)
+        self._fn_obj(st[7])
         return outs
 
     def run(self, args):
-        argv, resv, _arena, arena_ptr, pa, pr = self._state()
+        argv, resv, _arena, arena_ptr, pa, pr = self._state()[:6]
         for i, a in enumerate(args):
             argv[i] = a.ctypes.data
         outs = [np.empty(shape, dt) for shape, dt in self._native]
