@@ -27,6 +27,13 @@ _JIT_CACHE: OrderedDict = OrderedDict()
 JIT_CACHE_SIZE = 64
 
 
+CACHE_MAX_CONSTANT_BYTES = 1 << 20
+
+
+def _constant_bytes(graph) -> int:
+    return sum(n.attrs["value"].array.nbytes for n in graph.walk() if n.op.name == "constant")
+
+
 def clear_cache():
     """Forget every cached jitted graph."""
     _JIT_CACHE.clear()
@@ -80,7 +87,7 @@ class JaxExecutable(Executable):
             jit_kwargs["out_shardings"] = self.out_shardings
         jit_kwargs.update(options)
         key = None
-        if cache:
+        if cache and _constant_bytes(graph) <= CACHE_MAX_CONSTANT_BYTES:  # big constants: printing costs too much
             try:
                 key = (str(graph), tuple(sorted((k, _freeze(v)) for k, v in jit_kwargs.items())))
                 hash(key)
