@@ -237,6 +237,13 @@ def test_constants_splat_and_dense_and_results_aliasing_params():
     got[1][0, 0] = 99.0  # results never alias the arguments
     assert x[0, 0] == -1.0
     assert got[0] is not got[3]
+    # a large constant (written into the module text by the fast path) with special values
+    big = np.random.default_rng(8).standard_normal((20, 30))
+    big[0, :4] = [np.nan, -0.0, np.inf, -np.inf]
+    b2 = GraphBuilder("bigconst")
+    q = b2.param(TensorType((20, 30), "float64"), "q")
+    c = b2.constant(big)
+    check_graph(b2.build([b2.op("add", q, c), b2.op("reduce", c, kind="max", dimensions=(1,))]), [big.T.T.copy()])
 
 
 def test_unsupported_region_op_raises_clearly():

@@ -908,14 +908,29 @@ class ModuleBuilder:
         self.globals = [self._global(arr, f"{prefix}const{k}") for k, arr in enumerate(plan.globals)]
 
     def _global(self, arr, name):
-        data = bytearray(arr.tobytes())
+        data = arr.tobytes()
         ty = ir.ArrayType(I8, max(len(data), 1))
         g = ir.GlobalVariable(self.module, ty, name)
         g.global_constant = True
         g.linkage = "private"
         g.align = 64
-        g.initializer = ir.Constant(ty, data if data else bytearray(1))
+        if len(data) > 256:
+            # llvmlite escapes byte strings in a Python loop (~0.2 s per MB); write the
+            # initializer into the text afterwards with bytes.hex instead (see _fill_blobs)
+            g.initializer = ir.Constant(ty, None)
+            blobs = self.module.__dict__.setdefault("_chainrule_blobs", {})
+            blobs[f'@"{name}" = private constant {ty} zeroinitializer'] = (
+                f'@"{name}" = private constant {ty} c"\\' + data.hex("\\") + '"')
+        else:
+            g.initializer = ir.Constant(ty, bytearray(data) if data else bytearray(1))
         return g
+
+    def _fill_blobs(self, text: str) -> str:
+        for placeholder, definition in self.module.__dict__.get("_chainrule_blobs", {}).items():
+            if placeholder not in text:
+                raise AssertionError(f"constant placeholder missing from the module text: {placeholder}")
+            text = text.replace(placeholder, definition, 1)
+        return text
 
     def sub_entry(self, plan: Plan, tag: str):
         sub = ModuleBuilder(plan, module=self.module, prefix=f"{self.prefix}{tag}_", threads=self.threads,
@@ -980,7 +995,7 @@ class ModuleBuilder:
     def build(self) -> str:
         entry = self.entry_function(ENTRY)
         self._object_entry(entry)
-        return str(self.module)
+        return self._fill_blobs(str(self.module))
 
     def _object_entry(self, entry):
         """ENTRY_OBJECTS(state): state = {argobjs, resobjs, arena, rt}, like ENTRY's arguments but
