@@ -243,6 +243,35 @@ def scan_rnn(h):
         h.time(name, "jax", lambda: jax.block_until_ready(jg(W, xs)))
 
 
+# --- 4b. checkpointing bounds the memory of a 1,000-step scan gradient ---------------------------
+
+@workload("checkpoint_memory")
+def checkpoint_memory(h):
+    """Plain scan vs the sqrt(T) scheme (scan over chunks of a checkpointed inner scan): time, and the
+    llvm arena (planned intermediate bytes) in the note. benchmarks/bench_checkpoint.py has the details."""
+    from chainrule.backends import compile as compile_graph
+    from .bench_checkpoint import VARIANTS, gradient_graph, inputs, rnn_loss
+    T, B, H, K = (200, 8, 32, 10) if h.quick else (1000, 16, 64, 20)
+    want = None
+    for variant in (VARIANTS[0], VARIANTS[2]):
+        name = f"checkpoint: RNN grad T={T} {variant.split(':')[0]}"
+        W, xs = inputs(T, B, H, K, variant)
+        g = gradient_graph(variant, W, xs)
+        for b in _backends(h):
+            ex = compile_graph(g, backend=b)
+            res = ex(W, xs)[0]
+            want = res if want is None else want
+            h.check(name, f"chainrule-{b}", res, want, rtol=1e-10, atol=1e-12)
+            note = f"arena {ex.arena_size / 1e6:.2f} MB" if hasattr(ex, "arena_size") else ""
+            h.time(name, f"chainrule-{b}", lambda: ex(W, xs), note=note)
+        jax = _jax()
+        if jax is not None:
+            with _x64(jax, True):
+                jf = jax.jit(jax.grad(rnn_loss(jax.numpy, jax.lax.scan, jax.checkpoint, variant)))
+                h.check(name, "jax", jf(W, xs), want, rtol=1e-10, atol=1e-12)
+                h.time(name, "jax", lambda: jax.block_until_ready(jf(W, xs)))
+
+
 # --- 5. dispatch of a tiny function ----------------------------------------------------------
 
 @workload("dispatch")
