@@ -11,7 +11,7 @@ import numpy as np
 
 from ..ir import Attrs, IRError, OpDef, TensorType, dtype as as_dtype, get_op
 from .errors import LeakedTensorError, with_user_location
-from .tensor import Apply, Tensor, current_scope
+from .tensor import Apply, Tensor, current_scope, in_trace
 
 
 def is_tensor(x) -> bool:
@@ -44,9 +44,15 @@ def bind(op: str | OpDef, *inputs, regions=(), **attrs):
     return res[0] if len(res) == 1 else res
 
 
-def bind_multi(op, inputs, attrs, regions=()) -> tuple:
+# Ops that make a large tensor from small operands: inside a trace they stay in the graph
+# even on constant operands, so a broadcast constant never becomes a dense literal.
+_GROWING_OPS = frozenset({"broadcast_in_dim", "iota"})
+
+
+def bind_multi(op, inputs, attrs, regions=(), force_symbolic=False) -> tuple:
+    """Apply an op: symbolic when an input is a Tensor (or when forced), eager otherwise."""
     opdef = op if isinstance(op, OpDef) else get_op(op)
-    symbolic = False
+    symbolic = force_symbolic or (opdef.name in _GROWING_OPS and in_trace())
     for x in inputs:
         if isinstance(x, Tensor):
             _check_scope(x)

@@ -112,11 +112,22 @@ class custom_vjp:
         self.fun = fun
         self.nondiff_argnums = tuple(nondiff_argnums)
         self.fwd = self.bwd = None
+        self._in_rule = 0
 
     def defvjp(self, fwd, bwd):
         self.fwd, self.bwd = fwd, bwd
 
     def __call__(self, *args):
+        if self._in_rule:
+            # fwd or bwd calling the function itself: that is its plain primal computation
+            return self.fun(*args)
+        self._in_rule += 1
+        try:
+            return self._call(args)
+        finally:
+            self._in_rule -= 1
+
+    def _call(self, args):
         if self.fwd is None:
             raise TypeError(f"custom_vjp function {self.fun.__name__} has no VJP rule: call .defvjp(fwd, bwd) first")
         nd, diff = _split_nondiff(args, self.nondiff_argnums)

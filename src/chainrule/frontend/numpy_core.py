@@ -310,11 +310,24 @@ def arctanh(x):
 
 
 def logaddexp(x, y):
+    """log(exp(x) + exp(y)): accurate values and smooth derivatives of every order.
+
+    The value is max + log1p(exp(min - max)) (exact where one term dominates);
+    the derivative comes from log(exp(x - m) + exp(y - m)) with m = max held
+    constant, which is smooth at x == y where a max-based formula has a kink.
+    The two are joined by `value + (q - stop_gradient(q))`: q - q is exactly 0.
+    """
     x, y = _float_pair(x, y)
-    m = bind("maximum", x, y)
-    d = bind("negate", bind("abs", bind("subtract", x, y)))
-    r = bind("add", m, bind("log_plus_one", bind("exponential", d)))
-    return where(equal(x, y), bind("add", x, _const_like(x, math.log(2.0))), r)
+    m = bind("stop_gradient", bind("maximum", x, y))
+    finite = isfinite(m)
+    shift = where(finite, m, _const_like(m, 0.0))
+    ex = bind("exponential", bind("subtract", x, shift))
+    ey = bind("exponential", bind("subtract", y, shift))
+    other = where(greater_equal(x, y), ey, ex)  # the max's term is exactly 1
+    value = bind("stop_gradient", bind("add", shift, bind("log_plus_one", other)))
+    q = bind("log", bind("add", ex, ey))
+    r = bind("add", value, bind("subtract", q, bind("stop_gradient", q)))
+    return where(finite, r, m)
 
 
 def logaddexp2(x, y):

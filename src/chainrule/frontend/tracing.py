@@ -9,7 +9,7 @@ import numpy as np
 from ..ir import Graph, GraphBuilder, TensorType, dtype as as_dtype, verify
 from . import pytree
 from .core import bind_multi, canonical_array, constant_tensor, is_tensor
-from .tensor import Tensor, current_scope, pop_scope, push_scope
+from .tensor import Tensor, current_scope, in_trace, pop_scope, push_scope
 
 
 @dataclass(frozen=True)
@@ -152,8 +152,12 @@ def inline(graph: Graph, inputs) -> list:
     env = {}
     for p, x in zip(graph.params, inputs):
         env[id(p)] = x
+    # inside a trace every node stays symbolic (constant subgraphs are left to the fold pass,
+    # which caps their size); outside one, the graph is evaluated eagerly
+    symbolic = in_trace() or any(is_tensor(x) for x in inputs)
     for node in graph.nodes:
-        outs = bind_multi(node.op, [env[id(v)] for v in node.operands], node.attrs, node.regions)
+        outs = bind_multi(node.op, [env[id(v)] for v in node.operands], node.attrs, node.regions,
+                          force_symbolic=symbolic)
         for r, o in zip(node.results, outs):
             env[id(r)] = o
     return [env[id(r)] for r in graph.results]
