@@ -138,3 +138,19 @@ def test_random_inputs_without_subnormals():
     assert ((with_sub != 0) & (np.abs(with_sub) < tiny)).any()
     assert not ((x != 0) & (np.abs(x) < tiny)).any()
     assert (np.signbit(x) & (x == 0)).sum() > (np.signbit(with_sub) & (with_sub == 0)).sum()
+
+
+def test_no_subnormal_constants_when_asked():
+    tiny = {np.dtype(np.float32): np.finfo(np.float32).tiny, np.dtype(np.float64): np.finfo(np.float64).tiny}
+
+    def subnormal_constants(cfg):
+        n = 0
+        for s in range(150):
+            for node in generate_graph(s, cfg).walk():
+                if node.op.name == "constant":
+                    a = node.attrs["value"].array
+                    if a.dtype.kind == "f":
+                        n += int(((a != 0) & (np.abs(a) < tiny[a.dtype])).sum())
+        return n
+    assert subnormal_constants(GenConfig()) > 0
+    assert subnormal_constants(GenConfig(subnormals=False)) == 0

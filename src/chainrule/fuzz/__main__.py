@@ -64,7 +64,7 @@ def main(argv=None) -> int:
           flush=True)
     warnings.simplefilter("ignore")
     stats = fuzz(seconds=args.minutes * 60, programs=args.programs, seed=args.seed, backends=backends,
-                 opt_levels=levels, config=GenConfig(max_nodes=args.max_nodes), do_shrink=not args.no_shrink,
+                 opt_levels=levels, config=GenConfig(max_nodes=args.max_nodes, subnormals=not args.no_subnormals), do_shrink=not args.no_shrink,
                  zero_sign=not args.ignore_zero_sign, max_reports=args.max_reports,
                  out=lambda s: print(s, flush=True), subnormals=not args.no_subnormals)
     print(f"unsupported target runs: {stats.unsupported}")

@@ -78,6 +78,7 @@ class GenConfig:
     one_prob: float = 0.2
     dtypes: tuple = field(default_factory=lambda: tuple(d.name for d in ALL_DTYPES))
     ops: tuple | None = None  # restrict to these ops (default: every op with a maker)
+    subnormals: bool = True  # False: constants hold no subnormals (for backends that flush them)
 
 
 class _Skip(Exception):
@@ -124,9 +125,13 @@ class GraphGenerator:
         elif t.dtype.is_float and t.ndim and self.rnd.random() < 0.15:
             return self.emit("iota", [], {"shape": t.shape, "dtype": t.dtype, "dimension": self.rnd.randrange(t.ndim)})[0]
         else:
-            v = self.b.constant(sample_array(self.np_rng, t.shape, t.dtype.np), t.dtype)
+            v = self.b.constant(self.constant_value(t), t.dtype)
         self.pool.append(v)
         return v
+
+    def constant_value(self, t: TensorType) -> np.ndarray:
+        a = sample_array(self.np_rng, t.shape, t.dtype.np)
+        return a if self.cfg.subnormals else _flush(a)
 
     def usable(self, v: Value, exact: bool) -> bool:
         return not (exact and id(v) in self.tainted)
@@ -297,7 +302,7 @@ def _generic_elementwise() -> dict:
 
 def _constant(gen, op):
     t = TensorType(gen.shape(), gen.dtype())
-    v = gen.b.constant(sample_array(gen.np_rng, t.shape, t.dtype.np), t.dtype)
+    v = gen.b.constant(gen.constant_value(t), t.dtype)
     gen.pool.append(v)
     return (v,)
 
@@ -508,7 +513,7 @@ def _fusion(gen, op):
     x = gen.operand()
     operands = [x] + [gen.like(x.type) for _ in range(gen.rnd.randint(0, 1))]
     inner = GraphGenerator(random.Random(gen.rnd.getrandbits(64)),
-                           GenConfig(max_params=0, max_nodes=3, dtypes=(x.dtype.name,)), name="body")
+                           GenConfig(**{**gen.cfg.__dict__, "max_params": 0, "max_nodes": 3, "dtypes": (x.dtype.name,)}), name="body")
     for i, v in enumerate(operands):
         p = inner.b.param(v.type, f"a{i}")
         inner.pool.append(p)
