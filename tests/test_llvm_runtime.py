@@ -216,3 +216,27 @@ def test_two_thread_gemm_split_matches_reference(cache_dir, trans):
     want = evaluate(g, args)
     np.testing.assert_allclose(got[0], want[0], rtol=1e-4, atol=1e-3)
     np.testing.assert_allclose(got[1], want[1], rtol=1e-12, atol=1e-10)
+
+
+def test_two_thread_loop_split_matches_reference(cache_dir):
+    """threads=2 runs big loop kernels in two halves (flat, and along dimension 0 of a nest)."""
+    b = GraphBuilder("loopsplit")
+    x = b.param(TensorType((1 << 19,), "float32"), "x")
+    m = b.param(TensorType((700, 800), "float64"), "m")
+    v = b.param(TensorType((800,), "float64"), "v")
+    flat = b.op("multiply", b.op("tanh", x), b.op("exponential", b.op("negate", x)))
+    nested = b.op("add", b.op("sine", b.op("transpose", b.op("reshape", m, shape=(800, 700)), permutation=(1, 0))),
+                  b.op("broadcast_in_dim", v, shape=(700, 800), broadcast_dimensions=(1,)))
+    g = b.build([flat, nested])
+    rng = np.random.default_rng(2)
+    args = [rng.standard_normal(1 << 19).astype(np.float32), rng.standard_normal((700, 800)), rng.standard_normal(800)]
+    assert llvm.llvm_ir(g, threads=2).count('_thread"(ptr') == 2  # both loop kernels get a second-thread half
+    assert "_thread" not in llvm.llvm_ir(g, threads=1)
+    split = llvm.compile(g, threads=2, force_split=True)
+    whole = llvm.compile(g, threads=1)
+    got, ref = split(*args), whole(*args)
+    for a, w in zip(got, ref):
+        np.testing.assert_array_equal(a, w)
+    want = evaluate(g, args)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-13, atol=1e-13)

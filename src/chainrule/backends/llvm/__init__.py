@@ -88,9 +88,9 @@ def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:
     return LLVMExecutable(graph, plan, lib, library_path=path, cache_key=key, stats=stats)
 
 
-def llvm_ir(graph: Graph) -> str:
+def llvm_ir(graph: Graph, threads: int = 1, force_split: bool = False) -> str:
     """The unoptimised LLVM IR of `graph` (for inspection)."""
-    return build_module(make_plan(graph), graph.name)
+    return build_module(make_plan(graph), graph.name, threads, force_split)
 
 
 __all__ = ["compile", "llvm_ir", "lowering_table", "UNSUPPORTED", "LLVMExecutable", "KERNELS"]

@@ -85,10 +85,11 @@ class Index:
 class Emitter:
     """Builds one kernel function."""
 
-    def __init__(self, mb: "ModuleBuilder", name: str, buffers: list, want_rt: bool, want_scratch: bool = False):
+    def __init__(self, mb: "ModuleBuilder", name: str, buffers: list, want_rt: bool, want_scratch: bool = False,
+                 ranged: bool = False):
         self.mb, self.plan = mb, mb.plan
         self.tag = name
-        params = [PTR] * (len(buffers) + (1 if want_rt else 0) + (1 if want_scratch else 0))
+        params = [PTR] * (len(buffers) + (1 if want_rt else 0) + (1 if want_scratch else 0)) + [I64] * (2 * ranged)
         fn = ir.Function(mb.module, ir.FunctionType(VOID, params), name)
         fn.linkage = "internal"
         for a in fn.args[:len(buffers)]:
@@ -97,7 +98,9 @@ class Emitter:
         self.fn = fn
         self.ptr = {id(v): a for v, a in zip(buffers, fn.args)}
         self.rt = fn.args[len(buffers)] if want_rt else None
-        self.scratch = fn.args[-1] if want_scratch else None
+        self.scratch = fn.args[len(buffers) + want_rt] if want_scratch else None
+        # ranged kernels run only outer iterations [lo, hi) (the halves of a two-thread split)
+        self.lo, self.hi = (fn.args[-2], fn.args[-1]) if ranged else (None, None)
         self.entry_block = fn.append_basic_block("entry")
         self.body_block = fn.append_basic_block("body")
         self.b = ir.IRBuilder(self.body_block)
@@ -164,8 +167,41 @@ class Emitter:
         b.position_at_end(done)
 
     @contextmanager
-    def nest(self, shape, need_dims=True):
-        """Loops over every element of `shape`, yielding its Index."""
+    def loop_range(self, lo, hi):
+        """for i in range(lo, hi) with run-time bounds."""
+        b = self.b
+        pre = b.block
+        body = self.fn.append_basic_block("loop")
+        done = self.fn.append_basic_block("done")
+        b.cbranch(b.icmp_unsigned("<", lo, hi), body, done)
+        b.position_at_end(body)
+        i = b.phi(I64)
+        i.add_incoming(lo, pre)
+        self.memo.append({})
+        try:
+            yield i
+        finally:
+            self.memo.pop()
+        nxt = b.add(i, i64(1))
+        i.add_incoming(nxt, b.block)
+        b.cbranch(b.icmp_unsigned("<", nxt, hi), body, done)
+        b.position_at_end(done)
+
+    @contextmanager
+    def nest(self, shape, need_dims=True, ranged=False):
+        """Loops over every element of `shape`, yielding its Index; `ranged` limits the outer
+        loop (the flat loop, or dimension 0) to the kernel's [lo, hi) arguments."""
+        if ranged:
+            if not need_dims or len(shape) <= 1:
+                with self.loop_range(self.lo, self.hi) as i:
+                    yield Index(self, shape, flat=i)
+                return
+            with ExitStack() as stack:
+                dims = [stack.enter_context(self.loop_range(self.lo, self.hi))]
+                for n in shape[1:]:
+                    dims.append(i64(0) if n == 1 else stack.enter_context(self.loop(n)))
+                yield Index(self, shape, dims=dims)
+            return
         if not need_dims or len(shape) <= 1:
             n = math.prod(shape)
             if n == 1:
@@ -215,18 +251,7 @@ class Emitter:
         return self.ev(v, Index(self, ()))
 
     def needs_dims(self, values) -> bool:
-        seen = set()
-        stack = list(values)
-        while stack:
-            v = stack.pop()
-            if id(v) in seen or v.node is None or (self.plan.kind[id(v)] != "inline" and not any(v is r for r in values)):
-                continue
-            seen.add(id(v))
-            name = v.node.op.name
-            if name in _DIM_OPS or (name == "broadcast_in_dim" and v.node.operands[0].type.size != v.type.size):
-                return True
-            stack.extend(self.plan.operands[v.node])
-        return False
+        return needs_dims(self.plan, values)
 
     def index_clamp(self, x, lo: int, hi: int):
         """x (i64) clamped to [lo, hi]."""
@@ -239,6 +264,37 @@ class Emitter:
 
 
 _DIM_OPS = {"transpose", "slice", "reverse", "pad", "concatenate", "iota", "gather", "dynamic_slice"}
+
+
+def needs_dims(plan, values) -> bool:
+    """Whether computing `values` (and what they inline) needs multi-indices, not just a flat offset."""
+    seen = set()
+    stack = list(values)
+    while stack:
+        v = stack.pop()
+        if id(v) in seen or v.node is None or (plan.kind[id(v)] != "inline" and not any(v is r for r in values)):
+            continue
+        seen.add(id(v))
+        name = v.node.op.name
+        if name in _DIM_OPS or (name == "broadcast_in_dim" and v.node.operands[0].type.size != v.type.size):
+            return True
+        stack.extend(plan.operands[v.node])
+    return False
+
+
+PARALLEL_LOOP_ELEMENTS = 1 << 18  # below this a second thread costs more than it saves
+
+
+def split_extent(plan, kernel):
+    """The outer loop extent a loop kernel may be split along, or 0 when it stays whole."""
+    if kernel.kind != "loop":
+        return 0
+    shape = kernel.roots[0].shape
+    if math.prod(shape) < PARALLEL_LOOP_ELEMENTS:
+        return 0
+    if len(shape) <= 1 or not needs_dims(plan, kernel.roots):
+        return math.prod(shape)
+    return shape[0] if shape[0] >= 2 else 0
 
 
 # --- expression rules for index-mapping ops -------------------------------------------
@@ -442,7 +498,7 @@ def emit_loop_kernel(em: Emitter, roots):
     shape = roots[0].shape
     if math.prod(shape) == 0:
         return
-    with em.nest(shape, em.needs_dims(roots)) as idx:
+    with em.nest(shape, em.needs_dims(roots), ranged=em.lo is not None) as idx:
         vals = [em.compute(r, idx) for r in roots]
         for r, val in zip(roots, vals):
             em.store_at(r, idx.flat(), val)
@@ -966,16 +1022,22 @@ class ModuleBuilder:
             cache[key] = p
             return p
 
+        extents = [split_extent(plan, k) if self.threads > 1 else 0 for k in plan.kernels]
+        quiet = self._quiet_flag(b) if any(extents) else None
         for n, ker in enumerate(plan.kernels):
             buffers = list(ker.roots) + [v for v in ker.reads if all(v is not r for r in ker.roots)]
             want_rt = ker.kind == "dot_general" or ker.kind in CONTROL_FLOW_OPS
             want_scratch = ker.kind in CONTROL_FLOW_OPS
-            em = Emitter(self, f"{self.prefix}k{n}_{ker.kind}", buffers, want_rt, want_scratch)
+            em = Emitter(self, f"{self.prefix}k{n}_{ker.kind}", buffers, want_rt, want_scratch,
+                         ranged=bool(extents[n]))
             KERNELS[ker.kind](em, ker)
             em.finish()
             call_args = [pointer(id(v)) for v in buffers] + ([rt] if want_rt else []) + (
                 [pointer(id(ker))] if want_scratch else [])
-            b.call(em.fn, call_args)
+            if extents[n]:
+                self._split_call(b, em.fn, call_args, extents[n], quiet)
+            else:
+                b.call(em.fn, call_args)
         if full_results:
             for j, (tag, k) in enumerate(plan.results):
                 if tag == "native":
@@ -991,6 +1053,50 @@ class ModuleBuilder:
                     b.call(memcpy_fn(self.module), [slot(results, j), src, i64(t.nbytes), ir.Constant(I1, 0)])
         b.ret_void()
         return entry
+
+    def _quiet_flag(self, b):
+        """i1: split work over two threads now? (a core is free by the 1-minute load average)"""
+        if self.force_split:
+            return ir.Constant(I1, 1)
+        la = b.alloca(F64)
+        got = b.call(_extern(self.module, "getloadavg", I32, [PTR, I32]), [b.bitcast(la, PTR), ir.Constant(I32, 1)])
+        return b.and_(b.icmp_signed("==", got, ir.Constant(I32, 1)),
+                      b.fcmp_ordered("<", b.load(la), ir.Constant(F64, self.threads - 0.5)))
+
+    def _split_call(self, b, fn, args, extent, quiet):
+        """fn(args, 0, extent), as two halves on two threads when `quiet`, else on this one."""
+        mid = extent // 2
+        tramp = self._trampoline(fn, len(args))
+        with b.if_else(quiet) as (then, otherwise):
+            with then:
+                slots = [b.ptrtoint(a, I64) if isinstance(a.type, ir.PointerType) else a for a in args]
+                slots += [i64(mid), i64(extent)]
+                arr = b.alloca(ir.ArrayType(I64, len(slots)))
+                for k, v in enumerate(slots):
+                    b.store(v, b.gep(arr, [i64(0), i64(k)], inbounds=True))
+                argp = b.bitcast(arr, PTR)
+                tid = b.alloca(I64)
+                rc = b.call(_extern(self.module, "pthread_create", I32, [PTR, PTR, PTR, PTR]),
+                            [b.bitcast(tid, PTR), ir.Constant(PTR, None), tramp, argp])
+                b.call(fn, list(args) + [i64(0), i64(mid)])
+                with b.if_else(b.icmp_signed("==", rc, ir.Constant(I32, 0))) as (joined, inline):
+                    with joined:
+                        b.call(_extern(self.module, "pthread_join", I32, [I64, PTR]), [b.load(tid), ir.Constant(PTR, None)])
+                    with inline:
+                        b.call(tramp, [argp])
+            with otherwise:
+                b.call(fn, list(args) + [i64(0), i64(extent)])
+
+    def _trampoline(self, fn, nptr):
+        """void* tramp(i64 slots[nptr + 2]): fn(ptr slots[0..nptr), slots[nptr], slots[nptr + 1])."""
+        t = ir.Function(self.module, ir.FunctionType(PTR, [PTR]), fn.name + "_thread")
+        t.linkage = "internal"
+        tb = ir.IRBuilder(t.append_basic_block("entry"))
+        (blk,) = t.args
+        vals = [tb.load(tb.gep(blk, [i64(k)], inbounds=True, source_etype=I64), typ=I64) for k in range(nptr + 2)]
+        tb.call(fn, [tb.inttoptr(v, PTR) for v in vals[:nptr]] + vals[nptr:])
+        tb.ret(ir.Constant(PTR, None))
+        return t
 
     def build(self) -> str:
         entry = self.entry_function(ENTRY)
