@@ -131,14 +131,13 @@ def test_export_round_trip():
         assert_same(a, b)
 
 
-def _run(code: str | None = None, devices: int | None = None, timeout=240, script: Path | None = None) -> str:
-    """Run Python `code` (or `script`) in a fresh interpreter; returns its stdout, fails on a non-zero exit."""
+def _run(code: str, devices: int | None = None, timeout=240) -> str:
+    """Run Python `code` in a fresh interpreter; returns its stdout, fails on a non-zero exit."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
     if devices:
         env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
-    argv = [sys.executable, str(script)] if script else [sys.executable, "-c", code]
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout,
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=timeout,
                           cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout
@@ -196,10 +195,18 @@ print("mesh ok")
 
 
 def test_sharded_over_8_simulated_devices():
-    """compile(mesh=..., in_shardings=...) and data_parallel over 8 CPU devices equal one device; the
-    example trains an MLP with value_and_grad data-parallel and checks every step against one device."""
-    assert "mesh ok" in _run(MESH_CHECK, devices=8)
-    out = _run(script=ROOT / "examples" / "multi_device.py", devices=8)
+    """compile(mesh=..., in_shardings=...) and data_parallel over 8 CPU devices equal one device; then
+    the example trains an MLP with value_and_grad data-parallel, checking every step against one device
+    (one subprocess for both: starting JAX dominates)."""
+    example = ROOT / "examples" / "multi_device.py"
+    out = _run(MESH_CHECK + f"""
+import runpy
+try:
+    runpy.run_path({str(example)!r}, run_name="__main__")
+except SystemExit as e:
+    assert not e.code, f"the example exited with {{e.code}}"
+""", devices=8)
+    assert "mesh ok" in out
     assert "8 devices: cpu" in out and out.strip().endswith("OK"), out
     assert "from_jax: batch split over 8 devices, all-reduce in the program: True" in out, out
 
