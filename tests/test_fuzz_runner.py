@@ -33,6 +33,15 @@ def test_exact_comparison():
     assert describe_difference(np.array([3, 4]), np.array([3, 5]), inexact=True).startswith("1 of 2")
 
 
+def test_flushed_subnormals_compare_as_zeros_only_when_asked():
+    from chainrule.fuzz.generator import flush_subnormals
+    want = np.array([5.3e-39, -1e-45, 1.0], np.float32)
+    got = np.array([0.0, -0.0, 1.0], np.float32)
+    assert describe_difference(got, want, inexact=False) is not None
+    assert describe_difference(flush_subnormals(got), flush_subnormals(want), inexact=False) is None
+    assert describe_difference(np.array([0.0, 0.0, 1.0], np.float32), flush_subnormals(want), inexact=False)
+
+
 def test_tolerant_comparison():
     want = np.array([1.0, 1e6, np.nan, -np.inf, 0.0])
     close = want * (1 + 1e-12)

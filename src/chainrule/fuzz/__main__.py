@@ -40,7 +40,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-shrink", action="store_true", help="report failures without shrinking them")
     ap.add_argument("--ignore-zero-sign", action="store_true", help="count -0.0 and 0.0 as equal")
     ap.add_argument("--no-subnormals", action="store_true",
-                    help="no subnormal inputs (for backends that flush them to zero, as XLA on CPU does)")
+                    help="no subnormal inputs or constants, and subnormal results compare as zeros "
+                         "(for backends that flush them, as XLA on CPU does)")
     ap.add_argument("--max-reports", type=int, default=10, help="full reports printed before one-liners")
     args = ap.parse_args(argv)
 

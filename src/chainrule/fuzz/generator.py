@@ -131,7 +131,7 @@ class GraphGenerator:
 
     def constant_value(self, t: TensorType) -> np.ndarray:
         a = sample_array(self.np_rng, t.shape, t.dtype.np)
-        return a if self.cfg.subnormals else _flush(a)
+        return a if self.cfg.subnormals else flush_subnormals(a)
 
     def usable(self, v: Value, exact: bool) -> bool:
         return not (exact and id(v) in self.tainted)
@@ -696,11 +696,13 @@ def random_inputs(graph: Graph, rng: np.random.Generator | int, edge_fraction: f
         rng = np.random.default_rng(rng)
     out = [sample_array(rng, p.shape, p.dtype.np, edge_fraction) for p in graph.params]
     if not subnormals:
-        out = [_flush(a) for a in out]
+        out = [flush_subnormals(a) for a in out]
     return out
 
 
-def _flush(a: np.ndarray) -> np.ndarray:
+def flush_subnormals(a: np.ndarray) -> np.ndarray:
+    """`a` with every subnormal float replaced by a zero of the same sign."""
+    a = np.asarray(a)
     if a.dtype.kind != "f":
         return a
     sub = (a != 0) & (np.abs(a) < np.finfo(a.dtype).tiny)

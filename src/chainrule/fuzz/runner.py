@@ -20,7 +20,7 @@ from ..backends import available_backends, get_backend
 from ..backends.reference import evaluate_op
 from ..ir import Graph, GraphBuilder, verify
 from .compare import describe_difference
-from .generator import GenConfig, generate_graph, inexact_values, random_inputs
+from .generator import GenConfig, flush_subnormals, generate_graph, inexact_values, random_inputs
 
 # Options each backend is compiled with while fuzzing (no disk cache: thousands of one-off graphs).
 BACKEND_OPTIONS = {"llvm": {"cache": False}}
@@ -85,9 +85,12 @@ def evaluate_all(graph: Graph, inputs) -> dict[int, np.ndarray]:
 class Checker:
     """Runs one graph on the targets and says which disagree with the reference."""
 
-    def __init__(self, backends=None, opt_levels=None, zero_sign: bool = True, modules: dict | None = None):
+    def __init__(self, backends=None, opt_levels=None, zero_sign: bool = True, modules: dict | None = None,
+                 flush_subnormals: bool = False):
         """`modules` adds or replaces backends by name: objects with `compile(graph) -> callable`
-        (tests use it to check that a broken backend is caught)."""
+        (tests use it to check that a broken backend is caught). `flush_subnormals` compares
+        subnormal results as zeros of the same sign (XLA on CPU flushes them)."""
+        self.flush_subnormals = flush_subnormals
         modules = dict(modules or {})
         self.backends = list(backends) if backends is not None else available_backends()
         self.backends += [m for m in modules if m not in self.backends]
@@ -155,6 +158,8 @@ class Checker:
             return "mismatch", f"{target} returned {len(got)} results, expected {len(want)}"
         tainted = inexact_values(graph)
         for i, (g, w) in enumerate(zip(got, want)):
+            if self.flush_subnormals:
+                g, w = flush_subnormals(g), flush_subnormals(w)
             diff = describe_difference(g, w, id(graph.results[i]) in tainted, self.zero_sign)
             if diff:
                 return "mismatch", f"result {i}: {diff}"
@@ -323,7 +328,7 @@ def fuzz(seconds: float | None = None, programs: int | None = None, seed: int = 
     """Generate and check programs until `seconds` pass or `programs` are done (whichever first)."""
     if seconds is None and programs is None:
         raise ValueError("fuzz needs a time limit (seconds) or a program count (programs)")
-    checker = checker or Checker(backends, opt_levels, zero_sign)
+    checker = checker or Checker(backends, opt_levels, zero_sign, flush_subnormals=not subnormals)
     stats = Stats()
     t_end = None if seconds is None else time.monotonic() + seconds
     i = 0
