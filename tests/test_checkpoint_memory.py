@@ -88,3 +88,10 @@ def test_checkpointed_gradients_on_compiled_backends_match_the_reference(rng, ba
         got = cr.jit(f, backend=backend)(w1, w2, x)
         for g, w in zip(got, want):
             np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("backend", [b for b in available_backends() if b != "reference"])
+def test_chunked_scan_gradient_on_compiled_backends_matches_the_reference(case, backend):
+    g, args = case[True]
+    got = compile_graph(g, backend=backend)(*args)[0]
+    np.testing.assert_allclose(got, evaluate(g, list(args))[0], rtol=1e-12, atol=1e-14)
