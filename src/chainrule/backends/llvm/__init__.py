@@ -14,7 +14,8 @@ import time
 
 from ...ir import REGISTRY, Graph
 from . import cache as _cache
-from .codegen import EXPR, KERNELS, build_module
+from .codegen import KERNELS, build_module
+from .emitter import EXPR
 from .plan import INLINED_REGION_OPS, KERNEL_OPS, Unsupported, make_plan
 from .runtime import LLVMExecutable
 from .scalar import SCALAR

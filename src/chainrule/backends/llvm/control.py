@@ -1,0 +1,128 @@
+"""Control flow: cond/case/while/scan kernels calling their regions' entry functions.
+
+Each region is compiled as an internal function with the entry's signature
+(ModuleBuilder.sub_entry). Loops keep two copies of the carry in the kernel's
+arena scratch and swap them each iteration, so a body never reads the buffer
+it writes.
+"""
+
+from __future__ import annotations
+
+import llvmlite.ir as ir
+
+from .emitter import Emitter, Index, byte_offset
+from .lltypes import I1, I8, i64
+from .plan import ALIGN, pad
+
+
+def _layout(types):
+    """Offsets of 64-byte aligned slots for `types`, and their total size."""
+    offs, top = [], 0
+    for t in types:
+        offs.append(top)
+        top += pad(t.nbytes)
+    return offs, top
+
+
+def _region_calls(em, kernel):
+    return [em.mb.sub_entry(p, f"{em.tag}_r{i}") for i, p in enumerate(kernel.subplans)]
+
+
+def emit_cond(em: Emitter, kernel):
+    """cond/case: load the selector, call the chosen branch's entry on the operand buffers."""
+    b = em.b
+    node = kernel.node
+    sel, rest = kernel.operands[0], kernel.operands[1:]
+    fns = _region_calls(em, kernel)
+    argv = em.ptr_array([em.ptr[id(v)] for v in rest])
+    resv = em.ptr_array([em.ptr[id(r)] for r in node.results])
+    sub = byte_offset(b, em.scratch, ALIGN)
+    x = em.load(sel, Index(em, ()))
+    if node.op.name == "cond":
+        with b.if_else(x) as (then, otherwise):
+            with then:
+                b.call(fns[0], [argv, resv, sub, em.rt])
+            with otherwise:
+                b.call(fns[1], [argv, resv, sub, em.rt])
+        return
+    n = len(fns)
+    done = em.fn.append_basic_block("case_done")
+    blocks = [em.fn.append_basic_block(f"case{k}") for k in range(n)]
+    sw = b.switch(x, blocks[-1])
+    for k in range(n - 1):
+        sw.add_case(ir.Constant(x.type, k), blocks[k])
+    for k, blk in enumerate(blocks):
+        b.position_at_end(blk)
+        b.call(fns[k], [argv, resv, sub, em.rt])
+        b.branch(done)
+    b.position_at_end(done)
+
+
+def _carry_slots(em, types):
+    """Two copies (A, B) of the loop carry in the kernel's scratch, and where the rest starts."""
+    offs, size = _layout(types)
+    a = [byte_offset(em.b, em.scratch, o) for o in offs]
+    bb = [byte_offset(em.b, em.scratch, size + o) for o in offs]
+    return a, bb, 2 * size
+
+
+def emit_while(em: Emitter, kernel):
+    b = em.b
+    node = kernel.node
+    types = [v.type for v in kernel.operands]
+    cond_fn, body_fn = _region_calls(em, kernel)
+    A, B, used = _carry_slots(em, types)
+    pred = byte_offset(b, em.scratch, used)
+    sub = byte_offset(b, em.scratch, used + ALIGN)
+    for dst, v in zip(A, kernel.operands):
+        em.memcpy(dst, em.ptr[id(v)], v.type.nbytes)
+    tabA, tabB = em.ptr_array(A), em.ptr_array(B)
+    predv = em.ptr_array([pred])
+    phase = em.alloca(I1, ir.Constant(I1, 0))  # 0: the carry is in A
+    head = em.fn.append_basic_block("while_cond")
+    body = em.fn.append_basic_block("while_body")
+    done = em.fn.append_basic_block("while_done")
+    b.branch(head)
+    b.position_at_end(head)
+    ph = b.load(phase)
+    cur = b.select(ph, tabB, tabA)
+    b.call(cond_fn, [cur, predv, sub, em.rt])
+    go = b.icmp_unsigned("!=", b.load(pred, typ=I8), ir.Constant(I8, 0))
+    b.cbranch(go, body, done)
+    b.position_at_end(body)
+    b.call(body_fn, [cur, b.select(ph, tabA, tabB), sub, em.rt])
+    b.store(b.not_(ph), phase)
+    b.branch(head)
+    b.position_at_end(done)
+    ph = b.load(phase)
+    for r, a_, b_ in zip(node.results, A, B):
+        em.memcpy(em.ptr[id(r)], b.select(ph, b_, a_), r.type.nbytes)
+
+
+def emit_scan(em: Emitter, kernel):
+    b = em.b
+    node = kernel.node
+    nc, nk, length = node.attrs["num_consts"], node.attrs["num_carry"], node.attrs["length"]
+    ops = kernel.operands
+    consts, init, xs = ops[:nc], ops[nc:nc + nk], ops[nc + nk:]
+    (body_fn,) = _region_calls(em, kernel)
+    A, B, used = _carry_slots(em, [v.type for v in init])
+    sub = byte_offset(b, em.scratch, used + ALIGN)
+    for dst, v in zip(A, init):
+        em.memcpy(dst, em.ptr[id(v)], v.type.nbytes)
+    carry_out, ys = node.results[:nk], node.results[nk:]
+    phase = em.alloca(I1, ir.Constant(I1, 0))
+    with em.loop(length) as step:
+        i = b.sub(i64(length - 1), step) if node.attrs["reverse"] else step
+        ph = b.load(phase)
+        cur = [b.select(ph, y_, x_) for x_, y_ in zip(A, B)]
+        nxt = [b.select(ph, x_, y_) for x_, y_ in zip(A, B)]
+        xsl = [byte_offset(b, em.ptr[id(x)], b.mul(i, i64(x.type.nbytes // max(length, 1)))) for x in xs]
+        ysl = [byte_offset(b, em.ptr[id(y)], b.mul(i, i64(y.type.nbytes // max(length, 1)))) for y in ys]
+        argv = em.ptr_array([em.ptr[id(c)] for c in consts] + cur + xsl)
+        resv = em.ptr_array(nxt + ysl)
+        b.call(body_fn, [argv, resv, sub, em.rt])
+        b.store(b.not_(ph), phase)
+    ph = b.load(phase)
+    for r, a_, b_ in zip(carry_out, A, B):
+        em.memcpy(em.ptr[id(r)], b.select(ph, b_, a_), r.type.nbytes)

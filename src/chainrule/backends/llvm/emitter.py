@@ -1,0 +1,309 @@
+"""Kernel functions under construction: `Emitter` (loops, loads, stores, memos) and `Index`.
+
+A kernel is an internal LLVM function whose buffer parameters are `noalias`
+(the planner guarantees a kernel never writes a buffer it reads), so LLVM
+vectorizes its loops without runtime alias checks. Inside a loop, a value is
+produced by `Emitter.ev(value, index)`: a load for a buffer, or the op's rule
+(scalar.py for elementwise ops, expressions.py for index mappings) applied to
+its operands' values at the index that op maps to.
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import ExitStack, contextmanager
+
+import llvmlite.ir as ir
+
+from .lltypes import I1, I8, I64, PTR, VOID, i64, mem_type
+from .scalar import apply_scalar
+
+EXPR = {}  # op name -> rule(emitter, node, operands, index) -> value; filled by expressions.py
+
+
+def _strides(shape):
+    out, acc = [], 1
+    for n in reversed(shape):
+        out.append(acc)
+        acc *= n
+    return list(reversed(out))
+
+
+class Index:
+    """A position in a tensor of `shape`: multi-index and/or flat offset, each made on demand."""
+
+    __slots__ = ("shape", "_dims", "_flat", "em")
+
+    def __init__(self, em, shape, dims=None, flat=None):
+        self.em, self.shape, self._dims, self._flat = em, tuple(shape), dims, flat
+        if not self.shape:
+            self._dims, self._flat = [], i64(0)
+
+    def dims(self):
+        if self._dims is None:
+            b = self.em.b
+            rest = self._flat
+            out = []
+            if any(n == 0 for n in self.shape):
+                self._dims = [i64(0)] * len(self.shape)
+                return self._dims
+            for k, n in enumerate(reversed(self.shape)):
+                last = k == len(self.shape) - 1
+                if n == 1:
+                    out.append(i64(0))
+                elif last:
+                    out.append(rest)
+                else:
+                    out.append(b.urem(rest, i64(n)))
+                    rest = b.udiv(rest, i64(n))
+            self._dims = list(reversed(out))
+        return self._dims
+
+    def flat(self):
+        if self._flat is None:
+            b = self.em.b
+            acc = None
+            for d, s, n in zip(self._dims, _strides(self.shape), self.shape):
+                if n == 1:
+                    continue
+                term = d if s == 1 else b.mul(d, i64(s))
+                acc = term if acc is None else b.add(acc, term)
+            self._flat = acc if acc is not None else i64(0)
+        return self._flat
+
+
+class Emitter:
+    """Builds one kernel function."""
+
+    def __init__(self, mb: "ModuleBuilder", name: str, buffers: list, want_rt: bool, want_scratch: bool = False,
+                 ranged: bool = False):
+        self.mb, self.plan = mb, mb.plan
+        self.tag = name
+        params = [PTR] * (len(buffers) + (1 if want_rt else 0) + (1 if want_scratch else 0)) + [I64] * (2 * ranged)
+        fn = ir.Function(mb.module, ir.FunctionType(VOID, params), name)
+        fn.linkage = "internal"
+        for a in fn.args[:len(buffers)]:
+            a.add_attribute("noalias")
+        fn.attributes.add("nounwind")
+        self.fn = fn
+        self.ptr = {id(v): a for v, a in zip(buffers, fn.args)}
+        self.rt = fn.args[len(buffers)] if want_rt else None
+        self.scratch = fn.args[len(buffers) + want_rt] if want_scratch else None
+        # ranged kernels run only outer iterations [lo, hi) (the halves of a two-thread split)
+        self.lo, self.hi = (fn.args[-2], fn.args[-1]) if ranged else (None, None)
+        self.entry_block = fn.append_basic_block("entry")
+        self.body_block = fn.append_basic_block("body")
+        self.b = ir.IRBuilder(self.body_block)
+        self.memo = [{}]
+        self.keep = []
+
+    def finish(self):
+        self.b.ret_void()
+        ir.IRBuilder(self.entry_block).branch(self.body_block)
+
+    # -- memory
+    def alloca(self, ty, init=None):
+        eb = ir.IRBuilder(self.entry_block)
+        slot = eb.alloca(ty)
+        if init is not None:
+            self.b.store(init, slot)
+        return slot
+
+    def memcpy(self, dst, src, nbytes: int):
+        if nbytes:
+            self.b.call(memcpy_fn(self.mb.module), [dst, src, i64(nbytes), ir.Constant(I1, 0)])
+
+    def ptr_array(self, ptrs):
+        """A stack array holding `ptrs` (the argument/result tables of a region call)."""
+        arr = ir.IRBuilder(self.entry_block).alloca(ir.ArrayType(PTR, max(1, len(ptrs))))
+        for i, p in enumerate(ptrs):
+            self.b.store(p, self.b.bitcast(self.b.gep(arr, [i64(0), i64(i)], inbounds=True), PTR))
+        return self.b.bitcast(arr, PTR)
+
+    def addr(self, v, flat):
+        return self.b.gep(self.ptr[id(v)], [flat], inbounds=True, source_etype=mem_type(v.dtype))
+
+    def load(self, v, idx):
+        x = self.b.load(self.addr(v, idx.flat()), typ=mem_type(v.dtype), align=v.dtype.itemsize)
+        if v.dtype.is_bool:
+            x = self.b.icmp_unsigned("!=", x, ir.Constant(I8, 0))
+        return x
+
+    def store_at(self, v, flat, val):
+        if v.dtype.is_bool:
+            val = self.b.zext(val, I8)
+        self.b.store(val, self.addr(v, flat), align=v.dtype.itemsize)
+
+    # -- loops
+    @contextmanager
+    def loop(self, n: int):
+        """for i in range(n): the body is built inside the `with`."""
+        b = self.b
+        pre = b.block
+        body = self.fn.append_basic_block("loop")
+        done = self.fn.append_basic_block("done")
+        b.cbranch(ir.Constant(I1, int(n > 0)), body, done)
+        b.position_at_end(body)
+        i = b.phi(I64)
+        i.add_incoming(i64(0), pre)
+        self.memo.append({})
+        try:
+            yield i
+        finally:
+            self.memo.pop()
+        nxt = b.add(i, i64(1))
+        i.add_incoming(nxt, b.block)
+        b.cbranch(b.icmp_unsigned("<", nxt, i64(n)), body, done)
+        b.position_at_end(done)
+
+    @contextmanager
+    def loop_range(self, lo, hi):
+        """for i in range(lo, hi) with run-time bounds."""
+        b = self.b
+        pre = b.block
+        body = self.fn.append_basic_block("loop")
+        done = self.fn.append_basic_block("done")
+        b.cbranch(b.icmp_unsigned("<", lo, hi), body, done)
+        b.position_at_end(body)
+        i = b.phi(I64)
+        i.add_incoming(lo, pre)
+        self.memo.append({})
+        try:
+            yield i
+        finally:
+            self.memo.pop()
+        nxt = b.add(i, i64(1))
+        i.add_incoming(nxt, b.block)
+        b.cbranch(b.icmp_unsigned("<", nxt, hi), body, done)
+        b.position_at_end(done)
+
+    @contextmanager
+    def nest(self, shape, need_dims=True, ranged=False):
+        """Loops over every element of `shape`, yielding its Index; `ranged` limits the outer
+        loop (the flat loop, or dimension 0) to the kernel's [lo, hi) arguments."""
+        if ranged:
+            if not need_dims or len(shape) <= 1:
+                with self.loop_range(self.lo, self.hi) as i:
+                    yield Index(self, shape, flat=i)
+                return
+            with ExitStack() as stack:
+                dims = [stack.enter_context(self.loop_range(self.lo, self.hi))]
+                for n in shape[1:]:
+                    dims.append(i64(0) if n == 1 else stack.enter_context(self.loop(n)))
+                yield Index(self, shape, dims=dims)
+            return
+        if not need_dims or len(shape) <= 1:
+            n = math.prod(shape)
+            if n == 1:
+                self.memo.append({})
+                try:
+                    yield Index(self, shape, flat=i64(0))
+                finally:
+                    self.memo.pop()
+                return
+            with self.loop(n) as i:
+                yield Index(self, shape, flat=i)
+            return
+        with ExitStack() as stack:
+            dims = []
+            for n in shape:
+                dims.append(i64(0) if n == 1 else stack.enter_context(self.loop(n)))
+            if all(n == 1 for n in shape):
+                self.memo.append({})
+                stack.callback(self.memo.pop)
+            yield Index(self, shape, dims=dims)
+
+    # -- values
+    def ev(self, v, idx: Index):
+        if self.plan.kind[id(v)] != "inline":
+            return self.load(v, idx)
+        return self.compute(v, idx)
+
+    def compute(self, v, idx: Index):
+        """The value of v's own node at idx (roots are computed, not loaded)."""
+        key = (id(v), id(idx))
+        memo = self.memo[-1]
+        got = memo.get(key)
+        if got is not None:
+            return got
+        node = v.node
+        ops = self.plan.operands[node]
+        if node.op.elementwise:
+            val = apply_scalar(self.b, node, [self.ev(o, idx) for o in ops])
+        else:
+            val = EXPR[node.op.name](self, node, ops, idx)
+        memo[key] = val
+        self.keep.append(idx)
+        return val
+
+    def scalar(self, v):
+        """A rank-0 value (loop invariant: LLVM hoists it)."""
+        return self.ev(v, Index(self, ()))
+
+    def needs_dims(self, values) -> bool:
+        return needs_dims(self.plan, values)
+
+    def index_clamp(self, x, lo: int, hi: int):
+        """x (i64) clamped to [lo, hi]."""
+        b = self.b
+        x = b.select(b.icmp_signed("<", x, i64(lo)), i64(lo), x)
+        return b.select(b.icmp_signed(">", x, i64(hi)), i64(hi), x)
+
+    def to_i64(self, x):
+        return self.b.sext(x, I64) if x.type != I64 else x
+
+
+_DIM_OPS = {"transpose", "slice", "reverse", "pad", "concatenate", "iota", "gather", "dynamic_slice"}
+
+
+def needs_dims(plan, values) -> bool:
+    """Whether computing `values` (and what they inline) needs multi-indices, not just a flat offset."""
+    seen = set()
+    stack = list(values)
+    while stack:
+        v = stack.pop()
+        if id(v) in seen or v.node is None or (plan.kind[id(v)] != "inline" and not any(v is r for r in values)):
+            continue
+        seen.add(id(v))
+        name = v.node.op.name
+        if name in _DIM_OPS or (name == "broadcast_in_dim" and v.node.operands[0].type.size != v.type.size):
+            return True
+        stack.extend(plan.operands[v.node])
+    return False
+
+
+PARALLEL_LOOP_ELEMENTS = 1 << 18  # below this a second thread costs more than it saves
+
+
+def split_extent(plan, kernel):
+    """The outer loop extent a loop kernel may be split along, or 0 when it stays whole."""
+    if kernel.kind != "loop":
+        return 0
+    shape = kernel.roots[0].shape
+    if math.prod(shape) < PARALLEL_LOOP_ELEMENTS:
+        return 0
+    if len(shape) <= 1 or not needs_dims(plan, kernel.roots):
+        return math.prod(shape)
+    return shape[0] if shape[0] >= 2 else 0
+
+
+# --- expression rules for index-mapping ops -------------------------------------------
+
+
+def extern(module, name, ret, args):
+    """The declaration of an external (libc/libm) function, made once per module."""
+    fn = module.globals.get(name)
+    if fn is None:
+        fn = ir.Function(module, ir.FunctionType(ret, args), name)
+    return fn
+
+
+def memcpy_fn(module):
+    fn = module.globals.get("llvm.memcpy.p0.p0.i64")
+    if fn is None:
+        fn = ir.Function(module, ir.FunctionType(VOID, [PTR, PTR, I64, I1]), "llvm.memcpy.p0.p0.i64")
+    return fn
+
+
+def byte_offset(b, p, off):
+    return p if off == 0 else b.gep(p, [off if isinstance(off, ir.Value) else i64(off)], source_etype=I8)
