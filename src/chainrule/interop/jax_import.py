@@ -2,9 +2,10 @@
 
 The function is traced to a jaxpr (under a scoped x64 context, so float64
 and int64 specs keep their dtypes), and each equation is rebuilt with
-chainrule ops through the table in `jax_primitives.py`. Calls (jit, remat,
-custom_jvp/custom_vjp) are inlined: custom rules are dropped for their
-primal function, whose derivative chainrule computes itself. A primitive
+chainrule ops through the table in `jax_primitives.py`. Calls (jit) are
+inlined; custom_jvp functions and checkpoints keep their rule and policy as
+chainrule's custom_jvp_call and remat ops (`jax_custom.py`); custom_vjp
+functions are inlined (their primal function, differentiated by chainrule). A primitive
 with no chainrule equivalent raises `UnsupportedPrimitiveError` naming it
 and the user's source line.
 """
@@ -20,7 +21,8 @@ import numpy as np
 
 from ..ir import GraphBuilder, IRError, TensorType
 from . import jax_control_flow as _jax_control_flow  # noqa: F401  (registers cond/while/scan)
-from .jax_primitives import INLINE, PRIMITIVES, Context, UnsupportedPrimitiveError, chainrule_dtype
+from . import jax_custom as _jax_custom  # noqa: F401  (registers custom_jvp_call, remat2)
+from .jax_primitives import INLINE, PRIMITIVES, RULE_FIRST, Context, UnsupportedPrimitiveError, chainrule_dtype
 
 __all__ = ["UnsupportedPrimitiveError", "from_jax", "jaxpr_to_graph"]
 
@@ -96,7 +98,7 @@ def inline_jaxpr(ctx: Context, jaxpr, consts, args) -> list:
         prim = eqn.primitive.name
         ins = [read(v) for v in eqn.invars]
         try:
-            if prim in INLINE:
+            if prim in INLINE and prim not in RULE_FIRST:
                 sub, sub_consts = INLINE[prim](eqn)
                 outs = inline_jaxpr(ctx, sub, sub_consts, ins)
             else:
