@@ -11,11 +11,11 @@ so a backend emits it as one loop nest. How groups form:
 2. Multi-output. Groups of one loop shape that read the same value (a
    parameter or a computed one, directly or through a broadcast), or where
    one feeds the other, merge when no path leaves one and reaches
-   the other through nodes outside them (that would be a cycle). The check is
-   a breadth-first search bounded per attempt and in total (linear overall);
-   when the bound is hit the merge is simply not done. A group whose outside
-   users all lie in the other group merges without a search (that cannot
-   make a cycle either).
+   the other through nodes outside them (that would be a cycle). A
+   topological order of the groups is maintained as in Pearce and Kelly's
+   dynamic topological sort, so the check searches only the groups ordered
+   between the two; it is bounded per attempt and in total (linear overall),
+   and when a bound is hit the merge is simply not done.
 3. Build. Inside a region, `broadcast_in_dim` of a value from outside is
    copied in (broadcast of a region parameter), and so are splat constants
    (as a rank-0 constant). That duplication is cheap and argued: it is an
@@ -39,8 +39,8 @@ from .dce import dce_graph
 from .graphutil import rebuild_node
 
 MAX_FUSION_NODES = 256        # computing nodes per fusion
-SEARCH_BUDGET = 512           # units visited per cycle check
-TOTAL_SEARCH_PER_NODE = 32    # total cycle-check work, per node of the graph
+SEARCH_BUDGET = 128          # edges visited per merge attempt
+TOTAL_SEARCH_PER_NODE = 64    # total merge-check work (edges), per node of the graph
 
 
 def _compute_kind(node: Node):
@@ -185,74 +185,112 @@ def _worth_fusing(nodes, members, prod, shape) -> bool:
 
 
 def _multi_output(nodes, users, prod, grouped, g: _Groups, cap):
-    budget = [TOTAL_SEARCH_PER_NODE * len(nodes) + 10_000]
+    """Merge groups into multi-output fusions where that makes no cycle (see the module doc).
+
+    The contracted graph (groups and loose nodes as units) keeps a topological order `ord`,
+    maintained as in Pearce and Kelly's dynamic topological sort: merging A and B (ord A <
+    ord B) is like adding the edge B -> A, so it makes a cycle exactly when a search forward
+    from A, bounded by ord B, reaches B other than directly. That search and the backward
+    one from B only visit units ordered between A and B, and give the units to reorder. Work
+    is counted in edges, per attempt and in total (linear overall); when a bound is hit the
+    merge is not done.
+    """
+    n = len(nodes)
+    budget = [TOTAL_SEARCH_PER_NODE * n + 10_000]
+    preds: list[list[int]] = [[prod[id(v)] for v in node.operands if id(v) in prod] for node in nodes]
+    ext_out: dict[int, list[int]] = {}
+    ext_in: dict[int, list[int]] = {}
+    for root, members in g.members.items():
+        ext_out[root] = [w for m in members for w in users[m] if not grouped[w] or g.find(w) != root]
+        ext_in[root] = [p for m in members for p in preds[m] if not grouped[p] or g.find(p) != root]
 
     def unit_of(i):
-        return g.find(i) if grouped[i] else ("n", i)
+        return g.find(i) if grouped[i] else -1 - i
 
-    def successors(u):
-        if isinstance(u, tuple):
-            for w in users[u[1]]:
-                yield unit_of(w)
+    def neighbours(u, lists, plain):
+        """Units next to unit u; a group's list is compacted to one node per neighbour unit."""
+        if u < 0:
+            out = {unit_of(w) for w in plain[-1 - u]}
+            out.discard(u)
+            return out
+        reps = {}
+        for w in lists[u]:
+            uw = unit_of(w)
+            if uw != u and uw not in reps:
+                reps[uw] = w
+        lists[u] = list(reps.values())
+        return set(reps)
+
+    # a topological order of the units after phase 1 (Kahn, lowest node index first)
+    units = list(g.members) + [-1 - i for i in range(n) if not grouped[i]]
+    key = {u: (min(g.members[u]) if u >= 0 else -1 - u) for u in units}
+    indeg = {u: len(neighbours(u, ext_in, preds)) for u in units}
+    heap = [(key[u], u) for u in units if indeg[u] == 0]
+    heapq.heapify(heap)
+    order: dict[int, int] = {}
+    while heap:
+        _, u = heapq.heappop(heap)
+        order[u] = len(order)
+        for w in neighbours(u, ext_out, users):
+            indeg[w] -= 1
+            if indeg[w] == 0:
+                heapq.heappush(heap, (key[w], w))
+
+    def search(start, stop, lists, plain, inside):
+        """Units reached from `start` within the ord window; None on a cycle or when over budget."""
+        seen = {start}
+        stack = [start]
+        edges = 0
+        while stack:
+            u = stack.pop()
+            nb = neighbours(u, lists, plain)
+            edges += len(nb) + 1
+            budget[0] -= len(nb) + 1
+            if edges > SEARCH_BUDGET or budget[0] < 0:
+                return None
+            for w in nb:
+                if w == stop:
+                    if u != start:
+                        return None  # start -> ... -> stop through another unit: a cycle
+                    continue
+                if w not in seen and inside(order[w]):
+                    seen.add(w)
+                    stack.append(w)
+        return seen
+
+    def try_merge(x, y):
+        if budget[0] < 0:
             return
-        for m in g.members[u]:
-            for w in users[m]:
-                uw = unit_of(w)
-                if uw != u:
-                    yield uw
-
-    def reaches(starts, targets):
-        """True (or unknown) when some start unit reaches a target through outside units."""
-        seen = set()
-        queue = deque(s for s in starts if s not in targets)
-        if any(s in targets for s in starts):
-            return True
-        steps = 0
-        while queue:
-            u = queue.popleft()
-            if u in seen:
-                continue
-            seen.add(u)
-            steps += 1
-            budget[0] -= 1
-            if steps > SEARCH_BUDGET or budget[0] < 0:
-                return True  # unknown: refuse the merge
-            for w in successors(u):
-                if w in targets:
-                    return True
-                if w not in seen:
-                    queue.append(w)
-        return False
-
-    def outside_succ(root, other):
-        out = set()
-        for w in successors(root):
-            if w != other:
-                out.add(w)
-        return out
-
-    def try_merge(a, b):
-        a, b = g.find(a), g.find(b)
-        if a == b or not g.compatible(a, b, cap):
+        x, y = g.find(x), g.find(y)
+        if x == y or not g.compatible(x, y, cap):
             return
         # a reduce result may not be used inside its own fusion: reductions are roots
-        if any(g.find(w) == b for r in g.reduces[a] for w in users[r] if grouped[w]) or any(
-                g.find(w) == a for r in g.reduces[b] for w in users[r] if grouped[w]):
+        for p, q in ((x, y), (y, x)):
+            for r in g.reduces[p]:
+                if any(grouped[w] and g.find(w) == q for w in users[r]):
+                    return
+        a, b = (x, y) if order[x] < order[y] else (y, x)
+        oa, ob = order[a], order[b]
+        fwd = search(a, b, ext_out, users, lambda o: o < ob)
+        if fwd is None:
             return
-        sa = outside_succ(a, b)
-        sb = outside_succ(b, a)
-        feeds_ab = any(w == b for w in successors(a))
-        feeds_ba = any(w == a for w in successors(b))
-        if feeds_ab and not sa:
-            pass  # a's only outside users are in b: always safe
-        elif feeds_ba and not sb:
-            pass
-        elif reaches(sa, {b}) or reaches(sb, {a}):
+        bwd = search(b, a, ext_in, preds, lambda o: o > oa)
+        if bwd is None or not fwd.isdisjoint(bwd):
             return
-        g.union(a, b)
+        pool = sorted(order[u] for u in fwd | bwd)
+        before = sorted((u for u in bwd if u != b), key=order.__getitem__)
+        after = sorted((u for u in fwd if u != a), key=order.__getitem__)
+        la, lb = ext_out.pop(a), ext_out.pop(b)
+        ia, ib = ext_in.pop(a), ext_in.pop(b)
+        del order[a], order[b]
+        root = g.union(a, b)
+        ext_out[root] = la + lb if len(la) >= len(lb) else lb + la
+        ext_in[root] = ia + ib if len(ia) >= len(ib) else ib + ia
+        for u, o in zip(before + [root] + after, pool):
+            order[u] = o
 
     # (a) a group feeding another group of its loop shape
-    for i in range(len(nodes)):
+    for i in range(n):
         if not grouped[i]:
             continue
         for w in users[i]:
@@ -272,7 +310,7 @@ def _multi_output(nodes, users, prod, grouped, g: _Groups, cap):
             if p is not None and nodes[p].op.name == "constant":
                 continue
             readers.setdefault(id(v), []).append(i)
-    for src, rs in readers.items():
+    for rs in readers.values():
         first = rs[0]
         for other in rs[1:]:
             try_merge(first, other)

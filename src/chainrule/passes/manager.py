@@ -16,6 +16,7 @@ none is given, from the environment:
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import sys
@@ -200,7 +201,7 @@ def run_pipeline(graph: Graph, pipeline, ctx: PassContext, instrumentation: Inst
         inst.before_pipeline(graph)
     for p in passes:
         t0 = time.perf_counter()
-        new = p(graph, ctx)
+        new = run_pass(p, graph, ctx)
         dt = time.perf_counter() - t0
         if inst is not None:
             inst.after_pass(p, graph, new, dt)
@@ -208,6 +209,23 @@ def run_pipeline(graph: Graph, pipeline, ctx: PassContext, instrumentation: Inst
     if inst is not None:
         inst.after_pipeline(graph)
     return graph
+
+
+def run_pass(p: Pass, graph: Graph, ctx: PassContext) -> Graph:
+    """Run a pass with Python's cyclic garbage collector paused.
+
+    A pass allocates hundreds of thousands of small objects on a big graph, and
+    every collection walks all live objects: on a 250k-node graph that doubled
+    the time of the fusion pass and made it grow faster than linearly. The
+    collector runs again (and frees what the pass dropped) once the pass ends.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return p(graph, ctx)
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def optimize(graph: Graph, opt_level: int = 2, passes=None, fast_math: bool = False,

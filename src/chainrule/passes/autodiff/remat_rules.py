@@ -117,6 +117,18 @@ def _tangent_region(body: Graph, saved: list, wrt: list, keep: list) -> Graph:
     return dce(b, [e.materialize(touts[k], body.results[k].type) for k in keep])
 
 
+def _needed(saved: list, tangent: Graph, first: int) -> list:
+    """The saved nodes whose results `tangent` (params: operands, then saved results from `first`) reads."""
+    used = {id(v) for n in tangent.nodes for v in n.operands} | {id(r) for r in tangent.results}
+    out, pos = [], first
+    for node in saved:
+        k = len(node.results)
+        if any(id(p) in used for p in tangent.params[pos:pos + k]):
+            out.append(node)
+        pos += k
+    return out
+
+
 def _with_saved_results(body: Graph, saved: list) -> Graph:
     """The body, also returning the results of the saved nodes (the primal node's extra outputs)."""
     if not saved:
@@ -167,11 +179,15 @@ def _checkpoint_jvp(e, body, attrs, xs, ts):
     if not keep:
         return list(e.emit("remat", xs, attrs, (body,)).results), [None] * n
     saved = saved_nodes(body, attrs["policy"])
+    tangent = _tangent_region(body, saved, wrt, keep)
+    needed = _needed(saved, tangent, len(xs))
+    if len(needed) != len(saved):  # save only what the tangent region reads (as JAX's partial eval does)
+        saved = needed
+        tangent = _tangent_region(body, saved, wrt, keep)
     pn = e.emit("remat", xs, attrs, (_with_saved_results(body, saved),))
     ys, residuals = list(pn.results[:n]), list(pn.results[n:])
     tans = [ts[i] for i in wrt]
-    tn = e.emit("remat", [*xs, *residuals, *tans], attrs.replace(num_tangents=len(tans)),
-                (_tangent_region(body, saved, wrt, keep),))
+    tn = e.emit("remat", [*xs, *residuals, *tans], attrs.replace(num_tangents=len(tans)), (tangent,))
     touts = [None] * n
     for k, r in zip(keep, tn.results):
         touts[k] = r
