@@ -219,10 +219,13 @@ def test_spec_without_shape_is_a_type_error():
         from_jax(jnp.sin, 3.0)
 
 
-def test_shape_dtype_struct_specs():
+def test_shape_dtype_struct_and_chainrule_specs():
     g = from_jax(lambda x: jnp.sum(x ** 2), jax.ShapeDtypeStruct((2, 3), np.float64))
     assert str(g.params[0].type) == "f64[2,3]"
     assert compile(g, backend="reference")(np.ones((2, 3)))[0] == 6.0
+    import chainrule as cr
+    g = cr.from_jax(lambda x, n: (jnp.sin(x), n + 1), cr.Spec((2, 3), "float32"), cr.Spec((), "int64"))
+    assert [str(p.type) for p in g.params] == ["f32[2,3]", "i64[]"]
 
 
 def test_custom_jvp_rules_and_checkpoints_are_kept():

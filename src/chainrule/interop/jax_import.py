@@ -31,7 +31,8 @@ def _spec(x):
     if not (hasattr(x, "shape") and hasattr(x, "dtype")):
         raise TypeError(f"from_jax: each spec needs .shape and .dtype (a jax.ShapeDtypeStruct or an array), "
                         f"got {type(x).__name__}")
-    return jax.ShapeDtypeStruct(tuple(x.shape), np.dtype(x.dtype))
+    dt = x.dtype
+    return jax.ShapeDtypeStruct(tuple(x.shape), getattr(dt, "np", None) or np.dtype(dt))  # cr.Spec's DType has .np
 
 
 def _ident(text: str) -> str:
@@ -55,7 +56,8 @@ def _param_names(fun, specs) -> list[str]:
 
 
 def from_jax(fun, *specs, name: str | None = None):
-    """Trace `fun` on `specs` (pytrees of objects with .shape and .dtype) and
+    """Trace `fun` on `specs` (pytrees of objects with .shape and .dtype: arrays,
+    jax.ShapeDtypeStruct, cr.Spec) and
     return the equivalent chainrule Graph. Parameters are the flattened
     leaves of `specs`; results the flattened leaves of `fun`'s output."""
     abstract = jax.tree_util.tree_map(_spec, specs)
