@@ -258,6 +258,22 @@ def test_policies_change_what_the_reverse_graph_stores():
     assert batched == [] and [v.type for v in batched_dots] == [TensorType((2, 4, 6), F64)]
 
 
+def test_dots_saveable_saves_only_the_dots_the_backward_pass_reads():
+    # d(sum(sin(x) @ w)) never reads the product itself: nothing is saved (as in JAX's partial eval)
+    b = GraphBuilder("f")
+    x, w = b.param(TensorType((4, 5), F64), "x"), b.param(TensorType((5, 6), F64), "w")
+    body = GraphBuilder("linear")
+    bx, bw = body.param(x.type), body.param(w.type)
+    d = body.op("dot_general", body.op("sine", bx), bw, lhs_contracting=(1,), rhs_contracting=(0,))
+    d2 = body.op("dot_general", bx, bw, lhs_contracting=(1,), rhs_contracting=(0,))
+    region = body.build([body.op("reduce", body.op("add", d, body.op("tanh", d2)), kind="sum", dimensions=(0, 1))])
+    g = b.build(list(b.emit("remat", [x, w], {"policy": "dots_saveable"}, (region,)).results))
+    _, saved = stored(g)
+    assert [v.type for v in saved] == [TensorType((4, 6), F64)]  # only d2, which tanh' reads
+    (fwd,) = [n for n in vjp_graph(g).nodes if n.op.name == "remat" and len(n.operands) == 2]
+    assert fwd.regions[0].results[1].node.operands[0].node is None  # the saved dot is d2 = x @ w
+
+
 @pytest.mark.parametrize("policy,recomputed_dots", [("nothing_saveable", 1), ("dots_saveable", 0)])
 def test_backward_region_recomputes_what_is_not_saved(policy, recomputed_dots):
     vg, _ = stored(_layer_graph(policy))
