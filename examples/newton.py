@@ -1,8 +1,8 @@
 """Newton's method for logistic regression, with the Hessian from `cr.hessian`.
 
 The negative log-likelihood (plus a small L2 term, so that the optimum is
-finite even when the classes separate) is written once; `cr.grad` and
-`cr.hessian` derive its gradient and Hessian as graphs (the Hessian is
+finite even when the classes separate) is written once; `cr.value_and_grad`
+and `cr.hessian` derive its gradient and Hessian as graphs (the Hessian is
 forward-over-reverse: the autodiff pass applied twice), and `cr.jit`
 compiles both. Each Newton step solves H d = g; convergence is quadratic, so
 the gradient norm falls to rounding level in a handful of steps.
