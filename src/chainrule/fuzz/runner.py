@@ -336,7 +336,12 @@ def fuzz(seconds: float | None = None, programs: int | None = None, seed: int = 
         rnd = random.Random(seed * 1_000_003 + i)
         graph = generate_graph(rnd, config)
         inputs = random_inputs(graph, rnd.getrandbits(64), subnormals=subnormals)
-        failures, unsupported = checker.check(graph, inputs)
+        try:
+            failures, unsupported = checker.check(graph, inputs)
+        except KeyboardInterrupt:  # Ctrl-C ends the run; the summary still prints
+            if out is not None:
+                out(f"interrupted during program {i}")
+            break
         stats.programs += 1
         stats.unsupported += unsupported
         for target, kind, detail in failures:
