@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import jax
 
-from .executable import JaxExecutable, clear_cache, x64
+from .executable import JaxExecutable, x64
 from .export import deserialize, deserialize_and_call
 from .interpreter import lower_graph
+from .jit_cache import clear_cache
 from .sharding import data_parallel, make_mesh
 from .table import LOWERINGS, UNSUPPORTED, UnsupportedOpError
 

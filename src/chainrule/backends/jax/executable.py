@@ -10,40 +10,14 @@ lowering names its dtypes explicitly.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import jax
 import numpy as np
 
 from ..common import Executable, check_array
 from .devices import resolve_device, shardings_for, single_device
-from .interpreter import lower_graph
+from .jit_cache import jit_graph
 
 _JIT_OPTIONS = ("donate_argnums",)
-
-# Compiling the same graph again (a re-lowered cr.jit, a reloaded artifact) reuses the jitted
-# function, and with it JAX's trace and XLA's executable. Keyed by the graph's text form.
-_JIT_CACHE: OrderedDict = OrderedDict()
-JIT_CACHE_SIZE = 64
-
-
-CACHE_MAX_CONSTANT_BYTES = 1 << 20
-
-
-def _constant_bytes(graph) -> int:
-    return sum(n.attrs["value"].array.nbytes for n in graph.walk() if n.op.name == "constant")
-
-
-def clear_cache():
-    """Forget every cached jitted graph."""
-    _JIT_CACHE.clear()
-
-
-def _freeze(v):
-    if isinstance(v, (list, tuple)):
-        return tuple(_freeze(x) for x in v)
-    return v
-
 
 def x64():
     """The scoped x64 context every trace, compile and call runs in."""
@@ -86,28 +60,7 @@ class JaxExecutable(Executable):
         if self.out_shardings is not None:
             jit_kwargs["out_shardings"] = self.out_shardings
         jit_kwargs.update(options)
-        key = None
-        if cache and _constant_bytes(graph) <= CACHE_MAX_CONSTANT_BYTES:  # big constants: printing costs too much
-            try:
-                key = (str(graph), tuple(sorted((k, _freeze(v)) for k, v in jit_kwargs.items())))
-                hash(key)
-            except TypeError:  # an unhashable option: compile afresh
-                key = None
-        jitted = _JIT_CACHE.get(key) if key is not None else None
-        if jitted is None:
-            g = graph
-
-            def run_graph(*args):
-                return tuple(lower_graph(g, args))
-
-            run_graph.__name__ = graph.name
-            jitted = jax.jit(run_graph, **jit_kwargs)
-            if key is not None:
-                _JIT_CACHE[key] = jitted
-                while len(_JIT_CACHE) > JIT_CACHE_SIZE:
-                    _JIT_CACHE.popitem(last=False)
-        else:
-            _JIT_CACHE.move_to_end(key)
+        jitted = jit_graph(graph, jit_kwargs, cache)
         self.jitted = jitted
         self._compiled = None
 
