@@ -19,6 +19,7 @@ from .jit_cache import jit_graph
 
 _JIT_OPTIONS = ("donate_argnums",)
 
+
 def x64():
     """The scoped x64 context every trace, compile and call runs in."""
     return jax.enable_x64(True)
