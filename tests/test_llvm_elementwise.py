@@ -176,3 +176,16 @@ def test_power_special_cases():
         x, y = a.reshape(-1).astype(dt), b.reshape(-1).astype(dt)
         g = one_op_each(f"pow_{dt}", [TensorType(x.shape, dt)] * 2, [("power", (0, 1), {})])
         check_graph(g, [x, y], {0: 1})  # NumPy's float32 power may differ from libm powf by 1 ulp
+
+
+def test_transcendental_accuracy_dense_float64():
+    """float64 exp/log/tanh/expm1/log1p/logistic/erf/atan2 on dense grids over their ranges (ulp bound)."""
+    x = np.concatenate([np.linspace(-745, 709, 100001), np.geomspace(1e-300, 1e300, 20001),
+                        -np.geomspace(1e-300, 30, 2001), np.linspace(-6, 6, 50001)])
+    T = TensorType(x.shape, "float64")
+    names = ["exponential", "log", "tanh", "exponential_minus_one", "log_plus_one", "logistic", "erf"]
+    g = one_op_each("dense64", [T, T], [(n, (0,), {}) for n in names] + [("atan2", (0, 1), {})])
+    y = np.roll(x, 12345)
+    got, want = run_both(g, [x, y])
+    for name, gg, ww in zip(names + ["atan2"], got, want):
+        assert_ulp(gg, ww, ULP[name], name)
