@@ -44,6 +44,14 @@ def lowering_table() -> dict:
     return {k: v for k, v in table.items() if k in REGISTRY and k not in UNSUPPORTED}
 
 
+def _usable_cpus() -> int:
+    """CPUs this process may run on (its affinity set), not the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:
     """Compile `graph` for this CPU.
 
@@ -59,7 +67,7 @@ def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:
         raise ValueError(f"opt_level must be 0, 1, 2 or 3, got {opt_level!r}")
     use_cache = options.get("cache", True)
     threads = options.get("threads")
-    threads = min(2, os.cpu_count() or 1) if threads is None else int(threads)
+    threads = min(2, _usable_cpus()) if threads is None else int(threads)
     force_split = bool(options.get("force_split", False))
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
