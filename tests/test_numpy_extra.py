@@ -313,3 +313,30 @@ def test_data_dependent_shapes_are_refused(name):
 def test_clip_min_max_keywords(rng):
     x = rand(rng, (5,), np.float32)
     check(lambda xp, x: (xp.clip(x, min=-1), xp.clip(x, max=0.5), xp.clip(x, min=-0.5, max=0.5)), x)
+
+
+# --- functions of functions ---------------------------------------------------------------------------
+
+def test_piecewise(rng):
+    x = rand(rng, (7,), np.float64)
+    check(lambda xp, x: xp.piecewise(x, [x < 0, x >= 0], [lambda v: -v, lambda v: v ** 2]), x)
+    check(lambda xp, x: xp.piecewise(x, [x < -1, x > 1], [0.0, lambda v: 2 * v, lambda v: v]), x)
+    check(lambda xp, x: xp.piecewise(x, x > 0, [lambda v: v + 1]), x)
+
+
+def test_vectorize_and_apply_along_axis(rng):
+    a, b = rand(rng, (2, 3)), rand(rng, (3,))
+    want = np.vectorize(lambda a, b: a - b if a > b else a + b)(a, b)
+    vf = cnp.vectorize(lambda a, b: cnp.where(a > b, a - b, a + b))
+    check(lambda xp, a, b: vf(a, b), a, b, want=want)
+    m = rand(rng, (3, 4))
+    vs = cnp.vectorize(lambda r: cnp.sum(r * r), signature="(n)->()")
+    check(lambda xp, m: vs(m), m, want=np.sum(m * m, axis=1), rtol=1e-15)
+    check(lambda xp, m: (xp.apply_along_axis(lambda r: xp.sum(r ** 2), 1, m),
+                         xp.apply_along_axis(lambda r: r[::-1] * 2, 0, m),
+                         xp.apply_along_axis(lambda r: xp.outer(r, r), 1, m)), m, rtol=1e-15)
+
+
+def test_index_helpers(rng):
+    x = rand(rng, (4, 5))
+    check(lambda xp, x: (x[xp.s_[1:3, ::2]], x[xp.index_exp[::-1]], xp.mgrid[0:2, 0:3], xp.ogrid[0:3][0]), x)

@@ -608,6 +608,86 @@ def ravel_multi_index(multi_index, dims, mode="raise", order="C"):
     return out
 
 
+# --- functions of functions ------------------------------------------------------------------------
+
+def piecewise(x, condlist, funclist, *args, **kw):
+    """NumPy's piecewise as a chain of selects; each function sees the whole array (results are masked)."""
+    xx = operand(x)
+    if is_tensor(condlist) or (isinstance(condlist, np.ndarray) and condlist.dtype == np.bool_) or (
+            not isinstance(condlist, (list, tuple))):
+        condlist = [condlist]
+    n = len(condlist)
+    if len(funclist) not in (n, n + 1):
+        raise ValueError(f"with {n} condition(s), either {n} or {n + 1} functions are expected")
+    if len(funclist) == n + 1:
+        from .numpy_core import any as _any, stack
+        otherwise = logical_not(_any(stack([lax.broadcast_to(operand(c), type_of(xx).shape) for c in condlist]),
+                                     axis=0))
+        condlist = list(condlist) + [otherwise]
+    out = lax.full_like(xx, 0)
+    for cond, fn in zip(condlist, funclist):
+        val = fn(xx, *args, **kw) if callable(fn) else fn
+        out = where(cond, convert(val, type_of(xx).dtype) if not lax.is_weak(val) else val, out)
+    return out
+
+
+def vectorize(pyfunc=None, otypes=None, doc=None, excluded=None, cache=False, signature=None):
+    """A function applied elementwise (or per core shape, with `signature`) by cr.vmap over the loop axes."""
+    if pyfunc is None:
+        return lambda f: vectorize(f, otypes, doc, excluded, cache, signature)
+    if excluded:
+        raise NotImplementedError("vectorize(excluded=...) is not supported yet")
+    core_dims = None
+    if signature is not None:
+        ins = signature.split("->")[0]
+        core_dims = [len([d for d in part.strip("() ").split(",") if d.strip()]) for part in ins.split("),")]
+
+    def mapped(*args):
+        from .vmap import vmap
+        ops = [operand(a) for a in args]
+        cores = core_dims or [0] * len(ops)
+        loops = [type_of(o).shape[:type_of(o).ndim - c] for o, c in zip(ops, cores)]
+        batch = lax.broadcast_shapes(*loops)
+        ops = [lax.broadcast_to(o, batch + type_of(o).shape[len(l):]) for o, l, in zip(ops, loops)]
+        n = int(np.prod(batch)) if batch else 1
+        flat = [reshape(o, (n,) + type_of(o).shape[len(batch):]) for o in ops]
+        out = vmap(pyfunc)(*flat) if n else pyfunc(*[slice_axis(f, 0, 0, 0) for f in flat])
+        from .pytree import tree_map
+        return tree_map(lambda r: reshape(r, batch + type_of(operand(r)).shape[1:]), out)
+    mapped.__name__ = getattr(pyfunc, "__name__", "vectorized")
+    mapped.__doc__ = doc or getattr(pyfunc, "__doc__", None)
+    return mapped
+
+
+def apply_along_axis(func1d, axis, arr, *args, **kwargs):
+    """func1d on every 1-d slice along `axis`, by cr.vmap over the other axes; its result replaces the axis."""
+    from .vmap import vmap
+    from .numpy_core import moveaxis
+    x = operand(arr)
+    t = type_of(x)
+    axis = normalize_axis(axis, t.ndim)
+    xm = moveaxis(x, axis, -1)
+    batch = type_of(xm).shape[:-1]
+    n = int(np.prod(batch)) if batch else 1
+    flat = reshape(xm, (n, t.shape[axis]))
+    out = operand(vmap(lambda row: func1d(row, *args, **kwargs))(flat))
+    res_core = type_of(out).shape[1:]
+    out = reshape(out, batch + res_core)
+    if not res_core:
+        return out
+    nb, nc = len(batch), len(res_core)
+    perm = list(range(axis)) + list(range(nb, nb + nc)) + list(range(axis, nb))
+    return lax.transpose(out, perm)
+
+
+# index helpers are NumPy's own objects: they make Python slices and concrete grids
+s_ = np.s_
+index_exp = np.index_exp
+mgrid = np.mgrid
+ogrid = np.ogrid
+euler_gamma = np.euler_gamma
+
+
 # --- the array API names NumPy 2 has as well ----------------------------------------------------------
 
 def concat(arrays, axis=0):
@@ -647,4 +727,5 @@ from .numpy_core import (arccos as acos, arccosh as acosh, arcsin as asin, arcsi
                          arctan as atan, arctan2 as atan2, arctanh as atanh, invert as bitwise_invert,
                          power as pow)
 
-__all__ += ["acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "bitwise_invert", "pow"]
+__all__ += ["acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "bitwise_invert", "pow", "s_", "index_exp",
+            "mgrid", "ogrid", "euler_gamma"]
