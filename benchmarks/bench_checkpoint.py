@@ -17,6 +17,10 @@ gradient with respect to W, float64. Memory is measured for real:
     (tracemalloc traces NumPy's allocations), above the inputs;
   * llvm backend: the arena its buffer planner allocates for intermediates
     (`LLVMExecutable.arena_size`; parameters and results are the caller's).
+  * jax backend: XLA's temporary buffer bytes for the same gradient graph
+    (compiled memory analysis), and, for comparison, for jax.grad of the
+    same function written with jax.checkpoint (JAX's plain scan stores the
+    body's intermediates too, so it needs about 3x chainrule's).
 Gradients of every variant must agree with the plain one (and with
 jax.grad of the same chunked jax.checkpoint scheme when JAX is installed).
 
@@ -104,6 +108,26 @@ def llvm_arena(graph, args, repeat=5):
     return ex.arena_size, res, sorted(times)[len(times) // 2]
 
 
+def xla_temp_bytes(graph, variant, W, xs):
+    """(XLA's temporary buffer bytes for chainrule's gradient graph on the jax backend, and for
+    jax.grad of the same function with jax.checkpoint), from the compiled memory analysis; None
+    without JAX."""
+    try:
+        import jax
+    except ImportError:
+        return None
+    from chainrule.backends import compile as compile_graph
+    ours = compile_graph(graph, backend="jax").compiled.memory_analysis().temp_size_in_bytes
+    prev = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    try:
+        f = jax.jit(jax.grad(rnn_loss(jax.numpy, jax.lax.scan, jax.checkpoint, variant)))
+        theirs = f.lower(W, xs).compile().memory_analysis().temp_size_in_bytes
+    finally:
+        jax.config.update("jax_enable_x64", prev)
+    return ours, theirs
+
+
 def jax_gradient(W, xs):
     try:
         import jax
@@ -138,6 +162,9 @@ def measure(steps=1000, batch=16, hidden=64, chunk=None, reference=True, llvm=Tr
             arena, grad, dt = llvm_arena(g, (W, xs))
             row.update(llvm_arena_bytes=arena, llvm_s=dt)
             grads.setdefault(variant, grad)
+        xla = xla_temp_bytes(g, variant, W, xs)
+        if xla is not None:
+            row.update(xla_temp_bytes=xla[0], jax_grad_xla_temp_bytes=xla[1])
         if variant == VARIANTS[2]:
             jg = jax_gradient(W, xs)
             if jg is not None:
@@ -147,7 +174,7 @@ def measure(steps=1000, batch=16, hidden=64, chunk=None, reference=True, llvm=Tr
     plain = grads[VARIANTS[0]]
     for row in rows:
         row["max_rel_diff_vs_plain"] = float(np.max(np.abs(grads[row["variant"]] - plain)) / np.max(np.abs(plain)))
-        for key in ("reference_peak_bytes", "llvm_arena_bytes"):
+        for key in ("reference_peak_bytes", "llvm_arena_bytes", "xla_temp_bytes", "jax_grad_xla_temp_bytes"):
             if key in row:
                 row[key.replace("_bytes", "_ratio")] = row[key] / rows[0][key]
     return rows
@@ -155,7 +182,8 @@ def measure(steps=1000, batch=16, hidden=64, chunk=None, reference=True, llvm=Tr
 
 def _line(row, plain):
     parts = [f"{row['variant']:<40}"]
-    for key, what in (("reference_peak_bytes", "reference peak"), ("llvm_arena_bytes", "llvm arena")):
+    for key, what in (("reference_peak_bytes", "reference peak"), ("llvm_arena_bytes", "llvm arena"),
+                      ("xla_temp_bytes", "jax backend XLA temp"), ("jax_grad_xla_temp_bytes", "jax.grad XLA temp")):
         if key in row:
             parts.append(f"{what} {row[key] / 1e6:7.3f} MB ({row[key] / plain[key]:.3f}x)")
     for key, what in (("reference_s", "reference"), ("llvm_s", "llvm")):
