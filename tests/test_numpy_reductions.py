@@ -195,3 +195,21 @@ def test_special_erf_softmax(rng):
     check(lambda xp, x: cnp.special.erf(x), x, want=np.vectorize(math.erf)(x), rtol=1e-15)
     e = np.exp(x - x.max(axis=-1, keepdims=True))
     check(lambda xp, x: cnp.special.softmax(x), x, want=e / e.sum(axis=-1, keepdims=True), rtol=1e-14)
+
+
+def test_reductions_with_where_and_initial(rng):
+    import warnings
+    x = rand(rng, (3, 4), np.float64)
+    m = rng.random((3, 4)) < 0.6
+    m[0] = False  # an all-masked row
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check(lambda xp, x, m: (xp.sum(x, axis=0, where=m), xp.sum(x, initial=5.0), xp.prod(x, where=m, initial=2.0),
+                                xp.mean(x, axis=1, where=m), xp.var(x, where=m), xp.std(x, axis=0, where=m, ddof=1),
+                                xp.max(x, axis=1, where=m, initial=-9.0), xp.min(x, where=m[1], initial=9.0),
+                                xp.all(x > 0, axis=0, where=m), xp.any(x > 0, where=m), x.sum(axis=1, where=m),
+                                x.max(where=m, initial=0.0)), x, m, rtol=1e-14, atol=1e-14)
+    with pytest.raises(ValueError, match="initial"):
+        cnp.max(x, where=m)
+    with pytest.raises(TypeError, match="out="):
+        cnp.sum(x, out=np.empty(()))

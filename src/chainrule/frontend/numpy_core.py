@@ -532,16 +532,42 @@ def _sum_dtype(x, dtype):
     return d
 
 
-def sum(a, axis=None, dtype=None, keepdims=False):
-    x = operand(a)
-    x = convert(x, _sum_dtype(x, dtype))
-    return reduce(x, "sum", axis, keepdims)
+def _no_out(out, name):
+    if out is not None:
+        raise TypeError(f"{name}(out=...) writes in place, which tensors cannot; use the returned value")
 
 
-def prod(a, axis=None, dtype=None, keepdims=False):
+def _masked(x, where_, fill):
+    """x where the mask holds, `fill` elsewhere (NumPy's where= of reductions)."""
+    if where_ is None or where_ is True:
+        return x
+    m = broadcast_to(_as_bool(where_), type_of(x).shape)
+    return bind("select", m, x, lax.full_like(x, fill))
+
+
+def _where_count(x, axis, keepdims, where_, dt):
+    """Elements taking part in each reduction: a static count, or the mask summed."""
+    if where_ is None or where_ is True:
+        n = _count(x, axis)
+        return n
+    m = convert(broadcast_to(_as_bool(where_), type_of(x).shape), dt)
+    return reduce(m, "sum", axis, keepdims)
+
+
+def sum(a, axis=None, dtype=None, keepdims=False, *, out=None, initial=None, where=None):
+    _no_out(out, "sum")
     x = operand(a)
-    x = convert(x, _sum_dtype(x, dtype))
-    return reduce(x, "prod", axis, keepdims)
+    x = _masked(convert(x, _sum_dtype(x, dtype)), where, 0)
+    r = reduce(x, "sum", axis, keepdims)
+    return r if initial is None else add(r, initial)
+
+
+def prod(a, axis=None, dtype=None, keepdims=False, *, out=None, initial=None, where=None):
+    _no_out(out, "prod")
+    x = operand(a)
+    x = _masked(convert(x, _sum_dtype(x, dtype)), where, 1)
+    r = reduce(x, "prod", axis, keepdims)
+    return r if initial is None else multiply(r, initial)
 
 
 def _count(x, axis):
@@ -550,42 +576,65 @@ def _count(x, axis):
     return int(np.prod([t.shape[a] for a in axes])) if axes else 1
 
 
-def mean(a, axis=None, dtype=None, keepdims=False):
+def mean(a, axis=None, dtype=None, keepdims=False, *, out=None, where=None):
+    _no_out(out, "mean")
     x = operand(a)
     d = as_dtype(dtype) if dtype is not None else type_of(x).dtype
     if not d.is_float:
         d = as_dtype("float64")
     x = convert(x, d)
-    s = reduce(x, "sum", axis, keepdims)
-    n = _count(x, axis)
-    return bind("divide", s, lax.full_like(s, n))
+    s = reduce(_masked(x, where, 0), "sum", axis, keepdims)
+    n = _where_count(x, axis, keepdims, where, d)
+    return bind("divide", s, lax.full_like(s, n) if isinstance(n, int) else n)
 
 
-def var(a, axis=None, dtype=None, ddof=0, keepdims=False):
+def var(a, axis=None, dtype=None, ddof=0, keepdims=False, *, out=None, where=None, mean=None):
+    _no_out(out, "var")
     x = operand(a)
-    m = mean(x, axis, dtype, keepdims=True)
+    m = _mean(x, axis, dtype, keepdims=True, where=where) if mean is None else operand(mean)
     x = convert(x, type_of(m).dtype)
     dev = bind("subtract", x, broadcast_to(m, type_of(x).shape))
-    s = reduce(bind("multiply", dev, dev), "sum", axis, keepdims)
-    n = _count(x, axis) - ddof
-    return bind("divide", s, lax.full_like(s, builtins.max(n, 0)))
+    s = reduce(_masked(bind("multiply", dev, dev), where, 0), "sum", axis, keepdims)
+    n = _where_count(x, axis, keepdims, where, type_of(s).dtype)
+    if isinstance(n, int):
+        return bind("divide", s, lax.full_like(s, builtins.max(n - ddof, 0)))
+    return bind("divide", s, maximum(bind("subtract", n, lax.full_like(n, ddof)), 0))
 
 
-def std(a, axis=None, dtype=None, ddof=0, keepdims=False):
-    return sqrt(var(a, axis, dtype, ddof, keepdims))
+_mean = mean
 
 
-def max(a, axis=None, keepdims=False, initial=None):
+def std(a, axis=None, dtype=None, ddof=0, keepdims=False, *, out=None, where=None, mean=None):
+    return sqrt(var(a, axis, dtype, ddof, keepdims, out=out, where=where, mean=mean))
+
+
+def _lowest(dt):
+    return -np.inf if dt.is_float else (False if dt.is_bool else np.iinfo(dt.np).min)
+
+
+def _highest(dt):
+    return np.inf if dt.is_float else (True if dt.is_bool else np.iinfo(dt.np).max)
+
+
+def max(a, axis=None, keepdims=False, initial=None, *, out=None, where=None):
+    _no_out(out, "max")
     x = operand(a)
+    if where is not None and where is not True and initial is None:
+        raise ValueError("reduction operation 'maximum' does not have an identity, so to use a where mask one has "
+                         "to specify 'initial'")
     _check_nonempty(x, axis, "max", initial)
-    r = reduce(x, "max", axis, keepdims)
+    r = reduce(_masked(x, where, _lowest(type_of(x).dtype)), "max", axis, keepdims)
     return r if initial is None else maximum(r, initial)
 
 
-def min(a, axis=None, keepdims=False, initial=None):
+def min(a, axis=None, keepdims=False, initial=None, *, out=None, where=None):
+    _no_out(out, "min")
     x = operand(a)
+    if where is not None and where is not True and initial is None:
+        raise ValueError("reduction operation 'minimum' does not have an identity, so to use a where mask one has "
+                         "to specify 'initial'")
     _check_nonempty(x, axis, "min", initial)
-    r = reduce(x, "min", axis, keepdims)
+    r = reduce(_masked(x, where, _highest(type_of(x).dtype)), "min", axis, keepdims)
     return r if initial is None else minimum(r, initial)
 
 
@@ -597,12 +646,14 @@ def _check_nonempty(x, axis, name, initial):
         raise ValueError(f"zero-size array to reduction operation {name} which has no identity")
 
 
-def all(a, axis=None, keepdims=False):
-    return reduce(_as_bool(a), "and", axis, keepdims)
+def all(a, axis=None, keepdims=False, *, out=None, where=None):
+    _no_out(out, "all")
+    return reduce(_masked(_as_bool(a), where, True), "and", axis, keepdims)
 
 
-def any(a, axis=None, keepdims=False):
-    return reduce(_as_bool(a), "or", axis, keepdims)
+def any(a, axis=None, keepdims=False, *, out=None, where=None):
+    _no_out(out, "any")
+    return reduce(_masked(_as_bool(a), where, False), "or", axis, keepdims)
 
 
 def _arg(op, a, axis, keepdims):
