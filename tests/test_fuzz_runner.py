@@ -167,6 +167,20 @@ def test_unsupported_is_not_a_failure_but_a_crash_is():
     assert "buggy raised ZeroDivisionError: boom" in stats.findings[0].detail
 
 
+def test_text_round_trip_is_checked(monkeypatch):
+    from chainrule.fuzz import runner
+    from chainrule.ir import printer
+    real = printer.format_float
+    monkeypatch.setattr(printer, "format_float", lambda x, dt=None: real(round(x, 1), dt))  # a lossy printer
+    g = runner.rebuild(*chain(), {}, {})[0]
+    b = GraphBuilder("c")
+    c = b.constant(np.array([0.123, 2.0]))
+    lossy = b.build([b.op("negate", c)])
+    assert runner.text_failure(g) is None
+    kind, detail = runner.text_failure(lossy)
+    assert kind == "mismatch" and "changed in the text round trip" in detail
+
+
 def test_fuzz_needs_a_bound():
     with pytest.raises(ValueError, match="time limit"):
         fuzz()

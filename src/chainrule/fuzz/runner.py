@@ -18,7 +18,7 @@ import numpy as np
 
 from ..backends import available_backends, get_backend
 from ..backends.reference import evaluate_op
-from ..ir import Graph, GraphBuilder, verify
+from ..ir import Graph, GraphBuilder, parse, verify
 from .compare import describe_difference
 from .generator import GenConfig, flush_subnormals, generate_graph, inexact_values, random_inputs
 
@@ -50,6 +50,25 @@ class Finding:
         for p, a in zip(self.graph.params, self.inputs):
             lines.append(f"  %{p.name}: {p.type} = {np.array2string(np.asarray(a), threshold=64, separator=', ')}")
         return "\n".join(lines)
+
+
+TEXT = Target("text")  # the printer and parser: str(parse(str(g))) == str(g)
+
+
+def text_failure(graph: Graph) -> tuple[str, str] | None:
+    """Print and parse `graph`: the text must reprint the same and keep every op and attribute."""
+    text = str(graph)
+    try:
+        back = parse(text)
+    except Exception as e:
+        return "crash", f"the text form does not parse back: {type(e).__name__}: {e}"
+    again = str(back)
+    if again != text:
+        return "mismatch", f"the text form does not round-trip; reprinted:\n{again}"
+    for k, (a, b) in enumerate(zip(graph.walk(), back.walk())):
+        if a.op is not b.op or a.attrs != b.attrs:
+            return "mismatch", f"node {k} ({a.op.name}) changed in the text round trip: {a.attrs!r} became {b.attrs!r}"
+    return None
 
 
 class Unsupported(Exception):
@@ -141,6 +160,8 @@ class Checker:
     # -- judging --
     def failure(self, target: Target, graph: Graph, inputs, want=None, cache=None) -> tuple[str, str] | None:
         """(kind, detail) when `target` disagrees with the reference on `graph`, else None."""
+        if target == TEXT:
+            return text_failure(graph)
         if want is None:
             try:
                 want = self.oracle(graph, inputs)
@@ -172,6 +193,9 @@ class Checker:
         except Exception as e:
             return [(Target("reference"), "crash", f"the reference backend raised {type(e).__name__}: {e}")], 0
         out, unsupported, cache = [], 0, {}
+        f = text_failure(graph)
+        if f:
+            out.append((TEXT, *f))
         for t in self.targets:
             if t.backend == "reference" and t.opt_level is None:
                 continue
