@@ -82,6 +82,8 @@ def main(argv=None):
                                                               cr.Spec((8, 3), "float64"), cr.Spec((8,), "float64"))
     section("traced: cr.jit(cr.grad(loss_fn)).lower(...).as_text()")
     print(lowered.as_text())
+    section("the same, .optimized_graph() (what .compile() hands the backend)")
+    print(lowered.optimized_graph())
     section("a pipeline of our own, timed: dce,fold,cse,simplify (no fusion)")
     inst = Instrumentation(time_passes=True, verify=True, stream=sys.stdout)  # verify after each pass too
     print(optimize(lowered.graph, passes="dce,fold,cse,simplify", instrumentation=inst))

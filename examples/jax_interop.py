@@ -118,7 +118,7 @@ def main(argv=None):
 
     # 5. Export as an artifact, when chainrule.artifact exists (it is new; skip quietly otherwise).
     try:
-        import chainrule.artifact  # noqa: F401
+        import chainrule.artifact as artifact
     except ImportError:
         print("chainrule.artifact is not available in this version: skipping export")
         return err, grad_err
@@ -126,7 +126,7 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "block.crx")
     compiled.export(path)
-    loaded = cr.load(path)
+    loaded = (getattr(cr, "load", None) or artifact.load)(path)
     again = loaded(*flat_args)
     again = again[0] if isinstance(again, (list, tuple)) else again
     print(f"exported {path} and loaded it back: max abs difference {float(np.max(np.abs(again - out))):.1e}")
