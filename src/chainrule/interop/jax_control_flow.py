@@ -12,11 +12,14 @@ from ..ir import GraphBuilder, TensorType, int32
 from .jax_primitives import Context, prim
 
 
-def region(name, param_types, build):
-    """A region graph with parameters of `param_types`; `build(ctx, params)` returns its results."""
+def region(name, param_types, build, parent: Context | None = None):
+    """A region graph with parameters of `param_types`; `build(ctx, params)` returns its results.
+    The region's context inherits `parent`'s flags (whether it is inside a custom rule)."""
     b = GraphBuilder(name)
     params = [b.param(t, f"p{i}") for i, t in enumerate(param_types)]
-    return b.build(list(build(Context(b), params)))
+    ctx = Context(b)
+    ctx.inside_rule = parent.inside_rule if parent is not None else False
+    return b.build(list(build(ctx, params)))
 
 
 def _inline(closed):
@@ -32,7 +35,7 @@ def _cond(ctx, eqn, ins):
     # lax.cond and lax.switch bind `cond` with an in-range int32 index (branch 0 is cond's false branch)
     index, operands = ctx.convert(ins[0], int32), ins[1:]
     types = [v.type for v in operands]
-    branches = [region(f"branch{k}", types, _inline(br)) for k, br in enumerate(eqn.params["branches"])]
+    branches = [region(f"branch{k}", types, _inline(br), ctx) for k, br in enumerate(eqn.params["branches"])]
     return list(ctx.b.emit("case", [index, *operands], {}, branches).results)
 
 
@@ -49,7 +52,7 @@ def _while(ctx, eqn, ins):
     def body(c, ps):
         return list(ps[:cn + bn]) + list(body_build(c, ps[cn:]))  # constants pass through
 
-    node = ctx.b.emit("while", ins, {}, (region("cond", types, cond), region("body", types, body)))
+    node = ctx.b.emit("while", ins, {}, (region("cond", types, cond, ctx), region("body", types, body, ctx)))
     return list(node.results[cn + bn:])
 
 
@@ -58,6 +61,6 @@ def _scan(ctx, eqn, ins):
     p = eqn.params
     nc, nk, length = p["num_consts"], p["num_carry"], p["length"]
     types = [v.type for v in ins[:nc + nk]] + [TensorType(v.shape[1:], v.dtype) for v in ins[nc + nk:]]
-    body = region("body", types, _inline(p["jaxpr"]))
+    body = region("body", types, _inline(p["jaxpr"]), ctx)
     attrs = {"num_consts": nc, "num_carry": nk, "length": length, "reverse": bool(p["reverse"])}
     return list(ctx.b.emit("scan", ins, attrs, (body,)).results)

@@ -28,7 +28,7 @@ def _inline_primal(ctx, eqn, ins):
 def _custom_jvp_call(ctx, eqn, ins):
     from .jax_import import inline_jaxpr
 
-    if getattr(ctx, "inside_rule", False):
+    if ctx.inside_rule:
         return _inline_primal(ctx, eqn, ins)
     p = eqn.params
     nc, n = p["num_consts"], len(ins)
@@ -53,7 +53,7 @@ def _custom_jvp_call(ctx, eqn, ins):
         out_tangents = [c.full(0, o.type) if z else next(nonzero) for o, z in zip(out_primals, out_zeros)]
         return out_primals + out_tangents
 
-    regions = (region("primal", types, primal), region("jvp", types * 2, jvp))
+    regions = (region("primal", types, primal, ctx), region("jvp", types * 2, jvp, ctx))
     return list(ctx.b.emit("custom_jvp_call", ins, {}, regions).results)
 
 
@@ -75,5 +75,5 @@ def _remat(ctx, eqn, ins):
     name = _policy_name(eqn.params.get("policy"))
     if name is None or name not in get_op("remat").attrs["policy"].choices:
         return inline_jaxpr(ctx, sub, consts, ins)  # a policy chainrule lacks: a plain call
-    body = region("checkpointed", [v.type for v in ins], lambda c, ps: inline_jaxpr(c, sub, consts, list(ps)))
+    body = region("checkpointed", [v.type for v in ins], lambda c, ps: inline_jaxpr(c, sub, consts, list(ps)), ctx)
     return list(ctx.b.emit("remat", ins, {"policy": name}, (body,)).results)

@@ -27,6 +27,7 @@ class Context:
 
     def __init__(self, builder):
         self.b = builder
+        self.inside_rule = False  # True while converting a custom_jvp rule (see jax_custom.py)
 
     def op(self, name, *operands, **attrs):
         return self.b.op(name, *operands, **attrs)
