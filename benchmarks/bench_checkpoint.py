@@ -207,7 +207,8 @@ def main(argv=None) -> int:
     for row in rows:
         extra = f", vs jax.checkpoint {row['max_rel_diff_vs_jax_checkpoint']:.1e}" \
             if "max_rel_diff_vs_jax_checkpoint" in row else ""
-        print(f"  {row['variant']:<40} gradient max relative difference vs plain {row['max_rel_diff_vs_plain']:.1e}{extra}")
+        diff = row["max_rel_diff_vs_plain"]
+        print(f"  {row['variant']:<40} gradient max relative difference vs plain {diff:.1e}{extra}")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(rows, f, indent=2)

@@ -135,7 +135,8 @@ def test_forward_mode_and_jacobians_match_jax(rng):
     np.testing.assert_allclose(got[1], want[1], rtol=1e-12)
     np.testing.assert_allclose(cr.jacfwd(f_cr, argnums=2)(w1, w2, x), jax.jit(jax.jacfwd(f_jax, argnums=2))(w1, w2, x),
                                rtol=1e-12, atol=1e-13)
-    np.testing.assert_allclose(cr.hessian(f_cr, argnums=2)(w1, w2, x), jax.jit(jax.hessian(f_jax, argnums=2))(w1, w2, x),
+    np.testing.assert_allclose(cr.hessian(f_cr, argnums=2)(w1, w2, x),
+                               jax.jit(jax.hessian(f_jax, argnums=2))(w1, w2, x),
                                rtol=1e-11, atol=1e-12)
 
 
