@@ -22,7 +22,7 @@ END = "<!-- END GENERATED -->"
 
 GROUPS = {
     "Array creation": """array asarray arange linspace logspace geomspace zeros zeros_like ones ones_like full
-        full_like empty empty_like eye identity tri indices meshgrid vander diagflat ix_""",
+        full_like empty empty_like eye identity tri indices meshgrid mgrid ogrid vander diagflat ix_""",
     "Arithmetic (elementwise)": """add subtract multiply divide true_divide floor_divide remainder mod fmod divmod
         power pow float_power negative positive reciprocal square sqrt cbrt abs absolute sign copysign ldexp
         heaviside maximum minimum fmax fmin clip hypot nan_to_num""",
@@ -46,12 +46,13 @@ GROUPS = {
         unstack hstack vstack dstack column_stack row_stack split array_split hsplit vsplit dsplit tile repeat
         pad flip fliplr flipud roll rot90 append insert delete trim_zeros diag diagonal tril triu""",
     "Indexing, gathering and searching": """take take_along_axis put_along_axis compress extract slice_axis
-        nonzero flatnonzero argwhere unravel_index ravel_multi_index searchsorted interp""",
+        nonzero flatnonzero argwhere unravel_index ravel_multi_index searchsorted interp s_ index_exp""",
+    "Applying functions": "vectorize apply_along_axis piecewise",
     "Sorting and sets": "sort argsort sort_last_axis unique",
     "Polynomials and signals": "polyval convolve correlate",
     "Dtypes and introspection": """astype result_type can_cast promote_types issubdtype finfo iinfo dtype shape
         ndim size bool_ int32 int64 float32 float64 number integer signedinteger floating inexact""",
-    "Constants": "e pi inf nan newaxis",
+    "Constants": "e pi inf nan newaxis euler_gamma",
 }
 
 
