@@ -63,7 +63,8 @@ def test_mlp_training_llvm_reaches_95_percent(tmp_path):
 @needs_sklearn
 @needs_jax
 def test_mlp_training_jax_backend(tmp_path):
-    out = run_example("mlp_training.py", "--plain-progress", "--backend", "jax", "--epochs", "8", cwd=tmp_path)
+    # default progress bar: tqdm when installed
+    out = run_example("mlp_training.py", "--backend", "jax", "--epochs", "8", cwd=tmp_path)
     (acc,) = floats_after("test accuracy:", out)
     assert acc > 0.93, out
 
