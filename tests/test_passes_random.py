@@ -6,7 +6,6 @@ checked where the inputs are finite and tolerantly.
 """
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from chainrule.backends.reference import evaluate

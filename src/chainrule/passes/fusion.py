@@ -32,7 +32,6 @@ nodes, or one reading an absorbed broadcast.
 from __future__ import annotations
 
 import heapq
-from collections import deque
 
 from ..ir import Graph, GraphBuilder, Node, get_op
 from .dce import dce_graph

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Graph, Node
+from ..ir import Node
 
 
 def rebuild_node(node: Node, operands, regions=None) -> Node:
@@ -34,32 +34,6 @@ def rebuild_node(node: Node, operands, regions=None) -> Node:
     if same:
         return node
     return Node(node.op, operands, node.attrs, [r.type for r in node.results], regions, node.loc)
-
-
-def same_graph(a: Graph, b: Graph) -> bool:
-    """True when `b` is `a` rebuilt from the very same node objects (nothing changed)."""
-    return (len(a.nodes) == len(b.nodes) and all(x is y for x, y in zip(a.nodes, b.nodes))
-            and all(x is y for x, y in zip(a.results, b.results)))
-
-
-def map_graph(graph: Graph, node_fn, region_fn=None) -> Graph:
-    """Rebuild `graph` node by node: `node_fn(node, operands, regions)` returns the new
-    result values (a sequence) and appends what it made to the list it is given.
-
-    `region_fn(region) -> Graph` transforms each region of a node first (default: unchanged).
-    This is the plumbing of DCE-free passes; it walks the node list once, no recursion on depth.
-    """
-    env: dict = {}
-    out: list[Node] = []
-    for node in graph.nodes:
-        operands = [env.get(v, v) for v in node.operands]
-        regions = [region_fn(r) for r in node.regions] if (region_fn and node.regions) else None
-        new_results = node_fn(node, operands, regions, out)
-        for old, new in zip(node.results, new_results):
-            if new is not old:
-                env[old] = new
-    results = [env.get(v, v) for v in graph.results]
-    return Graph(graph.name, graph.params, out, results)
 
 
 def splat_array(value) -> np.ndarray | None:
