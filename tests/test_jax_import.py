@@ -256,3 +256,32 @@ def test_custom_jvp_rules_and_checkpoints_are_kept():
     assert_same(grads, np.asarray(want), rtol=1e-12, atol=1e-12)
     value = compile(g, backend="jax")(x, k)[0]
     assert_same(value, jax_oracle(fn, (x, k))[0], rtol=1e-12, atol=1e-12)
+
+
+def test_custom_vjp_rules_are_kept():
+    """An imported custom_vjp function (here: gradient clipping, and no cotangent for k) is
+    differentiated by chainrule with its fwd/bwd rules, as JAX does."""
+    try:
+        from chainrule.passes.autodiff import vjp_graph
+    except ImportError as e:  # written concurrently
+        pytest.skip(f"autodiff unavailable: {e}")
+
+    @jax.custom_vjp
+    def clipped(x, k):
+        return jnp.sin(x) * k
+    clipped.defvjp(lambda x, k: (jnp.sin(x) * k, (jnp.cos(x), k, x)),
+                   lambda res, g: (jnp.clip(res[0] * g * res[1], -0.5, 0.5), None))
+
+    def fn(x, k):
+        return jnp.sum(clipped(x, k) * x)
+
+    x, k = np.array([0.0, 1.0, -1.0, 2.5]), np.float64(3.0)
+    g = from_jax(fn, x, k)
+    assert "custom_vjp_call" in {n.op.name for n in g.walk()}
+    assert_roundtrip(g)
+    _, gx, gk = compile(vjp_graph(g, wrt=[0, 1], seed_ones=True), backend="reference")(x, k)
+    with jax.enable_x64(True):
+        wx, wk = jax.grad(fn, argnums=(0, 1))(x, k)
+    assert_same(gx, np.asarray(wx), rtol=1e-12, atol=1e-12)
+    assert_same(gk, np.asarray(wk), rtol=1e-12, atol=1e-12)
+    assert_same(compile(g, backend="jax")(x, k)[0], jax_oracle(fn, (x, k))[0], rtol=1e-12, atol=1e-12)

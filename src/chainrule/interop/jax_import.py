@@ -3,9 +3,9 @@
 The function is traced to a jaxpr (under a scoped x64 context, so float64
 and int64 specs keep their dtypes), and each equation is rebuilt with
 chainrule ops through the table in `jax_primitives.py`. Calls (jit) are
-inlined; custom_jvp functions and checkpoints keep their rule and policy as
-chainrule's custom_jvp_call and remat ops (`jax_custom.py`); custom_vjp
-functions are inlined (their primal function, differentiated by chainrule). A primitive
+inlined; custom_jvp/custom_vjp functions and checkpoints keep their rules
+and policy as chainrule's custom_jvp_call, custom_vjp_call and remat ops
+(`jax_custom.py`). A primitive
 with no chainrule equivalent raises `UnsupportedPrimitiveError` naming it
 and the user's source line.
 """
@@ -21,7 +21,7 @@ import numpy as np
 
 from ..ir import GraphBuilder, IRError, TensorType
 from . import jax_control_flow as _jax_control_flow  # noqa: F401  (registers cond/while/scan)
-from . import jax_custom as _jax_custom  # noqa: F401  (registers custom_jvp_call, remat2)
+from . import jax_custom as _jax_custom  # noqa: F401  (registers custom_jvp/vjp_call, remat2)
 from .jax_primitives import INLINE, PRIMITIVES, RULE_FIRST, Context, UnsupportedPrimitiveError, chainrule_dtype
 
 __all__ = ["UnsupportedPrimitiveError", "from_jax", "jaxpr_to_graph"]

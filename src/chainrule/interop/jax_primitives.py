@@ -94,12 +94,12 @@ def _closed(j):
 INLINE["jit"] = INLINE["pjit"] = lambda eqn: _closed(eqn.params["jaxpr"])
 INLINE["closed_call"] = INLINE["core_call"] = lambda eqn: _closed(eqn.params["call_jaxpr"])
 INLINE["remat"] = lambda eqn: _closed(eqn.params["jaxpr"])
-# custom_vjp rules are dropped: the primal function is differentiated instead. custom_jvp_call and
-# remat2/checkpoint have rules in jax_custom.py (these entries give their inner jaxprs to those rules)
+# custom_jvp_call, custom_vjp_call and remat2/checkpoint have rules in jax_custom.py that keep the
+# custom derivative or the policy; these entries give those rules the function's own jaxpr
 INLINE["custom_vjp_call"] = lambda eqn: _closed(eqn.params["call_jaxpr"])
 INLINE["custom_jvp_call"] = lambda eqn: _closed(eqn.params["call_jaxpr"])
 INLINE["remat2"] = INLINE["checkpoint"] = lambda eqn: _closed(eqn.params["jaxpr"])
-RULE_FIRST = {"custom_jvp_call", "remat2", "checkpoint"}  # PRIMITIVES rule, not INLINE
+RULE_FIRST = {"custom_jvp_call", "custom_vjp_call", "remat2", "checkpoint"}  # PRIMITIVES rule, not INLINE
 INLINE["custom_vjp_call_jaxpr"] = lambda eqn: _closed(eqn.params["fun_jaxpr"])
 
 
