@@ -177,3 +177,20 @@ def test_custom_vjp_fwd_may_call_the_function():
 
     g.defvjp(lambda x: (g(x), cnp.cos(x)), lambda c, t: (c * t,))
     assert np.isclose(cr.grad(g)(1.0), np.cos(1.0))
+
+
+def test_to_source_writes_control_flow_and_regions_as_python():
+    def f(x):
+        c, ys = cr.scan(lambda c, xi: (c * 0.9 + cr.cond(xi > 0, cnp.sin, lambda v: v * 2.0, xi), c), 0.0, x)
+        return c + cnp.sum(ys) + cr.switch(2, [lambda v: v, lambda v: -v], c)
+
+    def h(x):
+        return cr.while_loop(lambda v: v < 10.0, lambda v: v + 3.0, cnp.sum(cr.checkpoint(cnp.tanh)(x)))
+
+    x = np.linspace(-1, 1, 5)
+    for fun in (cr.value_and_grad(f), h, lambda v: cr.jvp(h, (v,), (v,))):
+        g = cr.trace(fun, x)
+        got = load_source(cr.to_source(g), g.name)(x)
+        want = cr.jit(fun)(x)
+        for a, b in zip(cr.tree.tree_leaves(got), cr.tree.tree_leaves(want)):
+            np.testing.assert_allclose(a, b, rtol=1e-13)
