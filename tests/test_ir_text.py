@@ -179,10 +179,18 @@ def test_parse_rejects_non_text():
 
 # --- fuzzing the parser -------------------------------------------------------------------
 
+_CORPUS = []
+
+
 def corpus():
-    texts = [GOOD, str(kitchen_sink()), str(_const_graph(np.arange(20, dtype=np.int32))),
-             str(_const_graph(np.array([1.5, -0.0], np.float32)))]
-    return texts
+    """Valid texts to mutate: hand-written ones and random graphs with regions (control flow)."""
+    if not _CORPUS:
+        from chainrule.fuzz import generate_graph
+        _CORPUS.extend([GOOD, str(kitchen_sink()), str(_const_graph(np.arange(20, dtype=np.int32))),
+                        str(_const_graph(np.array([1.5, -0.0], np.float32)))])
+        with_regions = [g for g in map(generate_graph, range(200)) if any(n.regions for n in g.nodes)]
+        _CORPUS.extend(str(g) for g in with_regions[:4])
+    return _CORPUS
 
 
 VOCAB = ["func", "@f", "%0", "%x", "%1#0", "%2:2", "=", ",", ":", "(", ")", "[", "]", "{", "}", "<", ">", "->",
@@ -224,7 +232,7 @@ def mutate(text, rnd: random.Random):
 
 
 @settings(max_examples=400, deadline=2000, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
-@given(st.integers(0, 2**32 - 1), st.integers(0, 3))
+@given(st.integers(0, 2**32 - 1), st.integers(0, 7))
 def test_parser_survives_mutated_text(seed, which):
     rnd = random.Random(seed)
     check_parse(mutate(corpus()[which], rnd))
