@@ -87,13 +87,6 @@ class batched:
             CASES.append(pytest.param(nodes, id=f"{self.name}-{len(CASES)}"))
 
 
-def cases(op, groups, tol=None, **attrs):
-    """One graph with a node of `op` per operand group."""
-    with batched(f"{op}-{_sig(groups[0])}"):
-        for g in groups:
-            case(op, *g, tol=tol, **attrs)
-
-
 # --- elementwise ---------------------------------------------------------------
 
 UNARY_F = ["negate", "abs", "sign", "exponential", "exponential_minus_one", "log", "log_plus_one", "sqrt", "rsqrt",
