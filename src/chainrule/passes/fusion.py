@@ -257,12 +257,16 @@ def _multi_output(nodes, users, prod, grouped, g: _Groups, cap):
                     stack.append(w)
         return seen
 
+    failed: set = set()  # (root, root) pairs already refused: not retried
+
     def try_merge(x, y):
         if budget[0] < 0:
             return
         x, y = g.find(x), g.find(y)
-        if x == y or not g.compatible(x, y, cap):
+        if x == y or (x, y) in failed or not g.compatible(x, y, cap):
             return
+        failed.add((x, y))
+        failed.add((y, x))
         # a reduce result may not be used inside its own fusion: reductions are roots
         for p, q in ((x, y), (y, x)):
             for r in g.reduces[p]:
