@@ -287,8 +287,9 @@ def wide_graph(n: int, size: int = 64, dtype: str = "float32") -> Graph:
     b = GraphBuilder("wide")
     x = b.param(TensorType((size,), dtype), "x")
     branches = []
-    for k in range(max(n // 5, 1)):
-        c = b.op("broadcast_in_dim", b.constant(np.asarray(1 + k % 97, dtype)), shape=(size,),
+    count = max(n // 5, 1)
+    for k in range(count):  # distinct constants, so no branch is a duplicate of another
+        c = b.op("broadcast_in_dim", b.constant(np.asarray(1 + k / count, dtype)), shape=(size,),
                  broadcast_dimensions=())
         branches.append(b.op("tanh", b.op("multiply", x, c)))
     while len(branches) > 1:
