@@ -19,19 +19,25 @@ def check_region_signature(op, types, region, want_params, what="region"):
                           f"({', '.join(map(str, want_params))})")
 
 
-# What a fusion region may contain (made by passes/fusion.py, checked by
-# chainrule.passes.check_fusion / fusion_is_well_formed, compiled as ONE loop nest
-# over the loop shape L):
-#   - kind=loop: no reduce; L is the shape of every result.
-#     kind=reduce: at least one reduce root; L is the reduce operand shape, and
-#     all reduce roots reduce the same dimensions of L.
-#     kind=output: reserved (non-elementwise root); the pass never makes it.
-#   - region nodes: rank-0 `constant`s; `broadcast_in_dim` to L of a region
-#     parameter or a rank-0 constant; elementwise ops whose operands and result
-#     all have shape L; `reduce` of an L-shaped value whose result is a region
-#     result used by nothing inside the region.
-#   - parameters of shape L may be used directly, others only via broadcast_in_dim;
-#   - results are elementwise values of shape L or reduce results.
+FUSION_DOC = """A group of elementwise, broadcast and reduce nodes that a backend compiles as ONE loop
+nest over a loop shape L. Operands are the region's parameters; results are the region's results.
+
+What a region may contain (made by passes/fusion.py; chainrule.passes.check_fusion and
+fusion_is_well_formed check it):
+- kind=loop: no reduce; L is the shape of every result. kind=reduce: at least one reduce root;
+  L is the reduce operand shape, and all reduce roots reduce the same dimensions of L.
+  kind=output is reserved (a non-elementwise root with an elementwise epilogue); the fusion pass
+  never makes it, and a backend evaluates such a region op by op.
+- Region nodes: rank-0 `constant`s; `broadcast_in_dim` to L of a region parameter or of a rank-0
+  constant; elementwise ops whose operands and result all have shape L (dtypes may differ);
+  `reduce` of an L-shaped value whose result is a region result used by nothing in the region.
+- Parameters of shape L may be used directly, others only through broadcast_in_dim.
+- Results are elementwise values of shape L or reduce results (never a parameter, a constant
+  or a bare broadcast).
+Every value at loop index i depends only on values at index i (and on parameters through
+broadcasts), so the order of evaluation inside the loop nest is free."""
+
+
 def _fusion(types, attrs, regions):
     (body,) = regions
     check_region_signature("fusion", types, body, types, "fused body")
@@ -40,9 +46,7 @@ def _fusion(types, attrs, regions):
 
 register(OpDef("fusion", _fusion, num_operands=None, min_operands=0, num_regions=1,
                attrs={"kind": AttrSpec("enum", "loop", FUSION_KINDS)}, category="fusion",
-               doc="A group of elementwise, broadcast and reduce nodes that a backend compiles as one loop "
-                   "nest. The region's parameters are the operands; its results are the node's results. "
-                   "What a region may contain: see the comment above and chainrule.passes.check_fusion."))
+               doc=FUSION_DOC))
 
 
 def _identity(types, attrs, regions):
