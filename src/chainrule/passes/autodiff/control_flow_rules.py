@@ -282,26 +282,43 @@ def _residual_and_tangent_scans(e, node, jg, xs, t_ops, wk, ky):
     tcs, tks, txs = t_ops
     nres = len(body.results)
 
-    # 1. the primal scan, also stacking each iteration's carry-in (the residuals of the tangent scan)
+    bp = body.param_types
+
+    def tbody_with(kept):
+        """The tangent body reading the stacked carries `kept` (the others are never read)."""
+        def tbody(b, ps):
+            n0 = nc + len(tcs) + len(tks)
+            full = list(ps[:n0])
+            it = iter(ps[n0:n0 + len(kept)])
+            full += [next(it) if i in kept else zeros_value(b, bp[nc + i]) for i in range(nk)]
+            full += list(ps[n0 + len(kept):])
+            args = _jvp_body_args(full, nc, nk, len(seq), len(tcs), len(tks), ("c", "tc", "tk", "k", "x", "tx"))
+            r = inline_graph(b, jg, args)
+            return [r[nres + i] for i in wk] + [r[nres + nk + j] for j in ky]
+        return tbody
+
+    def tangent_types(kept):
+        return [v.type for v in consts] + [v.type for v in tcs] + [v.type for v in tks] + \
+            [bp[nc + i] for i in kept] + [bp[nc + nk + i] for i in range(len(seq))] + \
+            [TensorType(v.shape[1:], v.dtype) for v in txs]
+
+    # which carries does the tangent body read? (a linear body, e.g. x -> a*x, reads none)
+    every = list(range(nk))
+    probe = make_region(f"{body.name}_tan", tangent_types(every), tbody_with(every))
+    first = nc + len(tcs) + len(tks)
+    read = {id(v) for n in probe.nodes for v in n.operands} | {id(r) for r in probe.results}
+    kept = [i for i in every if id(probe.params[first + i]) in read]
+
+    # 1. the primal scan, also stacking the carry-ins the tangent scan reads (its residuals)
     ext = make_region(f"{body.name}_res", body.param_types,
-                      lambda b, ps: inline_graph(b, body, ps) + list(ps[nc:nc + nk]))
+                      lambda b, ps: inline_graph(b, body, ps) + [ps[nc + i] for i in kept])
     pn = e.emit("scan", xs, a, (ext,))
     ys = list(pn.results[:nres])
     stacked = list(pn.results[nres:])
 
     # 2. the tangent scan: consts (consts, const tangents), carry (carry tangents),
     #    xs (stacked carries, xs, x tangents); only the tangents of jg's results are kept
-    bp = body.param_types
-    types = [v.type for v in consts] + [v.type for v in tcs] + [v.type for v in tks] + \
-        [bp[nc + i] for i in range(nk)] + [bp[nc + nk + i] for i in range(len(seq))] + \
-        [TensorType(v.shape[1:], v.dtype) for v in txs]
-
-    def tbody(b, ps):
-        args = _jvp_body_args(ps, nc, nk, len(seq), len(tcs), len(tks), ("c", "tc", "tk", "k", "x", "tx"))
-        r = inline_graph(b, jg, args)
-        return [r[nres + i] for i in wk] + [r[nres + nk + j] for j in ky]
-
-    tb = make_region(f"{body.name}_tan", types, tbody)
+    tb = probe if len(kept) == nk else make_region(f"{body.name}_tan", tangent_types(kept), tbody_with(kept))
     tn = e.emit("scan", [*consts, *tcs, *tks, *stacked, *seq, *txs],
                 {"num_consts": nc + len(tcs), "num_carry": len(tks), "length": a["length"],
                  "reverse": a["reverse"]}, (tb,))
