@@ -109,3 +109,17 @@ def test_console_entry_point_in_a_fresh_process(src):
     r = subprocess.run([sys.executable, "-m", "chainrule.cli", "opt", str(src)], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 0 and "fusion" in r.stdout
+
+
+def test_fast_math_flag(tmp_path, capsys):
+    p = tmp_path / "fm.crir"
+    p.write_text("""func @f(%x: f32[2]) -> (f32[2]) {
+  %0 = constant {value=dense<f32[2], [0.0, 0.0]>} : f32[2]
+  %1 = multiply %x, %0 : f32[2]
+  return %1
+}
+""")
+    assert main(["opt", str(p), "--passes", "simplify"]) == 0
+    assert "multiply" in capsys.readouterr().out          # x * 0 -> 0 is wrong for inf and nan
+    assert main(["opt", str(p), "--passes", "simplify", "--fast-math", "--no-verify"]) == 0
+    assert "multiply" not in capsys.readouterr().out
