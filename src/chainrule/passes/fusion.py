@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import heapq
 
-from ..ir import Graph, GraphBuilder, Node, get_op
+from ..ir import Graph, GraphBuilder, Node, TensorType, get_op
 from .dce import dce_graph
 from .graphutil import rebuild_node
 
@@ -390,9 +390,24 @@ def _build_fusion(nodes, members, prod, shape, env, escapes) -> Node:
             inner[id(v)] = r
         return r
 
-    def scalar_constant(cnode):
-        arr = cnode.attrs["value"].array.reshape(-1)[:1].reshape(())
-        return b.constant(arr, cnode.results[0].dtype)
+    bcast = get_op("broadcast_in_dim")
+    bcast_attrs: dict = {}
+    splats: dict = {}         # id(outer constant node) -> region value of its splat over L
+
+    def broadcast(src, dims):
+        attrs = bcast_attrs.get(dims)
+        if attrs is None:
+            attrs = bcast_attrs[dims] = bcast.normalize_attrs({"shape": shape, "broadcast_dimensions": dims})
+        return b.add_node(Node(bcast, [src], attrs, [TensorType(shape, src.dtype)])).results[0]
+
+    def splat(cnode):
+        """The splat constant `cnode` over L: a rank-0 constant, broadcast unless L is rank 0."""
+        r = splats.get(id(cnode))
+        if r is None:
+            arr = cnode.attrs["value"].array.reshape(-1)[:1].reshape(())
+            c = b.constant(arr, cnode.results[0].dtype)
+            r = splats[id(cnode)] = c if shape == () else broadcast(c, ())
+        return r
 
     def operand(v):
         r = inner.get(id(v))
@@ -407,17 +422,13 @@ def _build_fusion(nodes, members, prod, shape, env, escapes) -> Node:
                     (src,) = pn.operands
                     sp = prod.get(id(src))
                     if sp is not None and _splat_constant(nodes[sp]):
-                        c = scalar_constant(nodes[sp])
-                        r = b.op("broadcast_in_dim", c, shape=shape, broadcast_dimensions=())
+                        r = splat(nodes[sp])
                     else:
-                        r = b.op("broadcast_in_dim", param(src), shape=shape,
-                                 broadcast_dimensions=pn.attrs["broadcast_dimensions"])
+                        r = broadcast(param(src), pn.attrs["broadcast_dimensions"])
                     absorbed[id(pn)] = r
                 return r
             if _splat_constant(pn):
-                c = scalar_constant(pn)
-                r = c if shape == () else b.op("broadcast_in_dim", c, shape=shape, broadcast_dimensions=())
-                inner[id(v)] = r
+                r = inner[id(v)] = splat(pn)
                 return r
         return param(v)
 
