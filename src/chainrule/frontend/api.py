@@ -69,7 +69,11 @@ class Compiled:
         if tree != self.in_tree:  # traced by jit(...).lower: the tree is (args, kwargs)
             leaves, tree = pytree.flatten((args, kwargs))
         if tree != self.in_tree:
-            raise TypeError(f"{self.graph.name}: expected arguments structured as {self.in_tree}, got {tree}")
+            want = _positional(self.in_tree)
+            if want is not None and len(args) != len(want.children) and not kwargs:
+                raise TypeError(f"{self.graph.name} takes {len(want.children)} argument(s), got {len(args)}")
+            raise TypeError(f"{self.graph.name}: expected arguments structured as {self.in_tree}, got "
+                            f"{pytree.flatten(args)[1]}")
         return self.call_flat(leaves)
 
     def call_flat(self, leaves):
@@ -110,6 +114,14 @@ def _prepare(leaves, types, graph) -> list[np.ndarray]:
     return out
 
 
+def _positional(tree):
+    """The tree of the positional arguments within an (args, kwargs) or args tree."""
+    if tree.kind == "tuple" and len(tree.children) == 2 and tree.children[1].kind == "dict" \
+            and tree.children[0].kind == "tuple":
+        return tree.children[0]
+    return tree if tree.kind == "tuple" else None
+
+
 class Lowered:
     """A traced graph, before optimisation and compilation (`jit(f).lower(...)`)."""
 
@@ -136,7 +148,10 @@ class Lowered:
         if _verify_enabled():
             verify(g)
         name = self._backend or backends.DEFAULT_BACKEND
-        exe = backends.compile(g, name, **self._options)
+        options = dict(self._options)
+        if self._opt_level is not None and name == "llvm":
+            options.setdefault("opt_level", self._opt_level)  # one level for our passes and LLVM's
+        exe = backends.compile(g, name, **options)
         return Compiled(g, exe, self.traced.in_tree, self.traced.out_tree, self.graph, name)
 
 

@@ -121,11 +121,11 @@ class Tensor:
         return f"Tensor({self.type}, {what})"
 
     def __bool__(self):
-        from .errors import TracerBoolConversionError
-        raise TracerBoolConversionError(
+        from .errors import TracerBoolConversionError, with_user_location
+        raise with_user_location(TracerBoolConversionError(
             f"a symbolic tensor {self.type} has no concrete truth value: Python `if`/`while`/`and`/`or` "
             "on it cannot be traced. Use cnp.where(...) for elementwise choices, or cr.cond / cr.while_loop "
-            "for control flow (and static_argnums for arguments that steer Python control flow).")
+            "for control flow (and static_argnums for arguments that steer Python control flow)."))
 
     def __index__(self):
         raise TypeError(f"a symbolic tensor {self.type} cannot be used as a Python integer (index or size)")
