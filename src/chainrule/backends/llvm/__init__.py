@@ -1,9 +1,13 @@
 """The LLVM backend: a graph becomes one native function, vectorized for this CPU.
 
-`compile(graph, opt_level=2)` plans the graph (plan.py), emits one LLVM
-module (codegen.py, with inline vectorizable math from mathlib.py), lets
+`compile(graph, opt_level=2)` plans the graph (plan.py: fusion regions
+opened, inline-or-buffer decisions, kernels, arena offsets from liveness),
+emits one LLVM module with one entry point (codegen.py; loops and loads in
+emitter.py, index mappings in expressions.py, per-element semantics in
+scalar.py with inline vectorizable math from mathlib.py, reductions and
+scatter in kernels.py, GEMM in gemm.py, control flow in control.py), lets
 LLVM optimise it for the host CPU (target.py), links it into a shared
-library that is cached in memory and on disk (cache.py), and returns an
+library cached in memory and on disk (cache.py), and returns an
 `LLVMExecutable` (runtime.py) that calls it through ctypes.
 """
 
@@ -56,7 +60,7 @@ def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:
     """Compile `graph` for this CPU.
 
     Options: cache=True (memory and disk compile cache); threads (default up to 2): with
-    more than one, large GEMMs run in two halves on two threads while the machine's load
+    more than one, large GEMMs and loops run in two halves on two threads while the load
     average leaves a core free (checked at run time); force_split=True splits regardless
     (for tests)."""
     unknown = set(options) - _OPTIONS
