@@ -168,7 +168,7 @@ MESH_CHECK = """
 import jax, numpy as np
 from jax.sharding import PartitionSpec as P
 from chainrule.ir import GraphBuilder, TensorType
-from chainrule.backends.jax import compile, data_parallel
+from chainrule.backends.jax import compile, data_parallel, deserialize_and_call
 assert len(jax.devices()) == 8, jax.devices()
 b = GraphBuilder("scale_sum")
 x = b.param(TensorType((16, 3), "float64"), "x")
@@ -183,6 +183,11 @@ for mesh in (jax.make_mesh((8,), ("data",)), jax.make_mesh((4, 2), ("data", "mod
     out = exe(xs, ws)
     assert len(out[0].sharding.device_set) == 8, out[0].sharding
     for a, b_ in zip(out, want):
+        np.testing.assert_allclose(np.asarray(a), b_, rtol=1e-15)
+    # the sharded program exported, and run again from the blob over the same number of devices
+    again = deserialize_and_call(exe.export(), xs, ws, return_jax_arrays=True)
+    assert len(again[0].sharding.device_set) == 8
+    for a, b_ in zip(again, want):
         np.testing.assert_allclose(np.asarray(a), b_, rtol=1e-15)
 try:
     data_parallel(g, batch_argnums=(1,))

@@ -16,7 +16,8 @@ def deserialize(blob: bytes):
 
 def deserialize_and_call(blob: bytes, *args, return_jax_arrays: bool = False) -> list:
     """Deserialize `blob` and call it on `args`; returns a list of arrays
-    (NumPy unless `return_jax_arrays`)."""
+    (NumPy unless `return_jax_arrays`). A blob exported sharded over n devices
+    runs over the first n devices here."""
     exported = deserialize(blob)
     want = exported.in_avals
     if len(args) != len(want):
@@ -26,6 +27,27 @@ def deserialize_and_call(blob: bytes, *args, return_jax_arrays: bool = False) ->
         if shape != tuple(aval.shape) or dtype != aval.dtype:
             raise TypeError(f"argument {i}: expected {aval.dtype}{list(aval.shape)}, got {dtype}{list(shape)}")
     with x64():
-        outs = exported.call(*args)
+        call = exported.call
+        n = exported.nr_devices
+        if n > 1:  # exported sharded: run it over the first n devices, as it was compiled
+            devices = jax.devices()
+            if len(devices) < n:
+                raise ValueError(f"the exported function runs on {n} devices; {len(devices)} are available here")
+            mesh = _mesh_for(exported, devices[:n])
+            call = jax.jit(exported.call, in_shardings=exported.in_shardings_jax(mesh),
+                           out_shardings=exported.out_shardings_jax(mesh))
+        outs = call(*args)
         outs = list(outs) if isinstance(outs, (tuple, list)) else [outs]
         return outs if return_jax_arrays else [np.asarray(o) for o in outs]
+
+
+def _mesh_for(exported, devices):
+    """A mesh over `devices` shaped like the one the blob was exported with (JAX keeps its axis
+    names and sizes with the blob's named shardings; a 1-D mesh serves plain HLO shardings)."""
+    for s in list(getattr(exported, "_in_named_shardings", None) or ()) + \
+            list(getattr(exported, "_out_named_shardings", None) or ()):
+        mesh = getattr(s, "mesh", None)
+        if mesh is not None and getattr(mesh, "axis_names", None):
+            grid = np.array(devices).reshape(tuple(mesh.axis_sizes))
+            return jax.sharding.Mesh(grid, mesh.axis_names, axis_types=tuple(mesh.axis_types))
+    return jax.sharding.Mesh(np.array(devices), ("devices",))
