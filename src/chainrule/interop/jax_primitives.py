@@ -383,34 +383,6 @@ PRIMITIVES["argmax"] = _arg("argmax")
 PRIMITIVES["argmin"] = _arg("argmin")
 
 
-def _cumulative(kind):
-    """Cumulative reductions as a masked reduction over an n x n broadcast:
-    out[.., j, ..] = reduce_k{k <= j} x[.., k, ..]. O(n^2) work, which is
-    fine for the short axes models scan over; a native scan op would be O(n)."""
-    def rule(ctx, eqn, ins):
-        (x,), axis, reverse = ins, eqn.params["axis"], eqn.params["reverse"]
-        n = x.shape[axis]
-        shape = x.shape[:axis] + (n, n) + x.shape[axis + 1:]  # [.., j (out), k (in), ..]
-        dims = tuple(d if d < axis else d + 1 for d in range(x.ndim))
-        xb = ctx.op("broadcast_in_dim", x, shape=shape, broadcast_dimensions=dims)
-        j = ctx.op("iota", shape=(n, n), dtype="int64", dimension=0)
-        k = ctx.op("iota", shape=(n, n), dtype="int64", dimension=1)
-        keep = ctx.op("compare", k, j, direction="GE" if reverse else "LE")
-        keep = ctx.op("broadcast_in_dim", keep, shape=shape, broadcast_dimensions=(axis, axis + 1))
-        identity = {"sum": 0, "prod": 1, "max": -np.inf, "min": np.inf}[kind]
-        if x.dtype.is_int and kind in ("max", "min"):
-            info = np.iinfo(x.dtype.np)
-            identity = info.min if kind == "max" else info.max
-        fill = ctx.full(identity, TensorType(shape, x.dtype))
-        masked = ctx.op("select", keep, xb, fill)
-        return [ctx.op("reduce", masked, kind=kind, dimensions=(axis + 1,))]
-    return rule
-
-
-for _j, _k in (("cumsum", "sum"), ("cumprod", "prod"), ("cummax", "max"), ("cummin", "min")):
-    PRIMITIVES[_j] = _cumulative(_k)
-
-
 # --- contraction ------------------------------------------------------------------------------
 
 @prim("dot_general")
