@@ -1,0 +1,192 @@
+"""`load(path)`: an artifact as a callable with the exported function's signature.
+
+Loading checks the whole file first (container.read_verified), then picks a
+payload: the native library when this host can run it (same OS,
+architecture and CPU features), else the StableHLO through JAX, else the
+stored graph recompiled by a backend (the LLVM backend, or the reference
+interpreter when llvmlite is missing). Falling back warns and says why; the
+chosen payload is `.payload`. The native path imports neither llvmlite nor
+jax, traces nothing and runs no pass.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ..frontend import pytree
+from ..ir import TensorType
+from .container import read_verified
+from .errors import ArtifactError
+from .host import incompatibility
+from .treejson import tree_from_json
+
+
+class ArtifactFallbackWarning(RuntimeWarning):
+    """The preferred payload could not run here; another one was used."""
+
+
+def _types(entries, what):
+    try:
+        return [TensorType(tuple(e["shape"]), e["dtype"]) for e in entries]
+    except (KeyError, TypeError, ValueError) as e:
+        raise ArtifactError(f"manifest: bad {what} signature: {e}") from None
+
+
+class LoadedFunction:
+    """A function loaded from an artifact: call it like the function that was exported."""
+
+    def __init__(self, manifest: dict, members: dict, payload: str, runner, path=None, reason: str | None = None):
+        sig = manifest["signature"]
+        self.manifest = manifest
+        self.path = path
+        self.name = manifest.get("name", "main")
+        self.payload = payload
+        self.fallback_reason = reason
+        self.in_tree = tree_from_json(sig["in_tree"])
+        self.out_tree = tree_from_json(sig["out_tree"])
+        self._inputs = sig["inputs"]
+        self._param_types = _types(sig["inputs"], "input")
+        self._result_types = _types(sig["outputs"], "output")
+        self._members = members
+        self._runner = runner
+        self._graph = None
+
+    @property
+    def signature(self) -> dict:
+        """The same dictionary as `Compiled.signature` of the exported function."""
+        return {"inputs": [str(t) for t in self._param_types], "outputs": [str(t) for t in self._result_types],
+                "in_tree": repr(self.in_tree), "out_tree": repr(self.out_tree)}
+
+    @property
+    def graph(self):
+        """The stored (optimised) graph, parsed on first use."""
+        if self._graph is None:
+            from ..ir import parse
+            self._graph = parse(self.as_text())
+        return self._graph
+
+    def as_text(self) -> str:
+        return self._members[self.manifest["payloads"]["graph"]["member"]].decode()
+
+    def __call__(self, *args, **kwargs):
+        leaves, tree = pytree.flatten(args)
+        if tree != self.in_tree:
+            leaves, tree = pytree.flatten((args, kwargs))
+        if tree != self.in_tree:
+            raise TypeError(f"{self.name}: expected arguments structured as {self.in_tree}, got "
+                            f"{pytree.flatten(args)[1]}")
+        return self.call_flat(leaves)
+
+    def call_flat(self, leaves):
+        types = self._param_types
+        if len(leaves) != len(types):
+            raise TypeError(f"{self.name} takes {len(types)} array argument(s), got {len(leaves)}")
+        arrays = []
+        for i, (x, t) in enumerate(zip(leaves, types)):
+            if type(x) is np.ndarray and x.dtype == t.dtype.np and x.shape == t.shape and x.flags.carray:
+                arrays.append(x)
+            else:
+                from ..backends.common import check_array
+                arrays.append(check_array(x, t, self._inputs[i].get("name") or f"argument {i}"))
+        return pytree.unflatten(self.out_tree, self._runner.run(arrays))
+
+    def __repr__(self):
+        return f"<LoadedFunction {self.name} ({self.payload})>"
+
+
+class _StableHLORunner:
+    def __init__(self, blob: bytes):
+        from ..backends.jax.executable import x64
+        from ..backends.jax.export import deserialize
+        import jax
+        self._x64 = x64
+        self._blob = blob
+        self._exported = deserialize(blob)
+        self._call = jax.jit(self._exported.call) if self._exported.nr_devices == 1 else None
+
+    def run(self, args):
+        if self._call is None:
+            from ..backends.jax.export import deserialize_and_call
+            return deserialize_and_call(self._blob, *args)
+        with self._x64():
+            outs = self._call(*args)
+        outs = list(outs) if isinstance(outs, (tuple, list)) else [outs]
+        return [np.asarray(o) for o in outs]
+
+
+class _GraphRunner:
+    def __init__(self, text: str):
+        from .. import backends
+        from ..ir import parse
+        graph = parse(text)
+        try:
+            self.backend = "llvm"
+            self._exe = backends.compile(graph, "llvm")
+        except (backends.BackendUnavailableError, NotImplementedError):
+            self.backend = "reference"
+            self._exe = backends.compile(graph, "reference")
+
+    def run(self, args):
+        return self._exe.run(args)
+
+
+def _native(manifest, members):
+    from .native import NativeRunner
+    info = manifest["payloads"]["native"]
+    return NativeRunner(info, members[info["member"]], manifest["signature"]["outputs"])
+
+
+def _runner(name, manifest, members):
+    if name == "native":
+        return _native(manifest, members)
+    member = members[manifest["payloads"][name]["member"]]
+    if name == "stablehlo":
+        return _StableHLORunner(member)
+    return _GraphRunner(member.decode())
+
+
+def load(path, payload: str | None = None) -> LoadedFunction:
+    """Load the artifact at `path` (see module doc). payload: force "native", "stablehlo" or "graph"."""
+    manifest, members = read_verified(path)
+    payloads = manifest.get("payloads", {})
+    for name, info in payloads.items():
+        if name not in ("native", "stablehlo", "graph") or not isinstance(info, dict) \
+                or info.get("member") not in members:
+            raise ArtifactError(f"manifest: payload {name!r} does not name a member of the artifact")
+    if "graph" not in payloads:
+        raise ArtifactError("manifest: the artifact has no graph payload")
+    if payload is not None:
+        if payload not in payloads:
+            raise ValueError(f"the artifact has no {payload!r} payload; it has {', '.join(sorted(payloads))}")
+        return LoadedFunction(manifest, members, payload, _runner(payload, manifest, members), path)
+    reasons = []
+    if "native" in payloads:
+        why = incompatibility(payloads["native"])
+        if why is None:
+            try:
+                return LoadedFunction(manifest, members, "native", _native(manifest, members), path)
+            except ArtifactError as e:
+                why = str(e)
+        reasons.append(f"the native library cannot run here: {why}")
+    else:
+        reasons.append("the artifact has no native library")
+    if "stablehlo" in payloads:
+        try:
+            runner = _runner("stablehlo", manifest, members)
+            chosen = "stablehlo"
+        except ImportError as e:
+            reasons.append(f"the StableHLO payload needs jax ({e})")
+            runner = None
+    else:
+        runner = None
+    if runner is None:
+        runner = _runner("graph", manifest, members)
+        chosen = "graph"
+        how = f"recompiling the stored graph with the {runner.backend} backend"
+    else:
+        how = "running the StableHLO payload through JAX"
+    reason = "; ".join(reasons)
+    warnings.warn(f"chainrule.load({path}): {reason}; {how}", ArtifactFallbackWarning, stacklevel=2)
+    return LoadedFunction(manifest, members, chosen, runner, path, reason)

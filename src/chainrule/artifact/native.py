@@ -1,0 +1,122 @@
+"""Calling an artifact's native library from Python: ctypes only, no llvmlite.
+
+The library is opened from memory where Linux allows it (memfd), else from
+a private temporary file that is removed once loaded. GEMM comes from
+NumPy's bundled OpenBLAS through the runtime table, as in the JIT; without
+it the library's built-in loop GEMM runs (correct, slower).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import glob
+import os
+import tempfile
+import threading
+
+import numpy as np
+
+from .errors import ArtifactError
+
+_CALL = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+_BLAS_SYMBOLS = {"sgemm": "scipy_cblas_sgemm64_", "dgemm": "scipy_cblas_dgemm64_",
+                 "blas_threads_local": "openblas_set_num_threads_local"}
+
+
+@functools.lru_cache(maxsize=None)
+def _openblas():
+    """(library, {slot: address}) of NumPy's bundled OpenBLAS (ILP64), or (None, {})."""
+    libdir = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+    for path in sorted(glob.glob(os.path.join(libdir, "*openblas*.so*"))):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        found = {}
+        for slot, sym in _BLAS_SYMBOLS.items():
+            try:
+                found[slot] = ctypes.cast(getattr(lib, sym), ctypes.c_void_p).value
+            except AttributeError:
+                pass
+        if "sgemm" in found and "dgemm" in found:
+            return lib, found
+    return None, {}
+
+
+def runtime_table(slots):
+    """A runtime table for the slot names the artifact lists, or None (the built-in GEMM)."""
+    lib, found = _openblas()
+    if not found:
+        return None
+    table = (ctypes.c_void_p * max(1, len(slots)))()
+    for i, s in enumerate(slots):
+        table[i] = found.get(s) or 0
+    return table
+
+
+def open_library(data: bytes, symbol: str):
+    """ctypes.CDLL of the library bytes."""
+    if hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd"):
+        fd = os.memfd_create(symbol, 0)
+        try:
+            os.write(fd, data)
+            return ctypes.CDLL(f"/proc/self/fd/{fd}")
+        finally:
+            os.close(fd)
+    with tempfile.TemporaryDirectory(prefix="chainrule-load-") as d:
+        path = os.path.join(d, symbol + ".so")
+        with open(path, "wb") as f:
+            f.write(data)
+        return ctypes.CDLL(path)
+
+
+class NativeRunner:
+    """run(list of checked arrays) -> list of result arrays, through `<symbol>_call`."""
+
+    def __init__(self, info: dict, data: bytes, outputs):
+        symbol = info["symbol"]
+        self.keepalive = None
+        if info.get("kind") == "shared-library":
+            try:
+                lib = open_library(data, symbol)
+            except OSError as e:
+                raise ArtifactError(f"the native library cannot be loaded here: {e}") from None
+            self.keepalive = lib
+            try:
+                addr = ctypes.cast(getattr(lib, f"{symbol}_call"), ctypes.c_void_p).value
+            except AttributeError:
+                raise ArtifactError(f"the native library has no symbol {symbol}_call") from None
+        elif info.get("kind") == "object":
+            from ..backends.llvm.export import load_object  # llvmlite: only for object payloads
+            self.keepalive, addr = load_object(data, symbol)
+        else:
+            raise ArtifactError(f"unknown native payload kind {info.get('kind')!r}")
+        self._fn = _CALL(addr)
+        table = runtime_table(info.get("runtime_slots", ()))
+        self._table = table
+        self._rt = ctypes.addressof(table) if table is not None else None
+        self.gemm = "openblas" if table is not None else "built-in"
+        self._arena = int(info.get("arena_size", 0))
+        self._outs = [(tuple(o["shape"]), np.dtype(o["dtype"])) for o in outputs]
+        self._tls = threading.local()
+
+    def _state(self, nargs):
+        st = getattr(self._tls, "st", None)
+        if st is None:
+            argv = (ctypes.c_void_p * max(1, nargs))()
+            resv = (ctypes.c_void_p * max(1, len(self._outs)))()
+            arena = np.empty(self._arena + 64, np.uint8)
+            base = arena.ctypes.data
+            st = self._tls.st = (argv, resv, arena, base + (-base % 64))
+        return st
+
+    def run(self, args):
+        argv, resv, _arena, aligned = self._state(len(args))
+        for i, a in enumerate(args):
+            argv[i] = a.ctypes.data
+        outs = [np.empty(s, d) for s, d in self._outs]
+        for j, o in enumerate(outs):
+            resv[j] = o.ctypes.data
+        self._fn(ctypes.addressof(argv), ctypes.addressof(resv), aligned, self._rt)
+        return outs

@@ -1,0 +1,260 @@
+"""The native payload of an artifact: a shared library with a C ABI, built from a graph.
+
+The JIT path (runtime.py) calls `chainrule_entry`, which writes only the
+results the plan computes natively and needs a runtime table of OpenBLAS
+pointers that NumPy's wheel supplies. An exported library has to serve two
+callers that have neither: a Python process that loads it without llvmlite,
+and a C program. So the module built here holds, beside the planned kernels:
+
+- `<sym>_call(inputs, outputs, arena, runtime)`: every result written
+  (results that are parameters, constants or duplicates are copied in
+  natively); `runtime` may be NULL, which selects the built-in GEMM.
+- `int <sym>_with_workspace(inputs, outputs, workspace)`: the C ABI with a
+  caller-provided workspace of `<sym>_workspace_size()` bytes (any alignment).
+- `int <sym>(inputs, outputs)`: the C ABI that mallocs its own workspace per
+  call (thread-safe: no global state); returns 0, or 1 when malloc fails.
+- a simple loop GEMM with the cblas_?gemm64_ signature (row-major; the
+  only layout the code generator emits), used when no runtime table is given.
+  It is correct for every shape but much slower than OpenBLAS; Python callers
+  get NumPy's OpenBLAS through the runtime table instead.
+
+The library depends only on libc and libm (memcpy, malloc/free, pthreads and
+getloadavg for two-thread splits, math functions).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+
+import llvmlite.ir as ir
+
+from ...ir import Graph
+from . import cache as _cache
+from .codegen import RUNTIME_SLOTS, ModuleBuilder
+from .lltypes import F32, F64, I1, I32, I64, I8, PTR, VOID, i64
+from .plan import Unsupported, make_plan
+from .target import compile_ir, host
+
+WORKSPACE_ALIGN = 64
+CBLAS_TRANS = 112
+
+
+def c_symbol(name: str) -> str:
+    """`chainrule_<name>` with every character C does not allow in identifiers replaced by `_`."""
+    s = re.sub(r"[^A-Za-z0-9_]", "_", name or "main")
+    return "chainrule_" + s
+
+
+class NativePayload:
+    """What `build_native` made: the library (or object) bytes and what a loader needs to know."""
+
+    def __init__(self, data: bytes, kind: str, symbol: str, arena_size: int, info: dict):
+        self.data = data
+        self.kind = kind            # "shared-library" or "object"
+        self.symbol = symbol
+        self.arena_size = arena_size
+        self.info = info            # manifest fields (target, linker, notes)
+
+
+def _for(b: ir.IRBuilder, n, body, name="i"):
+    """for (v = 0; v < n; v++) body(v): an i64 counted loop at the builder's position."""
+    fn = b.function
+    pre = b.block
+    head = fn.append_basic_block(name + ".head")
+    loop = fn.append_basic_block(name + ".body")
+    done = fn.append_basic_block(name + ".done")
+    b.branch(head)
+    b.position_at_end(head)
+    v = b.phi(I64, name)
+    v.add_incoming(i64(0), pre)
+    b.cbranch(b.icmp_signed("<", v, n), loop, done)
+    b.position_at_end(loop)
+    body(v)
+    nxt = b.add(v, i64(1))
+    v.add_incoming(nxt, b.block)
+    b.branch(head)
+    b.position_at_end(done)
+
+
+def _fallback_gemm(module: ir.Module, ft, name: str) -> ir.Function:
+    """void name(order, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc), row-major.
+
+    C = alpha * op(A) @ op(B) + beta * C, with beta == 0 writing C without reading it (as BLAS).
+    Without transposed B the inner loop runs along rows of B and C (i-k-j order, vectorizable);
+    with it, each element is a dot product along contiguous rows of A and B."""
+    fnty = ir.FunctionType(VOID, [I32, I32, I32, I64, I64, I64, ft, PTR, I64, PTR, I64, ft, PTR, I64])
+    fn = ir.Function(module, fnty, name)
+    fn.linkage = "internal"
+    _order, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    zero = ir.Constant(ft, 0.0)
+    a_trans = b.icmp_signed("==", ta, ir.Constant(I32, CBLAS_TRANS))
+    b_trans = b.icmp_signed("==", tb, ir.Constant(I32, CBLAS_TRANS))
+    beta_zero = b.fcmp_ordered("==", beta, zero)
+
+    def at(p, idx):
+        return b.gep(p, [idx], inbounds=True, source_etype=ft)
+
+    def a_elem(i, k):
+        idx = b.select(a_trans, b.add(b.mul(k, lda), i), b.add(b.mul(i, lda), k))
+        return b.load(at(A, idx), typ=ft)
+
+    def row(i):
+        crow = b.mul(i, ldc)
+
+        def init(j):
+            p = at(C, b.add(crow, j))
+            old = b.load(p, typ=ft)
+            b.store(b.select(beta_zero, zero, b.fmul(beta, old)), p)
+        _for(b, N, init, "j0")
+        with b.if_else(b_trans) as (then, otherwise):
+            with then:
+                def dot(j):
+                    acc = b.alloca(ft)
+                    b.store(zero, acc)
+                    brow = b.mul(j, ldb)
+
+                    def step(k):
+                        bv = b.load(at(B, b.add(brow, k)), typ=ft)
+                        b.store(b.fadd(b.load(acc, typ=ft), b.fmul(a_elem(i, k), bv)), acc)
+                    _for(b, K, step, "k1")
+                    p = at(C, b.add(crow, j))
+                    b.store(b.fadd(b.load(p, typ=ft), b.fmul(alpha, b.load(acc, typ=ft))), p)
+                _for(b, N, dot, "j1")
+            with otherwise:
+                def kstep(k):
+                    a = b.fmul(alpha, a_elem(i, k))
+                    brow = b.mul(k, ldb)
+
+                    def axpy(j):
+                        p = at(C, b.add(crow, j))
+                        bv = b.load(at(B, b.add(brow, j)), typ=ft)
+                        b.store(b.fadd(b.load(p, typ=ft), b.fmul(a, bv)), p)
+                    _for(b, N, axpy, "j2")
+                _for(b, K, kstep, "k2")
+    _for(b, M, row, "i")
+    b.ret_void()
+    return fn
+
+
+def _runtime_global(module: ir.Module, sym: str) -> ir.GlobalVariable:
+    """The built-in runtime table: the fallback GEMMs in RUNTIME_SLOTS order, NULL for the rest."""
+    gemms = {"sgemm": _fallback_gemm(module, F32, f"{sym}_fallback_sgemm"),
+             "dgemm": _fallback_gemm(module, F64, f"{sym}_fallback_dgemm")}
+    ty = ir.ArrayType(PTR, len(RUNTIME_SLOTS))
+    g = ir.GlobalVariable(module, ty, f"{sym}_runtime")
+    g.linkage = "private"
+    g.global_constant = True
+    g.initializer = ir.Constant(ty, [gemms[s] if s in gemms else ir.Constant(PTR, None) for s in RUNTIME_SLOTS])
+    return g
+
+
+def _wrappers(module: ir.Module, full: ir.Function, sym: str, arena_size: int):
+    rt_table = _runtime_global(module, sym)
+    ws_size = arena_size + WORKSPACE_ALIGN if arena_size else 0
+
+    # void <sym>_call(in, out, arena, rt): rt == NULL selects the built-in table
+    call = ir.Function(module, ir.FunctionType(VOID, [PTR, PTR, PTR, PTR]), f"{sym}_call")
+    inp, out, arena, rt = call.args
+    b = ir.IRBuilder(call.append_basic_block("entry"))
+    is_null = b.icmp_unsigned("==", b.ptrtoint(rt, I64), i64(0))
+    table = b.select(is_null, b.bitcast(rt_table, PTR), rt)
+    b.call(full, [inp, out, arena, table])
+    b.ret_void()
+
+    # size_t <sym>_workspace_size(void)
+    size_fn = ir.Function(module, ir.FunctionType(I64, []), f"{sym}_workspace_size")
+    b = ir.IRBuilder(size_fn.append_basic_block("entry"))
+    b.ret(i64(ws_size))
+
+    # int <sym>_with_workspace(in, out, ws): aligns ws up to WORKSPACE_ALIGN
+    with_ws = ir.Function(module, ir.FunctionType(I32, [PTR, PTR, PTR]), f"{sym}_with_workspace")
+    inp, out, ws = with_ws.args
+    b = ir.IRBuilder(with_ws.append_basic_block("entry"))
+    addr = b.ptrtoint(ws, I64)
+    aligned = b.and_(b.add(addr, i64(WORKSPACE_ALIGN - 1)), i64(-WORKSPACE_ALIGN))
+    b.call(full, [inp, out, b.inttoptr(aligned, PTR), b.bitcast(rt_table, PTR)])
+    b.ret(ir.Constant(I32, 0))
+
+    # int <sym>(in, out): malloc'd workspace per call, so concurrent calls share nothing
+    main = ir.Function(module, ir.FunctionType(I32, [PTR, PTR]), sym)
+    inp, out = main.args
+    b = ir.IRBuilder(main.append_basic_block("entry"))
+    if not ws_size:
+        b.ret(b.call(with_ws, [inp, out, ir.Constant(PTR, None)]))
+        return
+    malloc = ir.Function(module, ir.FunctionType(PTR, [I64]), "malloc")
+    free = ir.Function(module, ir.FunctionType(VOID, [PTR]), "free")
+    mem = b.call(malloc, [i64(ws_size)])
+    with b.if_then(b.icmp_unsigned("==", b.ptrtoint(mem, I64), i64(0)), likely=False):
+        b.ret(ir.Constant(I32, 1))
+    rc = b.call(with_ws, [inp, out, mem])
+    b.call(free, [mem])
+    b.ret(rc)
+
+
+def module_text(graph: Graph, symbol: str, threads: int = 1):
+    """(LLVM IR text, arena size) of the exported module of `graph`."""
+    try:
+        plan = make_plan(graph)
+    except Unsupported as e:
+        raise NotImplementedError(str(e)) from None
+    mb = ModuleBuilder(plan, symbol, threads=threads)
+    full = mb.entry_function(f"{symbol}_full", full_results=True)
+    _wrappers(mb.module, full, symbol, plan.arena_size)
+    return mb._fill_blobs(str(mb.module)), plan.arena_size
+
+
+def _linker_name():
+    cmd = _cache._linker()
+    return None if cmd is None else os.path.basename(cmd[0])
+
+
+def build_native(graph: Graph, symbol: str | None = None, opt_level: int = 2, threads: int = 2) -> NativePayload:
+    """Compile `graph` for this host into a shared library (or, with no linker, an object file)."""
+    symbol = symbol or c_symbol(graph.name)
+    text, arena_size = module_text(graph, symbol, threads)
+    obj = compile_ir(text, opt_level)
+    h = host()
+    info = {"triple": h["triple"], "cpu": h["cpu"], "features": h["features"], "llvm": h["llvm"],
+            "llvmlite": h["llvmlite"], "opt_level": opt_level, "threads": threads}
+    linker = _linker_name()
+    if linker is None:
+        info["note"] = ("no linker (ld) or C compiler was found: the payload is object code, loaded through "
+                        "llvmlite at load time, and cannot be called from C")
+        return NativePayload(obj, "object", symbol, arena_size, info)
+    d = tempfile.mkdtemp(prefix="chainrule-export-")
+    try:
+        path = os.path.join(d, symbol + ".so")
+        _cache.link_shared(obj, path)
+        with open(path, "rb") as f:
+            data = f.read()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    info["linker"] = linker
+    return NativePayload(data, "shared-library", symbol, arena_size, info)
+
+
+def load_object(obj: bytes, symbol: str):
+    """Load object code with llvmlite's MCJIT (the no-linker fallback); returns (engine, address of `<symbol>_call`).
+
+    Keep the engine alive as long as the code is used."""
+    import llvmlite.binding as llvm
+
+    from .target import _initialised, target_machine
+    _initialised()
+    mod = llvm.parse_assembly("")
+    mod.triple = host()["triple"]
+    engine = llvm.create_mcjit_compiler(mod, target_machine(2))
+    engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+    engine.finalize_object()
+    addr = engine.get_function_address(f"{symbol}_call")
+    if not addr:
+        raise RuntimeError(f"the object code has no symbol {symbol}_call")
+    return engine, addr
+
+
+__all__ = ["NativePayload", "build_native", "c_symbol", "load_object", "module_text", "WORKSPACE_ALIGN"]
