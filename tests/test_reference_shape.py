@@ -198,18 +198,19 @@ def _indices(shape, n, seed, idt="int32"):
     return choices[rng.integers(0, len(choices), size=shape)].astype(idt)
 
 
-@pytest.mark.parametrize("idt", ["int32", "int64"])
+@pytest.mark.parametrize("dt,idt", [("float64", "int32"), ("float64", "int64"), ("bool", "int64"), ("int32", "int32"),
+                                    ("float32", "int64"), ("int64", "int32")])
 @pytest.mark.parametrize("src,ishape,axis,bd", GATHERS)
-def test_gather_clamps_indices(src, ishape, axis, bd, idt):
-    x = arr(src, "float64", 5)
+def test_gather_clamps_indices(src, ishape, axis, bd, dt, idt):
+    x = arr(src, dt, 5)
     idx = _indices(ishape, src[axis], 6, idt)
     shape = src[:axis] + ishape[bd:] + src[axis + 1:]
-    want = build(shape, "float64", lambda ix: x[_gather_source(ix, axis, bd, idx, src[axis])])
+    want = build(shape, dt, lambda ix: x[_gather_source(ix, axis, bd, idx, src[axis])])
     assert_same(run_op("gather", x, idx, axis=axis, batch_dims=bd)[0], want)
 
 
 @pytest.mark.parametrize("kind", ["add", "set"])
-@pytest.mark.parametrize("dt", ["int32", "float64", "float32"])
+@pytest.mark.parametrize("dt", ["int32", "int64", "float64", "float32"])
 @pytest.mark.parametrize("src,ishape,axis,bd", [g for g in GATHERS if g[0][g[2]] > 0])
 def test_scatter_clamps_and_accumulates(src, ishape, axis, bd, dt, kind):
     x = arr(src, dt, 7)
