@@ -96,6 +96,15 @@ def test_reduce_integer_sum_wraps_and_max_propagates_nan():
     assert_same(run_op("reduce", np.array([1.0, np.nan, -np.inf]), kind="min", dimensions=(0,))[0], np.array(np.nan))
 
 
+def test_reduce_signed_zeros():
+    """A float sum starts from +0.0 (so the sum of -0.0s is +0.0); max/min start from -inf/+inf."""
+    z = np.array([-0.0, -0.0])
+    assert_same(run_op("reduce", z, kind="sum", dimensions=(0,))[0], np.array(0.0))
+    assert_same(run_op("reduce", z, kind="max", dimensions=(0,))[0], np.array(-0.0))
+    assert_same(run_op("reduce", z, kind="prod", dimensions=(0,))[0], np.array(0.0))
+    assert_same(run_op("reduce", np.array([-0.0], np.float32), kind="min", dimensions=(0,))[0], np.array(-0.0, np.float32))
+
+
 def arg_oracle(x, dim, is_max, idt):
     out_shape = x.shape[:dim] + x.shape[dim + 1:]
     out = np.empty(out_shape, dtype=idt)
