@@ -231,20 +231,20 @@ def mutate(text, rnd: random.Random):
     return text
 
 
-@settings(max_examples=400, deadline=2000, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@settings(max_examples=400, deadline=10000, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 @given(st.integers(0, 2**32 - 1), st.integers(0, 7))
 def test_parser_survives_mutated_text(seed, which):
     rnd = random.Random(seed)
     check_parse(mutate(corpus()[which], rnd))
 
 
-@settings(max_examples=300, deadline=2000, derandomize=True)
+@settings(max_examples=300, deadline=10000, derandomize=True)
 @given(st.lists(st.sampled_from(VOCAB + ["%0 = add %x, %x : f32[2]", "func @f(%x: f32[2]) -> (f32[2]) {"]), max_size=30))
 def test_parser_survives_token_soup(tokens):
     check_parse(" ".join(tokens))
 
 
-@settings(max_examples=200, deadline=2000, derandomize=True)
+@settings(max_examples=200, deadline=10000, derandomize=True)
 @given(st.text(max_size=200))
 def test_parser_survives_random_text(text):
     check_parse(text)
