@@ -56,19 +56,23 @@ def runtime_table(slots):
 
 
 def open_library(data: bytes, symbol: str):
-    """ctypes.CDLL of the library bytes."""
+    """ctypes.CDLL of the library bytes.
+
+    The memfd stays open for the life of the process: dlopen knows libraries by path, and a
+    closed descriptor's number (hence its /proc path) could be reused by the next load."""
     if hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd"):
-        fd = os.memfd_create(symbol, 0)
+        fd = os.memfd_create(symbol)
         try:
             os.write(fd, data)
             return ctypes.CDLL(f"/proc/self/fd/{fd}")
-        finally:
+        except OSError:
             os.close(fd)
-    with tempfile.TemporaryDirectory(prefix="chainrule-load-") as d:
-        path = os.path.join(d, symbol + ".so")
-        with open(path, "wb") as f:
-            f.write(data)
-        return ctypes.CDLL(path)
+            raise
+    d = tempfile.mkdtemp(prefix="chainrule-load-")  # unique for the life of the process: never reused
+    path = os.path.join(d, symbol + ".so")
+    with open(path, "wb") as f:
+        f.write(data)
+    return ctypes.CDLL(path)
 
 
 class NativeRunner:

@@ -244,11 +244,15 @@ def load_object(obj: bytes, symbol: str):
     Keep the engine alive as long as the code is used."""
     import llvmlite.binding as llvm
 
-    from .target import _initialised, target_machine
+    from .target import _initialised
     _initialised()
+    h = host()
     mod = llvm.parse_assembly("")
-    mod.triple = host()["triple"]
-    engine = llvm.create_mcjit_compiler(mod, target_machine(2))
+    mod.triple = h["triple"]
+    # the engine owns its target machine (and frees it with itself): never pass a cached one
+    tm = llvm.Target.from_triple(h["triple"]).create_target_machine(cpu=h["cpu"], features=h["features"],
+                                                                     codemodel="jitdefault")
+    engine = llvm.create_mcjit_compiler(mod, tm)
     engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
     engine.finalize_object()
     addr = engine.get_function_address(f"{symbol}_call")
