@@ -126,7 +126,8 @@ FUNCS = {
     "shapes": (lambda x: (x.reshape(6, 2), x.T, x[None], jnp.expand_dims(x, 1), x[:, :1].squeeze(1),
                           jnp.concatenate([x, x * 2], axis=0), jnp.pad(x, ((1, 2), (0, 1))), jnp.flip(x, 0),
                           x[1:3:1, ::2], *jnp.split(x, 2, axis=1), jnp.arange(5) * 2, jnp.broadcast_to(x[0], (3, 4)),
-                          lax.pad(x, 0.0, [(-1, 1, 1), (2, -1, 0)]), jnp.transpose(x.reshape(3, 2, 2), (2, 0, 1))),
+                          lax.pad(x, 0.0, [(-1, 1, 1), (2, -1, 0)]), jnp.transpose(x.reshape(3, 2, 2), (2, 0, 1)),
+                          jnp.stack([x, -x], 1), jnp.stack([x[0], x[1]]), jnp.vstack([x, x]), jnp.hstack([x, x])),
                [f64(3, 4)]),
     "dynamic": (lambda x, i: (lax.dynamic_slice(x, (i, 1), (2, 2)), lax.dynamic_update_slice(x, jnp.ones((1, 2)), (i, i)),
                               lax.dynamic_index_in_dim(x, i, 0, keepdims=False)), [f64(4, 3), np.int64(2)]),
@@ -156,6 +157,17 @@ FUNCS = {
                                       jax.vmap(lambda a, j: jnp.take(a, j, axis=1), in_axes=(1, 0), out_axes=1)(y, i),
                                       jax.grad(lambda y: jax.vmap(lambda a, j: a[j] ** 2, in_axes=(1, 0))(y, i).sum())(y)),
                      [f64(3, 5, 2), f64(5, 3, 2), np.array([[0, 4, 1, 1], [2, 2, 3, 0], [4, 3, 2, 1]])]),
+    "general_gather": (lambda x, i, j, s: (x[i, j], x[i, :, j], x[1:3][i % 2], x[i][:, j], x[:, i, j],
+                                           jax.vmap(lambda r, k: lax.dynamic_slice(r, (k, 0), (2, 2)))(x, s),
+                                           lax.dynamic_slice(x, (s[0], s[1], 1), (2, 2, 2)),
+                                           jnp.take(x.reshape(4, 12), jnp.stack([i, j], 1), axis=1)),
+                       [f64(4, 3, 4), np.array([0, 3, -1, 2]), np.array([1, 0, 2, -4]), np.array([2, -1, 5, 1])]),
+    "general_scatter": (lambda x, i, j, s: (x.at[i, j].add(1.5), x.at[i, :, s].set(-2.0), x.at[s, j].set(7.0),
+                                            # gradients: JAX promises in-bounds indices, so these are
+                                            jax.grad(lambda x: (x[i, j % 3] ** 2).sum() + x[:, j % 3, i].sum())(x),
+                                            jax.grad(lambda x: jax.vmap(lambda r, k: lax.dynamic_slice(
+                                                r, (k, 0), (2, 2)))(x, s).sum())(x)),
+                        [f64(4, 3, 4), np.array([0, 3, -1, 2]), np.array([1, 0, 2, -4]), np.array([2, -1, 5, 1])]),
     "gather_grad": (jax.grad(lambda x, i: (x[i] * jnp.arange(3.0)).sum() + jnp.take(x, i, axis=0).sum()),
                     [f64(5, 3), np.array([1, 1, 4, 0])]),
     "calls": (lambda x: (jax.jit(jnp.sin)(x), jax.nn.relu(x), jax.nn.gelu(x), jax.checkpoint(jnp.tanh)(x),
@@ -213,9 +225,9 @@ def test_unsupported_dtype_is_named():
         from_jax(lambda x: x.astype(jnp.bfloat16).astype(jnp.float32), np.zeros(3, np.float32))
 
 
-def test_gather_beyond_take_patterns_is_refused():
-    with pytest.raises(UnsupportedPrimitiveError, match="gather"):
-        from_jax(lambda x, i: x[i, i], f64(4, 4), np.array([0, 1]))
+def test_scatter_kinds_chainrule_lacks_are_refused():
+    with pytest.raises(UnsupportedPrimitiveError, match="'scatter-mul'|'scatter_mul'"):
+        from_jax(lambda x, i: x.at[i].multiply(2.0), f64(4, 4), np.array([0, 1]))
 
 
 def test_spec_without_shape_is_a_type_error():

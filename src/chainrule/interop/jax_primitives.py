@@ -346,6 +346,13 @@ def _concatenate(ctx, eqn, ins):
     return [ctx.op("concatenate", *ins, dimension=eqn.params["dimension"])]
 
 
+@prim("stack")
+def _stack(ctx, eqn, ins):
+    axis = eqn.params["axis"]
+    parts = [ctx.op("reshape", v, shape=v.shape[:axis] + (1,) + v.shape[axis:]) for v in ins]
+    return [ctx.op("concatenate", *parts, dimension=axis)]
+
+
 @prim("pad")
 def _pad(ctx, eqn, ins):
     config = eqn.params["padding_config"]
