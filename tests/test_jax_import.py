@@ -301,3 +301,22 @@ def test_custom_vjp_rules_are_kept():
     assert_same(gx, np.asarray(wx), rtol=1e-12, atol=1e-12)
     assert_same(gk, np.asarray(wk), rtol=1e-12, atol=1e-12)
     assert_same(compile(g, backend="jax")(x, k)[0], jax_oracle(fn, (x, k))[0], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["clip", "fill"])
+def test_lax_gather_with_unusual_dimension_numbers(mode):
+    """Windows on several dims, offset dims interleaved with batch dims, a batching dim in the middle."""
+    GDN = lax.GatherDimensionNumbers
+
+    def f(x, idx, y, idy):
+        a = lax.gather(x, idx, GDN(offset_dims=(0, 2, 3), collapsed_slice_dims=(), start_index_map=(0, 2)),
+                       slice_sizes=(2, 6, 3), mode=mode)
+        b = lax.gather(y, idy, GDN(offset_dims=(1,), collapsed_slice_dims=(2,), start_index_map=(2,),
+                                   operand_batching_dims=(1,), start_indices_batching_dims=(0,)),
+                       slice_sizes=(4, 1, 1), mode=mode)
+        return a, b
+
+    x, y = f64(5, 6, 7), f64(4, 3, 5)
+    idx = np.array([[0, 0], [4, 6], [-2, 3]])
+    idy = np.array([[[0], [4]], [[2], [9]], [[-1], [3]]])
+    check_import(f, x, idx, y, idy)
