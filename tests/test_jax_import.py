@@ -320,3 +320,16 @@ def test_lax_gather_with_unusual_dimension_numbers(mode):
     idx = np.array([[0, 0], [4, 6], [-2, 3]])
     idy = np.array([[[0], [4]], [[2], [9]], [[-1], [3]]])
     check_import(f, x, idx, y, idy)
+
+
+@pytest.mark.parametrize("mode", ["clip", "drop"])
+def test_lax_scatter_with_windows(mode):
+    SDN = lax.ScatterDimensionNumbers
+
+    def f(x, idx, u):
+        dn = SDN(update_window_dims=(0, 2), inserted_window_dims=(2,), scatter_dims_to_operand_dims=(0, 2))
+        return lax.scatter_add(x, idx, u, dn, mode=mode), lax.scatter(x, idx[:1], u[:, :1], dn, mode=mode)
+
+    x, u = f64(5, 6, 7), f64(2, 3, 6)
+    idx = np.array([[0, 0], [4, 6], [-2, 3]])
+    check_import(f, x, idx, u)
