@@ -120,6 +120,13 @@ register_command(
     description="Read a graph in text form (like mlir-opt), run a pass pipeline and print the result.")
 
 
+# --- compile, run, show, graph (cli_artifact.py; stdlib imports only until a command runs) ----------
+
+from . import cli_artifact as _cli_artifact  # noqa: E402
+
+_cli_artifact.register(register_command, UserError)
+
+
 # --- dispatcher ----------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:

@@ -67,6 +67,18 @@ class LoadedFunction:
             self._graph = parse(self.as_text())
         return self._graph
 
+    @property
+    def input_names(self) -> list[str]:
+        return [e.get("name") or f"arg{i}" for i, e in enumerate(self._inputs)]
+
+    @property
+    def param_types(self) -> list:
+        return list(self._param_types)
+
+    @property
+    def result_types(self) -> list:
+        return list(self._result_types)
+
     def as_text(self) -> str:
         return self._members[self.manifest["payloads"]["graph"]["member"]].decode()
 
@@ -80,6 +92,11 @@ class LoadedFunction:
         return self.call_flat(leaves)
 
     def call_flat(self, leaves):
+        """Call with the flat list of input leaves; returns the result pytree."""
+        return pytree.unflatten(self.out_tree, self.run_flat(leaves))
+
+    def run_flat(self, leaves) -> list:
+        """Call with the flat list of input leaves; returns the flat list of results."""
         types = self._param_types
         if len(leaves) != len(types):
             raise TypeError(f"{self.name} takes {len(types)} array argument(s), got {len(leaves)}")
@@ -90,7 +107,7 @@ class LoadedFunction:
             else:
                 from ..backends.common import check_array
                 arrays.append(check_array(x, t, self._inputs[i].get("name") or f"argument {i}"))
-        return pytree.unflatten(self.out_tree, self._runner.run(arrays))
+        return self._runner.run(arrays)
 
     def __repr__(self):
         return f"<LoadedFunction {self.name} ({self.payload})>"
