@@ -132,3 +132,17 @@ def test_custom_vjp_lin_cannot_be_evaluated():
     assert_roundtrip(graph)
     with pytest.raises(NotImplementedError, match="custom_vjp_lin cannot be evaluated"):
         compile(graph, backend="reference")(np.ones(2, np.float32), np.ones(2, np.float32))
+
+
+@pytest.mark.parametrize("policy", ["nothing_saveable", "dots_saveable"])
+def test_remat_runs_its_region(policy):
+    t = T((2, 2), "float64")
+    b = GraphBuilder("r")
+    x, w = b.param(t, "x"), b.param(t, "w")
+    body = region("body", [t, t], lambda rb, a, c: rb.op("tanh", rb.op("dot_general", a, c, lhs_contracting=(1,),
+                                                                          rhs_contracting=(0,))))
+    y = b.emit("remat", [x, w], {"policy": policy}, [body]).results[0]
+    xv, wv = np.array([[1.0, -2.0], [0.5, 0.0]]), np.array([[0.25, 1.0], [-1.0, 3.0]])
+    got = run(b.build([y]), xv, wv)[0]
+    want = np.tanh(np.array([[1.0 * 0.25 + 2.0, 1.0 - 6.0], [0.125, 0.5]]))
+    assert_same(got, want, rtol=1e-15)
