@@ -15,7 +15,8 @@ from .graphutil import rebuild_node
 SIDE_EFFECTING: frozenset[str] = frozenset()
 
 
-def dce_graph(graph: Graph) -> Graph:
+def dce_graph(graph: Graph, regions: bool = True) -> Graph:
+    """`graph` without dead nodes; with `regions=False` the regions are left as they are."""
     live = set(map(id, graph.results))
     nodes = graph.nodes
     keep = [False] * len(nodes)
@@ -29,7 +30,7 @@ def dce_graph(graph: Graph) -> Graph:
             keep[k] = True
             for v in node.operands:
                 live.add(id(v))
-            if node.regions:
+            if node.regions and regions:
                 has_regions = True
         else:
             dropped = True
@@ -41,10 +42,10 @@ def dce_graph(graph: Graph) -> Graph:
     for node, k in zip(nodes, keep):
         if not k:
             continue
-        if env or node.regions:
+        if env or (node.regions and regions):
             operands = [env.get(v, v) for v in node.operands] if env else node.operands
-            regions = [dce_graph(r) for r in node.regions] if node.regions else None
-            new = rebuild_node(node, operands, regions)
+            new_regions = [dce_graph(r) for r in node.regions] if (node.regions and regions) else None
+            new = rebuild_node(node, operands, new_regions)
             if new is not node:
                 changed = True
                 for a, b in zip(node.results, new.results):

@@ -370,7 +370,10 @@ def _emit(graph, nodes, prod, unit, worthy, g, options):
                 heapq.heappush(heap, (prio[w], w))
     if emitted != len(preds_count):
         raise RuntimeError(f"fusion of @{graph.name} made a cycle; this is a bug in the fusion pass")
-    return dce_graph(Graph(graph.name, graph.params, out, [env.get(v, v) for v in graph.results]))
+    # drop broadcasts and constants that were copied into every region that read them; the
+    # regions themselves are clean (fusion regions are built without dead nodes, the others
+    # were fused recursively, which cleaned them)
+    return dce_graph(Graph(graph.name, graph.params, out, [env.get(v, v) for v in graph.results]), regions=False)
 
 
 def _build_fusion(nodes, members, prod, shape, env, escapes) -> Node:
