@@ -26,7 +26,8 @@ so a backend emits it as one loop nest. How groups form:
    dynamic slices, shape ops or region ops: they are not fusible.
 
 A group is made a fusion only when it saves something: two or more computing
-nodes, or one reading an absorbed broadcast.
+nodes, or one reading an absorbed broadcast. Regions of control-flow nodes
+are fused the same way, recursively (one level of recursion per nesting).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from .dce import dce_graph
 from .graphutil import rebuild_node
 
 MAX_FUSION_NODES = 256        # computing nodes per fusion
-SEARCH_BUDGET = 128          # edges visited per merge attempt
+SEARCH_BUDGET = 128           # edges visited per merge attempt
 TOTAL_SEARCH_PER_NODE = 64    # total merge-check work (edges), per node of the graph
 
 
