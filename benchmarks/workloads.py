@@ -340,3 +340,57 @@ def first_call(h):
             h.record(name_warm, f"chainrule-{b}", _run_child(_FIRST_CALL, {**env, "_fmt": {"backend": b}}))
     if _jax() is not None:
         h.record(name_empty, "jax", _run_child(_FIRST_CALL_JAX, {}))
+
+
+# --- 7. loading an exported artifact --------------------------------------------------------------
+
+_ARTIFACT_LOAD = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {root!r})
+    from benchmarks.workloads import mlp_data
+    import chainrule as cr
+    params, x, y = mlp_data()
+    t1 = time.perf_counter()
+    f = cr.load({path!r})
+    f(params, x, y)
+    print(time.perf_counter() - t1)
+""")
+
+_ARTIFACT_LOAD_JAX = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {root!r})
+    from benchmarks.workloads import mlp_data
+    import jax
+    params, x, y = mlp_data()
+    t1 = time.perf_counter()
+    with open({path!r}, "rb") as fh:
+        exported = jax.export.deserialize(bytearray(fh.read()))
+    jax.block_until_ready(exported.call(params, x, y))
+    print(time.perf_counter() - t1)
+""")
+
+
+@workload("artifact_load")
+def artifact_load(h):
+    """cr.load + the first MLP value_and_grad step in a fresh process (imports excluded), against
+    jax.export's deserialize + first call (which compiles the StableHLO with XLA)."""
+    name = "load artifact + first MLP vg step (fresh process)"
+    params, x, y = mlp_data()
+    runs = 2 if h.quick else 5
+    with tempfile.TemporaryDirectory() as d:
+        if "llvm" in _backends(h, big=False):
+            path = os.path.join(d, "mlp.crx")
+            cr.export(cr.jit(cr.value_and_grad(mlp_loss), backend="llvm").lower(params, x, y).compile(), path,
+                      payloads=["native"])
+            times = [_run_child(_ARTIFACT_LOAD, {"_fmt": {"path": path}}) for _ in range(runs)]
+            h.record(name, "chainrule-llvm", sorted(times)[len(times) // 2], note=f"median of {runs} processes")
+        jax = _jax()
+        if jax is not None:
+            import jax.numpy as jnp
+            from jax.scipy.special import logsumexp
+            jf = jax.jit(jax.value_and_grad(lambda p, a, b: mlp_loss(p, a, b, jnp, logsumexp)))
+            path = os.path.join(d, "mlp.jax")
+            with open(path, "wb") as fh:
+                fh.write(jax.export.export(jf)(params, x, y).serialize())
+            times = [_run_child(_ARTIFACT_LOAD_JAX, {"_fmt": {"path": path}}) for _ in range(runs)]
+            h.record(name, "jax", sorted(times)[len(times) // 2], note=f"jax.export; median of {runs} processes")
