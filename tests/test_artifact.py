@@ -6,22 +6,19 @@ where the check is that the two agree bit for bit on the same code).
 
 import collections
 import ctypes
-import io
 import json
 import os
 import subprocess
 import sys
 import textwrap
-import warnings
-import zipfile
 
 import numpy as np
 import pytest
 
 import chainrule as cr
 import chainrule.numpy as cnp
-from chainrule.artifact import ArtifactError, ArtifactFallbackWarning
-from chainrule.artifact.container import MANIFEST, pack, read_verified
+from chainrule.artifact import ArtifactFallbackWarning
+from chainrule.artifact.container import pack, read_verified
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)

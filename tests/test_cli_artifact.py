@@ -4,7 +4,6 @@ Exit codes: 0 success, 1 user error (one line, no traceback), 2 bad usage.
 Results are checked against NumPy on the same inputs.
 """
 
-import os
 import shutil
 import subprocess
 import sys

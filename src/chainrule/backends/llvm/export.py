@@ -34,7 +34,7 @@ import llvmlite.ir as ir
 from ...ir import Graph
 from . import cache as _cache
 from .codegen import RUNTIME_SLOTS, ModuleBuilder
-from .lltypes import F32, F64, I1, I32, I64, I8, PTR, VOID, i64
+from .lltypes import F32, F64, I32, I64, PTR, VOID, i64
 from .plan import Unsupported, make_plan
 from .target import compile_ir, host
 
