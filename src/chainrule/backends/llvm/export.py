@@ -40,6 +40,7 @@ from .target import compile_ir, host
 
 WORKSPACE_ALIGN = 64
 CBLAS_TRANS = 112
+FAST = ("reassoc", "contract")  # dot products may be reordered (blocked sums) and fused into fma
 
 
 def c_symbol(name: str) -> str:
@@ -79,18 +80,25 @@ def _for(b: ir.IRBuilder, n, body, name="i"):
     b.position_at_end(done)
 
 
+ROWS = 4  # rows of C computed together, so each loaded element of B serves four rows
+
+
 def _fallback_gemm(module: ir.Module, ft, name: str) -> ir.Function:
     """void name(order, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc), row-major.
 
     C = alpha * op(A) @ op(B) + beta * C, with beta == 0 writing C without reading it (as BLAS).
-    Without transposed B the inner loop runs along rows of B and C (i-k-j order, vectorizable);
-    with it, each element is a dot product along contiguous rows of A and B."""
+    Rows of C are computed ROWS at a time (then one at a time for the rest). Without
+    transposed B the inner loop runs along rows of B and C (i-k-j order); with it, each
+    element is a dot product along contiguous rows of A and B, summed with reassociation
+    allowed; both vectorize."""
     fnty = ir.FunctionType(VOID, [I32, I32, I32, I64, I64, I64, ft, PTR, I64, PTR, I64, ft, PTR, I64])
     fn = ir.Function(module, fnty, name)
     fn.linkage = "internal"
     _order, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     zero = ir.Constant(ft, 0.0)
+    # in the entry block, so they become registers (an alloca in a loop would grow the stack)
+    accs = [b.alloca(ft) for _ in range(ROWS)]
     a_trans = b.icmp_signed("==", ta, ir.Constant(I32, CBLAS_TRANS))
     b_trans = b.icmp_signed("==", tb, ir.Constant(I32, CBLAS_TRANS))
     beta_zero = b.fcmp_ordered("==", beta, zero)
@@ -102,40 +110,50 @@ def _fallback_gemm(module: ir.Module, ft, name: str) -> ir.Function:
         idx = b.select(a_trans, b.add(b.mul(k, lda), i), b.add(b.mul(i, lda), k))
         return b.load(at(A, idx), typ=ft)
 
-    def row(i):
-        crow = b.mul(i, ldc)
+    def rows(i0, R):
+        """Rows i0 .. i0 + R - 1 of C (R a Python int)."""
+        idx = [b.add(i0, i64(r)) if r else i0 for r in range(R)]
+        crows = [b.mul(i, ldc) for i in idx]
 
         def init(j):
-            p = at(C, b.add(crow, j))
-            old = b.load(p, typ=ft)
-            b.store(b.select(beta_zero, zero, b.fmul(beta, old)), p)
+            for crow in crows:
+                p = at(C, b.add(crow, j))
+                b.store(b.select(beta_zero, zero, b.fmul(beta, b.load(p, typ=ft))), p)
         _for(b, N, init, "j0")
         with b.if_else(b_trans) as (then, otherwise):
             with then:
                 def dot(j):
-                    acc = b.alloca(ft)
-                    b.store(zero, acc)
+                    for acc in accs[:R]:
+                        b.store(zero, acc)
                     brow = b.mul(j, ldb)
 
                     def step(k):
                         bv = b.load(at(B, b.add(brow, k)), typ=ft)
-                        b.store(b.fadd(b.load(acc, typ=ft), b.fmul(a_elem(i, k), bv)), acc)
+                        for i, acc in zip(idx, accs):
+                            prod = b.fmul(a_elem(i, k), bv, flags=FAST)
+                            b.store(b.fadd(b.load(acc, typ=ft), prod, flags=FAST), acc)
                     _for(b, K, step, "k1")
-                    p = at(C, b.add(crow, j))
-                    b.store(b.fadd(b.load(p, typ=ft), b.fmul(alpha, b.load(acc, typ=ft))), p)
+                    for crow, acc in zip(crows, accs):
+                        p = at(C, b.add(crow, j))
+                        b.store(b.fadd(b.load(p, typ=ft), b.fmul(alpha, b.load(acc, typ=ft))), p)
                 _for(b, N, dot, "j1")
             with otherwise:
                 def kstep(k):
-                    a = b.fmul(alpha, a_elem(i, k))
+                    avals = [b.fmul(alpha, a_elem(i, k)) for i in idx]
                     brow = b.mul(k, ldb)
 
                     def axpy(j):
-                        p = at(C, b.add(crow, j))
                         bv = b.load(at(B, b.add(brow, j)), typ=ft)
-                        b.store(b.fadd(b.load(p, typ=ft), b.fmul(a, bv)), p)
+                        for crow, a in zip(crows, avals):
+                            p = at(C, b.add(crow, j))
+                            b.store(b.fadd(b.load(p, typ=ft), b.fmul(a, bv, flags=FAST), flags=FAST), p)
                     _for(b, N, axpy, "j2")
                 _for(b, K, kstep, "k2")
-    _for(b, M, row, "i")
+
+    blocks = b.udiv(M, i64(ROWS))
+    _for(b, blocks, lambda ib: rows(b.mul(ib, i64(ROWS)), ROWS), "ib")
+    done = b.mul(blocks, i64(ROWS))
+    _for(b, b.sub(M, done), lambda r: rows(b.add(done, r), 1), "ir")
     b.ret_void()
     return fn
 
