@@ -370,3 +370,21 @@ def test_builtin_gemm_covers_every_layout(tmp_path, dtype):
         np.testing.assert_allclose(got, w, rtol=tol, atol=tol)
     for got, w in zip(cr.load(path)(a, b, c, p, q), want):  # the Python path (OpenBLAS)
         np.testing.assert_allclose(got, w, rtol=tol, atol=tol)
+
+
+def test_portable_cpu_level(tmp_path):
+    """cpu="x86-64-v3": a library for any AVX2 machine; the manifest requires only that level's flags."""
+    from chainrule.artifact.host import X86_64_LEVELS, cpu_flags
+    x = np.linspace(0, 1, 100).astype(np.float32)
+    c = cr.jit(lambda v: cnp.sum(cnp.tanh(v) * cnp.exp(v)), backend="llvm").lower(x).compile()
+    path = cr.export(c, tmp_path / "v3.crx", payloads=["native"], cpu="x86-64-v3")
+    nat = read_verified(path)[0]["payloads"]["native"]
+    assert nat["cpu"] == "x86-64-v3" and nat["cpu_flags"] == sorted(X86_64_LEVELS["x86-64-v3"])
+    host_nat = read_verified(cr.export(c, tmp_path / "h.crx", payloads=["native"]))[0]["payloads"]["native"]
+    if (cpu_flags() or set()) >= set(nat["cpu_flags"]):  # an AVX2 host: its own export needs all that and more
+        assert set(nat["cpu_flags"]) < set(host_nat["cpu_flags"])
+        g = cr.load(path)
+        assert g.payload == "native"
+        np.testing.assert_allclose(g(x), np.sum(np.tanh(x) * np.exp(x)), rtol=1e-5)
+    with pytest.raises(ValueError, match="x86-64-v3"):
+        cr.export(c, tmp_path / "bad.crx", cpu="pentium9")

@@ -157,6 +157,9 @@ def _compile_arguments(p):
                    help="the backend that compiles it here (default llvm); the artifact holds every payload")
     p.add_argument("--payloads", default=None, metavar="LIST",
                    help="comma-separated payloads to include: native,stablehlo,graph (default all that build)")
+    p.add_argument("--cpu", default="host", metavar="CPU",
+                   help="CPU of the native library: host (default, all of this CPU's features) or x86-64, "
+                        "x86-64-v2, x86-64-v3, x86-64-v4 for a library that runs on every CPU of that level")
     p.add_argument("-o", "--output", required=True, metavar="OUT.crx", help="the artifact to write")
 
 
@@ -176,7 +179,9 @@ def _compile_run(args) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             export(compiled, args.output, payloads=payloads,
-                   opt_level=2 if args.opt_level is None else args.opt_level)
+                   opt_level=2 if args.opt_level is None else args.opt_level, cpu=args.cpu)
+    except ValueError as e:
+        raise UserError(str(e)) from None
     except (NotImplementedError, ImportError, RuntimeError) as e:
         raise UserError(f"cannot compile {args.target}: {type(e).__name__}: {str(e).splitlines()[0]}") from None
     except OSError as e:

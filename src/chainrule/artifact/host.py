@@ -16,12 +16,27 @@ import sys
 
 # LLVM feature name -> /proc/cpuinfo flag, where they differ.
 _LLVM_TO_CPUINFO = {
-    "sse3": "pni", "sse4.1": "sse4_1", "sse4.2": "sse4_2", "pclmul": "pclmulqdq", "sha": "sha_ni",
+    "sse3": "pni", "bmi": "bmi1", "sse4.1": "sse4_1", "sse4.2": "sse4_2", "pclmul": "pclmulqdq", "sha": "sha_ni",
     "rdrnd": "rdrand", "sahf": "lahf_lm", "lzcnt": "abm", "avx512vnni": "avx512_vnni",
     "avx512bf16": "avx512_bf16", "avx512vbmi2": "avx512_vbmi2", "avx512bitalg": "avx512_bitalg",
     "avx512vpopcntdq": "avx512_vpopcntdq", "avx512fp16": "avx512_fp16", "avxvnni": "avx_vnni",
     "cx16": "cx16", "cmov": "cmov",
 }
+
+
+# The x86-64 micro-architecture levels (psABI), as the /proc/cpuinfo flags code built for them may use.
+_V2 = ["cx16", "lahf_lm", "popcnt", "pni", "sse4_1", "sse4_2", "ssse3"]
+_V3 = _V2 + ["abm", "avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "movbe", "xsave"]
+X86_64_LEVELS = {"x86-64": [], "x86-64-v2": _V2, "x86-64-v3": _V3,
+                 "x86-64-v4": _V3 + ["avx512bw", "avx512cd", "avx512dq", "avx512f", "avx512vl"]}
+
+
+def level_flags(cpu: str) -> list[str]:
+    """The cpuinfo flags of an x86-64 level name (`x86-64-v3`), for portable exports."""
+    if cpu not in X86_64_LEVELS:
+        raise ValueError(f"cpu {cpu!r} is not supported for export; expected 'host' or one of "
+                         f"{', '.join(X86_64_LEVELS)}")
+    return sorted(X86_64_LEVELS[cpu])
 
 
 @functools.lru_cache(maxsize=None)

@@ -20,7 +20,7 @@ import warnings
 
 from .container import FORMAT_NAME, FORMAT_VERSION, pack
 from .header import c_header
-from .host import describe, required_flags
+from .host import describe, level_flags, required_flags
 from .treejson import tree_to_json
 
 GRAPH_MEMBER = "graph.crir"
@@ -40,16 +40,17 @@ def _version() -> str:
     return getattr(chainrule, "__version__", "0")
 
 
-def _native(graph, opt_level, symbol, members, manifest):
+def _native(graph, opt_level, symbol, members, manifest, cpu):
     from ..backends.llvm.export import build_native  # llvmlite: export time only
-    p = build_native(graph, symbol=symbol, opt_level=opt_level)
+    flags = None if cpu in (None, "host") else level_flags(cpu)  # a bad name fails before compiling
+    p = build_native(graph, symbol=symbol, opt_level=opt_level, cpu=cpu)
     h = describe()
     suffix = ".so" if p.kind == "shared-library" else ".o"
     member = f"native/{h['machine']}-{h['os']}{suffix}"
     members[member] = p.data
     info = dict(p.info, member=member, kind=p.kind, symbol=p.symbol, arena_size=p.arena_size,
                 workspace_size=p.arena_size + 64 if p.arena_size else 0,
-                cpu_flags=required_flags(p.info["features"]), needs=["libc", "libm"],
+                cpu_flags=required_flags(p.info["features"]) if flags is None else flags, needs=["libc", "libm"],
                 runtime_slots=list(_runtime_slots()), gemm=GEMM_NOTE, **h)
     if p.kind == "shared-library":
         header = f"include/{p.symbol}.h"
@@ -77,12 +78,15 @@ def _stablehlo(compiled, graph, members):
             "platforms": list(jb.deserialize(blob).platforms)}
 
 
-def export(compiled, path, *, payloads=None, opt_level: int | None = None, symbol: str | None = None) -> str:
+def export(compiled, path, *, payloads=None, opt_level: int | None = None, symbol: str | None = None,
+           cpu: str | None = None) -> str:
     """Write `compiled` (from `jit(...).lower(...).compile()` or `cr.function`) to `path`.
 
     payloads: which of "native", "stablehlo", "graph" to include (default all that can be
     built; "graph" is always included). opt_level: LLVM's level for the native library
-    (default 2). symbol: the C name (default chainrule_<name>).
+    (default 2). symbol: the C name (default chainrule_<name>). cpu: "host" (default: this CPU,
+    all its features) or an x86-64 level ("x86-64-v2", "x86-64-v3", "x86-64-v4") for a native
+    library that runs on any CPU of that level.
     Returns the path."""
     graph = compiled.graph
     want = set(PAYLOADS if payloads is None else payloads) | {"graph"}
@@ -106,7 +110,9 @@ def export(compiled, path, *, payloads=None, opt_level: int | None = None, symbo
                 "payloads": {}, "skipped": {}}
     members = {GRAPH_MEMBER: str(graph).encode()}
     manifest["payloads"]["graph"] = {"member": GRAPH_MEMBER}
-    builders = {"native": lambda: _native(graph, opt_level, symbol, members, manifest),
+    if cpu not in (None, "host"):
+        level_flags(cpu)  # raises ValueError naming the choices
+    builders = {"native": lambda: _native(graph, opt_level, symbol, members, manifest, cpu),
                 "stablehlo": lambda: _stablehlo(compiled, graph, members)}
     for name in ("native", "stablehlo"):
         if name not in want:
