@@ -135,6 +135,8 @@ def test_graph_svg_without_or_with_graphviz(work, tmp_path, capsys):
     (["compile", "MODEL:loss", "--arg", "f32[4,3]", "--arg", "f32[5,5]", "--arg", "f32[5,3]", "-o", "x.crx"],
      "tracing .* failed"),
     (["compile", "no_such_module_xyz:f", "-o", "x.crx"], "cannot import no_such_module_xyz"),
+    (["compile", "MODEL:loss", "--arg", "f32[4,3]", "--arg", "f32[5,4]", "--arg", "f32[5,3]", "--cpu", "foo", "-o",
+      "x.crx"], "cpu 'foo' is not supported"),
     (["compile", "missing.py:f", "-o", "x.crx"], "no such file"),
     (["compile", "justaname", "-o", "x.crx"], "expected MODULE:FUNCTION"),
     (["run", "ART"], "takes 3 input"),
