@@ -135,10 +135,10 @@ def test_to_source_runs_and_matches():
     assert "def " in src and "np.tanh" in src
     fn = load_source(src, g.name)
     x = np.linspace(-1, 1, 4)
-    ref = cr.jit(g)(x)
+    ref = cr.jit(g, backend="reference")(x)
     got = fn(x)
     for a, b in zip(ref, got):
-        np.testing.assert_allclose(a, b, rtol=1e-14)
+        np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-15)
 
 
 def test_check_grads_accepts_and_rejects():
@@ -191,6 +191,6 @@ def test_to_source_writes_control_flow_and_regions_as_python():
     for fun in (cr.value_and_grad(f), h, lambda v: cr.jvp(h, (v,), (v,))):
         g = cr.trace(fun, x)
         got = load_source(cr.to_source(g), g.name)(x)
-        want = cr.jit(fun)(x)
+        want = cr.jit(fun, backend="reference")(x)
         for a, b in zip(cr.tree.tree_leaves(got), cr.tree.tree_leaves(want)):
             np.testing.assert_allclose(a, b, rtol=1e-13)

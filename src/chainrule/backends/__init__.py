@@ -8,9 +8,10 @@ affects only its own backend.
 from __future__ import annotations
 
 import importlib
+import os
 
 KNOWN_BACKENDS = ("reference", "llvm", "jax")
-DEFAULT_BACKEND = "reference"
+DEFAULT_BACKEND = os.environ.get("CHAINRULE_BACKEND", "llvm")  # native code unless the user says otherwise
 
 
 class BackendUnavailableError(RuntimeError):
