@@ -256,6 +256,21 @@ def not_not(node, rw):
     return x.node.operands[0] if producer(x, "not") else None
 
 
+@rule("floor", "ceil", "round_nearest_even", formula="floor(ceil(x)) -> ceil(x), ...   (already integral)")
+def round_of_round(node, rw):
+    (x,) = node.operands
+    p = x.node
+    if p is not None and p.op.name in ("floor", "ceil", "round_nearest_even"):
+        return x
+    return None
+
+
+@rule("sign", formula="sign(sign(x)) -> sign(x)")
+def sign_sign(node, rw):
+    (x,) = node.operands
+    return x if producer(x, "sign") else None
+
+
 # --- power --------------------------------------------------------------------------------
 
 @rule("power", formula="x ** 1 -> x")
@@ -321,6 +336,44 @@ def compare_self(node, rw):
     return rw.splat(np.asarray(value), node.results[0])
 
 
+def _lowest(dt):
+    return -np.inf if dt.is_float else (False if dt.is_bool else np.iinfo(dt.np).min)
+
+
+def _highest(dt):
+    return np.inf if dt.is_float else (True if dt.is_bool else np.iinfo(dt.np).max)
+
+
+@rule("maximum", "minimum", formula="max(x, -inf) -> x;  min(x, +inf) -> x   (lowest/highest integer, bool)")
+def extreme_identity(node, rw):
+    x, y = node.operands
+    ident = _lowest(x.dtype) if node.op.name == "maximum" else _highest(x.dtype)
+    if splat_equals(y, ident):
+        return x
+    if splat_equals(x, ident):
+        return y
+    return None
+
+
+def _all_ones(v) -> bool:
+    return splat_equals(v, True) if v.dtype.is_bool else splat_equals(v, -1)
+
+
+@rule("and", "or", "xor", formula="x & ~0 -> x;  x | 0 -> x;  x ^ 0 -> x;  x & 0 -> 0;  x | ~0 -> ~0;  p ^ true -> not p")
+def bitwise_constants(node, rw):
+    x, y = node.operands
+    for a, b in ((x, y), (y, x)):
+        zero, ones = splat_equals(b, 0), _all_ones(b)
+        name = node.op.name
+        if (name == "and" and ones) or (name in ("or", "xor") and zero):
+            return a
+        if (name == "and" and zero) or (name == "or" and ones):
+            return b
+        if name == "xor" and ones:
+            return rw.op("not", a)
+    return None
+
+
 # --- select ----------------------------------------------------------------------------------
 
 @rule("select", formula="select(true, x, y) -> x;  select(false, x, y) -> y")
@@ -343,6 +396,18 @@ def select_not(node, rw):
     p, x, y = node.operands
     if producer(p, "not") and p.dtype == bool_:
         return rw.op("select", p.node.operands[0], y, x)
+    return None
+
+
+@rule("select", formula="select(p, true, false) -> p;  select(p, false, true) -> not p")
+def select_of_bools(node, rw):
+    p, x, y = node.operands
+    if not x.dtype.is_bool:
+        return None
+    if splat_equals(x, True) and splat_equals(y, False):
+        return p
+    if splat_equals(x, False) and splat_equals(y, True):
+        return rw.op("not", p)
     return None
 
 
@@ -477,6 +542,16 @@ def concat_single(node, rw):
 def dynamic_slice_full(node, rw):
     x = node.operands[0]
     return x if tuple(node.attrs["slice_sizes"]) == x.shape else None
+
+
+@rule("reshape", "transpose", "slice", "reverse",
+      formula="reshape/transpose/slice/reverse(broadcast_in_dim(scalar s)) -> broadcast_in_dim(s)")
+def shape_op_of_splat(node, rw):
+    (x,) = node.operands
+    b = producer(x, "broadcast_in_dim")
+    if b is None or b.operands[0].shape != ():
+        return None
+    return rw.op("broadcast_in_dim", b.operands[0], shape=node.results[0].shape, broadcast_dimensions=())
 
 
 # --- reductions ------------------------------------------------------------------------------
