@@ -512,6 +512,8 @@ def slice_slice(node, rw):
         count = -(-(l2[d] - s2[d]) // k2[d])
         st = s1[d] + s2[d] * k1[d]
         stride = k1[d] * k2[d]
+        if count <= 0:
+            st = min(st, src.shape[d])  # an empty slice may start past the end of the inner one's source
         start.append(st)
         limit.append(st + (count - 1) * stride + 1 if count > 0 else st)
         strides.append(stride)
