@@ -10,6 +10,7 @@ text form. The other numpy test modules import it from here.
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -20,6 +21,10 @@ import chainrule.numpy as cnp
 from chainrule.testing import assert_roundtrip, assert_same
 
 MODES = ("eager", "jit", "function")
+
+# The backend the symbolic modes compile with: the default one, or the one this variable names
+# (CHAINRULE_NUMPY_TEST_BACKEND=llvm runs the whole chainrule.numpy suite on native code).
+BACKEND = os.environ.get("CHAINRULE_NUMPY_TEST_BACKEND") or None
 
 # Composites of several rounded ops differ from NumPy's libm by a few ulp.
 DEFAULT_TOL = {np.dtype(np.float32): (2e-6, 1e-6), np.dtype(np.float64): (1e-13, 1e-13)}
@@ -47,7 +52,7 @@ def compare(got, want, rtol=None, atol=None, what="result"):
         assert_same(np.asarray(g), w, rtol=r, atol=a, what=f"{what}[{i}]")
 
 
-def check(fn, *args, rtol=None, atol=None, modes=MODES, want=None):
+def check(fn, *args, rtol=None, atol=None, modes=MODES, want=None, backend=None):
     """Run `fn(xp, *args)` on NumPy and on chainrule.numpy in every mode; compare.
 
     Returns the graph traced by `cr.jit(...).lower`, already round-tripped.
@@ -60,14 +65,14 @@ def check(fn, *args, rtol=None, atol=None, modes=MODES, want=None):
     if "eager" in modes:
         compare(fn(cnp, *args), want, rtol, atol, "eager")
     if "jit" in modes:
-        jitted = cr.jit(lambda *a: fn(cnp, *a))
+        jitted = cr.jit(lambda *a: fn(cnp, *a), backend=backend or BACKEND)
         compare(jitted(*args), want, rtol, atol, "jit")
         graph = jitted.lower(*args).graph
         assert_roundtrip(graph)
     if "function" in modes:
         phs = [cr.placeholder(np.shape(a), np.asarray(a).dtype, name=f"x{i}") for i, a in enumerate(args)]
         out = fn(cnp, *phs)
-        f = cr.function(phs, out)
+        f = cr.function(phs, out, backend=backend or BACKEND)
         compare(f(*args), want, rtol, atol, "function")
         assert_roundtrip(f.graph)
     return graph
