@@ -277,6 +277,7 @@ def tanh(m: FMath, x):
         p = m.poly(z, (-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1,
                        -3.33332819422e-1))
         small = m.fma(m.mul(x, z), p, x)
+    small = m.copysign(small, x)  # tanh is odd: keeps tanh(-0.0) == -0.0 (x*z*p + x rounds it to +0.0)
     e = exp(m, m.add(ax, ax))
     big = m.sub(m.c(1.0), m.div(m.c(2.0), m.add(e, m.c(1.0))))
     big = m.copysign(big, x)
