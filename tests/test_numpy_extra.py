@@ -340,3 +340,62 @@ def test_vectorize_and_apply_along_axis(rng):
 def test_index_helpers(rng):
     x = rand(rng, (4, 5))
     check(lambda xp, x: (x[xp.s_[1:3, ::2]], x[xp.index_exp[::-1]], xp.mgrid[0:2, 0:3], xp.ogrid[0:3][0]), x)
+
+
+# --- more of NumPy's namespace ---------------------------------------------------------------------
+
+def test_block_choose_resize_rollaxis(rng):
+    a, b = rand(rng, (2, 2)), rand(rng, (2, 3))
+    check(lambda xp, a, b: (xp.block([[a, b], [b[:, :2] * 2, b - 1]]), xp.block([a[0], 1.0, b[1]]), xp.block(a)), a, b)
+    idx = np.array([[0, 1, 2], [2, 1, 0]])
+    check(lambda xp, i, c: (xp.choose(i, [c[0], c[1] * 10, -c]), xp.choose(i, [c[0], c[1]], mode="clip")), idx, b)
+    x = rand(rng, (2, 3, 4), np.int32)
+    check(lambda xp, x: (xp.resize(x, (5, 7)), xp.resize(x[0, 0], 3), xp.rollaxis(x, 2), xp.rollaxis(x, 0, 3),
+                         xp.apply_over_axes(xp.sum, x, [0, 2])), x)
+
+
+def test_static_index_helpers(rng):
+    x = rand(rng, (4, 5))
+    check(lambda xp, x: (x[xp.tril_indices_from(x, -1)], x[xp.triu_indices(4, 1, 5)], x[:4, :4][xp.diag_indices(4)],
+                         x[:4, :4][xp.diag_indices_from(x[:4, :4])]), x)
+
+
+@pytest.mark.parametrize("name", ["fill_diagonal", "put", "putmask", "place", "copyto"])
+def test_in_place_functions_refused(name):
+    with pytest.raises(NotImplementedError, match="in place"):
+        getattr(cnp, name)(np.zeros((2, 2)), 0, 0)
+
+
+def test_real_valued_complex_helpers(rng):
+    x = rand(rng, (5,), np.float32)
+    check(lambda xp, x: (xp.real(x), xp.imag(x), xp.conj(x), xp.conjugate(x), xp.isreal(x), xp.iscomplex(x),
+                         xp.copy(x), xp.asanyarray(x), xp.ascontiguousarray(x), xp.fabs(x), *xp.modf(x)), x)
+    assert cnp.isrealobj(x) and not cnp.iscomplexobj(x) and cnp.isscalar(1.0) and not cnp.isscalar(x)
+
+
+def test_shifts_matvec_digitize_unwrap(rng):
+    i, k = rand(rng, (6,), np.int64, -50, 50), rand(rng, (6,), np.int64, 0, 5)
+    check(lambda xp, i, k: (xp.left_shift(i, k), xp.right_shift(i, k), xp.left_shift(i, 3), xp.right_shift(i, 1)),
+          i, k)
+    m, v = rand(rng, (2, 3, 4)), rand(rng, (4,))
+    if hasattr(np, "matvec"):
+        check(lambda xp, m, v: (xp.matvec(m, v), xp.vecmat(v[:3], m)), m, v, rtol=1e-14, atol=1e-14)
+    x = rand(rng, (7,), np.float64, -1, 12)
+    up, down = np.array([0.0, 1.0, 2.5, 4.0, 10.0]), np.array([10.0, 4.0, 2.5, 1.0, 0.0])
+    check(lambda xp, x: (xp.digitize(x, up), xp.digitize(x, up, right=True), xp.digitize(x, down),
+                         xp.digitize(x, down, right=True)), x)
+    ph = np.cumsum(rand(rng, (3, 9), np.float64, -3, 3), axis=1)
+    check(lambda xp, p: (xp.unwrap(p), xp.unwrap(p, axis=0), xp.unwrap(p, discont=4.0), xp.unwrap(p, period=4.0)),
+          ph, rtol=1e-13, atol=1e-13)
+
+
+def test_polynomial_coefficients(rng):
+    a, b, r = rand(rng, (3,)), rand(rng, (5,)), rand(rng, (4,))
+    check(lambda xp, a, b, r: (xp.polyadd(a, b), xp.polysub(b, a), xp.polymul(a, b), xp.polyder(b), xp.polyder(b, 3),
+                               xp.polyint(a), xp.polyint(a, 2, k=[1.0, 2.0]), xp.poly(r)), a, b, r,
+          rtol=1e-13, atol=1e-13)
+
+
+def test_fromfunction_windows_shapes():
+    check(lambda xp: (xp.fromfunction(lambda i, j: xp.where(i > j, i * 2, j), (3, 4)), xp.hanning(5),
+                      xp.broadcast_shapes((3, 1), (4,))), want=None)

@@ -688,6 +688,211 @@ ogrid = np.ogrid
 euler_gamma = np.euler_gamma
 
 
+# --- real numbers as NumPy's complex-aware functions see them ---------------------------------------
+
+def real(val):
+    return operand(val)
+
+
+def imag(val):
+    x = operand(val)
+    return lax.full_like(x, 0)
+
+
+def conj(x):
+    return operand(x)
+
+
+conjugate = conj
+
+
+def isreal(x):
+    return lax.full_like(operand(x), True, "bool")
+
+
+def iscomplex(x):
+    return lax.full_like(operand(x), False, "bool")
+
+
+def isrealobj(x):
+    return True
+
+
+def iscomplexobj(x):
+    return False
+
+
+def isscalar(element):
+    return False if is_tensor(element) else np.isscalar(element)
+
+
+isdtype = np.isdtype
+
+
+def copy(a, order="K"):
+    """Tensors are immutable, so a copy is the tensor itself; arrays are copied."""
+    x = operand(a)
+    return x if is_tensor(x) else np.array(x, copy=True)
+
+
+def asanyarray(a, dtype=None):
+    from .numpy_array import asarray
+    return asarray(a, dtype=dtype)
+
+
+ascontiguousarray = asanyarray
+
+
+def fabs(x):
+    x = float_operand(x)
+    return bind("abs", x)
+
+
+def modf(x):
+    """(fractional part, integral part), both with x's sign."""
+    from .numpy_core import trunc
+    x = float_operand(x)
+    t = trunc(x)
+    frac = subtract(x, t)
+    inf = equal(bind("abs", x), lax.full_like(x, np.inf))
+    return where(inf, copysign(lax.full_like(x, 0.0), x), copysign(frac, x)), t
+
+
+def _shift_factor(x1, x2):
+    xx, k = lax.promote_and_broadcast(x1, x2)
+    if not type_of(xx).dtype.is_int:
+        raise TypeError("shifts are defined for integers")
+    return xx, bind("power", lax.full_like(k, 2), k)
+
+
+def left_shift(x1, x2):
+    """x1 * 2**x2 (two's complement wrap-around, as NumPy's << for shifts below the bit width)."""
+    xx, f = _shift_factor(x1, x2)
+    return bind("multiply", xx, f)
+
+
+def right_shift(x1, x2):
+    """floor(x1 / 2**x2): NumPy's arithmetic >> for shifts below the bit width."""
+    from .numpy_core import floor_divide
+    xx, f = _shift_factor(x1, x2)
+    return floor_divide(xx, f)
+
+
+bitwise_left_shift, bitwise_right_shift = left_shift, right_shift
+
+
+def matvec(x1, x2):
+    x, v = operand(x1), operand(x2)
+    r = matmul(x, reshape(v, type_of(v).shape + (1,)))
+    return reshape(r, type_of(r).shape[:-1])
+
+
+def vecmat(x1, x2):
+    v, x = operand(x1), operand(x2)
+    r = matmul(reshape(v, type_of(v).shape[:-1] + (1,) + type_of(v).shape[-1:]), x)
+    return reshape(r, type_of(r).shape[:-2] + type_of(r).shape[-1:])
+
+
+def digitize(x, bins, right=False):
+    b = operand(bins)
+    if type_of(b).ndim != 1:
+        raise ValueError("bins must be one-dimensional")
+    if not is_tensor(b) and type_of(b).shape[0] > 1 and np.all(np.diff(b) <= 0) and not np.all(np.diff(b) == 0):
+        from .numpy_manip import flip
+        n = type_of(b).shape[0]
+        return subtract(np.int64(n), searchsorted(flip(b), x, side="left" if right else "right"))
+    return searchsorted(b, x, side="left" if right else "right")
+
+
+def unwrap(p, discont=None, axis=-1, *, period=2 * np.pi):
+    """NumPy's unwrap: jumps larger than discont become their period-wrapped value, accumulated."""
+    from .numpy_core import concatenate, remainder
+    from .numpy_scan import cumsum
+    x = float_operand(p)
+    t = type_of(x)
+    axis = normalize_axis(axis, t.ndim)
+    n = t.shape[axis]
+    if n < 2:
+        return x
+    half = period / 2
+    discont = half if discont is None else builtins.max(discont, half)
+    dd = diff(x, axis=axis)
+    ddmod = subtract(remainder(add(dd, half), period), half)
+    ddmod = where(logical_and(equal(ddmod, -half), greater(dd, 0)), lax.full_like(ddmod, half), ddmod)
+    corr = subtract(ddmod, dd)
+    corr = where(less(absolute(dd), discont), lax.full_like(corr, 0), corr)
+    rest = add(slice_axis(x, axis, 1, n), cumsum(corr, axis=axis))
+    return concatenate([slice_axis(x, axis, 0, 1), rest], axis=axis)
+
+
+def fromfunction(function, shape, *, dtype=float, **kwargs):
+    return function(*np.indices(tuple(shape), dtype=as_dtype(dtype).np), **kwargs)
+
+
+broadcast_shapes = np.broadcast_shapes
+bartlett, blackman, hamming, hanning, kaiser = np.bartlett, np.blackman, np.hamming, np.hanning, np.kaiser
+
+
+# --- polynomials as coefficient arrays --------------------------------------------------------------
+
+def _poly_pad(a, n):
+    x = ravel(operand(a))
+    m = type_of(x).shape[0]
+    return x if m == n else bind("pad", x, np.zeros((), type_of(x).dtype.np), edge_padding_low=(n - m,),
+                                 edge_padding_high=(0,))
+
+
+def polyadd(a1, a2):
+    x, y = ravel(operand(a1)), ravel(operand(a2))
+    n = builtins.max(type_of(x).shape[0], type_of(y).shape[0])
+    return add(_poly_pad(x, n), _poly_pad(y, n))
+
+
+def polysub(a1, a2):
+    x, y = ravel(operand(a1)), ravel(operand(a2))
+    n = builtins.max(type_of(x).shape[0], type_of(y).shape[0])
+    return subtract(_poly_pad(x, n), _poly_pad(y, n))
+
+
+def polymul(a1, a2):
+    return convolve(a1, a2)
+
+
+def polyder(p, m=1):
+    x = ravel(operand(p))
+    for _ in range(int(m)):
+        n = type_of(x).shape[0]
+        if n <= 1:
+            return np.zeros(1, type_of(x).dtype.np) if not is_tensor(x) else multiply(slice_axis(x, 0, 0, 1), 0)
+        x = multiply(slice_axis(x, 0, 0, n - 1), np.arange(n - 1, 0, -1))
+    return x
+
+
+def polyint(p, m=1, k=None):
+    from .numpy_core import concatenate
+    x = ravel(operand(p))
+    ks = [0.0] * int(m) if k is None else list(np.atleast_1d(k))
+    if len(ks) == 1 and m > 1:
+        ks = ks * int(m)
+    for i in range(int(m)):
+        n = type_of(x).shape[0]
+        x = divide(x, np.arange(n, 0, -1, dtype=np.float64))
+        x = concatenate([x, np.asarray([ks[i]], type_of(x).dtype.np)])
+    return x
+
+
+def poly(seq_of_zeros):
+    """Coefficients of the polynomial with the given roots: (x - r0)(x - r1)... by repeated convolution."""
+    from .numpy_core import concatenate, negative
+    z = ravel(operand(seq_of_zeros))
+    dt = type_of(z).dtype
+    out = np.ones(1, dt.np if dt.is_float else np.float64)
+    for i in range(type_of(z).shape[0]):
+        root = slice_axis(z, 0, i, i + 1)
+        out = convolve(out, concatenate([np.ones(1, type_of(operand(out)).dtype.np), negative(root)]))
+    return out
+
+
 # --- the array API names NumPy 2 has as well ----------------------------------------------------------
 
 def concat(arrays, axis=0):
@@ -728,4 +933,5 @@ from .numpy_core import (arccos as acos, arccosh as acosh, arcsin as asin, arcsi
                          power as pow)
 
 __all__ += ["acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "bitwise_invert", "pow", "s_", "index_exp",
-            "mgrid", "ogrid", "euler_gamma"]
+            "mgrid", "ogrid", "euler_gamma", "isdtype", "broadcast_shapes", "bartlett", "blackman", "hamming",
+            "hanning", "kaiser"]

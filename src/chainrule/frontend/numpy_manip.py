@@ -654,6 +654,120 @@ def insert(arr, obj, values, axis=None):
     return bind("gather", both, order.astype(np.int64), axis=axis)
 
 
+# --- assembling and reshaping, more -----------------------------------------------------------------
+
+def block(arrays):
+    """NumPy's block: nested lists concatenated innermost-last along -1, -2, ..."""
+    def depth(x):
+        return 1 + depth(x[0]) if isinstance(x, list) and x else (1 if isinstance(x, list) else 0)
+
+    d = depth(arrays)
+    if d == 0:
+        return operand(arrays)
+
+    def ndim_of(x):
+        return builtins.max(ndim_of(e) for e in x) if isinstance(x, list) else type_of(operand(x)).ndim
+
+    nd = builtins.max(ndim_of(arrays), d)
+
+    def go(x, level):
+        if not isinstance(x, list):
+            v = operand(x)
+            return reshape(v, (1,) * (nd - type_of(v).ndim) + type_of(v).shape)
+        parts = [go(e, level + 1) for e in x]
+        return concatenate(parts, axis=-(d - level))
+    return go(arrays, 0)
+
+
+def choose(a, choices, mode="raise"):
+    """choices[a[i]][i] for every i: the choices stacked and gathered with a as batch-aligned index."""
+    idx = _index_operand(a)
+    chs = [operand(c) for c in choices]
+    n = len(chs)
+    shape = lax.broadcast_shapes(type_of(idx).shape, *[type_of(c).shape for c in chs])
+    from .numpy_core import stack
+    stacked = stack([broadcast_to(c, shape) for c in chs], axis=-1)
+    ind = _wrap_indices(idx, n, mode if mode in ("clip", "wrap") else "raise")
+    ind = broadcast_to(ind, shape)
+    out = take_along_axis(stacked, reshape(ind, shape + (1,)), axis=-1)
+    return reshape(out, shape)
+
+
+def resize(a, new_shape):
+    """The data repeated cyclically to fill new_shape (NumPy's function, not the in-place method)."""
+    x = ravel(operand(a))
+    new_shape = (int(new_shape),) if np.ndim(new_shape) == 0 else tuple(int(s) for s in new_shape)
+    total = int(np.prod(new_shape))
+    n = type_of(x).shape[0]
+    if total == 0 or n == 0:
+        return np.zeros(new_shape, type_of(x).dtype.np) if n == 0 else reshape(slice_axis(x, 0, 0, 0), new_shape)
+    reps = -(-total // n)
+    return reshape(slice_axis(tile(x, reps), 0, 0, total), new_shape)
+
+
+def rollaxis(a, axis, start=0):
+    x = operand(a)
+    n = type_of(x).ndim
+    axis = normalize_axis(axis, n)
+    start = start + n if start < 0 else start
+    if not 0 <= start <= n:
+        raise ValueError(f"start {start} out of range for {n} dimensions")
+    if axis < start:
+        start -= 1
+    return moveaxis(x, axis, start) if axis != start else x
+
+
+def apply_over_axes(func, a, axes):
+    x = operand(a)
+    for ax in (axes if isinstance(axes, (list, tuple)) else [axes]):
+        ax = normalize_axis(ax, type_of(x).ndim)
+        r = operand(func(x, ax))
+        if type_of(r).ndim == type_of(x).ndim - 1:
+            r = reshape(r, type_of(r).shape[:ax] + (1,) + type_of(r).shape[ax:])
+        elif type_of(r).ndim != type_of(x).ndim:
+            raise ValueError("function is not returning an array of the correct shape")
+        x = r
+    return x
+
+
+# index helpers of static shapes: NumPy's own
+diag_indices = np.diag_indices
+tril_indices = np.tril_indices
+triu_indices = np.triu_indices
+mask_indices = np.mask_indices
+
+
+def diag_indices_from(arr):
+    t = type_of(operand(arr))
+    if t.ndim < 2 or len(set(t.shape)) != 1:
+        raise ValueError("All dimensions of input must be of equal length")
+    return np.diag_indices(t.shape[0], t.ndim)
+
+
+def tril_indices_from(arr, k=0):
+    t = type_of(operand(arr))
+    return np.tril_indices(t.shape[-2], k, t.shape[-1])
+
+
+def triu_indices_from(arr, k=0):
+    t = type_of(operand(arr))
+    return np.triu_indices(t.shape[-2], k, t.shape[-1])
+
+
+def _in_place(name, hint):
+    def fn(*args, **kwargs):
+        raise NotImplementedError(f"{name} writes in place, which tensors cannot; {hint}")
+    fn.__name__ = name
+    return fn
+
+
+fill_diagonal = _in_place("fill_diagonal", "use cnp.where(cnp.eye(n, dtype=bool), value, x)")
+put = _in_place("put", "use x.at[indices].set(values)")
+putmask = _in_place("putmask", "use cnp.where(mask, values, x)")
+place = _in_place("place", "use cnp.where(mask, values, x)")
+copyto = _in_place("copyto", "use the value itself (tensors are immutable), or cnp.where(mask, src, dst)")
+
+
 # --- grids -----------------------------------------------------------------------------------
 
 def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
@@ -695,3 +809,4 @@ def ix_(*args):
 
 __all__ = [_n for _n, _v in list(globals().items())
            if callable(_v) and getattr(_v, "__module__", None) == __name__ and not _n.startswith("_")]
+__all__ += ["diag_indices", "tril_indices", "triu_indices", "mask_indices"]
