@@ -41,7 +41,14 @@ def check_array(a, t: TensorType, name: str) -> np.ndarray:
         ok = {"b": "b", "i": "bi", "u": "bi", "f": "bif"}[t.dtype.kind]
         if kind not in ok:
             raise TypeError(f"{name}: expected {t.dtype.name}, got {type(a).__name__} {a!r}")
-        return np.asarray(a, dtype=want)
+        try:  # a Python int beyond the dtype's range raises; a NumPy integer would wrap silently
+            out = np.asarray(a, dtype=want)
+        except OverflowError:
+            out = None
+        if out is None or (t.dtype.kind == "i" and int(out) != int(a)):
+            info = np.iinfo(want)
+            raise ValueError(f"{name}: {a!r} is out of range for {t.dtype.name} ([{info.min}, {info.max}])")
+        return out
     if not isinstance(a, np.ndarray):
         if hasattr(a, "__array__") and not isinstance(a, (list, tuple, dict, str, bytes)):
             a = np.asarray(a)
@@ -51,9 +58,17 @@ def check_array(a, t: TensorType, name: str) -> np.ndarray:
         raise TypeError(f"{name}: expected dtype {t.dtype.name}, got {a.dtype} (cast it with .astype)")
     if a.shape != t.shape:
         raise ValueError(f"{name}: expected shape {t.shape}, got {a.shape}")
-    if not (a.flags.c_contiguous and a.flags.aligned):
-        a = np.ascontiguousarray(a)
-    return a
+    return c_aligned(a)
+
+
+def c_aligned(a: np.ndarray) -> np.ndarray:
+    """`a` itself when C-contiguous and aligned, else a C-ordered, aligned copy of the same shape.
+
+    Not np.ascontiguousarray: that returns a misaligned array as it is (compiled code assumes
+    element alignment) and turns a 0-d array into shape (1,)."""
+    if a.flags.c_contiguous and a.flags.aligned:
+        return a
+    return np.array(a, order="C", copy=True)
 
 
 class Executable:

@@ -15,6 +15,7 @@ import threading
 import numpy as np
 
 from .. import backends
+from ..backends.common import c_aligned
 from ..ir import Graph, TensorType, verify
 from . import pytree
 from .core import canonical_array, is_tensor
@@ -96,7 +97,7 @@ def _prepare(leaves, types, graph) -> list[np.ndarray]:
     out = []
     for i, (x, t) in enumerate(zip(leaves, types)):
         if type(x) is np.ndarray and x.dtype == t.dtype.np and x.shape == t.shape:
-            out.append(x if x.flags.c_contiguous and x.flags.aligned else np.ascontiguousarray(x))
+            out.append(x if x.flags.c_contiguous and x.flags.aligned else c_aligned(x))
             continue
         from ..backends.common import check_array
         name = graph.params[i].name or f"argument {i}"
@@ -108,7 +109,10 @@ def _prepare(leaves, types, graph) -> list[np.ndarray]:
         if isinstance(x, np.ndarray) and x.dtype != t.dtype.np and x.shape == t.shape:
             ca = canonical_array(x)
             if ca.dtype == t.dtype.np:
-                out.append(np.ascontiguousarray(ca))
+                if x.dtype.kind == "u" and x.size and x.max() > np.iinfo(ca.dtype).max:  # would wrap negative
+                    raise ValueError(f"{graph.params[i].name or f'argument {i}'}: {x.dtype} value {x.max()} "
+                                     f"is out of range for {t.dtype.name}")
+                out.append(c_aligned(ca))
                 continue
         out.append(check_array(x, t, name))
     return out
