@@ -56,6 +56,22 @@ class Compiled:
         self.source_graph = source_graph if source_graph is not None else graph
         self.backend = backend or getattr(executable, "backend", None)
         self._param_types = graph.param_types
+        self._np_dtypes = [t.dtype.np for t in self._param_types]
+        self._single_out = out_tree.kind == "leaf"
+        # the LLVM executable's __call__ is its own fast path (it re-checks cheaply); others go through run
+        self._direct = getattr(executable, "backend", None) == "llvm"
+
+    def call_fast(self, args):
+        """Call with flat arguments whose types `JitFunction` has already matched (see _fast_key)."""
+        arrays = []
+        for a, dt in zip(args, self._np_dtypes):
+            if type(a) is not np.ndarray:
+                a = np.asarray(a, dt)
+            elif not a.flags.carray:
+                a = np.ascontiguousarray(a)
+            arrays.append(a)
+        outs = self.executable(*arrays) if self._direct else self.executable.run(arrays)
+        return outs[0] if self._single_out else pytree.unflatten(self.out_tree, outs)
 
     @property
     def signature(self):
@@ -202,6 +218,7 @@ class JitFunction:
         self.passes = passes
         self.options = options
         self._cache: dict = {}
+        self._fast_cache: dict = {}  # flat positional arrays/scalars -> Compiled, skipping pytrees
         self._lock = threading.Lock()
         self.trace_count = 0
         functools.update_wrapper(self, fun, updated=())
@@ -233,6 +250,12 @@ class JitFunction:
         return call
 
     def __call__(self, *args, **kwargs):
+        if not kwargs and not self.static_argnums:
+            fkey = _fast_key(args)
+            if fkey is not None:
+                entry = self._fast_cache.get(fkey)
+                if entry is not None:
+                    return entry.call_fast(args)
         statics, dyn = self._split(args)
         leaves, in_tree = pytree.flatten((dyn, kwargs))
         if any(isinstance(x, Tensor) for x in leaves):
@@ -242,6 +265,10 @@ class JitFunction:
         if entry is None:
             entry = self._compile(statics, len(args), dyn, kwargs)
             self._cache[key] = entry
+        if not kwargs and not self.static_argnums:
+            fkey = _fast_key(args)
+            if fkey is not None and len(args) == len(entry._param_types):
+                self._fast_cache[fkey] = entry
         return entry.call_flat(leaves)
 
     def _compile(self, statics, nargs, dyn, kwargs) -> Compiled:
@@ -259,9 +286,34 @@ class JitFunction:
 
     def clear_cache(self):
         self._cache.clear()
+        self._fast_cache.clear()
 
     def __repr__(self):
         return f"<jit {getattr(self.fun, '__name__', self.fun)}>"
+
+
+_SCALAR_TYPES = (float, int, bool)
+_CANONICAL = frozenset(np.dtype(t) for t in (np.bool_, np.int32, np.int64, np.float32, np.float64))
+
+
+def _fast_key(args):
+    """A cheap signature for flat positional arguments (arrays, NumPy or Python scalars of chainrule's
+    dtypes, so no conversion is needed beyond wrapping scalars), else None."""
+    key = []
+    for a in args:
+        t = type(a)
+        if t is np.ndarray:
+            if a.dtype not in _CANONICAL:
+                return None
+            key.append(a.shape)
+            key.append(a.dtype)
+        elif t in _SCALAR_TYPES:
+            key.append(t)
+        elif isinstance(a, np.generic) and a.dtype in _CANONICAL:
+            key.append(t)
+        else:
+            return None
+    return tuple(key)
 
 
 def _leaf_key(x):
