@@ -22,10 +22,11 @@ END = "<!-- END GENERATED -->"
 
 GROUPS = {
     "Array creation": """array asarray arange linspace logspace geomspace zeros zeros_like ones ones_like full
-        full_like empty empty_like eye identity tri indices meshgrid mgrid ogrid vander diagflat ix_""",
+        full_like empty empty_like eye identity tri indices meshgrid mgrid ogrid vander diagflat ix_ copy
+        asanyarray ascontiguousarray fromfunction block bartlett blackman hamming hanning kaiser""",
     "Arithmetic (elementwise)": """add subtract multiply divide true_divide floor_divide remainder mod fmod divmod
         power pow float_power negative positive reciprocal square sqrt cbrt abs absolute sign copysign ldexp
-        heaviside maximum minimum fmax fmin clip hypot nan_to_num""",
+        heaviside maximum minimum fmax fmin clip hypot nan_to_num fabs modf real imag conj conjugate""",
     "Exponentials and logarithms": "exp exp2 expm1 log log2 log10 log1p logaddexp logaddexp2",
     "Trigonometric and hyperbolic": """sin cos tan arcsin arccos arctan arctan2 asin acos atan atan2 sinh cosh
         tanh arcsinh arccosh arctanh asinh acosh atanh deg2rad rad2deg degrees radians sinc""",
@@ -33,25 +34,30 @@ GROUPS = {
     "Comparison, logic and selection": """equal not_equal less less_equal greater greater_equal logical_and
         logical_or logical_not logical_xor isfinite isinf isnan isneginf isposinf signbit isclose allclose
         array_equal array_equiv isin where select""",
-    "Bitwise": "bitwise_and bitwise_or bitwise_xor bitwise_not bitwise_invert invert",
+    "Bitwise": """bitwise_and bitwise_or bitwise_xor bitwise_not bitwise_invert invert left_shift right_shift
+        bitwise_left_shift bitwise_right_shift""",
     "Reductions and statistics": """sum prod mean var std max min amax amin all any argmax argmin ptp average
         count_nonzero median percentile quantile nansum nanprod nanmean nanvar nanstd nanmax nanmin nanargmax
         nanargmin nanmedian nanpercentile nanquantile cov corrcoef histogram bincount""",
     "Cumulative operations and differences": """cumsum cumprod cumproduct cumulative_sum cumulative_prod
         nancumsum nancumprod associative_scan diff ediff1d gradient trapezoid trapz""",
     "Products and linear algebra": """dot vdot inner outer matmul tensordot einsum kron cross vecdot trace
-        matrix_transpose""",
+        matrix_transpose matvec vecmat""",
     "Shape manipulation": """reshape ravel transpose permute_dims swapaxes moveaxis expand_dims squeeze
         broadcast_to broadcast_to_ broadcast_arrays atleast_1d atleast_2d atleast_3d concatenate concat stack
         unstack hstack vstack dstack column_stack row_stack split array_split hsplit vsplit dsplit tile repeat
-        pad flip fliplr flipud roll rot90 append insert delete trim_zeros diag diagonal tril triu""",
+        pad flip fliplr flipud roll rot90 append insert delete trim_zeros diag diagonal tril triu resize
+        rollaxis broadcast_shapes fill_diagonal put putmask place copyto""",
     "Indexing, gathering and searching": """take take_along_axis put_along_axis compress extract slice_axis
-        nonzero flatnonzero argwhere unravel_index ravel_multi_index searchsorted interp s_ index_exp""",
-    "Applying functions": "vectorize apply_along_axis piecewise",
+        nonzero flatnonzero argwhere unravel_index ravel_multi_index searchsorted interp s_ index_exp choose
+        digitize diag_indices diag_indices_from tril_indices tril_indices_from triu_indices triu_indices_from
+        mask_indices""",
+    "Applying functions": "vectorize apply_along_axis apply_over_axes piecewise",
     "Sorting and sets": "sort argsort sort_last_axis unique",
-    "Polynomials and signals": "polyval convolve correlate",
+    "Polynomials and signals": "polyval poly polyadd polysub polymul polyder polyint convolve correlate unwrap",
     "Dtypes and introspection": """astype result_type can_cast promote_types issubdtype finfo iinfo dtype shape
-        ndim size bool_ int32 int64 float32 float64 number integer signedinteger floating inexact""",
+        ndim size bool_ int32 int64 float32 float64 number integer signedinteger floating inexact isdtype
+        isreal iscomplex isrealobj iscomplexobj isscalar""",
     "Constants": "e pi inf nan newaxis euler_gamma",
 }
 
