@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import lax
-from .core import bind, constant_tensor, is_tensor, type_of
+from .core import constant_tensor, is_tensor, type_of
 from .lax import broadcast_to, convert, normalize_axis, operand
 from .numpy_core import (abs, add, argmax, divide, equal, log, matmul, max, min, moveaxis, multiply, not_equal,
                          power, prod, reshape, sign, sqrt, subtract, sum, swapaxes, where)
