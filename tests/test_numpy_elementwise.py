@@ -216,3 +216,9 @@ def test_select(rng):
     x = rand(rng, (6,))
     check(lambda xp, x: xp.select([x < -1, x > 1], [x * 2, x - 10], default=7.0), x)
     check(lambda xp, x: xp.select([x < 0], [x]), x)
+
+
+@pytest.mark.parametrize("dtype", (np.int32, np.int64))
+def test_round_integers_to_tens(dtype):
+    x = np.array([15, 25, -15, -25, 149, 151, 0, 7], dtype)
+    check(lambda xp, x: (xp.round(x, -1), xp.round(x, -2), xp.round(x, 2), xp.around(x, -1)), x)

@@ -383,7 +383,14 @@ def round(a, decimals=0):
     if type_of(x).dtype.is_bool:
         x = convert(x, "float32")  # NumPy: float16, widened
     if not type_of(x).dtype.is_float:
-        return x
+        if decimals >= 0:
+            return x
+        # integers to tens, hundreds, ...: half to even on the scaled value, as NumPy
+        dt = type_of(x).dtype
+        f = float(10 ** (-decimals))
+        xf = convert(x, "float64")
+        r = bind("multiply", bind("round_nearest_even", bind("divide", xf, _const_like(xf, f))), _const_like(xf, f))
+        return convert(r, dt)
     if decimals == 0:
         return bind("round_nearest_even", x)
     s = _const_like(x, 10.0 ** decimals)
