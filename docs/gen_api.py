@@ -54,7 +54,8 @@ GROUPS = {
         mask_indices""",
     "Applying functions": "vectorize apply_along_axis apply_over_axes piecewise",
     "Sorting and sets": "sort argsort sort_last_axis unique",
-    "Polynomials and signals": "polyval poly polyadd polysub polymul polyder polyint convolve correlate unwrap",
+    "Polynomials and signals": """polyval polyfit poly polyadd polysub polymul polyder polyint convolve correlate
+        unwrap""",
     "Dtypes and introspection": """astype result_type can_cast promote_types issubdtype finfo iinfo dtype shape
         ndim size bool_ int32 int64 float32 float64 number integer signedinteger floating inexact isdtype
         isreal iscomplex isrealobj iscomplexobj isscalar""",

@@ -53,6 +53,8 @@ CASES = {
     "det": (lambda xp, a: xp.linalg.det(a), (_r(3, 3) + 2 * np.eye(3),)),
     "slogdet": (lambda xp, a: xp.linalg.slogdet(a)[1], (_r(3, 3) + 2 * np.eye(3),)),
     "cholesky": (lambda xp, a: xp.linalg.cholesky(a @ a.T + 3 * xp.eye(3)), (_r(3, 3),)),
+    "qr": (lambda xp, a: xp.linalg.qr(a)[0] + xp.linalg.qr(a)[1], (_r(3, 3) + 2 * np.eye(3),)),
+    "polyfit": (lambda xp, x, y: xp.polyfit(x, y, 2), (np.linspace(-1.0, 1.0, 7), _r(7))),
     "norms": (lambda xp, x: xp.linalg.norm(x) + xp.linalg.norm(x, 1, axis=0) + xp.linalg.norm(x, np.inf, axis=1)[0],
               (_r(3, 3),)),
     "take_along_axis": (lambda xp, x: xp.take_along_axis(x, np.array([[2, 0, 0], [1, 1, 2]]), axis=1), (_r(2, 3),)),
@@ -99,8 +101,12 @@ def _jax_grad(f, w, args):
         return [np.asarray(x) for x in g]
 
 
+# jax.numpy.polyfit differentiates through an SVD-based lstsq whose gradient has NaNs: finite differences only
+NOT_VS_JAX = {"polyfit"}
+
+
 @pytest.mark.parametrize("name", [pytest.param(n, marks=() if n in JAX_FAST else pytest.mark.slow)
-                                  for n in sorted(CASES)])
+                                  for n in sorted(CASES) if n not in NOT_VS_JAX])
 def test_grad_matches_jax(name):
     f, args = CASES[name]
     out = np.asarray(f(np, *args))

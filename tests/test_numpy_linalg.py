@@ -187,7 +187,31 @@ def test_linalg_array_api_names(rng):
                          xp.linalg.matrix_norm(x)), x, rtol=1e-13, atol=1e-13)
 
 
-@pytest.mark.parametrize("name", ["svd", "qr", "eigh", "pinv"])
+@pytest.mark.parametrize("name", ["svd", "eigh", "pinv"])
 def test_decompositions_not_supported_yet(name):
     with pytest.raises(NotImplementedError, match="decomposition"):
         getattr(cnp.linalg, name)(np.eye(2))
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (3, 4), (3, 3), (2, 5, 2), (1, 1)])
+@pytest.mark.parametrize("mode", ["reduced", "complete", "r"])
+def test_qr_matches_lapack_signs(shape, mode, rng):
+    a = rand(rng, shape, np.float64)
+    check(lambda xp, a: tuple(xp.linalg.qr(a, mode=mode)) if mode != "r" else xp.linalg.qr(a, mode=mode), a,
+          rtol=1e-12, atol=1e-12)
+
+
+def test_qr_rank_deficient_column_and_float32(rng):
+    a = np.array([[0.0, 1.0], [0.0, 2.0], [0.0, 3.0]])
+    check(lambda xp, a: tuple(xp.linalg.qr(a)), a, rtol=1e-14, atol=1e-14)
+    f = rand(rng, (5, 3), np.float32)
+    check(lambda xp, a: tuple(xp.linalg.qr(a)), f, rtol=1e-5, atol=1e-5)
+
+
+def test_polyfit(rng):
+    x = np.linspace(-1, 2, 12)
+    y = 3 * x ** 3 - x + rng.standard_normal(12) * 0.1
+    w = np.abs(y) + 1
+    check(lambda xp, x, y: (xp.polyfit(x, y, 3), xp.polyfit(x, xp.stack([y, 2 * y], 1), 2), xp.polyfit(x, y, 0)),
+          x, y, rtol=1e-11, atol=1e-11)
+    check(lambda xp, x, y, w: xp.polyfit(x, y, 2, w=w), x, y, w, rtol=1e-11, atol=1e-11)

@@ -881,6 +881,30 @@ def polyint(p, m=1, k=None):
     return x
 
 
+def polyfit(x, y, deg, rcond=None, full=False, w=None, cov=False):
+    """Least squares on NumPy's column-scaled Vandermonde matrix, by Householder QR (full column rank)."""
+    if full or cov:
+        raise NotImplementedError("polyfit(full=True / cov=True) needs singular values, which are not supported yet")
+    from .numpy_linalg import qr, solve
+    xx = float_operand(x)
+    yy = float_operand(y)
+    order = int(deg) + 1
+    if order < 1:
+        raise ValueError("expected deg >= 0")
+    lhs = vander(xx, order)
+    rhs = yy
+    if w is not None:
+        ww = float_operand(w)
+        lhs = multiply(lhs, reshape(ww, (-1, 1)))
+        rhs = multiply(rhs, ww if type_of(rhs).ndim == 1 else reshape(ww, (-1, 1)))
+    scale = sqrt(sum(multiply(lhs, lhs), axis=0))
+    lhs = divide(lhs, scale)
+    q, r = qr(lhs)
+    qt_b = matmul(lax.transpose(q), rhs)
+    c = solve(r, qt_b)
+    return divide(c, scale if type_of(c).ndim == 1 else reshape(scale, (-1, 1)))
+
+
 def poly(seq_of_zeros):
     """Coefficients of the polynomial with the given roots: (x - r0)(x - r1)... by repeated convolution."""
     from .numpy_core import concatenate, negative

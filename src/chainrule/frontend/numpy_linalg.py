@@ -19,8 +19,8 @@ import numpy as np
 from . import lax
 from .core import constant_tensor, is_tensor, type_of
 from .lax import broadcast_to, convert, normalize_axis, operand
-from .numpy_core import (abs, add, argmax, divide, equal, log, matmul, max, min, moveaxis, multiply, not_equal,
-                         power, prod, reshape, sign, sqrt, subtract, sum, swapaxes, where)
+from .numpy_core import (abs, add, argmax, divide, equal, less, log, matmul, max, min, moveaxis, multiply,
+                         not_equal, power, prod, reshape, sign, sqrt, subtract, sum, swapaxes, where)
 from .numpy_extra import count_nonzero, vecdot  # noqa: F401  (re-exported)
 from .numpy_manip import diagonal as _diagonal, slice_axis, take_along_axis, trace as _trace
 
@@ -278,6 +278,53 @@ def cholesky(a, upper=False):
     return swapaxes(lower, -1, -2) if upper else lower
 
 
+def qr(a, mode="reduced"):
+    """Householder QR with LAPACK's reflector convention (dgeqrf/dlarfg: beta = -sign(alpha) |x|), so the
+    factors agree with numpy.linalg.qr's, signs included. Unrolled over min(m, n) static steps."""
+    if mode not in ("reduced", "complete", "r"):
+        raise NotImplementedError(f"qr mode {mode!r} is not supported; 'reduced', 'complete' and 'r' are")
+    r = _float(a)
+    t = type_of(r)
+    if t.ndim < 2:
+        raise ValueError("qr needs at least a 2-d array")
+    m, n = t.shape[-2:]
+    batch = t.shape[:-2]
+    dt = t.dtype.np
+    k = _min_int(m, n)
+    rows = np.arange(m).reshape(m, 1)
+    eye = np.eye(m, dtype=dt)
+    q = broadcast_to(constant_tensor(eye) if is_tensor(r) else eye, batch + (m, m)) if mode != "r" else None
+    zero, one = np.asarray(0, dt), np.asarray(1, dt)
+    for j in range(k):
+        col = slice_axis(r, t.ndim - 1, j, j + 1)  # (..., m, 1)
+        alpha = slice_axis(col, t.ndim - 2, j, j + 1)  # (..., 1, 1)
+        below = where(rows > j, col, zero)
+        xnorm = sqrt(sum(multiply(below, below), axis=-2, keepdims=True))
+        norm_all = sqrt(add(multiply(alpha, alpha), multiply(xnorm, xnorm)))
+        beta = where(less(alpha, zero), norm_all, multiply(norm_all, np.asarray(-1, dt)))
+        trivial = equal(xnorm, zero)
+        denom = where(trivial, one, subtract(alpha, beta))
+        v = where(rows == j, one, divide(below, denom))  # (..., m, 1), zero above j
+        tau = where(trivial, zero, divide(subtract(beta, alpha), where(trivial, one, beta)))
+        w = matmul(swapaxes(v, -1, -2), r)  # (..., 1, n)
+        r = subtract(r, multiply(tau, multiply(v, w)))
+        cols = np.arange(n)
+        fixed = where(rows == j, where(trivial, alpha, beta), where(rows > j, zero, col))
+        r = where(cols == j, fixed, r)
+        if q is not None:
+            qv = matmul(q, v)  # (..., m, 1)
+            q = subtract(q, multiply(tau, matmul(qv, swapaxes(v, -1, -2))))
+    if mode == "r":
+        return slice_axis(r, t.ndim - 2, 0, k)
+    if mode == "reduced":
+        return slice_axis(q, t.ndim - 1, 0, k), slice_axis(r, t.ndim - 2, 0, k)
+    return q, r
+
+
+def _min_int(a, b):
+    return a if a < b else b
+
+
 def _needs_decomposition(name):
     def fn(*args, **kwargs):
         raise NotImplementedError(f"linalg.{name} needs an iterative decomposition, which chainrule does not "
@@ -288,7 +335,6 @@ def _needs_decomposition(name):
 
 svd = _needs_decomposition("svd")
 svdvals = _needs_decomposition("svdvals")
-qr = _needs_decomposition("qr")
 eig = _needs_decomposition("eig")
 eigh = _needs_decomposition("eigh")
 eigvals = _needs_decomposition("eigvals")
