@@ -325,6 +325,78 @@ def _min_int(a, b):
     return a if a < b else b
 
 
+def _jacobi_sweeps(n):
+    """Cyclic Jacobi converges quadratically: this many sweeps reach float64 precision for the small
+    matrices the unrolled graph suits (its size grows as sweeps * n^2 rotations)."""
+    return 6 if n <= 4 else 8 if n <= 8 else 10
+
+
+def eigh(a, UPLO="L"):
+    """Symmetric eigendecomposition by cyclic Jacobi rotations, unrolled; eigenvalues ascending.
+
+    Only the `UPLO` triangle is read, as in NumPy. Eigenvectors are unique up to sign (and
+    within repeated eigenvalues), as with LAPACK.
+    """
+    from .numpy_manip import tril, triu
+    from .numpy_sort import argsort
+    x = _square(a, "eigh")
+    t = type_of(x)
+    n = t.shape[-1]
+    batch = t.shape[:-2]
+    dt = t.dtype.np
+    if UPLO not in ("L", "U"):
+        raise ValueError("UPLO argument must be 'L' or 'U'")
+    half = tril(x, -1) if UPLO == "L" else triu(x, 1)
+    x = add(add(half, swapaxes(half, -1, -2)), multiply(x, np.eye(n, dtype=dt)))
+    eye = np.eye(n, dtype=dt)
+    v = broadcast_to(constant_tensor(eye) if is_tensor(x) else eye, t.shape)
+    zero, one = np.asarray(0, dt), np.asarray(1, dt)
+    for _ in range(_jacobi_sweeps(n) if n > 1 else 0):
+        for p in range(n - 1):
+            for q in range(p + 1, n):
+                app = _entry(x, p, p, batch)
+                aqq = _entry(x, q, q, batch)
+                apq = _entry(x, p, q, batch)
+                skip = equal(apq, zero)
+                theta = divide(subtract(aqq, app), multiply(np.asarray(2, dt), where(skip, one, apq)))
+                sgn = where(less(theta, zero), np.asarray(-1, dt), one)
+                tt = divide(sgn, add(abs(theta), sqrt(add(multiply(theta, theta), one))))
+                tt = where(skip, zero, tt)
+                c = divide(one, sqrt(add(multiply(tt, tt), one)))
+                sn = multiply(tt, c)
+                j = _rotation(n, p, q, c, sn, dt)
+                x = matmul(matmul(swapaxes(j, -1, -2), x), j)
+                v = matmul(v, j)
+    w = _diag_last(x, n)
+    order = argsort(w, axis=-1)
+    w = take_along_axis(w, order, axis=-1)
+    v = take_along_axis(v, broadcast_to(reshape(order, batch + (1, n)), t.shape), axis=-1)
+    return w, v
+
+
+def _entry(x, i, j, batch):
+    nd = len(batch) + 2
+    return reshape(slice_axis(slice_axis(x, nd - 2, i, i + 1), nd - 1, j, j + 1), batch + (1, 1))
+
+
+def _diag_last(x, n):
+    return _diagonal(x, 0, -2, -1)
+
+
+def _rotation(n, p, q, c, s, dt):
+    """I with [[c, s], [-s, c]] at rows/columns p, q; c and s of shape (..., 1, 1)."""
+    e_pp = np.zeros((n, n), dt)
+    e_pp[p, p] = e_pp[q, q] = 1
+    e_pq = np.zeros((n, n), dt)
+    e_pq[p, q], e_pq[q, p] = 1, -1
+    base = np.eye(n, dtype=dt) - e_pp
+    return add(add(base, multiply(c, e_pp)), multiply(s, e_pq))
+
+
+def eigvalsh(a, UPLO="L"):
+    return eigh(a, UPLO)[0]
+
+
 def _needs_decomposition(name):
     def fn(*args, **kwargs):
         raise NotImplementedError(f"linalg.{name} needs an iterative decomposition, which chainrule does not "
@@ -336,9 +408,7 @@ def _needs_decomposition(name):
 svd = _needs_decomposition("svd")
 svdvals = _needs_decomposition("svdvals")
 eig = _needs_decomposition("eig")
-eigh = _needs_decomposition("eigh")
 eigvals = _needs_decomposition("eigvals")
-eigvalsh = _needs_decomposition("eigvalsh")
 lstsq = _needs_decomposition("lstsq")
 pinv = _needs_decomposition("pinv")
 matrix_rank = _needs_decomposition("matrix_rank")
