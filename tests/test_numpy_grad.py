@@ -54,6 +54,7 @@ CASES = {
     "slogdet": (lambda xp, a: xp.linalg.slogdet(a)[1], (_r(3, 3) + 2 * np.eye(3),)),
     "cholesky": (lambda xp, a: xp.linalg.cholesky(a @ a.T + 3 * xp.eye(3)), (_r(3, 3),)),
     "qr": (lambda xp, a: xp.linalg.qr(a)[0] + xp.linalg.qr(a)[1], (_r(3, 3) + 2 * np.eye(3),)),
+    "svdvals_pinv": (lambda xp, a: xp.linalg.svd(a, compute_uv=False) + xp.linalg.pinv(a)[0], (_r(3, 3) + 2 * np.eye(3),)),
     "eigvalsh": (lambda xp, a: xp.linalg.eigvalsh(a + a.T), (_r(3, 3),)),
     "polyfit": (lambda xp, x, y: xp.polyfit(x, y, 2), (np.linspace(-1.0, 1.0, 7), _r(7))),
     "norms": (lambda xp, x: xp.linalg.norm(x) + xp.linalg.norm(x, 1, axis=0) + xp.linalg.norm(x, np.inf, axis=1)[0],

@@ -124,7 +124,7 @@ def test_vector_norms(ord, rng):
                          xp.linalg.norm(x, ord, axis=0, keepdims=True)), x, rtol=1e-13, atol=1e-13)
 
 
-@pytest.mark.parametrize("ord", [None, "fro", 1, -1, np.inf, -np.inf])
+@pytest.mark.parametrize("ord", [None, "fro", 1, -1, np.inf, -np.inf, 2, -2, "nuc"])
 def test_matrix_norms(ord, rng):
     x = rand(rng, (2, 3, 4), np.float32)
     check(lambda xp, x: (xp.linalg.norm(x[0], ord), xp.linalg.norm(x, ord, axis=(1, 2)),
@@ -187,7 +187,7 @@ def test_linalg_array_api_names(rng):
                          xp.linalg.matrix_norm(x)), x, rtol=1e-13, atol=1e-13)
 
 
-@pytest.mark.parametrize("name", ["svd", "eig", "pinv"])
+@pytest.mark.parametrize("name", ["eig", "eigvals"])
 def test_decompositions_not_supported_yet(name):
     with pytest.raises(NotImplementedError, match="decomposition"):
         getattr(cnp.linalg, name)(np.eye(2))
@@ -248,3 +248,36 @@ def test_eigh_reads_one_triangle_and_float32(rng):
           atol=1e-12, modes=modes)
     f = _sym(rng, (3, 3), np.float32)
     check(lambda xp, m: xp.linalg.eigvalsh(m), f, rtol=1e-5, atol=1e-5, modes=modes)
+
+
+def _svd_parts(xp, a, full):
+    u, sv, vh = xp.linalg.svd(a, full_matrices=full)
+    k = min(a.shape[-2:])
+    # singular vectors are unique up to sign: compare |u|, |vh| on the k leading vectors
+    return sv, xp.abs(u[..., :, :k]), xp.abs(vh[..., :k, :])
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (3, 4), (3, 3), (2, 5, 2), (1, 1)])
+@pytest.mark.parametrize("full", [True, False])
+def test_svd(shape, full, rng):
+    a = rand(rng, shape, np.float64)
+    check(lambda xp, a: _svd_parts(xp, a, full), a, rtol=1e-12, atol=1e-12, modes=("eager", "jit"))
+    u, sv, vh = cnp.linalg.svd(a, full_matrices=full)
+    k = min(shape[-2:])
+    np.testing.assert_allclose((u[..., :, :k] * sv[..., None, :]) @ vh[..., :k, :], a, atol=1e-12)
+    np.testing.assert_allclose(np.swapaxes(u, -1, -2) @ u, np.broadcast_to(np.eye(u.shape[-1]), u.shape[:-2] +
+                                                                           (u.shape[-1],) * 2), atol=1e-12)
+    check(lambda xp, a: (xp.linalg.svd(a, compute_uv=False), xp.linalg.svdvals(a)), a, rtol=1e-12, atol=1e-12,
+          modes=("eager", "jit"))
+
+
+def test_pinv_rank_cond_lstsq(rng):
+    a = rand(rng, (5, 3), np.float64)
+    low_rank = np.outer(np.arange(1.0, 4.0), np.arange(1.0, 5.0))
+    b, bm = rand(rng, (5,), np.float64), rand(rng, (5, 2), np.float64)
+    tol = dict(rtol=1e-11, atol=1e-11, modes=("eager", "jit"))
+    check(lambda xp, a, r: (xp.linalg.pinv(a), xp.linalg.pinv(r), xp.linalg.matrix_rank(a), xp.linalg.matrix_rank(r),
+                            xp.linalg.cond(a), xp.linalg.cond(a, -2), xp.linalg.cond(a[:3], 1)), a, low_rank, **tol)
+    check(lambda xp, a, b: tuple(xp.linalg.lstsq(a, b)), a, b, **tol)
+    check(lambda xp, a, b: tuple(xp.linalg.lstsq(a, b)), a, bm, **tol)
+    check(lambda xp, a, b: xp.linalg.lstsq(a.T, b[:3])[0], a, b, **tol)

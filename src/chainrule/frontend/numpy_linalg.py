@@ -19,8 +19,9 @@ import numpy as np
 from . import lax
 from .core import constant_tensor, is_tensor, type_of
 from .lax import broadcast_to, convert, normalize_axis, operand
-from .numpy_core import (abs, add, argmax, divide, equal, less, log, matmul, max, min, moveaxis, multiply,
-                         not_equal, power, prod, reshape, sign, sqrt, subtract, sum, swapaxes, where)
+from .numpy_core import (abs, add, any as any_, argmax, divide, equal, expand_dims, greater, less, log, matmul, max,
+                         min, moveaxis, multiply, not_equal, power, prod, reshape, sign, sqrt, subtract, sum,
+                         swapaxes, where)
 from .numpy_extra import count_nonzero, vecdot  # noqa: F401  (re-exported)
 from .numpy_manip import diagonal as _diagonal, slice_axis, take_along_axis, trace as _trace
 
@@ -98,7 +99,8 @@ def matrix_norm(x, keepdims=False, ord="fro"):
         s = sum(abs(a), axis=-1)
         r = max(s, axis=-1) if ord == np.inf else min(s, axis=-1)
     elif ord in (2, -2, "nuc"):
-        raise NotImplementedError(f"matrix norm ord={ord!r} needs singular values (SVD), which is not supported yet")
+        sv = svdvals(a)
+        r = max(sv, axis=-1) if ord == 2 else min(sv, axis=-1) if ord == -2 else sum(sv, axis=-1)
     else:
         raise ValueError(f"Invalid norm order {ord!r} for matrices")
     return reshape(r, t.shape[:-2] + (1, 1)) if keepdims else r
@@ -397,6 +399,142 @@ def eigvalsh(a, UPLO="L"):
     return eigh(a, UPLO)[0]
 
 
+def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
+    """Singular value decomposition by one-sided (Hestenes) Jacobi rotations of the columns, unrolled.
+
+    Singular values come sorted descending, as NumPy's. Singular vectors are unique up to sign (and
+    within repeated values); for a zero singular value the matching column of u is zero rather than
+    an arbitrary unit vector (u s vh still rebuilds a). With full_matrices, u is completed to a square
+    orthogonal matrix by Householder QR.
+    """
+    from .numpy_sort import argsort
+    x = _float(a)
+    t = type_of(x)
+    if t.ndim < 2:
+        raise ValueError("svd needs at least a 2-d array")
+    m, n = t.shape[-2:]
+    if m < n:
+        res = svd(swapaxes(x, -1, -2), full_matrices, compute_uv)
+        if not compute_uv:
+            return res
+        u, sv, vh = res
+        return swapaxes(vh, -1, -2), sv, swapaxes(u, -1, -2)
+    batch = t.shape[:-2]
+    dt = t.dtype.np
+    zero, one = np.asarray(0, dt), np.asarray(1, dt)
+    u = x
+    eye = np.eye(n, dtype=dt)
+    v = broadcast_to(constant_tensor(eye) if is_tensor(x) else eye, batch + (n, n))
+    nd = len(batch) + 2
+    for _ in range(_jacobi_sweeps(n) if n > 1 else 0):
+        for p in range(n - 1):
+            for q in range(p + 1, n):
+                up, uq = slice_axis(u, nd - 1, p, p + 1), slice_axis(u, nd - 1, q, q + 1)
+                alpha = sum(multiply(up, up), axis=-2, keepdims=True)
+                beta = sum(multiply(uq, uq), axis=-2, keepdims=True)
+                gamma = sum(multiply(up, uq), axis=-2, keepdims=True)
+                skip = equal(gamma, zero)
+                zeta = divide(subtract(beta, alpha), multiply(np.asarray(2, dt), where(skip, one, gamma)))
+                sgn = where(less(zeta, zero), np.asarray(-1, dt), one)
+                tt = where(skip, zero, divide(sgn, add(abs(zeta), sqrt(add(multiply(zeta, zeta), one)))))
+                c = divide(one, sqrt(add(multiply(tt, tt), one)))
+                j = _rotation(n, p, q, c, multiply(tt, c), dt)
+                u = matmul(u, j)
+                v = matmul(v, j)
+    sv = sqrt(sum(multiply(u, u), axis=-2))  # (..., n)
+    order = argsort(multiply(sv, np.asarray(-1, dt)), axis=-1)
+    sv = take_along_axis(sv, order, axis=-1)
+    if not compute_uv:
+        return sv
+    cols = reshape(order, batch + (1, n))
+    u = take_along_axis(u, broadcast_to(cols, batch + (m, n)), axis=-1)
+    v = take_along_axis(v, broadcast_to(cols, batch + (n, n)), axis=-1)
+    safe = where(equal(sv, zero), one, sv)
+    u = where(reshape(equal(sv, zero), batch + (1, n)), zero, divide(u, reshape(safe, batch + (1, n))))
+    if full_matrices and m > n:
+        from .numpy_core import concatenate
+        q, _ = qr(u, mode="complete")
+        u = concatenate([u, slice_axis(q, nd - 1, n, m)], axis=-1)
+    return u, sv, swapaxes(v, -1, -2)
+
+
+def svdvals(x):
+    return svd(x, compute_uv=False)
+
+
+def pinv(a, rcond=None, hermitian=False, *, rtol=None):
+    x = _float(a)
+    t = type_of(x)
+    m, n = t.shape[-2:]
+    u, sv, vh = svd(x, full_matrices=False)
+    if rcond is None and rtol is None:
+        rtol = _max_int(m, n) * np.finfo(t.dtype.np).eps
+    tol = rcond if rcond is not None else rtol
+    cutoff = multiply(max(sv, axis=-1, keepdims=True), np.asarray(tol, t.dtype.np))
+    keep = greater(sv, cutoff)
+    inv_s = where(keep, divide(np.asarray(1, t.dtype.np), where(keep, sv, np.asarray(1, t.dtype.np))),
+                  np.asarray(0, t.dtype.np))
+    return matmul(multiply(swapaxes(vh, -1, -2), expand_dims(inv_s, -2)), swapaxes(u, -1, -2))
+
+
+def matrix_rank(A, tol=None, hermitian=False, *, rtol=None):
+    x = _float(A)
+    t = type_of(x)
+    if t.ndim < 2:
+        return convert(any_(not_equal(x, np.asarray(0, t.dtype.np))), "int64")
+    sv = svdvals(x)
+    if tol is None:
+        r = rtol if rtol is not None else _max_int(*t.shape[-2:]) * np.finfo(t.dtype.np).eps
+        tol = multiply(max(sv, axis=-1, keepdims=True), np.asarray(r, t.dtype.np))
+    else:
+        tol = expand_dims(operand(tol), -1) if is_tensor(tol) or np.ndim(tol) else tol
+    return sum(greater(sv, tol), axis=-1)
+
+
+def cond(x, p=None):
+    if p not in (None, 2, -2):
+        a = _float(x)
+        return multiply(norm(a, p, axis=(-2, -1)), norm(inv(a), p, axis=(-2, -1)))
+    sv = svdvals(x)
+    hi, lo = max(sv, axis=-1), min(sv, axis=-1)
+    return divide(lo, hi) if p == -2 else divide(hi, lo)
+
+
+def lstsq(a, b, rcond=None):
+    """Least squares by the pseudo-inverse. Returns (x, residuals, rank, s) as NumPy does, except that
+    residuals are given whenever m > n (NumPy leaves them empty for rank-deficient a: a data-dependent
+    shape)."""
+    x = _float(a)
+    y = _float(b)
+    m, n = type_of(x).shape[-2:]
+    u, sv, vh = svd(x, full_matrices=False)
+    eps = np.finfo(type_of(x).dtype.np).eps
+    tol = _max_int(m, n) * eps if rcond is None else rcond
+    cutoff = multiply(max(sv, axis=-1, keepdims=True), np.asarray(tol, type_of(x).dtype.np))
+    keep = greater(sv, cutoff)
+    one, zero = np.asarray(1, type_of(x).dtype.np), np.asarray(0, type_of(x).dtype.np)
+    inv_s = where(keep, divide(one, where(keep, sv, one)), zero)
+    vec = type_of(y).ndim == 1
+    yy = reshape(y, (m, 1)) if vec else y
+    coef = matmul(multiply(swapaxes(vh, -1, -2), expand_dims(inv_s, -2)), matmul(swapaxes(u, -1, -2), yy))
+    rank = convert(sum(keep, axis=-1), "int32")  # LAPACK's integer, as NumPy returns it
+    if m > n:
+        r = subtract(yy, matmul(x, coef))
+        resid = sum(multiply(r, r), axis=0)
+    else:
+        resid = np.zeros((0,), type_of(x).dtype.np)
+    if vec:
+        coef = reshape(coef, (n,))
+    return coef, resid, rank, sv
+
+
+def _max_int(*v):
+    out = v[0]
+    for e in v[1:]:
+        out = e if e > out else out
+    return out
+
+
 def _needs_decomposition(name):
     def fn(*args, **kwargs):
         raise NotImplementedError(f"linalg.{name} needs an iterative decomposition, which chainrule does not "
@@ -405,14 +543,8 @@ def _needs_decomposition(name):
     return fn
 
 
-svd = _needs_decomposition("svd")
-svdvals = _needs_decomposition("svdvals")
 eig = _needs_decomposition("eig")
 eigvals = _needs_decomposition("eigvals")
-lstsq = _needs_decomposition("lstsq")
-pinv = _needs_decomposition("pinv")
-matrix_rank = _needs_decomposition("matrix_rank")
-cond = _needs_decomposition("cond")
 
 
 __all__ = ["cholesky", "cond", "det", "diagonal", "eig", "eigh", "eigvals", "eigvalsh", "inv", "lstsq",
