@@ -1,15 +1,21 @@
-"""chainrule.numpy.linalg: norms, products, and small dense solvers unrolled into primitive ops.
+"""chainrule.numpy.linalg: norms, products, and dense factorizations unrolled into primitive ops.
 
-The IR has no LAPACK-like ops, so `solve`, `inv`, `det`, `slogdet` and
-`cholesky` are unrolled over the (static) matrix size: Gauss-Jordan
-elimination with partial pivoting is n steps of argmax + gather + select +
-arithmetic on the whole batch of matrices at once, Cholesky is n column
-steps. Graphs grow as O(n) steps (O(n^3) work), which suits the small
-matrices found in models; every step is a primitive with a derivative rule.
-A singular matrix gives inf/NaN (or det 0) instead of NumPy's LinAlgError,
-since a traced function cannot raise on data.
-SVD, QR and eigen-decompositions need iterative algorithms and raise
-NotImplementedError.
+The IR has no LAPACK-like ops, so every factorization is unrolled over the
+(static) matrix size, on the whole batch of matrices at once:
+- `solve`, `inv`, `det`, `slogdet`: Gauss-Jordan with partial pivoting,
+  n steps of argmax + gather + select + arithmetic;
+- `cholesky`: n column steps;
+- `qr`: Householder reflections with LAPACK's sign convention, so Q and R
+  agree with numpy.linalg.qr's, signs included; `polyfit` builds on it;
+- `eigh`/`eigvalsh`: cyclic Jacobi rotations, `svd` (and `pinv`,
+  `matrix_rank`, `cond`, `lstsq`, the 2/-2/nuc norms): one-sided Jacobi,
+  a fixed number of sweeps that reaches float64 precision for small n.
+Graphs grow with n (O(n) steps for the eliminations, O(sweeps * n^2)
+rotations for Jacobi), which suits the small matrices found in models; every
+step is a primitive with a derivative rule, so all of it differentiates.
+Where NumPy raises on data (LinAlgError for a singular matrix), a traced
+function cannot: a singular matrix gives inf/NaN (det gives 0). General
+(non-symmetric) eigenvalues raise NotImplementedError.
 """
 
 from __future__ import annotations
