@@ -281,3 +281,27 @@ def test_zero_size_arrays(backend, shape):
 def test_max_over_an_empty_axis_is_an_error_as_in_numpy():
     with pytest.raises(ValueError, match="zero-size"):
         cr.jit(lambda x: cnp.max(x, axis=1))(np.ones((2, 0)))
+
+
+# --- a loaded artifact (cr.load) is a compiled function too ----------------------------------
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory):
+    if "llvm" not in BACKENDS:
+        pytest.skip("llvm backend unavailable")
+    path = tmp_path_factory.mktemp("artifact") / "f.crx"
+    cr.jit(f).lower(X, Y).compile().export(str(path))
+    return cr.load(str(path))
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.matrix
+def test_loaded_artifact_takes_odd_layouts_and_rejects_bad_arguments(loaded):
+    for name, layout in LAYOUTS.items():
+        np.testing.assert_allclose(np.asarray(loaded(layout(X), layout(Y))), f_numpy(X, Y), rtol=1e-12,
+                                   err_msg=name)
+    for case, (args, exc, words) in BAD.items():
+        with pytest.raises(exc) as info:
+            loaded(*args)
+        if case not in ("too_few", "too_many", "none_args"):  # those name the expected structure instead
+            for w in words:
+                assert w in str(info.value), (case, str(info.value))
