@@ -15,7 +15,6 @@ import threading
 import numpy as np
 
 from .. import backends
-from ..backends.common import c_aligned
 from ..ir import Graph, TensorType, verify
 from . import pytree
 from .core import canonical_array, is_tensor
@@ -67,8 +66,8 @@ class Compiled:
         for a, dt in zip(args, self._np_dtypes):
             if type(a) is not np.ndarray:
                 a = np.asarray(a, dt)
-            elif not a.flags.carray:
-                a = np.ascontiguousarray(a)
+            elif not (a.flags.c_contiguous and a.flags.aligned):
+                a = c_aligned(a)
             arrays.append(a)
         outs = self.executable(*arrays) if self._direct else self.executable.run(arrays)
         return outs[0] if self._single_out else pytree.unflatten(self.out_tree, outs)
@@ -104,6 +103,13 @@ class Compiled:
 
     def __repr__(self):
         return f"<Compiled {self.graph.name} ({self.backend})>"
+
+
+def c_aligned(a):
+    """A C-ordered, aligned array (see backends.common.c_aligned; imported lazily so that
+    importing chainrule's passes, which import the frontend package, loads no backend module)."""
+    from ..backends.common import c_aligned as _c_aligned
+    return _c_aligned(a)
 
 
 def _prepare(leaves, types, graph) -> list[np.ndarray]:
