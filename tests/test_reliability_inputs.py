@@ -305,3 +305,24 @@ def test_loaded_artifact_takes_odd_layouts_and_rejects_bad_arguments(loaded):
         if case not in ("too_few", "too_many", "none_args"):  # those name the expected structure instead
             for w in words:
                 assert w in str(info.value), (case, str(info.value))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_nested_arguments_with_wrong_structure_or_leaves(backend):
+    def g(p, x):
+        return cnp.sum(p["w"] * x) + p["b"]
+
+    p = {"w": np.ones(3), "b": np.float64(1.0)}
+    x = np.arange(3.0)
+    c = cr.jit(g, backend=backend).lower(p, x).compile()
+    assert float(c(p, x)) == 4.0
+    for bad in (({"w": np.ones(3)}, x), ({"w": np.ones(3), "b": 1.0, "c": 2.0}, x), ({"w": np.ones(3), "b": None}, x),
+                ([np.ones(3), 1.0], x)):
+        with pytest.raises(TypeError, match="structured"):
+            c(*bad)
+    with pytest.raises(TypeError, match="takes 2 argument"):
+        c((p, x))
+    with pytest.raises(ValueError, match=r"\(3,\).*\(4,\)"):
+        c({"w": np.ones(4), "b": 1.0}, x)
+    with pytest.raises(TypeError, match="float64"):
+        c({"w": np.ones(3, np.float32), "b": 1.0}, x)
