@@ -58,7 +58,7 @@ def test_static_argnums(rng):
 
 
 def test_python_scalar_arguments_are_traced_by_type():
-    # a Python float argument is traced as a float64 scalar (not weak), so new values reuse the trace
+    # a Python float argument is traced as a scalar placeholder, so new values reuse the trace
     f = cr.jit(lambda x, s: x * s)
     assert_same(f(np.ones(2), 2.0), np.full(2, 2.0))
     assert_same(f(np.ones(2), 3.0), np.full(2, 3.0))
@@ -247,6 +247,16 @@ WEAK_CASES = [
     (np.float32, lambda x: x + np.ones(3, np.float64), np.float64),
     (np.int32, lambda x: x + np.int64(1), np.int64),
 ]
+
+
+def test_python_scalar_arguments_of_jit_are_weakly_typed():
+    # like JAX: a Python scalar argument takes the array's dtype, as a literal in the function would
+    f = cr.jit(lambda x, s: x * s + 1)
+    assert f(np.ones(2, np.float32), 2.0).dtype == np.float32
+    assert f(np.ones(2, np.int32), 2).dtype == np.int32
+    assert f(np.ones(2, np.int32), 2.5).dtype == np.float64  # NumPy 2: int array * float -> float64
+    assert f(np.ones(2, np.float32), np.float64(2.0)).dtype == np.float64  # NumPy scalars are strong
+    assert_same(f(np.ones(2, np.float32), 2.0), np.full(2, 3.0, np.float32))
 
 
 @pytest.mark.parametrize("dtype,fn,want", WEAK_CASES)

@@ -190,8 +190,9 @@ def trace(fun, *args, **kwargs) -> Graph:
 def _trace(fun, args, kwargs, name="main", arg_names=None) -> TracedFunction:
     leaves, in_tree = pytree.flatten((args, kwargs))
     types = [spec_of(x) for x in leaves]
+    weak = [type(x) in (bool, int, float) for x in leaves]
     flat_fun = lambda a, k: fun(*a, **k)  # noqa: E731
-    traced = trace_flat(flat_fun, types, in_tree, name=_ident(name), arg_names=arg_names)
+    traced = trace_flat(flat_fun, types, in_tree, name=_ident(name), arg_names=arg_names, weak=weak)
     if traced.captured:
         raise ValueError(
             f"{name} uses {len(traced.captured)} symbolic tensor(s) from outside the function "

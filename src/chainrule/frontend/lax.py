@@ -46,21 +46,31 @@ def dtype_of(x):
     return as_dtype(canonical_array(x).dtype)
 
 
+def _weak_kind(x):
+    """'f'/'i'/'b' for a Python scalar or a traced one (a weak Tensor); None for strong values."""
+    if type(x) in WEAK_TYPES:
+        return {bool: "b", int: "i", float: "f"}[type(x)]
+    if type(x) is Tensor and x.weak:
+        return x.type.dtype.kind
+    return None
+
+
 def result_type(*xs):
-    """NumPy 2 promotion with Python scalars weak."""
-    strong = [dtype_of(x) for x in xs if not is_weak(x)]
-    weak = [x for x in xs if is_weak(x)]
+    """NumPy 2 promotion with Python scalars (and traced Python scalars) weak."""
+    kinds = [_weak_kind(x) for x in xs]
+    strong = [dtype_of(x) for x, k in zip(xs, kinds) if k is None]
+    weak = [k for k in kinds if k is not None]
     if strong:
         d = result_dtype(*strong)
-        for w in weak:
-            if type(w) is float and d.kind in "bi":
+        for k in weak:
+            if k == "f" and d.kind in "bi":
                 d = float64
-            elif type(w) is int and d.kind == "b":
+            elif k == "i" and d.kind == "b":
                 d = int64
         return d
-    if any(type(w) is float for w in weak):
+    if "f" in weak:
         return float64
-    if any(type(w) is int for w in weak):
+    if "i" in weak:
         return int64
     return bool_
 

@@ -84,15 +84,17 @@ class Tensor:
     tracing with `cr.jit`.
     """
 
-    __slots__ = ("type", "scope", "apply", "index", "name", "__weakref__")
+    __slots__ = ("type", "scope", "apply", "index", "name", "weak", "__weakref__")
     __array_priority__ = 1000  # NumPy defers `ndarray op Tensor` to us
 
-    def __init__(self, type: TensorType, scope: Scope, apply: Apply | None = None, index: int = 0, name=None):
+    def __init__(self, type: TensorType, scope: Scope, apply: Apply | None = None, index: int = 0, name=None,
+                 weak: bool = False):
         self.type = type
         self.scope = scope
         self.apply = apply
         self.index = index
         self.name = name
+        self.weak = weak  # a traced Python scalar: takes the other operand's dtype, as a literal would
 
     # -- metadata --
     @property

@@ -62,11 +62,14 @@ class TracedFunction:
         self.captured = captured  # tensors of enclosing scopes, passed after the arguments
 
 
-def trace_flat(fun, flat_types, in_tree, name="main", arg_names=None) -> TracedFunction:
-    """Call `fun` on fresh symbolic tensors of `flat_types`; return its graph."""
+def trace_flat(fun, flat_types, in_tree, name="main", arg_names=None, weak=None) -> TracedFunction:
+    """Call `fun` on fresh symbolic tensors of `flat_types`; return its graph.
+
+    `weak[i]` marks inputs that stand for Python scalars: weakly typed, as JAX does."""
     scope = push_scope(name)
     try:
-        inputs = [Tensor(t, scope, None, i, (arg_names[i] if arg_names else None)) for i, t in enumerate(flat_types)]
+        inputs = [Tensor(t, scope, None, i, (arg_names[i] if arg_names else None), bool(weak and weak[i]))
+                  for i, t in enumerate(flat_types)]
         out = fun(*pytree.unflatten(in_tree, inputs))
         out_leaves, out_tree = pytree.flatten(out)
         outs = []
