@@ -237,15 +237,28 @@ def test_out_of_range_indices_are_clamped_under_guard_pages():
     assert int(proc.stdout.split("cases:")[1].split()[0]) > 500
 
 
-def test_reference_backend_clamps_the_same_way():
-    """The oracle agrees with the NumPy clamping used above (so LLVM, reference and NumPy all agree)."""
-    from chainrule.backends import compile as compile_graph
+@pytest.mark.parametrize("backend", ["reference", "jax", "llvm"])
+def test_every_backend_clamps_the_same_way(backend):
+    """The oracle (and jax) agree with the NumPy clamping used above, so all backends and NumPy agree."""
+    from chainrule.backends import available_backends, compile as compile_graph
+    if backend not in available_backends():
+        pytest.skip(f"{backend} unavailable")
     x = np.arange(15, dtype=np.float32).reshape(3, 5)
-    i = np.array(I64_BAD, dtype=np.int64)
-    (got,) = compile_graph(_gather_graph(x.shape, i.shape, 1, "int64"), "reference")(x, i)
-    np.testing.assert_array_equal(got, _np_gather(x, i, 1))
-    (got,) = compile_graph(_dslice_graph(x.shape, (2, 2), "int64"), "reference")(x, np.int64(-(2**63)), np.int64(2**63 - 1))
-    np.testing.assert_array_equal(got, x[0:2, 3:5])
+    for idt, bad in (("int32", I32_BAD), ("int64", I64_BAD)):
+        i = np.array(bad, dtype=idt)
+        (got,) = compile_graph(_gather_graph(x.shape, i.shape, 1, idt), backend)(x, i)
+        np.testing.assert_array_equal(got, _np_gather(x, i, 1))
+        u = np.arange(3 * i.size, dtype=np.float32).reshape(3, i.size)
+        for kind in ("add", "set"):
+            (got,) = compile_graph(_scatter_graph(x.shape, i.shape, 1, idt, kind), backend)(x, i, u)
+            np.testing.assert_array_equal(got, _np_scatter(x, i, u, 1, kind), err_msg=f"scatter {kind} {idt}")
+        ds = compile_graph(_dslice_graph(x.shape, (2, 2), idt), backend)
+        dus = compile_graph(_dus_graph(x.shape, (2, 2), idt), backend)
+        upd = -np.ones((2, 2), np.float32)
+        for s0, s1 in ((bad[0], bad[-1]), (bad[-1], bad[0]), (-1, 4), (3, 5)):
+            st = (np.dtype(idt).type(s0), np.dtype(idt).type(s1))
+            np.testing.assert_array_equal(ds(x, *st)[0], _np_dslice(x, st, (2, 2)))
+            np.testing.assert_array_equal(dus(x, upd, *st)[0], _np_dus(x, upd, st))
 
 
 # glibc's dynamic loader reads 8 bytes at a time past the end of short strings (a known,
