@@ -326,3 +326,37 @@ def test_nested_arguments_with_wrong_structure_or_leaves(backend):
         c({"w": np.ones(4), "b": 1.0}, x)
     with pytest.raises(TypeError, match="float64"):
         c({"w": np.ones(3, np.float32), "b": 1.0}, x)
+
+
+# --- values that trap or are undefined in C: integer x/0, INT_MIN/-1, float->int of NaN/inf ----
+
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "reference"])
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+def test_integer_division_by_zero_and_overflow_never_trap(backend, dtype):
+    """x86's idiv raises SIGFPE on both; compiled code must guard them and agree with the oracle."""
+    info = np.iinfo(dtype)
+    b = GraphBuilder("idiv")
+    x = b.param(TensorType((6,), dtype), "x")
+    y = b.param(TensorType((6,), dtype), "y")
+    g = b.build([b.op("divide", x, y), b.op("remainder", x, y)])
+    xv = np.array([7, info.min, -7, 0, info.min, info.max], dtype)
+    yv = np.array([0, -1, 0, 0, 0, -1], dtype)
+    want = compile_graph(g, "reference")(xv, yv)
+    got = compile_graph(g, backend)(xv, yv)
+    for a, w in zip(got, want):
+        np.testing.assert_array_equal(a, w)
+    np.testing.assert_array_equal(want[0][:2], [-1, info.min])  # XLA: x / 0 = -1, INT_MIN / -1 = INT_MIN
+
+
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "reference"])
+@pytest.mark.parametrize("src", ["float32", "float64"])
+@pytest.mark.parametrize("dst", ["int32", "int64", "bool"])
+def test_float_to_int_of_nan_inf_and_huge_values_saturates_like_the_oracle(backend, src, dst):
+    b = GraphBuilder("cvt")
+    x = b.param(TensorType((8,), src), "x")
+    g = b.build([b.op("convert", x, dtype=dst)])
+    with np.errstate(over="ignore"):
+        xv = np.array([np.nan, np.inf, -np.inf, 1e300, -1e300, 2.5, -2.5, 2.0**31], dtype=np.float64).astype(src)
+    (want,) = compile_graph(g, "reference")(xv)
+    (got,) = compile_graph(g, backend)(xv)
+    np.testing.assert_array_equal(got, want)
