@@ -62,6 +62,14 @@ class Compiled:
 
     def call_fast(self, args):
         """Call with flat arguments whose types `JitFunction` has already matched (see _fast_key)."""
+        exe = self.executable
+        for a in args:
+            if type(a) is not np.ndarray:
+                break
+        else:
+            if self._direct:  # the LLVM executable checks exact arrays itself, odd layouts included
+                outs = exe(*args)
+                return outs[0] if self._single_out else pytree.unflatten(self.out_tree, outs)
         arrays = []
         for a, dt in zip(args, self._np_dtypes):
             if type(a) is not np.ndarray:
@@ -69,7 +77,7 @@ class Compiled:
             elif not (a.flags.c_contiguous and a.flags.aligned):
                 a = c_aligned(a)
             arrays.append(a)
-        outs = self.executable(*arrays) if self._direct else self.executable.run(arrays)
+        outs = exe(*arrays) if self._direct else exe.run(arrays)
         return outs[0] if self._single_out else pytree.unflatten(self.out_tree, outs)
 
     @property
