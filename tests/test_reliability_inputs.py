@@ -360,3 +360,12 @@ def test_float_to_int_of_nan_inf_and_huge_values_saturates_like_the_oracle(backe
     (want,) = compile_graph(g, "reference")(xv)
     (got,) = compile_graph(g, backend)(xv)
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", ENTRIES)
+def test_the_same_array_twice_and_overlapping_views(entries, kind, backend):
+    np.testing.assert_allclose(np.asarray(entries[kind, backend](X, X)), f_numpy(X, X), rtol=1e-12)
+    big = np.linspace(-2, 2, 16 * 4).reshape(16, 4)
+    a, b = big[0:3], big[1:4]  # overlapping rows of one buffer
+    np.testing.assert_allclose(np.asarray(entries[kind, backend](a, b)), f_numpy(a, b), rtol=1e-12)

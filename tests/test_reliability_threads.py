@@ -134,3 +134,26 @@ def test_different_signatures_from_different_threads():
         return rng.standard_normal(3 + t), rng.standard_normal(3 + t)
 
     assert run_threads(jf, inputs, small_np, calls=100) == []
+
+
+def test_a_forked_child_can_call_what_its_threaded_parent_compiled():
+    """fork after GEMM threads ran (OpenBLAS, split halves) must not deadlock the child."""
+    import multiprocessing as mp
+    x, w = _big_inputs(0, 0)
+    exe = compile_graph(cr.trace(big_f, x, w), "llvm", threads=2, force_split=True)
+    assert run_threads(exe, _big_inputs, big_np, calls=20, rtol=1e-10) == []
+    want = big_np(x, w)
+
+    def child(q):
+        got = exe(x, w)
+        q.put(all(np.allclose(g, v, rtol=1e-10) for g, v in zip(got, want)))
+
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=child, args=(q,))
+    p.start()
+    p.join(120)
+    if p.is_alive():
+        p.kill()
+        pytest.fail("the forked child hung")
+    assert p.exitcode == 0 and q.get(timeout=5) is True
