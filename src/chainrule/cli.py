@@ -127,6 +127,50 @@ from . import cli_artifact as _cli_artifact  # noqa: E402
 _cli_artifact.register(register_command, UserError)
 
 
+# --- bench: benchmarks/ of a chainrule checkout ----------------------------------------------
+
+def _bench_arguments(p: argparse.ArgumentParser):
+    p.epilog = "example: chainrule bench --only mlp_step dispatch --json bench.json"
+    p.add_argument("--quick", action="store_true", help="smaller inputs and fewer runs (a smoke test)")
+    p.add_argument("--only", nargs="*", metavar="NAME", help="run only these workloads")
+    p.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    p.add_argument("--plot", metavar="FILE", help="draw the ratios to JAX (needs matplotlib)")
+
+
+def _find_benchmarks() -> str | None:
+    """The checkout holding benchmarks/: the current directory, or the one chainrule runs from."""
+    import os
+    here = os.path.dirname(os.path.abspath(__file__))
+    for root in (os.getcwd(), os.path.dirname(os.path.dirname(here))):
+        if os.path.isfile(os.path.join(root, "benchmarks", "workloads.py")):
+            return root
+    return None
+
+
+def _bench_run(args) -> int:
+    root = _find_benchmarks()
+    if root is None:
+        raise UserError("benchmarks/ not found: run `chainrule bench` from a chainrule checkout "
+                        "(the benchmarks are not part of the installed package)")
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    from benchmarks.__main__ import main as bench_main
+    argv = (["--quick"] if args.quick else []) + (["--only", *args.only] if args.only else []) + \
+        (["--json", args.json] if args.json else []) + (["--plot", args.plot] if args.plot else [])
+    try:
+        return bench_main(argv)
+    except SystemExit as e:  # argparse inside the benchmarks rejected a workload name
+        if e.code not in (0, None):
+            raise UserError(f"bad benchmark arguments (see chainrule bench --help): {' '.join(argv)}") from None
+        return 0
+
+
+register_command("bench", "run the benchmarks: chainrule, jax.jit and NumPy on the same workloads",
+                 _bench_arguments, _bench_run,
+                 description="Time chainrule (every backend), jax.jit on CPU and NumPy on the same inputs and "
+                             "print medians and ratios to JAX (below 1 is faster).")
+
+
 # --- dispatcher ----------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
