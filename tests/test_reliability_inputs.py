@@ -369,3 +369,21 @@ def test_the_same_array_twice_and_overlapping_views(entries, kind, backend):
     big = np.linspace(-2, 2, 16 * 4).reshape(16, 4)
     a, b = big[0:3], big[1:4]  # overlapping rows of one buffer
     np.testing.assert_allclose(np.asarray(entries[kind, backend](a, b)), f_numpy(a, b), rtol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.matrix
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_odd_layouts_through_the_jit_fast_path(backend):
+    """cr.jit(f) called directly (its per-signature fast path), not through a Compiled object."""
+    jf = cr.jit(f, backend=backend)
+    np.testing.assert_allclose(jf(X, Y), f_numpy(X, Y), rtol=1e-12)
+    for name, layout in LAYOUTS.items():
+        for _ in range(2):  # the second call takes the cached fast path
+            np.testing.assert_allclose(np.asarray(jf(layout(X), layout(Y))), f_numpy(X, Y), rtol=1e-12,
+                                       err_msg=name)
+    np.testing.assert_allclose(np.asarray(jf(np.broadcast_to(X[1:2], X.shape), Y)),
+                               f_numpy(np.broadcast_to(X[1:2], X.shape), Y), rtol=1e-12)
+    s = cr.jit(lambda v: v * 3.0, backend=backend)
+    assert s(np.float64(1.0)) == 3.0
+    got = s(misaligned(np.array(2.0)))
+    assert np.shape(got) == () and got == 6.0

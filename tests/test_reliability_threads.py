@@ -136,6 +136,7 @@ def test_different_signatures_from_different_threads():
     assert run_threads(jf, inputs, small_np, calls=100) == []
 
 
+@pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")  # JAX warns when imported; the child never uses JAX
 def test_a_forked_child_can_call_what_its_threaded_parent_compiled():
     """fork after GEMM threads ran (OpenBLAS, split halves) must not deadlock the child."""
     import multiprocessing as mp
