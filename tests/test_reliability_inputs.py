@@ -387,3 +387,34 @@ def test_odd_layouts_through_the_jit_fast_path(backend):
     assert s(np.float64(1.0)) == 3.0
     got = s(misaligned(np.array(2.0)))
     assert np.shape(got) == () and got == 6.0
+
+
+# --- anything at all: hypothesis draws arbitrary objects and arrays -------------------------------
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
+
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.complex_numbers(), st.text(max_size=5),
+                     st.binary(max_size=8))
+_objects = st.recursive(_scalars, lambda inner: st.one_of(st.lists(inner, max_size=4), st.tuples(inner, inner),
+                                                          st.dictionaries(st.text(max_size=3), inner, max_size=3)),
+                        max_leaves=8)
+_arrays = hnp.arrays(dtype=st.sampled_from(["f8", "f4", "i8", "i4", "u1", "?", ">f8", "f2", "c8"]),
+                     shape=hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=5))
+_anything = st.one_of(_objects, _arrays, st.just(X), st.just(X.T), st.just(X[::-1]))
+
+
+@pytest.mark.parametrize("kind", ["jit_lower", "backend"])
+@pytest.mark.parametrize("backend", [b for b in ("llvm", "reference") if b in BACKENDS])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(a=_anything, b=st.one_of(st.just(Y), _anything))
+def test_arbitrary_arguments_give_the_answer_or_a_clear_error(entries, kind, backend, a, b):
+    try:
+        got = entries[kind, backend](a, b)
+    except (TypeError, ValueError):
+        return
+    # accepted: then both really were f64[3,4] arrays, and the answer is NumPy's
+    assert isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
+    assert a.dtype == np.float64 and b.dtype == np.float64 and a.shape == b.shape == (3, 4)
+    with np.errstate(all="ignore"):
+        np.testing.assert_allclose(np.asarray(got), f_numpy(a, b), rtol=1e-12, atol=1e-12)
