@@ -340,8 +340,36 @@ def _update(x, idx, values, kind):
     if is_tensor(ind):
         ind = bind("select", bind("compare", ind, lax.full_like(ind, 0), direction="LT"),
                    bind("add", ind, lax.full_like(ind, n)), ind)
+        in_range = None  # known only when the graph runs
     else:
         ind = np.where(ind < 0, ind + n, ind)
+        in_range = bool(np.all((ind >= 0) & (ind < n)))
     upd_shape = t.shape[:axis] + type_of(ind).shape + t.shape[axis + 1:]
     vals = lax.broadcast_to(lax.convert(values, t.dtype), upd_shape)
-    return bind("scatter", x, ind, vals, axis=axis, kind=kind)
+    if in_range:
+        return bind("scatter", x, ind, vals, axis=axis, kind=kind)
+    return _scatter_dropping_out_of_range(x, ind, vals, axis, kind)
+
+
+def _scatter_dropping_out_of_range(x, ind, vals, axis, kind):
+    """JAX's `.at[]` semantics: updates at indices outside [0, n) are dropped, not clamped.
+
+    The IR's scatter clamps (it is the transpose of the clamping gather), so
+    out-of-range indices are sent to one extra slot past the end, cut off after.
+    """
+    t = type_of(x)
+    n = t.shape[axis]
+    lo, hi = [0] * t.ndim, [0] * t.ndim
+    hi[axis] = 1
+    padded = bind("pad", x, np.zeros((), t.dtype.np), edge_padding_low=tuple(lo), edge_padding_high=tuple(hi))
+    if is_tensor(ind):
+        it = type_of(ind)
+        bad = bind("or", bind("compare", ind, lax.full_like(ind, 0), direction="LT"),
+                   bind("compare", ind, lax.full_like(ind, n), direction="GE"))
+        ind = bind("select", bad, lax.full(it.shape, n, it.dtype), ind)
+    else:
+        ind = np.where((ind < 0) | (ind >= n), n, ind)
+    out = bind("scatter", padded, ind, vals, axis=axis, kind=kind)
+    limit = list(type_of(out).shape)
+    limit[axis] = n
+    return bind("slice", out, start_indices=(0,) * t.ndim, limit_indices=tuple(limit), strides=(1,) * t.ndim)

@@ -886,12 +886,20 @@ def _shape_arg(shape):
     return (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
 
 
+def _filled(shape, value, d):
+    """A constant array; inside a trace a broadcast scalar, so the graph holds no large literal."""
+    from .tensor import in_trace
+    if in_trace() and math.prod(shape) > 1:
+        return lax.full(shape, value, d)
+    return np.full(shape, value, d.np)
+
+
 def zeros(shape, dtype=None):
-    return np.zeros(_shape_arg(shape), _dt(dtype).np)
+    return _filled(_shape_arg(shape), 0, _dt(dtype))
 
 
 def ones(shape, dtype=None):
-    return np.ones(_shape_arg(shape), _dt(dtype).np)
+    return _filled(_shape_arg(shape), 1, _dt(dtype))
 
 
 def full(shape, fill_value, dtype=None):
@@ -899,7 +907,7 @@ def full(shape, fill_value, dtype=None):
         d = _dt(dtype, type_of(fill_value).dtype.name)
         return broadcast_to(convert(fill_value, d), _shape_arg(shape))
     d = _dt(dtype, lax.dtype_of(fill_value).name)
-    return np.full(_shape_arg(shape), fill_value, d.np)
+    return _filled(_shape_arg(shape), fill_value, d)
 
 
 def empty(shape, dtype=None):
@@ -912,7 +920,7 @@ def _like(a, value, dtype, shape):
     sh = t.shape if shape is None else _shape_arg(shape)
     if is_tensor(value):
         return broadcast_to(convert(value, d), sh)
-    return np.full(sh, value, d.np)
+    return _filled(sh, value, d)
 
 
 def zeros_like(a, dtype=None, shape=None):
