@@ -9,8 +9,6 @@ it the library's built-in loop GEMM runs (correct, slower).
 from __future__ import annotations
 
 import ctypes
-import functools
-import glob
 import os
 import tempfile
 import threading
@@ -20,28 +18,10 @@ import numpy as np
 from .errors import ArtifactError
 
 _CALL = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
-_BLAS_SYMBOLS = {"sgemm": "scipy_cblas_sgemm64_", "dgemm": "scipy_cblas_dgemm64_",
-                 "blas_threads_local": "openblas_set_num_threads_local"}
-
-
-@functools.lru_cache(maxsize=None)
 def _openblas():
-    """(library, {slot: address}) of NumPy's bundled OpenBLAS (ILP64), or (None, {})."""
-    libdir = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
-    for path in sorted(glob.glob(os.path.join(libdir, "*openblas*.so*"))):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        found = {}
-        for slot, sym in _BLAS_SYMBOLS.items():
-            try:
-                found[slot] = ctypes.cast(getattr(lib, sym), ctypes.c_void_p).value
-            except AttributeError:
-                pass
-        if "sgemm" in found and "dgemm" in found:
-            return lib, found
-    return None, {}
+    """(library, {slot: address}) of NumPy's bundled OpenBLAS, or (None, {}) (no llvmlite imported)."""
+    from ..backends.blas import numpy_openblas
+    return numpy_openblas()
 
 
 def runtime_table(slots):

@@ -36,7 +36,7 @@ from . import cache as _cache
 from .codegen import RUNTIME_SLOTS, ModuleBuilder
 from .lltypes import F32, F64, I32, I64, PTR, VOID, i64
 from .plan import Unsupported, make_plan
-from .target import _initialised, _lock, host, target_machine
+from .target import compile_ir, host
 
 WORKSPACE_ALIGN = 64
 CBLAS_TRANS = 112
@@ -231,27 +231,6 @@ def _linker_name():
     return None if cmd is None else os.path.basename(cmd[0])
 
 
-def compile_for(ir_text: str, opt_level: int, cpu: str, features: str) -> bytes:
-    """Object code for `cpu` with `features` (target.compile_ir's pipeline, for any CPU, not only the host)."""
-    import llvmlite.binding as llvm
-    _initialised()
-    with _lock:
-        mod = llvm.parse_assembly(ir_text)
-        mod.triple = host()["triple"]
-        mod.verify()
-        tm = target_machine(opt_level, cpu, features)
-        mod.data_layout = str(tm.target_data)
-        if opt_level > 0:
-            pto = llvm.create_pipeline_tuning_options(speed_level=min(opt_level, 3))
-            pto.loop_vectorization = True
-            pto.slp_vectorization = True
-            pto.loop_unrolling = opt_level >= 3
-            pto.loop_interleaving = True
-            pb = llvm.create_pass_builder(tm, pto)
-            pb.getModulePassManager().run(mod, pb)
-        return tm.emit_object(mod)
-
-
 def build_native(graph: Graph, symbol: str | None = None, opt_level: int = 2, threads: int = 2,
                  cpu: str | None = None) -> NativePayload:
     """Compile `graph` into a shared library (or, with no linker, an object file).
@@ -265,7 +244,7 @@ def build_native(graph: Graph, symbol: str | None = None, opt_level: int = 2, th
         cpu, features = h["cpu"], h["features"]
     else:
         features = ""
-    obj = compile_for(text, opt_level, cpu, features)
+    obj = compile_ir(text, opt_level, cpu, features)
     info = {"triple": h["triple"], "cpu": cpu, "features": features, "llvm": h["llvm"],
             "llvmlite": h["llvmlite"], "opt_level": opt_level, "threads": threads}
     linker = _linker_name()
@@ -308,4 +287,4 @@ def load_object(obj: bytes, symbol: str):
     return engine, addr
 
 
-__all__ = ["NativePayload", "build_native", "c_symbol", "compile_for", "load_object", "module_text", "WORKSPACE_ALIGN"]
+__all__ = ["NativePayload", "build_native", "c_symbol", "load_object", "module_text", "WORKSPACE_ALIGN"]

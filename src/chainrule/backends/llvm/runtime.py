@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import glob
-import os
 import threading
 
 import numpy as np
 
+from ..blas import numpy_openblas
 from ..common import Executable, check_arguments
 from .codegen import DATA_OFFSET, ENTRY, ENTRY_OBJECTS, RUNTIME_SLOTS
 
@@ -33,28 +32,9 @@ def _is_small(graph, plan) -> bool:
     return total <= SMALL_BYTES
 
 
-@functools.lru_cache(maxsize=None)
 def _openblas():
-    """NumPy's bundled OpenBLAS (ILP64, symbols with the scipy_ prefix and 64_ suffix)."""
-    libdir = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
-    for path in sorted(glob.glob(os.path.join(libdir, "*openblas*.so*"))):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        found = {}
-        for slot, sym in (("sgemm", "scipy_cblas_sgemm64_"), ("dgemm", "scipy_cblas_dgemm64_")):
-            try:
-                found[slot] = ctypes.cast(getattr(lib, sym), ctypes.c_void_p).value
-            except AttributeError:
-                break
-        if len(found) == 2:
-            try:  # OpenBLAS >= 0.3.27: per-thread thread count, returns the previous one
-                found["blas_threads_local"] = ctypes.cast(lib.openblas_set_num_threads_local, ctypes.c_void_p).value
-            except AttributeError:
-                pass
-            return lib, found
-    return None, {}
+    """NumPy's bundled OpenBLAS (see backends/blas.py)."""
+    return numpy_openblas()
 
 
 @functools.lru_cache(maxsize=None)

@@ -53,14 +53,15 @@ def target_machine(opt_level: int = 2, cpu: str | None = None, features: str | N
         opt=max(0, min(3, opt_level)), reloc="pic", codemodel="default")
 
 
-def compile_ir(ir_text: str, opt_level: int = 2) -> bytes:
-    """Parse, verify, optimise (LLVM's O`opt_level` pipeline) and emit an object file."""
+def compile_ir(ir_text: str, opt_level: int = 2, cpu: str | None = None, features: str | None = None) -> bytes:
+    """Parse, verify, optimise (LLVM's O`opt_level` pipeline) and emit an object file, for the host
+    CPU or for `cpu`/`features` (artifacts built for a CPU level, e.g. x86-64-v3)."""
     _initialised()
     with _lock:  # llvmlite serialises binding calls anyway; keep one compile at a time
         mod = llvm.parse_assembly(ir_text)
         mod.triple = host()["triple"]
         mod.verify()
-        tm = target_machine(opt_level)
+        tm = target_machine(opt_level, cpu, features)
         mod.data_layout = str(tm.target_data)
         if opt_level > 0:
             pto = llvm.create_pipeline_tuning_options(speed_level=min(opt_level, 3))
