@@ -82,7 +82,7 @@ class Harness:
     def table(self) -> str:
         self.finish()
         lines = [f"{'workload':<44} {'system':<18} {'median':>12} {'vs jax':>8}  note", "-" * 100]
-        for r in self.rows:
+        for r in self.grouped_rows():
             ratio = f"{r.ratio_to_jax:.2f}" if r.ratio_to_jax is not None else ""
             lines.append(f"{r.workload:<44} {r.system:<18} {_fmt(r.median_s):>12} {ratio:>8}  {r.note}")
         if self.failures:
@@ -90,9 +90,16 @@ class Harness:
             lines.extend("MISMATCH " + f for f in self.failures)
         return "\n".join(lines)
 
+    def grouped_rows(self) -> list:
+        """Rows of one workload together (in order of first appearance), whichever system ran first."""
+        order = {}
+        for r in self.rows:
+            order.setdefault(r.workload, len(order))
+        return sorted(self.rows, key=lambda r: order[r.workload])
+
     def to_json(self) -> dict:
         self.finish()
-        return {"machine": machine(), "rows": [asdict(r) for r in self.rows], "failures": self.failures}
+        return {"machine": machine(), "rows": [asdict(r) for r in self.grouped_rows()], "failures": self.failures}
 
     def write_json(self, path):
         with open(path, "w") as f:

@@ -396,3 +396,76 @@ def artifact_load(h):
                 fh.write(jax.export.export(jf)(params, x, y).serialize())
             times = [_run_child(_ARTIFACT_LOAD_JAX, {"_fmt": {"path": path}}) for _ in range(runs)]
             h.record(name, "jax", sorted(times)[len(times) // 2], note=f"jax.export; median of {runs} processes")
+
+
+# --- lowering graphs of 1k / 10k / 100k nodes ---------------------------------------------------
+
+@workload("lowering")
+def lowering(h):
+    """The -O2 pipeline on long chains and their gradients (chainrule only: a compiler-internal cost).
+
+    Per-pass times and the growth per 10x are in `python benchmarks/bench_passes.py`."""
+    import time as _time
+
+    from chainrule.passes import optimize
+    from chainrule.passes.autodiff import vjp_graph
+    from chainrule.passes.testing import chain_graph
+    sizes = (1000, 10000) if h.quick else (1000, 10000, 100000)
+    for n in sizes:
+        g = chain_graph(n)
+        for label, graph in ((f"lowering -O2: chain of {n} nodes", g),
+                             (f"lowering -O2: gradient of a {n}-node chain", vjp_graph(g, seed_ones=True))):
+            t0 = _time.process_time()
+            optimize(graph, opt_level=2)
+            h.record(label, "chainrule", _time.process_time() - t0, f"{graph.num_nodes()} nodes, CPU time")
+
+
+# --- PyTensor (optional: pip install -e ".[bench]") -----------------------------------------------
+
+def _pytensor():
+    try:
+        import pytensor
+        import pytensor.tensor as pt
+        return pytensor, pt
+    except ImportError:
+        return None
+
+
+@workload("pytensor")
+def pytensor_rows(h):
+    """PyTensor (C backend) on the elementwise value_and_grad and the MLP step, when installed.
+
+    Its rows carry the workload names of the other systems, so the table puts them side by side."""
+    mods = _pytensor()
+    if mods is None:
+        h.record("pytensor", "pytensor", float("nan"), "not installed: pip install -e '.[bench]'")
+        return
+    pytensor, pt = mods
+    n = 2 ** 18 if h.quick else 2 ** 22
+    for dt in (np.float32, np.float64):
+        name = f"elementwise vg {np.dtype(dt).name} 2^{int(np.log2(n))}"
+        x = np.random.default_rng(0).uniform(-2, 2, n).astype(dt)
+        v = pt.vector("x", dtype=np.dtype(dt).name)
+        loss = pt.sum(pt.tanh(v) * pt.exp(-v * v) + 0.5 * v)
+        fn = pytensor.function([v], [loss, pytensor.grad(loss, v)])
+        tol = 1e-3 if dt == np.float32 else 1e-9
+        h.check(name, "pytensor", fn(x), _elementwise_numpy(x), rtol=tol, atol=tol)
+        h.time(name, "pytensor", lambda: fn(x))
+    params, x, y = mlp_data()
+    name = "MLP 784-512-512-10 vg step f32 b256"
+    ins = [pt.matrix("x", dtype="float32"), pt.matrix("y", dtype="float32")]
+    ps = []
+    for i, (w, b) in enumerate(params):
+        ps += [pt.matrix(f"w{i}", dtype="float32"), pt.vector(f"b{i}", dtype="float32")]
+    hid = ins[0]
+    for i in range(len(params)):
+        hid = pt.dot(hid, ps[2 * i]) + ps[2 * i + 1]
+        if i < len(params) - 1:
+            hid = pt.tanh(hid)
+    m = pt.max(hid, axis=1, keepdims=True)
+    lse = m + pt.log(pt.sum(pt.exp(hid - m), axis=1, keepdims=True))
+    loss = -pt.mean(pt.sum((hid - lse) * ins[1], axis=1))
+    fn = pytensor.function(ins + ps, [loss] + pytensor.grad(loss, ps))
+    flat = [a for pair in params for a in pair]
+    h.check(name, "pytensor", fn(x, y, *flat), _flat_grads(mlp_numpy(params, x, y)), rtol=2e-3, atol=2e-5)
+    h.time(name, "pytensor", lambda: fn(x, y, *flat))

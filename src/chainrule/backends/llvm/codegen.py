@@ -145,13 +145,14 @@ class ModuleBuilder:
         return entry
 
     def _quiet_flag(self, b):
-        """i1: split work over two threads now? (a core is free by the 1-minute load average)"""
+        """i1: split work over two threads now? (the 1-minute load average, which counts the caller
+        itself, is below cores + 0.5: the machine is not oversubscribed)"""
         if self.force_split:
             return ir.Constant(I1, 1)
         la = b.alloca(F64)
         got = b.call(extern(self.module, "getloadavg", I32, [PTR, I32]), [b.bitcast(la, PTR), ir.Constant(I32, 1)])
         return b.and_(b.icmp_signed("==", got, ir.Constant(I32, 1)),
-                      b.fcmp_ordered("<", b.load(la), ir.Constant(F64, self.threads - 0.5)))
+                      b.fcmp_ordered("<", b.load(la), ir.Constant(F64, self.threads + 0.5)))
 
     def _split_call(self, b, fn, args, extent, quiet):
         """fn(args, 0, extent), as two halves on two threads when `quiet`, else on this one."""
