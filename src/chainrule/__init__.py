@@ -20,7 +20,10 @@ from .artifact import export, load  # noqa: E402  (the load path imports neither
 from .ir import Graph, TensorType, parse  # noqa: E402
 from . import numpy  # noqa: E402,F401
 
-__all__ = ["Compiled", "Graph", "Lowered", "Spec", "Tensor", "TensorType", "check_grads", "checkpoint", "checkpoint_policies", "cond", "custom_jvp", "custom_vjp",
-           "export", "fori_loop", "from_jax", "function", "grad", "gradients", "hessian", "jacfwd", "jacrev", "jit", "jvp", "load", "numpy", "parse",
-           "placeholder", "remat", "scan", "stop_gradient", "switch", "to_source", "trace", "tree", "value_and_grad", "vjp",
-           "vmap", "while_loop"]
+__all__ = [
+    "Compiled", "Graph", "Lowered", "Spec", "Tensor", "TensorType", "check_grads", "checkpoint",
+    "checkpoint_policies", "cond", "custom_jvp", "custom_vjp", "export", "fori_loop", "from_jax",
+    "function", "grad", "gradients", "hessian", "jacfwd", "jacrev", "jit", "jvp", "load", "numpy",
+    "parse", "placeholder", "remat", "scan", "stop_gradient", "switch", "to_source", "trace",
+    "tree", "value_and_grad", "vjp", "vmap", "while_loop"
+]
