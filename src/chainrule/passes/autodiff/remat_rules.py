@@ -39,7 +39,7 @@ from ...ir import Graph, GraphBuilder
 from .control_flow_rules import _as_list, _transposed_branch, make_region, nonzero_tangents
 from .emit import Emitter
 from .jvp_rules import JVP_RULES
-from .trace import EXPANSIONS, _node_tangents, expansion
+from .trace import expansion, jvp_trace
 from .transform import dce
 from .transpose_rules import TRANSPOSE_RULES
 
@@ -70,40 +70,6 @@ def saved_nodes(body: Graph, policy: str) -> list:
 
 # --- the JVP of the body, reading saved results instead of recomputing them --------------------
 
-def _jvp_trace_saving(graph: Graph, e: Emitter, primals, tangents, saved: dict):
-    """`trace.jvp_trace`, except that the nodes in `saved` (id(node) -> primal result values) are not
-    emitted: their primal results are the given values; their tangents come from their JVP rule."""
-    env, tenv = {}, {}
-    for p, x, t in zip(graph.params, primals, tangents, strict=True):
-        env[id(p)] = x
-        if t is not None:
-            tenv[id(p)] = t
-    for node in graph.nodes:
-        e.loc = node.loc
-        xs = [env[id(v)] for v in node.operands]
-        ts = [tenv.get(id(v)) for v in node.operands]
-        differentiate = any(t is not None for t in ts) and any(r.dtype.is_float for r in node.results)
-        if id(node) in saved:
-            ys = saved[id(node)]
-            touts = _node_tangents(e, node, xs, ts, ys) if differentiate else [None] * len(ys)
-        elif differentiate and node.op.name in EXPANSIONS:
-            ys, touts = EXPANSIONS[node.op.name](e, node, xs, ts, _jvp_trace_saving_nested)
-        else:
-            ys = e.emit(node.op, xs, node.attrs, node.regions).results
-            touts = _node_tangents(e, node, xs, ts, ys) if differentiate else [None] * len(ys)
-        for r, y, t in zip(node.results, ys, touts):
-            env[id(r)] = y
-            if t is not None and r.dtype.is_float:
-                tenv[id(r)] = t
-    e.loc = None
-    return [env[id(r)] for r in graph.results], [tenv.get(id(r)) for r in graph.results]
-
-
-def _jvp_trace_saving_nested(graph, e, primals, tangents):
-    # expansions (fusion) trace their region in place: nothing in it is saved
-    return _jvp_trace_saving(graph, e, primals, tangents, {})
-
-
 def _tangent_region(body: Graph, saved: list, wrt: list, keep: list) -> Graph:
     """(params..., saved results..., tangents of params `wrt`...) -> tangents of results `keep`."""
     b = GraphBuilder(f"{body.name}_tan")
@@ -113,7 +79,7 @@ def _tangent_region(body: Graph, saved: list, wrt: list, keep: list) -> Graph:
     ts = [None] * len(ps)
     for i in wrt:
         ts[i] = e.mark_linear(b.param(body.param_types[i]))
-    _, touts = _jvp_trace_saving(body, e, ps, ts, ds)
+    _, touts = jvp_trace(body, e, ps, ts, saved=ds)
     return dce(b, [e.materialize(touts[k], body.results[k].type) for k in keep])
 
 

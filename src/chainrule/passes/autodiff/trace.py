@@ -31,8 +31,12 @@ def _fusion(e, node, xs, ts, trace):
     return trace(node.regions[0], e, xs, ts)
 
 
-def jvp_trace(graph: Graph, e: Emitter, primals: list[Value], tangents: list[Value | None]):
-    """Emit `graph` applied to `primals`, with tangents; return (primal results, result tangents)."""
+def jvp_trace(graph: Graph, e: Emitter, primals: list[Value], tangents: list[Value | None], saved=None):
+    """Emit `graph` applied to `primals`, with tangents; return (primal results, result tangents).
+
+    `saved` (id(node) -> primal result values; used by remat's policies) names nodes that are not
+    emitted: their primal results are the given values, their tangents come from their JVP rule.
+    Regions traced by expansions (fusion) save nothing."""
     env: dict[int, Value] = {}
     tenv: dict[int, Value] = {}
     for p, x, t in zip(graph.params, primals, tangents, strict=True):
@@ -44,7 +48,10 @@ def jvp_trace(graph: Graph, e: Emitter, primals: list[Value], tangents: list[Val
         xs = [env[id(v)] for v in node.operands]
         ts = [tenv.get(id(v)) for v in node.operands]
         differentiate = any(t is not None for t in ts) and any(r.dtype.is_float for r in node.results)
-        if differentiate and node.op.name in EXPANSIONS:
+        if saved and id(node) in saved:
+            ys = saved[id(node)]
+            touts = _node_tangents(e, node, xs, ts, ys) if differentiate else [None] * len(ys)
+        elif differentiate and node.op.name in EXPANSIONS:
             ys, touts = EXPANSIONS[node.op.name](e, node, xs, ts, jvp_trace)
         else:
             ys = e.emit(node.op, xs, node.attrs, node.regions).results
