@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 from chainrule.backends import llvm  # noqa: E402
 from chainrule.backends.llvm import cache as llcache  # noqa: E402
 from chainrule.backends.reference import evaluate  # noqa: E402
+from chainrule.passes.testing import mlp_loss_graph  # noqa: E402
 from chainrule.ir import GraphBuilder, TensorType  # noqa: E402
 
 
@@ -93,27 +94,7 @@ def elementwise_graph(dt, n):
 
 
 def mlp_graph(batch=256, sizes=(784, 512, 512, 10)):
-    b = GraphBuilder("mlp")
-    ws = []
-    for i in range(len(sizes) - 1):
-        ws.append(b.param(TensorType((sizes[i], sizes[i + 1]), "float32"), f"w{i}"))
-        ws.append(b.param(TensorType((sizes[i + 1],), "float32"), f"b{i}"))
-    x = b.param(TensorType((batch, sizes[0]), "float32"), "x")
-    y = b.param(TensorType((batch, sizes[-1]), "float32"), "y")
-    h = x
-    for i in range(len(sizes) - 1):
-        z = b.op("dot_general", h, ws[2 * i], lhs_contracting=(1,), rhs_contracting=(0,))
-        z = b.op("add", z, b.op("broadcast_in_dim", ws[2 * i + 1], shape=(batch, sizes[i + 1]), broadcast_dimensions=(1,)))
-        h = b.op("tanh", z) if i < len(sizes) - 2 else z
-    shape = (batch, sizes[-1])
-    m = b.op("reduce", h, kind="max", dimensions=(1,))
-    sh = b.op("subtract", h, b.op("broadcast_in_dim", m, shape=shape, broadcast_dimensions=(0,)))
-    lse = b.op("log", b.op("reduce", b.op("exponential", sh), kind="sum", dimensions=(1,)))
-    picked = b.op("reduce", b.op("multiply", y, sh), kind="sum", dimensions=(1,))
-    total = b.op("reduce", b.op("subtract", lse, picked), kind="sum", dimensions=(0,))
-    loss = b.op("multiply", total, b.constant(np.float32(1.0 / batch)))
-    g = b.build([loss])
-    return g, sizes
+    return mlp_loss_graph(batch, sizes, "float32", mean=True), sizes
 
 
 def mlp_inputs(sizes, batch=256, seed=0):

@@ -9,6 +9,7 @@ import pytest
 from chainrule.backends.llvm import llvm_ir
 from chainrule.backends.llvm.target import assembly
 from chainrule.ir import GraphBuilder, TensorType
+from chainrule.passes.testing import mlp_loss_graph
 
 from test_llvm_util import check_graph, run_both
 
@@ -32,24 +33,7 @@ def test_fused_transcendental_loop_is_vectorized_without_libm_calls():
 
 
 def mlp(batch, sizes):
-    b = GraphBuilder("mlp")
-    ws = []
-    for i in range(len(sizes) - 1):
-        ws.append(b.param(TensorType((sizes[i], sizes[i + 1]), "float64"), f"w{i}"))
-        ws.append(b.param(TensorType((sizes[i + 1],), "float64"), f"b{i}"))
-    x = b.param(TensorType((batch, sizes[0]), "float64"), "x")
-    y = b.param(TensorType((batch, sizes[-1]), "float64"), "y")
-    h = x
-    for i in range(len(sizes) - 1):
-        z = b.op("dot_general", h, ws[2 * i], lhs_contracting=(1,), rhs_contracting=(0,))
-        z = b.op("add", z, b.op("broadcast_in_dim", ws[2 * i + 1], shape=(batch, sizes[i + 1]), broadcast_dimensions=(1,)))
-        h = b.op("tanh", z) if i < len(sizes) - 2 else z
-    shape = (batch, sizes[-1])
-    m = b.op("reduce", h, kind="max", dimensions=(1,))
-    sh = b.op("subtract", h, b.op("broadcast_in_dim", m, shape=shape, broadcast_dimensions=(0,)))
-    lse = b.op("log", b.op("reduce", b.op("exponential", sh), kind="sum", dimensions=(1,)))
-    picked = b.op("reduce", b.op("multiply", y, sh), kind="sum", dimensions=(1,))
-    return b.build([b.op("reduce", b.op("subtract", lse, picked), kind="sum", dimensions=(0,))])
+    return mlp_loss_graph(batch, sizes, "float64", mean=False)
 
 
 def test_mlp_value_and_grad_after_autodiff_and_fusion():

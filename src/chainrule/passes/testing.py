@@ -298,3 +298,31 @@ def wide_graph(n: int, size: int = 64, dtype: str = "float32") -> Graph:
             nxt.append(branches[-1])
         branches = nxt
     return b.build([b.op("reduce", branches[0], kind="sum", dimensions=(0,))])
+
+
+def mlp_loss_graph(batch: int = 256, sizes=(784, 512, 512, 10), dtype: str = "float32",
+                   mean: bool = True) -> Graph:
+    """Softmax cross-entropy of a tanh MLP, built with the builder (no frontend), parameters
+    w0, b0, w1, b1, ..., x, y (one-hot labels); the mean over the batch, or the sum."""
+    b = GraphBuilder("mlp")
+    ws = []
+    for i in range(len(sizes) - 1):
+        ws.append(b.param(TensorType((sizes[i], sizes[i + 1]), dtype), f"w{i}"))
+        ws.append(b.param(TensorType((sizes[i + 1],), dtype), f"b{i}"))
+    x = b.param(TensorType((batch, sizes[0]), dtype), "x")
+    y = b.param(TensorType((batch, sizes[-1]), dtype), "y")
+    h = x
+    for i in range(len(sizes) - 1):
+        z = b.op("dot_general", h, ws[2 * i], lhs_contracting=(1,), rhs_contracting=(0,))
+        z = b.op("add", z, b.op("broadcast_in_dim", ws[2 * i + 1], shape=(batch, sizes[i + 1]),
+                                broadcast_dimensions=(1,)))
+        h = b.op("tanh", z) if i < len(sizes) - 2 else z
+    shape = (batch, sizes[-1])
+    m = b.op("reduce", h, kind="max", dimensions=(1,))
+    sh = b.op("subtract", h, b.op("broadcast_in_dim", m, shape=shape, broadcast_dimensions=(0,)))
+    lse = b.op("log", b.op("reduce", b.op("exponential", sh), kind="sum", dimensions=(1,)))
+    picked = b.op("reduce", b.op("multiply", y, sh), kind="sum", dimensions=(1,))
+    loss = b.op("reduce", b.op("subtract", lse, picked), kind="sum", dimensions=(0,))
+    if mean:
+        loss = b.op("multiply", loss, b.constant(np.asarray(1.0 / batch, dtype)))
+    return b.build([loss])
