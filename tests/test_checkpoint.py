@@ -16,12 +16,7 @@ jnp = jax.numpy
 F64 = "float64"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def x64():
-    prev = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", prev)
+pytestmark = pytest.mark.usefixtures("jax_x64")
 
 
 # --- functions, written once for chainrule.numpy and jax.numpy ------------------------------------

@@ -18,12 +18,7 @@ jnp = jax.numpy
 lax = jax.lax
 
 
-@pytest.fixture(autouse=True, scope="module")
-def x64():
-    old = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", old)
+pytestmark = pytest.mark.usefixtures("jax_x64")
 
 
 def close(got, want, rtol=1e-10, atol=1e-12):
