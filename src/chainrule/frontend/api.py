@@ -80,6 +80,22 @@ class Compiled:
         outs = exe(*arrays) if self._direct else exe.run(arrays)
         return outs[0] if self._single_out else pytree.unflatten(self.out_tree, outs)
 
+    def fast_caller(self, args):
+        """A `call(args)` specialised to the kinds of these flat positional arguments (arrays of the
+        compiled shapes and dtypes, or scalars to wrap), which `JitFunction` caches per `_fast_key`:
+        one Python call from the user's call to native code for the LLVM backend."""
+        if self._direct:
+            scalar_dtypes = [None if type(a) is np.ndarray else dt for a, dt in zip(args, self._np_dtypes)]
+            call = self.executable.fast_caller(scalar_dtypes, self._single_out, self.call_fast)
+            if call is not None:
+                if self._single_out:
+                    return call
+                out_tree = self.out_tree
+                if out_tree.kind == "tuple" and all(c.kind == "leaf" for c in out_tree.children):
+                    return lambda a: tuple(call(a))
+                return lambda a: pytree.unflatten(out_tree, call(a))
+        return self.call_fast
+
     @property
     def signature(self):
         return {"inputs": [str(t) for t in self._param_types], "outputs": [str(t) for t in self.graph.result_types],
@@ -233,7 +249,7 @@ class JitFunction:
         self.passes = passes
         self.options = options
         self._cache: dict = {}
-        self._fast_cache: dict = {}  # flat positional arrays/scalars -> Compiled, skipping pytrees
+        self._fast_cache: dict = {}  # _fast_key of the (flattened) positional arguments -> Compiled.fast_caller
         self._lock = threading.Lock()
         self.trace_count = 0
         functools.update_wrapper(self, fun, updated=())
@@ -265,12 +281,20 @@ class JitFunction:
         return call
 
     def __call__(self, *args, **kwargs):
-        if not kwargs and not self.static_argnums:
+        plain = not kwargs and not self.static_argnums
+        if plain:
             fkey = _fast_key(args)
             if fkey is not None:
-                entry = self._fast_cache.get(fkey)
-                if entry is not None:
-                    return entry.call_fast(args)
+                call = self._fast_cache.get(fkey)
+                if call is not None:
+                    return call(args)
+            else:  # nested arguments (lists of parameters...): keyed by their tree too
+                leaves, tree = pytree.flatten(args)
+                lkey = _fast_key(leaves)
+                if lkey is not None:
+                    call = self._fast_cache.get((tree, lkey))
+                    if call is not None:
+                        return call(leaves)
         statics, dyn = self._split(args)
         leaves, in_tree = pytree.flatten((dyn, kwargs))
         if any(isinstance(x, Tensor) for x in leaves):
@@ -280,10 +304,14 @@ class JitFunction:
         if entry is None:
             entry = self._compile(statics, len(args), dyn, kwargs)
             self._cache[key] = entry
-        if not kwargs and not self.static_argnums:
+        if plain and len(leaves) == len(entry._param_types):
             fkey = _fast_key(args)
-            if fkey is not None and len(args) == len(entry._param_types):
-                self._fast_cache[fkey] = entry
+            if fkey is not None:
+                self._fast_cache[fkey] = entry.fast_caller(args)
+            else:
+                lkey = _fast_key(leaves)
+                if lkey is not None:
+                    self._fast_cache[(pytree.flatten(args)[1], lkey)] = entry.fast_caller(leaves)
         return entry.call_flat(leaves)
 
     def _compile(self, statics, nargs, dyn, kwargs) -> Compiled:

@@ -41,11 +41,23 @@ def _is_namedtuple(x) -> bool:
     return isinstance(x, tuple) and hasattr(type(x), "_fields")
 
 
+_CONTAINERS = (tuple, list, dict, type(None))
+
+
 def flatten(tree, is_leaf=None) -> tuple[list, TreeDef]:
     leaves: list = []
 
     def go(x):
-        if is_leaf is not None and is_leaf(x):
+        t = type(x)
+        if is_leaf is None:  # exact types first: this runs on every call of a jitted function
+            if t is tuple:
+                return TreeDef("tuple", None, tuple([go(c) for c in x]))
+            if t is list:
+                return TreeDef("list", None, tuple([go(c) for c in x]))
+            if t not in _CONTAINERS and not isinstance(x, _CONTAINERS):
+                leaves.append(x)
+                return LEAF
+        elif is_leaf(x):
             leaves.append(x)
             return LEAF
         if x is None:

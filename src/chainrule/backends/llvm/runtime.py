@@ -127,6 +127,40 @@ class LLVMExecutable(Executable):
         self._fn_obj(st[7])
         return outs
 
+    def fast_caller(self, scalar_dtypes, single, slow):
+        """`call(args)` for arguments whose kinds the caller has matched already: ndarrays of the
+        compiled dtype and shape where `scalar_dtypes[i]` is None, scalars to wrap in that dtype
+        elsewhere. Arrays that are not C-contiguous and aligned go to `slow(args)`. Returns the
+        first result when `single`, else the list; None when this executable has no fast entry.
+
+        The function is generated for its signature (unrolled, no loops or comprehensions): this
+        is the whole Python cost of a warm call, ~4x less than the general path."""
+        if not self._fast:
+            return None
+        env = {"tls": self._tls, "state": self._state, "fn": self._fn_obj, "slow": slow,
+               "asarray": np.asarray, "empty": np.empty}
+        n = len(scalar_dtypes)
+        lines = ["def call(args):"]
+        if n:
+            lines.append(f"    {', '.join(f'a{i}' for i in range(n))}, = args")
+        lines += ["    st = getattr(tls, 'st', None) or state()", "    argv = st[0]"]
+        for i, dt in enumerate(scalar_dtypes):
+            if dt is None:
+                lines += [f"    if not a{i}.flags.carray:", "        return slow(args)"]
+            else:
+                env[f"dt{i}"] = dt
+                lines.append(f"    a{i} = asarray(a{i}, dt{i})")  # alive until the call returns
+            lines.append(f"    argv[{i}] = id(a{i})")
+        lines.append("    resv = st[1]")
+        for j, (shape, dt) in enumerate(self._native):
+            env[f"shape{j}"], env[f"odt{j}"] = shape, dt
+            lines += [f"    o{j} = empty(shape{j}, odt{j})", f"    resv[{j}] = id(o{j})"]
+        lines.append("    fn(st[7])")
+        outs = [f"o{j}" for j in range(len(self._native))]
+        lines.append(f"    return {outs[0] if single else '[' + ', '.join(outs) + ']'}")
+        exec("\n".join(lines), env)  # noqa: S102 - generated from shapes and indices only
+        return env["call"]
+
     def run(self, args):
         argv, resv, _arena, arena_ptr, pa, pr = self._state()[:6]
         for i, a in enumerate(args):
