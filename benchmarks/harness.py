@@ -29,18 +29,22 @@ class Row:
 
 @dataclass
 class Harness:
+    """Collects timings; `python -m benchmarks --rounds N` runs every workload N times, and each
+    row is the median over all rounds, so chainrule, JAX and NumPy are sampled alternately and a
+    change of machine load during the run touches every system alike."""
     quick: bool = False
     rows: list = field(default_factory=list)
     failures: list = field(default_factory=list)
+    samples: dict = field(default_factory=dict)  # (workload, system) -> [seconds], first-seen order
+    notes: dict = field(default_factory=dict)
 
     def time(self, workload: str, system: str, fn, *, repeat: int | None = None, min_time: float = 0.2,
              warmup: int = 1, note: str = "") -> float:
-        """Median wall time of fn() over repeated runs (after warm-up calls)."""
+        """Median wall time of fn() over repeated runs (after warm-up calls), added to the row's samples."""
         for _ in range(warmup):
             fn()
         times = []
         budget = min_time * (0.25 if self.quick else 1.0)
-        n = repeat or 0
         start = time.perf_counter()
         gc.disable()
         try:
@@ -56,12 +60,15 @@ class Harness:
                     break
         finally:
             gc.enable()
-        med = statistics.median(times)
-        self.rows.append(Row(workload, system, med, len(times), note))
-        return med
+        self._add(workload, system, times, note)
+        return statistics.median(times)
 
     def record(self, workload: str, system: str, seconds: float, note: str = ""):
-        self.rows.append(Row(workload, system, seconds, 1, note))
+        self._add(workload, system, [seconds], note)
+
+    def _add(self, workload, system, values, note):
+        self.samples.setdefault((workload, system), []).extend(values)
+        self.notes[workload, system] = note
 
     def check(self, workload: str, system: str, got, want, rtol=1e-4, atol=1e-6):
         """Results must agree with the reference; a disagreement is reported, not hidden."""
@@ -69,11 +76,17 @@ class Harness:
         w = [np.asarray(x) for x in (want if isinstance(want, (list, tuple)) else [want])]
         ok = len(g) == len(w) and all(a.shape == b.shape and np.allclose(a, b, rtol=rtol, atol=atol)
                                       for a, b in zip(g, w))
-        if not ok:
-            self.failures.append(f"{workload}: {system} disagrees with the reference result")
+        msg = f"{workload}: {system} disagrees with the reference result"
+        if not ok and msg not in self.failures:
+            self.failures.append(msg)
         return ok
 
     def finish(self):
+        self.rows = []
+        for (w, sy), values in self.samples.items():
+            finite = [v for v in values if v == v]
+            med = statistics.median(finite) if finite else float("nan")
+            self.rows.append(Row(w, sy, med, len(values), self.notes[w, sy]))
         jax_times = {r.workload: r.median_s for r in self.rows if r.system == "jax"}
         for r in self.rows:
             j = jax_times.get(r.workload)

@@ -133,6 +133,8 @@ def _bench_arguments(p: argparse.ArgumentParser):
     p.epilog = "example: chainrule bench --only mlp_step dispatch --json bench.json"
     p.add_argument("--quick", action="store_true", help="smaller inputs and fewer runs (a smoke test)")
     p.add_argument("--only", nargs="*", metavar="NAME", help="run only these workloads")
+    p.add_argument("--rounds", type=int, metavar="N",
+                   help="run every workload N times, medians over all rounds (default 3, 1 with --quick)")
     p.add_argument("--json", metavar="FILE", help="write the results as JSON")
     p.add_argument("--plot", metavar="FILE", help="draw the ratios to JAX (needs matplotlib)")
 
@@ -156,6 +158,7 @@ def _bench_run(args) -> int:
         sys.path.insert(0, root)
     from benchmarks.__main__ import main as bench_main
     argv = (["--quick"] if args.quick else []) + (["--only", *args.only] if args.only else []) + \
+        (["--rounds", str(args.rounds)] if args.rounds is not None else []) + \
         (["--json", args.json] if args.json else []) + (["--plot", args.plot] if args.plot else [])
     try:
         return bench_main(argv)
