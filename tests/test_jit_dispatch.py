@@ -109,3 +109,26 @@ def test_cached_caller_from_new_threads(backend):
     for th in threads:
         th.join()
     assert errors == []
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_define_then_run_function_cached_calls_keep_their_checks(backend):
+    x = cr.placeholder((), "float32", name="x")
+    n = cr.placeholder((), "int32", name="n")
+    fn = cr.function([x, n], x * 2.0 + n, backend=backend)
+    for _ in range(2):
+        assert float(fn(np.float32(1.5), np.int32(2))) == 5.0
+        assert float(fn(1.5, 2)) == 5.0
+    with pytest.raises(TypeError, match="int32"):
+        fn(np.float32(1.0), 2.5)
+    with pytest.raises(ValueError, match="out of range"):
+        fn(np.float32(1.0), 2 ** 40)
+    assert float(fn(np.float64(1.5), np.int32(2))) == 5.0  # a scalar of another float type is cast
+    v = cr.placeholder((3,), "float64", name="v")
+    g = cr.function([v], (v * 2.0, v.sum()), backend=backend)
+    for _ in range(2):
+        r = g(A[0, :3].copy())
+        _same(r, (A[0, :3] * 2.0, A[0, :3].sum()))
+    _same(g(A[:, 0]), (A[:, 0] * 2.0, A[:, 0].sum()))  # strided column: copied, not misread
+    with pytest.raises(ValueError, match="shape"):
+        g(np.zeros(4))

@@ -59,6 +59,7 @@ class Compiled:
         self._single_out = out_tree.kind == "leaf"
         # the LLVM executable's __call__ is its own fast path (it re-checks cheaply); others go through run
         self._direct = getattr(executable, "backend", None) == "llvm"
+        self._fast_calls: dict = {}  # _fast_key of flat arguments -> fast_caller (see __call__)
 
     def call_fast(self, args):
         """Call with flat arguments whose types `JitFunction` has already matched (see _fast_key)."""
@@ -96,6 +97,20 @@ class Compiled:
                 return lambda a: pytree.unflatten(out_tree, call(a))
         return self.call_fast
 
+    def _flat_match(self, args) -> bool:
+        """Whether `args` are exactly this function's flat parameters: arrays of the compiled shapes
+        and dtypes, scalars where a scalar may go (what `fast_caller` may take without checks)."""
+        if len(args) != len(self._param_types) or pytree.flatten(args)[1] != self.in_tree:
+            return False
+        for a, t, dt in zip(args, self._param_types, self._np_dtypes):
+            if type(a) is np.ndarray:
+                if a.shape != t.shape or a.dtype != dt:
+                    return False
+            elif t.shape != () or not (a.dtype == dt if isinstance(a, np.generic) else
+                                        type(a) is {"f": float, "b": bool}.get(dt.kind)):
+                return False  # Python ints and casting scalars take the checked path (range errors)
+        return True
+
     @property
     def signature(self):
         return {"inputs": [str(t) for t in self._param_types], "outputs": [str(t) for t in self.graph.result_types],
@@ -105,6 +120,14 @@ class Compiled:
         return str(self.graph)
 
     def __call__(self, *args, **kwargs):
+        fkey = None if kwargs else _fast_key(args)
+        if fkey is not None:
+            call = self._fast_calls.get(fkey)
+            if call is not None:
+                return call(args)
+            if self._flat_match(args):
+                call = self._fast_calls[fkey] = self.fast_caller(args)
+                return call(args)
         leaves, tree = pytree.flatten(args)
         if tree != self.in_tree:  # traced by jit(...).lower: the tree is (args, kwargs)
             leaves, tree = pytree.flatten((args, kwargs))
