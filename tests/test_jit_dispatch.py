@@ -132,3 +132,20 @@ def test_define_then_run_function_cached_calls_keep_their_checks(backend):
     _same(g(A[:, 0]), (A[:, 0] * 2.0, A[:, 0].sum()))  # strided column: copied, not misread
     with pytest.raises(ValueError, match="shape"):
         g(np.zeros(4))
+
+
+def test_loaded_artifact_cached_calls_keep_their_checks(tmp_path):
+    if "llvm" not in available_backends():
+        pytest.skip("exporting a native library needs llvmlite")
+    f = cr.jit(lambda a, b: (a * b).sum(axis=1))
+    path = tmp_path / "f.crx"
+    f.lower(A, B).compile().export(str(path))
+    g = cr.load(str(path))
+    for _ in range(3):
+        _same(g(A, B), (A * B).sum(axis=1))
+    _same(g(np.asfortranarray(A), B), (A * B).sum(axis=1))  # copied, not misread
+    _same(g(A, B[::-1].copy()), (A * B[::-1]).sum(axis=1))
+    with pytest.raises(ValueError, match="shape"):
+        g(A[:2], B)
+    with pytest.raises(TypeError, match="float64"):
+        g(A.astype(np.float32), B)

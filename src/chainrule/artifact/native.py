@@ -15,6 +15,7 @@ import threading
 
 import numpy as np
 
+from ..backends.common import data_pointer
 from .errors import ArtifactError
 
 _CALL = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
@@ -97,10 +98,11 @@ class NativeRunner:
 
     def run(self, args):
         argv, resv, _arena, aligned = self._state(len(args))
+        data = data_pointer
         for i, a in enumerate(args):
-            argv[i] = a.ctypes.data
+            argv[i] = data(a)
         outs = [np.empty(s, d) for s, d in self._outs]
         for j, o in enumerate(outs):
-            resv[j] = o.ctypes.data
+            resv[j] = data(o)
         self._fn(ctypes.addressof(argv), ctypes.addressof(resv), aligned, self._rt)
         return outs

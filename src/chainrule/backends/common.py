@@ -5,6 +5,8 @@ Not a backend itself, so backends may import it.
 
 from __future__ import annotations
 
+import ctypes
+
 import numpy as np
 
 from ..ir import Graph, TensorType
@@ -59,6 +61,29 @@ def check_array(a, t: TensorType, name: str) -> np.ndarray:
     if a.shape != t.shape:
         raise ValueError(f"{name}: expected shape {t.shape}, got {a.shape}")
     return c_aligned(a)
+
+
+ARRAY_DATA_OFFSET = 16  # offsetof(PyArrayObject_fields, data) on 64-bit CPython
+
+
+def _array_data_offset_holds() -> bool:
+    """Whether a NumPy array's data pointer sits at ARRAY_DATA_OFFSET in its object, checked on
+    live arrays (CPython, 64-bit); where it does not, callers use `a.ctypes.data`."""
+    try:
+        for a in (np.zeros(3), np.zeros((), np.float32), np.zeros((2, 5), np.int8)[1:]):
+            if ctypes.c_void_p.from_address(id(a) + ARRAY_DATA_OFFSET).value != a.ctypes.data:
+                return False
+        return ctypes.sizeof(ctypes.c_void_p) == 8
+    except Exception:  # pragma: no cover
+        return False
+
+
+def _data_pointer_by_offset(a, _read=ctypes.c_void_p.from_address, _off=ARRAY_DATA_OFFSET):
+    return _read(id(a) + _off).value
+
+
+data_pointer = _data_pointer_by_offset if _array_data_offset_holds() else (lambda a: a.ctypes.data)
+data_pointer.__doc__ = "The address of ndarray `a`'s data (~8x cheaper than `a.ctypes.data`)."
 
 
 def c_aligned(a: np.ndarray) -> np.ndarray:

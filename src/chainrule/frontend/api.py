@@ -18,6 +18,7 @@ from .. import backends
 from ..ir import Graph, TensorType, verify
 from . import pytree
 from .core import canonical_array, is_tensor
+from .dispatch import exact_flat, fast_key
 from .tensor import Tensor, current_scope
 from .tracing import Spec, TracedFunction, build_graph, spec_of, trace_flat
 
@@ -59,10 +60,10 @@ class Compiled:
         self._single_out = out_tree.kind == "leaf"
         # the LLVM executable's __call__ is its own fast path (it re-checks cheaply); others go through run
         self._direct = getattr(executable, "backend", None) == "llvm"
-        self._fast_calls: dict = {}  # _fast_key of flat arguments -> fast_caller (see __call__)
+        self._fast_calls: dict = {}  # fast_key of flat arguments -> fast_caller (see __call__)
 
     def call_fast(self, args):
-        """Call with flat arguments whose types `JitFunction` has already matched (see _fast_key)."""
+        """Call with flat arguments whose types `JitFunction` has already matched (see fast_key)."""
         exe = self.executable
         for a in args:
             if type(a) is not np.ndarray:
@@ -83,7 +84,7 @@ class Compiled:
 
     def fast_caller(self, args):
         """A `call(args)` specialised to the kinds of these flat positional arguments (arrays of the
-        compiled shapes and dtypes, or scalars to wrap), which `JitFunction` caches per `_fast_key`:
+        compiled shapes and dtypes, or scalars to wrap), which `JitFunction` caches per `fast_key`:
         one Python call from the user's call to native code for the LLVM backend."""
         if self._direct:
             scalar_dtypes = [None if type(a) is np.ndarray else dt for a, dt in zip(args, self._np_dtypes)]
@@ -97,20 +98,6 @@ class Compiled:
                 return lambda a: pytree.unflatten(out_tree, call(a))
         return self.call_fast
 
-    def _flat_match(self, args) -> bool:
-        """Whether `args` are exactly this function's flat parameters: arrays of the compiled shapes
-        and dtypes, scalars where a scalar may go (what `fast_caller` may take without checks)."""
-        if len(args) != len(self._param_types) or pytree.flatten(args)[1] != self.in_tree:
-            return False
-        for a, t, dt in zip(args, self._param_types, self._np_dtypes):
-            if type(a) is np.ndarray:
-                if a.shape != t.shape or a.dtype != dt:
-                    return False
-            elif t.shape != () or not (a.dtype == dt if isinstance(a, np.generic) else
-                                        type(a) is {"f": float, "b": bool}.get(dt.kind)):
-                return False  # Python ints and casting scalars take the checked path (range errors)
-        return True
-
     @property
     def signature(self):
         return {"inputs": [str(t) for t in self._param_types], "outputs": [str(t) for t in self.graph.result_types],
@@ -120,12 +107,12 @@ class Compiled:
         return str(self.graph)
 
     def __call__(self, *args, **kwargs):
-        fkey = None if kwargs else _fast_key(args)
+        fkey = None if kwargs else fast_key(args)
         if fkey is not None:
             call = self._fast_calls.get(fkey)
             if call is not None:
                 return call(args)
-            if self._flat_match(args):
+            if exact_flat(args, self.in_tree, self._param_types):
                 call = self._fast_calls[fkey] = self.fast_caller(args)
                 return call(args)
         leaves, tree = pytree.flatten(args)
@@ -272,7 +259,7 @@ class JitFunction:
         self.passes = passes
         self.options = options
         self._cache: dict = {}
-        self._fast_cache: dict = {}  # _fast_key of the (flattened) positional arguments -> Compiled.fast_caller
+        self._fast_cache: dict = {}  # fast_key of the (flattened) positional arguments -> Compiled.fast_caller
         self._lock = threading.Lock()
         self.trace_count = 0
         functools.update_wrapper(self, fun, updated=())
@@ -306,14 +293,14 @@ class JitFunction:
     def __call__(self, *args, **kwargs):
         plain = not kwargs and not self.static_argnums
         if plain:
-            fkey = _fast_key(args)
+            fkey = fast_key(args)
             if fkey is not None:
                 call = self._fast_cache.get(fkey)
                 if call is not None:
                     return call(args)
             else:  # nested arguments (lists of parameters...): keyed by their tree too
                 leaves, tree = pytree.flatten(args)
-                lkey = _fast_key(leaves)
+                lkey = fast_key(leaves)
                 if lkey is not None:
                     call = self._fast_cache.get((tree, lkey))
                     if call is not None:
@@ -328,11 +315,11 @@ class JitFunction:
             entry = self._compile(statics, len(args), dyn, kwargs)
             self._cache[key] = entry
         if plain and len(leaves) == len(entry._param_types):
-            fkey = _fast_key(args)
+            fkey = fast_key(args)
             if fkey is not None:
                 self._fast_cache[fkey] = entry.fast_caller(args)
             else:
-                lkey = _fast_key(leaves)
+                lkey = fast_key(leaves)
                 if lkey is not None:
                     self._fast_cache[(pytree.flatten(args)[1], lkey)] = entry.fast_caller(leaves)
         return entry.call_flat(leaves)
@@ -356,30 +343,6 @@ class JitFunction:
 
     def __repr__(self):
         return f"<jit {getattr(self.fun, '__name__', self.fun)}>"
-
-
-_SCALAR_TYPES = (float, int, bool)
-_CANONICAL = frozenset(np.dtype(t) for t in (np.bool_, np.int32, np.int64, np.float32, np.float64))
-
-
-def _fast_key(args):
-    """A cheap signature for flat positional arguments (arrays, NumPy or Python scalars of chainrule's
-    dtypes, so no conversion is needed beyond wrapping scalars), else None."""
-    key = []
-    for a in args:
-        t = type(a)
-        if t is np.ndarray:
-            if a.dtype not in _CANONICAL:
-                return None
-            key.append(a.shape)
-            key.append(a.dtype)
-        elif t in _SCALAR_TYPES:
-            key.append(t)
-        elif isinstance(a, np.generic) and a.dtype in _CANONICAL:
-            key.append(t)
-        else:
-            return None
-    return tuple(key)
 
 
 def _leaf_key(x):
