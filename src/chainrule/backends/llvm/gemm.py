@@ -96,7 +96,7 @@ def _cblas_call(b, dt, gemm, ta, tb, m, n, K, pa, lda, pb, ldb, pc, ldc):
 def _small_fn(module, name, fnty):
     fn = ir.Function(module, fnty, name)
     fn.linkage = "internal"
-    for a in ("noinline", "nounwind", "optsize"):
+    for a in ("noinline", "nounwind", "optnone"):
         fn.attributes.add(a)
     return fn
 
