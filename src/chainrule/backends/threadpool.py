@@ -12,7 +12,8 @@ Layout (byte offsets; the emitter reads them from here). Caller-side fields,
 only touched while holding `busy`: busy, started (0 none, 1 running, 2 failed),
 pid (of the process that started the helper: a forked child runs
 sequentially), gen. Job fields, published by an odd `ticket`: fn, ctx,
-nchunks; `next` is the chunk counter both threads take from; the helper
+nchunks, caller_cpu (where the caller runs: a helper that finds itself on
+that CPU moves to the others, see pool.py); `next` is the chunk counter both threads take from; the helper
 stores `done` (the job's generation) when it has finished its chunks,
 `sleeping` while parked on the mutex and condition variable, and counts the
 jobs it joined in `joined` (diagnostics and tests).
@@ -24,7 +25,7 @@ import ctypes
 import functools
 
 BUSY, STARTED, PID, GEN = 0, 4, 8, 16
-TICKET, FN, CTX, NCHUNKS = 64, 72, 80, 88
+TICKET, FN, CTX, NCHUNKS, CALLER_CPU = 64, 72, 80, 88, 96
 NEXT = 128
 DONE, SLEEPING, JOINED = 192, 200, 208
 MUTEX, COND = 256, 384  # 128 bytes each: glibc x86-64 needs 40 and 48; zero bytes are their static initialisers

@@ -17,14 +17,20 @@ spins briefly, then sleeps on the mutex and condition variable in the block;
 `sleeping` and `ticket` are stored and loaded seq_cst on both sides, so
 either the caller sees the helper asleep and signals it, or the helper sees
 the open ticket and does not sleep.
+
+Placement: a futex wake-up or a busy moment can leave the helper on the
+caller's CPU, where it only takes turns with the caller (measured: a whole
+run at single-thread speed), and the scheduler keeps both "cache hot" there.
+So the caller publishes its CPU, and a helper that joins on that CPU sets
+its own affinity to the CPUs it started with minus that one.
 """
 
 from __future__ import annotations
 
 import llvmlite.ir as ir
 
-from ..threadpool import BUSY, CTX, DONE, FN, GEN, JOINED, MUTEX, NCHUNKS, NEXT, PID, SLEEPING, STARTED, TICKET, COND
-from .emitter import extern
+from ..threadpool import BUSY, CALLER_CPU, CTX, DONE, FN, GEN, JOINED, MUTEX, NCHUNKS, NEXT, PID, SLEEPING, STARTED, TICKET, COND
+from .emitter import extern, memcpy_fn
 from .target import host
 from .lltypes import I1, I8, I32, I64, PTR, VOID, i64
 
@@ -32,6 +38,7 @@ POOL_RUN = "chainrule_pool_run"
 POOL_SLOT = 3  # index of "pool" in codegen.RUNTIME_SLOTS
 CHUNK_TYPE = ir.FunctionType(VOID, [PTR, I64])  # fn(ctx, chunk)
 HELPER_SPINS = 1500   # idle helper polls ~60 us (one pause ~40 ns on Zen 4) before it sleeps
+CPU_SET_BYTES = 128  # glibc's cpu_set_t: CPUs 0..1023
 WAIT_SPINS = 2000     # caller spins ~80 us for the helper's last chunk, then yields
 
 
@@ -90,6 +97,13 @@ def _helper(module):
     _small(fn)
     (state,) = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
+    mask_ty = ir.ArrayType(I8, CPU_SET_BYTES)
+    orig, other = b.alloca(mask_ty), b.alloca(mask_ty)
+    b.call(extern(module, "llvm.memset.p0.i64", VOID, [PTR, I8, I64, I1]),
+           [orig, ir.Constant(I8, 0), i64(CPU_SET_BYTES), ir.Constant(I1, 0)])
+    affinity = b.call(extern(module, "sched_getaffinity", I32, [I32, I64, PTR]), [ir.Constant(I32, 0),
+                                                                                 i64(CPU_SET_BYTES), orig])
+    have_mask = b.icmp_signed("==", affinity, ir.Constant(I32, 0))
     top = fn.append_basic_block("top")
     b.branch(top)
     b.position_at_end(top)
@@ -113,6 +127,16 @@ def _helper(module):
     job_ctx = b.load(_field(b, state, CTX, PTR), typ=PTR)
     n = b.load(_field(b, state, NCHUNKS, I64), typ=I64)
     b.atomic_rmw("add", _field(b, state, JOINED, I64), i64(1), "monotonic")
+    cpu = b.call(extern(module, "sched_getcpu", I32, []), [])
+    caller = b.load(_field(b, state, CALLER_CPU, I32), typ=I32)
+    same = b.and_(b.icmp_signed("==", cpu, caller), b.icmp_unsigned("<", cpu, ir.Constant(I32, 8 * CPU_SET_BYTES)))
+    with b.if_then(b.and_(same, have_mask), likely=False):
+        b.call(memcpy_fn(module), [other, orig, i64(CPU_SET_BYTES), ir.Constant(I1, 0)])
+        byte = b.gep(other, [i64(0), b.zext(b.lshr(cpu, ir.Constant(I32, 3)), I64)], inbounds=True)
+        bit = b.trunc(b.shl(ir.Constant(I32, 1), b.and_(cpu, ir.Constant(I32, 7))), I8)
+        b.store(b.and_(b.load(byte, typ=I8), b.not_(bit)), byte)
+        b.call(extern(module, "sched_setaffinity", I32, [I32, I64, PTR]), [ir.Constant(I32, 0),
+                                                                          i64(CPU_SET_BYTES), other])
     _take_chunks(b, fn, state, job_fn, job_ctx, n, "chunks")
     b.store_atomic(b.lshr(t, i64(1)), _field(b, state, DONE, I64), "release", 8)
     spins.add_incoming(i64(0), b.block)
@@ -206,6 +230,7 @@ def pool_run(module):
     b.store(job_fn, _field(b, state, FN, PTR))
     b.store(job_ctx, _field(b, state, CTX, PTR))
     b.store(n, _field(b, state, NCHUNKS, I64))
+    b.store(b.call(extern(module, "sched_getcpu", I32, []), []), _field(b, state, CALLER_CPU, I32))
     b.store_atomic(i64(0), _field(b, state, NEXT, I64), "monotonic", 8)
     ticket = _field(b, state, TICKET, I64)
     open_t = b.add(b.shl(g, i64(1)), i64(1))
