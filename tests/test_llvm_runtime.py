@@ -199,7 +199,7 @@ def test_arena_reuses_memory(cache_dir):
 
 @pytest.mark.parametrize("trans", [False, True])
 def test_two_thread_gemm_split_matches_reference(cache_dir, trans):
-    """threads=2 computes large GEMMs in two halves (along M, or N when larger), also transposed."""
+    """threads=2 computes large GEMMs in slices on the pool (along M, or N when larger), also transposed."""
     b = GraphBuilder("split")
     xshape = (200, 300) if trans else (300, 200)
     x = b.param(TensorType(xshape, "float32"), "x")
@@ -212,14 +212,14 @@ def test_two_thread_gemm_split_matches_reference(cache_dir, trans):
     rng = np.random.default_rng(1)
     args = [rng.standard_normal(xshape).astype(np.float32), rng.standard_normal((200, 280)).astype(np.float32),
             rng.standard_normal((280, 120)), rng.standard_normal((200, 120))]
-    got = llvm.compile(g, threads=2, force_split=True)(*args)
+    got = llvm.compile(g, threads=2)(*args)
     want = evaluate(g, args)
     np.testing.assert_allclose(got[0], want[0], rtol=1e-4, atol=1e-3)
     np.testing.assert_allclose(got[1], want[1], rtol=1e-12, atol=1e-10)
 
 
 def test_two_thread_loop_split_matches_reference(cache_dir):
-    """threads=2 runs big loop kernels in two halves (flat, and along dimension 0 of a nest)."""
+    """threads=2 runs big loop kernels as parallel regions (flat, and along dimension 0 of a nest)."""
     b = GraphBuilder("loopsplit")
     x = b.param(TensorType((1 << 19,), "float32"), "x")
     m = b.param(TensorType((700, 800), "float64"), "m")
@@ -230,9 +230,9 @@ def test_two_thread_loop_split_matches_reference(cache_dir):
     g = b.build([flat, nested])
     rng = np.random.default_rng(2)
     args = [rng.standard_normal(1 << 19).astype(np.float32), rng.standard_normal((700, 800)), rng.standard_normal(800)]
-    assert llvm.llvm_ir(g, threads=2).count('_thread"(ptr') == 2  # both loop kernels get a second-thread half
-    assert "_thread" not in llvm.llvm_ir(g, threads=1)
-    split = llvm.compile(g, threads=2, force_split=True)
+    assert llvm.llvm_ir(g, threads=2).count('_chunk"(ptr') == 2  # both loop kernels become parallel regions
+    assert "_chunk" not in llvm.llvm_ir(g, threads=1)
+    split = llvm.compile(g, threads=2)
     whole = llvm.compile(g, threads=1)
     got, ref = split(*args), whole(*args)
     for a, w in zip(got, ref):

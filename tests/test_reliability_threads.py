@@ -86,6 +86,12 @@ def _big_inputs(t, k):
     return rng.standard_normal((96, 64)), rng.standard_normal((64, 80)) / 8
 
 
+def _pool_inputs(t, k):
+    """Large enough for parallel regions: a 16 MFLOP GEMM and 2**18-element loops."""
+    rng = np.random.default_rng(7919 * t + k)
+    return rng.standard_normal((512, 64)), rng.standard_normal((64, 512)) / 8
+
+
 @pytest.mark.parametrize("backend", [b for b in ("llvm", "reference", "jax") if b in available_backends()])
 def test_small_function_from_8_threads(backend):
     x, y = _small_inputs(0, 0)
@@ -93,14 +99,15 @@ def test_small_function_from_8_threads(backend):
     assert run_threads(c, _small_inputs, small_np) == []
 
 
-@pytest.mark.parametrize("options", [{}, {"threads": 2, "force_split": True}], ids=["default", "split"])
+@pytest.mark.parametrize("options", [{"threads": 1}, {}], ids=["one-thread", "pool"])
 def test_llvm_gemm_function_with_arena_from_8_threads(options):
-    """Big enough to release the GIL (and, with force_split, to split each call over two threads)."""
-    x, w = _big_inputs(0, 0)
+    """Big enough to release the GIL; by default its GEMM and loops are parallel regions, which
+    one caller at a time runs on the helper-thread pool and the others run on their own thread."""
+    x, w = _pool_inputs(0, 0)
     g = cr.trace(big_f, x, w)
     exe = compile_graph(g, "llvm", **options)
     assert exe.arena_size > 0
-    assert run_threads(exe, _big_inputs, big_np, rtol=1e-10) == []
+    assert run_threads(exe, _pool_inputs, big_np, calls=150, rtol=1e-10) == []
 
 
 def test_executable_fast_path_and_checked_path_interleaved_from_8_threads():
@@ -138,11 +145,11 @@ def test_different_signatures_from_different_threads():
 
 @pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")  # JAX warns when imported; the child never uses JAX
 def test_a_forked_child_can_call_what_its_threaded_parent_compiled():
-    """fork after GEMM threads ran (OpenBLAS, split halves) must not deadlock the child."""
+    """fork after GEMM threads ran (OpenBLAS, the pool's helper thread) must not deadlock the child."""
     import multiprocessing as mp
-    x, w = _big_inputs(0, 0)
-    exe = compile_graph(cr.trace(big_f, x, w), "llvm", threads=2, force_split=True)
-    assert run_threads(exe, _big_inputs, big_np, calls=20, rtol=1e-10) == []
+    x, w = _pool_inputs(0, 0)
+    exe = compile_graph(cr.trace(big_f, x, w), "llvm", threads=2)
+    assert run_threads(exe, _pool_inputs, big_np, calls=20, rtol=1e-10) == []
     want = big_np(x, w)
 
     def child(q):

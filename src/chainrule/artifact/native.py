@@ -25,11 +25,16 @@ def _openblas():
     return numpy_openblas()
 
 
-def runtime_table(slots):
-    """A runtime table for the slot names the artifact lists, or None (the built-in GEMM)."""
+def runtime_table(slots, pool=True):
+    """A runtime table for the slot names the artifact lists, or None (the built-in GEMM).
+
+    pool: give the library the process's helper-thread pool (backends/threadpool.py); only for
+    code that stays loaded for the life of the process, since the helper thread may run it."""
+    from ..backends.threadpool import pool_state
     lib, found = _openblas()
     if not found:
         return None
+    found = dict(found, pool=pool_state() if pool else 0)
     table = (ctypes.c_void_p * max(1, len(slots)))()
     for i, s in enumerate(slots):
         table[i] = found.get(s) or 0
@@ -78,7 +83,8 @@ class NativeRunner:
         else:
             raise ArtifactError(f"unknown native payload kind {info.get('kind')!r}")
         self._fn = _CALL(addr)
-        table = runtime_table(info.get("runtime_slots", ()))
+        # ctypes never unloads a library; MCJIT code dies with its engine, so it gets no pool
+        table = runtime_table(info.get("runtime_slots", ()), pool=info.get("kind") == "shared-library")
         self._table = table
         self._rt = ctypes.addressof(table) if table is not None else None
         self.gemm = "openblas" if table is not None else "built-in"

@@ -31,7 +31,7 @@ UNSUPPORTED: dict[str, str] = {
                       "function is not supported, as in JAX)",
 }
 
-_OPTIONS = {"cache", "threads", "force_split"}
+_OPTIONS = {"cache", "threads"}
 
 
 def lowering_table() -> dict:
@@ -60,9 +60,9 @@ def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:
     """Compile `graph` for this CPU.
 
     Options: cache=True (memory and disk compile cache); threads (default up to 2): with
-    more than one, large GEMMs and loops run in two halves on two threads while the load
-    average leaves a core free (checked at run time); force_split=True splits regardless
-    (for tests)."""
+    more than one, large GEMMs and loop kernels are parallel regions whose chunks the calling
+    thread and one process-wide helper thread take dynamically (pool.py); with 1 they run
+    on the calling thread only."""
     unknown = set(options) - _OPTIONS
     if unknown:
         raise TypeError(f"llvm compile got unknown option(s) {', '.join(sorted(unknown))}; "
@@ -72,7 +72,6 @@ def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:
     use_cache = options.get("cache", True)
     threads = options.get("threads")
     threads = min(2, _usable_cpus()) if threads is None else int(threads)
-    force_split = bool(options.get("force_split", False))
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
     for node in graph.walk():
@@ -85,12 +84,12 @@ def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:
     except Unsupported as e:
         raise NotImplementedError(str(e)) from None
     text = str(graph)
-    key = _cache.cache_key(text, opt_level, f"threads={threads} force_split={force_split}")
+    key = _cache.cache_key(text, opt_level, f"threads={threads}")
     stats = {"plan_s": time.perf_counter() - t0}
 
     def build() -> bytes:
         t1 = time.perf_counter()
-        ir_text = build_module(plan, graph.name, threads, force_split)
+        ir_text = build_module(plan, graph.name, threads)
         t2 = time.perf_counter()
         obj = compile_ir(ir_text, opt_level)
         stats.update(irgen_s=t2 - t1, llvm_s=time.perf_counter() - t2)
@@ -101,9 +100,9 @@ def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:
     return LLVMExecutable(graph, plan, lib, library_path=path, cache_key=key, stats=stats)
 
 
-def llvm_ir(graph: Graph, threads: int = 1, force_split: bool = False) -> str:
+def llvm_ir(graph: Graph, threads: int = 1) -> str:
     """The unoptimised LLVM IR of `graph` (for inspection)."""
-    return build_module(make_plan(graph), graph.name, threads, force_split)
+    return build_module(make_plan(graph), graph.name, threads)
 
 
 __all__ = ["compile", "llvm_ir", "lowering_table", "UNSUPPORTED", "LLVMExecutable", "KERNELS"]

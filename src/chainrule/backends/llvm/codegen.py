@@ -19,22 +19,27 @@ import llvmlite.ir as ir
 
 from . import expressions as _expressions  # noqa: F401  (registers the index-mapping rules)
 from .control import emit_cond, emit_scan, emit_while
-from .emitter import Emitter, extern, memcpy_fn, split_extent
+from .emitter import Emitter, memcpy_fn, split_extent
 from .gemm import emit_dot
 from .kernels import emit_arg, emit_dus, emit_loop_kernel, emit_reduce, emit_scatter
-from .lltypes import F64, I1, I8, I32, I64, PTR, VOID, i64
+from .lltypes import I1, I8, I64, PTR, VOID, i64
 from .plan import CONTROL_FLOW_OPS, Plan
+from .pool import POOL_SLOT, pool_run, pool_state
 
 ENTRY = "chainrule_entry"
 ENTRY_OBJECTS = "chainrule_entry_objects"
 DATA_OFFSET = 16  # offsetof(PyArrayObject_fields, data) on 64-bit CPython
-RUNTIME_SLOTS = ("sgemm", "dgemm", "blas_threads_local")
+RUNTIME_SLOTS = ("sgemm", "dgemm", "blas_threads_local", "pool")  # pool: backends/threadpool.py's block or NULL
+SPLIT_CHUNKS = 4  # ranges a split loop kernel is cut into (two per thread)
 
 
 KERNELS = {"loop": lambda em, k: emit_loop_kernel(em, k.roots), "reduce": emit_reduce, "argmax": emit_arg,
            "argmin": emit_arg, "dot_general": emit_dot, "scatter": emit_scatter,
            "dynamic_update_slice": emit_dus, "cond": emit_cond, "case": emit_cond, "while": emit_while,
            "scan": emit_scan}
+
+
+assert RUNTIME_SLOTS.index("pool") == POOL_SLOT
 
 
 class ModuleBuilder:
@@ -44,12 +49,10 @@ class ModuleBuilder:
     entry's signature (`sub_entry`); their results table lists every result, and results
     that are parameters, constants or duplicates are copied in natively."""
 
-    def __init__(self, plan: Plan, name: str = "chainrule", module=None, prefix: str = "", threads: int = 1,
-                 force_split: bool = False):
+    def __init__(self, plan: Plan, name: str = "chainrule", module=None, prefix: str = "", threads: int = 1):
         self.plan = plan
         self.prefix = prefix
-        self.threads = threads
-        self.force_split = force_split  # tests: split large GEMMs whatever the load
+        self.threads = threads  # > 1: large GEMMs and loop kernels become parallel regions (pool.py)
         self.module = module if module is not None else ir.Module(name=name)
         self.globals = [self._global(arr, f"{prefix}const{k}") for k, arr in enumerate(plan.globals)]
 
@@ -79,8 +82,7 @@ class ModuleBuilder:
         return text
 
     def sub_entry(self, plan: Plan, tag: str):
-        sub = ModuleBuilder(plan, module=self.module, prefix=f"{self.prefix}{tag}_", threads=self.threads,
-                            force_split=self.force_split)
+        sub = ModuleBuilder(plan, module=self.module, prefix=f"{self.prefix}{tag}_", threads=self.threads)
         return sub.entry_function(f"{self.prefix}{tag}_entry", full_results=True)
 
     def entry_function(self, fname: str, full_results: bool = False):
@@ -113,7 +115,6 @@ class ModuleBuilder:
             return p
 
         extents = [split_extent(plan, k) if self.threads > 1 else 0 for k in plan.kernels]
-        quiet = self._quiet_flag(b) if any(extents) else None
         for n, ker in enumerate(plan.kernels):
             buffers = list(ker.roots) + [v for v in ker.reads if all(v is not r for r in ker.roots)]
             want_rt = ker.kind == "dot_general" or ker.kind in CONTROL_FLOW_OPS
@@ -125,7 +126,7 @@ class ModuleBuilder:
             call_args = [pointer(id(v)) for v in buffers] + ([rt] if want_rt else []) + (
                 [pointer(id(ker))] if want_scratch else [])
             if extents[n]:
-                self._split_call(b, em.fn, call_args, extents[n], quiet)
+                self._split_call(b, em.fn, call_args, extents[n], rt)
             else:
                 b.call(em.fn, call_args)
         if full_results:
@@ -144,49 +145,30 @@ class ModuleBuilder:
         b.ret_void()
         return entry
 
-    def _quiet_flag(self, b):
-        """i1: split work over two threads now? (the 1-minute load average, which counts the caller
-        itself, is below cores + 0.5: the machine is not oversubscribed)"""
-        if self.force_split:
-            return ir.Constant(I1, 1)
-        la = b.alloca(F64)
-        got = b.call(extern(self.module, "getloadavg", I32, [PTR, I32]), [b.bitcast(la, PTR), ir.Constant(I32, 1)])
-        return b.and_(b.icmp_signed("==", got, ir.Constant(I32, 1)),
-                      b.fcmp_ordered("<", b.load(la), ir.Constant(F64, self.threads + 0.5)))
+    def _split_call(self, b, fn, args, extent, rt):
+        """fn(args, lo, hi) over [0, extent) as one parallel region: SPLIT_CHUNKS ranges taken by
+        this thread and the pool's helper (pool.py), or all by this one."""
+        n = min(SPLIT_CHUNKS, extent)
+        slots = [b.ptrtoint(a, I64) if isinstance(a.type, ir.PointerType) else a for a in args]
+        slots += [i64(extent), i64(n)]
+        assert b.block is b.function.entry_basic_block  # entry functions are straight-line: a static alloca
+        arr = b.alloca(ir.ArrayType(I64, len(slots)))
+        for k, v in enumerate(slots):
+            b.store(v, b.gep(arr, [i64(0), i64(k)], inbounds=True))
+        b.call(pool_run(self.module), [pool_state(b, rt), self._chunk_fn(fn, len(args)), b.bitcast(arr, PTR), i64(n)])
 
-    def _split_call(self, b, fn, args, extent, quiet):
-        """fn(args, 0, extent), as two halves on two threads when `quiet`, else on this one."""
-        mid = extent // 2
-        tramp = self._trampoline(fn, len(args))
-        with b.if_else(quiet) as (then, otherwise):
-            with then:
-                slots = [b.ptrtoint(a, I64) if isinstance(a.type, ir.PointerType) else a for a in args]
-                slots += [i64(mid), i64(extent)]
-                arr = b.alloca(ir.ArrayType(I64, len(slots)))
-                for k, v in enumerate(slots):
-                    b.store(v, b.gep(arr, [i64(0), i64(k)], inbounds=True))
-                argp = b.bitcast(arr, PTR)
-                tid = b.alloca(I64)
-                rc = b.call(extern(self.module, "pthread_create", I32, [PTR, PTR, PTR, PTR]),
-                            [b.bitcast(tid, PTR), ir.Constant(PTR, None), tramp, argp])
-                b.call(fn, list(args) + [i64(0), i64(mid)])
-                with b.if_else(b.icmp_signed("==", rc, ir.Constant(I32, 0))) as (joined, inline):
-                    with joined:
-                        b.call(extern(self.module, "pthread_join", I32, [I64, PTR]), [b.load(tid), ir.Constant(PTR, None)])
-                    with inline:
-                        b.call(tramp, [argp])
-            with otherwise:
-                b.call(fn, list(args) + [i64(0), i64(extent)])
-
-    def _trampoline(self, fn, nptr):
-        """void* tramp(i64 slots[nptr + 2]): fn(ptr slots[0..nptr), slots[nptr], slots[nptr + 1])."""
-        t = ir.Function(self.module, ir.FunctionType(PTR, [PTR]), fn.name + "_thread")
+    def _chunk_fn(self, fn, nptr):
+        """void chunk(i64 ctx[nptr + 2], i64 c): fn(ptr ctx[0..nptr), lo, hi) for range c of n of
+        [0, extent), ctx[nptr] = extent, ctx[nptr + 1] = n."""
+        t = ir.Function(self.module, ir.FunctionType(VOID, [PTR, I64]), fn.name + "_chunk")
         t.linkage = "internal"
         tb = ir.IRBuilder(t.append_basic_block("entry"))
-        (blk,) = t.args
+        blk, c = t.args
         vals = [tb.load(tb.gep(blk, [i64(k)], inbounds=True, source_etype=I64), typ=I64) for k in range(nptr + 2)]
-        tb.call(fn, [tb.inttoptr(v, PTR) for v in vals[:nptr]] + vals[nptr:])
-        tb.ret(ir.Constant(PTR, None))
+        extent, n = vals[nptr:]
+        bound = lambda j: tb.udiv(tb.mul(j, extent), n)  # noqa: E731
+        tb.call(fn, [tb.inttoptr(v, PTR) for v in vals[:nptr]] + [bound(c), bound(tb.add(c, i64(1)))])
+        tb.ret_void()
         return t
 
     def build(self) -> str:
@@ -220,8 +202,8 @@ class ModuleBuilder:
         b.ret_void()
 
 
-def build_module(plan: Plan, name: str = "chainrule", threads: int = 1, force_split: bool = False) -> str:
-    return ModuleBuilder(plan, name, threads=threads, force_split=force_split).build()
+def build_module(plan: Plan, name: str = "chainrule", threads: int = 1) -> str:
+    return ModuleBuilder(plan, name, threads=threads).build()
 
 
 __all__ = ["ENTRY", "ENTRY_OBJECTS", "DATA_OFFSET", "RUNTIME_SLOTS", "build_module", "ModuleBuilder"]

@@ -18,8 +18,10 @@ and a C program. So the module built here holds, beside the planned kernels:
   It is correct for every shape but much slower than OpenBLAS; Python callers
   get NumPy's OpenBLAS through the runtime table instead.
 
-The library depends only on libc and libm (memcpy, malloc/free, pthreads and
-getloadavg for two-thread splits, math functions).
+The library depends only on libc and libm (memcpy, malloc/free, pthreads for
+the helper-thread pool, math functions). The built-in table has no pool state,
+so C callers run every parallel region on their own thread; Python callers
+share the process's pool through the runtime table.
 """
 
 from __future__ import annotations

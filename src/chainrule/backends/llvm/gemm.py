@@ -1,10 +1,12 @@
 """dot_general on NumPy's OpenBLAS (through the runtime table), or loops for integers.
 
 Operands arrive in a layout GEMM reads directly (plan.py inserts transposes
-otherwise); transposed operands use the trans flags. OpenBLAS's own thread
-pool spin-waits when the cores are shared, so each call runs on the calling
-thread; large float GEMMs may be split in two halves over two threads while
-the load average leaves a core free.
+otherwise); transposed operands use the trans flags. Every float dot kernel
+calls one shared routine per dtype (sizes as arguments), so a module holds
+one copy of the GEMM code. OpenBLAS's own thread pool spin-waits when the
+cores are shared, so each cblas call runs single-threaded; large GEMMs are cut
+into output slices that the calling thread and the pool's helper thread take
+dynamically (pool.py).
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import math
 
 import llvmlite.ir as ir
 
-from .emitter import Emitter, Index, byte_offset, extern
-from .lltypes import F64, I1, I8, I32, I64, PTR, VOID, const, i64, reg_type
+from .emitter import Emitter, Index
+from .lltypes import I1, I8, I32, I64, PTR, VOID, const, i64, reg_type
+from .pool import pool_run, pool_state
 
 
 def _gemm_layout(node, lhs, rhs):
@@ -57,114 +60,133 @@ def emit_dot(em: Emitter, kernel):
                 bv = em.load(rhs, Index(em, (B * K * N,), flat=b.add(bbase, j)))
                 em.store_at(out, cflat, b.add(cv, b.mul(av, bv)))
         return
+    nchunks = GEMM_CHUNKS if (B == 1 and em.mb.threads > 1 and 2 * M * N * K >= PARALLEL_GEMM_FLOPS
+                              and max(M, N) >= 64) else 1
+    b.call(gemm_fn(em.mb.module, dt), [em.rt, i64(ta), i64(tb), i64(B), i64(M), i64(N), i64(K),
+                                       em.ptr[id(lhs)], em.ptr[id(rhs)], em.ptr[id(out)], i64(nchunks)])
+
+
+PARALLEL_GEMM_FLOPS = 1 << 22  # below ~50 us of work the pool's hand-off does not pay for itself
+GEMM_CHUNKS = 4  # output slices taken dynamically by the two threads (2 each when both run)
+
+def _cblas_type(dt):
     ft = reg_type(dt)
-    fnty = ir.FunctionType(VOID, [I32, I32, I32, I64, I64, I64, ft, PTR, I64, PTR, I64, ft, PTR, I64])
-    slot = b.gep(em.rt, [i64(0 if dt.bits == 32 else 1)], inbounds=True, source_etype=PTR)
-    fp = b.load(slot, typ=ir.PointerType(fnty))
-    lda = M if ta else K
-    ldb = K if tb else N
-    es = dt.itemsize
-    # OpenBLAS's own thread pool spin-waits when the cores are shared (measured: 10x slower on
-    # a busy 2-core machine), so each GEMM runs on the calling thread; the previous per-thread
-    # setting is restored after it, leaving NumPy's own matmuls untouched.
-    set_ty = ir.FunctionType(I32, [I32])
-    set_fp = b.load(b.gep(em.rt, [i64(2)], inbounds=True, source_etype=PTR), typ=ir.PointerType(set_ty))
-    have_set = b.icmp_unsigned("!=", b.ptrtoint(set_fp, I64), i64(0))
-    with b.if_then(have_set):
-        prev_slot = em.alloca(I32)
-        b.store(b.call(set_fp, [ir.Constant(I32, 1)]), prev_slot)
-    def call(pa, pb, pc, m, n):
-        b.call(fp, [ir.Constant(I32, 101), ir.Constant(I32, 112 if ta else 111), ir.Constant(I32, 112 if tb else 111),
-                    i64(m), i64(n), i64(K), ir.Constant(ft, 1.0), pa, i64(lda), pb, i64(ldb),
-                    ir.Constant(ft, 0.0), pc, i64(N)])
-
-    pa0, pb0, pc0 = em.ptr[id(lhs)], em.ptr[id(rhs)], em.ptr[id(out)]
-    def sequential():
-        with em.loop(B) as bb:
-            call(b.gep(pa0, [b.mul(bb, i64(M * K * es))], source_etype=I8),
-                 b.gep(pb0, [b.mul(bb, i64(K * N * es))], source_etype=I8),
-                 b.gep(pc0, [b.mul(bb, i64(M * N * es))], source_etype=I8), M, N)
-
-    def split():
-        # two halves on two threads (a pthread for the second): along M, or N when N is larger
-        if M >= N:
-            h = (M // 2 + 15) // 16 * 16
-            second = (byte_offset(b, pa0, h * es if ta else h * K * es), pb0, byte_offset(b, pc0, h * N * es), M - h, N)
-            first = (pa0, pb0, pc0, h, N)
-        else:
-            h = (N // 2 + 15) // 16 * 16
-            second = (pa0, byte_offset(b, pb0, h * K * es if tb else h * es), byte_offset(b, pc0, h * es), M, N - h)
-            first = (pa0, pb0, pc0, M, h)
-        worker = _gemm_worker(em.mb.module, dt)
-        blk = [b.ptrtoint(b.bitcast(fp, PTR), I64), b.ptrtoint(b.bitcast(set_fp, PTR), I64),
-               i64(112 if ta else 111), i64(112 if tb else 111), i64(second[3]), i64(second[4]), i64(K),
-               b.ptrtoint(second[0], I64), i64(lda), b.ptrtoint(second[1], I64), i64(ldb),
-               b.ptrtoint(second[2], I64), i64(N)]
-        arr = ir.IRBuilder(em.entry_block).alloca(ir.ArrayType(I64, len(blk)))
-        for k, v in enumerate(blk):
-            b.store(v, b.gep(arr, [i64(0), i64(k)], inbounds=True))
-        argp = b.bitcast(arr, PTR)
-        tid = em.alloca(I64)
-        rc = b.call(extern(em.mb.module, "pthread_create", I32, [PTR, PTR, PTR, PTR]),
-                    [b.bitcast(tid, PTR), ir.Constant(PTR, None), worker, argp])
-        call(*first)
-        started = b.icmp_signed("==", rc, ir.Constant(I32, 0))
-        with b.if_else(started) as (then, otherwise):
-            with then:
-                b.call(extern(em.mb.module, "pthread_join", I32, [I64, PTR]), [b.load(tid), ir.Constant(PTR, None)])
-            with otherwise:
-                b.call(worker, [argp])
-
-    threads = em.mb.threads
-    if B == 1 and threads > 1 and 2 * M * N * K >= PARALLEL_GEMM_FLOPS and max(M, N) >= 64:
-        # Split unless the machine is oversubscribed: with every core busy a second thread only
-        # waits for one (measured 37 -> 50 ms per MLP step at load 8 on 2 cores). The caller itself
-        # counts in the load average, so "load < cores + 0.5" still splits on a quiet machine.
-        la = em.alloca(F64)
-        got = b.call(extern(em.mb.module, "getloadavg", I32, [PTR, I32]), [b.bitcast(la, PTR), ir.Constant(I32, 1)])
-        quiet = b.and_(b.icmp_signed("==", got, ir.Constant(I32, 1)),
-                       b.fcmp_ordered("<", b.load(la), ir.Constant(F64, threads + 0.5)))
-        if em.mb.force_split:
-            quiet = ir.Constant(I1, 1)
-        with b.if_else(quiet) as (then, otherwise):
-            with then:
-                split()
-            with otherwise:
-                sequential()
-    else:
-        sequential()
-    with b.if_then(have_set):
-        b.call(set_fp, [b.load(prev_slot)])
+    return ir.FunctionType(VOID, [I32, I32, I32, I64, I64, I64, ft, PTR, I64, PTR, I64, ft, PTR, I64])
 
 
-PARALLEL_GEMM_FLOPS = 1 << 24  # below ~0.2 ms of work a second thread does not pay for itself
+_SET_TYPE = ir.FunctionType(I32, [I32])
 
 
-def _gemm_worker(module, dt):
-    """void* worker(i64 blk[13]): one cblas_?gemm call on the calling (new) thread, with the
-    OpenBLAS thread count of that thread set to 1 first. blk: gemm, set_threads, transa,
-    transb, M, N, K, A, lda, B, ldb, C, ldc."""
-    name = f"chainrule_gemm_worker_{dt.short}"
+def _rt_slot(b, rt, k, fnty):
+    return b.load(b.gep(rt, [i64(k)], inbounds=True, source_etype=PTR), typ=ir.PointerType(fnty))
+
+
+def _is_set(b, p):
+    return b.icmp_unsigned("!=", b.ptrtoint(p, I64), i64(0))
+
+
+def _cblas_call(b, dt, gemm, ta, tb, m, n, K, pa, lda, pb, ldb, pc, ldc):
+    """C = A @ B (row-major cblas_?gemm, alpha 1, beta 0); ta/tb are i1 'transposed' flags."""
+    ft = reg_type(dt)
+    flag = lambda t: b.select(t, ir.Constant(I32, 112), ir.Constant(I32, 111))  # noqa: E731
+    b.call(gemm, [ir.Constant(I32, 101), flag(ta), flag(tb), m, n, K, ir.Constant(ft, 1.0), pa, lda, pb, ldb,
+                  ir.Constant(ft, 0.0), pc, ldc])
+
+
+def _small_fn(module, name, fnty):
+    fn = ir.Function(module, fnty, name)
+    fn.linkage = "internal"
+    for a in ("noinline", "nounwind", "optnone"):
+        fn.attributes.add(a)
+    return fn
+
+
+def gemm_fn(module, dt):
+    """The module's one GEMM routine for float dtype `dt`, called by every dot kernel:
+    void gemm(ptr rt, i64 ta, i64 tb, i64 B, i64 M, i64 N, i64 K, ptr A, ptr B, ptr C, i64 nchunks).
+
+    Row-major operands (transposed ones flagged, so lda = M or K, ldb = K or N), batched B
+    times with dense strides. OpenBLAS's own thread pool spin-waits when the cores are shared
+    (measured: 10x slower on a busy 2-core machine), so each cblas call runs single-threaded on
+    the thread that makes it (the caller's previous setting is restored after). With
+    nchunks > 1 (B == 1 only) the output is cut into nchunks slices run as one parallel region
+    on the helper-thread pool (pool.py)."""
+    name = f"chainrule_gemm_{dt.short}"
     fn = module.globals.get(name)
     if fn is not None:
         return fn
-    fn = ir.Function(module, ir.FunctionType(PTR, [PTR]), name)
-    fn.linkage = "internal"
+    fn = _small_fn(module, name, ir.FunctionType(VOID, [PTR] + [I64] * 6 + [PTR] * 3 + [I64]))
+    rt, ta, tb, nb, M, N, K, pa, pb, pc, nchunks = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    (blk,) = fn.args
+    es = dt.itemsize
+    gemm = _rt_slot(b, rt, 0 if dt.bits == 32 else 1, _cblas_type(dt))
+    set_fp = _rt_slot(b, rt, 2, _SET_TYPE)
+    prev = b.alloca(I32)
+    ctx = b.alloca(ir.ArrayType(I64, 11))
+    with b.if_then(_is_set(b, set_fp)):
+        b.store(b.call(set_fp, [ir.Constant(I32, 1)]), prev)
+    ta1, tb1 = b.trunc(ta, I1), b.trunc(tb, I1)
+    with b.if_else(b.icmp_signed(">", nchunks, i64(1))) as (par, seq):
+        with par:
+            fields = [b.ptrtoint(gemm, I64), b.ptrtoint(set_fp, I64), ta, tb, M, N, K,
+                      b.ptrtoint(pa, I64), b.ptrtoint(pb, I64), b.ptrtoint(pc, I64), nchunks]
+            for k, v in enumerate(fields):
+                b.store(v, b.gep(ctx, [i64(0), i64(k)], inbounds=True))
+            b.call(pool_run(module), [pool_state(b, rt), _gemm_chunk(module, dt), b.bitcast(ctx, PTR), nchunks])
+        with seq:
+            lda, ldb = b.select(ta1, M, K), b.select(tb1, K, N)
+            pre = b.block
+            head, body, out = (fn.append_basic_block(s) for s in ("batch", "batch_body", "batch_out"))
+            b.branch(head)
+            b.position_at_end(head)
+            i = b.phi(I64)
+            i.add_incoming(i64(0), pre)
+            b.cbranch(b.icmp_signed("<", i, nb), body, out)
+            b.position_at_end(body)
+            at = lambda p, n: b.gep(p, [b.mul(i, b.mul(n, i64(es)))], source_etype=I8)  # noqa: E731
+            _cblas_call(b, dt, gemm, ta1, tb1, M, N, K, at(pa, b.mul(M, K)), lda, at(pb, b.mul(K, N)), ldb,
+                        at(pc, b.mul(M, N)), N)
+            i.add_incoming(b.add(i, i64(1)), body)
+            b.branch(head)
+            b.position_at_end(out)
+    with b.if_then(_is_set(b, set_fp)):
+        b.call(set_fp, [b.load(prev, typ=I32)])
+    b.ret_void()
+    return fn
 
-    def slot(k):
-        return b.load(b.gep(blk, [i64(k)], inbounds=True, source_etype=I64), typ=I64)
 
-    ft = reg_type(dt)
-    fnty = ir.FunctionType(VOID, [I32, I32, I32, I64, I64, I64, ft, PTR, I64, PTR, I64, ft, PTR, I64])
-    set_ty = ir.FunctionType(I32, [I32])
-    setp = slot(1)
-    with b.if_then(b.icmp_unsigned("!=", setp, i64(0))):
-        b.call(b.inttoptr(setp, ir.PointerType(set_ty)), [ir.Constant(I32, 1)])
-    gemm = b.inttoptr(slot(0), ir.PointerType(fnty))
-    b.call(gemm, [ir.Constant(I32, 101), b.trunc(slot(2), I32), b.trunc(slot(3), I32), slot(4), slot(5), slot(6),
-                  ir.Constant(ft, 1.0), b.inttoptr(slot(7), PTR), slot(8), b.inttoptr(slot(9), PTR), slot(10),
-                  ir.Constant(ft, 0.0), b.inttoptr(slot(11), PTR), slot(12)])
-    b.ret(ir.Constant(PTR, None))
+def _gemm_chunk(module, dt):
+    """void chunk(i64 ctx[11], i64 c): slice c of nchunks of the output (rows when M >= N, else
+    columns; slices a multiple of 16 long) as one single-threaded cblas call. ctx: gemm,
+    set_threads, ta, tb, M, N, K, A, B, C, nchunks."""
+    name = f"chainrule_gemm_{dt.short}_chunk"
+    fn = module.globals.get(name)
+    if fn is not None:
+        return fn
+    fn = _small_fn(module, name, ir.FunctionType(VOID, [PTR, I64]))
+    ctx, c = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    gemm_i, set_i, ta, tb, M, N, K, pa, pb, pc, n = [
+        b.load(b.gep(ctx, [i64(k)], inbounds=True, source_etype=I64), typ=I64) for k in range(11)]
+    ta1, tb1 = b.trunc(ta, I1), b.trunc(tb, I1)
+    along_m = b.icmp_signed(">=", M, N)
+    D = b.select(along_m, M, N)
+    step = b.and_(b.add(b.sdiv(b.add(D, b.sub(n, i64(1))), n), i64(15)), i64(-16))
+    lo = b.mul(c, step)
+    with b.if_then(b.icmp_signed(">=", lo, D), likely=False):
+        b.ret_void()
+    hi = b.add(lo, step)
+    ln = b.sub(b.select(b.icmp_signed("<", hi, D), hi, D), lo)
+    with b.if_then(b.icmp_unsigned("!=", set_i, i64(0))):
+        b.call(b.inttoptr(set_i, ir.PointerType(_SET_TYPE)), [ir.Constant(I32, 1)])
+    es = i64(dt.itemsize)
+    # along M: rows lo.. of A (column lo when A is transposed) and of C; along N: columns of B and C
+    a_off = b.select(along_m, b.select(ta1, lo, b.mul(lo, K)), i64(0))
+    b_off = b.select(along_m, i64(0), b.select(tb1, b.mul(lo, K), lo))
+    c_off = b.select(along_m, b.mul(lo, N), lo)
+    off = lambda p, e: b.gep(b.inttoptr(p, PTR), [b.mul(e, es)], source_etype=I8)  # noqa: E731
+    _cblas_call(b, dt, b.inttoptr(gemm_i, ir.PointerType(_cblas_type(dt))), ta1, tb1,
+                b.select(along_m, ln, M), b.select(along_m, N, ln), K, off(pa, a_off), b.select(ta1, M, K),
+                off(pb, b_off), b.select(tb1, K, N), off(pc, c_off), N)
+    b.ret_void()
     return fn
