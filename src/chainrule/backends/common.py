@@ -6,6 +6,7 @@ Not a backend itself, so backends may import it.
 from __future__ import annotations
 
 import ctypes
+import functools
 
 import numpy as np
 
@@ -66,7 +67,8 @@ def check_array(a, t: TensorType, name: str) -> np.ndarray:
 ARRAY_DATA_OFFSET = 16  # offsetof(PyArrayObject_fields, data) on 64-bit CPython
 
 
-def _array_data_offset_holds() -> bool:
+@functools.lru_cache(maxsize=None)
+def array_data_offset_holds() -> bool:
     """Whether a NumPy array's data pointer sits at ARRAY_DATA_OFFSET in its object, checked on
     live arrays (CPython, 64-bit); where it does not, callers use `a.ctypes.data`."""
     try:
@@ -82,7 +84,7 @@ def _data_pointer_by_offset(a, _read=ctypes.c_void_p.from_address, _off=ARRAY_DA
     return _read(id(a) + _off).value
 
 
-data_pointer = _data_pointer_by_offset if _array_data_offset_holds() else (lambda a: a.ctypes.data)
+data_pointer = _data_pointer_by_offset if array_data_offset_holds() else (lambda a: a.ctypes.data)
 data_pointer.__doc__ = "The address of ndarray `a`'s data (~8x cheaper than `a.ctypes.data`)."
 
 

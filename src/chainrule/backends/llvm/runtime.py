@@ -16,7 +16,7 @@ import numpy as np
 
 from ..blas import numpy_openblas
 from ..threadpool import pool_state
-from ..common import Executable, check_arguments
+from ..common import ARRAY_DATA_OFFSET, Executable, array_data_offset_holds, check_arguments
 from .codegen import DATA_OFFSET, ENTRY, ENTRY_OBJECTS, RUNTIME_SLOTS
 
 _ENTRY_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
@@ -49,18 +49,10 @@ def runtime_table():
     return table, lib
 
 
-@functools.lru_cache(maxsize=None)
 def object_entry_ok() -> bool:
-    """Whether a NumPy array's data pointer sits at DATA_OFFSET in its object (CPython, 64-bit).
-
-    Checked on live arrays once; when it does not hold, calls take the ctypes.data path."""
-    try:
-        for a in (np.zeros(3), np.zeros((), np.float32), np.zeros((2, 5), np.int8)[1:]):
-            if ctypes.c_void_p.from_address(id(a) + DATA_OFFSET).value != a.ctypes.data:
-                return False
-        return ctypes.sizeof(ctypes.c_void_p) == 8
-    except Exception:  # pragma: no cover
-        return False
+    """Whether ENTRY_OBJECTS may read data pointers at DATA_OFFSET of the array objects (checked on
+    live arrays once, see backends/common.py); when it does not hold, calls take the ctypes.data path."""
+    return DATA_OFFSET == ARRAY_DATA_OFFSET and array_data_offset_holds()
 
 
 def blas_available() -> bool:
