@@ -96,6 +96,7 @@ class Emitter:
         self.b = ir.IRBuilder(self.body_block)
         self.memo = [{}]
         self.keep = []
+        self.trips = []  # trip counts of the enclosing loops (None: known only at run time)
 
     def finish(self):
         self.b.ret_void()
@@ -137,7 +138,8 @@ class Emitter:
     # -- loops
     @contextmanager
     def loop(self, n: int):
-        """for i in range(n): the body is built inside the `with`."""
+        """for i in range(n): the body is built inside the `with`. A loop nest of fewer than
+        SMALL_LOOP_ELEMENTS iterations in all is not vectorized (see `no_vectorize`)."""
         b = self.b
         pre = b.block
         body = self.fn.append_basic_block("loop")
@@ -147,13 +149,17 @@ class Emitter:
         i = b.phi(I64)
         i.add_incoming(i64(0), pre)
         self.memo.append({})
+        self.trips.append(n)
         try:
             yield i
         finally:
             self.memo.pop()
+            self.trips.pop()
         nxt = b.add(i, i64(1))
         i.add_incoming(nxt, b.block)
-        b.cbranch(b.icmp_unsigned("<", nxt, i64(n)), body, done)
+        br = b.cbranch(b.icmp_unsigned("<", nxt, i64(n)), body, done)
+        if None not in self.trips and math.prod(self.trips) * n < SMALL_LOOP_ELEMENTS:
+            br.set_metadata("llvm.loop", no_vectorize(self.mb.module))
         b.position_at_end(done)
 
     @contextmanager
@@ -168,10 +174,12 @@ class Emitter:
         i = b.phi(I64)
         i.add_incoming(lo, pre)
         self.memo.append({})
+        self.trips.append(None)
         try:
             yield i
         finally:
             self.memo.pop()
+            self.trips.pop()
         nxt = b.add(i, i64(1))
         i.add_incoming(nxt, b.block)
         b.cbranch(b.icmp_unsigned("<", nxt, hi), body, done)
@@ -296,6 +304,24 @@ def extern(module, name, ret, args):
     if fn is None:
         fn = ir.Function(module, ir.FunctionType(ret, args), name)
     return fn
+
+
+SMALL_LOOP_ELEMENTS = 4096  # below this, vectorizing a loop costs more compile time than it saves
+
+
+def no_vectorize(module):
+    """The loop metadata `!{self, !{"llvm.loop.vectorize.enable", false}}`, made once per module.
+
+    Vectorizing is LLVM's costliest pass and doubles a loop's machine code; for a loop nest of a
+    few thousand iterations the scalar loop costs microseconds. One node serves every such loop
+    (the hint is the same), so identical kernels keep identical text (codegen deduplicates them)."""
+    md = module.__dict__.get("_chainrule_no_vectorize")
+    if md is None:
+        hint = module.add_metadata([ir.MetaDataString(module, "llvm.loop.vectorize.enable"), ir.Constant(I1, 0)])
+        md = module.add_metadata([ir.MetaDataString(module, "chainrule.loop"), hint])
+        md.operands = (md, hint)  # a loop id refers to itself first
+        module.__dict__["_chainrule_no_vectorize"] = md
+    return md
 
 
 def memcpy_fn(module):
