@@ -157,3 +157,25 @@ def test_module_text_reuses_kernel_texts_faithfully():
     mb = codegen.ModuleBuilder(make_plan(g), "m")
     text = mb.build()
     assert text == mb._fill_blobs(str(mb.module))
+
+
+def _object(g):
+    from chainrule.backends.llvm.target import compile_ir
+    return compile_ir(llvm_ir(g), 2)
+
+
+def test_libm_is_linked_only_when_the_object_calls_it():
+    from chainrule.backends.llvm import cache
+    b = GraphBuilder("rem")
+    x = b.param(TensorType((5000,), "float64"), "x")
+    y = b.param(TensorType((5000,), "float64"), "y")
+    rem = b.build([b.op("remainder", x, y)])  # frem: a call to fmod
+    names = cache.undefined_symbols(_object(rem))
+    assert "fmod" in names and cache._libraries(_object(rem)) == ["-lm"]
+    tanh = _small_and_large((100,), (1 << 16,))
+    assert cache._libraries(_object(tanh)) == []
+    assert cache.undefined_symbols(b"not an object") is None and cache._libraries(b"not an object") == ["-lm"]
+    rng = np.random.default_rng(3)
+    args = [rng.standard_normal(5000) * 10, rng.standard_normal(5000) + 3]
+    got, want = run_both(rem, args)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-12, atol=1e-12)
