@@ -1,6 +1,7 @@
 """What the llvm backend does to keep LLVM's compile time down, and that results stay right:
-identical kernels are emitted once, single-call kernels are `alwaysinline`, and loop nests of
-fewer than SMALL_LOOP_ELEMENTS iterations carry the no-vectorize loop hint."""
+identical kernels are emitted once, single-call kernels are `alwaysinline`, small loop nests
+carry the no-vectorize loop hint while the plan's GEMM work leaves budget for them, and `ld`
+reads libm only when the object calls it."""
 
 import re
 
@@ -100,11 +101,21 @@ def test_kernels_called_once_are_always_inlined_and_shared_ones_never():
         assert _calls(text, name) == 1 and "alwaysinline" in define, define
 
 
-def _small_and_large(small, large):
+def _small_and_large(small, large, gemm=512):
+    """tanh of a small array, exp of a large one, and (gemm > 0) a gemm^3 GEMM that pays for scalar loops."""
     b = GraphBuilder("sizes")
     xs = b.param(TensorType(small, "float32"), "xs")
     xl = b.param(TensorType(large, "float32"), "xl")
-    return b.build([b.op("tanh", xs), b.op("exponential", xl)])
+    outs = [b.op("tanh", xs), b.op("exponential", xl)]
+    if gemm:
+        m = b.param(TensorType((gemm, gemm), "float32"), "m")
+        outs.append(b.op("dot_general", m, m, lhs_contracting=(1,), rhs_contracting=(0,)))
+    return b.build(outs)
+
+
+def _loop_bodies(text):
+    defs = {k: v for k, v in _definitions(text).items() if k.endswith("_loop")}
+    return [text[text.index(d):text.index("\n}", text.index(d))] for d in defs.values()]
 
 
 @pytest.mark.parametrize("small,large", [((100,), (1 << 16,)), ((30, 100), (64, 100))])
@@ -112,13 +123,9 @@ def test_only_small_loop_nests_carry_the_no_vectorize_hint(small, large):
     assert np.prod(small) < emitter.SMALL_LOOP_ELEMENTS <= np.prod(large)
     g = _small_and_large(small, large)
     text = llvm_ir(g)
-    defs = _definitions(text)
-    assert len(defs) == 2
-    bodies = {}
-    for name in defs:
-        start = text.index(defs[name])
-        bodies[name] = text[start:text.index("\n}", start)]
-    hinted = [body for body in bodies.values() if "!llvm.loop" in body]
+    bodies = _loop_bodies(text)
+    assert len(bodies) == 2
+    hinted = [body for body in bodies if "!llvm.loop" in body]
     assert len(hinted) == 1
     body = hinted[0]
     assert re.search(rf'icmp ult i64 %"\.\d+", {np.prod(small)}\n  br i1 .*, !llvm\.loop !\d+\n', body), \
@@ -128,10 +135,60 @@ def test_only_small_loop_nests_carry_the_no_vectorize_hint(small, large):
     assert node, "the loop id refers to itself first"
     assert re.search(rf'^{node.group(1)} = !{{ !"llvm.loop.vectorize.enable", i1 0 }}$', text, re.M)
     rng = np.random.default_rng(2)
-    args = [rng.standard_normal(small).astype(np.float32), rng.standard_normal(large).astype(np.float32)]
+    args = [rng.standard_normal(small).astype(np.float32), rng.standard_normal(large).astype(np.float32),
+            rng.standard_normal((512, 512)).astype(np.float32)]
     got, want = run_both(g, args)
     for a, w in zip(got, want):
-        np.testing.assert_allclose(a, w, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(a, w, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("gemm", [0, 8])
+def test_without_gemm_work_to_hide_them_small_loops_are_vectorized(gemm):
+    """No GEMM (or a tiny one): small loops may dominate the run time, so none is left scalar."""
+    text = llvm_ir(_small_and_large((100,), (1 << 16,), gemm=gemm))
+    assert all("!llvm.loop" not in d for d in _loop_bodies(text))
+
+
+def test_the_scalar_budget_is_a_share_of_the_gemm_work():
+    """256^3 / 512 = 32768 instructions: the 100-element tanh loop (~6,000) is left scalar, a
+    3000-element one (~180,000) is vectorized."""
+    plan = make_plan(_small_and_large((100,), (1 << 16,)))
+    assert emitter.scalar_budget(plan) == 512 ** 3 // emitter.SCALAR_SHARE
+
+    def hinted(small):
+        return [d for d in _loop_bodies(llvm_ir(_small_and_large(small, (1 << 16,), gemm=256))) if "!llvm.loop" in d]
+    assert len(hinted((100,))) == 1
+    assert hinted((3000,)) == []
+
+
+def test_loops_inside_control_flow_regions_are_always_vectorized():
+    """A scan body runs once per step: its small loops get no budget (not even from a GEMM of
+    its own), the top level's do."""
+    b = GraphBuilder("scan_gemm")
+    m = b.param(TensorType((512, 512), "float32"), "m")
+    h0 = b.param(TensorType((100,), "float32"), "h0")
+    xs = b.param(TensorType((5, 100), "float32"), "xs")
+    rb = GraphBuilder("body")  # parameters: consts, carries, slices; results: carries, stacked
+    mi = rb.param(TensorType((512, 512), "float32"), "mi")
+    h, xi = rb.param(TensorType((100,), "float32"), "h"), rb.param(TensorType((100,), "float32"), "xi")
+    h2 = rb.op("tanh", rb.op("add", h, xi))
+    mm = rb.op("reduce", rb.op("dot_general", mi, mi, lhs_contracting=(1,), rhs_contracting=(0,)),
+               kind="sum", dimensions=(0, 1))
+    body = rb.build([h2, h2, mm])
+    hT, hs, ms = b.emit("scan", [m, h0, xs], {"num_consts": 1, "num_carry": 1, "length": 5}, (body,)).results
+    g = b.build([b.op("dot_general", m, m, lhs_contracting=(1,), rhs_contracting=(0,)), hs, ms,
+                 b.op("exponential", h0)])
+    text = llvm_ir(g)
+    hinted = [d for d in _loop_bodies(text) if "!llvm.loop" in d]
+    assert len(hinted) == 1 and re.match(r'define internal void @"k\d+_loop"', hinted[0])
+    region_loops = [d for d in _loop_bodies(text) if re.match(r'define internal void @"k\d+_scan_', d)]
+    assert region_loops and all("!llvm.loop" not in d for d in region_loops)
+    rng = np.random.default_rng(4)
+    args = [rng.standard_normal((512, 512)).astype(np.float32) / 20, rng.standard_normal(100).astype(np.float32),
+            rng.standard_normal((5, 100)).astype(np.float32)]
+    got, want = run_both(g, args)
+    for a, w in zip(got, want):
+        np.testing.assert_allclose(a, w, rtol=1e-4, atol=1e-3)
 
 
 def test_mlp_value_and_grad_matches_reference_with_shared_kernels():
@@ -172,7 +229,7 @@ def test_libm_is_linked_only_when_the_object_calls_it():
     rem = b.build([b.op("remainder", x, y)])  # frem: a call to fmod
     names = cache.undefined_symbols(_object(rem))
     assert "fmod" in names and cache._libraries(_object(rem)) == ["-lm"]
-    tanh = _small_and_large((100,), (1 << 16,))
+    tanh = _small_and_large((100,), (1 << 16,), gemm=0)
     assert cache._libraries(_object(tanh)) == []
     assert cache.undefined_symbols(b"not an object") is None and cache._libraries(b"not an object") == ["-lm"]
     rng = np.random.default_rng(3)

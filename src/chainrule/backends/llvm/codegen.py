@@ -19,7 +19,7 @@ import llvmlite.ir as ir
 
 from . import expressions as _expressions  # noqa: F401  (registers the index-mapping rules)
 from .control import emit_cond, emit_scan, emit_while
-from .emitter import Emitter, extern, memcpy_fn, split_extent
+from .emitter import Emitter, extern, memcpy_fn, scalar_budget, split_extent
 from .gemm import emit_dot
 from .kernels import emit_arg, emit_dus, emit_loop_kernel, emit_reduce, emit_scatter
 from .lltypes import F64, I1, I8, I32, I64, PTR, VOID, i64
@@ -45,8 +45,10 @@ class ModuleBuilder:
     that are parameters, constants or duplicates are copied in natively."""
 
     def __init__(self, plan: Plan, name: str = "chainrule", module=None, prefix: str = "", threads: int = 1,
-                 force_split: bool = False):
+                 force_split: bool = False, region: bool = False):
         self.plan = plan
+        # loop instructions this builder's kernels may leave scalar (emitter.scalar_budget); a list, spent in place
+        self.scalar_budget = [0 if region else scalar_budget(plan)]
         self.prefix = prefix
         self.threads = threads
         self.force_split = force_split  # tests: split large GEMMs whatever the load
@@ -81,7 +83,7 @@ class ModuleBuilder:
 
     def sub_entry(self, plan: Plan, tag: str):
         sub = ModuleBuilder(plan, module=self.module, prefix=f"{self.prefix}{tag}_", threads=self.threads,
-                            force_split=self.force_split)
+                            force_split=self.force_split, region=True)
         return sub.entry_function(f"{self.prefix}{tag}_entry", full_results=True)
 
     def entry_function(self, fname: str, full_results: bool = False):
