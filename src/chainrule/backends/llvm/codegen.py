@@ -19,7 +19,7 @@ import llvmlite.ir as ir
 
 from . import expressions as _expressions  # noqa: F401  (registers the index-mapping rules)
 from .control import emit_cond, emit_scan, emit_while
-from .emitter import Emitter, memcpy_fn, split_extent
+from .emitter import Emitter, memcpy_fn, scalar_budget, split_extent
 from .gemm import emit_dot
 from .kernels import emit_arg, emit_dus, emit_loop_kernel, emit_reduce, emit_scatter
 from .lltypes import I1, I8, I64, PTR, VOID, i64
@@ -49,11 +49,15 @@ class ModuleBuilder:
     entry's signature (`sub_entry`); their results table lists every result, and results
     that are parameters, constants or duplicates are copied in natively."""
 
-    def __init__(self, plan: Plan, name: str = "chainrule", module=None, prefix: str = "", threads: int = 1):
+    def __init__(self, plan: Plan, name: str = "chainrule", module=None, prefix: str = "", threads: int = 1,
+                 region: bool = False):
         self.plan = plan
+        # loop instructions this builder's kernels may leave scalar (emitter.scalar_budget); a list, spent in place
+        self.scalar_budget = [0 if region else scalar_budget(plan)]
         self.prefix = prefix
         self.threads = threads  # > 1: large GEMMs and loop kernels become parallel regions (pool.py)
         self.module = module if module is not None else ir.Module(name=name)
+        self.kernels = KernelTable.of(self.module)
         self.globals = [self._global(arr, f"{prefix}const{k}") for k, arr in enumerate(plan.globals)]
 
     def _global(self, arr, name):
@@ -82,7 +86,8 @@ class ModuleBuilder:
         return text
 
     def sub_entry(self, plan: Plan, tag: str):
-        sub = ModuleBuilder(plan, module=self.module, prefix=f"{self.prefix}{tag}_", threads=self.threads)
+        sub = ModuleBuilder(plan, module=self.module, prefix=f"{self.prefix}{tag}_", threads=self.threads,
+                            region=True)
         return sub.entry_function(f"{self.prefix}{tag}_entry", full_results=True)
 
     def entry_function(self, fname: str, full_results: bool = False):
@@ -128,7 +133,7 @@ class ModuleBuilder:
             if extents[n]:
                 self._split_call(b, em.fn, call_args, extents[n], rt)
             else:
-                b.call(em.fn, call_args)
+                b.call(self.kernels.once(em.fn), call_args)
         if full_results:
             for j, (tag, k) in enumerate(plan.results):
                 if tag == "native":
@@ -174,7 +179,7 @@ class ModuleBuilder:
     def build(self) -> str:
         entry = self.entry_function(ENTRY)
         self._object_entry(entry)
-        return self._fill_blobs(str(self.module))
+        return self._fill_blobs(self.kernels.module_text())
 
     def _object_entry(self, entry):
         """ENTRY_OBJECTS(state): state = {argobjs, resobjs, arena, rt}, like ENTRY's arguments but
@@ -200,6 +205,60 @@ class ModuleBuilder:
             tables.append(arr)
         b.call(entry, [b.bitcast(tables[0], PTR), b.bitcast(tables[1], PTR), arena, rt])
         b.ret_void()
+
+
+class KernelTable:
+    """Kernels called once, each emitted once per distinct text: the module's compile-time policy.
+
+    A kernel called once is `alwaysinline`: LLVM's always-inliner runs before any other pass,
+    so the kernel is optimised once, inside the entry (after the ordinary inliner, a kernel was
+    simplified on its own and then again inside its caller: ~30% of the optimiser's time). Its
+    `noalias` parameters become alias scopes there, so its loops still vectorize without checks.
+    A kernel whose text equals an earlier one's (up to its name; e.g. the two tanh(x @ W + b)
+    loops of an MLP) is dropped before LLVM sees it and the earlier one is called instead; that
+    one becomes `noinline`, so LLVM optimises and compiles its body once. The text each kernel
+    was compared by is kept and reused for the module text (`module_text`)."""
+
+    def __init__(self, module):
+        self.module = module
+        self.by_text = {}  # kernel text with its name blanked -> function
+        self.text = {}  # function name -> its text, as the module text will hold it
+
+    @classmethod
+    def of(cls, module) -> "KernelTable":
+        got = module.__dict__.get("_chainrule_kernels")
+        if got is None:
+            got = module.__dict__["_chainrule_kernels"] = cls(module)
+        return got
+
+    def once(self, fn):
+        """`fn` (just finished, not yet called) or the earlier kernel with the same text."""
+        fn.attributes.add("alwaysinline")
+        text = str(fn)
+        key = text.replace(f'@"{fn.name}"', '@""', 1)
+        first = self.by_text.get(key)
+        if first is None:
+            self.by_text[key] = fn
+            self.text[fn.name] = text
+            return fn
+        del self.module.globals[fn.name]
+        if "noinline" not in first.attributes:
+            first.attributes.discard("alwaysinline")
+            first.attributes.add("noinline")
+            self.text[first.name] = str(first)
+        return first
+
+    def module_text(self) -> str:
+        """str(module), reusing the kernels' texts (llvmlite's Module.__repr__, minus re-printing)."""
+        m = self.module
+        lines = ['; ModuleID = "%s"' % (m.name,), 'target triple = "%s"' % (m.triple,),
+                 'target datalayout = "%s"' % (m.data_layout,), '']
+        lines += [t.get_declaration() for t in m.get_identified_types().values()]
+        lines += [self.text.get(v.name) or str(v) for v in m.globals.values()]
+        if m.namedmetadata:
+            raise AssertionError("named metadata is not emitted by this backend")
+        lines += [str(md) for md in m.metadata]
+        return "\n".join(lines)
 
 
 def build_module(plan: Plan, name: str = "chainrule", threads: int = 1) -> str:

@@ -96,6 +96,7 @@ class Emitter:
         self.b = ir.IRBuilder(self.body_block)
         self.memo = [{}]
         self.keep = []
+        self.trips = []  # trip counts of the enclosing loops (None: known only at run time)
 
     def finish(self):
         self.b.ret_void()
@@ -137,9 +138,12 @@ class Emitter:
     # -- loops
     @contextmanager
     def loop(self, n: int):
-        """for i in range(n): the body is built inside the `with`."""
+        """for i in range(n): the body is built inside the `with`. A loop nest of fewer than
+        SMALL_LOOP_ELEMENTS iterations whose scalar cost fits the module's budget is not
+        vectorized (see `no_vectorize`)."""
         b = self.b
         pre = b.block
+        first_block = len(self.fn.blocks)
         body = self.fn.append_basic_block("loop")
         done = self.fn.append_basic_block("done")
         b.cbranch(ir.Constant(I1, int(n > 0)), body, done)
@@ -147,13 +151,21 @@ class Emitter:
         i = b.phi(I64)
         i.add_incoming(i64(0), pre)
         self.memo.append({})
+        self.trips.append(n)
         try:
             yield i
         finally:
             self.memo.pop()
+            self.trips.pop()
         nxt = b.add(i, i64(1))
         i.add_incoming(nxt, b.block)
-        b.cbranch(b.icmp_unsigned("<", nxt, i64(n)), body, done)
+        br = b.cbranch(b.icmp_unsigned("<", nxt, i64(n)), body, done)
+        if None not in self.trips and math.prod(self.trips) * n < SMALL_LOOP_ELEMENTS:
+            # scalar cost: iterations x instructions of the body (nested loops included)
+            cost = math.prod(self.trips) * n * sum(len(bb.instructions) for bb in self.fn.blocks[first_block:])
+            if cost <= self.mb.scalar_budget[0]:
+                self.mb.scalar_budget[0] -= cost
+                br.set_metadata("llvm.loop", no_vectorize(self.mb.module))
         b.position_at_end(done)
 
     @contextmanager
@@ -168,10 +180,12 @@ class Emitter:
         i = b.phi(I64)
         i.add_incoming(lo, pre)
         self.memo.append({})
+        self.trips.append(None)
         try:
             yield i
         finally:
             self.memo.pop()
+            self.trips.pop()
         nxt = b.add(i, i64(1))
         i.add_incoming(nxt, b.block)
         b.cbranch(b.icmp_unsigned("<", nxt, hi), body, done)
@@ -296,6 +310,42 @@ def extern(module, name, ret, args):
     if fn is None:
         fn = ir.Function(module, ir.FunctionType(ret, args), name)
     return fn
+
+
+SMALL_LOOP_ELEMENTS = 4096  # loop nests this long or longer are always left to the vectorizer
+SCALAR_SHARE = 512  # scalar loops may cost (in instructions run) 1/SCALAR_SHARE of the GEMMs' multiply-adds
+
+
+def scalar_budget(plan) -> int:
+    """How many loop instructions, run scalar, a plan's top level can afford to leave unvectorized.
+
+    Vectorizing is LLVM's costliest pass, ~1-3 ms per loop, while a few-thousand-iteration
+    loop run scalar costs microseconds: negligible beside the GEMMs of an MLP step (its
+    ~20 small softmax/bias loops sum to ~1/1000 of its multiply-adds, unmeasurable at run
+    time), but not in a program made of such loops (a logistic-regression gradient's two
+    2000-element sigmoid loops ran 2x slower scalar). So the budget is a share of the plan's
+    GEMM work: programs without GEMMs vectorize every loop, as do control-flow regions
+    (their bodies run many times; they get no budget)."""
+    macs = 0
+    for k in plan.kernels:
+        if k.kind == "dot_general":
+            lhs, out = k.operands[0], k.roots[0]
+            macs += math.prod(out.shape) * math.prod(lhs.shape[d] for d in k.node.attrs["lhs_contracting"])
+    return macs // SCALAR_SHARE
+
+
+def no_vectorize(module):
+    """The loop metadata `!{self, !{"llvm.loop.vectorize.enable", false}}`, made once per module.
+
+    One node serves every such loop (the hint is the same), so identical kernels keep identical
+    text (codegen deduplicates them)."""
+    md = module.__dict__.get("_chainrule_no_vectorize")
+    if md is None:
+        hint = module.add_metadata([ir.MetaDataString(module, "llvm.loop.vectorize.enable"), ir.Constant(I1, 0)])
+        md = module.add_metadata([ir.MetaDataString(module, "chainrule.loop"), hint])
+        md.operands = (md, hint)  # a loop id refers to itself first
+        module.__dict__["_chainrule_no_vectorize"] = md
+    return md
 
 
 def memcpy_fn(module):
