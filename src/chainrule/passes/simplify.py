@@ -468,6 +468,29 @@ def transpose_transpose(node, rw):
     return rw.op("transpose", inner.operands[0], permutation=tuple(p[j] for j in q))
 
 
+@rule("dot_general", formula="dot_general(transpose(x, p), y) -> dot_general(x, y), dimensions mapped "
+                             "through p (when p keeps the free dimensions in order); same for y")
+def dot_through_transpose(node, rw):
+    """x @ w.T reads w directly: GEMM takes transposed operands by a flag, so no copy is made."""
+    a = dict(node.attrs)
+    operands = list(node.operands)
+    changed = False
+    for k, side in enumerate(("lhs", "rhs")):
+        t = producer(operands[k], "transpose")
+        if t is None:
+            continue
+        p = t.attrs["permutation"]
+        batch, contracting = a[f"{side}_batch"], a[f"{side}_contracting"]
+        free = [p[i] for i in range(len(p)) if i not in batch and i not in contracting]
+        if free != sorted(free):  # the result lists free dimensions in operand order
+            continue
+        a[f"{side}_batch"] = tuple(p[i] for i in batch)
+        a[f"{side}_contracting"] = tuple(p[i] for i in contracting)
+        operands[k] = t.operands[0]
+        changed = True
+    return rw.op("dot_general", *operands, **a) if changed else None
+
+
 @rule("broadcast_in_dim", formula="broadcast_in_dim(x) to x's shape with dims 0..n-1 -> x")
 def broadcast_same(node, rw):
     (x,) = node.operands
