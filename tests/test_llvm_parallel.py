@@ -46,14 +46,18 @@ def call_without_pool(exe, args):
 
 
 # (M, K, N, lhs transposed, rhs transposed): odd sizes, splits along M and along N, slices that
-# end short of 16 or leave a chunk empty, and the smallest GEMM that is split (2MNK = 2**22)
+# end short of 16 or (with 5 chunks) leave a chunk empty, and a GEMM near the split threshold
 GEMMS = [(257, 129, 70, False, False), (33, 300, 301, False, True), (64, 512, 64, True, False),
          (17, 1000, 200, True, True), (70, 700, 90, False, False), (300, 41, 333, False, False)]
 
 
+@pytest.mark.parametrize("chunks", [None, 5], ids=["default-chunks", "5-chunks"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("M,K,N,ta,tb", GEMMS)
-def test_gemm_regions_match_sequential_and_reference(dtype, M, K, N, ta, tb):
+def test_gemm_regions_match_sequential_and_reference(dtype, M, K, N, ta, tb, chunks, monkeypatch):
+    if chunks is not None:  # more slices than the default: short and empty last slices
+        from chainrule.backends.llvm import gemm
+        monkeypatch.setattr(gemm, "GEMM_CHUNKS", chunks)
     b = GraphBuilder("gemm")
     x = b.param(TensorType((K, M) if ta else (M, K), dtype), "x")
     w = b.param(TensorType((N, K) if tb else (K, N), dtype), "w")
@@ -62,7 +66,7 @@ def test_gemm_regions_match_sequential_and_reference(dtype, M, K, N, ta, tb):
     assert "chainrule_pool_run" in llvm.llvm_ir(g, threads=2)
     rng = np.random.default_rng(M * N + K)
     args = [rng.standard_normal(p.type.shape).astype(dtype) for p in g.params]
-    par, seq = llvm.compile(g, threads=2), llvm.compile(g, threads=1)
+    par, seq = llvm.compile(g, threads=2, cache=chunks is None), llvm.compile(g, threads=1)
     tol = dict(rtol=1e-5, atol=1e-4) if dtype == "float32" else dict(rtol=1e-12, atol=1e-11)
     want = evaluate(g, args)[0]
     for _ in range(20):  # the helper joins some calls and not others

@@ -66,8 +66,11 @@ def emit_dot(em: Emitter, kernel):
                                        em.ptr[id(lhs)], em.ptr[id(rhs)], em.ptr[id(out)], i64(nchunks)])
 
 
-PARALLEL_GEMM_FLOPS = 1 << 22  # below ~50 us of work the pool's hand-off does not pay for itself
-GEMM_CHUNKS = 4  # output slices taken dynamically by the two threads (2 each when both run)
+PARALLEL_GEMM_FLOPS = 1 << 21  # below ~20 us of work the pool's hand-off does not pay for itself
+# Output slices taken dynamically by the two threads. Each slice is a cblas call that packs the
+# whole shared operand again, so two beat four: MLP step 4.87 vs 5.08 ms quiet, equal with one
+# busy core (the caller still takes the helper's slice when the helper has not joined).
+GEMM_CHUNKS = 2
 
 def _cblas_type(dt):
     ft = reg_type(dt)
