@@ -154,3 +154,20 @@ def test_no_subnormal_constants_when_asked():
         return n
     assert subnormal_constants(GenConfig()) > 0
     assert subnormal_constants(GenConfig(subnormals=False)) == 0
+
+
+def test_inexact_values_keep_the_precision_they_arose_in():
+    b = GraphBuilder("t")
+    x = b.param(TensorType((3,), "float32"), "x")
+    t32 = b.op("tanh", x)
+    wide = b.op("convert", t32, dtype="float64")
+    y = b.param(TensorType((3,), "float64"), "y")
+    t64 = b.op("tanh", y)
+    mixed = b.op("add", wide, t64)
+    g = b.build([wide, t64, mixed])
+    t = inexact_values(g)
+    assert t[id(wide)] == np.float32 and t[id(t64)] == np.float64 and t[id(mixed)] == np.float32
+    from chainrule.fuzz.compare import describe_difference
+    got, want = np.array([-0.9999814629554749]), np.array([-0.9999815225601196])  # one float32 ulp
+    assert describe_difference(got, want, True) is not None  # float64's tolerance
+    assert describe_difference(got, want, t[id(wide)]) is None

@@ -16,8 +16,11 @@ import numpy as np
 INEXACT_RTOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-9}
 
 
-def describe_difference(got, want, inexact: bool, zero_sign: bool = True) -> str | None:
-    """None when `got` matches `want`; else a one-line description of the first differences."""
+def describe_difference(got, want, inexact, zero_sign: bool = True) -> str | None:
+    """None when `got` matches `want`; else a one-line description of the first differences.
+
+    inexact: False (compare exactly), True (the tolerance of the result's dtype), or the float
+    dtype the rounding differences arose in (its tolerance, when coarser than the result's)."""
     got = np.asarray(got)
     want = np.asarray(want)
     if got.dtype != want.dtype:
@@ -32,6 +35,8 @@ def describe_difference(got, want, inexact: bool, zero_sign: bool = True) -> str
         nan_g, nan_w = np.isnan(got), np.isnan(want)
         if inexact:
             rtol = INEXACT_RTOL[want.dtype]
+            if inexact is not True:
+                rtol = max(rtol, INEXACT_RTOL.get(np.dtype(inexact), rtol))
             fin = np.isfinite(want) & np.isfinite(got)
             scale = float(np.max(np.abs(want[np.isfinite(want)]), initial=0.0))
             with np.errstate(all="ignore"):

@@ -54,12 +54,18 @@ def node_is_inexact(node) -> bool:
     return any(node_is_inexact(n) for region in node.regions for n in region.walk())
 
 
-def inexact_values(graph: Graph) -> set[int]:
-    """ids of the float values of `graph` that may carry rounding differences between backends."""
-    tainted: set[int] = set()
+def inexact_values(graph: Graph) -> dict[int, np.dtype]:
+    """ids of the float values of `graph` that may carry rounding differences between backends, each
+    with the coarsest float dtype those differences arose in: a float32 tanh converted to float64
+    differs by float32 ulps, so it is compared with float32's tolerance."""
+    tainted: dict[int, np.dtype] = {}
     for node in graph.nodes:
-        if node_is_inexact(node) or any(id(v) in tainted for v in node.operands):
-            tainted.update(id(r) for r in node.results if r.dtype.is_float)
+        sources = [tainted[id(v)] for v in node.operands if id(v) in tainted]
+        if node_is_inexact(node):
+            sources += [np.dtype(r.dtype.np) for r in node.results if r.dtype.is_float]
+        if sources:
+            coarsest = min(sources, key=lambda d: d.itemsize)
+            tainted.update((id(r), coarsest) for r in node.results if r.dtype.is_float)
     return tainted
 
 

@@ -218,7 +218,7 @@ class Checker:
         for i, (g, w) in enumerate(zip(got, want)):
             if self.flush_subnormals:
                 g, w = flush_subnormals(g), flush_subnormals(w)
-            diff = describe_difference(g, w, id(graph.results[i]) in tainted, self.zero_sign)
+            diff = describe_difference(g, w, tainted.get(id(graph.results[i]), False), self.zero_sign)
             if diff:
                 return f"result {i}: {diff}"
         return None
