@@ -13,10 +13,11 @@ and a C program. So the module built here holds, beside the planned kernels:
   caller-provided workspace of `<sym>_workspace_size()` bytes (any alignment).
 - `int <sym>(inputs, outputs)`: the C ABI that mallocs its own workspace per
   call (thread-safe: no global state); returns 0, or 1 when malloc fails.
-- a simple loop GEMM with the cblas_?gemm64_ signature (row-major; the
-  only layout the code generator emits), used when no runtime table is given.
-  It is correct for every shape but much slower than OpenBLAS; Python callers
-  get NumPy's OpenBLAS through the runtime table instead.
+- a packed, register-tiled GEMM with the cblas_?gemm64_ signature (row-major;
+  the only layout the code generator emits; blocked_gemm.py), used when no
+  runtime table is given, sized for the vector width of the target CPU, with a
+  simple loop GEMM below it for when malloc fails. Python callers get NumPy's
+  OpenBLAS through the runtime table instead.
 
 The library depends only on libc and libm (memcpy, malloc/free, pthreads for
 the helper-thread pool, math functions). The built-in table has no pool state,
@@ -35,6 +36,7 @@ import llvmlite.ir as ir
 
 from ...ir import Graph
 from . import cache as _cache
+from .blocked_gemm import blocked_gemm, vector_bytes
 from .codegen import RUNTIME_SLOTS, ModuleBuilder
 from .lltypes import F32, F64, I32, I64, PTR, VOID, i64
 from .plan import Unsupported, make_plan
@@ -160,10 +162,10 @@ def _fallback_gemm(module: ir.Module, ft, name: str) -> ir.Function:
     return fn
 
 
-def _runtime_global(module: ir.Module, sym: str) -> ir.GlobalVariable:
-    """The built-in runtime table: the fallback GEMMs in RUNTIME_SLOTS order, NULL for the rest."""
-    gemms = {"sgemm": _fallback_gemm(module, F32, f"{sym}_fallback_sgemm"),
-             "dgemm": _fallback_gemm(module, F64, f"{sym}_fallback_dgemm")}
+def _runtime_global(module: ir.Module, sym: str, vbytes: int) -> ir.GlobalVariable:
+    """The built-in runtime table: the blocked GEMMs in RUNTIME_SLOTS order, NULL for the rest."""
+    gemms = {s: blocked_gemm(module, ft, f"{sym}_{s}", vbytes, _fallback_gemm(module, ft, f"{sym}_fallback_{s}"))
+             for s, ft in (("sgemm", F32), ("dgemm", F64))}
     ty = ir.ArrayType(PTR, len(RUNTIME_SLOTS))
     g = ir.GlobalVariable(module, ty, f"{sym}_runtime")
     g.linkage = "private"
@@ -172,8 +174,8 @@ def _runtime_global(module: ir.Module, sym: str) -> ir.GlobalVariable:
     return g
 
 
-def _wrappers(module: ir.Module, full: ir.Function, sym: str, arena_size: int):
-    rt_table = _runtime_global(module, sym)
+def _wrappers(module: ir.Module, full: ir.Function, sym: str, arena_size: int, vbytes: int):
+    rt_table = _runtime_global(module, sym, vbytes)
     ws_size = arena_size + WORKSPACE_ALIGN if arena_size else 0
 
     # void <sym>_call(in, out, arena, rt): rt == NULL selects the built-in table
@@ -206,8 +208,8 @@ def _wrappers(module: ir.Module, full: ir.Function, sym: str, arena_size: int):
     if not ws_size:
         b.ret(b.call(with_ws, [inp, out, ir.Constant(PTR, None)]))
         return
-    malloc = ir.Function(module, ir.FunctionType(PTR, [I64]), "malloc")
-    free = ir.Function(module, ir.FunctionType(VOID, [PTR]), "free")
+    malloc = module.globals["malloc"]  # declared by the blocked GEMMs
+    free = module.globals["free"]
     mem = b.call(malloc, [i64(ws_size)])
     with b.if_then(b.icmp_unsigned("==", b.ptrtoint(mem, I64), i64(0)), likely=False):
         b.ret(ir.Constant(I32, 1))
@@ -216,15 +218,16 @@ def _wrappers(module: ir.Module, full: ir.Function, sym: str, arena_size: int):
     b.ret(rc)
 
 
-def module_text(graph: Graph, symbol: str, threads: int = 1):
-    """(LLVM IR text, arena size) of the exported module of `graph`."""
+def module_text(graph: Graph, symbol: str, threads: int = 1, vbytes: int = 16):
+    """(LLVM IR text, arena size) of the exported module of `graph`; vbytes: the SIMD register
+    width of the target, which sizes the built-in GEMM's register tile."""
     try:
         plan = make_plan(graph)
     except Unsupported as e:
         raise NotImplementedError(str(e)) from None
     mb = ModuleBuilder(plan, symbol, threads=threads)
     full = mb.entry_function(f"{symbol}_full", full_results=True)
-    _wrappers(mb.module, full, symbol, plan.arena_size)
+    _wrappers(mb.module, full, symbol, plan.arena_size, vbytes)
     return mb._fill_blobs(str(mb.module)), plan.arena_size
 
 
@@ -240,12 +243,14 @@ def build_native(graph: Graph, symbol: str | None = None, opt_level: int = 2, th
     cpu: None or "host" for this CPU with all its features; an LLVM CPU name such as
     "x86-64-v3" for code that runs on every CPU of that level (features implied by the name)."""
     symbol = symbol or c_symbol(graph.name)
-    text, arena_size = module_text(graph, symbol, threads)
     h = host()
     if cpu in (None, "host"):
         cpu, features = h["cpu"], h["features"]
+        vbytes = vector_bytes(None, features)
     else:
         features = ""
+        vbytes = vector_bytes(cpu, features)
+    text, arena_size = module_text(graph, symbol, threads, vbytes)
     obj = compile_ir(text, opt_level, cpu, features)
     info = {"triple": h["triple"], "cpu": cpu, "features": features, "llvm": h["llvm"],
             "llvmlite": h["llvmlite"], "opt_level": opt_level, "threads": threads}
