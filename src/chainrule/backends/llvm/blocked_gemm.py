@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import llvmlite.ir as ir
 
+from .emitter import no_vectorize
 from .lltypes import F32, F64, I32, I64, PTR, VOID, i64
 
 CBLAS_TRANS = 112
@@ -64,8 +65,8 @@ class _Fn:
         self.fn.linkage = "internal"
         self.b = ir.IRBuilder(self.fn.append_basic_block("entry"))
 
-    def loop(self, lo, hi, step, body, name="i"):
-        """for (v = lo; v < hi; v += step) body(v)."""
+    def loop(self, lo, hi, step, body, name="i", hint=None):
+        """for (v = lo; v < hi; v += step) body(v); hint: loop metadata for the back edge."""
         b = self.b
         pre = b.block
         head, loop, done = (self.fn.append_basic_block(name + s) for s in (".head", ".body", ".done"))
@@ -77,7 +78,9 @@ class _Fn:
         b.position_at_end(loop)
         body(v)
         v.add_incoming(b.add(v, step), b.block)
-        b.branch(head)
+        br = b.branch(head)
+        if hint is not None:
+            br.set_metadata("llvm.loop", hint)
         b.position_at_end(done)
 
     def min(self, x, y):
@@ -89,33 +92,38 @@ class _Fn:
 
 def _pack(module, ft, P, name):
     """void pack(dst, src, s_i, s_k, i0, n, k0, kc): dst[p][k][r] = src[(i0+p*P+r)*s_i + (k0+k)*s_k]
-    for panels p of P along i (zero past i0 + n), k < kc; rows past the end read nothing."""
+    for panels p of P along i (zero past i0 + n), k < kc; rows past the end read nothing.
+
+    A full panel of contiguous rows (s_i == 1) is one vector copy per k; otherwise each row
+    is copied along k, a scalar loop (kept out of the vectorizer: compile time)."""
     f = _Fn(module, name, VOID, [PTR, PTR, I64, I64, I64, I64, I64, I64])
     dst, src, s_i, s_k, i0, n, k0, kc = f.fn.args
     b = f.b
     zero = ir.Constant(ft, 0.0)
+    vt = ir.VectorType(ft, P)
+    es = 4 if ft == F32 else 8
 
     def panel(p0):
         out = f.at(ft, dst, b.mul(p0, kc))  # panel p0/P starts at p0 * kc
         rem = b.sub(n, p0)
         base = b.add(b.mul(b.add(i0, p0), s_i), b.mul(k0, s_k))
-        with b.if_else(b.icmp_signed(">=", rem, i64(P))) as (full, edge):
-            with full:
-                def kfull(k):
-                    row = b.add(base, b.mul(k, s_k))
-                    for r in range(P):
-                        v = b.load(f.at(ft, src, b.add(row, b.mul(i64(r), s_i))), typ=ft)
-                        b.store(v, f.at(ft, out, b.add(b.mul(k, i64(P)), i64(r))))
-                f.loop(i64(0), kc, i64(1), kfull, "kf")
-            with edge:
-                def kedge(k):
-                    row = b.add(base, b.mul(k, s_k))
-                    for r in range(P):
-                        inside = b.icmp_signed("<", i64(r), rem)
-                        idx = b.select(inside, b.add(row, b.mul(i64(r), s_i)), base)  # base: a valid element
-                        v = b.load(f.at(ft, src, idx), typ=ft)
-                        b.store(b.select(inside, v, zero), f.at(ft, out, b.add(b.mul(k, i64(P)), i64(r))))
-                f.loop(i64(0), kc, i64(1), kedge, "ke")
+        vec = b.and_(b.icmp_signed(">=", rem, i64(P)), b.icmp_signed("==", s_i, i64(1)))
+        with b.if_else(vec) as (contiguous, rows):
+            with contiguous:
+                def kvec(k):
+                    v = b.load(f.at(ft, src, b.add(base, b.mul(k, s_k))), typ=vt, align=es)
+                    b.store(v, f.at(vt, out, k), align=es)
+                f.loop(i64(0), kc, i64(1), kvec, "kv")
+            with rows:
+                def row(r):
+                    inside = b.icmp_signed("<", r, rem)
+                    rbase = b.select(inside, b.add(base, b.mul(r, s_i)), base)  # base: a valid element
+
+                    def kcopy(k):
+                        v = b.load(f.at(ft, src, b.add(rbase, b.mul(k, s_k))), typ=ft)
+                        b.store(b.select(inside, v, zero), f.at(ft, out, b.add(b.mul(k, i64(P)), r)))
+                    f.loop(i64(0), kc, i64(1), kcopy, "k", hint=no_vectorize(module))
+                f.loop(i64(0), i64(P), i64(1), row, "r")
 
     f.loop(i64(0), n, i64(P), panel, "p")
     b.ret_void()
