@@ -108,11 +108,13 @@ def _pack(module, ft, P, name):
         rem = b.sub(n, p0)
         base = b.add(b.mul(b.add(i0, p0), s_i), b.mul(k0, s_k))
         vec = b.and_(b.icmp_signed(">=", rem, i64(P)), b.icmp_signed("==", s_i, i64(1)))
+        if P & (P - 1):  # <6 x float> is padded to 8 in memory: no vector copies of odd widths
+            vec = ir.Constant(ir.IntType(1), 0)
         with b.if_else(vec) as (contiguous, rows):
             with contiguous:
                 def kvec(k):
                     v = b.load(f.at(ft, src, b.add(base, b.mul(k, s_k))), typ=vt, align=es)
-                    b.store(v, f.at(vt, out, k), align=es)
+                    b.store(v, f.at(ft, out, b.mul(k, i64(P))), align=es)
                 f.loop(i64(0), kc, i64(1), kvec, "kv")
             with rows:
                 def row(r):
