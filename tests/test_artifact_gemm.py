@@ -70,9 +70,9 @@ def gemm_library(vbytes: int):
     return lib
 
 
-def gemm(lib, A, B, C, ta, tb, alpha, beta, M, N, K, lda, ldb, ldc):
+def gemm(lib, A, B, C, ta, tb, alpha, beta, M, N, K, lda, ldb, ldc, kind="blocked"):
     s = "s" if C.dtype == np.float32 else "d"
-    getattr(lib, f"blocked_{s}gemm")(101, TRANS if ta else NO_TRANS, TRANS if tb else NO_TRANS, M, N, K, alpha,
+    getattr(lib, f"{kind}_{s}gemm")(101, TRANS if ta else NO_TRANS, TRANS if tb else NO_TRANS, M, N, K, alpha,
                                      A.ctypes.data, lda, B.ctypes.data, ldb, beta, C.ctypes.data, ldc)
 
 
@@ -97,11 +97,13 @@ SHAPES = [(0, 3, 4), (3, 0, 4), (3, 4, 0), (0, 0, 0), (1, 1, 1), (1, 37, 1), (37
 
 @pytest.mark.parametrize("vbytes", _runnable_widths())
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_blocked_gemm_matches_numpy(vbytes, dtype):
-    """Every shape (edges off the tile, blocks of KC/MC/NC and remainders), transposes, alpha/beta, lda > width."""
+@pytest.mark.parametrize("kind", ["blocked", "loop"])
+def test_blocked_gemm_matches_numpy(vbytes, dtype, kind):
+    """Every shape (edges off the tile, blocks of KC/MC/NC and remainders), transposes, alpha/beta, lda > width;
+    the loop kernel (the path for when malloc fails) on the smaller shapes."""
     lib = gemm_library(vbytes)
     rng = np.random.default_rng(vbytes)
-    for M, N, K in SHAPES:
+    for M, N, K in SHAPES if kind == "blocked" else [s for s in SHAPES if s[0] * s[1] * s[2] <= 300000]:
         for ta in (0, 1):
             for tb in (0, 1):
                 for pad in (0, 3):
@@ -113,7 +115,7 @@ def test_blocked_gemm_matches_numpy(vbytes, dtype):
                         if beta == 0.0:
                             got[:, :N] = np.nan  # beta == 0 must not read C
                         gemm(lib, A, B, got, ta, tb, alpha, beta, M, N, K, max(1, A.shape[1]), max(1, B.shape[1]),
-                             max(1, C.shape[1]))
+                             max(1, C.shape[1]), kind)
                         _check(got, want, K, dtype, f"{vbytes}B {M}x{N}x{K} ta={ta} tb={tb} pad={pad} "
                                                     f"alpha={alpha} beta={beta}")
 

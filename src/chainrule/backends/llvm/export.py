@@ -38,13 +38,13 @@ from ...ir import Graph
 from . import cache as _cache
 from .blocked_gemm import blocked_gemm, vector_bytes
 from .codegen import RUNTIME_SLOTS, ModuleBuilder
+from .emitter import no_vectorize
 from .lltypes import F32, F64, I32, I64, PTR, VOID, i64
 from .plan import Unsupported, make_plan
 from .target import compile_ir, host
 
 WORKSPACE_ALIGN = 64
 CBLAS_TRANS = 112
-FAST = ("reassoc", "contract")  # dot products may be reordered (blocked sums) and fused into fma
 
 
 def c_symbol(name: str) -> str:
@@ -64,8 +64,9 @@ class NativePayload:
         self.info = info            # manifest fields (target, linker, notes)
 
 
-def _for(b: ir.IRBuilder, n, body, name="i"):
-    """for (v = 0; v < n; v++) body(v): an i64 counted loop at the builder's position."""
+def _for(b: ir.IRBuilder, n, body, name="i", hint=None):
+    """for (v = 0; v < n; v++) body(v): an i64 counted loop at the builder's position;
+    hint: loop metadata for its back edge."""
     fn = b.function
     pre = b.block
     head = fn.append_basic_block(name + ".head")
@@ -80,29 +81,27 @@ def _for(b: ir.IRBuilder, n, body, name="i"):
     body(v)
     nxt = b.add(v, i64(1))
     v.add_incoming(nxt, b.block)
-    b.branch(head)
+    br = b.branch(head)
+    if hint is not None:
+        br.set_metadata("llvm.loop", hint)
     b.position_at_end(done)
-
-
-ROWS = 4  # rows of C computed together, so each loaded element of B serves four rows
 
 
 def _fallback_gemm(module: ir.Module, ft, name: str) -> ir.Function:
     """void name(order, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc), row-major.
 
     C = alpha * op(A) @ op(B) + beta * C, with beta == 0 writing C without reading it (as BLAS).
-    Rows of C are computed ROWS at a time (then one at a time for the rest). Without
-    transposed B the inner loop runs along rows of B and C (i-k-j order); with it, each
-    element is a dot product along contiguous rows of A and B, summed with reassociation
-    allowed; both vectorize."""
+    The blocked GEMM's path for when malloc fails: plain loops, one row of C at a time (i-k-j
+    order, or dot products along rows of A and B when B is transposed), left scalar so that
+    they cost little compile time in every exported library."""
     fnty = ir.FunctionType(VOID, [I32, I32, I32, I64, I64, I64, ft, PTR, I64, PTR, I64, ft, PTR, I64])
     fn = ir.Function(module, fnty, name)
     fn.linkage = "internal"
     _order, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     zero = ir.Constant(ft, 0.0)
-    # in the entry block, so they become registers (an alloca in a loop would grow the stack)
-    accs = [b.alloca(ft) for _ in range(ROWS)]
+    nv = no_vectorize(module)
+    acc = b.alloca(ft)  # in the entry block, so it becomes a register
     a_trans = b.icmp_signed("==", ta, ir.Constant(I32, CBLAS_TRANS))
     b_trans = b.icmp_signed("==", tb, ir.Constant(I32, CBLAS_TRANS))
     beta_zero = b.fcmp_ordered("==", beta, zero)
@@ -114,50 +113,38 @@ def _fallback_gemm(module: ir.Module, ft, name: str) -> ir.Function:
         idx = b.select(a_trans, b.add(b.mul(k, lda), i), b.add(b.mul(i, lda), k))
         return b.load(at(A, idx), typ=ft)
 
-    def rows(i0, R):
-        """Rows i0 .. i0 + R - 1 of C (R a Python int)."""
-        idx = [b.add(i0, i64(r)) if r else i0 for r in range(R)]
-        crows = [b.mul(i, ldc) for i in idx]
+    def row(i):
+        crow = b.mul(i, ldc)
 
         def init(j):
-            for crow in crows:
-                p = at(C, b.add(crow, j))
-                b.store(b.select(beta_zero, zero, b.fmul(beta, b.load(p, typ=ft))), p)
-        _for(b, N, init, "j0")
+            p = at(C, b.add(crow, j))
+            b.store(b.select(beta_zero, zero, b.fmul(beta, b.load(p, typ=ft))), p)
+        _for(b, N, init, "j0", hint=nv)
         with b.if_else(b_trans) as (then, otherwise):
             with then:
                 def dot(j):
-                    for acc in accs[:R]:
-                        b.store(zero, acc)
+                    b.store(zero, acc)
                     brow = b.mul(j, ldb)
 
                     def step(k):
-                        bv = b.load(at(B, b.add(brow, k)), typ=ft)
-                        for i, acc in zip(idx, accs):
-                            prod = b.fmul(a_elem(i, k), bv, flags=FAST)
-                            b.store(b.fadd(b.load(acc, typ=ft), prod, flags=FAST), acc)
-                    _for(b, K, step, "k1")
-                    for crow, acc in zip(crows, accs):
-                        p = at(C, b.add(crow, j))
-                        b.store(b.fadd(b.load(p, typ=ft), b.fmul(alpha, b.load(acc, typ=ft))), p)
-                _for(b, N, dot, "j1")
+                        prod = b.fmul(a_elem(i, k), b.load(at(B, b.add(brow, k)), typ=ft))
+                        b.store(b.fadd(b.load(acc, typ=ft), prod), acc)
+                    _for(b, K, step, "k1", hint=nv)
+                    p = at(C, b.add(crow, j))
+                    b.store(b.fadd(b.load(p, typ=ft), b.fmul(alpha, b.load(acc, typ=ft))), p)
+                _for(b, N, dot, "j1", hint=nv)
             with otherwise:
                 def kstep(k):
-                    avals = [b.fmul(alpha, a_elem(i, k)) for i in idx]
+                    a = b.fmul(alpha, a_elem(i, k))
                     brow = b.mul(k, ldb)
 
                     def axpy(j):
-                        bv = b.load(at(B, b.add(brow, j)), typ=ft)
-                        for crow, a in zip(crows, avals):
-                            p = at(C, b.add(crow, j))
-                            b.store(b.fadd(b.load(p, typ=ft), b.fmul(a, bv, flags=FAST), flags=FAST), p)
-                    _for(b, N, axpy, "j2")
-                _for(b, K, kstep, "k2")
+                        p = at(C, b.add(crow, j))
+                        b.store(b.fadd(b.load(p, typ=ft), b.fmul(a, b.load(at(B, b.add(brow, j)), typ=ft))), p)
+                    _for(b, N, axpy, "j2", hint=nv)
+                _for(b, K, kstep, "k2", hint=nv)
 
-    blocks = b.udiv(M, i64(ROWS))
-    _for(b, blocks, lambda ib: rows(b.mul(ib, i64(ROWS)), ROWS), "ib")
-    done = b.mul(blocks, i64(ROWS))
-    _for(b, b.sub(M, done), lambda r: rows(b.add(done, r), 1), "ir")
+    _for(b, M, row, "i", hint=nv)
     b.ret_void()
     return fn
 
