@@ -13,10 +13,11 @@ and a C program. So the module built here holds, beside the planned kernels:
   caller-provided workspace of `<sym>_workspace_size()` bytes (any alignment).
 - `int <sym>(inputs, outputs)`: the C ABI that mallocs its own workspace per
   call (thread-safe: no global state); returns 0, or 1 when malloc fails.
-- a simple loop GEMM with the cblas_?gemm64_ signature (row-major; the
-  only layout the code generator emits), used when no runtime table is given.
-  It is correct for every shape but much slower than OpenBLAS; Python callers
-  get NumPy's OpenBLAS through the runtime table instead.
+- a packed, register-tiled GEMM with the cblas_?gemm64_ signature (row-major;
+  the only layout the code generator emits; blocked_gemm.py), used when no
+  runtime table is given, sized for the vector width of the target CPU, with a
+  simple loop GEMM below it for when malloc fails. Python callers get NumPy's
+  OpenBLAS through the runtime table instead.
 
 The library depends only on libc and libm (memcpy, malloc/free, pthreads for
 the helper-thread pool, math functions). The built-in table has no pool state,
@@ -35,14 +36,15 @@ import llvmlite.ir as ir
 
 from ...ir import Graph
 from . import cache as _cache
+from .blocked_gemm import blocked_gemm, vector_bytes
 from .codegen import RUNTIME_SLOTS, ModuleBuilder
+from .emitter import no_vectorize
 from .lltypes import F32, F64, I32, I64, PTR, VOID, i64
 from .plan import Unsupported, make_plan
 from .target import compile_ir, host
 
 WORKSPACE_ALIGN = 64
 CBLAS_TRANS = 112
-FAST = ("reassoc", "contract")  # dot products may be reordered (blocked sums) and fused into fma
 
 
 def c_symbol(name: str) -> str:
@@ -62,8 +64,9 @@ class NativePayload:
         self.info = info            # manifest fields (target, linker, notes)
 
 
-def _for(b: ir.IRBuilder, n, body, name="i"):
-    """for (v = 0; v < n; v++) body(v): an i64 counted loop at the builder's position."""
+def _for(b: ir.IRBuilder, n, body, name="i", hint=None):
+    """for (v = 0; v < n; v++) body(v): an i64 counted loop at the builder's position;
+    hint: loop metadata for its back edge."""
     fn = b.function
     pre = b.block
     head = fn.append_basic_block(name + ".head")
@@ -78,29 +81,27 @@ def _for(b: ir.IRBuilder, n, body, name="i"):
     body(v)
     nxt = b.add(v, i64(1))
     v.add_incoming(nxt, b.block)
-    b.branch(head)
+    br = b.branch(head)
+    if hint is not None:
+        br.set_metadata("llvm.loop", hint)
     b.position_at_end(done)
-
-
-ROWS = 4  # rows of C computed together, so each loaded element of B serves four rows
 
 
 def _fallback_gemm(module: ir.Module, ft, name: str) -> ir.Function:
     """void name(order, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc), row-major.
 
     C = alpha * op(A) @ op(B) + beta * C, with beta == 0 writing C without reading it (as BLAS).
-    Rows of C are computed ROWS at a time (then one at a time for the rest). Without
-    transposed B the inner loop runs along rows of B and C (i-k-j order); with it, each
-    element is a dot product along contiguous rows of A and B, summed with reassociation
-    allowed; both vectorize."""
+    The blocked GEMM's path for when malloc fails: plain loops, one row of C at a time (i-k-j
+    order, or dot products along rows of A and B when B is transposed), left scalar so that
+    they cost little compile time in every exported library."""
     fnty = ir.FunctionType(VOID, [I32, I32, I32, I64, I64, I64, ft, PTR, I64, PTR, I64, ft, PTR, I64])
     fn = ir.Function(module, fnty, name)
     fn.linkage = "internal"
     _order, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     zero = ir.Constant(ft, 0.0)
-    # in the entry block, so they become registers (an alloca in a loop would grow the stack)
-    accs = [b.alloca(ft) for _ in range(ROWS)]
+    nv = no_vectorize(module)
+    acc = b.alloca(ft)  # in the entry block, so it becomes a register
     a_trans = b.icmp_signed("==", ta, ir.Constant(I32, CBLAS_TRANS))
     b_trans = b.icmp_signed("==", tb, ir.Constant(I32, CBLAS_TRANS))
     beta_zero = b.fcmp_ordered("==", beta, zero)
@@ -112,58 +113,46 @@ def _fallback_gemm(module: ir.Module, ft, name: str) -> ir.Function:
         idx = b.select(a_trans, b.add(b.mul(k, lda), i), b.add(b.mul(i, lda), k))
         return b.load(at(A, idx), typ=ft)
 
-    def rows(i0, R):
-        """Rows i0 .. i0 + R - 1 of C (R a Python int)."""
-        idx = [b.add(i0, i64(r)) if r else i0 for r in range(R)]
-        crows = [b.mul(i, ldc) for i in idx]
+    def row(i):
+        crow = b.mul(i, ldc)
 
         def init(j):
-            for crow in crows:
-                p = at(C, b.add(crow, j))
-                b.store(b.select(beta_zero, zero, b.fmul(beta, b.load(p, typ=ft))), p)
-        _for(b, N, init, "j0")
+            p = at(C, b.add(crow, j))
+            b.store(b.select(beta_zero, zero, b.fmul(beta, b.load(p, typ=ft))), p)
+        _for(b, N, init, "j0", hint=nv)
         with b.if_else(b_trans) as (then, otherwise):
             with then:
                 def dot(j):
-                    for acc in accs[:R]:
-                        b.store(zero, acc)
+                    b.store(zero, acc)
                     brow = b.mul(j, ldb)
 
                     def step(k):
-                        bv = b.load(at(B, b.add(brow, k)), typ=ft)
-                        for i, acc in zip(idx, accs):
-                            prod = b.fmul(a_elem(i, k), bv, flags=FAST)
-                            b.store(b.fadd(b.load(acc, typ=ft), prod, flags=FAST), acc)
-                    _for(b, K, step, "k1")
-                    for crow, acc in zip(crows, accs):
-                        p = at(C, b.add(crow, j))
-                        b.store(b.fadd(b.load(p, typ=ft), b.fmul(alpha, b.load(acc, typ=ft))), p)
-                _for(b, N, dot, "j1")
+                        prod = b.fmul(a_elem(i, k), b.load(at(B, b.add(brow, k)), typ=ft))
+                        b.store(b.fadd(b.load(acc, typ=ft), prod), acc)
+                    _for(b, K, step, "k1", hint=nv)
+                    p = at(C, b.add(crow, j))
+                    b.store(b.fadd(b.load(p, typ=ft), b.fmul(alpha, b.load(acc, typ=ft))), p)
+                _for(b, N, dot, "j1", hint=nv)
             with otherwise:
                 def kstep(k):
-                    avals = [b.fmul(alpha, a_elem(i, k)) for i in idx]
+                    a = b.fmul(alpha, a_elem(i, k))
                     brow = b.mul(k, ldb)
 
                     def axpy(j):
-                        bv = b.load(at(B, b.add(brow, j)), typ=ft)
-                        for crow, a in zip(crows, avals):
-                            p = at(C, b.add(crow, j))
-                            b.store(b.fadd(b.load(p, typ=ft), b.fmul(a, bv, flags=FAST), flags=FAST), p)
-                    _for(b, N, axpy, "j2")
-                _for(b, K, kstep, "k2")
+                        p = at(C, b.add(crow, j))
+                        b.store(b.fadd(b.load(p, typ=ft), b.fmul(a, b.load(at(B, b.add(brow, j)), typ=ft))), p)
+                    _for(b, N, axpy, "j2", hint=nv)
+                _for(b, K, kstep, "k2", hint=nv)
 
-    blocks = b.udiv(M, i64(ROWS))
-    _for(b, blocks, lambda ib: rows(b.mul(ib, i64(ROWS)), ROWS), "ib")
-    done = b.mul(blocks, i64(ROWS))
-    _for(b, b.sub(M, done), lambda r: rows(b.add(done, r), 1), "ir")
+    _for(b, M, row, "i", hint=nv)
     b.ret_void()
     return fn
 
 
-def _runtime_global(module: ir.Module, sym: str) -> ir.GlobalVariable:
-    """The built-in runtime table: the fallback GEMMs in RUNTIME_SLOTS order, NULL for the rest."""
-    gemms = {"sgemm": _fallback_gemm(module, F32, f"{sym}_fallback_sgemm"),
-             "dgemm": _fallback_gemm(module, F64, f"{sym}_fallback_dgemm")}
+def _runtime_global(module: ir.Module, sym: str, vbytes: int) -> ir.GlobalVariable:
+    """The built-in runtime table: the blocked GEMMs in RUNTIME_SLOTS order, NULL for the rest."""
+    gemms = {s: blocked_gemm(module, ft, f"{sym}_{s}", vbytes, _fallback_gemm(module, ft, f"{sym}_fallback_{s}"))
+             for s, ft in (("sgemm", F32), ("dgemm", F64))}
     ty = ir.ArrayType(PTR, len(RUNTIME_SLOTS))
     g = ir.GlobalVariable(module, ty, f"{sym}_runtime")
     g.linkage = "private"
@@ -172,8 +161,8 @@ def _runtime_global(module: ir.Module, sym: str) -> ir.GlobalVariable:
     return g
 
 
-def _wrappers(module: ir.Module, full: ir.Function, sym: str, arena_size: int):
-    rt_table = _runtime_global(module, sym)
+def _wrappers(module: ir.Module, full: ir.Function, sym: str, arena_size: int, vbytes: int):
+    rt_table = _runtime_global(module, sym, vbytes)
     ws_size = arena_size + WORKSPACE_ALIGN if arena_size else 0
 
     # void <sym>_call(in, out, arena, rt): rt == NULL selects the built-in table
@@ -206,8 +195,8 @@ def _wrappers(module: ir.Module, full: ir.Function, sym: str, arena_size: int):
     if not ws_size:
         b.ret(b.call(with_ws, [inp, out, ir.Constant(PTR, None)]))
         return
-    malloc = ir.Function(module, ir.FunctionType(PTR, [I64]), "malloc")
-    free = ir.Function(module, ir.FunctionType(VOID, [PTR]), "free")
+    malloc = module.globals["malloc"]  # declared by the blocked GEMMs
+    free = module.globals["free"]
     mem = b.call(malloc, [i64(ws_size)])
     with b.if_then(b.icmp_unsigned("==", b.ptrtoint(mem, I64), i64(0)), likely=False):
         b.ret(ir.Constant(I32, 1))
@@ -216,15 +205,16 @@ def _wrappers(module: ir.Module, full: ir.Function, sym: str, arena_size: int):
     b.ret(rc)
 
 
-def module_text(graph: Graph, symbol: str, threads: int = 1):
-    """(LLVM IR text, arena size) of the exported module of `graph`."""
+def module_text(graph: Graph, symbol: str, threads: int = 1, vbytes: int = 16):
+    """(LLVM IR text, arena size) of the exported module of `graph`; vbytes: the SIMD register
+    width of the target, which sizes the built-in GEMM's register tile."""
     try:
         plan = make_plan(graph)
     except Unsupported as e:
         raise NotImplementedError(str(e)) from None
     mb = ModuleBuilder(plan, symbol, threads=threads)
     full = mb.entry_function(f"{symbol}_full", full_results=True)
-    _wrappers(mb.module, full, symbol, plan.arena_size)
+    _wrappers(mb.module, full, symbol, plan.arena_size, vbytes)
     return mb._fill_blobs(str(mb.module)), plan.arena_size
 
 
@@ -240,12 +230,14 @@ def build_native(graph: Graph, symbol: str | None = None, opt_level: int = 2, th
     cpu: None or "host" for this CPU with all its features; an LLVM CPU name such as
     "x86-64-v3" for code that runs on every CPU of that level (features implied by the name)."""
     symbol = symbol or c_symbol(graph.name)
-    text, arena_size = module_text(graph, symbol, threads)
     h = host()
     if cpu in (None, "host"):
         cpu, features = h["cpu"], h["features"]
+        vbytes = vector_bytes(None, features)
     else:
         features = ""
+        vbytes = vector_bytes(cpu, features)
+    text, arena_size = module_text(graph, symbol, threads, vbytes)
     obj = compile_ir(text, opt_level, cpu, features)
     info = {"triple": h["triple"], "cpu": cpu, "features": features, "llvm": h["llvm"],
             "llvmlite": h["llvmlite"], "opt_level": opt_level, "threads": threads}
