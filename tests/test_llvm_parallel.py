@@ -23,7 +23,7 @@ import chainrule as cr
 from chainrule.backends import llvm
 from chainrule.backends.llvm.codegen import RUNTIME_SLOTS
 from chainrule.backends.reference import evaluate
-from chainrule.backends.threadpool import pool_info
+from chainrule.backends.threadpool import POOL_SLOT_NAME, pool_info
 from chainrule.ir import GraphBuilder, TensorType
 
 pytestmark = pytest.mark.skipif(not llvm.runtime.blas_available(), reason="needs NumPy's OpenBLAS")
@@ -34,7 +34,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def call_without_pool(exe, args):
     """exe(*args) with the runtime table's pool slot NULL: every region runs on this thread."""
     table = (ctypes.c_void_p * len(RUNTIME_SLOTS))(*exe._rt_table)
-    table[RUNTIME_SLOTS.index("pool")] = None
+    table[RUNTIME_SLOTS.index(POOL_SLOT_NAME)] = None
     argv, resv, _arena, arena_ptr, pa, pr = exe._state()[:6]
     for i, a in enumerate(args):
         argv[i] = a.ctypes.data
@@ -151,7 +151,7 @@ def test_exported_parallel_library_runs_in_a_fresh_process(tmp_path):
     np.savez(tmp_path / "in.npz", *args)
     code = """
         import sys, numpy as np, chainrule as cr
-        from chainrule.backends.threadpool import pool_info
+        from chainrule.backends.threadpool import POOL_SLOT_NAME, pool_info
         a = np.load(sys.argv[2])
         x, w = a["arr_0"], a["arr_1"]
         f = cr.load(sys.argv[1])

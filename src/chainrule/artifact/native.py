@@ -30,11 +30,11 @@ def runtime_table(slots, pool=True):
 
     pool: give the library the process's helper-thread pool (backends/threadpool.py); only for
     code that stays loaded for the life of the process, since the helper thread may run it."""
-    from ..backends.threadpool import pool_state
+    from ..backends.threadpool import POOL_SLOT_NAME, pool_state
     lib, found = _openblas()
     if not found:
         return None
-    found = dict(found, pool=pool_state() if pool else 0)
+    found = dict(found, **{POOL_SLOT_NAME: pool_state() if pool else 0})
     table = (ctypes.c_void_p * max(1, len(slots)))()
     for i, s in enumerate(slots):
         table[i] = found.get(s) or 0

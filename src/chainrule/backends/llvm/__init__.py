@@ -32,6 +32,7 @@ UNSUPPORTED: dict[str, str] = {
 }
 
 _OPTIONS = {"cache", "threads"}
+DEFAULT_THREADS = 8  # more helpers than this rarely pay for their hand-off on the GEMM sizes we see
 
 
 def lowering_table() -> dict:
@@ -59,10 +60,10 @@ def _usable_cpus() -> int:
 def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:
     """Compile `graph` for this CPU.
 
-    Options: cache=True (memory and disk compile cache); threads (default up to 2): with
-    more than one, large GEMMs and loop kernels are parallel regions whose chunks the calling
-    thread and one process-wide helper thread take dynamically (pool.py); with 1 they run
-    on the calling thread only."""
+    Options: cache=True (memory and disk compile cache); threads (default: the usable CPUs, at
+    most DEFAULT_THREADS): with more than one, large GEMMs and loop kernels are parallel regions
+    whose chunks the calling thread and up to threads - 1 process-wide helper threads take
+    dynamically (pool.py); with 1 they run on the calling thread only."""
     unknown = set(options) - _OPTIONS
     if unknown:
         raise TypeError(f"llvm compile got unknown option(s) {', '.join(sorted(unknown))}; "
@@ -71,7 +72,7 @@ def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:
         raise ValueError(f"opt_level must be 0, 1, 2 or 3, got {opt_level!r}")
     use_cache = options.get("cache", True)
     threads = options.get("threads")
-    threads = min(2, _usable_cpus()) if threads is None else int(threads)
+    threads = min(DEFAULT_THREADS, _usable_cpus()) if threads is None else int(threads)
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
     for node in graph.walk():

@@ -24,13 +24,14 @@ from .gemm import emit_dot
 from .kernels import emit_arg, emit_dus, emit_loop_kernel, emit_reduce, emit_scatter
 from .lltypes import I1, I8, I64, PTR, VOID, i64
 from .plan import CONTROL_FLOW_OPS, Plan
+from ..threadpool import POOL_SLOT_NAME
 from .pool import POOL_SLOT, pool_run, pool_state
 
 ENTRY = "chainrule_entry"
 ENTRY_OBJECTS = "chainrule_entry_objects"
 DATA_OFFSET = 16  # offsetof(PyArrayObject_fields, data) on 64-bit CPython
-RUNTIME_SLOTS = ("sgemm", "dgemm", "blas_threads_local", "pool")  # pool: backends/threadpool.py's block or NULL
-SPLIT_CHUNKS = 4  # ranges a split loop kernel is cut into (two per thread)
+RUNTIME_SLOTS = ("sgemm", "dgemm", "blas_threads_local", POOL_SLOT_NAME)  # backends/threadpool.py's block or NULL
+SPLIT_CHUNKS = 2  # ranges per thread a split loop kernel is cut into
 
 
 KERNELS = {"loop": lambda em, k: emit_loop_kernel(em, k.roots), "reduce": emit_reduce, "argmax": emit_arg,
@@ -39,7 +40,7 @@ KERNELS = {"loop": lambda em, k: emit_loop_kernel(em, k.roots), "reduce": emit_r
            "scan": emit_scan}
 
 
-assert RUNTIME_SLOTS.index("pool") == POOL_SLOT
+assert RUNTIME_SLOTS.index(POOL_SLOT_NAME) == POOL_SLOT
 
 
 class ModuleBuilder:
@@ -151,16 +152,17 @@ class ModuleBuilder:
         return entry
 
     def _split_call(self, b, fn, args, extent, rt):
-        """fn(args, lo, hi) over [0, extent) as one parallel region: SPLIT_CHUNKS ranges taken by
-        this thread and the pool's helper (pool.py), or all by this one."""
-        n = min(SPLIT_CHUNKS, extent)
+        """fn(args, lo, hi) over [0, extent) as one parallel region: SPLIT_CHUNKS ranges per thread
+        taken by this thread and up to threads - 1 of the pool's helpers (pool.py), or all by this one."""
+        n = min(SPLIT_CHUNKS * self.threads, extent)
         slots = [b.ptrtoint(a, I64) if isinstance(a.type, ir.PointerType) else a for a in args]
         slots += [i64(extent), i64(n)]
         assert b.block is b.function.entry_basic_block  # entry functions are straight-line: a static alloca
         arr = b.alloca(ir.ArrayType(I64, len(slots)))
         for k, v in enumerate(slots):
             b.store(v, b.gep(arr, [i64(0), i64(k)], inbounds=True))
-        b.call(pool_run(self.module), [pool_state(b, rt), self._chunk_fn(fn, len(args)), b.bitcast(arr, PTR), i64(n)])
+        b.call(pool_run(self.module), [pool_state(b, rt), self._chunk_fn(fn, len(args)), b.bitcast(arr, PTR), i64(n),
+                                       i64(self.threads - 1)])
 
     def _chunk_fn(self, fn, nptr):
         """void chunk(i64 ctx[nptr + 2], i64 c): fn(ptr ctx[0..nptr), lo, hi) for range c of n of

@@ -60,17 +60,19 @@ def emit_dot(em: Emitter, kernel):
                 bv = em.load(rhs, Index(em, (B * K * N,), flat=b.add(bbase, j)))
                 em.store_at(out, cflat, b.add(cv, b.mul(av, bv)))
         return
-    nchunks = GEMM_CHUNKS if (B == 1 and em.mb.threads > 1 and 2 * M * N * K >= PARALLEL_GEMM_FLOPS
+    threads = em.mb.threads
+    nchunks = (GEMM_CHUNKS or threads) if (B == 1 and em.mb.threads > 1 and 2 * M * N * K >= PARALLEL_GEMM_FLOPS
                               and max(M, N) >= 64) else 1
     b.call(gemm_fn(em.mb.module, dt), [em.rt, i64(ta), i64(tb), i64(B), i64(M), i64(N), i64(K),
-                                       em.ptr[id(lhs)], em.ptr[id(rhs)], em.ptr[id(out)], i64(nchunks)])
+                                       em.ptr[id(lhs)], em.ptr[id(rhs)], em.ptr[id(out)], i64(nchunks),
+                                       i64(threads - 1)])
 
 
 PARALLEL_GEMM_FLOPS = 1 << 21  # below ~20 us of work the pool's hand-off does not pay for itself
-# Output slices taken dynamically by the two threads. Each slice is a cblas call that packs the
-# whole shared operand again, so two beat four: MLP step 4.87 vs 5.08 ms quiet, equal with one
-# busy core (the caller still takes the helper's slice when the helper has not joined).
-GEMM_CHUNKS = 2
+# Output slices taken dynamically by the threads; 0: one per thread. Each slice is a cblas call that
+# packs the whole shared operand again, so two beat four on two threads: MLP step 4.87 vs 5.08 ms
+# quiet, equal with one busy core (the caller still takes a helper's slice when it has not joined).
+GEMM_CHUNKS = 0
 
 def _cblas_type(dt):
     ft = reg_type(dt)
@@ -106,20 +108,21 @@ def _small_fn(module, name, fnty):
 
 def gemm_fn(module, dt):
     """The module's one GEMM routine for float dtype `dt`, called by every dot kernel:
-    void gemm(ptr rt, i64 ta, i64 tb, i64 B, i64 M, i64 N, i64 K, ptr A, ptr B, ptr C, i64 nchunks).
+    void gemm(ptr rt, i64 ta, i64 tb, i64 B, i64 M, i64 N, i64 K, ptr A, ptr B, ptr C, i64 nchunks,
+    i64 helpers).
 
     Row-major operands (transposed ones flagged, so lda = M or K, ldb = K or N), batched B
     times with dense strides. OpenBLAS's own thread pool spin-waits when the cores are shared
     (measured: 10x slower on a busy 2-core machine), so each cblas call runs single-threaded on
     the thread that makes it (the caller's previous setting is restored after). With
     nchunks > 1 (B == 1 only) the output is cut into nchunks slices run as one parallel region
-    on the helper-thread pool (pool.py)."""
+    on this thread and up to `helpers` threads of the pool (pool.py)."""
     name = f"chainrule_gemm_{dt.short}"
     fn = module.globals.get(name)
     if fn is not None:
         return fn
-    fn = _small_fn(module, name, ir.FunctionType(VOID, [PTR] + [I64] * 6 + [PTR] * 3 + [I64]))
-    rt, ta, tb, nb, M, N, K, pa, pb, pc, nchunks = fn.args
+    fn = _small_fn(module, name, ir.FunctionType(VOID, [PTR] + [I64] * 6 + [PTR] * 3 + [I64, I64]))
+    rt, ta, tb, nb, M, N, K, pa, pb, pc, nchunks, helpers = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     es = dt.itemsize
     gemm = _rt_slot(b, rt, 0 if dt.bits == 32 else 1, _cblas_type(dt))
@@ -135,7 +138,8 @@ def gemm_fn(module, dt):
                       b.ptrtoint(pa, I64), b.ptrtoint(pb, I64), b.ptrtoint(pc, I64), nchunks]
             for k, v in enumerate(fields):
                 b.store(v, b.gep(ctx, [i64(0), i64(k)], inbounds=True))
-            b.call(pool_run(module), [pool_state(b, rt), _gemm_chunk(module, dt), b.bitcast(ctx, PTR), nchunks])
+            b.call(pool_run(module), [pool_state(b, rt), _gemm_chunk(module, dt), b.bitcast(ctx, PTR), nchunks,
+                                           helpers])
         with seq:
             lda, ldb = b.select(ta1, M, K), b.select(tb1, K, N)
             pre = b.block

@@ -1,41 +1,48 @@
-"""Parallel regions: `pool_run(state, fn, ctx, n)` runs fn(ctx, 0..n-1) on this thread and one helper.
+"""Parallel regions: `pool_run(state, fn, ctx, n, maxh)` runs fn(ctx, 0..n-1) on this thread and up
+to maxh helpers.
 
 Emitted into each module as small internal functions; all state lives in the
-process-wide block of backends/threadpool.py (runtime table slot "pool"), so
-every module shares one helper thread, started lazily by the first region
-that runs. A NULL state, a busy pool (another thread is in a region), a
-forked child or a failed pthread_create all run the chunks sequentially.
+process-wide block of backends/threadpool.py (runtime table slot "pool2"), so
+every module shares the same helper threads, started lazily by the regions
+that want them (helper k when a region first wants k+1). A NULL state, a busy
+pool (another thread is in a region) or a forked child run the chunks
+sequentially; a failed pthread_create leaves the helpers started so far (none:
+sequential) and no more are tried.
 
-Protocol (no lock on the hot path). The caller takes `busy` by CAS, writes
-the job (fn, ctx, n, next = 0) and publishes ticket = 2g+1 (odd: open). The
-helper JOINS by CAS 2g+1 -> 2g+2 and only then reads the job; both take
-chunks with an atomic add on `next`. When the chunks are gone the caller
-REVOKES by CAS 2g+1 -> 2g+2: success means the helper never joined (nothing
-to wait for: under oversubscription the caller just does all the work);
-failure means it joined, and the caller waits for done == g. The idle helper
-spins briefly, then sleeps on the mutex and condition variable in the block;
-`sleeping` and `ticket` are stored and loaded seq_cst on both sides, so
-either the caller sees the helper asleep and signals it, or the helper sees
+Protocol (no lock on the hot path): the two-party protocol below, once per
+helper, each in its own slot of the block. The caller takes `busy` by CAS,
+writes the job once (fn, ctx, n, next = 0) and publishes ticket_k = 2g+1
+(odd: open) for helpers k < h = min(maxh, n - 1, helpers started). Helper k
+JOINS by CAS 2g+1 -> 2g+2 on its own ticket and only then reads the job; all
+take chunks with an atomic add on `next`. When the chunks are gone the caller
+REVOKES each ticket by CAS 2g+1 -> 2g+2: success means that helper never
+joined (nothing to wait for: under oversubscription the caller just does its
+work); failure means it joined, and the caller waits for its done == g. An
+idle helper spins briefly, then sleeps on its slot's mutex and condition
+variable; `sleeping` and `ticket` are stored and loaded seq_cst on both sides,
+so either the caller sees the helper asleep and signals it, or the helper sees
 the open ticket and does not sleep.
 
 Placement: a futex wake-up or a busy moment can leave the helper on the
 caller's CPU, where it only takes turns with the caller (measured: a whole
 run at single-thread speed), and the scheduler keeps both "cache hot" there.
 So the caller publishes its CPU, and a helper that joins on that CPU sets
-its own affinity to the CPUs it started with minus that one.
+its own affinity to the CPUs it started with minus that one (helpers only
+avoid the caller's CPU, not each other's: the scheduler spreads those).
 """
 
 from __future__ import annotations
 
 import llvmlite.ir as ir
 
-from ..threadpool import BUSY, CALLER_CPU, CTX, DONE, FN, GEN, JOINED, MUTEX, NCHUNKS, NEXT, PID, SLEEPING, STARTED, TICKET, COND
+from ..threadpool import (BUSY, CALLER_CPU, COND, CTX, DONE, FAILED, FN, GEN, HELPER0, HELPER_BYTES, HELPERS, JOINED,
+                          MAX_HELPERS, MUTEX, NCHUNKS, NEXT, PID, SLEEPING, STATE, TICKET)
 from .emitter import extern, memcpy_fn
 from .target import host
 from .lltypes import I1, I8, I32, I64, PTR, VOID, i64
 
 POOL_RUN = "chainrule_pool_run"
-POOL_SLOT = 3  # index of "pool" in codegen.RUNTIME_SLOTS
+POOL_SLOT = 3  # index of threadpool.POOL_SLOT_NAME in codegen.RUNTIME_SLOTS
 CHUNK_TYPE = ir.FunctionType(VOID, [PTR, I64])  # fn(ctx, chunk)
 HELPER_SPINS = 1500   # idle helper polls ~60 us (one pause ~40 ns on Zen 4) before it sleeps
 CPU_SET_BYTES = 128  # glibc's cpu_set_t: CPUs 0..1023
@@ -87,16 +94,38 @@ def _take_chunks(b, fn, state, job_fn, job_ctx, n, name):
     b.position_at_end(out)
 
 
+def _slot(b, state, k):
+    """Helper k's slot in the state block (k an i64 value)."""
+    return b.gep(state, [b.add(i64(HELPER0), b.mul(k, i64(HELPER_BYTES)))], inbounds=True, source_etype=I8)
+
+
+def _for_range(b, fn, n, name, body):
+    """for k in 0..n-1: body(k) (body may add blocks)."""
+    head, k = _loop_counter(b, fn, name)
+    body_bb, out = fn.append_basic_block(name + ".body"), fn.append_basic_block(name + ".out")
+    b.cbranch(b.icmp_signed("<", k, n), body_bb, out)
+    b.position_at_end(body_bb)
+    body(k)
+    k.add_incoming(b.add(k, i64(1)), b.block)
+    b.branch(head)
+    b.position_at_end(out)
+
+
+def _umin(b, x, y):
+    return b.select(b.icmp_signed("<", x, y), x, y)
+
+
 def _helper(module):
-    """void* helper(state): the helper thread's loop (never returns)."""
+    """void* helper(slot): helper k's loop (never returns); its argument is its slot in the block."""
     name = "chainrule_pool_helper"
     fn = module.globals.get(name)
     if fn is not None:
         return fn
     fn = ir.Function(module, ir.FunctionType(PTR, [PTR]), name)
     _small(fn)
-    (state,) = fn.args
+    (slot,) = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
+    state = b.load(_field(b, slot, STATE, PTR), typ=PTR)
     mask_ty = ir.ArrayType(I8, CPU_SET_BYTES)
     orig, other = b.alloca(mask_ty), b.alloca(mask_ty)
     b.call(extern(module, "llvm.memset.p0.i64", VOID, [PTR, I8, I64, I1]),
@@ -109,7 +138,7 @@ def _helper(module):
     b.position_at_end(top)
     spins = b.phi(I64)
     spins.add_incoming(i64(0), fn.entry_basic_block)
-    ticket = _field(b, state, TICKET, I64)
+    ticket = _field(b, slot, TICKET, I64)
     t = b.load_atomic(ticket, "acquire", 8, typ=I64)
     odd = b.trunc(t, I1)
     join_bb, idle_bb = fn.append_basic_block("try_join"), fn.append_basic_block("idle")
@@ -126,7 +155,7 @@ def _helper(module):
     job_fn = b.load(_field(b, state, FN, PTR), typ=PTR)
     job_ctx = b.load(_field(b, state, CTX, PTR), typ=PTR)
     n = b.load(_field(b, state, NCHUNKS, I64), typ=I64)
-    b.atomic_rmw("add", _field(b, state, JOINED, I64), i64(1), "monotonic")
+    b.atomic_rmw("add", _field(b, slot, JOINED, I64), i64(1), "monotonic")
     cpu = b.call(extern(module, "sched_getcpu", I32, []), [])
     caller = b.load(_field(b, state, CALLER_CPU, I32), typ=I32)
     same = b.and_(b.icmp_signed("==", cpu, caller), b.icmp_unsigned("<", cpu, ir.Constant(I32, 8 * CPU_SET_BYTES)))
@@ -138,7 +167,7 @@ def _helper(module):
         b.call(extern(module, "sched_setaffinity", I32, [I32, I64, PTR]), [ir.Constant(I32, 0),
                                                                           i64(CPU_SET_BYTES), other])
     _take_chunks(b, fn, state, job_fn, job_ctx, n, "chunks")
-    b.store_atomic(b.lshr(t, i64(1)), _field(b, state, DONE, I64), "release", 8)
+    b.store_atomic(b.lshr(t, i64(1)), _field(b, slot, DONE, I64), "release", 8)
     spins.add_incoming(i64(0), b.block)
     b.branch(top)
 
@@ -151,8 +180,8 @@ def _helper(module):
     b.branch(top)
 
     b.position_at_end(sleep_bb)
-    mutex, cond = _field(b, state, MUTEX, I8), _field(b, state, COND, I8)
-    sleeping = _field(b, state, SLEEPING, I32)
+    mutex, cond = _field(b, slot, MUTEX, I8), _field(b, slot, COND, I8)
+    sleeping = _field(b, slot, SLEEPING, I32)
     b.call(extern(module, "pthread_mutex_lock", I32, [PTR]), [mutex])
     b.store_atomic(ir.Constant(I32, 1), sleeping, "seq_cst", 4)
     t2 = b.load_atomic(ticket, "seq_cst", 8, typ=I64)
@@ -165,94 +194,18 @@ def _helper(module):
     return fn
 
 
-def pool_run(module):
-    """void pool_run(ptr state, ptr fn, ptr ctx, i64 n): fn(ctx, c) for every c < n, in any order,
-    possibly two at a time on two threads; returns when all are done."""
-    fn = module.globals.get(POOL_RUN)
-    if fn is not None:
-        return fn
-    fn = ir.Function(module, ir.FunctionType(VOID, [PTR, PTR, PTR, I64]), POOL_RUN)
-    _small(fn)
-    state, job_fn, job_ctx, n = fn.args
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    seq = fn.append_basic_block("sequential")
-    i32 = lambda v: ir.Constant(I32, v)  # noqa: E731
-
-    def bail_if(cond):
-        go = fn.append_basic_block("go")
-        b.cbranch(cond, seq, go)
-        b.position_at_end(go)
-
-    bail_if(b.or_(b.icmp_unsigned("==", b.ptrtoint(state, I64), i64(0)), b.icmp_signed("<=", n, i64(1))))
-    busy = _field(b, state, BUSY, I32)
-    got = b.cmpxchg(busy, i32(0), i32(1), "acquire", "monotonic")
-    bail_if(b.not_(b.extract_value(got, 1)))
-
-    # busy held: start the helper if none was started, else check it is this process's
-    release_seq = fn.append_basic_block("release_sequential")
-    ready = fn.append_basic_block("ready")
-    started_p = _field(b, state, STARTED, I32)
-    started = b.load(started_p, typ=I32)
-    getpid = extern(module, "getpid", I32, [])
-    pid_p = _field(b, state, PID, I32)
-    start_bb, check_bb = fn.append_basic_block("start"), fn.append_basic_block("check")
-    b.cbranch(b.icmp_unsigned("==", started, i32(0)), start_bb, check_bb)
-
-    b.position_at_end(start_bb)
-    tid = b.alloca(I64)
-    rc = b.call(extern(module, "pthread_create", I32, [PTR, PTR, PTR, PTR]),
-                [tid, ir.Constant(PTR, None), _helper(module), state])
-    ok_bb, fail_bb = fn.append_basic_block("started"), fn.append_basic_block("start_failed")
-    b.cbranch(b.icmp_signed("==", rc, i32(0)), ok_bb, fail_bb)
-    b.position_at_end(ok_bb)
-    b.call(extern(module, "pthread_detach", I32, [I64]), [b.load(tid, typ=I64)])
-    b.store(b.call(getpid, []), pid_p)
-    b.store(i32(1), started_p)
-    b.branch(ready)
-    b.position_at_end(fail_bb)
-    b.store(i32(2), started_p)
-    b.branch(release_seq)
-
-    b.position_at_end(check_bb)
-    mine = b.and_(b.icmp_unsigned("==", started, i32(1)),
-                  b.icmp_signed("==", b.load(pid_p, typ=I32), b.call(getpid, [])))
-    b.cbranch(mine, ready, release_seq)
-
-    b.position_at_end(release_seq)
-    b.store_atomic(i32(0), busy, "release", 4)
-    b.branch(seq)
-
-    # publish the job, wake the helper if it sleeps, take chunks, then revoke or wait
-    b.position_at_end(ready)
-    gen_p = _field(b, state, GEN, I64)
-    g = b.add(b.load(gen_p, typ=I64), i64(1))
-    b.store(g, gen_p)
-    b.store(job_fn, _field(b, state, FN, PTR))
-    b.store(job_ctx, _field(b, state, CTX, PTR))
-    b.store(n, _field(b, state, NCHUNKS, I64))
-    b.store(b.call(extern(module, "sched_getcpu", I32, []), []), _field(b, state, CALLER_CPU, I32))
-    b.store_atomic(i64(0), _field(b, state, NEXT, I64), "monotonic", 8)
-    ticket = _field(b, state, TICKET, I64)
-    open_t = b.add(b.shl(g, i64(1)), i64(1))
-    b.store_atomic(open_t, ticket, "seq_cst", 8)
-    asleep = b.load_atomic(_field(b, state, SLEEPING, I32), "seq_cst", 4, typ=I32)
-    with b.if_then(b.icmp_unsigned("!=", asleep, i32(0))):
-        mutex, cond = _field(b, state, MUTEX, I8), _field(b, state, COND, I8)
-        b.call(extern(module, "pthread_mutex_lock", I32, [PTR]), [mutex])
-        b.call(extern(module, "pthread_cond_signal", I32, [PTR]), [cond])
-        b.call(extern(module, "pthread_mutex_unlock", I32, [PTR]), [mutex])
-    _take_chunks(b, fn, state, job_fn, job_ctx, n, "chunks")
-    res = b.cmpxchg(ticket, open_t, b.add(open_t, i64(1)), "seq_cst", "seq_cst")
-    done_bb = fn.append_basic_block("done")
-    wait_pre = b.block
+def _wait_done(b, fn, slot, g):
+    """Spin (then yield) until the helper of `slot` stores done == g."""
+    module = fn.module
+    pre = b.block
     wait_bb = fn.append_basic_block("wait")
-    b.cbranch(b.extract_value(res, 1), done_bb, wait_bb)
+    b.branch(wait_bb)
     b.position_at_end(wait_bb)
     k = b.phi(I64)
-    k.add_incoming(i64(0), wait_pre)
-    finished = b.icmp_unsigned("==", b.load_atomic(_field(b, state, DONE, I64), "acquire", 8, typ=I64), g)
-    more_bb = fn.append_basic_block("wait_more")
-    b.cbranch(finished, done_bb, more_bb)
+    k.add_incoming(i64(0), pre)
+    finished = b.icmp_unsigned("==", b.load_atomic(_field(b, slot, DONE, I64), "acquire", 8, typ=I64), g)
+    more_bb, out_bb = fn.append_basic_block("wait_more"), fn.append_basic_block("wait_out")
+    b.cbranch(finished, out_bb, more_bb)
     b.position_at_end(more_bb)
     spin_bb, yield_bb, next_bb = (fn.append_basic_block(s) for s in ("wait_spin", "wait_yield", "wait_next"))
     b.cbranch(b.icmp_unsigned("<", k, i64(WAIT_SPINS)), spin_bb, yield_bb)
@@ -265,7 +218,111 @@ def pool_run(module):
     b.position_at_end(next_bb)
     k.add_incoming(b.add(k, i64(1)), next_bb)
     b.branch(wait_bb)
-    b.position_at_end(done_bb)
+    b.position_at_end(out_bb)
+
+
+def pool_run(module):
+    """void pool_run(ptr state, ptr fn, ptr ctx, i64 n, i64 maxh): fn(ctx, c) for every c < n, in any
+    order, on this thread and up to maxh helper threads (the module's threads - 1); returns when
+    all are done."""
+    fn = module.globals.get(POOL_RUN)
+    if fn is not None:
+        return fn
+    fn = ir.Function(module, ir.FunctionType(VOID, [PTR, PTR, PTR, I64, I64]), POOL_RUN)
+    _small(fn)
+    state, job_fn, job_ctx, n, maxh = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    tid = b.alloca(I64)
+    seq = fn.append_basic_block("sequential")
+    i32 = lambda v: ir.Constant(I32, v)  # noqa: E731
+
+    def bail_if(cond, to=seq):
+        go = fn.append_basic_block("go")
+        b.cbranch(cond, to, go)
+        b.position_at_end(go)
+
+    bail_if(b.or_(b.or_(b.icmp_unsigned("==", b.ptrtoint(state, I64), i64(0)), b.icmp_signed("<=", n, i64(1))),
+                  b.icmp_signed("<", maxh, i64(1))))
+    busy = _field(b, state, BUSY, I32)
+    got = b.cmpxchg(busy, i32(0), i32(1), "acquire", "monotonic")
+    bail_if(b.not_(b.extract_value(got, 1)))
+
+    # busy held: helpers started by another process (we are a forked child) are not ours
+    release_seq = fn.append_basic_block("release_sequential")
+    getpid = extern(module, "getpid", I32, [])
+    helpers_p, failed_p, pid_p = (_field(b, state, off, I32) for off in (HELPERS, FAILED, PID))
+    have = b.zext(b.load(helpers_p, typ=I32), I64)
+    bail_if(b.and_(b.icmp_signed(">", have, i64(0)),
+                   b.icmp_signed("!=", b.load(pid_p, typ=I32), b.call(getpid, []))), release_seq)
+
+    # start helpers up to want = min(maxh, n - 1, MAX_HELPERS) unless a start failed before
+    want = _umin(b, _umin(b, maxh, b.sub(n, i64(1))), i64(MAX_HELPERS))
+    pre = b.block
+    start_head = fn.append_basic_block("start")
+    b.branch(start_head)
+    b.position_at_end(start_head)
+    k = b.phi(I64)
+    k.add_incoming(have, pre)
+    start_body, start_out = fn.append_basic_block("start_one"), fn.append_basic_block("started")
+    b.cbranch(b.and_(b.icmp_signed("<", k, want), b.icmp_unsigned("==", b.load(failed_p, typ=I32), i32(0))),
+              start_body, start_out)
+    b.position_at_end(start_body)
+    slot = _slot(b, state, k)
+    b.store(state, _field(b, slot, STATE, PTR))
+    rc = b.call(extern(module, "pthread_create", I32, [PTR, PTR, PTR, PTR]),
+                [tid, ir.Constant(PTR, None), _helper(module), slot])
+    ok_bb, fail_bb = fn.append_basic_block("start_ok"), fn.append_basic_block("start_failed")
+    b.cbranch(b.icmp_signed("==", rc, i32(0)), ok_bb, fail_bb)
+    b.position_at_end(ok_bb)
+    b.call(extern(module, "pthread_detach", I32, [I64]), [b.load(tid, typ=I64)])
+    b.store(b.call(getpid, []), pid_p)
+    b.store(b.trunc(b.add(k, i64(1)), I32), helpers_p)
+    k.add_incoming(b.add(k, i64(1)), ok_bb)
+    b.branch(start_head)
+    b.position_at_end(fail_bb)
+    b.store(i32(1), failed_p)
+    b.branch(start_out)
+
+    b.position_at_end(start_out)
+    h = _umin(b, want, b.zext(b.load(helpers_p, typ=I32), I64))
+    bail_if(b.icmp_signed("<", h, i64(1)), release_seq)
+    ready = b.block
+
+    b.position_at_end(release_seq)
+    b.store_atomic(i32(0), busy, "release", 4)
+    b.branch(seq)
+
+    # publish the job, open each helper's ticket (waking it if it sleeps), take chunks, revoke or wait
+    b.position_at_end(ready)
+    gen_p = _field(b, state, GEN, I64)
+    g = b.add(b.load(gen_p, typ=I64), i64(1))
+    b.store(g, gen_p)
+    b.store(job_fn, _field(b, state, FN, PTR))
+    b.store(job_ctx, _field(b, state, CTX, PTR))
+    b.store(n, _field(b, state, NCHUNKS, I64))
+    b.store(b.call(extern(module, "sched_getcpu", I32, []), []), _field(b, state, CALLER_CPU, I32))
+    b.store_atomic(i64(0), _field(b, state, NEXT, I64), "monotonic", 8)
+    open_t = b.add(b.shl(g, i64(1)), i64(1))
+
+    def open_ticket(j):
+        s = _slot(b, state, j)
+        b.store_atomic(open_t, _field(b, s, TICKET, I64), "seq_cst", 8)
+        asleep = b.load_atomic(_field(b, s, SLEEPING, I32), "seq_cst", 4, typ=I32)
+        with b.if_then(b.icmp_unsigned("!=", asleep, i32(0))):
+            mutex, cond = _field(b, s, MUTEX, I8), _field(b, s, COND, I8)
+            b.call(extern(module, "pthread_mutex_lock", I32, [PTR]), [mutex])
+            b.call(extern(module, "pthread_cond_signal", I32, [PTR]), [cond])
+            b.call(extern(module, "pthread_mutex_unlock", I32, [PTR]), [mutex])
+
+    def revoke_or_wait(j):
+        s = _slot(b, state, j)
+        res = b.cmpxchg(_field(b, s, TICKET, I64), open_t, b.add(open_t, i64(1)), "seq_cst", "seq_cst")
+        with b.if_then(b.not_(b.extract_value(res, 1))):
+            _wait_done(b, fn, s, g)
+
+    _for_range(b, fn, h, "open", open_ticket)
+    _take_chunks(b, fn, state, job_fn, job_ctx, n, "chunks")
+    _for_range(b, fn, h, "revoke", revoke_or_wait)
     b.store_atomic(i32(0), busy, "release", 4)
     b.ret_void()
 
@@ -280,7 +337,6 @@ def pool_run(module):
     b.position_at_end(out)
     b.ret_void()
     return fn
-
 
 def pool_state(b, rt):
     """The pool state pointer from runtime table `rt` (NULL: run regions sequentially)."""

@@ -15,7 +15,7 @@ import threading
 import numpy as np
 
 from ..blas import numpy_openblas
-from ..threadpool import pool_state
+from ..threadpool import POOL_SLOT_NAME, pool_state
 from ..common import ARRAY_DATA_OFFSET, Executable, array_data_offset_holds, check_arguments
 from .codegen import DATA_OFFSET, ENTRY, ENTRY_OBJECTS, RUNTIME_SLOTS
 
@@ -42,7 +42,7 @@ def _openblas():
 def runtime_table():
     """The function-pointer table every module receives (see codegen.RUNTIME_SLOTS)."""
     lib, found = _openblas()
-    found = dict(found, pool=pool_state())
+    found = dict(found, **{POOL_SLOT_NAME: pool_state()})
     table = (ctypes.c_void_p * len(RUNTIME_SLOTS))()
     for i, slot in enumerate(RUNTIME_SLOTS):
         table[i] = found.get(slot) or 0
