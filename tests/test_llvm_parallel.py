@@ -1,7 +1,9 @@
 """Parallel regions on the helper-thread pool (backends/llvm/pool.py, backends/threadpool.py).
 
-Large GEMMs and loop kernels compiled with threads=2 run as chunks taken by
-the calling thread and one process-wide helper thread. Oracles: the same
+Large GEMMs and loop kernels compiled with threads=2, 3, 4 run as chunks taken
+by the calling thread and up to threads - 1 process-wide helper threads (on a
+2-core machine threads=4 oversubscribes: results must not change, calls must
+not hang). Oracles: the same
 graph compiled with threads=1 (no regions), the reference backend, and the
 same executable called with a NULL pool state (every region sequential).
 """
@@ -51,10 +53,14 @@ GEMMS = [(257, 129, 70, False, False), (33, 300, 301, False, True), (64, 512, 64
          (17, 1000, 200, True, True), (70, 700, 90, False, False), (300, 41, 333, False, False)]
 
 
+THREADS = [2, 3, 4]
+
+
+@pytest.mark.parametrize("threads", THREADS)
 @pytest.mark.parametrize("chunks", [None, 5], ids=["default-chunks", "5-chunks"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("M,K,N,ta,tb", GEMMS)
-def test_gemm_regions_match_sequential_and_reference(dtype, M, K, N, ta, tb, chunks, monkeypatch):
+def test_gemm_regions_match_sequential_and_reference(dtype, M, K, N, ta, tb, chunks, threads, monkeypatch):
     if chunks is not None:  # more slices than the default: short and empty last slices
         from chainrule.backends.llvm import gemm
         monkeypatch.setattr(gemm, "GEMM_CHUNKS", chunks)
@@ -63,10 +69,10 @@ def test_gemm_regions_match_sequential_and_reference(dtype, M, K, N, ta, tb, chu
     w = b.param(TensorType((N, K) if tb else (K, N), dtype), "w")
     r = b.op("dot_general", x, w, lhs_contracting=(0,) if ta else (1,), rhs_contracting=(1,) if tb else (0,))
     g = b.build([r])
-    assert "chainrule_pool_run" in llvm.llvm_ir(g, threads=2)
+    assert "chainrule_pool_run" in llvm.llvm_ir(g, threads=threads)
     rng = np.random.default_rng(M * N + K)
     args = [rng.standard_normal(p.type.shape).astype(dtype) for p in g.params]
-    par, seq = llvm.compile(g, threads=2, cache=chunks is None), llvm.compile(g, threads=1)
+    par, seq = llvm.compile(g, threads=threads, cache=chunks is None), llvm.compile(g, threads=1)
     tol = dict(rtol=1e-5, atol=1e-4) if dtype == "float32" else dict(rtol=1e-12, atol=1e-11)
     want = evaluate(g, args)[0]
     for _ in range(20):  # the helper joins some calls and not others
@@ -75,8 +81,9 @@ def test_gemm_regions_match_sequential_and_reference(dtype, M, K, N, ta, tb, chu
     np.testing.assert_allclose(seq(*args)[0], want, **tol)
 
 
-@pytest.mark.parametrize("shape", [((1 << 18) + 3,), (5, 60001), (3, 100000), (1001, 300)])
-def test_loop_regions_match_sequential(shape):
+@pytest.mark.parametrize("threads", THREADS)
+@pytest.mark.parametrize("shape", [((1 << 18) + 3,), (5, 60001), (3, 100000), (7, 40001), (1001, 300)])
+def test_loop_regions_match_sequential(shape, threads):
     """Split loop kernels (flat, or along dimension 0 with extents below and above the chunk count)."""
     b = GraphBuilder("loops")
     x = b.param(TensorType(shape, "float32"), "x")
@@ -85,9 +92,9 @@ def test_loop_regions_match_sequential(shape):
         t = b.op("transpose", b.op("reshape", x, shape=shape[::-1]), permutation=(1, 0))
         y = b.op("add", y, b.op("sine", t))
     g = b.build([y])
-    assert "_chunk\"(ptr" in llvm.llvm_ir(g, threads=2)
+    assert "_chunk\"(ptr" in llvm.llvm_ir(g, threads=threads)
     args = [np.random.default_rng(len(shape)).standard_normal(shape).astype(np.float32)]
-    par, seq = llvm.compile(g, threads=2), llvm.compile(g, threads=1)
+    par, seq = llvm.compile(g, threads=threads), llvm.compile(g, threads=1)
     whole = seq(*args)[0]
     for _ in range(10):
         np.testing.assert_array_equal(par(*args)[0], whole)
@@ -118,15 +125,28 @@ def test_the_helper_thread_starts_and_joins_regions():
     assert info["joined"] > before
 
 
+def test_threads_4_starts_more_than_one_helper():
+    """A module compiled with threads=4 wants three helpers; the pool starts them on demand."""
+    g, args = _big_gemm()
+    exe = llvm.compile(g, threads=4)
+    want = np.tanh(args[0] @ args[1])
+    for _ in range(3):
+        np.testing.assert_allclose(exe(*args)[0], want, rtol=1e-12, atol=1e-12)
+    info = pool_info()
+    assert info["started"] == 1 and info["pid"] == os.getpid()
+    assert info["helpers"] > 1
+
+
 def _child(exe, args, q):
     got = exe(*args)[0]
     q.put((bool(np.allclose(got, np.tanh(args[0] @ args[1]), rtol=1e-12, atol=1e-12)), pool_info()["joined"]))
 
 
 @pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")  # JAX warns when imported; the child never uses JAX
-def test_a_forked_child_runs_regions_sequentially():
+@pytest.mark.parametrize("threads", [2, 4])
+def test_a_forked_child_runs_regions_sequentially(threads):
     g, args = _big_gemm()
-    exe = llvm.compile(g, threads=2)
+    exe = llvm.compile(g, threads=threads)
     exe(*args)
     assert pool_info()["started"] == 1
     q = mp.get_context("fork").Queue()
@@ -142,12 +162,14 @@ def test_a_forked_child_runs_regions_sequentially():
     assert joined <= before + 1  # the child has no helper thread: nothing joined there after the fork
 
 
-def test_exported_parallel_library_runs_in_a_fresh_process(tmp_path):
+@pytest.mark.parametrize("threads", [None, 4], ids=["default", "4-threads"])
+def test_exported_parallel_library_runs_in_a_fresh_process(tmp_path, threads):
     """An artifact whose kernels are parallel regions gets the pool when loaded by Python."""
     g, args = _big_gemm()
     sys.path.insert(0, ROOT)
     path = tmp_path / "big.crx"
-    cr.jit(lambda x, w: cr.numpy.tanh(x @ w), backend="llvm").lower(*args).compile().export(path)
+    compiled = cr.jit(lambda x, w: cr.numpy.tanh(x @ w), backend="llvm").lower(*args).compile()
+    cr.export(compiled, path, **({} if threads is None else {"threads": threads}))
     np.savez(tmp_path / "in.npz", *args)
     code = """
         import sys, numpy as np, chainrule as cr
@@ -157,10 +179,11 @@ def test_exported_parallel_library_runs_in_a_fresh_process(tmp_path):
         f = cr.load(sys.argv[1])
         for _ in range(200):
             np.testing.assert_allclose(f(x, w), np.tanh(x @ w), rtol=1e-12, atol=1e-12)
-        print(f.payload, pool_info()["started"])
+        info = pool_info()
+        print(f.payload, info["started"], info["helpers"])
     """
     env = {**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")}
     out = subprocess.run([sys.executable, "-c", textwrap.dedent(code), str(path), str(tmp_path / "in.npz")],
                          capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.split() == ["native", "1"]
+    assert out.stdout.split() == ["native", "1", str((threads or 2) - 1)]

@@ -40,10 +40,10 @@ def _version() -> str:
     return getattr(chainrule, "__version__", "0")
 
 
-def _native(graph, opt_level, symbol, members, manifest, cpu):
+def _native(graph, opt_level, symbol, members, manifest, cpu, threads):
     from ..backends.llvm.export import build_native  # llvmlite: export time only
     flags = None if cpu in (None, "host") else level_flags(cpu)  # a bad name fails before compiling
-    p = build_native(graph, symbol=symbol, opt_level=opt_level, cpu=cpu)
+    p = build_native(graph, symbol=symbol, opt_level=opt_level, cpu=cpu, threads=threads)
     h = describe()
     suffix = ".so" if p.kind == "shared-library" else ".o"
     member = f"native/{h['machine']}-{h['os']}{suffix}"
@@ -79,14 +79,15 @@ def _stablehlo(compiled, graph, members):
 
 
 def export(compiled, path, *, payloads=None, opt_level: int | None = None, symbol: str | None = None,
-           cpu: str | None = None) -> str:
+           cpu: str | None = None, threads: int | None = None) -> str:
     """Write `compiled` (from `jit(...).lower(...).compile()` or `cr.function`) to `path`.
 
     payloads: which of "native", "stablehlo", "graph" to include (default all that can be
     built; "graph" is always included). opt_level: LLVM's level for the native library
     (default 2). symbol: the C name (default chainrule_<name>). cpu: "host" (default: this CPU,
     all its features) or an x86-64 level ("x86-64-v2", "x86-64-v3", "x86-64-v4") for a native
-    library that runs on any CPU of that level.
+    library that runs on any CPU of that level. threads: the most threads (caller plus helpers) the
+    native library's parallel regions use (default 2: the machine it will run on is unknown).
     Returns the path."""
     graph = compiled.graph
     want = set(PAYLOADS if payloads is None else payloads) | {"graph"}
@@ -96,6 +97,9 @@ def export(compiled, path, *, payloads=None, opt_level: int | None = None, symbo
     opt_level = 2 if opt_level is None else opt_level
     if opt_level not in (0, 1, 2, 3):
         raise ValueError(f"opt_level must be 0, 1, 2 or 3, got {opt_level!r}")
+    threads = 2 if threads is None else threads
+    if not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be an int >= 1, got {threads!r}")
     from ..backends.llvm.export import c_symbol
     symbol = symbol or c_symbol(graph.name)
     if not symbol.isidentifier():
@@ -112,7 +116,7 @@ def export(compiled, path, *, payloads=None, opt_level: int | None = None, symbo
     manifest["payloads"]["graph"] = {"member": GRAPH_MEMBER}
     if cpu not in (None, "host"):
         level_flags(cpu)  # raises ValueError naming the choices
-    builders = {"native": lambda: _native(graph, opt_level, symbol, members, manifest, cpu),
+    builders = {"native": lambda: _native(graph, opt_level, symbol, members, manifest, cpu, threads),
                 "stablehlo": lambda: _stablehlo(compiled, graph, members)}
     for name in ("native", "stablehlo"):
         if name not in want:
