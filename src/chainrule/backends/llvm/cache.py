@@ -118,8 +118,11 @@ def _linker():
     return None
 
 
-# What the generated code may call from the C library itself (glibc >= 2.34 holds pthreads)
-_LIBC = frozenset({"getloadavg", "pthread_create", "pthread_join", "memcpy", "memmove", "memset"})
+# What the generated code may call from the C library itself (glibc >= 2.34 holds pthreads):
+# memory routines LLVM emits, and the thread pool's calls (pool.py)
+_LIBC = frozenset({"memcpy", "memmove", "memset", "malloc", "free", "getpid", "pthread_create", "pthread_detach",
+                   "pthread_mutex_lock", "pthread_mutex_unlock", "pthread_cond_wait", "pthread_cond_signal",
+                   "sched_getcpu", "sched_getaffinity", "sched_setaffinity", "sched_yield"})
 
 
 def undefined_symbols(obj: bytes):
