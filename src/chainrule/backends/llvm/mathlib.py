@@ -10,9 +10,10 @@ fixed up with selects at the end.
 float32 exp/log/tanh (the hot ones) have float32 polynomials; sin, cos, tan,
 erf and atan2 of float32 are computed in float64 and rounded once, which keeps
 them within an ulp without a second set of coefficients; float32 `power` is
-exp(y log|x|) in float64 with the IEEE special cases. float64 `power` calls
-libm's `pow` (scalar, exact in every special case): plain float64 exp/log
-would lose up to |y log x| ulp.
+exp(y log|x|) in float64 with the IEEE special cases. float64 `power` is
+pow64.py (plain float64 exp/log would lose up to |y log x| ulp): a table-driven
+double-double log and an exp taking the low part as a correction, ~0.502 ulp
+measured, with the same special-case selects.
 
 sin/cos/tan reduce float32 arguments exactly over the whole range (products
 with 24-bit chunks of 2/pi, Payne-Hanek style); float64 uses Cody-Waite for
