@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import functools
 import math
-from decimal import Decimal, getcontext
+import struct
+from decimal import Decimal, localcontext
 
 import llvmlite.ir as ir
 
@@ -39,20 +40,19 @@ _OFF = _ONE_BITS - (75 * _CELL + (2 * _CELL) // 3)  # bits(z0): 1.0 lies 2/3 int
 _CLAMP = 1000.0  # |y log x| beyond this is inf or 0 whatever the rounding
 
 
-def _bits(v: float) -> int:
-    import struct
-    return struct.unpack("<q", struct.pack("<d", v))[0]
-
-
 def _float(bits: int) -> float:
-    import struct
     return struct.unpack("<d", struct.pack("<q", bits))[0]
 
 
 @functools.lru_cache(maxsize=None)
 def _tables():
     """(invc, logc, logctail, exp hi, exp tail, constants dict), all Python floats."""
-    getcontext().prec = 50
+    with localcontext() as ctx:
+        ctx.prec = 50
+        return _compute_tables()
+
+
+def _compute_tables():
     ln2 = Decimal(2).ln()
     invc, logc, logct = [], [], []
     one_cell = (_ONE_BITS - _OFF) // _CELL
