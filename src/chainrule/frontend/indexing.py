@@ -66,7 +66,7 @@ def getitem(x, idx):
     if len(arrays) > 1:
         return _getitem_multi(x, items)
     # 1. basic indexing: slices, ints and None
-    starts, limits, strides, rev, out_shape, dim_map = [], [], [], [], [], []
+    starts, limits, strides, rev, out_shape = [], [], [], [], []
     d = 0
     gather_dim = None
     int_dims = []
@@ -164,7 +164,6 @@ def _advanced_plan(x, items):
     flat is the row-major flat index into those dimensions, broadcast to the common index shape S.
     """
     from .numpy_core import add, multiply
-    t = type_of(x)
     basic, adv, tokens = [], {}, []
     d = 0
     for i in items:

@@ -321,7 +321,6 @@ def _multi_output(nodes, users, prod, grouped, g: _Groups, cap):
 
 
 def _emit(graph, nodes, prod, unit, worthy, g, options):
-    n = len(nodes)
     preds_count = {}
     succ: dict[int, list[int]] = {}
     prio = {}

@@ -173,7 +173,7 @@ def _dynamic_slice(e, node, ct, linear):
 
 @transpose("dynamic_update_slice")
 def _dynamic_update_slice(e, node, ct, linear):
-    x, u, starts = node.operands[0], node.operands[1], node.operands[2:]
+    u, starts = node.operands[1], node.operands[2:]
     ct_x = e.op("dynamic_update_slice", ct, e.zeros(u.type), *starts) if linear[0] else None
     ct_u = e.op("dynamic_slice", ct, *starts, slice_sizes=u.shape) if linear[1] else None
     return [ct_x, ct_u] + [None] * len(starts)
