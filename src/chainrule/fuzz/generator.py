@@ -33,10 +33,11 @@ TRANSCENDENTAL = frozenset({
     "tanh", "logistic", "erf", "atan2", "power",
 })
 # Ops whose result jumps when a float input moves by one ulp, or that amplify such a move beyond
-# any tolerance (sine of 1e18: one ulp of the argument is many periods).
+# any tolerance (sine of 1e18: one ulp of the argument is many periods; atan2(±0, x < 0) = ±pi,
+# and a float dot or sum may round a zero's sign either way).
 DISCONTINUOUS = frozenset({
     "compare", "floor", "ceil", "round_nearest_even", "sign", "convert", "argmax", "argmin",
-    "is_finite", "remainder", "power", "sine", "cosine", "tan",
+    "is_finite", "remainder", "power", "sine", "cosine", "tan", "atan2",
 })
 
 
