@@ -6,18 +6,14 @@ Medians of repeated calls on the same operands; the loop kernel (now only the ma
 fallback) is skipped above 300^3.
 """
 
-import ctypes
-import os
 import sys
-import tempfile
 import time
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from chainrule.backends.llvm import cache
-from chainrule.backends.llvm.blocked_gemm import standalone_text, vector_bytes
-from chainrule.backends.llvm.target import compile_ir, host
+from chainrule.backends.llvm.blocked_gemm import standalone_library, vector_bytes
+from chainrule.backends.llvm.target import host
 
 SHAPES = [(64, 64, 64, 0, 0), (256, 256, 256, 0, 0), (512, 512, 512, 0, 0), (1024, 1024, 1024, 0, 0),
           (256, 512, 784, 0, 0), (256, 512, 512, 0, 0),  # MLP forward: x @ w
@@ -29,19 +25,8 @@ def build(cpu):
     h = host()
     c, f = (h["cpu"], h["features"]) if cpu == "host" else (cpu, "")
     t0 = time.perf_counter()
-    obj = compile_ir(standalone_text(vector_bytes(None if cpu == "host" else cpu, f)), 2, c, f)
-    dt = time.perf_counter() - t0
-    path = os.path.join(tempfile.mkdtemp(), "gemm.so")
-    cache.link_shared(obj, path)
-    lib = ctypes.CDLL(path)
-    for s, ct in (("s", ctypes.c_float), ("d", ctypes.c_double)):
-        for kind in ("blocked", "loop"):
-            fn = getattr(lib, f"{kind}_{s}gemm")
-            fn.restype = None
-            fn.argtypes = [ctypes.c_int32] * 3 + [ctypes.c_int64] * 3 + [
-                ct, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ct, ctypes.c_void_p,
-                ctypes.c_int64]
-    return lib, dt
+    lib = standalone_library(vector_bytes(None if cpu == "host" else cpu, f), c, f)
+    return lib, time.perf_counter() - t0
 
 
 def gflops(f, flops):

@@ -21,3 +21,12 @@ def jax_x64():
     jax.config.update("jax_enable_x64", True)
     yield
     jax.config.update("jax_enable_x64", prev)
+
+
+@pytest.fixture(scope="module")
+def private_llvm_cache(tmp_path_factory):
+    """A fresh CHAINRULE_CACHE_DIR for one test module, so its compiles run the whole pipeline."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CHAINRULE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    yield
+    mp.undo()

@@ -10,7 +10,6 @@ through their C entry point (NULL runtime table).
 
 from __future__ import annotations
 
-import ctypes
 import os
 import subprocess
 import sys
@@ -19,7 +18,6 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-import chainrule.numpy as cnp
 
 HERE = os.path.abspath(__file__)
 sys.path.insert(0, os.path.dirname(HERE))
@@ -48,24 +46,10 @@ def gemm_library(vbytes: int):
     """ctypes library with blocked_{s,d}gemm (and the loop kernels) built for `vbytes`-byte vectors."""
     if vbytes in _LIBS:
         return _LIBS[vbytes]
-    import tempfile
-
-    from chainrule.backends.llvm import cache
-    from chainrule.backends.llvm.blocked_gemm import standalone_text
-    from chainrule.backends.llvm.target import compile_ir, host
+    from chainrule.backends.llvm.blocked_gemm import standalone_library
+    from chainrule.backends.llvm.target import host
     cpu = CPUS[vbytes]
-    obj = compile_ir(standalone_text(vbytes), 2, cpu or host()["cpu"], "" if cpu else host()["features"])
-    d = tempfile.mkdtemp(prefix="chainrule-gemm-test-")
-    path = os.path.join(d, "gemm.so")
-    cache.link_shared(obj, path)
-    lib = ctypes.CDLL(path)
-    for s, ct in (("s", ctypes.c_float), ("d", ctypes.c_double)):
-        for kind in ("blocked", "loop"):
-            fn = getattr(lib, f"{kind}_{s}gemm")
-            fn.restype = None
-            fn.argtypes = [ctypes.c_int32] * 3 + [ctypes.c_int64] * 3 + [
-                ct, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ct, ctypes.c_void_p,
-                ctypes.c_int64]
+    lib = standalone_library(vbytes, cpu or host()["cpu"], "" if cpu else host()["features"])
     _LIBS[vbytes] = lib
     return lib
 

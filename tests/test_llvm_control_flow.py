@@ -12,12 +12,7 @@ S = TensorType((), "float64")
 I = TensorType((), "int32")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _cache(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("CHAINRULE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    yield
-    mp.undo()
+pytestmark = pytest.mark.usefixtures("private_llvm_cache")  # compiles land in a fresh cache
 
 
 def region(types, fn, name="r"):

@@ -25,12 +25,7 @@ TRANSCENDENTAL = ["exponential", "exponential_minus_one", "log", "log_plus_one",
 TRIG = ["sine", "cosine", "tan"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _cache(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("CHAINRULE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    yield
-    mp.undo()
+pytestmark = pytest.mark.usefixtures("private_llvm_cache")  # compiles land in a fresh cache
 
 
 def float_inputs(dt, n=4000, seed=0, lo=-40, hi=40):

@@ -11,12 +11,7 @@ from chainrule.testing import assert_table_complete, sample_array
 from test_llvm_util import check_graph, run_both
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _cache(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("CHAINRULE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    yield
-    mp.undo()
+pytestmark = pytest.mark.usefixtures("private_llvm_cache")  # compiles land in a fresh cache
 
 
 def test_every_registered_op_lowers_or_is_declared_unsupported():

@@ -16,12 +16,7 @@ from chainrule.testing import edge_values
 from test_llvm_util import assert_ulp, one_op_each, run_both
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _cache(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("CHAINRULE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    yield
-    mp.undo()
+pytestmark = pytest.mark.usefixtures("private_llvm_cache")  # compiles land in a fresh cache
 
 
 def _pow(x, y):

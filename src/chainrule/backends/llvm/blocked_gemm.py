@@ -290,4 +290,27 @@ def standalone_text(vbytes: int) -> str:
     return str(module)
 
 
-__all__ = ["blocked_gemm", "standalone_text", "tile_for", "vector_bytes", "KC"]
+def standalone_library(vbytes: int, cpu: str, features: str):
+    """`standalone_text(vbytes)` compiled for `cpu`/`features` and loaded with ctypes, the four
+    kernels typed as cblas_?gemm64_ (order, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta,
+    C, ldc); for tests and benchmarks."""
+    import ctypes
+    import os
+    import tempfile
+
+    from . import cache
+    from .target import compile_ir
+    path = os.path.join(tempfile.mkdtemp(prefix="chainrule-gemm-"), "gemm.so")
+    cache.link_shared(compile_ir(standalone_text(vbytes), 2, cpu, features), path)
+    lib = ctypes.CDLL(path)
+    for s, ct in (("s", ctypes.c_float), ("d", ctypes.c_double)):
+        for kind in ("blocked", "loop"):
+            fn = getattr(lib, f"{kind}_{s}gemm")
+            fn.restype = None
+            fn.argtypes = [ctypes.c_int32] * 3 + [ctypes.c_int64] * 3 + [
+                ct, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ct, ctypes.c_void_p,
+                ctypes.c_int64]
+    return lib
+
+
+__all__ = ["blocked_gemm", "standalone_library", "standalone_text", "tile_for", "vector_bytes", "KC"]
