@@ -37,14 +37,7 @@ def call_without_pool(exe, args):
     """exe(*args) with the runtime table's pool slot NULL: every region runs on this thread."""
     table = (ctypes.c_void_p * len(RUNTIME_SLOTS))(*exe._rt_table)
     table[RUNTIME_SLOTS.index(POOL_SLOT_NAME)] = None
-    argv, resv, _arena, arena_ptr, pa, pr = exe._state()[:6]
-    for i, a in enumerate(args):
-        argv[i] = a.ctypes.data
-    outs = [np.empty(shape, dt) for shape, dt in exe._native]
-    for j, o in enumerate(outs):
-        resv[j] = o.ctypes.data
-    exe._fn(pa, pr, arena_ptr, ctypes.addressof(table))
-    return outs
+    return exe.run(args, runtime_table=ctypes.addressof(table))
 
 
 # (M, K, N, lhs transposed, rhs transposed): odd sizes, splits along M and along N, slices that

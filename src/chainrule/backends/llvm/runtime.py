@@ -16,7 +16,7 @@ import numpy as np
 
 from ..blas import numpy_openblas
 from ..threadpool import POOL_SLOT_NAME, pool_state
-from ..common import ARRAY_DATA_OFFSET, Executable, array_data_offset_holds, check_arguments
+from ..common import ARRAY_DATA_OFFSET, Executable, array_data_offset_holds, check_arguments, data_pointer
 from .codegen import DATA_OFFSET, ENTRY, ENTRY_OBJECTS, RUNTIME_SLOTS
 
 _ENTRY_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
@@ -155,14 +155,16 @@ class LLVMExecutable(Executable):
         exec("\n".join(lines), env)  # noqa: S102 - generated from shapes and indices only
         return env["call"]
 
-    def run(self, args):
+    def run(self, args, runtime_table=None):
+        """Checked arrays in, results out. `runtime_table`: the address of another runtime table
+        (tests pass one with NULL slots, e.g. no thread pool)."""
         argv, resv, _arena, arena_ptr, pa, pr = self._state()[:6]
         for i, a in enumerate(args):
-            argv[i] = a.ctypes.data
+            argv[i] = data_pointer(a)
         outs = [np.empty(shape, dt) for shape, dt in self._native]
         for j, o in enumerate(outs):
-            resv[j] = o.ctypes.data
-        self._fn(pa, pr, arena_ptr, self._rt)
+            resv[j] = data_pointer(o)
+        self._fn(pa, pr, arena_ptr, self._rt if runtime_table is None else runtime_table)
         if self._all_native:
             return outs
         final = []
