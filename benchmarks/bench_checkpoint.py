@@ -8,8 +8,9 @@ shows that too. What does bound memory is the sqrt(T) scheme: an outer scan
 over T/K chunks whose body is a *checkpointed* inner scan of K steps. The
 backward pass then stores T/K chunk carries, and recomputes one chunk at a
 time (storing its K carries only while that chunk is transposed): about
-T/K + 2K carries instead of T (the 2K: the inner recomputation is a joint
-primal/tangent scan, and the scan rule stacks both carries).
+T/K + K carries instead of T (the transpose of the checkpoint recomputes the
+chunk as a joint primal/tangent scan whose tangents are zero and unread;
+pruning leaves a primal scan stacking the chunk's K carries).
 
 The workload: an RNN, h_t = tanh(h_{t-1} W + x_t), loss = sum_t |h_t|^2,
 gradient with respect to W, float64. Memory is measured for real:

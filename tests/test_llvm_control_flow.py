@@ -77,6 +77,25 @@ def test_scan_carries_and_stacks(reverse):
     check_graph(g, [np.float64(0.7), rng.standard_normal(3), rng.standard_normal((4, 3))], {0: 8, 1: 8})
 
 
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("length", [1, 2, 5])
+def test_scan_stacking_its_carries_keeps_them_in_the_stacked_output(reverse, length):
+    # carries a, b stacked as they enter each step (a twice, b once); a also becomes b and b a
+    # (each reads the other's slice), c is not stacked; the carries live in the output's slices
+    b = GraphBuilder("stack")
+    a0, b0, c0 = (b.param(F, n) for n in ("a0", "b0", "c0"))
+    xs = b.param(TensorType((length, 3), "float64"), "xs")
+
+    def body(rb, a, bb, c, xi):
+        a2 = rb.op("add", rb.op("multiply", a, c), xi)  # exact ops: results must be bit-identical
+        return bb, a2, rb.op("add", c, a), a, rb.op("negate", a), bb, a
+    out = b.emit("scan", [a0, b0, c0, xs], {"num_carry": 3, "length": length, "reverse": reverse},
+                 (region([F, F, F, F], body),)).results
+    g = b.build(list(out))
+    rng = np.random.default_rng(1)
+    check_graph(g, [rng.standard_normal(3) * 0.5 for _ in range(3)] + [rng.standard_normal((length, 3))])
+
+
 def test_nested_control_flow_and_empty_scan():
     b = GraphBuilder("nested")
     x = b.param(F, "x")

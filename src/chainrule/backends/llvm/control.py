@@ -3,7 +3,8 @@
 Each region is compiled as an internal function with the entry's signature
 (ModuleBuilder.sub_entry). Loops keep two copies of the carry in the kernel's
 arena scratch and swap them each iteration, so a body never reads the buffer
-it writes.
+it writes; a scan carry that the body also stacks as an output lives in that
+output's slices instead (`_stacked_carries`).
 """
 
 from __future__ import annotations
@@ -99,30 +100,60 @@ def emit_while(em: Emitter, kernel):
         em.memcpy(em.ptr[id(r)], b.select(ph, b_, a_), r.type.nbytes)
 
 
+def _stacked_carries(node) -> dict[int, int]:
+    """{carry k: output j} for outputs that stack carry k as it enters each step (the body returns the
+    carry's parameter itself, as reverse mode's residual scans do). Such a carry lives in its output's
+    slices: step i reads slice i and writes the next step's slice, so nothing is copied per step."""
+    (body,) = node.regions
+    nc, nk = node.attrs["num_consts"], node.attrs["num_carry"]
+    if node.attrs["length"] == 0:
+        return {}
+    out = {}
+    for j, r in enumerate(body.results[nk:]):
+        for k in range(nk):
+            if r is body.params[nc + k] and k not in out:
+                out[k] = j
+                break
+    return out
+
+
 def emit_scan(em: Emitter, kernel):
     b = em.b
     node = kernel.node
     nc, nk, length = node.attrs["num_consts"], node.attrs["num_carry"], node.attrs["length"]
+    rev = node.attrs["reverse"]
     ops = kernel.operands
     consts, init, xs = ops[:nc], ops[nc:nc + nk], ops[nc + nk:]
     (body_fn,) = _region_calls(em, kernel)
     A, B, used = _carry_slots(em, [v.type for v in init])
     sub = byte_offset(b, em.scratch, used + ALIGN)
-    for dst, v in zip(A, init):
-        em.memcpy(dst, em.ptr[id(v)], v.type.nbytes)
     carry_out, ys = node.results[:nk], node.results[nk:]
+    stacked = _stacked_carries(node)
+
+    def y_slice(y, i):
+        return byte_offset(b, em.ptr[id(y)], b.mul(i, i64(y.type.nbytes // max(length, 1))))
+
+    for k, (dst, v) in enumerate(zip(A, init)):
+        first = y_slice(ys[stacked[k]], i64(length - 1 if rev else 0)) if k in stacked else dst
+        em.memcpy(first, em.ptr[id(v)], v.type.nbytes)
     phase = em.alloca(I1, ir.Constant(I1, 0))
     with em.loop(length) as step:
-        i = b.sub(i64(length - 1), step) if node.attrs["reverse"] else step
+        i = b.sub(i64(length - 1), step) if rev else step
         ph = b.load(phase)
         cur = [b.select(ph, y_, x_) for x_, y_ in zip(A, B)]
         nxt = [b.select(ph, x_, y_) for x_, y_ in zip(A, B)]
+        ysl = [y_slice(y, i) for y in ys]
+        last = b.icmp_unsigned("==", step, i64(length - 1))
+        for k, j in stacked.items():
+            cur[k] = ysl[j]
+            after = y_slice(ys[j], b.sub(i, i64(1)) if rev else b.add(i, i64(1)))
+            nxt[k] = b.select(last, em.ptr[id(carry_out[k])], after)
         xsl = [byte_offset(b, em.ptr[id(x)], b.mul(i, i64(x.type.nbytes // max(length, 1)))) for x in xs]
-        ysl = [byte_offset(b, em.ptr[id(y)], b.mul(i, i64(y.type.nbytes // max(length, 1)))) for y in ys]
         argv = em.ptr_array([em.ptr[id(c)] for c in consts] + cur + xsl)
         resv = em.ptr_array(nxt + ysl)
         b.call(body_fn, [argv, resv, sub, em.rt])
         b.store(b.not_(ph), phase)
     ph = b.load(phase)
-    for r, a_, b_ in zip(carry_out, A, B):
-        em.memcpy(em.ptr[id(r)], b.select(ph, b_, a_), r.type.nbytes)
+    for k, (r, a_, b_) in enumerate(zip(carry_out, A, B)):
+        if k not in stacked:  # a stacked carry's last step wrote the result
+            em.memcpy(em.ptr[id(r)], b.select(ph, b_, a_), r.type.nbytes)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ...ir import Graph, GraphBuilder, Value
+from ..scan_prune import prune_scan, rewire
 from .emit import Emitter
 from .errors import NonDifferentiableError
 from .trace import jvp_trace
@@ -52,14 +53,24 @@ def _suffixed(name: str | None, suffix: str) -> str | None:
 
 
 def dce(b: GraphBuilder, results) -> Graph:
-    """Build the graph keeping only nodes the results depend on (regions are closed: not entered)."""
+    """Build the graph keeping only nodes the results depend on (regions are closed: not entered,
+    but a scan loses the carries and outputs nothing reads: `prune_scan`)."""
     live = {id(r) for r in results}
     kept = []
+    pruned = {}
     for node in reversed(b.nodes):
         if any(id(r) in live for r in node.results):
             kept.append(node)
-            live.update(id(v) for v in node.operands)
-    b.nodes = kept[::-1]
+            p = prune_scan(node, live) if node.op.name == "scan" else None
+            if p is not None:
+                pruned[id(node)] = p
+            live.update(id(v) for v in (p[0] if p else node).operands)
+    kept.reverse()
+    if pruned:
+        env = {}
+        kept = rewire(kept, env, pruned)
+        results = [env.get(id(r), r) for r in results]
+    b.nodes = kept
     return b.build(results)
 
 
