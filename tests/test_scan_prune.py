@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-import chainrule.numpy as cnp
 from chainrule.backends import compile as compile_graph
 from chainrule.backends.reference import evaluate
 from chainrule.ir import Graph, GraphBuilder, TensorType, verify
 from chainrule.passes.scan_prune import prune_scan
+from test_checkpoint_memory import loss as rnn_loss  # the RNN, plain or in checkpointed chunks
 
 F64 = "float64"
 V = TensorType((3,), F64)
@@ -59,20 +59,6 @@ def test_nothing_to_prune_gives_none():
     assert prune_scan(node, {id(r) for r in node.results}) is None
 
 
-def _rnn(chunked):
-    def loss(W, xs):
-        def cell(c, x):
-            h, acc = c
-            h = cnp.tanh(h @ W + x)
-            return (h, acc + cnp.sum(h * h)), None
-
-        h0 = cnp.zeros(xs.shape[-2:])
-        step = cr.checkpoint(lambda c, xc: cr.scan(cell, c, xc)) if chunked else cell
-        (_, acc), _ = cr.scan(step, (h0, cnp.sum(h0)), xs)
-        return acc
-    return loss
-
-
 def _loop_dots(graph):
     """dot_general nodes in the bodies of innermost scans (the per-step GEMMs)."""
     out = 0
@@ -89,9 +75,9 @@ def test_checkpointed_chunked_scan_recomputes_only_the_primal(backend):
     rng = np.random.default_rng(1)
     W = rng.standard_normal((4, 4)) * 0.4
     xs = rng.standard_normal((6, 3, 2, 4)) * 0.3
-    g = cr.jit(cr.grad(_rnn(True))).lower(W, xs).graph
+    g = cr.jit(cr.grad(rnn_loss(True))).lower(W, xs).graph
     assert _loop_dots(g) == 5
     got = compile_graph(g, backend=backend)(W, xs)
     got = got[0] if isinstance(got, (list, tuple)) else got
-    plain = evaluate(cr.jit(cr.grad(_rnn(False))).lower(W, xs.reshape(18, 2, 4)).graph, [W, xs.reshape(18, 2, 4)])
+    plain = evaluate(cr.jit(cr.grad(rnn_loss(False))).lower(W, xs.reshape(18, 2, 4)).graph, [W, xs.reshape(18, 2, 4)])
     np.testing.assert_allclose(got, plain[0], rtol=1e-12, atol=1e-13)

@@ -80,3 +80,14 @@ def producer(value, opname: str):
     """The node that made `value` when it is an `opname` node, else None."""
     n = value.node
     return n if n is not None and n.op.name == opname else None
+
+
+def live_nodes(nodes, results) -> list:
+    """The nodes (in their order) that `results` need, by one backward sweep; regions are not entered."""
+    live = {id(r) for r in results}
+    kept = []
+    for node in reversed(nodes):
+        if any(id(r) in live for r in node.results):
+            kept.append(node)
+            live.update(id(v) for v in node.operands)
+    return kept[::-1]

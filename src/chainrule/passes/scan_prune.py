@@ -12,6 +12,7 @@ results are all-or-nothing to it; `prune_scan` does it for one node.
 from __future__ import annotations
 
 from ..ir import Graph, Node, Value
+from .graphutil import live_nodes
 
 
 def _needed_params(body: Graph, results) -> set[int]:
@@ -46,16 +47,10 @@ def prune_scan(node: Node, live) -> tuple[Node, list[int]] | None:
         return None
     keep = consts + [nc + i for i in carry] + [nc + nk + i for i in xs]
     results = [body.results[i] for i in carry] + [body.results[nk + j] for j in ys]
-    live_ids = {id(r) for r in results}
-    nodes = []
-    for n in reversed(body.nodes):
-        if any(id(r) in live_ids for r in n.results):
-            nodes.append(n)
-            live_ids.update(id(v) for v in n.operands)
     # fresh params: a param's index is its position (plans read it)
     params = [Value(body.params[i].type, None, k, body.params[i].name) for k, i in enumerate(keep)]
     env = {id(body.params[i]): p for i, p in zip(keep, params)}
-    nodes = rewire(nodes[::-1], env)
+    nodes = rewire(live_nodes(body.nodes, results), env)
     new_body = Graph(body.name, params, nodes, [env.get(id(r), r) for r in results])
     out_types = [node.results[i].type for i in carry] + [node.results[nk + j].type for j in ys]
     new = Node(node.op, [node.operands[i] for i in keep], a.replace(num_consts=len(consts), num_carry=len(carry)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ...ir import Graph, GraphBuilder
+from ..graphutil import live_nodes
 from .context import BatchContext, batched_type
 from .table import BATCH_RULES
 
@@ -106,11 +107,5 @@ def batch_graph(g: Graph, in_axes: Sequence[int | None], axis_size: int,
 def _without_dead_nodes(b: GraphBuilder, results) -> Graph:
     """The graph of `b` keeping only nodes the results use (rules and the cache of broadcasts may
     leave some behind, e.g. a broadcast folded into a later one). Regions are closed: not entered."""
-    live = {id(r) for r in results}
-    kept = []
-    for node in reversed(b.nodes):
-        if any(id(r) in live for r in node.results):
-            kept.append(node)
-            live.update(id(v) for v in node.operands)
-    b.nodes = kept[::-1]
+    b.nodes = live_nodes(b.nodes, results)
     return b.build(results)
