@@ -16,6 +16,7 @@ import pytest
 jax = pytest.importorskip("jax")
 import jax.numpy as jnp  # noqa: E402
 
+import chainrule as cr  # noqa: E402
 from chainrule.backends import compile as compile_any  # noqa: E402
 from chainrule.backends.jax import (JaxExecutable, compile, deserialize, deserialize_and_call,  # noqa: E402
                                     make_mesh)
@@ -305,3 +306,26 @@ def test_frontend_jit_runs_on_this_backend():
     with jax.enable_x64(True):
         g_ref = jax.grad(lambda w, x: jnp.sum(jnp.tanh(x @ w)))(p["w"], x)
     assert_same(np.asarray(g_jax), np.asarray(g_ref), rtol=1e-13, atol=1e-14)
+
+
+def test_jit_and_function_pass_device_arrays_through_without_host_copies():
+    """cr.jit / cr.function on the jax backend take jax.Arrays as they are (on a GPU a host round
+    trip cost 1.5 ms of a 1.8 ms step); wrong ones still fail with the parameter's name."""
+    f = cr.jit(lambda a, b: (a * b).sum(axis=0), backend="jax", return_jax_arrays=True)
+    x, y = np.arange(6.0, dtype=np.float32).reshape(3, 2), np.ones((3, 2), np.float32)
+    want = (x * y).sum(axis=0)
+    dx, dy = jax.device_put(x), jax.device_put(y)
+    for _ in range(2):
+        with jax.transfer_guard("disallow"):
+            out = f(dx, dy)
+        assert isinstance(out, jax.Array)
+        np.testing.assert_array_equal(np.asarray(out), want)
+    p = cr.placeholder((3, 2), "float32", name="p")
+    g = cr.function([p], p * 2.0, backend="jax", return_jax_arrays=True)
+    with jax.transfer_guard("disallow"):
+        out = g(dx)
+    np.testing.assert_array_equal(np.asarray(out), x * 2)
+    with pytest.raises(TypeError, match="p: expected dtype float32"):
+        g(jax.device_put(x.astype(np.int32)))
+    with pytest.raises(ValueError, match="p: expected shape"):
+        g(jax.device_put(np.ones((2, 3), np.float32)))

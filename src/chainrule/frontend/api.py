@@ -60,6 +60,7 @@ class Compiled:
         self._single_out = out_tree.kind == "leaf"
         # the LLVM executable's __call__ is its own fast path (it re-checks cheaply); others go through run
         self._direct = getattr(executable, "backend", None) == "llvm"
+        self._device_array_type = getattr(executable, "device_array_type", None)
         self._fast_calls: dict = {}  # fast_key of flat arguments -> fast_caller (see __call__)
 
     def call_fast(self, args):
@@ -127,7 +128,7 @@ class Compiled:
         return self.call_flat(leaves)
 
     def call_flat(self, leaves):
-        arrays = _prepare(leaves, self._param_types, self.graph)
+        arrays = _prepare(leaves, self._param_types, self.graph, self._device_array_type)
         outs = self.executable.run(arrays)
         return pytree.unflatten(self.out_tree, outs)
 
@@ -146,8 +147,10 @@ def c_aligned(a):
     return _c_aligned(a)
 
 
-def _prepare(leaves, types, graph) -> list[np.ndarray]:
-    """Check arguments against the compiled signature (fast path for good arrays)."""
+def _prepare(leaves, types, graph, device_array_type=None) -> list:
+    """Check arguments against the compiled signature (fast path for good arrays). Arrays of the
+    backend's own `device_array_type` (jax.Array) with the right dtype and shape pass as they are:
+    converting them would copy a GPU array to the host and back."""
     if len(leaves) != len(types):
         raise TypeError(f"{graph.name} takes {len(types)} array argument(s), got {len(leaves)}")
     out = []
@@ -157,6 +160,13 @@ def _prepare(leaves, types, graph) -> list[np.ndarray]:
             continue
         from ..backends.common import check_array
         name = graph.params[i].name or f"argument {i}"
+        if device_array_type is not None and isinstance(x, device_array_type):
+            if x.dtype != t.dtype.np:
+                raise TypeError(f"{name}: expected dtype {t.dtype.name}, got {x.dtype} (cast it with .astype)")
+            if tuple(x.shape) != t.shape:
+                raise ValueError(f"{name}: expected shape {t.shape}, got {tuple(x.shape)}")
+            out.append(x)
+            continue
         if is_tensor(x):
             raise TypeError(f"{name}: got a symbolic tensor; compiled functions take concrete arrays")
         if not isinstance(x, np.ndarray) and isinstance(x, (bool, int, float, np.generic)):

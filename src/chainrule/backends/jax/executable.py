@@ -34,6 +34,7 @@ class JaxExecutable(Executable):
     """Runs a graph through XLA; see `chainrule.backends.jax.compile`."""
 
     backend = "jax"
+    device_array_type = jax.Array  # arguments it takes as they are: no copy to the host and back
 
     def __init__(self, graph, device=None, return_jax_arrays=False, mesh=None,
                  in_shardings=None, out_shardings=None, cache=True, **options):
