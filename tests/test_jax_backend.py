@@ -136,8 +136,9 @@ def _run(code: str, devices: int | None = None, timeout=240) -> str:
     """Run Python `code` in a fresh interpreter; returns its stdout, fails on a non-zero exit."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
-    if devices:
+    if devices:  # simulated CPU devices, also on a machine whose JAX defaults to a GPU
         env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+        env["JAX_PLATFORMS"] = "cpu"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=timeout,
                           cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
