@@ -31,7 +31,8 @@ def i64(*shape, low=-5, high=6):
 
 
 def jax_oracle(fun, args):
-    with jax.enable_x64(True):
+    # full-precision matmuls: on GPUs JAX's default float32 matmul rounds through TF32
+    with jax.enable_x64(True), jax.default_matmul_precision("highest"):
         out = jax.jit(fun)(*args)  # one compile, not one per primitive
     return [np.asarray(o) for o in jax.tree_util.tree_leaves(out)]
 

@@ -8,8 +8,10 @@ becomes a region graph of its own.
 
 from __future__ import annotations
 
+import jax
+
 from ..ir import GraphBuilder, TensorType, int32
-from .jax_primitives import Context, prim
+from .jax_primitives import Context, UnsupportedPrimitiveError, prim
 
 
 def region(name, param_types, build, parent: Context | None = None):
@@ -59,6 +61,9 @@ def _while(ctx, eqn, ins):
 @prim("scan")
 def _scan(ctx, eqn, ins):
     p = eqn.params
+    if "num_consts" not in p:  # JAX 0.11 describes scan operands by flat trees (`ft_in`)
+        raise UnsupportedPrimitiveError(f"from_jax: the scan of JAX {jax.__version__} (operands given as "
+                                        "flat trees) is not supported yet; JAX <= 0.10 works")
     nc, nk, length = p["num_consts"], p["num_carry"], p["length"]
     types = [v.type for v in ins[:nc + nk]] + [TensorType(v.shape[1:], v.dtype) for v in ins[nc + nk:]]
     body = region("body", types, _inline(p["jaxpr"]), ctx)
