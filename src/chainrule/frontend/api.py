@@ -360,6 +360,9 @@ def _leaf_key(x):
         return (x.shape, x.dtype.str)
     if isinstance(x, Spec):
         return (x.shape, x.dtype.np.str)
+    dt = getattr(x, "dtype", None)
+    if isinstance(dt, np.dtype) and not isinstance(x, np.generic):  # device arrays (jax.Array): no spec_of
+        return (tuple(x.shape), dt.str, type(x).__name__)
     t = spec_of(x)
     return (t.shape, t.dtype.np.str, type(x).__name__)
 
