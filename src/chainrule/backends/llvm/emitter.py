@@ -141,46 +141,37 @@ class Emitter:
         """for i in range(n): the body is built inside the `with`. A loop nest of fewer than
         SMALL_LOOP_ELEMENTS iterations whose scalar cost fits the module's budget is not
         vectorized (see `no_vectorize`)."""
-        b = self.b
-        pre = b.block
         first_block = len(self.fn.blocks)
-        body = self.fn.append_basic_block("loop")
-        done = self.fn.append_basic_block("done")
-        b.cbranch(ir.Constant(I1, int(n > 0)), body, done)
-        b.position_at_end(body)
-        i = b.phi(I64)
-        i.add_incoming(i64(0), pre)
-        self.memo.append({})
-        self.trips.append(n)
-        try:
+        with self._counted(i64(0), i64(n), ir.Constant(I1, int(n > 0)), n) as i:
             yield i
-        finally:
-            self.memo.pop()
-            self.trips.pop()
-        nxt = b.add(i, i64(1))
-        i.add_incoming(nxt, b.block)
-        br = b.cbranch(b.icmp_unsigned("<", nxt, i64(n)), body, done)
         if None not in self.trips and math.prod(self.trips) * n < SMALL_LOOP_ELEMENTS:
             # scalar cost: iterations x instructions of the body (nested loops included)
             cost = math.prod(self.trips) * n * sum(len(bb.instructions) for bb in self.fn.blocks[first_block:])
             if cost <= self.mb.scalar_budget[0]:
                 self.mb.scalar_budget[0] -= cost
-                br.set_metadata("llvm.loop", no_vectorize(self.mb.module))
-        b.position_at_end(done)
+                self.latch.set_metadata("llvm.loop", no_vectorize(self.mb.module))
 
     @contextmanager
     def loop_range(self, lo, hi):
         """for i in range(lo, hi) with run-time bounds."""
+        with self._counted(lo, hi, self.b.icmp_unsigned("<", lo, hi), None) as i:
+            yield i
+
+    @contextmanager
+    def _counted(self, lo, hi, enter, trips):
+        """for i in range(lo, hi), entered when `enter`; the loop's back-edge branch is left in
+        `self.latch` (where loop metadata goes). `trips`: the trip count, None if known only at
+        run time."""
         b = self.b
         pre = b.block
         body = self.fn.append_basic_block("loop")
         done = self.fn.append_basic_block("done")
-        b.cbranch(b.icmp_unsigned("<", lo, hi), body, done)
+        b.cbranch(enter, body, done)
         b.position_at_end(body)
         i = b.phi(I64)
         i.add_incoming(lo, pre)
         self.memo.append({})
-        self.trips.append(None)
+        self.trips.append(trips)
         try:
             yield i
         finally:
@@ -188,7 +179,7 @@ class Emitter:
             self.trips.pop()
         nxt = b.add(i, i64(1))
         i.add_incoming(nxt, b.block)
-        b.cbranch(b.icmp_unsigned("<", nxt, hi), body, done)
+        self.latch = b.cbranch(b.icmp_unsigned("<", nxt, hi), body, done)
         b.position_at_end(done)
 
     @contextmanager
