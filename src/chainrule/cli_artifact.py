@@ -3,6 +3,7 @@
     chainrule compile MODULE:FUNCTION --arg f32[8,784] ... [--grad | --value-and-grad] -o f.crx
     chainrule run f.crx --inputs in.npz [--output out.npz]
     chainrule show f.crx
+    chainrule keygen -o KEY
     chainrule graph FILE|MODULE:FUNCTION [--arg ...] --format dot|svg|png -o FILE
 
 Registered by cli.py through `register(register_command, UserError)`; heavy
@@ -36,6 +37,10 @@ _EXAMPLES = {
     "show": """example:
   chainrule show loss.crx          # signature, payloads, target, sizes and the graph
   chainrule show loss.crx --manifest""",
+    "keygen": """example:
+  chainrule keygen -o release.key        # writes release.key (private, 0600) and release.key.pub
+  chainrule compile model.py:loss --arg f32[784,10] --signing-key release.key -o loss.crx
+  chainrule run loss.crx --trusted-key release.key.pub --inputs in.npz""",
     "graph": """examples:
   chainrule graph loss.crx --format svg -o loss.svg
   chainrule graph model.py:loss --arg f32[784,10] --arg f32[8,784] --arg f32[8,10] --grad \\
@@ -132,15 +137,21 @@ def _help(p, name):
     p.epilog = _EXAMPLES[name]
 
 
-def load_artifact(path, payload=None):
+def _trusted_key_argument(p):
+    p.add_argument("--trusted-key", action="append", metavar="KEY.pub", dest="trusted_keys",
+                   help="refuse the artifact unless it is signed by this Ed25519 public key "
+                        "(repeat for several; see `chainrule keygen`)")
+
+
+def load_artifact(path, payload=None, trusted_keys=None):
     import warnings
 
     from .artifact import ArtifactError, load
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            g = load(path, payload=payload)
-    except (ArtifactError, ValueError) as e:
+            g = load(path, payload=payload, trusted_keys=trusted_keys)
+    except (ArtifactError, ValueError, TypeError, ImportError) as e:
         raise UserError(str(e)) from None
     for w in caught:
         print(f"chainrule: warning: {w.message}", file=sys.stderr)
@@ -160,6 +171,8 @@ def _compile_arguments(p):
     p.add_argument("--cpu", default="host", metavar="CPU",
                    help="CPU of the native library: host (default, all of this CPU's features) or x86-64, "
                         "x86-64-v2, x86-64-v3, x86-64-v4 for a library that runs on every CPU of that level")
+    p.add_argument("--signing-key", metavar="KEY", default=None,
+                   help="sign the artifact with this Ed25519 private key (see `chainrule keygen`)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.crx", help="the artifact to write")
 
 
@@ -179,8 +192,9 @@ def _compile_run(args) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             export(compiled, args.output, payloads=payloads,
-                   opt_level=2 if args.opt_level is None else args.opt_level, cpu=args.cpu)
-    except ValueError as e:
+                   opt_level=2 if args.opt_level is None else args.opt_level, cpu=args.cpu,
+                   signing_key=args.signing_key)
+    except (ValueError, TypeError) as e:
         raise UserError(str(e)) from None
     except (NotImplementedError, ImportError, RuntimeError) as e:
         raise UserError(f"cannot compile {args.target}: {type(e).__name__}: {str(e).splitlines()[0]}") from None
@@ -204,6 +218,7 @@ def _run_arguments(p):
     p.add_argument("--output", "-o", metavar="OUT.npz", help="save the results here instead of printing them")
     p.add_argument("--payload", choices=("native", "stablehlo", "graph"), default=None,
                    help="force a payload (default: the native library when it runs here)")
+    _trusted_key_argument(p)
 
 
 def _read_inputs(g, path):
@@ -228,7 +243,7 @@ def _read_inputs(g, path):
 
 def _run_run(args) -> int:
     import numpy as np
-    g = load_artifact(args.artifact, args.payload)
+    g = load_artifact(args.artifact, args.payload, args.trusted_keys)
     leaves = _read_inputs(g, args.inputs)
     try:
         outs = g.run_flat(leaves)
@@ -254,6 +269,7 @@ def _show_arguments(p):
     p.add_argument("artifact", metavar="FILE.crx")
     p.add_argument("--manifest", action="store_true", help="print the manifest as JSON instead")
     p.add_argument("--no-ir", action="store_true", help="leave out the graph's text form")
+    _trusted_key_argument(p)
 
 
 def _show_run(args) -> int:
@@ -263,8 +279,8 @@ def _show_run(args) -> int:
     from .artifact.container import read_verified
     from .artifact.host import incompatibility
     try:
-        manifest, members = read_verified(args.artifact)
-    except ArtifactError as e:
+        manifest, members = read_verified(args.artifact, args.trusted_keys)
+    except (ArtifactError, ValueError, TypeError, ImportError) as e:
         raise UserError(str(e)) from None
     if args.manifest:
         print(json.dumps(manifest, indent=2, sort_keys=True))
@@ -273,6 +289,7 @@ def _show_run(args) -> int:
     out = [f"artifact  {args.artifact} ({os.path.getsize(args.artifact)} bytes, format {manifest['format_version']}, "
            f"chainrule {manifest.get('chainrule_version')}, created {manifest.get('created')})",
            f"function  @{manifest.get('name')} (compiled with the {manifest.get('backend')} backend)",
+           f"signature {_signature_line(args)}",
            "inputs"]
     for i, t in enumerate(sig["inputs"]):
         out.append(f"  arg{i:<3} {t['name']:<16} {t['dtype']}[{','.join(map(str, t['shape']))}]")
@@ -303,6 +320,38 @@ def _show_run(args) -> int:
         print("graph")
         print(members[manifest["payloads"]["graph"]["member"]].decode(), end="")
     return 0
+
+
+# --- keygen --------------------------------------------------------------------------------------
+
+def _keygen_arguments(p):
+    _help(p, "keygen")
+    p.add_argument("-o", "--output", required=True, metavar="KEY",
+                   help="where to write the private key (mode 0600); the public key goes to KEY.pub")
+
+
+def _keygen_run(args) -> int:
+    from .artifact.signing import generate, key_id, public_key
+    try:
+        priv, pub = generate(args.output)
+    except FileExistsError as e:
+        raise UserError(f"{e.filename} exists already: keygen never overwrites a key") from None
+    except OSError as e:
+        raise UserError(f"cannot write {e.filename or args.output}: {e.strerror or e}") from None
+    except ImportError as e:
+        raise UserError(str(e)) from None
+    print(f"wrote the private key {priv} (keep it secret) and the public key {pub} (key id {key_id(public_key(pub))})")
+    return 0
+
+
+def _signature_line(args) -> str:
+    from .artifact.container import signer
+    key = signer(args.artifact)
+    if key is None:
+        return "none (the artifact is not signed)"
+    if args.trusted_keys:
+        return f"Ed25519, key id {key}, verified with a trusted key"
+    return f"Ed25519, key id {key}, not checked (pass --trusted-key KEY.pub to check it)"
 
 
 # --- graph ---------------------------------------------------------------------------------------
@@ -383,7 +432,7 @@ def _write(path, text):
 # --- registration --------------------------------------------------------------------------------
 
 def register(register_command, user_error):
-    """Add the four subcommands to the `chainrule` command (called once by cli.py)."""
+    """Add the five subcommands to the `chainrule` command (called once by cli.py)."""
     global UserError
     UserError = user_error
     register_command("compile", "trace and compile MODULE:FUNCTION into a .crx artifact",
@@ -395,5 +444,8 @@ def register(register_command, user_error):
     register_command("show", "describe a .crx artifact: signature, payloads, target, sizes, IR",
                      _show_arguments, _show_run,
                      description="Check a .crx artifact and print its signature, payloads, target, sizes and graph.")
+    register_command("keygen", "write an Ed25519 key pair for signing artifacts", _keygen_arguments, _keygen_run,
+                     description="Write a new Ed25519 key pair: export with --signing-key KEY, and run or show "
+                                 "with --trusted-key KEY.pub to refuse artifacts that someone else made.")
     register_command("graph", "draw a graph (Graphviz dot, svg or png)", _graph_arguments, _graph_run,
                      description="Draw the graph of an artifact, a .crir file or a traced function with Graphviz.")

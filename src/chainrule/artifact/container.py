@@ -22,12 +22,14 @@ import json
 import re
 import zipfile
 
+from . import signing
 from .errors import ArtifactError
 
 FORMAT_NAME = "chainrule-artifact"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-_COMMENT = re.compile(rb"^chainrule-artifact format=(\d+) manifest-sha256=([0-9a-f]{64})$")
+_COMMENT = re.compile(rb"^chainrule-artifact format=(\d+) manifest-sha256=([0-9a-f]{64})"
+                      rb"(?: signature-ed25519=([A-Za-z0-9+/=]{1,200}) key-id=([0-9a-f]{16}))?$")
 _FIXED_TIME = (2020, 1, 1, 0, 0, 0)  # reproducible archives: identical inputs give identical bytes
 
 
@@ -35,8 +37,11 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def pack(manifest: dict, members: dict[str, bytes]) -> bytes:
-    """The archive bytes: the members, their checksums written into the manifest, the manifest last."""
+def pack(manifest: dict, members: dict[str, bytes], signing_key=None) -> bytes:
+    """The archive bytes: the members, their checksums written into the manifest, the manifest last.
+
+    signing_key: an Ed25519 private key (see signing.py) whose signature of the manifest goes into
+    the zip comment."""
     manifest = dict(manifest)
     manifest["members"] = {name: {"sha256": sha256(data), "size": len(data)} for name, data in sorted(members.items())}
     mbytes = json.dumps(manifest, indent=1, sort_keys=True).encode()
@@ -47,7 +52,8 @@ def pack(manifest: dict, members: dict[str, bytes]) -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             zf.writestr(info, data)
-        zf.comment = f"{FORMAT_NAME} format={FORMAT_VERSION} manifest-sha256={sha256(mbytes)}".encode()
+        signature = "" if signing_key is None else signing.sign(mbytes, signing_key)
+        zf.comment = f"{FORMAT_NAME} format={FORMAT_VERSION} manifest-sha256={sha256(mbytes)}{signature}".encode()
     return buf.getvalue()
 
 
@@ -56,9 +62,21 @@ def _safe_name(name: str) -> bool:
         all(part not in ("", ".", "..") for part in name.split("/"))
 
 
-def read_verified(source) -> tuple[dict, dict[str, bytes]]:
-    """(manifest, member bytes) of the artifact at `source` (a path or bytes), all checks passed."""
+def signer(source) -> str | None:
+    """The key id in the zip comment of a verified artifact at `source` (a path or bytes), or None
+    when it is unsigned; the signature itself is checked by read_verified(trusted_keys=...)."""
+    with zipfile.ZipFile(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source) as zf:
+        m = _COMMENT.match(zf.comment or b"")
+    return m.group(4).decode() if m and m.group(4) else None
+
+
+def read_verified(source, trusted_keys=None) -> tuple[dict, dict[str, bytes]]:
+    """(manifest, member bytes) of the artifact at `source` (a path or bytes), all checks passed.
+
+    trusted_keys: Ed25519 public keys (see signing.py); when given, the manifest must carry a
+    signature by one of them, checked before any other member is read."""
     where = "<bytes>" if isinstance(source, (bytes, bytearray)) else str(source)
+    keys = None if trusted_keys is None else signing.public_keys(trusted_keys)  # bad keys: the caller's error
     try:
         if isinstance(source, (bytes, bytearray)):
             raw = bytes(source)
@@ -93,13 +111,20 @@ def read_verified(source) -> tuple[dict, dict[str, bytes]]:
             raise ArtifactError(f"{where}: {MANIFEST} is missing")
         data = {}
         try:
-            for n in names:
+            for n in [MANIFEST] + [n for n in names if n != MANIFEST]:
                 data[n] = zf.read(n)
+                if n == MANIFEST:
+                    if sha256(data[n]) != m.group(2).decode():
+                        raise ArtifactError(f"{where}: {MANIFEST} does not match its checksum "
+                                            "(it was altered or damaged)")
+                    if keys is not None:
+                        signing.verify(where, data[n], m.group(3) and m.group(3).decode(),
+                                       m.group(4) and m.group(4).decode(), keys)
+        except ArtifactError:
+            raise
         except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as e:
             raise ArtifactError(f"{where}: cannot read member {n}: {e} (the file is damaged)") from None
     mbytes = data.pop(MANIFEST)
-    if sha256(mbytes) != m.group(2).decode():
-        raise ArtifactError(f"{where}: {MANIFEST} does not match its checksum (it was altered or damaged)")
     try:
         manifest = json.loads(mbytes)
     except ValueError as e:

@@ -180,9 +180,13 @@ def _runner(name, manifest, members):
     return _GraphRunner(member.decode())
 
 
-def load(path, payload: str | None = None) -> LoadedFunction:
-    """Load the artifact at `path` (see module doc). payload: force "native", "stablehlo" or "graph"."""
-    manifest, members = read_verified(path)
+def load(path, payload: str | None = None, trusted_keys=None) -> LoadedFunction:
+    """Load the artifact at `path` (see module doc). payload: force "native", "stablehlo" or "graph".
+
+    trusted_keys: Ed25519 public keys (paths of the `.pub` files `chainrule keygen` writes, PEM
+    bytes or `cryptography` key objects); when given, an artifact not signed by one of them is
+    refused with ArtifactError before any member but the manifest is read."""
+    manifest, members = read_verified(path, trusted_keys)
     payloads = manifest.get("payloads", {})
     for name, info in payloads.items():
         if name not in ("native", "stablehlo", "graph") or not isinstance(info, dict) \

@@ -79,7 +79,7 @@ def _stablehlo(compiled, graph, members):
 
 
 def export(compiled, path, *, payloads=None, opt_level: int | None = None, symbol: str | None = None,
-           cpu: str | None = None, threads: int | None = None) -> str:
+           cpu: str | None = None, threads: int | None = None, signing_key=None) -> str:
     """Write `compiled` (from `jit(...).lower(...).compile()` or `cr.function`) to `path`.
 
     payloads: which of "native", "stablehlo", "graph" to include (default all that can be
@@ -88,8 +88,13 @@ def export(compiled, path, *, payloads=None, opt_level: int | None = None, symbo
     all its features) or an x86-64 level ("x86-64-v2", "x86-64-v3", "x86-64-v4") for a native
     library that runs on any CPU of that level. threads: the most threads (caller plus helpers) the
     native library's parallel regions use (default 2: the machine it will run on is unknown).
-    Returns the path."""
+    signing_key: an Ed25519 private key (a path to the PEM file `chainrule keygen` writes, PEM
+    bytes or a `cryptography` key object) that signs the manifest, so `load(path,
+    trusted_keys=[...])` can check who made the artifact. Returns the path."""
     graph = compiled.graph
+    if signing_key is not None:
+        from .signing import private_key
+        signing_key = private_key(signing_key)  # a bad key fails before anything is compiled
     want = set(PAYLOADS if payloads is None else payloads) | {"graph"}
     unknown = want - set(PAYLOADS)
     if unknown:
@@ -130,7 +135,7 @@ def export(compiled, path, *, payloads=None, opt_level: int | None = None, symbo
                 raise
             warnings.warn(f"chainrule export: the {name} payload was left out ({reason})", RuntimeWarning,
                           stacklevel=3)
-    data = pack(manifest, members)
+    data = pack(manifest, members, signing_key)
     tmp = f"{os.fspath(path)}.tmp-{os.getpid()}"
     with open(tmp, "wb") as f:
         f.write(data)

@@ -132,9 +132,10 @@ class Compiled:
         outs = self.executable.run(arrays)
         return pytree.unflatten(self.out_tree, outs)
 
-    def export(self, path):
+    def export(self, path, **options):
+        """Write this function to `path` as a .crx artifact; options as `chainrule.export`."""
         from ..artifact import export
-        return export(self, path)
+        return export(self, path, **options)
 
     def __repr__(self):
         return f"<Compiled {self.graph.name} ({self.backend})>"
