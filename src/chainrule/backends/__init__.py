@@ -18,13 +18,18 @@ class BackendUnavailableError(RuntimeError):
     pass
 
 
+_INSTALL_HINTS = {"jax": " (install JAX with: pip install 'chainrule[jax]')",
+                  "llvm": " (install llvmlite with: pip install llvmlite)"}
+
+
 def get_backend(name: str):
     if name not in KNOWN_BACKENDS:
         raise ValueError(f"unknown backend {name!r}; expected one of {', '.join(KNOWN_BACKENDS)}")
     try:
         return importlib.import_module(f"{__name__}.{name}")
     except ImportError as e:
-        raise BackendUnavailableError(f"backend {name!r} is not available: {e}") from e
+        hint = _INSTALL_HINTS.get(name, "")
+        raise BackendUnavailableError(f"backend {name!r} is not available: {e}{hint}") from e
 
 
 def available_backends() -> list[str]:
@@ -36,6 +41,15 @@ def available_backends() -> list[str]:
             continue
         out.append(name)
     return out
+
+
+def pick(name: str | None = None) -> str:
+    """The backend to use: `name` when it can be imported here (BackendUnavailableError, with the
+    install command, when not), else the default, else the reference interpreter."""
+    if name is not None:
+        get_backend(name)
+        return name
+    return DEFAULT_BACKEND if DEFAULT_BACKEND in available_backends() else "reference"
 
 
 def compile(graph, backend: str | None = None, **options):
