@@ -55,7 +55,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, compiled,
     def full(fd, data):
         os.write(fd, bytes(data[:100]))
         raise exc
-    monkeypatch.setattr(fileio, "_write_all", full)
+    monkeypatch.setattr(fileio, "write_all", full)
     with pytest.raises(type(exc)):
         cr.export(compiled, path, payloads=[])
     assert os.listdir(tmp_path) == ["f.crx"] and path.read_bytes() == b"old artifact"

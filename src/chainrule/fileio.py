@@ -15,7 +15,8 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
-def _write_all(fd: int, data) -> None:
+def write_all(fd: int, data) -> None:
+    """os.write until all of `data` is written (a write may take only part of it)."""
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
@@ -46,7 +47,7 @@ def atomic_write(path, data, *, mode: int = 0o666, dir_fd: int | None = None, fs
         raise FileExistsError(f"no free temporary name for {path!r}")
     try:
         try:
-            _write_all(fd, data)
+            write_all(fd, data)
             if fsync:
                 os.fsync(fd)
         finally:
@@ -60,4 +61,4 @@ def atomic_write(path, data, *, mode: int = 0o666, dir_fd: int | None = None, fs
         raise
 
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "write_all"]
