@@ -252,3 +252,15 @@ def test_a_full_temporary_directory_gives_a_clear_error(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.startswith("RuntimeError: linking the compiled module failed"), out.stdout
     assert "File too large" in out.stdout and "TMPDIR" in out.stdout, out.stdout
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+def test_libraries_loaded_from_memory_keep_their_own_code_and_hold_no_descriptor(root):
+    """dlopen hands back an already loaded library for a path string it has seen: each load from
+    memory must spell its /proc/self/fd path anew (the fd number is reused once closed)."""
+    fds = len(os.listdir("/proc/self/fd"))
+    for i in range(12):
+        scale = float(i % 3)
+        exe = llvm.compile(graph(scale, name=f"g{i}"), cache=False)
+        np.testing.assert_array_equal(exe(X)[0], X + scale)
+    assert len(os.listdir("/proc/self/fd")) <= fds

@@ -1,25 +1,31 @@
 """Load a shared library from bytes in memory, so exactly the bytes that were checked run.
 
 Why: hashing a file and then dlopen-ing it by path lets the file be swapped in between. The
-bytes go to an anonymous memfd (sealed against changes where the kernel allows) and are
-dlopen-ed as /proc/self/fd/N; the fd stays open for the life of the process, since dlopen
-knows a library by its path and a closed fd's number would be reused. Without memfd (or
-where a memfd may not be mapped executable) they go to a fresh private temporary directory,
-removed once loaded (the mapping stays).
+bytes go to an anonymous memfd (sealed against changes where the kernel allows), dlopen-ed
+through /proc/self/fd/N; the fd is closed after (the mapping keeps the memory). dlopen knows a
+library by the path string it was given and would hand back an old library for a reused
+/proc/self/fd/N, so every load spells that path differently (`/./` and `//` steps that count
+the loads): no fd is held per library. Without memfd (or where a memfd may not be mapped
+executable) the bytes go to a fresh private temporary directory, removed once loaded.
 """
 
 from __future__ import annotations
 
 import ctypes
+import itertools
 import os
 import shutil
 import tempfile
-import threading
 
 from ...fileio import write_all
 
-_held: list[int] = []  # memfds of loaded libraries, never closed (their /proc paths stay unique)
-_held_lock = threading.Lock()
+_loads = itertools.count(1)  # next() is atomic under the GIL
+
+
+def _unique_fd_path(fd: int) -> str:
+    """/proc/self/fd/<fd>, spelled uniquely for this load: one "/." (bit 1) or "//" (bit 0) per bit of a counter."""
+    n = next(_loads)
+    return "/proc/self/fd" + "".join("/." if n >> i & 1 else "//" for i in range(n.bit_length())) + f"/{fd}"
 
 
 def _seal(fd: int) -> None:
@@ -41,13 +47,11 @@ def _from_memfd(data: bytes, name: str):
     try:
         write_all(fd, data)
         _seal(fd)
-        lib = ctypes.CDLL(f"/proc/self/fd/{fd}")
+        return ctypes.CDLL(_unique_fd_path(fd))
     except OSError:
-        os.close(fd)
         return None
-    with _held_lock:
-        _held.append(fd)
-    return lib
+    finally:
+        os.close(fd)
 
 
 def load_bytes(data: bytes, name: str = "chainrule") -> ctypes.CDLL:
