@@ -264,3 +264,19 @@ def test_libraries_loaded_from_memory_keep_their_own_code_and_hold_no_descriptor
         exe = llvm.compile(graph(scale, name=f"g{i}"), cache=False)
         np.testing.assert_array_equal(exe(X)[0], X + scale)
     assert len(os.listdir("/proc/self/fd")) <= fds
+
+
+def test_without_memfd_the_bytes_load_from_a_private_temporary_that_is_removed(root, tmp_path, monkeypatch):
+    import tempfile
+
+    from chainrule.backends.llvm import loadlib
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
+    monkeypatch.setattr(loadlib, "_from_memfd", lambda data, name: None)
+    g = graph()
+    entry(root, g)
+    exe = compile_fresh(g)
+    assert exe.stats["source"] == "disk"
+    np.testing.assert_array_equal(exe(X)[0], X + 2)
+    assert os.listdir(private_tmp) == []
