@@ -18,6 +18,7 @@ import datetime
 import os
 import warnings
 
+from ..fileio import atomic_write
 from .container import FORMAT_NAME, FORMAT_VERSION, pack
 from .header import c_header
 from .host import describe, level_flags, required_flags
@@ -136,8 +137,5 @@ def export(compiled, path, *, payloads=None, opt_level: int | None = None, symbo
             warnings.warn(f"chainrule export: the {name} payload was left out ({reason})", RuntimeWarning,
                           stacklevel=3)
     data = pack(manifest, members, signing_key)
-    tmp = f"{os.fspath(path)}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    atomic_write(path, data, fsync=True)  # a fresh temporary (never through a planted name), removed on failure
     return os.fspath(path)

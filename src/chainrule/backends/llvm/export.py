@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
 
 import llvmlite.ir as ir
 
@@ -246,14 +244,7 @@ def build_native(graph: Graph, symbol: str | None = None, opt_level: int = 2, th
         info["note"] = ("no linker (ld) or C compiler was found: the payload is object code, loaded through "
                         "llvmlite at load time, and cannot be called from C")
         return NativePayload(obj, "object", symbol, arena_size, info)
-    d = tempfile.mkdtemp(prefix="chainrule-export-")
-    try:
-        path = os.path.join(d, symbol + ".so")
-        _cache.link_shared(obj, path)
-        with open(path, "rb") as f:
-            data = f.read()
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+    data = _cache.link_bytes(obj)
     info["linker"] = linker
     return NativePayload(data, "shared-library", symbol, arena_size, info)
 
