@@ -263,3 +263,18 @@ def test_chainrule_run_exits_130_on_an_endless_artifact(tmp_path):
     assert rc == 130, (out, err)
     assert "chainrule run: interrupted" in err and "Traceback" not in err
     assert waited < 5.0
+
+
+def test_only_modules_with_loops_poll_the_flag():
+    import chainrule as cr
+    from chainrule.backends.llvm.codegen import build_module, has_loops
+    from chainrule.backends.llvm.plan import make_plan
+
+    def text(f):
+        plan = make_plan(cr.jit(f, backend="llvm").lower(np.float32(1.0)).compile().graph)
+        return has_loops(plan), build_module(plan)
+
+    loops, ir = text(lambda x: cr.while_loop(lambda c: c < 10, lambda c: c + 1, x))
+    assert loops and "load atomic" in ir and "atomicrmw add" in ir
+    flat, ir = text(lambda x: cr.cond(x > 0, lambda v: v * 2, lambda v: v - 1, x))
+    assert not flat and "atomic" not in ir and "chainrule_no_interrupt" not in ir

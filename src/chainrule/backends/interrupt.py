@@ -35,6 +35,8 @@ import signal
 import sys
 import threading
 
+# Generated code bakes in FLAG and ACTIVE and the JIT's disk cache is keyed by backends/llvm's sources only:
+# a new layout needs a new slot name (as threadpool.py's "pool2"), so old libraries find no block.
 INTERRUPT_SLOT_NAME = "interrupt"
 FLAG, ACTIVE, OLD_HANDLER, OLD_FLAGS = 0, 64, 128, 136
 BLOCK_BYTES = 192
