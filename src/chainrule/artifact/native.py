@@ -19,7 +19,7 @@ import numpy as np
 from ..backends.common import data_pointer
 from .errors import ArtifactError
 
-_CALL = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+_CALL = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
 def _openblas():
     """(library, {slot: address}) of NumPy's bundled OpenBLAS, or (None, {}) (no llvmlite imported)."""
     from ..backends.blas import numpy_openblas
@@ -32,10 +32,11 @@ def runtime_table(slots, pool=True):
     pool: give the library the process's helper-thread pool (backends/threadpool.py); only for
     code that stays loaded for the life of the process, since the helper thread may run it."""
     from ..backends.threadpool import POOL_SLOT_NAME, pool_state
+    from ..backends.interrupt import armed_state  # listed only by libraries with loops (they poll it)
     lib, found = _openblas()
     if not found:
         return None
-    found = dict(found, **{POOL_SLOT_NAME: pool_state() if pool else 0})
+    found = dict(found, **{POOL_SLOT_NAME: pool_state() if pool else 0, "interrupt": armed_state(slots)})
     table = (ctypes.c_void_p * max(1, len(slots)))()
     for i, s in enumerate(slots):
         table[i] = found.get(s) or 0
@@ -88,6 +89,7 @@ class NativeRunner:
         table = runtime_table(info.get("runtime_slots", ()), pool=info.get("kind") == "shared-library")
         self._table = table
         self._rt = ctypes.addressof(table) if table is not None else None
+        self._polls = table is not None and "interrupt" in info.get("runtime_slots", ())  # returns 1: interrupted
         self.gemm = "openblas" if table is not None else "built-in"
         self._arena = int(info.get("arena_size", 0))
         self._outs = [(tuple(o["shape"]), np.dtype(o["dtype"])) for o in outputs]
@@ -111,5 +113,7 @@ class NativeRunner:
         outs = [np.empty(s, d) for s, d in self._outs]
         for j, o in enumerate(outs):
             resv[j] = data(o)
-        self._fn(ctypes.addressof(argv), ctypes.addressof(resv), aligned, self._rt)
+        if self._fn(ctypes.addressof(argv), ctypes.addressof(resv), aligned, self._rt) and self._polls:
+            from ..backends.interrupt import interrupted
+            interrupted()
         return outs

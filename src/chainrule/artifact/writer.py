@@ -52,7 +52,7 @@ def _native(graph, opt_level, symbol, members, manifest, cpu, threads):
     info = dict(p.info, member=member, kind=p.kind, symbol=p.symbol, arena_size=p.arena_size,
                 workspace_size=p.arena_size + 64 if p.arena_size else 0,
                 cpu_flags=required_flags(p.info["features"]) if flags is None else flags, needs=["libc", "libm"],
-                runtime_slots=list(_runtime_slots()), gemm=GEMM_NOTE, **h)
+                gemm=GEMM_NOTE, **h)
     if p.kind == "shared-library":
         header = f"include/{p.symbol}.h"
         members[header] = c_header(p.symbol, graph.name, manifest["signature"]["inputs"],
@@ -62,11 +62,6 @@ def _native(graph, opt_level, symbol, members, manifest, cpu, threads):
     else:
         warnings.warn(f"chainrule export: {p.info['note']}", RuntimeWarning, stacklevel=4)
     return info
-
-
-def _runtime_slots():
-    from ..backends.llvm.codegen import RUNTIME_SLOTS
-    return RUNTIME_SLOTS
 
 
 def _stablehlo(compiled, graph, members):
