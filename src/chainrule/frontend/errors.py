@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
+import types
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -49,6 +51,103 @@ def with_user_location(exc: BaseException) -> BaseException:
         return exc
     new._chainrule_located = True
     return new
+
+
+# --- tracebacks without chainrule's internal frames ------------------------------------------
+
+TRACEBACK_ENV = "CHAINRULE_TRACEBACK"
+HIDDEN_NOTE = (f"(chainrule internal frames were hidden from this traceback; set {TRACEBACK_ENV}=full to "
+               "see them)")
+
+
+def _internal(filename: str) -> bool:
+    return filename.startswith(_PACKAGE_DIR)
+
+
+def _caller_is_doctest() -> bool:
+    """Whether the innermost frame outside chainrule on the current stack runs a doctest example."""
+    f = sys._getframe(2)
+    while f is not None and _internal(f.f_code.co_filename):
+        f = f.f_back
+    return f is not None and f.f_code.co_filename.startswith("<doctest ")
+
+
+def filter_traceback(exc: BaseException) -> BaseException:
+    """Drop the frames of files inside the chainrule package from `exc`'s traceback (and from those
+    of the exceptions it was raised from), as jax._src.traceback_util does; in place.
+
+    Unless CHAINRULE_TRACEBACK=full. The type, the message and the user's own frames (the function
+    being traced, its callbacks) are kept; a note says how to see everything. Doctest examples get
+    no note: Python 3.11's doctest compares only the last line of an exception, which would be the note.
+    """
+    if os.environ.get(TRACEBACK_ENV, "").strip().lower() in ("full", "off", "0"):
+        return exc
+    hid = False
+    seen = set()
+    e = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        hid |= _filter_one(e)
+        e = e.__cause__ if e.__cause__ is not None else (None if e.__suppress_context__ else e.__context__)
+    if hid and HIDDEN_NOTE not in getattr(exc, "__notes__", ()) and not _caller_is_doctest():
+        try:
+            exc.add_note(HIDDEN_NOTE)
+        except Exception:
+            pass
+    return exc
+
+
+def _filter_one(exc: BaseException) -> bool:
+    tb, kept, dropped = exc.__traceback__, [], False
+    while tb is not None:
+        if _internal(tb.tb_frame.f_code.co_filename):
+            dropped = True
+        else:
+            kept.append(tb)
+        tb = tb.tb_next
+    if not dropped:
+        return False
+    new = None
+    for t in reversed(kept):
+        new = types.TracebackType(new, t.tb_frame, t.tb_lasti, t.tb_lineno)
+    exc.__traceback__ = new
+    return True
+
+
+def api_boundary(fn):
+    """`fn` (a public entry point) with chainrule's frames filtered out of the tracebacks of the
+    exceptions that escape it (see filter_traceback). Costs nothing until something is raised."""
+    if getattr(fn, "__code__", None) in _BOUNDARY_CODES:
+        return fn
+
+    @functools.wraps(fn)
+    def boundary(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as e:
+            filter_traceback(e)
+            raise  # a bare raise adds no frame of this wrapper to the traceback
+
+    _BOUNDARY_CODES.add(boundary.__code__)
+    return boundary
+
+
+def boundary_transform(transform):
+    """A function transformation (grad, vmap...) whose result is wrapped by `api_boundary` too."""
+
+    @functools.wraps(transform)
+    def wrapped(*args, **kwargs):
+        try:
+            out = transform(*args, **kwargs)
+        except Exception as e:
+            filter_traceback(e)
+            raise
+        return api_boundary(out) if callable(out) and not isinstance(out, type) else out
+
+    return wrapped
+
+
+_BOUNDARY_CODES: set = set()  # code objects of the wrappers above: a function wrapped once is not wrapped again
 
 
 class TracerBoolConversionError(TypeError):
