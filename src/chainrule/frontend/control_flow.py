@@ -19,7 +19,8 @@ from ..passes.autodiff import control_flow_rules as _control_flow_rules  # noqa:
 from ..passes.autodiff.control_flow_rules import inline_graph, make_region
 from . import pytree
 from .core import bind, bind_multi, canonical_array, is_tensor, type_of
-from .errors import _PACKAGE_DIR, filter_traceback, source_line, user_frame_location
+from .errors import _PACKAGE_DIR, describe_tree as _describe, filter_traceback, leaf_paths as _leaf_paths, \
+    np_type as _np_type, source_line, user_error as _user_error, user_frame_location
 from .located import LOCATED_ERRORS
 from .tracing import TracedFunction, spec_of, trace_flat
 
@@ -120,66 +121,6 @@ def _param_name(fun, index):
     if index < len(ps) and ps[index].kind in (ps[index].POSITIONAL_ONLY, ps[index].POSITIONAL_OR_KEYWORD):
         return ps[index].name
     return None
-
-
-def _np_type(t) -> str:
-    """int64[] / float32[3,4]: NumPy's dtype names, as JAX's messages write types."""
-    return f"{t.dtype.name}[{','.join(map(str, t.shape))}]"
-
-
-def _leaf_paths(tree, root: str) -> list[str]:
-    """A name per leaf, as a user would index it: c, c[1], c['w'], c.field."""
-    if tree.kind == "leaf":
-        return [root]
-    out = []
-    for k, child in enumerate(tree.children):
-        if tree.kind == "dict":
-            sub = f"{root}[{tree.aux[k]!r}]"
-        elif tree.kind == "namedtuple":
-            sub = f"{root}.{tree.aux._fields[k]}"
-        else:
-            sub = f"{root}[{k}]"
-        out += _leaf_paths(child, sub)
-    return out
-
-
-def _describe(tree) -> str:
-    """A pytree structure in words: "a single array", "a tuple of 2 arrays (*, *)"."""
-    if tree.kind == "leaf":
-        return "a single array"
-    if tree.kind == "none":
-        return "None"
-    n = len(tree.children)
-    kind = {"namedtuple": getattr(tree.aux, "__name__", "namedtuple")}.get(tree.kind, tree.kind)
-    what = "arrays" if all(c.kind == "leaf" for c in tree.children) else "items"
-    return f"a {kind} of {n} {what[:-1] if n == 1 else what} {tree!r}"
-
-
-def _definition(fun) -> tuple[str, int] | None:
-    import functools
-    while isinstance(fun, functools.partial):
-        fun = fun.func
-    code = getattr(getattr(fun, "__wrapped__", fun), "__code__", None)
-    return (code.co_filename, code.co_firstlineno) if code is not None else None
-
-
-def _user_error(cls, message: str, *funs) -> BaseException:
-    """`cls(message)` with the line that called the construct and, for each (role, function) in
-    `funs` defined on another line, where that function is defined."""
-    loc = user_frame_location(2)
-    lines = [message]
-    if loc:
-        text = source_line(loc)
-        lines.append(f"  at {loc}" + (f": {text}" if text else ""))
-    for role, fun in funs:
-        d = _definition(fun)
-        if d is None or f"{d[0]}:{d[1]}" == loc or d[0].startswith(_PACKAGE_DIR):
-            continue
-        text = source_line(f"{d[0]}:{d[1]}")
-        lines.append(f"  {role} is defined at {d[0]}:{d[1]}" + (f": {text}" if text else ""))
-    exc = cls("\n".join(lines))
-    exc._chainrule_located = True
-    return exc
 
 
 def _mismatch(a, b) -> str:

@@ -53,6 +53,67 @@ def with_user_location(exc: BaseException) -> BaseException:
     return new
 
 
+# --- naming the user's things in messages ------------------------------------------------------
+
+def np_type(t) -> str:
+    """int64[] / float32[3,4]: NumPy's dtype names, as JAX's messages write types."""
+    return f"{t.dtype.name}[{','.join(map(str, t.shape))}]"
+
+
+def leaf_paths(tree, root: str) -> list[str]:
+    """A name per leaf, as a user would index it: c, c[1], c['w'], c.field."""
+    if tree.kind == "leaf":
+        return [root]
+    out = []
+    for k, child in enumerate(tree.children):
+        if tree.kind == "dict":
+            sub = f"{root}[{tree.aux[k]!r}]"
+        elif tree.kind == "namedtuple":
+            sub = f"{root}.{tree.aux._fields[k]}"
+        else:
+            sub = f"{root}[{k}]"
+        out += leaf_paths(child, sub)
+    return out
+
+
+def describe_tree(tree) -> str:
+    """A pytree structure in words: "a single array", "a tuple of 2 arrays (*, *)"."""
+    if tree.kind == "leaf":
+        return "a single array"
+    if tree.kind == "none":
+        return "None"
+    n = len(tree.children)
+    kind = {"namedtuple": getattr(tree.aux, "__name__", "namedtuple")}.get(tree.kind, tree.kind)
+    what = "arrays" if all(c.kind == "leaf" for c in tree.children) else "items"
+    return f"a {kind} of {n} {what[:-1] if n == 1 else what} {tree!r}"
+
+
+def _definition(fun) -> tuple[str, int] | None:
+    while isinstance(fun, functools.partial):
+        fun = fun.func
+    code = getattr(getattr(fun, "__wrapped__", fun), "__code__", None)
+    return (code.co_filename, code.co_firstlineno) if code is not None else None
+
+
+def user_error(cls, message: str, *funs) -> BaseException:
+    """`cls(message)` with the line that called the construct and, for each (role, function) in
+    `funs` defined on another line, where that function is defined."""
+    loc = user_frame_location(2)
+    lines = [message]
+    if loc:
+        text = source_line(loc)
+        lines.append(f"  at {loc}" + (f": {text}" if text else ""))
+    for role, fun in funs:
+        d = _definition(fun)
+        if d is None or f"{d[0]}:{d[1]}" == loc or d[0].startswith(_PACKAGE_DIR):
+            continue
+        text = source_line(f"{d[0]}:{d[1]}")
+        lines.append(f"  {role} is defined at {d[0]}:{d[1]}" + (f": {text}" if text else ""))
+    exc = cls("\n".join(lines))
+    exc._chainrule_located = True
+    return exc
+
+
 # --- tracebacks without chainrule's internal frames ------------------------------------------
 
 TRACEBACK_ENV = "CHAINRULE_TRACEBACK"
