@@ -143,18 +143,18 @@ def filter_traceback(exc: BaseException) -> BaseException:
     """
     if os.environ.get(TRACEBACK_ENV, "").strip().lower() in ("full", "off", "0"):
         return exc
-    hid = False
-    seen = set()
-    e = exc
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
-        hid |= _filter_one(e)
-        e = e.__cause__ if e.__cause__ is not None else (None if e.__suppress_context__ else e.__context__)
-    if hid and HIDDEN_NOTE not in getattr(exc, "__notes__", ()) and not _caller_is_doctest():
-        try:
+    try:  # never lose the user's exception to a failure here
+        hid = False
+        seen = set()
+        e = exc
+        while e is not None and id(e) not in seen:
+            seen.add(id(e))
+            hid |= _filter_one(e)
+            e = e.__cause__ if e.__cause__ is not None else (None if e.__suppress_context__ else e.__context__)
+        if hid and HIDDEN_NOTE not in getattr(exc, "__notes__", ()) and not _caller_is_doctest():
             exc.add_note(HIDDEN_NOTE)
-        except Exception:
-            pass
+    except Exception:
+        pass
     return exc
 
 
