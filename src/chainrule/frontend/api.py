@@ -19,6 +19,7 @@ from ..ir import Graph, TensorType, verify
 from . import pytree
 from .core import canonical_array, is_tensor
 from .dispatch import exact_flat, fast_key
+from .errors import api_boundary, filter_traceback
 from .tensor import Tensor, current_scope
 from .tracing import Spec, TracedFunction, build_graph, spec_of, trace_flat
 
@@ -116,16 +117,20 @@ class Compiled:
             if exact_flat(args, self.in_tree, self._param_types):
                 call = self._fast_calls[fkey] = self.fast_caller(args)
                 return call(args)
-        leaves, tree = pytree.flatten(args)
-        if tree != self.in_tree:  # traced by jit(...).lower: the tree is (args, kwargs)
-            leaves, tree = pytree.flatten((args, kwargs))
-        if tree != self.in_tree:
-            want = _positional(self.in_tree)
-            if want is not None and len(args) != len(want.children) and not kwargs:
-                raise TypeError(f"{self.graph.name} takes {len(want.children)} argument(s), got {len(args)}")
-            raise TypeError(f"{self.graph.name}: expected arguments structured as {self.in_tree}, got "
-                            f"{pytree.flatten(args)[1]}")
-        return self.call_flat(leaves)
+        try:  # free until something is raised (the calls above are checked already)
+            leaves, tree = pytree.flatten(args)
+            if tree != self.in_tree:  # traced by jit(...).lower: the tree is (args, kwargs)
+                leaves, tree = pytree.flatten((args, kwargs))
+            if tree != self.in_tree:
+                want = _positional(self.in_tree)
+                if want is not None and len(args) != len(want.children) and not kwargs:
+                    raise TypeError(f"{self.graph.name} takes {len(want.children)} argument(s), got {len(args)}")
+                raise TypeError(f"{self.graph.name}: expected arguments structured as {self.in_tree}, got "
+                                f"{pytree.flatten(args)[1]}")
+            return self.call_flat(leaves)
+        except Exception as e:
+            filter_traceback(e)  # the user's frames only, unless CHAINRULE_TRACEBACK=full
+            raise
 
     def call_flat(self, leaves):
         arrays = _prepare(leaves, self._param_types, self.graph, self._device_array_type)
@@ -214,6 +219,7 @@ class Lowered:
         from ..backends.jax import stablehlo_text
         return stablehlo_text(self.optimized_graph())
 
+    @api_boundary
     def compile(self) -> Compiled:
         g = self.optimized_graph()
         if _verify_enabled():
@@ -226,6 +232,7 @@ class Lowered:
         return Compiled(g, exe, self.traced.in_tree, self.traced.out_tree, self.graph, name)
 
 
+@api_boundary
 def trace(fun, *args, **kwargs) -> Graph:
     """The graph of `fun` on arguments (arrays, scalars or `cr.Spec`s), as a Graph."""
     traced = _trace(fun, args, kwargs, name=getattr(fun, "__name__", "main"))
@@ -316,24 +323,28 @@ class JitFunction:
                     call = self._fast_cache.get((tree, lkey))
                     if call is not None:
                         return call(leaves)
-        statics, dyn = self._split(args)
-        leaves, in_tree = pytree.flatten((dyn, kwargs))
-        if any(isinstance(x, Tensor) for x in leaves):
-            return self.fun(*args, **kwargs)  # inside another trace: inline
-        key = (in_tree, statics, tuple(_leaf_key(x) for x in leaves))
-        entry = self._cache.get(key)
-        if entry is None:
-            entry = self._compile(statics, len(args), dyn, kwargs)
-            self._cache[key] = entry
-        if plain and len(leaves) == len(entry._param_types):
-            fkey = fast_key(args)
-            if fkey is not None:
-                self._fast_cache[fkey] = entry.fast_caller(args)
-            else:
-                lkey = fast_key(leaves)
-                if lkey is not None:
-                    self._fast_cache[(pytree.flatten(args)[1], lkey)] = entry.fast_caller(leaves)
-        return entry.call_flat(leaves)
+        try:  # free until something is raised: the warm calls above do not get slower
+            statics, dyn = self._split(args)
+            leaves, in_tree = pytree.flatten((dyn, kwargs))
+            if any(isinstance(x, Tensor) for x in leaves):
+                return self.fun(*args, **kwargs)  # inside another trace: inline
+            key = (in_tree, statics, tuple(_leaf_key(x) for x in leaves))
+            entry = self._cache.get(key)
+            if entry is None:
+                entry = self._compile(statics, len(args), dyn, kwargs)
+                self._cache[key] = entry
+            if plain and len(leaves) == len(entry._param_types):
+                fkey = fast_key(args)
+                if fkey is not None:
+                    self._fast_cache[fkey] = entry.fast_caller(args)
+                else:
+                    lkey = fast_key(leaves)
+                    if lkey is not None:
+                        self._fast_cache[(pytree.flatten(args)[1], lkey)] = entry.fast_caller(leaves)
+            return entry.call_flat(leaves)
+        except Exception as e:
+            filter_traceback(e)  # the user's frames only, unless CHAINRULE_TRACEBACK=full
+            raise
 
     def _compile(self, statics, nargs, dyn, kwargs) -> Compiled:
         return self._lower(statics, nargs, dyn, kwargs).compile()
@@ -344,6 +355,7 @@ class JitFunction:
         traced = _trace(self._bound(statics, nargs), dyn, kwargs, name=getattr(self.fun, "__name__", "main"))
         return Lowered(traced, self.backend, self.opt_level, self.passes, self.options)
 
+    @api_boundary
     def lower(self, *args, **kwargs) -> Lowered:
         statics, dyn = self._split(args)
         return self._lower(statics, len(args), dyn, kwargs)
@@ -384,6 +396,7 @@ class GraphFunction:
     def lower(self, *args) -> Lowered:
         return self._lowered
 
+    @api_boundary
     def __call__(self, *args):
         if self._compiled is None:
             self._compiled = self._lowered.compile()
@@ -399,6 +412,7 @@ def jit(fun=None, static_argnums=(), backend=None, opt_level=None, passes=None, 
     return JitFunction(fun, static_argnums, backend, opt_level, passes, **options)
 
 
+@api_boundary
 def function(inputs, outputs, backend=None, opt_level=None, passes=None, name="function", **options) -> Compiled:
     """Compile a define-then-run graph from placeholders `inputs` to `outputs`."""
     in_leaves, in_tree = pytree.flatten(inputs if isinstance(inputs, (list, tuple)) else [inputs])

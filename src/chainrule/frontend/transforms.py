@@ -16,6 +16,7 @@ from ..ir import Graph, GraphBuilder
 from ..passes.autodiff import jvp_graph, vjp_graph
 from . import pytree
 from .core import bind, canonical_array, is_tensor, type_of
+from .errors import api_boundary, boundary_transform, describe_tree
 from .tensor import Tensor
 from .tracing import build_graph, inline, spec_of, trace_flat
 
@@ -81,6 +82,7 @@ def _check_float_leaves(t: _Traced, idxs, fname):
                 "pass floats (e.g. 2.0 instead of 2) or leave integer arguments out of argnums")
 
 
+@boundary_transform
 def value_and_grad(fun, argnums=0, has_aux=False):
     """Like jax.value_and_grad: returns (value, grads) or ((value, aux), grads)."""
 
@@ -94,12 +96,15 @@ def value_and_grad(fun, argnums=0, has_aux=False):
         out_leaves = len(g.results)
         if has_aux:
             if t.out_tree.kind not in ("tuple", "list") or len(t.out_tree.children) != 2:
-                raise TypeError("grad with has_aux=True requires the function to return a pair (value, aux)")
+                raise TypeError("grad with has_aux=True requires the function to return a pair (value, aux), but "
+                                f"{getattr(fun, '__name__', 'it')} returns {describe_tree(t.out_tree)}")
             value_tree = t.out_tree.children[0]
             if value_tree.kind != "leaf":
                 raise TypeError("grad with has_aux=True: the value (first of the pair) must be a scalar array")
         elif t.out_tree.kind != "leaf":
-            raise TypeError(f"grad requires a function returning one scalar, got a result structured as {t.out_tree}")
+            raise TypeError(f"grad requires a function returning one scalar, but {getattr(fun, '__name__', 'it')} "
+                            f"returns {describe_tree(t.out_tree)}; return a scalar (e.g. reduce with cnp.sum), or "
+                            "pass has_aux=True to return (value, aux)")
         vt = g.results[0].type
         if vt.shape != ():
             raise TypeError(f"grad requires a scalar output, got shape {vt.shape}; use jacrev or vjp for "
@@ -127,6 +132,7 @@ def value_and_grad(fun, argnums=0, has_aux=False):
     return vg
 
 
+@boundary_transform
 def grad(fun, argnums=0, has_aux=False):
     """Like jax.grad: the gradient of a scalar function with respect to `argnums`."""
     vg = value_and_grad(fun, argnums, has_aux)
@@ -141,6 +147,7 @@ def grad(fun, argnums=0, has_aux=False):
     return g
 
 
+@api_boundary
 def jvp(fun, primals, tangents, has_aux=False):
     """Like jax.jvp: (fun(*primals), J·tangents)."""
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
@@ -177,6 +184,7 @@ def jvp(fun, primals, tangents, has_aux=False):
     return pytree.unflatten(t.out_tree, primal_out), pytree.unflatten(t.out_tree, tangent_out)
 
 
+@api_boundary
 def vjp(fun, *primals, has_aux=False):
     """Like jax.vjp: (fun(*primals), vjp_fun) where vjp_fun(cotangent) gives one cotangent per primal."""
     t = _Traced(fun, primals, _fname(fun))
@@ -196,6 +204,7 @@ def vjp(fun, *primals, has_aux=False):
     gv = _select_results(g, range(nv))
     vg = vjp_graph(gv, wrt=wrt)
 
+    @api_boundary
     def vjp_fun(ct):
         ct_leaves, ct_tree = pytree.flatten(ct)
         if ct_tree != out_tree:
@@ -264,6 +273,7 @@ def _split_last(y, types, lead_shape):
     return out
 
 
+@boundary_transform
 def jacrev(fun, argnums=0, has_aux=False):
     """Jacobian by reverse mode: the VJP vmapped over the rows of the identity (as jax.jacrev)."""
 
@@ -308,6 +318,7 @@ def jacrev(fun, argnums=0, has_aux=False):
     return jac
 
 
+@boundary_transform
 def jacfwd(fun, argnums=0, has_aux=False):
     """Jacobian by forward mode: the JVP vmapped over the columns of the identity (as jax.jacfwd)."""
 
@@ -362,6 +373,7 @@ def jacfwd(fun, argnums=0, has_aux=False):
     return jac
 
 
+@boundary_transform
 def hessian(fun, argnums=0):
     """Like jax.hessian: jacfwd(jacrev(fun))."""
     return jacfwd(jacrev(fun, argnums), argnums)
@@ -376,6 +388,7 @@ def stop_gradient(x):
     return pytree.tree_map(one, x)
 
 
+@api_boundary
 def gradients(ys, xs, grad_ys=None):
     """Symbolic reverse mode for define-then-run graphs (like tf.gradients).
 

@@ -18,6 +18,7 @@ from ..ir import TensorType
 from ..passes.batching import BatchingError, batch_graph
 from . import pytree
 from .core import bind_multi, canonical_array, is_tensor, type_of
+from .errors import boundary_transform
 from .tensor import Apply, current_scope, in_trace
 from .tracing import trace_flat
 
@@ -81,6 +82,7 @@ def _leaf_paths(tree: pytree.TreeDef, prefix: str) -> list[str]:
     return [p for k, c in zip(keys, tree.children) for p in _leaf_paths(c, prefix + k)]
 
 
+@boundary_transform
 def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
     """Like jax.vmap: `fun` mapped over axis `in_axes` of its arguments, results stacked at `out_axes`.
 
