@@ -269,7 +269,7 @@ def _show_run(args) -> int:
     from .artifact.loader import checked, plan
     from .artifact.treejson import tree_from_json
     try:
-        manifest, members, _graph = checked(args.artifact)
+        manifest, members, _graph = checked(args.artifact, parse=True)
     except ArtifactError as e:
         raise UserError(str(e)) from None
     if args.manifest:
@@ -338,7 +338,7 @@ def _graph_of(args):
             from .artifact import ArtifactError
             from .artifact.loader import checked
             try:
-                return checked(t)[2]
+                return checked(t, parse=True)[2]
             except ArtifactError as e:
                 raise UserError(str(e)) from None
         else:

@@ -55,13 +55,52 @@ def graph_text(manifest, members) -> str:
         raise ArtifactError(f"member {name} is not UTF-8 text ({e.reason} at byte {e.start})") from None
 
 
+def _parse_header(text):
+    """(param types, result types) the text form declares, read from its first line only."""
+    from ..ir.parser import _Parser
+    end = text.find("{")
+    p = _Parser(text[:end + 1] if end >= 0 else text)
+    p.expect("func")
+    p.expect_kind("sym", "a function name like @main")
+    p.expect("(")
+    params = []
+    if not p.at(")"):
+        while True:
+            p.expect_kind("val", "a parameter like %x")
+            p.expect(":")
+            params.append(p.type_())
+            if not p.accept(","):
+                break
+    p.expect(")")
+    p.expect("->")
+    results = p.type_list()
+    p.expect("{")
+    return params, results
+
+
+def check_declared(manifest, members):
+    """The graph's declared signature against the manifest's, without parsing its body (fast: the
+    native path's load stays in milliseconds). A full parse (parse_graph) also proves the body returns
+    what the header declares; it runs whenever the graph itself is compiled or shown."""
+    params, results = _parsed(manifest, members, _parse_header)
+    got = [[(t.shape, t.dtype.name) for t in params], [(t.shape, t.dtype.name) for t in results]]
+    _compare(f"the graph ({manifest['payloads']['graph']['member']})", got, manifest)
+
+
 def parse_graph(manifest, members):
     """The stored graph, parsed and checked against the signature; any failure is an ArtifactError."""
-    from ..ir import ParseError, parse
+    from ..ir import parse
+    graph = _parsed(manifest, members, parse)
+    check_graph(graph, manifest)
+    return graph
+
+
+def _parsed(manifest, members, parse):
+    from ..ir import ParseError
     name = manifest["payloads"]["graph"]["member"]
     text = graph_text(manifest, members)
     try:
-        graph = parse(text)
+        return parse(text)
     except ParseError as e:
         raise ArtifactError(f"member {name} is not a valid graph: line {e.line}, column {e.column}: "
                             f"{e.message}") from None
@@ -70,8 +109,6 @@ def parse_graph(manifest, members):
     except Exception as e:  # noqa: BLE001  (any parser failure on hostile text is the artifact's fault)
         raise ArtifactError(f"member {name} is not a valid graph: {type(e).__name__}: "
                             f"{str(e).splitlines()[0][:200] if str(e) else ''}") from None
-    check_graph(graph, manifest)
-    return graph
 
 
 def check_graph(graph, manifest):

@@ -162,6 +162,7 @@ class _Unreadable(ArtifactError):
 class _GraphRunner:
     def __init__(self, graph):
         from .. import backends
+        self.graph = graph
         try:
             try:
                 self.backend = "llvm"
@@ -196,7 +197,7 @@ def _runner(name, manifest, members, graph):
         return _native(manifest, members)
     if name == "stablehlo":
         return _StableHLORunner(members[manifest["payloads"]["stablehlo"]["member"]], manifest)
-    return _GraphRunner(graph)
+    return _GraphRunner(graph if graph is not None else conform.parse_graph(manifest, members))
 
 
 def plan(manifest) -> tuple[str, list[str]]:
@@ -217,11 +218,15 @@ def plan(manifest) -> tuple[str, list[str]]:
     return "graph", reasons
 
 
-def checked(path) -> tuple[dict, dict, object]:
-    """(manifest, members, graph) of the artifact at `path`: container, schema and signatures checked."""
+def checked(path, parse: bool = False) -> tuple[dict, dict, object]:
+    """(manifest, members, graph) of the artifact at `path`: container, schema and signatures checked.
+
+    The graph's declared signature is always checked; parse=True parses its body too (else graph is
+    None and it is parsed, and checked again, when it is compiled or first asked for)."""
     manifest, members = read_verified(path)
-    graph = conform.parse_graph(manifest, members)
+    conform.check_declared(manifest, members)
     conform.check_header(manifest, members)
+    graph = conform.parse_graph(manifest, members) if parse else None
     return manifest, members, graph
 
 
@@ -232,8 +237,8 @@ def load(path, payload: str | None = None) -> LoadedFunction:
     if payload is not None:
         if payload not in payloads:
             raise ValueError(f"the artifact has no {payload!r} payload; it has {', '.join(sorted(payloads))}")
-        return LoadedFunction(manifest, members, payload, _runner(payload, manifest, members, graph), path,
-                              graph=graph)
+        runner = _runner(payload, manifest, members, graph)
+        return LoadedFunction(manifest, members, payload, runner, path, graph=getattr(runner, "graph", None))
     _, reasons = plan(manifest)
     runner = None
     if not reasons:  # the native library should run here
@@ -253,6 +258,7 @@ def load(path, payload: str | None = None) -> LoadedFunction:
             reasons.append(str(e))
     if runner is None:
         runner = _runner("graph", manifest, members, graph)
+        graph = runner.graph
         chosen = "graph"
         how = f"recompiling the stored graph with the {runner.backend} backend"
     else:
