@@ -257,6 +257,8 @@ MANIFEST_EDITS = [
     (_set(("payloads", "graph", "member"), "nope.crir"), "is not a member"),
     (_set(("payloads", "graph"), KeyError), "no graph payload"),
     (_set(("name",), "a\nb"), "control characters"),
+    (_set(("signature", "out_tree"), {"kind": "namedtuple", "name": "P", "fields": ["class"],
+                                      "children": [{"kind": "leaf"}]}), "bad namedtuple"),
     (lambda m, mem: mem.__setitem__("graph.crir", b"func @f(\xff\xfe"), "graph.crir is not UTF-8"),
     (lambda m, mem: mem.__setitem__("graph.crir", b"func @f(%x: f64[2]) -> (f64[2]) {\n  %0 = " + b"(" * 5000),
      "graph.crir is not a valid graph"),

@@ -248,6 +248,13 @@ def _snapshot(d):
     return {os.path.join(r, f) for r, _, fs in os.walk(d) for f in fs}
 
 
+def _untracked():
+    """New files in the checkout (not ignored ones: the child writes no bytecode, see run_batch)."""
+    out = subprocess.run(["git", "-C", ROOT, "ls-files", "--others", "--exclude-standard"], capture_output=True,
+                         text=True).stdout
+    return set(out.splitlines())
+
+
 def run_batch(raw, want, mutations, work):
     """Run every mutation in one child; returns (results, failures) with failures naming their mutation."""
     os.makedirs(work / "tmp", exist_ok=True)
@@ -262,9 +269,9 @@ def run_batch(raw, want, mutations, work):
     (work / "jobs.json").write_text(json.dumps(jobs))
     (work / "child.py").write_text(CHILD)
     before = _snapshot(work)
-    repo_before = subprocess.run(["git", "-C", ROOT, "status", "--porcelain"], capture_output=True, text=True).stdout
+    repo_before = _untracked()
     env = {**os.environ, "PYTHONPATH": os.path.join(ROOT, "src"), "TMPDIR": str(work / "tmp"),
-           "CHAINRULE_CACHE_DIR": str(work / "cache"), "JAX_PLATFORMS": "cpu"}
+           "CHAINRULE_CACHE_DIR": str(work / "cache"), "JAX_PLATFORMS": "cpu", "PYTHONDONTWRITEBYTECODE": "1"}
     out = work / "results.jsonl"
     try:
         proc = subprocess.run([sys.executable, str(work / "child.py"), str(work / "jobs.json"), str(work / "in.npz"),
@@ -291,8 +298,8 @@ def run_batch(raw, want, mutations, work):
     new = {f for f in _snapshot(work) - before if not f.startswith((str(work / "cache"), str(out)))}
     if new:
         failures.append((None, f"files written: {sorted(new)[:5]}"))
-    if subprocess.run(["git", "-C", ROOT, "status", "--porcelain"], capture_output=True, text=True).stdout != repo_before:
-        failures.append((None, "the repository changed"))
+    if _untracked() - repo_before:
+        failures.append((None, f"files appeared in the repository: {sorted(_untracked() - repo_before)[:5]}"))
     for r in results:
         r["mutation"] = mutations[r["i"] - 1] if r["i"] else None
     return results, failures
