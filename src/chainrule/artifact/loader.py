@@ -1,6 +1,10 @@
 """`load(path)`: an artifact as a callable with the exported function's signature.
 
-Loading checks the whole file first (container.read_verified), then picks a
+Loading checks the whole file first (container.read_verified: bounds,
+checksums, the manifest's schema), then that the payloads implement the
+manifest's signature (conform.py: the graph's declared types and the C
+header now, the StableHLO avals or the library's workspace size when that
+payload is loaded, the graph's body when it is compiled), then picks a
 payload: the native library when this host can run it (same OS,
 architecture and CPU features), else the StableHLO through JAX, else the
 stored graph recompiled by a backend (the LLVM backend, or the reference
