@@ -68,13 +68,18 @@ def _opt_arguments(p: argparse.ArgumentParser):
 
 
 def _read_source(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
+    where = "<stdin>" if path == "-" else path
     try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
+        if path == "-":
+            data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+        else:
+            with open(path, "rb") as f:
+                data = f.read()
+        return data.decode("utf-8")
     except OSError as e:
         raise UserError(f"cannot read {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"{where} is not UTF-8 text ({e.reason} at byte {e.start})") from None
 
 
 def _opt_run(args: argparse.Namespace) -> int:
@@ -87,6 +92,8 @@ def _opt_run(args: argparse.Namespace) -> int:
         graph = parse(text)
     except ParseError as e:
         raise UserError(f"{where}:{e.line}:{e.column}: {e.message}") from None
+    except RecursionError:
+        raise UserError(f"{where}: the graph is nested too deeply to parse") from None
     passes = None
     if args.passes is not None:
         try:

@@ -294,53 +294,64 @@ def _show_arguments(p):
     _trusted_key_argument(p)
 
 
+def _shape(t) -> str:
+    return f"{t['dtype']}[{','.join(map(str, t['shape']))}]"
+
+
 def _show_run(args) -> int:
+    """Everything shown comes from a manifest that passed the same checks as `load` (schema, graph signature)."""
     import json
 
     from .artifact import ArtifactError
-    from .artifact.container import read_verified
     from .artifact.host import incompatibility
+    from .artifact.loader import checked, plan
+    from .artifact.treejson import tree_from_json
     try:
-        manifest, members = read_verified(args.artifact, args.trusted_keys)
+        manifest, members, _graph = checked(args.artifact, parse=True, trusted_keys=args.trusted_keys)
     except (ArtifactError, ValueError, TypeError, ImportError) as e:
         raise UserError(str(e)) from None
     if args.manifest:
         print(json.dumps(manifest, indent=2, sort_keys=True))
         return 0
-    sig = manifest["signature"]
+    sig, payloads = manifest["signature"], manifest["payloads"]
     out = [f"artifact  {args.artifact} ({os.path.getsize(args.artifact)} bytes, format {manifest['format_version']}, "
            f"chainrule {manifest.get('chainrule_version')}, created {manifest.get('created')})",
            f"function  @{manifest.get('name')} (compiled with the {manifest.get('backend')} backend)",
            f"signature {_signature_line(args)}",
            "inputs"]
     for i, t in enumerate(sig["inputs"]):
-        out.append(f"  arg{i:<3} {t['name']:<16} {t['dtype']}[{','.join(map(str, t['shape']))}]")
+        out.append(f"  arg{i:<3} {t['name']:<16} {_shape(t)}")
     out.append("outputs")
     for j, t in enumerate(sig["outputs"]):
-        out.append(f"  out{j:<3} {t['dtype']}[{','.join(map(str, t['shape']))}]")
-    from .artifact.treejson import tree_from_json
+        out.append(f"  out{j:<3} {_shape(t)}")
     out.append(f"pytrees   in {tree_from_json(sig['in_tree'])!r}  out {tree_from_json(sig['out_tree'])!r}")
+    out.append(f"checked   the graph's signature equals the manifest's: ({', '.join(map(_shape, sig['inputs']))}) -> "
+               f"({', '.join(map(_shape, sig['outputs']))})")
+    chosen, reasons = plan(manifest)
+    out.append(f"runs here {chosen}" + (f" ({'; '.join(reasons)})" if reasons else "")
+               + (" (if the library opens here)" if chosen == "native" else ""))
     out.append("payloads")
-    for name, info in sorted(manifest["payloads"].items()):
+    for name, info in sorted(payloads.items()):
         size = len(members[info["member"]])
         line = f"  {name:<10} {info['member']} ({size} bytes)"
         if name == "native":
             why = incompatibility(info)
             line += (f"\n             {info['kind']}, target {info['triple']}, cpu {info['cpu']} "
-                     f"({len(info.get('cpu_flags', []))} CPU flags required), opt level {info.get('opt_level')}"
+                     f"({len(info['cpu_flags'])} CPU flags required), opt level {info.get('opt_level')}"
                      f"\n             C symbol {info['symbol']}, workspace {info.get('workspace_size')} bytes, "
-                     f"header {info.get('header', '(none)')}"
-                     f"\n             needs {', '.join(info.get('needs', []))}; GEMM: {info.get('gemm')}"
+                     f"header {info.get('header') or '(none)'}"
+                     f"\n             needs {', '.join(info.get('needs') or [])}; GEMM: {info.get('gemm')}"
                      f"\n             runs on this host: {'yes' if why is None else 'no, ' + why}")
         elif name == "stablehlo":
-            line += f"\n             jax {info.get('jax_version')}, platforms {', '.join(info.get('platforms', []))}"
+            line += (f"\n             jax {info.get('jax_version')}, platforms "
+                     f"{', '.join(info.get('platforms') or [])}")
         out.append(line)
-    for name, why in sorted(manifest.get("skipped", {}).items()):
+    for name, why in sorted((manifest.get("skipped") or {}).items()):
         out.append(f"  {name:<10} left out: {why}")
     print("\n".join(out))
     if not args.no_ir:
         print("graph")
-        print(members[manifest["payloads"]["graph"]["member"]].decode(), end="")
+        print(members[payloads["graph"]["member"]].decode(), end="")
     return 0
 
 
@@ -396,12 +407,11 @@ def _graph_of(args):
             head = f.read(4)
         if head.startswith(b"PK"):
             from .artifact import ArtifactError
-            from .artifact.container import read_verified
+            from .artifact.loader import checked
             try:
-                manifest, members = read_verified(t)
+                return checked(t, parse=True)[2]
             except ArtifactError as e:
                 raise UserError(str(e)) from None
-            text = members[manifest["payloads"]["graph"]["member"]].decode()
         else:
             try:
                 with open(t, encoding="utf-8") as f:
@@ -412,6 +422,8 @@ def _graph_of(args):
             return parse(text)
         except ParseError as e:
             raise UserError(f"{t}:{e.line}:{e.column}: {e.message}") from None
+        except RecursionError:
+            raise UserError(f"{t}: the graph is nested too deeply to parse") from None
     if ":" not in t:
         raise UserError(f"{t}: no such file (expected a .crx or .crir file, or MODULE:FUNCTION)")
     lowered = lower_target(args)
