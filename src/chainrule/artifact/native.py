@@ -1,7 +1,8 @@
 """Calling an artifact's native library from Python: ctypes only, no llvmlite.
 
 The library is opened from memory where Linux allows it (memfd), else from
-a private temporary file that is removed once loaded. GEMM comes from
+a private temporary file (fixed name: no manifest string reaches a path)
+that is removed right after dlopen (the mapping outlives the file). GEMM comes from
 NumPy's bundled OpenBLAS through the runtime table, as in the JIT; without
 it the library's own blocked GEMM runs (single-threaded, near OpenBLAS's
 speed on one core; see backends/llvm/blocked_gemm.py).
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
+import shutil
 import tempfile
 import threading
 
@@ -20,6 +23,9 @@ from ..backends.common import data_pointer
 from .errors import ArtifactError
 
 _CALL = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+_SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+
+
 def _openblas():
     """(library, {slot: address}) of NumPy's bundled OpenBLAS, or (None, {}) (no llvmlite imported)."""
     from ..backends.blas import numpy_openblas
@@ -42,31 +48,43 @@ def runtime_table(slots, pool=True):
     return table
 
 
-def open_library(data: bytes, symbol: str):
+def check_symbol(symbol) -> str:
+    """`symbol` if it is a C identifier of at most 128 characters, else ArtifactError."""
+    if not isinstance(symbol, str) or not _SYMBOL.fullmatch(symbol):
+        raise ArtifactError(f"manifest: the native symbol {str(symbol)[:80]!r} is not a C identifier")
+    return symbol
+
+
+def open_library(data: bytes, symbol: str | None = None):
     """ctypes.CDLL of the library bytes.
 
     The memfd stays open for the life of the process: dlopen knows libraries by path, and a
     closed descriptor's number (hence its /proc path) could be reused by the next load."""
+    if symbol is not None:
+        check_symbol(symbol)
     if hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd"):
-        fd = os.memfd_create(symbol)
+        fd = os.memfd_create("chainrule-native")
         try:
             os.write(fd, data)
             return ctypes.CDLL(f"/proc/self/fd/{fd}")
         except OSError:
             os.close(fd)
             raise
-    d = tempfile.mkdtemp(prefix="chainrule-load-")  # unique for the life of the process: never reused
-    path = os.path.join(d, symbol + ".so")
-    with open(path, "wb") as f:
-        f.write(data)
-    return ctypes.CDLL(path)
+    d = tempfile.mkdtemp(prefix="chainrule-load-")
+    try:
+        path = os.path.join(d, "lib.so")
+        with open(path, "wb") as f:
+            f.write(data)
+        return ctypes.CDLL(path)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 class NativeRunner:
     """run(list of checked arrays) -> list of result arrays, through `<symbol>_call`."""
 
     def __init__(self, info: dict, data: bytes, outputs):
-        symbol = info["symbol"]
+        symbol = check_symbol(info.get("symbol"))
         self.keepalive = None
         if info.get("kind") == "shared-library":
             try:
@@ -89,7 +107,9 @@ class NativeRunner:
         self._table = table
         self._rt = ctypes.addressof(table) if table is not None else None
         self.gemm = "openblas" if table is not None else "built-in"
-        self._arena = int(info.get("arena_size", 0))
+        self._arena = info.get("arena_size", 0)
+        if type(self._arena) is not int or not 0 <= self._arena < 1 << 40:
+            raise ArtifactError(f"manifest: bad native arena_size {str(self._arena)[:40]!r}")
         self._outs = [(tuple(o["shape"]), np.dtype(o["dtype"])) for o in outputs]
         self._tls = threading.local()
 
