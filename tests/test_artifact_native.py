@@ -1,4 +1,5 @@
-"""Loading an artifact's native payload: no files left behind, no manifest string in a path.
+"""Loading an artifact's native payload: no files left behind, no manifest string in a path,
+one library per content.
 
 Bad artifacts are crafted the way an attacker would (container.pack recomputes the checksums).
 """
@@ -81,3 +82,40 @@ def test_manifest_symbol_never_reaches_a_path(tmp_path, monkeypatch, exported):
         with pytest.raises(ArtifactError, match="not a C identifier"):
             cr.load(p, payload="native")
     assert os.listdir(outside) == [] and os.listdir(tmp) == []
+
+
+def test_the_same_library_is_loaded_once(tmp_path, exported):
+    p = _craft(tmp_path, exported["so"])
+    f, g = cr.load(p), cr.load(p)
+    assert f._runner.keepalive is g._runner.keepalive
+    nfd = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    for _ in range(20):
+        h = cr.load(p)
+        np.testing.assert_allclose(h(X), _want(0.5), rtol=1e-6)
+    if nfd is not None:
+        assert len(os.listdir("/proc/self/fd")) <= nfd
+
+
+def test_a_reused_descriptor_number_never_returns_the_old_library(tmp_path):
+    """The memfd is closed after dlopen; the next memfd may get its number (and /proc path), which
+    glibc would answer with the library already loaded under that name."""
+    datas = []
+    for k in (2.0, 3.0):
+        m, members = read_verified(_export(str(tmp_path), k))
+        nat = m["payloads"]["native"]
+        datas.append((members[nat["member"]], nat["symbol"], k))
+    for data, sym, k in datas:
+        runner = native.NativeRunner({"kind": "shared-library", "symbol": sym, "runtime_slots": []}, data,
+                                     [{"shape": [], "dtype": "float32"}])
+        np.testing.assert_allclose(runner.run([X])[0], _want(k), rtol=1e-6)
+
+
+def test_a_discarded_function_frees_its_runner(tmp_path, exported):
+    """No reference cycle: the runner's arenas and runtime table go with the LoadedFunction (the
+    library stays, shared)."""
+    import weakref
+    f = cr.load(_craft(tmp_path, exported["so"]))
+    f(X)
+    runner = weakref.ref(f._runner)
+    del f
+    assert runner() is None

@@ -1,16 +1,21 @@
 """Calling an artifact's native library from Python: ctypes only, no llvmlite.
 
 The library is opened from memory where Linux allows it (memfd), else from
-a private temporary file (fixed name: no manifest string reaches a path)
-that is removed right after dlopen (the mapping outlives the file). GEMM comes from
-NumPy's bundled OpenBLAS through the runtime table, as in the JIT; without
-it the library's own blocked GEMM runs (single-threaded, near OpenBLAS's
-speed on one core; see backends/llvm/blocked_gemm.py).
+a private temporary file (fixed name, no manifest string in the path) that
+is removed right after dlopen (the mapping outlives the file). Libraries
+are shared per content hash: a library may have started helper threads of
+the pool that run its code (backends/threadpool.py), so it is never
+unloaded, and loading the same artifact again reuses it (no new mapping;
+no descriptor is kept). GEMM comes from NumPy's bundled OpenBLAS through
+the runtime table, as in the JIT; without it the library's own blocked
+GEMM runs (single-threaded, near OpenBLAS's speed on one core; see
+backends/llvm/blocked_gemm.py).
 """
 
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import os
 import re
 import shutil
@@ -55,29 +60,63 @@ def check_symbol(symbol) -> str:
     return symbol
 
 
-def open_library(data: bytes, symbol: str | None = None):
-    """ctypes.CDLL of the library bytes.
+_lock = threading.Lock()
+_libraries: dict = {}   # sha256 of the library bytes -> ctypes.CDLL, for the life of the process
+_used_paths: set = set()  # every path dlopen was given: glibc returns the loaded library for a known name
 
-    The memfd stays open for the life of the process: dlopen knows libraries by path, and a
-    closed descriptor's number (hence its /proc path) could be reused by the next load."""
-    if symbol is not None:
-        check_symbol(symbol)
-    if hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd"):
-        fd = os.memfd_create("chainrule-native")
-        try:
-            os.write(fd, data)
-            return ctypes.CDLL(f"/proc/self/fd/{fd}")
-        except OSError:
-            os.close(fd)
-            raise
-    d = tempfile.mkdtemp(prefix="chainrule-load-")
+
+def _dlopen_fresh(path: str):
+    _used_paths.add(path)
+    return ctypes.CDLL(path)
+
+
+def _open_memfd(data: bytes):
+    """dlopen through /proc/self/fd/N, then close N. The number may come back for a later load,
+    so a number whose path was dlopen'ed before is skipped (held open while we dup past it)."""
+    fd = os.memfd_create("chainrule-native", getattr(os, "MFD_CLOEXEC", 0))
+    held = []
     try:
+        os.write(fd, data)
+        while f"/proc/self/fd/{fd}" in _used_paths:
+            held.append(fd)
+            fd = os.dup(fd)
+        return _dlopen_fresh(f"/proc/self/fd/{fd}")
+    finally:
+        for f in held + [fd]:
+            os.close(f)
+
+
+def _open_file(data: bytes):
+    """dlopen a private copy under a fresh temporary directory, removed right after."""
+    while True:
+        d = tempfile.mkdtemp(prefix="chainrule-load-")
         path = os.path.join(d, "lib.so")
+        if path not in _used_paths:
+            break
+        os.rmdir(d)
+    try:
         with open(path, "wb") as f:
             f.write(data)
-        return ctypes.CDLL(path)
+        return _dlopen_fresh(path)
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def open_library(data: bytes, symbol: str | None = None):
+    """ctypes.CDLL of the library bytes, shared with every earlier load of the same bytes
+    (OSError when dlopen refuses them)."""
+    if symbol is not None:
+        check_symbol(symbol)
+    key = hashlib.sha256(data).hexdigest()
+    with _lock:
+        lib = _libraries.get(key)
+        if lib is None:
+            if hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd"):
+                lib = _open_memfd(data)
+            else:
+                lib = _open_file(data)
+            _libraries[key] = lib
+        return lib
 
 
 class NativeRunner:
