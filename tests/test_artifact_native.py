@@ -1,11 +1,18 @@
 """Loading an artifact's native payload: no files left behind, no manifest string in a path,
-one library per content.
+one library per content, and a malformed payload is an ArtifactError, never a crash.
 
-Bad artifacts are crafted the way an attacker would (container.pack recomputes the checksums).
+Bad artifacts are crafted the way an attacker would (container.pack recomputes the checksums);
+malformed payloads are each loaded in a child process, so a segfault or an LLVM abort shows as
+a failed test instead of a dead pytest worker.
 """
 
 import os
+import re
+import struct
+import subprocess
+import sys
 import tempfile
+import textwrap
 
 import numpy as np
 import pytest
@@ -15,6 +22,7 @@ import chainrule.numpy as cnp
 from chainrule.artifact import ArtifactError, native
 from chainrule.artifact.container import pack, read_verified
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 X = np.linspace(-1, 1, 8).astype(np.float32)
 
 
@@ -119,3 +127,93 @@ def test_a_discarded_function_frees_its_runner(tmp_path, exported):
     runner = weakref.ref(f._runner)
     del f
     assert runner() is None
+
+
+def _sections(obj):
+    shoff, = struct.unpack_from("<Q", obj, 0x28)
+    shnum, = struct.unpack_from("<H", obj, 0x3C)
+    return [(shoff + 64 * k, struct.unpack_from("<IIQQQQIIQQ", obj, shoff + 64 * k)) for k in range(shnum)]
+
+
+def _bad_relocation(obj, field, value):
+    """The first RELA entry with its r_offset (field 0) or r_info type (field 8) replaced."""
+    out = bytearray(obj)
+    sec = [s for _, s in _sections(obj) if s[1] == 4][0]
+    struct.pack_into("<Q" if field == 0 else "<I", out, sec[4] + field, value)
+    return bytes(out)
+
+
+def _other_machine(obj):
+    out = bytearray(obj)
+    mine, = struct.unpack_from("<H", obj, 18)
+    struct.pack_into("<H", out, 18, 183 if mine == 62 else 62)
+    return bytes(out)
+
+
+def _section_past_end(obj):
+    out = bytearray(obj)
+    at, sec = [(at, s) for at, s in _sections(obj) if s[1] == 1 and s[5]][0]
+    struct.pack_into("<Q", out, at + 24, len(obj) - 8)  # sh_offset of the first PROGBITS section
+    return bytes(out)
+
+
+def _renamed_import(obj):
+    assert obj.count(b"\0malloc\0") == 1
+    return obj.replace(b"\0malloc\0", b"\0mallox\0")
+
+
+def _so(ex):
+    m, members = ex["so"]
+    return members[m["payloads"]["native"]["member"]]
+
+
+def _obj(ex):
+    m, members = ex["obj"]
+    return members[m["payloads"]["native"]["member"]]
+
+
+CASES = {
+    "object: garbage bytes": ("obj", lambda ex: bytes(range(256)) * 64, {}, "not an ELF file"),
+    "object: truncated": ("obj", lambda ex: _obj(ex)[: len(_obj(ex)) // 2], {}, "past the end"),
+    "object: a shared library": ("obj", _so, {}, "expected a relocatable object"),
+    "object: unknown relocation type": ("obj", lambda ex: _bad_relocation(_obj(ex), 8, 99), {}, "relocation type 99"),
+    "object: relocation outside its section": ("obj", lambda ex: _bad_relocation(_obj(ex), 0, 1 << 40), {},
+                                               "outside its"),
+    "object: another machine": ("obj", lambda ex: _other_machine(_obj(ex)), {}, "ELF machine"),
+    "object: section past the end": ("obj", lambda ex: _section_past_end(_obj(ex)), {}, "past the end"),
+    "object: undefined function": ("obj", lambda ex: _renamed_import(_obj(ex)), {}, "calls mallox"),
+    "object: no entry point": ("obj", None, {"symbol": "chainrule_other"}, "does not define the function"),
+    "library: garbage bytes": ("so", lambda ex: b"\x7fELF" + bytes(range(256)) * 8, {}, "not 64-bit|ELF type"),
+    "library: object code": ("so", _obj, {}, "expected a shared library"),
+    "library: another machine": ("so", lambda ex: _other_machine(_so(ex)), {}, "ELF machine"),
+}
+
+_CHILD = textwrap.dedent("""
+    import sys
+    import chainrule as cr
+    from chainrule.artifact import ArtifactError
+    try:
+        cr.load(sys.argv[1], payload="native")
+    except ArtifactError as e:
+        print("ArtifactError:", e)
+    else:
+        print("loaded")
+""")
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_malformed_payload_is_an_error_not_a_crash(tmp_path, exported, case):
+    base, make, fields, match = CASES[case]
+    data = make(exported) if make else None
+    path = _craft(tmp_path, exported[base], data, **fields)
+    env = {**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")}
+    out = subprocess.run([sys.executable, "-c", _CHILD, str(path)], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.returncode == 0, f"the loading process died ({out.returncode}): {out.stderr[-2000:]}"
+    assert out.stdout.startswith("ArtifactError:"), out.stdout
+    assert re.search(match, out.stdout), out.stdout
+
+
+def test_the_checked_object_payload_still_loads(tmp_path, exported):
+    f = cr.load(_craft(tmp_path, exported["obj"]), payload="native")
+    np.testing.assert_allclose(f(X), _want(0.5), rtol=1e-6)

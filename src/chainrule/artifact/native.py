@@ -6,9 +6,10 @@ is removed right after dlopen (the mapping outlives the file). Libraries
 are shared per content hash: a library may have started helper threads of
 the pool that run its code (backends/threadpool.py), so it is never
 unloaded, and loading the same artifact again reuses it (no new mapping;
-no descriptor is kept). GEMM comes from NumPy's bundled OpenBLAS through
-the runtime table, as in the JIT; without it the library's own blocked
-GEMM runs (single-threaded, near OpenBLAS's speed on one core; see
+no descriptor is kept). Every payload is checked (elf.py) before dlopen
+or LLVM sees it. GEMM comes from NumPy's bundled OpenBLAS through the
+runtime table, as in the JIT; without it the library's own blocked GEMM
+runs (single-threaded, near OpenBLAS's speed on one core; see
 backends/llvm/blocked_gemm.py).
 """
 
@@ -25,6 +26,7 @@ import threading
 import numpy as np
 
 from ..backends.common import data_pointer
+from . import elf
 from .errors import ArtifactError
 
 _CALL = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
@@ -103,20 +105,39 @@ def _open_file(data: bytes):
 
 
 def open_library(data: bytes, symbol: str | None = None):
-    """ctypes.CDLL of the library bytes, shared with every earlier load of the same bytes
-    (OSError when dlopen refuses them)."""
+    """ctypes.CDLL of the library bytes, shared with every earlier load of the same bytes.
+
+    The bytes are checked first (elf.check_shared_library: a foreign or damaged file is an
+    ArtifactError, not a crash); OSError when dlopen refuses them."""
     if symbol is not None:
         check_symbol(symbol)
     key = hashlib.sha256(data).hexdigest()
     with _lock:
         lib = _libraries.get(key)
         if lib is None:
+            elf.check_shared_library(data, elf.host_machine())
             if hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd"):
                 lib = _open_memfd(data)
             else:
                 lib = _open_file(data)
             _libraries[key] = lib
         return lib
+
+
+def check_object(data: bytes, symbol: str) -> None:
+    """ArtifactError unless RuntimeDyld can link `data` without crashing: a well-formed object for
+    this machine (elf.check_object) whose undefined symbols this process defines."""
+    undefined = elf.check_object(data, symbol, elf.host_machine())
+    process = ctypes.CDLL(None)
+    missing = []
+    for name in sorted(undefined):
+        try:
+            process[name]
+        except AttributeError:
+            missing.append(name)
+    if missing:
+        raise ArtifactError(f"the native object code calls {', '.join(missing[:5])}, which this process does not "
+                            "define")
 
 
 class NativeRunner:
@@ -136,6 +157,7 @@ class NativeRunner:
             except AttributeError:
                 raise ArtifactError(f"the native library has no symbol {symbol}_call") from None
         elif info.get("kind") == "object":
+            check_object(data, symbol)
             from ..backends.llvm.export import load_object  # llvmlite: only for object payloads
             self.keepalive, addr = load_object(data, symbol)
         else:
