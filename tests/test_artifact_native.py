@@ -217,3 +217,13 @@ def test_malformed_payload_is_an_error_not_a_crash(tmp_path, exported, case):
 def test_the_checked_object_payload_still_loads(tmp_path, exported):
     f = cr.load(_craft(tmp_path, exported["obj"]), payload="native")
     np.testing.assert_allclose(f(X), _want(0.5), rtol=1e-6)
+
+
+def test_hosts_without_elf_skip_the_library_check_and_refuse_object_code(monkeypatch, exported):
+    """macOS loads Mach-O: its libraries are not ELF-checked, and object code (checked only as ELF)
+    is refused, so loading falls back instead of handing RuntimeDyld an unchecked object."""
+    from chainrule.artifact import elf
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert not elf.host_uses_elf() and elf.host_machine() is None
+    with pytest.raises(ArtifactError, match="only on x86-64 and aarch64 ELF hosts"):
+        elf.check_object(_obj(exported), "chainrule_x", elf.host_machine())

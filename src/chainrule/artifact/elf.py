@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import platform
 import struct
+import sys
 
 from .errors import ArtifactError
 
@@ -48,9 +49,15 @@ _MACHINES = {"x86_64": EM_X86_64, "amd64": EM_X86_64, "aarch64": EM_AARCH64, "ar
 _NAMES = {EM_X86_64: "x86-64", EM_AARCH64: "aarch64"}
 
 
+def host_uses_elf() -> bool:
+    """Whether this OS loads ELF files (not macOS's Mach-O or Windows's PE)."""
+    return sys.platform.startswith(("linux", "freebsd", "netbsd", "openbsd", "sunos"))
+
+
 def host_machine() -> int | None:
-    """The ELF e_machine of this host (x86-64 or aarch64), or None for another architecture."""
-    return _MACHINES.get(platform.machine().lower())
+    """The ELF e_machine of this host (x86-64 or aarch64), or None for another architecture or a
+    host that does not use ELF."""
+    return _MACHINES.get(platform.machine().lower()) if host_uses_elf() else None
 
 
 def _bad(what: str, msg: str):
@@ -113,7 +120,8 @@ def check_object(data: bytes, symbol: str, machine: int | None = None) -> set[st
     machine: the host's e_machine (host_machine()); objects load only on x86-64 and aarch64."""
     what = "object code"
     if machine not in RELOCATIONS:
-        raise ArtifactError("object-code payloads load only on x86-64 and aarch64 hosts")
+        raise ArtifactError("object-code payloads are checked and loaded only on x86-64 and aarch64 ELF hosts "
+                            "(Linux, the BSDs)")
     h = _header(data, what, ET_REL, machine)
     shoff, shentsize, shnum, shstrndx = h[6], h[11], h[12], h[13]
     if shnum == 0 or shstrndx >= shnum:

@@ -115,7 +115,8 @@ def open_library(data: bytes, symbol: str | None = None):
     with _lock:
         lib = _libraries.get(key)
         if lib is None:
-            elf.check_shared_library(data, elf.host_machine())
+            if elf.host_uses_elf():
+                elf.check_shared_library(data, elf.host_machine())
             if hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd"):
                 lib = _open_memfd(data)
             else:
