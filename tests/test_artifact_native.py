@@ -227,3 +227,27 @@ def test_hosts_without_elf_skip_the_library_check_and_refuse_object_code(monkeyp
     assert not elf.host_uses_elf() and elf.host_machine() is None
     with pytest.raises(ArtifactError, match="only on x86-64 and aarch64 ELF hosts"):
         elf.check_object(_obj(exported), "chainrule_x", elf.host_machine())
+
+
+def test_the_object_checker_raises_only_artifact_errors(exported):
+    """Random byte changes in an object: the checker accepts or raises ArtifactError, nothing else
+    (an IndexError or struct.error would mean it read past what it had checked)."""
+    from chainrule.artifact import elf
+    obj = _obj(exported)
+    symbol = exported["obj"][0]["payloads"]["native"]["symbol"]
+    machine = elf.host_machine()
+    if machine is None:
+        pytest.skip("object code is checked on x86-64 and aarch64 ELF hosts only")
+    header_end = struct.unpack_from("<Q", obj, 0x28)[0]
+    rng = np.random.default_rng(0)
+    for _ in range(400):
+        out = bytearray(obj)
+        for _ in range(int(rng.integers(1, 4))):
+            # bias half of the changes into the ELF and section headers, where they matter most
+            at = int(rng.integers(0, 64)) if rng.random() < 0.25 else int(rng.integers(header_end, len(obj))) \
+                if rng.random() < 0.5 else int(rng.integers(0, len(obj)))
+            out[at] = int(rng.integers(0, 256))
+        try:
+            elf.check_object(bytes(out), symbol, machine)
+        except ArtifactError:
+            pass
