@@ -78,7 +78,9 @@ def _open_memfd(data: bytes):
     fd = os.memfd_create("chainrule-native", getattr(os, "MFD_CLOEXEC", 0))
     held = []
     try:
-        os.write(fd, data)
+        view = memoryview(data)
+        while view:  # os.write may write less than asked
+            view = view[os.write(fd, view):]
         while f"/proc/self/fd/{fd}" in _used_paths:
             held.append(fd)
             fd = os.dup(fd)
