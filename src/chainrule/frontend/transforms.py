@@ -37,21 +37,34 @@ def _normalize_argnums(argnums, nargs, fname):
 
 
 class _Traced:
-    """A function traced on concrete or symbolic arguments, with leaf bookkeeping."""
+    """A function traced on concrete or symbolic arguments, with leaf bookkeeping.
 
-    def __init__(self, fun, args, name):
+    Only the arguments at positions `dyn` (default: all) are traced; the others are passed to
+    `fun` as they are (closed over), as JAX's grad does for the arguments it does not
+    differentiate: a Python int stays a Python int, so `range(n)` works on it."""
+
+    def __init__(self, fun, args, name, dyn=None):
+        dyn = tuple(range(len(args))) if dyn is None else tuple(dyn)
         self.arg_leaves = []
-        self.arg_trees = []
-        self.arg_slices = []
-        for a in args:
-            leaves, tree = pytree.flatten(a)
+        self.arg_trees = {}
+        self.arg_slices = {}
+        for a in dyn:
+            leaves, tree = pytree.flatten(args[a])
             start = len(self.arg_leaves)
             self.arg_leaves.extend(_leaf_value(x) for x in leaves)
-            self.arg_trees.append(tree)
-            self.arg_slices.append(range(start, start + len(leaves)))
-        in_leaves, in_tree = pytree.flatten(tuple(args))
+            self.arg_trees[a] = tree
+            self.arg_slices[a] = range(start, start + len(leaves))
+        _, in_tree = pytree.flatten(tuple(args[a] for a in dyn))
         types = [spec_of(x) for x in self.arg_leaves]
-        self.traced = trace_flat(lambda *a: fun(*a), types, in_tree, name=name)
+        if len(dyn) == len(args):
+            call = fun
+        else:
+            def call(*vals):
+                full = list(args)
+                for a, v in zip(dyn, vals):
+                    full[a] = v
+                return fun(*full)
+        self.traced = trace_flat(call, types, in_tree, name=name)
         self.graph: Graph = self.traced.graph
         self.out_tree = self.traced.out_tree
         self.inputs = self.arg_leaves + list(self.traced.captured)
@@ -89,7 +102,7 @@ def value_and_grad(fun, argnums=0, has_aux=False):
         if kwargs:
             return value_and_grad(lambda *a: fun(*a, **kwargs), argnums, has_aux)(*args)
         single, nums = _normalize_argnums(argnums, len(args), "grad")
-        t = _Traced(fun, args, _fname(fun))
+        t = _Traced(fun, args, _fname(fun), dyn=sorted(set(nums)))
         g = t.graph
         out_leaves = len(g.results)
         if has_aux:
@@ -271,10 +284,19 @@ def jacrev(fun, argnums=0, has_aux=False):
     def jac(*args):
         from .vmap import vmap
         single, nums = _normalize_argnums(argnums, len(args), "jacrev")
+        dyn = sorted(set(nums))  # the other arguments pass through as they are (as in jax.jacrev)
+
+        def f_dyn(*vals):
+            full = list(args)
+            for a, v in zip(dyn, vals):
+                full[a] = v
+            return fun(*full)
+
         if has_aux:
-            out, vf, aux = vjp(lambda *a: fun(*a), *args, has_aux=True)
+            out, vf, aux = vjp(f_dyn, *(args[a] for a in dyn), has_aux=True)
         else:
-            out, vf = vjp(fun, *args)
+            out, vf = vjp(f_dyn, *(args[a] for a in dyn))
+        pos = {a: k for k, a in enumerate(dyn)}
         out_leaves, out_tree = pytree.flatten(out)
         out_types = [type_of(_leaf_value(o)) for o in out_leaves]
         in_trees = [pytree.flatten(args[a])[1] for a in nums]
@@ -283,7 +305,7 @@ def jacrev(fun, argnums=0, has_aux=False):
 
         def pullback(*basis):
             cts = vf(pytree.unflatten(out_tree, list(basis)))
-            return [leaf for a in nums for leaf in pytree.flatten(cts[a])[0]]
+            return [leaf for a in nums for leaf in pytree.flatten(cts[pos[a]])[0]]
 
         rows = vmap(pullback, out_axes=-1)(*_basis(out_types)) if flat_in else []
         per_out = [[] for _ in out_types]  # per output leaf: one jacobian per input leaf
