@@ -385,3 +385,62 @@ def test_in_place_methods_are_refused():
     x = np.array([0.3, 0.1, 0.9])
     for g, w in zip(f(x), (x.argsort(), np.sort(x).searchsorted(0.5), x.compress([True, False, True]))):
         assert_same(g, w)
+
+
+# --- jit options: static_argnames, donation, unknown options ------------------------------------
+
+
+def _scale_loop(x, n=1):
+    for _ in range(n):
+        x = x * 2.0
+    return x
+
+
+def test_static_argnames_by_keyword_and_by_position():
+    jax = pytest.importorskip("jax")
+    ours, theirs = cr.jit(_scale_loop, static_argnames="n"), jax.jit(_scale_loop, static_argnames="n")
+    x = np.ones(2, np.float32)
+    np.testing.assert_allclose(ours(x, n=3), theirs(x, n=3))
+    np.testing.assert_allclose(ours(x, 2), theirs(x, 2))  # the name makes position 1 static too
+    assert ours.trace_count == 2
+    ours(x, n=3)
+    assert ours.trace_count == 2
+    with pytest.raises(ValueError, match="'m'"):
+        cr.jit(_scale_loop, static_argnames="m")
+    with pytest.raises(TypeError, match="not hashable"):
+        ours(x, n=[1])
+
+
+def test_static_argnums_makes_the_name_static():
+    j = cr.jit(_scale_loop, static_argnums=1)
+    np.testing.assert_allclose(j(np.ones(2), n=2), [4.0, 4.0])
+
+
+def test_unknown_jit_options_are_refused_at_jit_time():
+    with pytest.raises(TypeError, match=r"jit got unknown option\(s\) bogus.*llvm backend takes cache, threads"):
+        cr.jit(_scale_loop, backend="llvm", bogus=1)
+    with pytest.raises(TypeError, match=r"unknown option\(s\) threads"):
+        cr.jit(_scale_loop, backend="reference", threads=2)
+
+
+@pytest.mark.parametrize("backend", ["llvm", "reference"])
+def test_donation_is_accepted_and_results_are_right(backend):
+    step = cr.jit(lambda p, g: {k: v - 0.5 * g for k, v in p.items()}, donate_argnums=0, backend=backend)
+    p = {"w": np.ones(3), "b": np.zeros(3)}
+    out = step(p, np.ones(3))
+    np.testing.assert_allclose(out["w"], 0.5)
+    np.testing.assert_allclose(out["b"], -0.5)
+    named = cr.jit(lambda p, g: p - g, donate_argnames="p", backend=backend)
+    np.testing.assert_allclose(named(np.ones(2), g=np.ones(2)), 0.0)
+
+
+def test_donation_reaches_the_jax_backend():
+    jax = pytest.importorskip("jax")
+    step = cr.jit(lambda p, g: {k: v - 0.5 * g for k, v in p.items()}, donate_argnums=0, backend="jax",
+                  return_jax_arrays=True)
+    lowered = step.lower({"w": np.ones(3), "b": np.ones(3)}, np.ones(3))
+    assert lowered._options["donate_argnums"] == (0, 1)  # both leaves of p, not g
+    p = {"w": jax.numpy.ones(3), "b": jax.numpy.ones(3)}
+    out = step(p, np.ones(3, np.float32))  # float32 results: p's buffers fit them
+    np.testing.assert_allclose(np.asarray(out["w"]), 0.5)
+    assert p["w"].is_deleted() and p["b"].is_deleted()

@@ -257,14 +257,71 @@ def _arg_names(fun, n_pos) -> list | None:
     return None
 
 
+def _check_options(backend, options):
+    """Refuse options the backend does not take when `jit` is called, naming them (not at the first
+    call); `backend=None` means the default backend."""
+    name = backend or backends.DEFAULT_BACKEND
+    known = backends.BACKEND_OPTIONS.get(name)
+    if known is None:
+        if name not in backends.KNOWN_BACKENDS:
+            raise ValueError(f"unknown backend {name!r}; expected one of {', '.join(backends.KNOWN_BACKENDS)}")
+        return
+    unknown = sorted(set(options) - known)
+    if unknown:
+        jit_opts = "static_argnums, static_argnames, donate_argnums, donate_argnames, backend, opt_level, passes"
+        extra = f"; the {name} backend takes {', '.join(sorted(known - {'donate_argnums'}))}" if known else \
+            f"; the {name} backend takes none"
+        raise TypeError(f"jit got unknown option(s) {', '.join(unknown)}: jit takes {jit_opts}{extra}")
+
+
+def _argnums_and_names(fun, nums, names, what):
+    """JAX's rule: argnums and argnames complete each other through `fun`'s signature."""
+    import inspect
+    if isinstance(nums, int):
+        nums = (nums,)
+    if isinstance(names, str):
+        names = (names,)
+    nums, names = tuple(nums), tuple(names)
+    for i in nums:
+        if not isinstance(i, int) or isinstance(i, bool):
+            raise TypeError(f"{what}_argnums must be ints, got {nums!r}")
+    for n in names:
+        if not isinstance(n, str):
+            raise TypeError(f"{what}_argnames must be strings, got {names!r}")
+    try:
+        params = list(inspect.signature(fun).parameters.values())
+    except (TypeError, ValueError):
+        return nums, names
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    by_name = {p.name: i for i, p in enumerate(positional)}
+    keyword_ok = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    var_kw = any(p.kind == p.VAR_KEYWORD for p in params)
+    for n in names:
+        if n not in keyword_ok and not var_kw:
+            raise ValueError(f"jit: {what}_argnames names {n!r}, which is not a keyword argument of "
+                             f"{getattr(fun, '__name__', fun)}")
+    nums = tuple(dict.fromkeys(nums + tuple(by_name[n] for n in names if n in by_name)))
+    names = tuple(dict.fromkeys(names + tuple(positional[i].name for i in nums
+                                              if 0 <= i < len(positional)
+                                              and positional[i].kind == positional[i].POSITIONAL_OR_KEYWORD)))
+    return nums, names
+
+
 class JitFunction:
     """`cr.jit(fun)`: trace per signature, optimise, compile, cache."""
 
-    def __init__(self, fun, static_argnums=(), backend=None, opt_level=None, passes=None, **options):
-        if isinstance(static_argnums, int):
-            static_argnums = (static_argnums,)
+    def __init__(self, fun, static_argnums=(), backend=None, opt_level=None, passes=None, static_argnames=(),
+                 donate_argnums=(), donate_argnames=(), **options):
+        _check_options(backend, options)
         self.fun = fun
-        self.static_argnums = tuple(static_argnums)
+        self.static_argnums, self.static_argnames = _argnums_and_names(fun, static_argnums, static_argnames,
+                                                                       "static")
+        self.donate_argnums, self.donate_argnames = _argnums_and_names(fun, donate_argnums, donate_argnames,
+                                                                       "donate")
+        both = set(self.static_argnums) & set(self.donate_argnums)
+        if both:
+            raise ValueError(f"jit: argument(s) {sorted(both)} are both static and donated; static arguments "
+                             "are not arrays and cannot be donated")
         self.backend = backend
         self.opt_level = opt_level
         self.passes = passes
@@ -277,28 +334,35 @@ class JitFunction:
 
     def _split(self, args):
         n = len(args)
-        static = tuple(int(i) % n if n else i for i in self.static_argnums)
-        for i in static:
-            if not 0 <= i < n:
+        static = set()
+        for i in self.static_argnums:
+            if -n <= i < n:
+                static.add(i % n)
+            elif not self.static_argnames:  # an argnum inferred from a name may be passed by keyword
                 raise TypeError(f"static_argnums {self.static_argnums} out of range for {n} arguments")
         statics = tuple((i, args[i]) for i in sorted(static))
         for i, v in statics:
-            try:
-                hash(v)
-            except TypeError:
-                raise TypeError(f"static argument {i} of type {type(v).__name__} is not hashable; "
-                                "static arguments must be hashable (use a tuple instead of a list)") from None
+            _check_hashable(v, f"static argument {i}")
         dyn = tuple(a for i, a in enumerate(args) if i not in static)
         return statics, dyn
 
-    def _bound(self, statics, nargs):
+    def _split_kwargs(self, kwargs):
+        if not self.static_argnames or not kwargs:
+            return (), kwargs
+        kw_static = tuple(sorted((k, v) for k, v in kwargs.items() if k in self.static_argnames))
+        for k, v in kw_static:
+            _check_hashable(v, f"static argument {k!r}")
+        return kw_static, {k: v for k, v in kwargs.items() if k not in self.static_argnames}
+
+    def _bound(self, statics, nargs, kw_static=()):
         fun = self.fun
         smap = dict(statics)
+        kmap = dict(kw_static)
 
         def call(*dyn, **kwargs):
             it = iter(dyn)
             full = [smap[i] if i in smap else next(it) for i in range(nargs)]
-            return fun(*full, **kwargs)
+            return fun(*full, **kwargs, **kmap)
         return call
 
     def __call__(self, *args, **kwargs):
@@ -317,13 +381,14 @@ class JitFunction:
                     if call is not None:
                         return call(leaves)
         statics, dyn = self._split(args)
+        kw_static, kwargs = self._split_kwargs(kwargs)
         leaves, in_tree = pytree.flatten((dyn, kwargs))
         if any(isinstance(x, Tensor) for x in leaves):
-            return self.fun(*args, **kwargs)  # inside another trace: inline
-        key = (in_tree, statics, tuple(_leaf_key(x) for x in leaves))
+            return self.fun(*args, **kwargs, **dict(kw_static))  # inside another trace: inline
+        key = (in_tree, statics, kw_static, tuple(_leaf_key(x) for x in leaves))
         entry = self._cache.get(key)
         if entry is None:
-            entry = self._compile(statics, len(args), dyn, kwargs)
+            entry = self._compile(statics, len(args), dyn, kwargs, kw_static)
             self._cache[key] = entry
         if plain and len(leaves) == len(entry._param_types):
             fkey = fast_key(args)
@@ -335,18 +400,43 @@ class JitFunction:
                     self._fast_cache[(pytree.flatten(args)[1], lkey)] = entry.fast_caller(leaves)
         return entry.call_flat(leaves)
 
-    def _compile(self, statics, nargs, dyn, kwargs) -> Compiled:
-        return self._lower(statics, nargs, dyn, kwargs).compile()
+    def _donated_leaves(self, statics, nargs, dyn, kwargs) -> tuple:
+        """Flat parameter indices of the donated arguments' leaves (the graph's parameters are the
+        leaves of (dynamic positional arguments, keyword arguments))."""
+        if not self.donate_argnums and not self.donate_argnames:
+            return ()
+        static = {i for i, _ in statics}
+        donated_pos = {i % nargs for i in self.donate_argnums if -nargs <= i < nargs}
+        flags = []
+        positions = [i for i in range(nargs) if i not in static]
+        for i, a in zip(positions, dyn):
+            flags += [i in donated_pos] * len(pytree.flatten(a)[0])
+        kw_leaves, kw_tree = pytree.flatten(kwargs)
+        if kw_tree.kind == "dict":
+            for k, c in zip(kw_tree.aux, kw_tree.children):
+                flags += [k in self.donate_argnames] * c.num_leaves
+        return tuple(i for i, f in enumerate(flags) if f)
 
-    def _lower(self, statics, nargs, dyn, kwargs) -> Lowered:
+    def _compile(self, statics, nargs, dyn, kwargs, kw_static=()) -> Compiled:
+        return self._lower(statics, nargs, dyn, kwargs, kw_static).compile()
+
+    def _lower(self, statics, nargs, dyn, kwargs, kw_static=()) -> Lowered:
         with self._lock:
             self.trace_count += 1
-        traced = _trace(self._bound(statics, nargs), dyn, kwargs, name=getattr(self.fun, "__name__", "main"))
-        return Lowered(traced, self.backend, self.opt_level, self.passes, self.options)
+        traced = _trace(self._bound(statics, nargs, kw_static), dyn, kwargs,
+                        name=getattr(self.fun, "__name__", "main"))
+        options = self.options
+        donated = self._donated_leaves(statics, nargs, dyn, kwargs)
+        # Only the jax backend reuses donated buffers (jax.jit's donate_argnums, by flat parameter);
+        # llvm and reference accept donation and ignore it: results are always fresh arrays.
+        if donated and (self.backend or backends.DEFAULT_BACKEND) == "jax":
+            options = dict(options, donate_argnums=donated)
+        return Lowered(traced, self.backend, self.opt_level, self.passes, options)
 
     def lower(self, *args, **kwargs) -> Lowered:
         statics, dyn = self._split(args)
-        return self._lower(statics, len(args), dyn, kwargs)
+        kw_static, kwargs = self._split_kwargs(kwargs)
+        return self._lower(statics, len(args), dyn, kwargs, kw_static)
 
     def clear_cache(self):
         self._cache.clear()
@@ -354,6 +444,14 @@ class JitFunction:
 
     def __repr__(self):
         return f"<jit {getattr(self.fun, '__name__', self.fun)}>"
+
+
+def _check_hashable(v, what):
+    try:
+        hash(v)
+    except TypeError:
+        raise TypeError(f"{what} of type {type(v).__name__} is not hashable; "
+                        "static arguments must be hashable (use a tuple instead of a list)") from None
 
 
 def _leaf_key(x):
@@ -390,13 +488,28 @@ class GraphFunction:
         return self._compiled.call_flat(list(args))
 
 
-def jit(fun=None, static_argnums=(), backend=None, opt_level=None, passes=None, **options):
-    """Compile `fun` (a Python function or a Graph) on first call per signature."""
+def jit(fun=None, static_argnums=(), backend=None, opt_level=None, passes=None, *, static_argnames=(),
+        donate_argnums=(), donate_argnames=(), **options):
+    """Compile `fun` (a Python function or a Graph) on first call per signature.
+
+    static_argnums/static_argnames: arguments that are Python values baked into the trace (hashable;
+    one compilation per value). donate_argnums/donate_argnames: arguments the caller will not use
+    again, whose buffers the backend may reuse for the results (the jax backend does; llvm and
+    reference ignore donation). `**options` go to the backend; unknown ones are refused here."""
     if fun is None:
-        return lambda f: jit(f, static_argnums, backend, opt_level, passes, **options)
+        return lambda f: jit(f, static_argnums, backend, opt_level, passes, static_argnames=static_argnames,
+                             donate_argnums=donate_argnums, donate_argnames=donate_argnames, **options)
     if isinstance(fun, Graph):
+        if static_argnums or static_argnames or donate_argnames:
+            raise TypeError("jit of a Graph takes flat arrays: static_argnums, static_argnames and "
+                            "donate_argnames do not apply")
+        _check_options(backend, options)
+        if donate_argnums and (backend or backends.DEFAULT_BACKEND) == "jax":
+            options = dict(options, donate_argnums=tuple(donate_argnums) if not isinstance(donate_argnums, int)
+                           else (donate_argnums,))
         return GraphFunction(fun, backend, opt_level, passes, **options)
-    return JitFunction(fun, static_argnums, backend, opt_level, passes, **options)
+    return JitFunction(fun, static_argnums, backend, opt_level, passes, static_argnames=static_argnames,
+                       donate_argnums=donate_argnums, donate_argnames=donate_argnames, **options)
 
 
 def function(inputs, outputs, backend=None, opt_level=None, passes=None, name="function", **options) -> Compiled:

@@ -17,6 +17,7 @@ import os
 import time
 
 from ...ir import REGISTRY, Graph
+from .. import BACKEND_OPTIONS
 from . import cache as _cache
 from .codegen import KERNELS, build_module
 from .emitter import EXPR
@@ -31,7 +32,7 @@ UNSUPPORTED: dict[str, str] = {
                       "function is not supported, as in JAX)",
 }
 
-_OPTIONS = {"cache", "threads"}
+_OPTIONS = BACKEND_OPTIONS["llvm"]
 DEFAULT_THREADS = 8  # more helpers than this rarely pay for their hand-off on the GEMM sizes we see
 
 
