@@ -20,7 +20,7 @@ from . import pytree
 from .core import canonical_array, is_tensor
 from .dispatch import exact_flat, fast_key
 from .tensor import Tensor, current_scope
-from .tracing import Spec, TracedFunction, build_graph, spec_of, trace_flat
+from .tracing import Spec, TracedFunction, build_graph, inline_checked, spec_of, trace_flat
 
 
 def placeholder(shape, dtype="float32", name=None) -> Tensor:
@@ -128,6 +128,9 @@ class Compiled:
         return self.call_flat(leaves)
 
     def call_flat(self, leaves):
+        if any(type(x) is Tensor for x in leaves):  # called inside a trace: inline the graph
+            outs = inline_checked(self.source_graph, leaves, self.graph.name)
+            return pytree.unflatten(self.out_tree, outs)
         arrays = _prepare(leaves, self._param_types, self.graph, self._device_array_type)
         outs = self.executable.run(arrays)
         return pytree.unflatten(self.out_tree, outs)
@@ -483,6 +486,8 @@ class GraphFunction:
         return self._lowered
 
     def __call__(self, *args):
+        if any(type(x) is Tensor for x in args):  # called inside a trace: inline the graph
+            return inline_checked(self.graph, list(args))
         if self._compiled is None:
             self._compiled = self._lowered.compile()
         return self._compiled.call_flat(list(args))

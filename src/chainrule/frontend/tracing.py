@@ -166,6 +166,50 @@ def inline(graph: Graph, inputs) -> list:
     return [env[id(r)] for r in graph.results]
 
 
+def inline_checked(graph: Graph, leaves, what=None) -> list:
+    """`inline` for a graph called like a function inside a trace: checks the number and types of
+    the arguments first (concrete ones are converted to the parameter's dtype, as a compiled call
+    converts them) and names the mismatch."""
+    what = what or graph.name
+    if len(leaves) != len(graph.params):
+        raise TypeError(f"{what} takes {len(graph.params)} array argument(s), got {len(leaves)}")
+    ins = []
+    for i, (x, p) in enumerate(zip(leaves, graph.params)):
+        if is_tensor(x):
+            if x.type != p.type:
+                raise TypeError(f"{what}: argument {i} ({p.name or 'unnamed'}) has type {x.type}, expected "
+                                f"{p.type}")
+        else:
+            a = np.asarray(x)
+            if a.shape != p.type.shape:
+                raise ValueError(f"{what}: argument {i} ({p.name or 'unnamed'}) has shape {a.shape}, expected "
+                                 f"{p.type.shape}")
+            x = a.astype(p.type.dtype.np, copy=False)
+        ins.append(x)
+    return inline(graph, ins)
+
+
+def graph_function(graph: Graph):
+    """A Graph as a Python function of its parameters, one positional argument each (the form
+    `cr.grad`, `cr.vmap`, `cr.jvp` ... take a Graph in): it returns the only result of a
+    one-result graph, else the list of results (as `cr.jit(graph)` does)."""
+    single = len(graph.results) == 1
+
+    def fn(*args):
+        outs = inline_checked(graph, list(args))
+        return outs[0] if single else outs
+
+    fn.__name__ = fn.__qualname__ = graph.name
+    fn.__doc__ = f"The graph {graph.name} as a function."
+    fn.graph = graph
+    return fn
+
+
+def as_function(fun):
+    """`fun` itself, or a Graph made into a function (see graph_function)."""
+    return graph_function(fun) if isinstance(fun, Graph) else fun
+
+
 def check_graph(graph: Graph) -> Graph:
     return verify(graph)
 
@@ -174,4 +218,5 @@ def any_tensor(leaves) -> bool:
     return any(is_tensor(x) for x in leaves)
 
 
-__all__ = ["Spec", "TracedFunction", "build_graph", "current_scope", "inline", "spec_of", "trace_flat"]
+__all__ = ["Spec", "TracedFunction", "as_function", "build_graph", "current_scope", "graph_function", "inline",
+           "inline_checked", "spec_of", "trace_flat"]

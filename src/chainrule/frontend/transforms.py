@@ -17,7 +17,7 @@ from ..passes.autodiff import jvp_graph, vjp_graph
 from . import pytree
 from .core import bind, canonical_array, is_tensor, type_of
 from .tensor import Tensor
-from .tracing import build_graph, inline, spec_of, trace_flat
+from .tracing import as_function, build_graph, inline, spec_of, trace_flat
 
 
 def _leaf_value(x):
@@ -96,6 +96,7 @@ def _check_float_leaves(t: _Traced, idxs, fname):
 
 def value_and_grad(fun, argnums=0, has_aux=False):
     """Like jax.value_and_grad: returns (value, grads) or ((value, aux), grads)."""
+    fun = as_function(fun)  # a Graph is a function of its parameters
 
     @functools.wraps(fun)
     def vg(*args, **kwargs):
@@ -142,6 +143,7 @@ def value_and_grad(fun, argnums=0, has_aux=False):
 
 def grad(fun, argnums=0, has_aux=False):
     """Like jax.grad: the gradient of a scalar function with respect to `argnums`."""
+    fun = as_function(fun)  # a Graph is a function of its parameters
     vg = value_and_grad(fun, argnums, has_aux)
 
     @functools.wraps(fun)
@@ -156,6 +158,7 @@ def grad(fun, argnums=0, has_aux=False):
 
 def jvp(fun, primals, tangents, has_aux=False):
     """Like jax.jvp: (fun(*primals), J·tangents)."""
+    fun = as_function(fun)  # a Graph is a function of its parameters
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TypeError("jvp expects primals and tangents as tuples (or lists) of arguments")
     if len(primals) != len(tangents):
@@ -192,6 +195,7 @@ def jvp(fun, primals, tangents, has_aux=False):
 
 def vjp(fun, *primals, has_aux=False):
     """Like jax.vjp: (fun(*primals), vjp_fun) where vjp_fun(cotangent) gives one cotangent per primal."""
+    fun = as_function(fun)  # a Graph is a function of its parameters
     t = _Traced(fun, primals, _fname(fun))
     g = t.graph
     n_arg = len(t.arg_leaves)
@@ -279,6 +283,7 @@ def _split_last(y, types, lead_shape):
 
 def jacrev(fun, argnums=0, has_aux=False):
     """Jacobian by reverse mode: the VJP vmapped over the rows of the identity (as jax.jacrev)."""
+    fun = as_function(fun)  # a Graph is a function of its parameters
 
     @functools.wraps(fun)
     def jac(*args):
@@ -332,6 +337,7 @@ def jacrev(fun, argnums=0, has_aux=False):
 
 def jacfwd(fun, argnums=0, has_aux=False):
     """Jacobian by forward mode: the JVP vmapped over the columns of the identity (as jax.jacfwd)."""
+    fun = as_function(fun)  # a Graph is a function of its parameters
 
     @functools.wraps(fun)
     def jac(*args):
@@ -386,6 +392,7 @@ def jacfwd(fun, argnums=0, has_aux=False):
 
 def hessian(fun, argnums=0):
     """Like jax.hessian: jacfwd(jacrev(fun))."""
+    fun = as_function(fun)  # a Graph is a function of its parameters
     return jacfwd(jacrev(fun, argnums), argnums)
 
 

@@ -19,7 +19,7 @@ from ..passes.batching import BatchingError, batch_graph
 from . import pytree
 from .core import bind_multi, canonical_array, is_tensor, type_of
 from .tensor import Apply, current_scope, in_trace
-from .tracing import trace_flat
+from .tracing import as_function, trace_flat
 
 
 def _leaf_value(x):
@@ -91,6 +91,7 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
     output must not depend on the mapped axis). `axis_size` is needed only
     when no argument is mapped.
     """
+    fun = as_function(fun)  # a Graph is a function of its parameters
     if isinstance(in_axes, list):
         in_axes = tuple(in_axes)  # a list at the top means one entry per argument, as in JAX
     if not (_is_axis(in_axes) or isinstance(in_axes, tuple)):
