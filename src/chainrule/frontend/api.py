@@ -48,7 +48,7 @@ class Compiled:
     """A compiled graph with its pytree signature: call it like the original function."""
 
     def __init__(self, graph: Graph, executable, in_tree, out_tree, source_graph: Graph | None = None,
-                 backend: str | None = None):
+                 backend: str | None = None, prints=()):
         self.graph = graph
         self.executable = executable
         self.in_tree = in_tree
@@ -62,9 +62,15 @@ class Compiled:
         self._direct = getattr(executable, "backend", None) == "llvm"
         self._device_array_type = getattr(executable, "device_array_type", None)
         self._fast_calls: dict = {}  # fast_key of flat arguments -> fast_caller (see __call__)
+        # cr.debug.print calls: their values are the graph's results after out_tree's (frontend/debug.py)
+        self.prints = tuple(prints)
+        if self.prints:
+            self._direct = False
 
     def call_fast(self, args):
         """Call with flat arguments whose types `JitFunction` has already matched (see fast_key)."""
+        if self.prints:
+            return self.call_flat(list(args))
         exe = self.executable
         for a in args:
             if type(a) is not np.ndarray:
@@ -130,13 +136,21 @@ class Compiled:
     def call_flat(self, leaves):
         if any(type(x) is Tensor for x in leaves):  # called inside a trace: inline the graph
             outs = inline_checked(self.source_graph, leaves, self.graph.name)
-            return pytree.unflatten(self.out_tree, outs)
+            return pytree.unflatten(self.out_tree, outs[:self.out_tree.num_leaves])
         arrays = _prepare(leaves, self._param_types, self.graph, self._device_array_type)
         outs = self.executable.run(arrays)
+        if self.prints:
+            from .debug import show_recorded
+            n = self.out_tree.num_leaves
+            show_recorded(self.prints, outs[n:])
+            outs = outs[:n]
         return pytree.unflatten(self.out_tree, outs)
 
     def export(self, path, **options):
         """Write this function to `path` as a .crx artifact; options as `chainrule.export`."""
+        if self.prints:
+            raise ValueError(f"{self.graph.name} calls cr.debug.print, whose values are printed by the Python "
+                             "caller: remove the prints to export it")
         from ..artifact import export
         return export(self, path, **options)
 
@@ -226,7 +240,8 @@ class Lowered:
         if self._opt_level is not None and name == "llvm":
             options.setdefault("opt_level", self._opt_level)  # one level for our passes and LLVM's
         exe = backends.compile(g, name, **options)
-        return Compiled(g, exe, self.traced.in_tree, self.traced.out_tree, self.graph, name)
+        return Compiled(g, exe, self.traced.in_tree, self.traced.out_tree, self.graph, name,
+                        prints=self.traced.prints)
 
 
 def trace(fun, *args, **kwargs) -> Graph:
@@ -235,12 +250,13 @@ def trace(fun, *args, **kwargs) -> Graph:
     return traced.graph
 
 
-def _trace(fun, args, kwargs, name="main", arg_names=None) -> TracedFunction:
+def _trace(fun, args, kwargs, name="main", arg_names=None, prints=False) -> TracedFunction:
     leaves, in_tree = pytree.flatten((args, kwargs))
     types = [spec_of(x) for x in leaves]
     weak = [type(x) in (bool, int, float) for x in leaves]
     flat_fun = lambda a, k: fun(*a, **k)  # noqa: E731
-    traced = trace_flat(flat_fun, types, in_tree, name=_ident(name), arg_names=arg_names, weak=weak)
+    traced = trace_flat(flat_fun, types, in_tree, name=_ident(name), arg_names=arg_names, weak=weak,
+                        prints=prints)
     if traced.captured:
         raise ValueError(
             f"{name} uses {len(traced.captured)} symbolic tensor(s) from outside the function "
@@ -248,6 +264,55 @@ def _trace(fun, args, kwargs, name="main", arg_names=None) -> TracedFunction:
     if _verify_enabled():
         verify(traced.graph)
     return traced
+
+
+def eval_shape(fun, *args, **kwargs):
+    """The shapes and dtypes of `fun(*args, **kwargs)` without computing it (as jax.eval_shape): a
+    pytree of `cr.Spec`s. Arguments may be arrays, scalars, `cr.Spec`s or objects with .shape and
+    .dtype (jax.ShapeDtypeStruct); `fun` may be a Graph."""
+    from .tracing import as_function
+    fun = as_function(fun)
+    traced = _trace(fun, args, kwargs, name=getattr(fun, "__name__", "main"))
+    return pytree.unflatten(traced.out_tree, [Spec(t.shape, t.dtype) for t in traced.graph.result_types])
+
+
+def make_jaxpr(fun, static_argnums=()):
+    """Like jax.make_jaxpr: `make_jaxpr(f)(*args)` is the traced Graph of `f` on `args` (print it
+    for its text form). `cr.trace(f, *args)` is the same in one call."""
+    jf = JitFunction(fun, static_argnums)
+
+    @functools.wraps(fun)
+    def make(*args, **kwargs) -> Graph:
+        statics, dyn = jf._split(args)
+        kw_static, kwargs = jf._split_kwargs(kwargs)
+        return _trace(jf._bound(statics, len(args), kw_static), dyn, kwargs,
+                      name=getattr(fun, "__name__", "main")).graph
+    return make
+
+
+def block_until_ready(tree):
+    """`tree`, once its arrays are computed (as jax.block_until_ready). chainrule's calls return when
+    their results are ready (NumPy arrays), so this only waits on JAX arrays (the jax backend with
+    return_jax_arrays=True). NumPy arrays have no .block_until_ready() method: call this instead."""
+    for leaf in pytree.tree_leaves(tree):
+        wait = getattr(leaf, "block_until_ready", None)
+        if wait is not None and not isinstance(leaf, Tensor):
+            wait()
+    return tree
+
+
+def device_put(tree, device=None):
+    """The arrays of `tree` as arrays chainrule takes (as jax.device_put): NumPy arrays in chainrule's
+    dtypes when `device` is None (the llvm and reference backends run on the host); with a `device`
+    (a jax Device or a string like "gpu:0"), JAX arrays on it, which the jax backend takes without a
+    copy."""
+    if device is None:
+        return pytree.tree_map(lambda x: x if isinstance(x, Tensor) else canonical_array(x), tree)
+    import jax
+    from ..backends.jax.devices import resolve_device
+    from ..backends.jax.executable import x64
+    with x64():
+        return pytree.tree_map(lambda x: jax.device_put(canonical_array(x), resolve_device(device)), tree)
 
 
 def _ident(name: str) -> str:
@@ -427,7 +492,7 @@ class JitFunction:
         with self._lock:
             self.trace_count += 1
         traced = _trace(self._bound(statics, nargs, kw_static), dyn, kwargs,
-                        name=getattr(self.fun, "__name__", "main"))
+                        name=getattr(self.fun, "__name__", "main"), prints=True)
         options = self.options
         donated = self._donated_leaves(statics, nargs, dyn, kwargs)
         # Only the jax backend reuses donated buffers (jax.jit's donate_argnums, by flat parameter);

@@ -55,18 +55,25 @@ def spec_of(x) -> TensorType:
 class TracedFunction:
     """A graph traced from a Python function, with its pytree structure."""
 
-    def __init__(self, graph: Graph, in_tree, out_tree, captured: list[Tensor]):
+    def __init__(self, graph: Graph, in_tree, out_tree, captured: list[Tensor], prints=()):
         self.graph = graph
         self.in_tree = in_tree
         self.out_tree = out_tree
         self.captured = captured  # tensors of enclosing scopes, passed after the arguments
+        # cr.debug.print calls recorded in the trace: (fmt, tree of the arguments, their leaves with
+        # debug.SLOT for each traced one); the traced values are extra results of `graph`, after
+        # out_tree's leaves (see frontend/debug.py)
+        self.prints = tuple(prints)
 
 
-def trace_flat(fun, flat_types, in_tree, name="main", arg_names=None, weak=None) -> TracedFunction:
+def trace_flat(fun, flat_types, in_tree, name="main", arg_names=None, weak=None, prints=False) -> TracedFunction:
     """Call `fun` on fresh symbolic tensors of `flat_types`; return its graph.
 
-    `weak[i]` marks inputs that stand for Python scalars: weakly typed, as JAX does."""
+    `weak[i]` marks inputs that stand for Python scalars: weakly typed, as JAX does. With `prints`,
+    the values of `cr.debug.print` calls in the trace become extra results (see TracedFunction)."""
     scope = push_scope(name)
+    if prints:
+        scope.prints = []
     try:
         inputs = [Tensor(t, scope, None, i, (arg_names[i] if arg_names else None), bool(weak and weak[i]))
                   for i, t in enumerate(flat_types)]
@@ -78,10 +85,16 @@ def trace_flat(fun, flat_types, in_tree, name="main", arg_names=None, weak=None)
                 # constants and values of enclosing scopes pass through an identity-free constant or capture
                 o = o if isinstance(o, Tensor) else constant_tensor(canonical_array(o))
             outs.append(o)
+        recorded = []
+        if scope.prints:
+            from .debug import SLOT
+            for fmt, tree, leaves in scope.prints:
+                outs.extend(x for x in leaves if isinstance(x, Tensor))
+                recorded.append((fmt, tree, tuple(SLOT if isinstance(x, Tensor) else x for x in leaves)))
     finally:
         pop_scope(scope)
     graph, captured = build_graph(inputs, outs, scope=scope, name=name)
-    return TracedFunction(graph, in_tree, out_tree, captured)
+    return TracedFunction(graph, in_tree, out_tree, captured, recorded)
 
 
 def build_graph(inputs: list[Tensor], outputs: list[Tensor], scope=None, name="main",

@@ -43,7 +43,7 @@ class _Traced:
     `fun` as they are (closed over), as JAX's grad does for the arguments it does not
     differentiate: a Python int stays a Python int, so `range(n)` works on it."""
 
-    def __init__(self, fun, args, name, dyn=None):
+    def __init__(self, fun, args, name, dyn=None, prints=False):
         dyn = tuple(range(len(args))) if dyn is None else tuple(dyn)
         self.arg_leaves = []
         self.arg_trees = {}
@@ -64,7 +64,7 @@ class _Traced:
                 for a, v in zip(dyn, vals):
                     full[a] = v
                 return fun(*full)
-        self.traced = trace_flat(call, types, in_tree, name=name)
+        self.traced = trace_flat(call, types, in_tree, name=name, prints=prints)
         self.graph: Graph = self.traced.graph
         self.out_tree = self.traced.out_tree
         self.inputs = self.arg_leaves + list(self.traced.captured)
@@ -103,8 +103,13 @@ def value_and_grad(fun, argnums=0, has_aux=False):
         if kwargs:
             return value_and_grad(lambda *a: fun(*a, **kwargs), argnums, has_aux)(*args)
         single, nums = _normalize_argnums(argnums, len(args), "grad")
-        t = _Traced(fun, args, _fname(fun), dyn=sorted(set(nums)))
+        t = _Traced(fun, args, _fname(fun), dyn=sorted(set(nums)), prints=True)
         g = t.graph
+        if t.traced.prints:  # cr.debug.print in fun: its values are the results after fun's own
+            from .debug import replay
+            n_out = t.out_tree.num_leaves
+            replay(t.traced.prints, inline(_select_results(g, range(n_out, len(g.results))), t.inputs))
+            g = _select_results(g, range(n_out))
         out_leaves = len(g.results)
         if has_aux:
             if t.out_tree.kind not in ("tuple", "list") or len(t.out_tree.children) != 2:
@@ -191,6 +196,37 @@ def jvp(fun, primals, tangents, has_aux=False):
         return (pytree.unflatten(tree_v, primal_out[:nv]), pytree.unflatten(tree_v, tangent_out[:nv]),
                 pytree.unflatten(tree_a, primal_out[nv:]))
     return pytree.unflatten(t.out_tree, primal_out), pytree.unflatten(t.out_tree, tangent_out)
+
+
+def linearize(fun, *primals):
+    """Like jax.linearize: `(fun(*primals), f_jvp)` where `f_jvp(*tangents)` is the JVP at `primals`.
+    The JVP graph is traced once; each call of `f_jvp` evaluates it on the tangents (recomputing the
+    primal part, where JAX keeps only the linear part)."""
+    fun = as_function(fun)
+    t = _Traced(fun, tuple(primals), _fname(fun))
+    wrt = [i for i, p in enumerate(t.graph.params[:len(t.arg_leaves)]) if p.dtype.is_float]
+    jg = jvp_graph(t.graph, wrt=wrt)
+    if any(n.op.name == "custom_vjp_lin" for n in jg.walk()):
+        raise TypeError("can't apply forward-mode autodiff (linearize) to a custom_vjp function; "
+                        "define it with cr.custom_jvp instead")
+    n = len(t.graph.results)
+    primal_out = pytree.unflatten(t.out_tree, inline(t.graph, t.inputs))
+    _, prim_tree = pytree.flatten(tuple(primals))
+
+    def f_jvp(*tangents):
+        tan_leaves, tan_tree = pytree.flatten(tuple(tangents))
+        if tan_tree != prim_tree:
+            raise TypeError(f"linearize: tangents are structured as {tan_tree}, primals as {prim_tree}")
+        tans = []
+        for i in wrt:
+            tv = _leaf_value(tan_leaves[i])
+            if type_of(tv) != t.graph.params[i].type:
+                raise TypeError(f"linearize: tangent {i} has type {type_of(tv)}, expected "
+                                f"{t.graph.params[i].type} (the primal's shape and dtype)")
+            tans.append(tv)
+        return pytree.unflatten(t.out_tree, inline(jg, t.inputs + tans)[n:])
+
+    return primal_out, f_jvp
 
 
 def vjp(fun, *primals, has_aux=False):
@@ -394,6 +430,11 @@ def hessian(fun, argnums=0):
     """Like jax.hessian: jacfwd(jacrev(fun))."""
     fun = as_function(fun)  # a Graph is a function of its parameters
     return jacfwd(jacrev(fun, argnums), argnums)
+
+
+def jacobian(fun, argnums=0, has_aux=False):
+    """Like jax.jacobian: an alias of jacrev."""
+    return jacrev(fun, argnums, has_aux)
 
 
 def stop_gradient(x):
