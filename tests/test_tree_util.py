@@ -112,3 +112,31 @@ def test_custom_node_through_jit_and_grad():
     g = cr.jit(cr.grad(lambda p: p.a * p.b ** 2))(p)
     assert isinstance(g, Pair)
     np.testing.assert_allclose([g.a, g.b], [9.0, 12.0])
+
+
+@tu.register_pytree_node_class
+class Scaled:
+    def __init__(self, v, k):
+        self.v, self.k = v, k
+
+    def tree_flatten(self):
+        return (self.v,), self.k
+
+    @classmethod
+    def tree_unflatten(cls, k, children):
+        return cls(children[0], k)
+
+
+def test_register_pytree_node_class_and_static_aux():
+    f = cr.jit(lambda s: Scaled(s.v * s.k, s.k))
+    out = f(Scaled(np.ones(2), 3))
+    assert isinstance(out, Scaled) and out.k == 3
+    np.testing.assert_allclose(out.v, 3.0)
+    f(Scaled(np.ones(2), 4))
+    assert f.trace_count == 2  # aux data is part of the signature
+
+
+def test_export_refuses_registered_classes(tmp_path):
+    c = cr.jit(lambda p: p.a + p.b).lower(Pair(np.ones(2), np.ones(2))).compile()
+    with pytest.raises(ValueError, match="registered pytree classes \\(Pair\\)"):
+        c.export(str(tmp_path / "f.crx"))

@@ -151,11 +151,23 @@ class Compiled:
         if self.prints:
             raise ValueError(f"{self.graph.name} calls cr.debug.print, whose values are printed by the Python "
                              "caller: remove the prints to export it")
+        custom = _custom_nodes(self.in_tree) + _custom_nodes(self.out_tree)
+        if custom:
+            raise ValueError(f"{self.graph.name}: artifacts store tuples, lists, dicts, namedtuples and None, not "
+                             f"registered pytree classes ({', '.join(sorted(set(custom)))}); pass and return their "
+                             "fields instead")
         from ..artifact import export
         return export(self, path, **options)
 
     def __repr__(self):
         return f"<Compiled {self.graph.name} ({self.backend})>"
+
+
+def _custom_nodes(tree) -> list:
+    """Names of the registered pytree classes in `tree` (cr.tree_util.register_pytree_node)."""
+    if tree.kind == "custom":
+        return [tree.aux[0].__name__] + [n for c in tree.children for n in _custom_nodes(c)]
+    return [n for c in tree.children for n in _custom_nodes(c)]
 
 
 def c_aligned(a):
