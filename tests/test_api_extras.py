@@ -110,10 +110,29 @@ def test_debug_print_eager_and_in_grad(capsys):
     assert capsys.readouterr().out == "loss input [3. 4.]\n"
 
 
-def test_debug_print_in_vmap_warns_and_prints_types(capsys):
+def test_debug_print_in_vmap_prints_each_element(capsys):
+    f = lambda x: (cr.debug.print("v {} {}", x, cnp.sum(x)), x * 2)[1]  # noqa: E731
+    xs = np.arange(6.0).reshape(2, 3)
+    for g in (cr.vmap(f), cr.jit(cr.vmap(f)), cr.vmap(cr.jit(f))):
+        np.testing.assert_allclose(g(xs), 2 * xs)
+        assert capsys.readouterr().out == "v [0. 1. 2.] 3.0\nv [3. 4. 5.] 12.0\n"
+    np.testing.assert_allclose(cr.vmap(cr.grad(lambda x: (cr.debug.print("g {}", x), x * x)[1]))(xs[0]), 2 * xs[0])
+    assert capsys.readouterr().out == "g 0.0\ng 1.0\ng 2.0\n"
+
+
+def test_debug_print_in_jvp_and_vjp(capsys):
+    f = lambda x: (cr.debug.print("p {}", x), cnp.sin(x))[1]  # noqa: E731
+    np.testing.assert_allclose(cr.jit(lambda x: cr.jvp(f, (x,), (1.0,))[1])(2.0), np.cos(2.0))
+    _, vf = cr.vjp(f, 3.0)
+    np.testing.assert_allclose(vf(1.0)[0], np.cos(3.0))
+    assert capsys.readouterr().out == "p 2.0\np 3.0\n"
+
+
+def test_debug_print_in_a_scan_body_warns_and_prints_types(capsys):
+    body = lambda c, x: (cr.debug.print("c {}", c), (c + x, c))[1]  # noqa: E731
     with pytest.warns(UserWarning, match="traced types once at trace time"):
-        cr.vmap(lambda x: (cr.debug.print("v {}", x), x)[1])(np.ones((2, 3)))
-    assert re.fullmatch(r"v <traced f64\[3\]>\n", capsys.readouterr().out)
+        cr.jit(lambda xs: cr.scan(body, 0.0, xs))(np.ones(3))
+    assert re.fullmatch(r"c <traced f64\[\]>\n", capsys.readouterr().out)
 
 
 def test_compiled_with_debug_print_is_not_exported(tmp_path):

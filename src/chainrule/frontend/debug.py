@@ -10,12 +10,13 @@ The format string is Python's `str.format`, applied to the values as NumPy array
   on every backend (llvm, jax, reference): the graph itself has no print node, so the passes and
   backends need nothing special, and the prints come out in the order they were traced, once per
   call, after the call's own computation.
-* Inside `cr.grad` and `cr.value_and_grad` the function's primal values are printed, eagerly or
-  (inside jit) at run time as above.
-* Inside other transformations and control-flow bodies (vmap, jvp, vjp, jacobians, the body of
-  scan/while_loop/cond, checkpoint, ...), values are per batch element or per iteration and are
-  not hoisted out yet: there it prints the traced types once, at trace time, with a warning that
-  says so (JAX prints the run-time values there; chainrule does not yet).
+* Inside `grad`, `value_and_grad`, `jvp`, `vjp`, `linearize` and the jacobians, the function's
+  primal values are printed (once per call), eagerly or, inside jit, at run time as above;
+  inside `vmap`, once per batch element, as JAX does.
+* Inside control-flow bodies (scan, while_loop, fori_loop, cond, switch), checkpoint and
+  custom_jvp/custom_vjp functions, values are per iteration or per branch and are not carried
+  out yet: there it prints the traced types once, at trace time, with a warning that says so
+  (JAX prints the run-time values there; chainrule does not yet).
 """
 
 from __future__ import annotations
@@ -50,9 +51,10 @@ def print(fmt: str, *args, **kwargs) -> None:  # noqa: A001 - JAX's name
     if scope.prints is not None and all(x.scope is scope for x in traced):
         scope.prints.append((fmt, tree, leaves))
         return
-    warnings.warn("cr.debug.print inside grad, vmap, jvp or a control-flow body prints the traced types once at "
-                  "trace time, not the run-time values (supported directly inside cr.jit and on concrete "
-                  "values)", stacklevel=2)
+    warnings.warn("cr.debug.print inside a control-flow body (scan, while_loop, cond, ...), checkpoint or a custom "
+                  "derivative prints the traced types once at trace time, not the run-time values (those are "
+                  "printed in jit, grad, vmap and the other transformations, and on concrete values)",
+                  stacklevel=2)
     a, k = pytree.unflatten(tree, [f"<traced {x.type}>" if isinstance(x, Tensor) else x for x in leaves])
     _show(fmt, a, k)
 

@@ -43,7 +43,7 @@ class _Traced:
     `fun` as they are (closed over), as JAX's grad does for the arguments it does not
     differentiate: a Python int stays a Python int, so `range(n)` works on it."""
 
-    def __init__(self, fun, args, name, dyn=None, prints=False):
+    def __init__(self, fun, args, name, dyn=None):
         dyn = tuple(range(len(args))) if dyn is None else tuple(dyn)
         self.arg_leaves = []
         self.arg_trees = {}
@@ -64,10 +64,18 @@ class _Traced:
                 for a, v in zip(dyn, vals):
                     full[a] = v
                 return fun(*full)
-        self.traced = trace_flat(call, types, in_tree, name=name, prints=prints)
+        self.traced = trace_flat(call, types, in_tree, name=name, prints=True)
         self.graph: Graph = self.traced.graph
         self.out_tree = self.traced.out_tree
         self.inputs = self.arg_leaves + list(self.traced.captured)
+        if self.traced.prints:
+            # cr.debug.print in fun: its values are the graph's results after fun's own; print them
+            # here (now on concrete values, or recorded again by an enclosing jit), then drop them
+            from .debug import replay
+            n_out = self.out_tree.num_leaves
+            g = self.graph
+            replay(self.traced.prints, inline(_select_results(g, range(n_out, len(g.results))), self.inputs))
+            self.graph = _select_results(g, range(n_out))
 
     def leaves_of(self, argnums):
         return [i for a in argnums for i in self.arg_slices[a]]
@@ -103,13 +111,8 @@ def value_and_grad(fun, argnums=0, has_aux=False):
         if kwargs:
             return value_and_grad(lambda *a: fun(*a, **kwargs), argnums, has_aux)(*args)
         single, nums = _normalize_argnums(argnums, len(args), "grad")
-        t = _Traced(fun, args, _fname(fun), dyn=sorted(set(nums)), prints=True)
+        t = _Traced(fun, args, _fname(fun), dyn=sorted(set(nums)))
         g = t.graph
-        if t.traced.prints:  # cr.debug.print in fun: its values are the results after fun's own
-            from .debug import replay
-            n_out = t.out_tree.num_leaves
-            replay(t.traced.prints, inline(_select_results(g, range(n_out, len(g.results))), t.inputs))
-            g = _select_results(g, range(n_out))
         out_leaves = len(g.results)
         if has_aux:
             if t.out_tree.kind not in ("tuple", "list") or len(t.out_tree.children) != 2:
