@@ -18,7 +18,7 @@ DEFAULT_BACKEND = os.environ.get("CHAINRULE_BACKEND", "llvm")  # native code unl
 # called, so that a misspelt option fails there and not at the first call.
 BACKEND_OPTIONS = {
     "reference": frozenset(),
-    "llvm": frozenset({"cache", "threads"}),
+    "llvm": frozenset({"cache", "threads", "donate_argnums"}),
     "jax": frozenset({"device", "return_jax_arrays", "mesh", "in_shardings", "out_shardings", "cache",
                       "donate_argnums"}),
 }

@@ -507,9 +507,9 @@ class JitFunction:
                         name=getattr(self.fun, "__name__", "main"), prints=True)
         options = self.options
         donated = self._donated_leaves(statics, nargs, dyn, kwargs)
-        # Only the jax backend reuses donated buffers (jax.jit's donate_argnums, by flat parameter);
-        # llvm and reference accept donation and ignore it: results are always fresh arrays.
-        if donated and (self.backend or backends.DEFAULT_BACKEND) == "jax":
+        # The jax and llvm backends take donation by flat parameter (jax.jit's donate_argnums; llvm
+        # writes a result into a donated array where its plan finds that safe); reference ignores it.
+        if donated and (self.backend or backends.DEFAULT_BACKEND) in ("jax", "llvm"):
             options = dict(options, donate_argnums=donated)
         return Lowered(traced, self.backend, self.opt_level, self.passes, options)
 
@@ -576,8 +576,8 @@ def jit(fun=None, static_argnums=(), backend=None, opt_level=None, passes=None, 
 
     static_argnums/static_argnames: arguments that are Python values baked into the trace (hashable;
     one compilation per value). donate_argnums/donate_argnames: arguments the caller will not use
-    again, whose buffers the backend may reuse for the results (the jax backend does; llvm and
-    reference ignore donation). `**options` go to the backend; unknown ones are refused here."""
+    again, whose buffers the backend may reuse for the results (jax and llvm do; reference ignores
+    donation). `**options` go to the backend; unknown ones are refused here."""
     if fun is None:
         return lambda f: jit(f, static_argnums, backend, opt_level, passes, static_argnames=static_argnames,
                              donate_argnums=donate_argnums, donate_argnames=donate_argnames, **options)
@@ -586,7 +586,7 @@ def jit(fun=None, static_argnums=(), backend=None, opt_level=None, passes=None, 
             raise TypeError("jit of a Graph takes flat arrays: static_argnums, static_argnames and "
                             "donate_argnames do not apply")
         _check_options(backend, options)
-        if donate_argnums and (backend or backends.DEFAULT_BACKEND) == "jax":
+        if donate_argnums and (backend or backends.DEFAULT_BACKEND) in ("jax", "llvm"):
             options = dict(options, donate_argnums=tuple(donate_argnums) if not isinstance(donate_argnums, int)
                            else (donate_argnums,))
         return GraphFunction(fun, backend, opt_level, passes, **options)
