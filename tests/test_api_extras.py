@@ -139,3 +139,11 @@ def test_compiled_with_debug_print_is_not_exported(tmp_path):
     c = cr.jit(lambda x: (cr.debug.print("{}", x), x + 1)[1]).lower(np.ones(2)).compile()
     with pytest.raises(ValueError, match="debug.print"):
         c.export(str(tmp_path / "f.crx"))
+
+
+def test_config_change_retraces_jitted_functions(float32_default):
+    cr.config.update("jax_enable_x64", True)
+    f = cr.jit(lambda x: x + cnp.zeros(2))
+    assert f(1.0).dtype == np.float64
+    cr.config.update("default_dtype", "float32")
+    assert f(1.0).dtype == np.float32 and f.trace_count == 2

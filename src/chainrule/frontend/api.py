@@ -11,12 +11,13 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import weakref
 
 import numpy as np
 
 from .. import backends
 from ..ir import Graph, TensorType, verify
-from . import pytree
+from . import config, pytree
 from .core import canonical_array, is_tensor
 from .dispatch import exact_flat, fast_key
 from .tensor import Tensor, current_scope
@@ -337,6 +338,18 @@ def _arg_names(fun, n_pos) -> list | None:
     return None
 
 
+_LIVE_JITS: "weakref.WeakSet[JitFunction]" = weakref.WeakSet()
+
+
+def _config_changed():
+    """Default dtypes changed (cr.config): what was traced before may hold the old ones."""
+    for jf in list(_LIVE_JITS):
+        jf.clear_cache()
+
+
+config.config._listeners.append(_config_changed)
+
+
 def _check_options(backend, options):
     """Refuse options the backend does not take when `jit` is called, naming them (not at the first
     call); `backend=None` means the default backend."""
@@ -411,6 +424,7 @@ class JitFunction:
         self._lock = threading.Lock()
         self.trace_count = 0
         functools.update_wrapper(self, fun, updated=())
+        _LIVE_JITS.add(self)
 
     def _split(self, args):
         n = len(args)

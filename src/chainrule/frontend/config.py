@@ -22,6 +22,7 @@ class Config:
     def __init__(self):
         self._float = np.dtype(np.float64)
         self._int = np.dtype(np.int64)
+        self._listeners = []  # called after a change (cr.jit drops the functions it traced before)
 
     @property
     def default_dtype(self) -> str:
@@ -46,6 +47,8 @@ class Config:
             self._int = np.dtype(np.int64 if wide else np.int32)
         else:
             raise KeyError(f"unknown config option {name!r}; chainrule has 'default_dtype' and 'jax_enable_x64'")
+        for listener in self._listeners:
+            listener()
 
     def __repr__(self):
         return f"Config(default_dtype={self.default_dtype!r}, jax_enable_x64={self.jax_enable_x64})"
