@@ -14,6 +14,16 @@ KNOWN_BACKENDS = ("reference", "llvm", "jax")
 DEFAULT_BACKEND = os.environ.get("CHAINRULE_BACKEND", "llvm")  # native code unless the user says otherwise
 
 
+# The compile options each backend takes (besides opt_level), checked by `cr.jit` when it is
+# called, so that a misspelt option fails there and not at the first call.
+BACKEND_OPTIONS = {
+    "reference": frozenset(),
+    "llvm": frozenset({"cache", "threads", "donate_argnums"}),
+    "jax": frozenset({"device", "return_jax_arrays", "mesh", "in_shardings", "out_shardings", "cache",
+                      "donate_argnums"}),
+}
+
+
 class BackendUnavailableError(RuntimeError):
     pass
 

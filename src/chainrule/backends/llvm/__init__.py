@@ -17,6 +17,7 @@ import os
 import time
 
 from ...ir import REGISTRY, Graph
+from .. import BACKEND_OPTIONS
 from . import cache as _cache
 from .codegen import KERNELS, build_module
 from .emitter import EXPR
@@ -31,7 +32,7 @@ UNSUPPORTED: dict[str, str] = {
                       "function is not supported, as in JAX)",
 }
 
-_OPTIONS = {"cache", "threads"}
+_OPTIONS = BACKEND_OPTIONS["llvm"]
 DEFAULT_THREADS = 8  # more helpers than this rarely pay for their hand-off on the GEMM sizes we see
 
 
@@ -63,7 +64,9 @@ def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:
     Options: cache=True (memory and disk compile cache); threads (default: the usable CPUs, at
     most DEFAULT_THREADS): with more than one, large GEMMs and loop kernels are parallel regions
     whose chunks the calling thread and up to threads - 1 process-wide helper threads take
-    dynamically (pool.py); with 1 they run on the calling thread only."""
+    dynamically (pool.py); with 1 they run on the calling thread only. donate_argnums: indices of
+    parameters the caller gives up: a result of the same type may be written into that array
+    (and returned as it), where plan._donations finds it safe; the others are allocated."""
     unknown = set(options) - _OPTIONS
     if unknown:
         raise TypeError(f"llvm compile got unknown option(s) {', '.join(sorted(unknown))}; "
@@ -80,12 +83,15 @@ def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:
             raise NotImplementedError(f"op {node.op.name!r} is not supported by the llvm backend yet: "
                                       f"{UNSUPPORTED[node.op.name]}")
     t0 = time.perf_counter()
+    donate = options.get("donate_argnums") or ()
+    donate = tuple(sorted({int(i) % len(graph.params) for i in donate})) if graph.params else ()
     try:
-        plan = make_plan(graph)
+        plan = make_plan(graph, donate=donate)
     except Unsupported as e:
         raise NotImplementedError(str(e)) from None
     text = str(graph)
-    key = _cache.cache_key(text, opt_level, f"threads={threads}")
+    extra = f"threads={threads}" + (f";donated={sorted(plan.donated_params)}" if plan.donated else "")
+    key = _cache.cache_key(text, opt_level, extra)
     stats = {"plan_s": time.perf_counter() - t0}
 
     def build() -> bytes:

@@ -152,11 +152,17 @@ class ModuleBuilder:
 
         extents = [split_extent(plan, k) if self.threads > 1 else 0 for k in plan.kernels]
         for n, ker in enumerate(plan.kernels):
-            buffers = list(ker.roots) + [v for v in ker.reads if all(v is not r for r in ker.roots)]
+            # a donated parameter written by one of the roots is read through that root's pointer
+            # (one noalias pointer for both; see plan._donations for why that is safe)
+            alias = {id(plan.donated[id(r)]): r for r in ker.roots if id(r) in plan.donated}
+            buffers = list(ker.roots) + [v for v in ker.reads if all(v is not r for r in ker.roots)
+                                         and id(v) not in alias]
             want_rt = ker.kind == "dot_general" or ker.kind in CONTROL_FLOW_OPS
             want_scratch = ker.kind in CONTROL_FLOW_OPS
             em = Emitter(self, f"{self.prefix}k{n}_{ker.kind}", buffers, want_rt, want_scratch,
                          ranged=bool(extents[n]), status=want_scratch)
+            for pid, r in alias.items():
+                em.ptr[pid] = em.ptr[id(r)]
             KERNELS[ker.kind](em, ker)
             em.finish()
             call_args = [pointer(id(v)) for v in buffers] + ([rt] if want_rt else []) + (

@@ -92,6 +92,7 @@ class LLVMExecutable(Executable):
         self._native = [(r.type.shape, r.type.dtype.np) for r, info in zip(graph.results, plan.results)
                         if info[0] == "native"]
         self._all_native = all(info[0] == "native" for info in plan.results)
+        self.donated = sorted(plan.donated_params)  # parameters results are written into (see run)
         self._tls = threading.local()
         self._fast = self._fn_obj is not None and self._all_native
         self.arena_size = plan.arena_size
@@ -171,10 +172,22 @@ class LLVMExecutable(Executable):
         exec("\n".join(lines), env)  # noqa: S102 - generated from shapes and indices only
         return env["call"]
 
+    def _own_donated(self, args):
+        """Donated arguments are written into: one that is read-only, or whose memory another argument
+        shares (the same array passed twice, a view), is copied first so that nothing else changes."""
+        for i in self.donated:
+            a = args[i]
+            if not a.flags.writeable or any(j != i and isinstance(b, np.ndarray) and np.may_share_memory(a, b)
+                                            for j, b in enumerate(args)):
+                args[i] = np.array(a, copy=True)
+        return args
+
     def run(self, args, runtime_table=None):
         """Checked arrays in, results out. `runtime_table`: the address of another runtime table
         (tests pass one with NULL slots, e.g. no thread pool)."""
         argv, resv, _arena, arena_ptr, pa, pr = self._state()[:6]
+        if self.donated:
+            args = self._own_donated(list(args))
         for i, a in enumerate(args):
             argv[i] = data_pointer(a)
         outs = [np.empty(shape, dt) for shape, dt in self._native]
@@ -193,6 +206,8 @@ class LLVMExecutable(Executable):
                 final.append(outs[k])
             elif tag == "param":
                 final.append(np.array(args[k], copy=True))
+            elif tag == "donated":  # written into the donated argument's array: that array is the result
+                final.append(args[k])
             elif tag == "const":
                 final.append(np.array(k, copy=True))
             else:
