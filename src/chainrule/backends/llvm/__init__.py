@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import time
 
-from ...ir import REGISTRY, Graph
+from ...ir import Graph, RuleTable
 from .. import BACKEND_OPTIONS
 from . import cache as _cache
 from .codegen import KERNELS, build_module
@@ -26,11 +26,17 @@ from .runtime import LLVMExecutable
 from .scalar import SCALAR
 from .target import compile_ir
 
-# Ops that compile raises NotImplementedError for, with the reason (the registry test reads it).
-UNSUPPORTED: dict[str, str] = {
-    "custom_vjp_lin": "it cannot be evaluated by any backend (forward-mode differentiation of a custom_vjp "
-                      "function is not supported, as in JAX)",
-}
+# How each op lowers (an elementwise rule, an index expression, a kernel, or its region opened into the
+# schedule); ops that compile raises NotImplementedError for are its exemptions, with the reason.
+LOWERING = RuleTable("llvm lowering")
+for _table, _how in ((SCALAR, "scalar"), (EXPR, "expression"), (KERNEL_OPS, "kernel"),
+                     (INLINED_REGION_OPS, "region opened into the schedule")):
+    for _name in sorted(_table):
+        if _name not in LOWERING:
+            LOWERING[_name] = _how
+LOWERING.exempt("custom_vjp_lin", "it cannot be evaluated by any backend (forward-mode differentiation of a "
+                                  "custom_vjp function is not supported, as in JAX)")
+UNSUPPORTED: dict[str, str] = LOWERING.exemptions
 
 _OPTIONS = BACKEND_OPTIONS["llvm"]
 DEFAULT_THREADS = 8  # more helpers than this rarely pay for their hand-off on the GEMM sizes we see
@@ -38,16 +44,7 @@ DEFAULT_THREADS = 8  # more helpers than this rarely pay for their hand-off on t
 
 def lowering_table() -> dict:
     """Op name -> how it lowers (elementwise rule, index expression, kernel or structural)."""
-    table = {}
-    for name in SCALAR:
-        table[name] = "scalar"
-    for name in EXPR:
-        table[name] = "expression"
-    for name in KERNEL_OPS:
-        table[name] = "kernel"
-    for name in INLINED_REGION_OPS:
-        table[name] = "region opened into the schedule"
-    return {k: v for k, v in table.items() if k in REGISTRY and k not in UNSUPPORTED}
+    return dict(LOWERING)
 
 
 def _usable_cpus() -> int:

@@ -15,10 +15,12 @@ from contextlib import ExitStack, contextmanager
 
 import llvmlite.ir as ir
 
+from ...ir import RuleTable
 from .lltypes import I1, I8, I32, I64, PTR, VOID, i64, mem_type
 from .scalar import apply_scalar
 
-EXPR = {}  # op name -> rule(emitter, node, operands, index) -> value; filled by expressions.py
+# op name -> rule(emitter, node, operands, index) -> value; filled by expressions.py
+EXPR = RuleTable("llvm index expressions", covers=None)
 
 
 def _strides(shape):

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ...ir import Graph, Node, Value, get_op
+from ...ir import Graph, Node, Value, get_op, op_names, ops_with
 from ...ir.attrs import Attrs
 
-CONTROL_FLOW_OPS = {"cond", "case", "while", "scan"}
-KERNEL_OPS = {"reduce", "argmax", "argmin", "dot_general", "scatter", "dynamic_update_slice"} | CONTROL_FLOW_OPS
+CONTROL_FLOW_OPS = op_names("cond", "case", "while", "scan")
+KERNEL_OPS = op_names("reduce", "argmax", "argmin", "dot_general", "scatter", "dynamic_update_slice") | CONTROL_FLOW_OPS
 # Ops that read their operands from memory, so the operands get buffers.
-BUFFER_CONSUMERS = {"dot_general"} | CONTROL_FLOW_OPS
+BUFFER_CONSUMERS = op_names("dot_general") | CONTROL_FLOW_OPS
 INDEX_OPS = {"broadcast_in_dim", "transpose", "slice", "reverse", "pad", "concatenate", "iota",
              "gather", "dynamic_slice"}
 # Ops whose operand at a position is read at most once per result element.
@@ -43,7 +43,7 @@ FREE_OPS = {"broadcast_in_dim", "reshape", "transpose", "slice", "reverse", "con
 ALIGN = 64
 MAX_INLINE_DEPTH = 64
 # Region ops opened into the schedule: what runs is their first region.
-INLINED_REGION_OPS = {"fusion", "custom_jvp_call", "custom_vjp_call", "remat", "call"}
+INLINED_REGION_OPS = ops_with("call_like")  # their region is opened into the caller's schedule
 
 
 class Unsupported(NotImplementedError):
