@@ -9,8 +9,15 @@ os.environ.setdefault("CHAINRULE_VERIFY", "1")
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
-try:  # tests never write into the repository: no hypothesis example database in the checkout
-    from hypothesis import settings as _hypothesis_settings
+try:  # tests never write into the repository: hypothesis keeps its files in a temporary directory
+    import atexit
+    import shutil
+    import tempfile
+
+    from hypothesis import configuration as _hypothesis_configuration, settings as _hypothesis_settings
+    _hypothesis_home = tempfile.mkdtemp(prefix="chainrule-hypothesis-")
+    atexit.register(shutil.rmtree, _hypothesis_home, True)
+    _hypothesis_configuration.set_hypothesis_home_dir(_hypothesis_home)
     _hypothesis_settings.register_profile("chainrule", database=None)
     _hypothesis_settings.load_profile("chainrule")
 except ImportError:

@@ -418,3 +418,26 @@ def test_arbitrary_arguments_give_the_answer_or_a_clear_error(entries, kind, bac
     assert a.dtype == np.float64 and b.dtype == np.float64 and a.shape == b.shape == (3, 4)
     with np.errstate(all="ignore"):
         np.testing.assert_allclose(np.asarray(got), f_numpy(a, b), rtol=1e-12, atol=1e-12)
+
+
+# --- dtypes chainrule lacks: converted as cr.jit converts them, the same in every entry point --------
+
+def test_float16_and_small_ints_are_widened_exactly_by_compiled_and_loaded_functions(tmp_path):
+    """The README's promise: float16 to a float32 function runs (widened exactly, result float32), the
+    same through cr.load; to a float64 function it raises TypeError; int8 to a float32 one too."""
+    f32 = cr.jit(lambda x: x * 2).lower(np.ones(3, np.float32)).compile()
+    f64 = cr.jit(lambda x: x * 2).lower(np.ones(3)).compile()
+    i32 = cr.jit(lambda x: x * 2).lower(np.ones(3, np.int32)).compile()
+    f32.export(tmp_path / "f32.crx")
+    loaded = cr.load(tmp_path / "f32.crx")
+    h = np.array([1.5, -2.25, 65504.0], np.float16)
+    for fn in (f32, loaded, cr.jit(lambda x: x * 2)):
+        out = fn(h)
+        assert out.dtype == np.float32
+        np.testing.assert_array_equal(out, h.astype(np.float32) * 2)
+    np.testing.assert_array_equal(i32(np.array([1, -2, 3], np.int8)), [2, -4, 6])
+    for fn, bad in ((f64, h), (f32, np.ones(3, np.int8)), (loaded, np.ones(3, np.int8))):
+        with pytest.raises(TypeError, match="expected dtype"):
+            fn(bad)
+    with pytest.raises(ValueError, match="out of range"):
+        cr.jit(lambda x: x * 2).lower(np.ones(2, np.int64)).compile()(np.array([1, 2**63], np.uint64))

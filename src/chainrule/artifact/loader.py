@@ -20,6 +20,7 @@ import warnings
 import numpy as np
 
 from ..frontend import pytree
+from ..frontend.core import widened
 from ..frontend.dispatch import exact_flat, fast_key
 from ..ir import TensorType
 from . import conform
@@ -126,8 +127,11 @@ class LoadedFunction:
             if type(x) is np.ndarray and x.dtype == t.dtype.np and x.shape == t.shape and x.flags.carray:
                 arrays.append(x)
             else:
-                from ..backends.common import check_array
-                arrays.append(check_array(x, t, self._inputs[i].get("name") or f"argument {i}"))
+                from ..backends.common import c_aligned, check_array
+                name = self._inputs[i].get("name") or f"argument {i}"
+                ca = widened(x, t.dtype.np, name) if type(x) is np.ndarray and x.shape == t.shape else None
+                # a dtype chainrule lacks (float16...) is converted as the exported function would
+                arrays.append(c_aligned(ca) if ca is not None else check_array(x, t, name))
         return self._runner.run(arrays)
 
     def __repr__(self):

@@ -18,7 +18,7 @@ import numpy as np
 from .. import backends
 from ..ir import Graph, TensorType, verify
 from . import config, pytree
-from .core import canonical_array, is_tensor
+from .core import canonical_array, is_tensor, widened
 from .dispatch import exact_flat, fast_key
 from .errors import api_boundary, filter_traceback
 from .tensor import Tensor, current_scope
@@ -209,11 +209,8 @@ def _prepare(leaves, types, graph, device_array_type=None) -> list:
             out.append(check_array(x, t, name))
             continue
         if isinstance(x, np.ndarray) and x.dtype != t.dtype.np and x.shape == t.shape:
-            ca = canonical_array(x)
-            if ca.dtype == t.dtype.np:
-                if x.dtype.kind == "u" and x.size and x.max() > np.iinfo(ca.dtype).max:  # would wrap negative
-                    raise ValueError(f"{graph.params[i].name or f'argument {i}'}: {x.dtype} value {x.max()} "
-                                     f"is out of range for {t.dtype.name}")
+            ca = widened(x, t.dtype.np, name)  # float16 -> float32 etc., as cr.jit converts them
+            if ca is not None:
                 out.append(c_aligned(ca))
                 continue
         out.append(check_array(x, t, name))

@@ -111,3 +111,15 @@ def canonical_array(x) -> np.ndarray:
     if a.dtype == object:
         raise TypeError(f"cannot turn {x!r} into an array of numbers (mixed symbolic tensors and values? use cnp.array)")
     return a.astype(_canonical_np(a.dtype))
+
+
+def widened(x: np.ndarray, want: np.dtype, name: str) -> np.ndarray | None:
+    """`x` converted as cr.jit converts arrays of a dtype chainrule lacks (float16 to float32,
+    int8/int16 to int32, unsigned to int64), when that gives exactly `want`; else None. An unsigned
+    value beyond the target's range raises ValueError instead of wrapping."""
+    ca = canonical_array(x)
+    if ca.dtype != want or ca.dtype == x.dtype:
+        return None
+    if x.dtype.kind == "u" and x.size and x.max() > np.iinfo(ca.dtype).max:
+        raise ValueError(f"{name}: {x.dtype} value {x.max()} is out of range for {ca.dtype}")
+    return ca
