@@ -91,8 +91,30 @@ DISCONTINUOUS = {"floor", "ceil", "round_nearest_even", "sign", "is_finite", "re
 LINEAR = {"negate": (0,), "add": (0, 1), "subtract": (0, 1), "multiply": (0, 1), "divide": (0,)}
 
 
+# What each loop-defined elementwise op computes (docs/ir.md prints it).
+DOCS = {
+    "negate": "-x.", "abs": "|x| (integers wrap at the minimum, as in XLA).",
+    "sign": "-1, 0 or 1; +-0.0 and NaN pass through.",
+    "exponential": "e**x.", "exponential_minus_one": "e**x - 1, accurate near 0.", "log": "Natural logarithm.",
+    "log_plus_one": "log(1 + x), accurate near 0.", "sqrt": "Square root, correctly rounded.",
+    "rsqrt": "1 / sqrt(x).", "sine": "sin(x), radians.", "cosine": "cos(x), radians.", "tan": "tan(x), radians.",
+    "tanh": "Hyperbolic tangent.", "logistic": "1 / (1 + e**-x).", "erf": "The error function.",
+    "floor": "Round toward -inf.", "ceil": "Round toward +inf.",
+    "round_nearest_even": "Round to the nearest integer, ties to even.", "not": "Logical (bool) or bitwise not.",
+    "is_finite": "True where x is neither infinite nor NaN.",
+    "add": "x + y.", "subtract": "x - y.", "multiply": "x * y.",
+    "divide": "x / y; integer division truncates toward zero, and integer x / 0 is -1, as in XLA.",
+    "remainder": "x - y * trunc(x / y) (the sign of x, as C's fmod); integer x % 0 is x.",
+    "power": "x ** y; an integer x ** y with y < 0 is 0 unless |x| is 1, as in XLA.",
+    "maximum": "The larger; NaN if either is NaN.", "minimum": "The smaller; NaN if either is NaN.",
+    "atan2": "atan2(y, x): the angle of the point (x, y) in radians; the first operand is y.",
+    "and": "Logical or bitwise and.", "or": "Logical or bitwise or.", "xor": "Logical or bitwise exclusive or.",
+}
+
+
 def _elementwise_traits(name):
-    return {"inexact": name in INEXACT, "discontinuous": name in DISCONTINUOUS, "linear": LINEAR.get(name, ())}
+    return {"inexact": name in INEXACT, "discontinuous": name in DISCONTINUOUS, "linear": LINEAR.get(name, ()),
+            "doc": DOCS[name]}
 
 
 def _make_unary(name, kinds):

@@ -7,10 +7,10 @@ brought to one batch position and unbatched ones broadcast along it
 
 from __future__ import annotations
 
-from ...ir.opdefs import BINARY_KINDS, UNARY_KINDS
+from ...ir import ops_with
 from .table import batching_rule
 
-ELEMENTWISE = (*UNARY_KINDS, *BINARY_KINDS, "compare", "select", "clamp", "convert", "stop_gradient")
+ELEMENTWISE = tuple(sorted(ops_with("elementwise")))  # every elementwise op batches the same way
 
 
 @batching_rule(*ELEMENTWISE)
