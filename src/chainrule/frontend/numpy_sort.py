@@ -125,24 +125,34 @@ def _along(a, axis):
     return x, normalize_axis(axis, type_of(x).ndim)
 
 
-def sort(a, axis=-1, kind=None, order=None, stable=None):
+def sort(a, axis=-1, kind=None, order=None, stable=None, *, descending=False):
+    """descending=True (as JAX and the array API): the ascending order reversed, so NaN comes first."""
     if order is not None:
         raise NotImplementedError("sort(order=...) applies to structured arrays, which chainrule does not have")
     x, axis = _along(a, axis)
     if type_of(x).ndim == 0:
         raise ValueError("Cannot sort a 0-d array")
     y, _ = sort_last_axis(moveaxis(x, axis, -1))
+    if descending:
+        y = flip(y, -1)
     return moveaxis(y, -1, axis)
 
 
-def argsort(a, axis=-1, kind=None, order=None, stable=None):
-    """Stable argsort (ties keep their order, as NumPy's kind='stable')."""
+def argsort(a, axis=-1, kind=None, order=None, stable=None, *, descending=False):
+    """Stable argsort (ties keep their order, as NumPy's kind='stable'), also when descending (as JAX):
+    the reversed input is sorted and its positions mapped back, so equal values keep their order."""
     if order is not None:
         raise NotImplementedError("argsort(order=...) applies to structured arrays, which chainrule does not have")
     x, axis = _along(a, axis)
     if type_of(x).ndim == 0:
         raise ValueError("Cannot sort a 0-d array")
-    _, i = sort_last_axis(moveaxis(x, axis, -1), with_indices=True)
+    x = moveaxis(x, axis, -1)
+    if descending:
+        n = type_of(x).shape[-1]
+        _, i = sort_last_axis(flip(x, -1), with_indices=True)
+        i = flip(subtract(np.int64(n - 1), i), -1)
+    else:
+        _, i = sort_last_axis(x, with_indices=True)
     return moveaxis(i, -1, axis)
 
 
