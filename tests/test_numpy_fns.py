@@ -58,3 +58,26 @@ def test_sort_descending_matches_jax(rng):
                                    cnp.argsort(x, axis=axis, descending=True)), x, want=want)
     g = cr.grad(lambda v: cnp.sum(cnp.sort(v, descending=True) * np.arange(4.0)))(np.array([2.0, 5.0, 1.0, 3.0]))
     np.testing.assert_array_equal(g, [2.0, 0.0, 3.0, 1.0])
+
+
+# --- r_ / c_ ---------------------------------------------------------------------------------------------
+
+R_CASES = [lambda xp, a: xp.r_[1:4, 0, 5.5, a[0]], lambda xp, a: xp.c_[a[0], a[1]], lambda xp, a: xp.c_[a, a],
+           lambda xp, a: xp.r_["1,2,0", [1, 2], a], lambda xp, a: xp.r_["-1", a, a], lambda xp, a: xp.r_[0:1:5j, a[1]],
+           lambda xp, a: xp.r_["0,2", a[0], a[1]], lambda xp, a: xp.c_[1:3, a[:, 0]],
+           lambda xp, a: xp.r_[-1:1:6j, [0] * 3, 5, 6], lambda xp, a: xp.r_["0,3,1", a, a]]
+
+
+@pytest.mark.parametrize("case", range(len(R_CASES)))
+def test_r_c(case, rng):
+    on_backends(R_CASES[case], rand(rng, (2, 3)))
+
+
+def test_r_c_dtypes_and_errors():
+    check(lambda xp, i: (xp.r_[i, 3], xp.r_[i, 2.5], xp.c_[i, i]), np.array([1, 2], np.int32))
+    with pytest.raises(NotImplementedError, match="matrix"):
+        cnp.r_["r", [1, 2]]
+    with pytest.raises(ValueError, match="first"):
+        cnp.r_[[1], "0"]
+    g = cr.grad(lambda v: cnp.sum(cnp.r_[v, 2.0 * v, 0:2] ** 2))(np.array([1.0, 3.0]))
+    np.testing.assert_allclose(g, 10 * np.array([1.0, 3.0]))
