@@ -163,3 +163,83 @@ def test_normal_special_gradients_match_jax():
                                rtol=1e-9)
     np.testing.assert_allclose(cr.vmap(cr.grad(cnp.special.erfinv))(np.array([0.1, 0.2])),
                                np.sqrt(np.pi) / 2 * np.exp(cnp.special.erfinv(np.array([0.1, 0.2])) ** 2), rtol=1e-14)
+
+
+# --- static-shape nonzero / argwhere / where(cond) / bincount / histogram ------------------------------------
+
+def _padded(idx, size, fill):
+    """NumPy's nonzero result cut or padded to `size` (what JAX's size=/fill_value= give)."""
+    fills = fill if isinstance(fill, tuple) else (fill,) * len(idx)
+    return tuple(np.concatenate([i[:size], np.full(max(size - len(i), 0), f, np.int64)]).astype(np.int64)
+                 for i, f in zip(idx, fills))
+
+
+@pytest.mark.parametrize("size,fill", [(0, None), (2, None), (5, -1), (9, (7, 8))])
+def test_nonzero_with_size(size, fill, rng):
+    x = rng.integers(0, 2, (3, 3)) * rng.integers(1, 5, (3, 3))
+    x[0] = 0
+    x = x.astype(np.float64)
+    f = 0 if fill is None else fill
+    nz = _padded(np.nonzero(x), size, f)
+    flat = _padded(np.nonzero(x.ravel()), size, f[0] if isinstance(f, tuple) else f)[0]
+    want = (nz, np.stack(nz, axis=-1) if size else np.zeros((0, 2), np.int64), flat, nz)
+    on_backends(lambda xp, x: (cnp.nonzero(x, size=size, fill_value=fill), cnp.argwhere(x, size=size, fill_value=fill),
+                               cnp.flatnonzero(x, size=size, fill_value=f[0] if isinstance(f, tuple) else fill),
+                               cnp.where(x != 0, size=size, fill_value=fill)), x, want=want)
+
+
+def test_nonzero_without_size(rng):
+    x = rand(rng, (3, 4), np.int32, -1, 1)
+    check(lambda xp, x: (xp.nonzero(x), xp.argwhere(x), xp.flatnonzero(x), xp.where(x > 0)), x, modes=("eager",))
+    for fn in (cnp.nonzero, cnp.argwhere, cnp.flatnonzero, cnp.where):
+        with pytest.raises(NotImplementedError, match="size="):
+            cr.jit(fn)(x)
+    with pytest.raises(ValueError, match="0d"):
+        cnp.nonzero(np.float64(1.0), size=1)
+
+
+def test_nonzero_matches_jax(rng):
+    jnp = pytest.importorskip("jax.numpy")
+    x = rng.integers(0, 3, (4, 5)) * (rng.random((4, 5)) < 0.4)
+    want = [np.asarray(v) for v in (*jnp.nonzero(x, size=6, fill_value=-1), jnp.argwhere(x, size=3),
+                                     jnp.flatnonzero(x, size=12, fill_value=99))]
+    got = cr.jit(lambda x: (*cnp.nonzero(x, size=6, fill_value=-1), cnp.argwhere(x, size=3),
+                            cnp.flatnonzero(x, size=12, fill_value=99)))(x)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_bincount(rng):
+    x = rng.integers(0, 6, 20)
+    w = rand(rng, (20,))
+    check(lambda xp, x, w: (xp.bincount(x), xp.bincount(x, minlength=9), xp.bincount(x, weights=w)), x, w,
+          modes=("eager",))
+    want = (np.bincount(x, minlength=8), np.bincount(x, weights=w, minlength=8)[:8], np.bincount(x)[:3])
+    on_backends(lambda xp, x, w: (cnp.bincount(x, length=8), cnp.bincount(x, weights=w, length=8),
+                                  cnp.bincount(x, length=3)), x, w, want=want, rtol=1e-15, atol=1e-15)
+    # JAX: negative values count at 0, values past the length are dropped
+    np.testing.assert_array_equal(cr.jit(lambda x: cnp.bincount(x, length=3))(np.array([-1, 0, 5, 2])), [2, 0, 1])
+    with pytest.raises(NotImplementedError, match="length="):
+        cr.jit(cnp.bincount)(x)
+    g = cr.grad(lambda w: cnp.sum(cnp.bincount(np.array([1, 1, 3]), weights=w, length=4) * np.arange(4.0)))(np.ones(3))
+    np.testing.assert_array_equal(g, [1.0, 1.0, 3.0])
+
+
+@pytest.mark.parametrize("dtype", (np.float32, np.float64, np.int32))
+def test_histogram(dtype, rng):
+    x = rand(rng, (40,), dtype, -3, 3)
+    w = rand(rng, (40,), np.float64, 0, 1)
+    on_backends(lambda xp, x, w: (xp.histogram(x, bins=7), xp.histogram(x, bins=4, range=(-1, 2.5)),
+                                  xp.histogram(x, bins=5, weights=w), xp.histogram(x, bins=3, density=True),
+                                  xp.histogram(x, bins=np.array([-3.0, -1.0, 0.5, 3.0]))), x, w,
+                rtol=1e-6 if dtype == np.float32 else 1e-14, atol=1e-14)
+    on_backends(lambda xp, x: xp.histogram(x, bins=3), np.full((5,), 2, dtype))  # all equal: range widened by 1/2
+
+
+def test_histogram_weights_gradient_matches_jax(rng):
+    jax = pytest.importorskip("jax")
+    x, w = rand(rng, (30,)), rand(rng, (30,), low=0, high=1)
+    f = lambda xp: (lambda w: xp.sum(xp.histogram(x, bins=4, weights=w, density=True)[0] * xp.arange(4.0)))
+    with jax.enable_x64(True):
+        want = jax.grad(f(jax.numpy))(w)
+    np.testing.assert_allclose(cr.grad(f(cnp))(w), np.asarray(want), rtol=1e-12)
