@@ -243,3 +243,46 @@ def test_histogram_weights_gradient_matches_jax(rng):
     with jax.enable_x64(True):
         want = jax.grad(f(jax.numpy))(w)
     np.testing.assert_allclose(cr.grad(f(cnp))(w), np.asarray(want), rtol=1e-12)
+
+
+# --- quantile methods --------------------------------------------------------------------------------------
+
+from chainrule.frontend.numpy_sort import QUANTILE_METHODS  # noqa: E402
+
+
+@pytest.mark.parametrize("method", QUANTILE_METHODS)
+def test_quantile_methods(method, rng):
+    x, xi = rand(rng, (4, 7)), rand(rng, (3, 8), np.int32, 0, 5)
+    xf = rand(rng, (9,), np.float32)
+    q = np.array([0.0, 0.01, 0.3, 0.5, 0.77, 1.0])
+    check(lambda xp, x, xi: (xp.quantile(x, q, axis=1, method=method), xp.quantile(xi, 0.5, method=method),
+                             xp.quantile(xi, [0.1, 0.9], axis=0, method=method, keepdims=True),
+                             xp.percentile(x, 37.0, axis=0, method=method)), x, xi, rtol=1e-14, atol=1e-14)
+    # float32: NumPy forms the virtual index in float64 for some methods, so the last bit may differ
+    check(lambda xp, xf: (xp.quantile(xf, 0.4, method=method), xp.quantile(xf, q, method=method)), xf,
+          rtol=2e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["lower", "nearest", "hazen", "midpoint"])
+def test_nanquantile_methods(method, rng):
+    x = rand(rng, (3, 9))
+    x[0, [1, 4]] = np.nan
+    x[2] = np.nan
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        want = (np.nanquantile(x, [0.2, 0.6], axis=1, method=method), np.quantile(x, 0.5, axis=1, method=method),
+                np.nanpercentile(x[:2], 50, method=method))
+    on_backends(lambda xp, x: (cnp.nanquantile(x, [0.2, 0.6], axis=1, method=method),
+                               cnp.quantile(x, 0.5, axis=1, method=method), cnp.nanpercentile(x[:2], 50, method=method)),
+                x, want=want, rtol=1e-14, atol=1e-14)
+
+
+def test_quantile_method_errors_and_gradients(rng):
+    with pytest.raises(ValueError, match="not a valid method"):
+        cnp.quantile(np.ones(3), 0.5, method="closest")
+    jax = pytest.importorskip("jax")
+    x = rand(rng, (9,))
+    for method in ("linear", "lower", "higher", "midpoint", "nearest"):
+        f = lambda xp: (lambda v: xp.sum(xp.quantile(v, xp.array([0.2, 0.55, 0.9]), method=method) * xp.arange(3.0)))
+        with jax.enable_x64(True):
+            want = jax.grad(f(jax.numpy))(x)
+        np.testing.assert_allclose(cr.grad(f(cnp))(x), np.asarray(want), rtol=1e-12, err_msg=method)
