@@ -286,3 +286,65 @@ def test_quantile_method_errors_and_gradients(rng):
         with jax.enable_x64(True):
             want = jax.grad(f(jax.numpy))(x)
         np.testing.assert_allclose(cr.grad(f(cnp))(x), np.asarray(want), rtol=1e-12, err_msg=method)
+
+
+# --- .at[].min / max / multiply / divide / power / apply ------------------------------------------------------
+
+AT_OPS = ("min", "max", "multiply", "divide", "power")
+
+
+def _at_cases(x, i, v, m):
+    """The same updates on jax.numpy (m = jnp) and on tensors (m = cnp): duplicates, a negative and an
+    out-of-range index (dropped), slices, several integer arrays, a row."""
+    out = [getattr(x.at[i], op)(v) for op in AT_OPS]
+    out.append(x.at[i].apply(lambda z: z * 2 + 1))
+    X = m.reshape(x[:6], (2, 3))
+    out += [X.at[:, np.array([0, 0, 2])].min(-1.0), X.at[np.array([0, 1, 1]), np.array([1, 2, 2])].multiply(m.abs(v[:3])),
+            X.at[1].power(2.0), X.at[np.array([1, 1]), 1:3].max(m.reshape(v[:4], (2, 2))), x.at[2:5].apply(m.sin),
+            x.at[np.array([1, 1, 1])].divide(m.abs(v[:3]) + 1)]
+    return out
+
+
+def test_at_updates_match_jax(rng):
+    jax = pytest.importorskip("jax")
+    x = rand(rng, (7,), low=0.5, high=2.0)
+    i = np.array([4, 0, 4, -1, 9, 2, 2, 2])
+    v = rand(rng, (8,), low=0.5, high=2.0)
+    with jax.enable_x64(True):
+        want = [np.asarray(w) for w in _at_cases(jax.numpy.asarray(x), i, jax.numpy.asarray(v), jax.numpy)]
+    for b in BACKENDS:
+        got = cr.jit(lambda x, v: _at_cases(x, i, v, cnp), backend=b)(x, v)
+        for k, (g, w) in enumerate(zip(got, want)):
+            np.testing.assert_allclose(g, w, rtol=1e-14, err_msg=f"case {k} on {b}")
+    # traced indices
+    got = cr.jit(lambda x, i, v: [getattr(x.at[i], op)(v) for op in AT_OPS] + [x.at[i].apply(cnp.cos)])(x, i, v)
+    with jax.enable_x64(True):
+        want = [getattr(jax.numpy.asarray(x).at[i], op)(v) for op in AT_OPS] + [jax.numpy.asarray(x).at[i].apply(jax.numpy.cos)]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, np.asarray(w), rtol=1e-14)
+
+
+def test_at_updates_int_dtype():
+    x = np.array([5, 3, 8, 1], np.int32)
+    got = cr.jit(lambda x: (x.at[np.array([0, 0, 3])].min(np.array([4, 2, 0], np.int32)),
+                            x.at[np.array([1, 1])].multiply(3), x.at[np.array([2, 2])].power(2)))(x)
+    np.testing.assert_array_equal(got[0], [2, 3, 8, 0])
+    np.testing.assert_array_equal(got[1], [5, 27, 8, 1])
+    np.testing.assert_array_equal(got[2], [5, 3, 8 ** 4, 1])
+    assert all(g.dtype == np.int32 for g in got)
+    with pytest.raises(TypeError, match="floating"):
+        cr.jit(lambda x: x.at[0].divide(2))(x)
+
+
+@pytest.mark.parametrize("op", AT_OPS)
+def test_at_update_gradients(op):
+    jax = pytest.importorskip("jax")
+    x, v = np.array([1.5, 2.0, 3.0, 4.0, 5.0]), np.array([0.5, 2.5, 3.2])
+    f = lambda m, idx, **kw: (lambda x, v: m.sum(getattr(x.at[idx], op)(v, **kw) * m.arange(5.0)))
+    got = cr.grad(f(cnp, np.array([4, 0, 2])), argnums=(0, 1))(x, v)
+    with jax.enable_x64(True):  # JAX differentiates scatter_mul only with unique indices
+        want = jax.grad(f(jax.numpy, np.array([4, 0, 2]), unique_indices=True), argnums=(0, 1))(x, v)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, np.asarray(w), rtol=1e-13)
+    # duplicates: against finite differences, to second order
+    cr.check_grads(cr.jit(f(cnp, np.array([4, 0, 4, 1, 2, 2]))), (x, np.array([0.5, 2.5, 3.2, 1.7, 0.3, 2.2])), order=2)
