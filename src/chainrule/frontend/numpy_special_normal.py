@@ -116,7 +116,7 @@ def _ndtri_raw(p):
     big_l = multiply(_c(p, -2.0), logp)
     yt = negative(sqrt(subtract(subtract(big_l, log(big_l)), _c(p, 2 * _HALF_LOG_2PI))))
     for _ in range(4):
-        ln = log_ndtr(yt)
+        ln = _log_ndtr_lower(yt)
         slope = exp(subtract(subtract(multiply(_c(p, -0.5), multiply(yt, yt)), _c(p, _HALF_LOG_2PI)), ln))
         yt = subtract(yt, divide(subtract(ln, logp), slope))
     y = where(small, yt, y)
@@ -196,11 +196,17 @@ def ndtr(x):
     return where(less(z, _c(z, 1.0)), mid, tail)
 
 
+def _log_ndtr_lower(x):
+    """log(ndtr(x)) = log(R/2) - x^2/2, valid for x <= -sqrt 2."""
+    _, r = _tail_ratio(x)
+    return subtract(log(multiply(_c(x, 0.5), r)), multiply(multiply(_c(x, 0.5), x), x))
+
+
 def log_ndtr(x):
     """log(ndtr(x)) without underflow: -x^2/2 + log(R/2) in the lower tail, log1p(-ndtr(-x)) in the upper."""
     x = lax.float_operand(x)
-    z, r = _tail_ratio(x)
-    lower = subtract(log(multiply(_c(x, 0.5), r)), multiply(multiply(_c(x, 0.5), x), x))
+    z = multiply(_abs(x), _c(x, _SQRT_HALF))
+    lower = _log_ndtr_lower(x)
     # each branch sees only arguments where it is finite, so no NaN gradient leaks through the selects
     upper = log1p(negative(ndtr(negative(where(greater(x, _c(x, 0.0)), x, _c(x, 0.0))))))
     mid = log(ndtr(where(less(z, _c(z, 1.0)), x, _c(x, 0.0))))
