@@ -348,3 +348,28 @@ def test_at_update_gradients(op):
         np.testing.assert_allclose(g, np.asarray(w), rtol=1e-13)
     # duplicates: against finite differences, to second order
     cr.check_grads(cr.jit(f(cnp, np.array([4, 0, 4, 1, 2, 2]))), (x, np.array([0.5, 2.5, 3.2, 1.7, 0.3, 2.2])), order=2)
+
+
+# --- under vmap ---------------------------------------------------------------------------------------------
+
+def test_new_functions_under_vmap(rng):
+    ss = pytest.importorskip("scipy.special")
+    x, i = rand(rng, (3, 6)), rng.integers(0, 4, (3, 6))
+    b = np.linspace(-1, 1, 6)
+    cases = {
+        "sort": (lambda v: cnp.sort(v, descending=True), lambda v: np.sort(v)[::-1], x),
+        "argsort": (lambda v: cnp.argsort(v, descending=True), lambda v: np.argsort(-v, kind="stable"), x),
+        "histogram": (lambda v: cnp.histogram(v, bins=3)[0], lambda v: np.histogram(v, bins=3)[0], x),
+        "nonzero": (lambda v: cnp.nonzero(v, size=7, fill_value=-1)[0],
+                    lambda v: _padded(np.nonzero(v), 7, -1)[0], i),
+        "bincount": (lambda v: cnp.bincount(v, length=5), lambda v: np.bincount(v, minlength=5), i),
+        "at_max": (lambda v: v.at[np.array([0, 0, 2])].max(np.array([5.0, 1.0, 0.0])),
+                   lambda v: np.maximum.at(w := v.copy(), [0, 0, 2], [5.0, 1.0, 0.0]) or w, x),
+        "quantile": (lambda v: cnp.quantile(v, 0.4, method="nearest"), lambda v: np.quantile(v, 0.4, method="nearest"), x),
+        "logsumexp": (lambda v: cnp.special.logsumexp(v, b=b, return_sign=True)[1],
+                      lambda v: ss.logsumexp(v, b=b, return_sign=True)[1], x),
+        "erfinv": (lambda v: cnp.special.erfinv(cnp.tanh(v)), lambda v: ss.erfinv(np.tanh(v)), x),
+        "r_": (lambda v: cnp.r_[v[:2], 0:2], lambda v: np.r_[v[:2], 0:2], x),
+    }
+    for name, (f, ref, a) in cases.items():
+        np.testing.assert_allclose(cr.vmap(f)(a), np.stack([ref(r) for r in a]), rtol=1e-13, err_msg=name)
