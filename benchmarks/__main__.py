@@ -20,6 +20,11 @@ def main(argv=None) -> int:
     p.add_argument("--json", metavar="FILE", help="write the results as JSON")
     p.add_argument("--plot", metavar="FILE", help="draw the ratios to JAX (needs matplotlib)")
     args = p.parse_args(argv)
+    if args.plot:
+        try:  # say so now, not after the whole run
+            import matplotlib  # noqa: F401
+        except ImportError:
+            p.error("--plot needs matplotlib, which is not installed: pip install matplotlib")
     h = Harness(quick=args.quick)
     print(f"machine: {machine()}", flush=True)
     rounds = args.rounds if args.rounds is not None else (1 if args.quick else 3)

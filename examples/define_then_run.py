@@ -38,7 +38,10 @@ def main(argv=None):
     ap.add_argument("--out", default=".", help="folder for the Graphviz files (default: the current one)")
     ap.add_argument("--backend", default=None, choices=list(backends.KNOWN_BACKENDS))
     args = ap.parse_args(argv)
-    backend = args.backend or ("llvm" if "llvm" in backends.available_backends() else backends.DEFAULT_BACKEND)
+    try:
+        backend = backends.pick(args.backend)
+    except backends.BackendUnavailableError as e:
+        sys.exit(str(e))
 
     # 1. A graph: a one-layer tanh model with a squared error, from placeholders.
     x = cr.placeholder((8, 3), "float64", name="x")

@@ -104,10 +104,10 @@ def progress(total, desc, plain=False):
 
 
 def pick_backend(name):
-    if name is not None:
-        return name
-    # LLVM is the native backend; use it even while the package default is still the reference interpreter.
-    return "llvm" if "llvm" in backends.available_backends() else backends.DEFAULT_BACKEND
+    try:
+        return backends.pick(name)
+    except backends.BackendUnavailableError as e:
+        sys.exit(str(e))
 
 
 def main(argv=None):

@@ -14,6 +14,7 @@ the gradient norm falls to rounding level in a handful of steps.
 from __future__ import annotations
 
 import argparse
+import sys
 
 import numpy as np
 
@@ -64,7 +65,10 @@ def main(argv=None):
     ap.add_argument("--backend", default=None, choices=list(backends.KNOWN_BACKENDS))
     ap.add_argument("--steps", type=int, default=10)
     args = ap.parse_args(argv)
-    backend = args.backend or ("llvm" if "llvm" in backends.available_backends() else backends.DEFAULT_BACKEND)
+    try:
+        backend = backends.pick(args.backend)
+    except backends.BackendUnavailableError as e:
+        sys.exit(str(e))
 
     x, y, name = load_data(args.synthetic)
     print(f"data: {name}, backend: {backend}")

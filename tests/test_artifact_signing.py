@@ -145,12 +145,12 @@ def test_a_signature_that_is_not_base64_is_refused(signed, keys, tmp_path):
         cr.load(bad, trusted_keys=[keys[0][1]])
 
 
-def test_pack_signs_what_read_verified_checks(keys):
-    raw = pack({"format": "chainrule-artifact", "format_version": 1}, {"a.txt": b"hello"}, keys[0][0])
-    manifest, members = read_verified(raw, trusted_keys=[keys[0][1]])
-    assert members == {"a.txt": b"hello"}
+def test_pack_signs_what_read_verified_checks(keys, signed):
+    manifest, members = read_verified(signed.read_bytes())
+    raw = pack(manifest, members, keys[1][0])  # the same content, signed by the other key
+    assert read_verified(raw, trusted_keys=[keys[1][1]])[1] == members
     with pytest.raises(ArtifactError):
-        read_verified(raw, trusted_keys=[keys[1][1]])
+        read_verified(raw, trusted_keys=[keys[0][1]])
 
 
 def test_bad_keys_are_the_callers_error(signed, keys, tmp_path, compiled):

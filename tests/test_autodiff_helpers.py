@@ -13,8 +13,9 @@ import contextlib
 import numpy as np
 
 from chainrule.backends.reference import evaluate
-from chainrule.ir import verify
+from chainrule.ir import REGISTRY, verify
 from chainrule.testing import assert_roundtrip
+from op_tables import LAX_NAMES
 
 try:
     import jax
@@ -85,17 +86,8 @@ def _scatter(x, idx, u, axis, bd, kind):
 
 _CMP = {"EQ": lax.eq, "NE": lax.ne, "LT": lax.lt, "LE": lax.le, "GT": lax.gt, "GE": lax.ge} if jax else {}
 
-_UNARY = {
-    "negate": "neg", "abs": "abs", "sign": "sign", "exponential": "exp", "exponential_minus_one": "expm1",
-    "log": "log", "log_plus_one": "log1p", "sqrt": "sqrt", "rsqrt": "rsqrt", "sine": "sin", "cosine": "cos",
-    "tan": "tan", "tanh": "tanh", "logistic": "logistic", "erf": "erf", "floor": "floor", "ceil": "ceil",
-    "not": "bitwise_not", "is_finite": "is_finite", "stop_gradient": "stop_gradient",
-}
-_BINARY = {
-    "add": "add", "subtract": "sub", "multiply": "mul", "divide": "div", "remainder": "rem", "power": "pow",
-    "maximum": "max", "minimum": "min", "atan2": "atan2", "and": "bitwise_and", "or": "bitwise_or",
-    "xor": "bitwise_xor",
-}
+_UNARY = {op: f for op, f in LAX_NAMES.items() if REGISTRY[op].num_operands == 1}
+_BINARY = {op: f for op, f in LAX_NAMES.items() if REGISTRY[op].num_operands == 2}
 _REDUCE = {"sum": "reduce_sum", "prod": "reduce_prod", "max": "reduce_max", "min": "reduce_min",
            "and": "reduce_and", "or": "reduce_or"}
 

@@ -133,7 +133,7 @@ def test_wrt_order_is_the_order_of_tangents_and_cotangents():
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_float32_and_float64_derivative_graphs_keep_their_dtype(dtype):
-    from test_autodiff_ops import BINARY_DOMAINS, UNARY_DOMAINS
+    from op_tables import BINARY_DOMAINS, UNARY_DOMAINS
     t = TensorType((3,), dtype)
     for op, arity in [(o, 1) for o in UNARY_DOMAINS] + [(o, 2) for o in BINARY_DOMAINS]:
         b = GraphBuilder("f")

@@ -68,10 +68,13 @@ def test_compile_then_run_to_an_npz(work, capsys):
 
 def test_run_prints_results_and_accepts_parameter_names(work, tmp_path, capsys):
     d, art, (w, x, y) = work
-    assert main(["run", str(art), "--inputs", str(d / "in.npz")]) == 0
-    text = capsys.readouterr().out
-    assert text.startswith("out0: f32[] =\n") and "out1: f32[4,3] =" in text
-    assert abs(float(text.splitlines()[1]) - _numpy_loss(w, x, y)[0]) < 1e-5
+    np.savez(tmp_path / "numpy_positional.npz", w, x, y)          # keys arr_0, arr_1, arr_2
+    np.savez(tmp_path / "python_names.npz", y=y, w=w, x=x)         # loss(w, x, y)'s parameter names
+    for inputs in (d / "in.npz", tmp_path / "numpy_positional.npz", tmp_path / "python_names.npz"):
+        assert main(["run", str(art), "--inputs", str(inputs)]) == 0
+        text = capsys.readouterr().out
+        assert text.startswith("out0: f32[] =\n") and "out1: f32[4,3] =" in text
+        assert abs(float(text.splitlines()[1]) - _numpy_loss(w, x, y)[0]) < 1e-5
 
 
 def test_compile_with_grad_and_a_module_name(work, monkeypatch, capsys):
@@ -89,7 +92,7 @@ def test_show_lists_signature_payloads_target_and_ir(work, capsys):
     _d, art, _ = work
     assert main(["show", str(art)]) == 0
     text = capsys.readouterr().out
-    for want in ("function  @loss", "arg0", "float32[4,3]", "out1   float32[4,3]", "native/", "runs on this host: yes",
+    for want in ("function  @loss", "arg0   w ", "arg2   y ", "float32[4,3]", "out1   float32[4,3]", "native/", "runs on this host: yes",
                  "include/chainrule_loss.h", "graph.crir"):
         assert want in text, want
     ir_text = text[text.index("\ngraph\n") + len("\ngraph\n"):]
@@ -117,13 +120,22 @@ def test_graph_of_an_artifact_and_of_a_function(work, tmp_path, capsys):
 def test_graph_svg_without_or_with_graphviz(work, tmp_path, capsys):
     _d, art, _ = work
     svg = tmp_path / "g.svg"
-    assert main(["graph", str(art), "--format", "svg", "-o", str(svg)]) == 0
+    rc = main(["graph", str(art), "--format", "svg", "-o", str(svg)])
     err = _err(capsys)
     if shutil.which("dot") is None:
+        assert rc == 1  # no svg: a failure the caller (make, a script) must see
         assert not svg.exists() and (tmp_path / "g.dot").read_text().startswith("digraph")
         assert f"dot -Tsvg {tmp_path / 'g.dot'} -o {svg}" in err
     else:
+        assert rc == 0
         assert svg.read_text().lstrip().startswith(("<?xml", "<svg"))
+
+
+def test_graph_help_describes_grad_as_drawing(capsys):
+    with pytest.raises(SystemExit):
+        main(["graph", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "draw the gradient" in text and "export the gradient" not in text
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -140,7 +152,7 @@ def test_graph_svg_without_or_with_graphviz(work, tmp_path, capsys):
     (["compile", "missing.py:f", "-o", "x.crx"], "no such file"),
     (["compile", "justaname", "-o", "x.crx"], "expected MODULE:FUNCTION"),
     (["run", "ART"], "takes 3 input"),
-    (["run", "ART", "--inputs", "BAD_NPZ"], "expects the keys arg0, arg1, arg2"),
+    (["run", "ART", "--inputs", "BAD_NPZ"], "expects the keys arg0, arg1, arg2, arr_0, arr_1, arr_2 or w, x, y"),
     (["run", "ART", "--inputs", "WRONG_SHAPE_NPZ"], "expected shape"),
     (["run", "ART", "--inputs", "missing.npz"], "cannot read inputs"),
     (["run", "NOT_CRX", "--inputs", "IN"], "not a chainrule artifact"),

@@ -1,6 +1,7 @@
 """`chainrule bench` runs the benchmarks of the checkout and reports bad arguments as user errors."""
 
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -55,3 +56,21 @@ def test_bench_rejects_zero_rounds():
     r = _chainrule("bench", "--rounds", "0", "--only", "dispatch")
     assert r.returncode == 1
     assert "bad benchmark arguments" in r.stderr
+
+
+
+def test_bench_help_lists_the_workloads():
+    out = _chainrule("bench", "--help").stdout
+    for name in ("mlp_step", "dispatch", "first_call", "artifact_load"):
+        assert name in out
+
+
+def test_bench_plot_without_matplotlib_fails_before_running(tmp_path):
+    stub = tmp_path / "stub" / "matplotlib"  # first on the path and failing to import: not installed
+    stub.mkdir(parents=True)
+    (stub / "__init__.py").write_text("raise ImportError('no matplotlib here')\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(stub.parent), str(ROOT / "src")]))
+    r = subprocess.run([sys.executable, "-m", "chainrule.cli", "bench", "--only", "dispatch", "--plot",
+                        str(tmp_path / "x.png")], capture_output=True, text=True, cwd=ROOT, timeout=300, env=env)
+    assert r.returncode == 1
+    assert "needs matplotlib" in r.stderr and "running" not in r.stderr and r.stdout == ""

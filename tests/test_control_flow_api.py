@@ -90,7 +90,7 @@ def test_cond_errors():
     x = np.ones(3)
     with pytest.raises(TypeError, match="identical types"):
         cr.cond(True, lambda a: a, lambda a: a.astype(np.float32), x)
-    with pytest.raises(TypeError, match="same type structure"):
+    with pytest.raises(TypeError, match="cond: true_fun and false_fun must return the same type structure"):
         cr.cond(True, lambda a: (a, a), lambda a: a, x)
     with pytest.raises(TypeError, match="must be a scalar"):
         cr.cond(np.array([True, False]), lambda a: a, lambda a: a, x)
@@ -128,7 +128,8 @@ def test_switch_errors():
         cr.switch(0, [], 1.0)
     with pytest.raises(TypeError, match="must be an integer, got float64"):
         cr.switch(1.0, [lambda a: a, lambda a: a], 1.0)
-    with pytest.raises(TypeError, match="branch 0 and branch 1 output must have identical types"):
+    with pytest.raises(TypeError, match=r"switch: every branch must return identical types, but the output is "
+                                        r"float64\[2\] from branches\[0\] and float32\[2\] from branches\[1\]"):
         cr.switch(0, [lambda a: a, lambda a: a.astype(np.float32)], np.ones(2))
 
 
@@ -181,9 +182,10 @@ def test_fori_loop_with_traced_bounds_is_a_while():
 def test_while_loop_errors():
     with pytest.raises(TypeError, match="cond_fun must return a boolean scalar"):
         cr.while_loop(lambda c: c, lambda c: c, 1.0)
-    with pytest.raises(TypeError, match=r"identical types: carry leaf 0 has type f64\[\] as input but f32\[\]"):
+    with pytest.raises(TypeError, match=r"while_loop body_fun must return the carry with the type it was given: "
+                                        r"the input carry c has type float64\[\] but body_fun returns float32\[\]"):
         cr.while_loop(lambda c: c < 3, lambda c: (c + 1.0).astype(np.float32), 1.0)
-    with pytest.raises(TypeError, match="same pytree structure"):
+    with pytest.raises(TypeError, match="while_loop body_fun must return the carry in the structure it was"):
         cr.while_loop(lambda c: c[0] < 3, lambda c: c[0], (1.0, 2.0))
     with pytest.raises(TypeError, match="lower must be a scalar integer"):
         cr.jit(lambda a: cr.fori_loop(a, 3, lambda i, c: c, a))(1.0)
@@ -249,9 +251,10 @@ def test_scan_errors():
         cr.scan(lambda c, x: (c, x), 1.0, np.float64(2.0))
     with pytest.raises(TypeError, match="must return a pair"):
         cr.scan(lambda c, x: c, 1.0, xs)
-    with pytest.raises(TypeError, match="carry input and carry output must have equal types"):
+    with pytest.raises(TypeError, match=r"scan body function f must return the carry with the type it was given: "
+                                        r"the input carry c has type float64\[\] but f returns float32\[\]"):
         cr.scan(lambda c, x: (c.astype(np.float32), x), 1.0, xs)
-    with pytest.raises(TypeError, match="same pytree structure"):
+    with pytest.raises(TypeError, match="scan body function f must return the carry in the structure it was"):
         cr.scan(lambda c, x: ((c, c), x), 1.0, xs)
 
 

@@ -93,3 +93,28 @@ def test_relative_links_resolve(page):
     text = (DOCS / page).read_text()
     for target in re.findall(r"\]\(([\w./-]+\.(?:md|py))(?:#[^)]*)?\)", text):
         assert (DOCS / target).exists(), f"{page} links to {target}, which does not exist"
+
+
+RESULT_COMMENT = re.compile(r"^(?P<expr>[^#=\n][^#\n]*?)\s+#\s*(?P<want>\[?array\(.*?\)\]?)(?::.*)?$")
+
+
+def test_readme_code_blocks_run_and_say_what_they_print(monkeypatch, tmp_path):
+    """Every ```python block of README.md runs (in order, one namespace), and a line
+    `expression  # array(...)` prints what its comment says."""
+    monkeypatch.chdir(tmp_path)
+    text = (DOCS.parent / "README.md").read_text()
+    globs = {"__name__": "readme"}
+    checked = 0
+    for m in FENCE.finditer(text):
+        if m.group(1) != "python":
+            continue
+        line = text.count("\n", 0, m.start()) + 1
+        exec(compile(m.group(2), f"README.md:{line}", "exec"), globs)
+        for k, src in enumerate(m.group(2).splitlines()):
+            r = RESULT_COMMENT.match(src)
+            if r:
+                got = re.sub(r"\s+", " ", repr(eval(r.group("expr"), globs)))
+                want = re.sub(r"\s+", " ", r.group("want"))
+                assert got == want, f"README.md:{line + 1 + k}: prints {got}, the comment says {want}"
+                checked += 1
+    assert checked >= 4

@@ -108,8 +108,11 @@ def test_indexing_errors(rng):
         p[2]
     with pytest.raises(IndexError, match="too many indices"):
         p[0, 0, 0]
-    with pytest.raises(IndexError, match="boolean"):
-        p[x > 0]
+    assert p[x > 0].shape == (6,)  # a concrete mask is static
+    with pytest.raises(IndexError, match="boolean mask has a data-dependent shape; use cnp.where"):
+        p[p > 0]
+    with pytest.raises(IndexError, match=r"boolean index of shape \(3,\) does not match"):
+        p[np.ones(3, bool)]
     with pytest.raises(IndexError, match="out of bounds"):
         p[[0, 1], [0, 3]]
     with pytest.raises(IndexError, match="single ellipsis"):
@@ -208,3 +211,33 @@ def test_at_scatter_add_with_duplicates_and_tensor_values(rng):
     got_eager = cnp.asarray(x)
     from chainrule.frontend.indexing import _AtIndexer
     np.testing.assert_allclose(_AtIndexer(got_eager)[idx].add(vals), want, rtol=1e-15)
+
+
+# --- concrete boolean masks are static, as in JAX ---------------------------------------------------
+
+
+@pytest.mark.parametrize("mask_of", [
+    lambda x: x > 4,                                   # full-rank mask
+    lambda x: np.array([True, False, True]),           # first axis
+    lambda x: (slice(None), np.array([1, 0, 1, 1], bool)),
+    lambda x: (Ellipsis, np.array([0, 1, 1, 0], bool)),
+    lambda x: [True, False, True],                     # a list of bools is a mask too
+    lambda x: (np.array([True, False, True]), 2),
+])
+def test_concrete_boolean_mask_against_numpy_and_jax(mask_of):
+    jax = pytest.importorskip("jax")
+    x = np.arange(12.0).reshape(3, 4)
+    m = mask_of(x)
+    jm = np.asarray(m) if isinstance(m, list) else m  # JAX refuses lists as indices; NumPy takes them
+    _all_modes(x, m, np.asarray(jax.numpy.asarray(x)[jm], dtype=x.dtype))
+    for kind, v in (("set", 0.0), ("add", 1.5), ("multiply", 2.0)):
+        got = cr.jit(lambda v_, m=m: getattr(v_.at[m], kind)(v))(x)
+        want = getattr(jax.numpy.asarray(x).at[jm], kind)(v)
+        assert_same(got, np.asarray(want, dtype=x.dtype))
+
+
+def test_boolean_mask_gradient():
+    x = np.arange(6.0).reshape(2, 3)
+    m = x % 2 == 0
+    g = cr.grad(lambda v: cnp.sum(v[m] ** 2))(x)
+    np.testing.assert_allclose(g, np.where(m, 2 * x, 0.0))

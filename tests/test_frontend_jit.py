@@ -385,3 +385,109 @@ def test_in_place_methods_are_refused():
     x = np.array([0.3, 0.1, 0.9])
     for g, w in zip(f(x), (x.argsort(), np.sort(x).searchsorted(0.5), x.compress([True, False, True]))):
         assert_same(g, w)
+
+
+# --- jit options: static_argnames, donation, unknown options ------------------------------------
+
+
+def _scale_loop(x, n=1):
+    for _ in range(n):
+        x = x * 2.0
+    return x
+
+
+def test_static_argnames_by_keyword_and_by_position():
+    jax = pytest.importorskip("jax")
+    ours, theirs = cr.jit(_scale_loop, static_argnames="n"), jax.jit(_scale_loop, static_argnames="n")
+    x = np.ones(2, np.float32)
+    np.testing.assert_allclose(ours(x, n=3), theirs(x, n=3))
+    np.testing.assert_allclose(ours(x, 2), theirs(x, 2))  # the name makes position 1 static too
+    assert ours.trace_count == 2
+    ours(x, n=3)
+    assert ours.trace_count == 2
+    with pytest.raises(ValueError, match="'m'"):
+        cr.jit(_scale_loop, static_argnames="m")
+    with pytest.raises(TypeError, match="not hashable"):
+        ours(x, n=[1])
+
+
+def test_static_argnums_makes_the_name_static():
+    j = cr.jit(_scale_loop, static_argnums=1)
+    np.testing.assert_allclose(j(np.ones(2), n=2), [4.0, 4.0])
+
+
+def test_unknown_jit_options_are_refused_at_jit_time():
+    with pytest.raises(TypeError, match=r"jit got unknown option\(s\) bogus.*llvm backend takes cache, threads"):
+        cr.jit(_scale_loop, backend="llvm", bogus=1)
+    with pytest.raises(TypeError, match=r"unknown option\(s\) threads"):
+        cr.jit(_scale_loop, backend="reference", threads=2)
+
+
+@pytest.mark.parametrize("backend", ["llvm", "reference"])
+def test_donation_is_accepted_and_results_are_right(backend):
+    step = cr.jit(lambda p, g: {k: v - 0.5 * g for k, v in p.items()}, donate_argnums=0, backend=backend)
+    p = {"w": np.ones(3), "b": np.zeros(3)}
+    out = step(p, np.ones(3))
+    np.testing.assert_allclose(out["w"], 0.5)
+    np.testing.assert_allclose(out["b"], -0.5)
+    named = cr.jit(lambda p, g: p - g, donate_argnames="p", backend=backend)
+    np.testing.assert_allclose(named(np.ones(2), g=np.ones(2)), 0.0)
+
+
+def test_donation_reaches_the_jax_backend():
+    jax = pytest.importorskip("jax")
+    step = cr.jit(lambda p, g: {k: v - 0.5 * g for k, v in p.items()}, donate_argnums=0, backend="jax",
+                  return_jax_arrays=True)
+    lowered = step.lower({"w": np.ones(3), "b": np.ones(3)}, np.ones(3))
+    assert lowered._options["donate_argnums"] == (0, 1)  # both leaves of p, not g
+    p = {"w": jax.numpy.ones(3), "b": jax.numpy.ones(3)}
+    out = step(p, np.ones(3, np.float32))  # float32 results: p's buffers fit them
+    np.testing.assert_allclose(np.asarray(out["w"]), 0.5)
+    assert p["w"].is_deleted() and p["b"].is_deleted()
+
+
+def _step(p, g):
+    return {k: v - 0.5 * g for k, v in p.items()}
+
+
+def test_llvm_donation_writes_results_into_the_donated_arrays():
+    p = {"w": np.arange(3.0), "b": np.ones(3)}
+    want = _step(p, np.ones(3))
+    step = cr.jit(_step, donate_argnums=0, backend="llvm")
+    w = p["w"]
+    out = step(p, np.ones(3))
+    assert out["w"] is w  # the donated array holds the result
+    np.testing.assert_array_equal(out["w"], want["w"])
+    np.testing.assert_array_equal(out["b"], want["b"])
+    assert next(iter(step._cache.values())).executable.donated == [0, 1]
+    plain = cr.jit(_step, backend="llvm")  # the same graph without donation: its own library
+    q = {"w": np.arange(3.0), "b": np.ones(3)}
+    assert plain(q, np.ones(3))["w"] is not q["w"]
+    np.testing.assert_array_equal(q["w"], np.arange(3.0))
+
+
+@pytest.mark.parametrize("fun, donated", [
+    (lambda a, b: a.T + b, []),                       # a read at another index than written
+    (lambda a, b: (a + b, cnp.sum(a)), []),           # a read by a later kernel
+    (lambda a, b: (a, a + b), []),                    # a returned as it is
+    (lambda a, b: a * 2.0 + b, [0]),
+])
+def test_llvm_donation_only_where_safe(fun, donated):
+    a, b = np.arange(4.0).reshape(2, 2), np.ones((2, 2))
+    want = fun(a.copy(), b)
+    f = cr.jit(fun, donate_argnums=0, backend="llvm")
+    got = f(a.copy(), b)
+    for g_, w_ in zip(got if isinstance(got, tuple) else [got], want if isinstance(want, tuple) else [want]):
+        np.testing.assert_array_equal(g_, w_)
+    assert next(iter(f._cache.values())).executable.donated == donated
+
+
+def test_llvm_donated_array_shared_with_another_argument_or_read_only_is_copied():
+    f = cr.jit(lambda a, b: a * 2.0 + b, donate_argnums=0, backend="llvm")
+    x = np.arange(3.0)
+    np.testing.assert_array_equal(f(x, x), [0.0, 3.0, 6.0])
+    np.testing.assert_array_equal(x, [0.0, 1.0, 2.0])  # b was the same array: a copy was written
+    ro = np.arange(3.0)
+    ro.flags.writeable = False
+    np.testing.assert_array_equal(f(ro, np.zeros(3)), [0.0, 2.0, 4.0])
+    np.testing.assert_array_equal(ro, [0.0, 1.0, 2.0])

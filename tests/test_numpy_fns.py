@@ -324,6 +324,15 @@ def test_at_updates_match_jax(rng):
         np.testing.assert_allclose(g, np.asarray(w), rtol=1e-14)
 
 
+def test_at_updates_with_a_concrete_boolean_mask():
+    x = np.array([1.0, 5.0, 2.0, 8.0])
+    mask = np.array([True, False, True, True])
+    got = cr.jit(lambda x: (x.at[mask].min(1.5), x.at[mask].power(2.0), x.at[mask].apply(cnp.negative)))(x)
+    np.testing.assert_array_equal(got[0], [1.0, 5.0, 1.5, 1.5])
+    np.testing.assert_array_equal(got[1], [1.0, 5.0, 4.0, 64.0])
+    np.testing.assert_array_equal(got[2], [-1.0, 5.0, -2.0, -8.0])
+
+
 def test_at_updates_int_dtype():
     x = np.array([5, 3, 8, 1], np.int32)
     got = cr.jit(lambda x: (x.at[np.array([0, 0, 3])].min(np.array([4, 2, 0], np.int32)),

@@ -68,13 +68,18 @@ def _opt_arguments(p: argparse.ArgumentParser):
 
 
 def _read_source(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
+    where = "<stdin>" if path == "-" else path
     try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
+        if path == "-":
+            data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+        else:
+            with open(path, "rb") as f:
+                data = f.read()
+        return data.decode("utf-8")
     except OSError as e:
         raise UserError(f"cannot read {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"{where} is not UTF-8 text ({e.reason} at byte {e.start})") from None
 
 
 def _opt_run(args: argparse.Namespace) -> int:
@@ -87,6 +92,8 @@ def _opt_run(args: argparse.Namespace) -> int:
         graph = parse(text)
     except ParseError as e:
         raise UserError(f"{where}:{e.line}:{e.column}: {e.message}") from None
+    except RecursionError:
+        raise UserError(f"{where}: the graph is nested too deeply to parse") from None
     passes = None
     if args.passes is not None:
         try:
@@ -129,10 +136,24 @@ _cli_artifact.register(register_command, UserError)
 
 # --- bench: benchmarks/ of a chainrule checkout ----------------------------------------------
 
+def _workload_names() -> list[str]:
+    """The workloads of benchmarks/workloads.py, read from its source (importing it would import jax)."""
+    import os
+    import re
+    root = _find_benchmarks()
+    if root is None:
+        return []
+    with open(os.path.join(root, "benchmarks", "workloads.py"), encoding="utf-8") as f:
+        return re.findall(r'^@workload\("(\w+)"\)', f.read(), re.M)
+
+
 def _bench_arguments(p: argparse.ArgumentParser):
-    p.epilog = "example: chainrule bench --only mlp_step dispatch --json bench.json"
+    names = _workload_names()
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = "example: chainrule bench --only mlp_step dispatch --json bench.json" + (
+        "\nworkloads: " + ", ".join(names) if names else "")
     p.add_argument("--quick", action="store_true", help="smaller inputs and fewer runs (a smoke test)")
-    p.add_argument("--only", nargs="*", metavar="NAME", help="run only these workloads")
+    p.add_argument("--only", nargs="*", metavar="NAME", help="run only these workloads (listed below)")
     p.add_argument("--rounds", type=int, metavar="N",
                    help="run every workload N times, medians over all rounds (default 3, 1 with --quick)")
     p.add_argument("--json", metavar="FILE", help="write the results as JSON")
@@ -154,6 +175,12 @@ def _bench_run(args) -> int:
     if root is None:
         raise UserError("benchmarks/ not found: run `chainrule bench` from a chainrule checkout "
                         "(the benchmarks are not part of the installed package)")
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise UserError("--plot needs matplotlib, which is not installed: pip install matplotlib "
+                            "(or run without --plot)") from None
     if root not in sys.path:
         sys.path.insert(0, root)
     from benchmarks.__main__ import main as bench_main

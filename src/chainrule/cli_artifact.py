@@ -45,8 +45,8 @@ _EXAMPLES = {
   chainrule graph loss.crx --format svg -o loss.svg
   chainrule graph model.py:loss --arg f32[784,10] --arg f32[8,784] --arg f32[8,10] --grad \\
       --format dot -o loss.dot
-  (svg and png need Graphviz's `dot`; without it the DOT text is written instead, with the
-  command that renders it)""",
+  (svg and png need Graphviz's `dot`; without it the DOT text is written instead and the
+  command exits 1, naming the file and the command that renders it)""",
 }
 
 
@@ -113,19 +113,39 @@ def lower_target(args):
     elif args.value_and_grad:
         fun = cr.value_and_grad(fun, argnums=args.argnums)
     try:
-        return cr.jit(fun, backend=getattr(args, "backend", None), opt_level=args.opt_level).lower(*specs)
+        lowered = cr.jit(fun, backend=getattr(args, "backend", None), opt_level=args.opt_level).lower(*specs)
     except Exception as e:  # the user's function failed to trace
         msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise UserError(f"tracing {args.target} on ({', '.join(args.arg or [])}) failed: "
                         f"{type(e).__name__}: {msg}") from None
+    _name_parameters(lowered.graph, fun)
+    return lowered
 
 
-def _target_arguments(p):
+def _name_parameters(graph, fun):
+    """Name the graph's unnamed parameters after the function's positional parameters (each --arg
+    is one), so `show` lists them and `run` takes them as keys of the inputs file."""
+    import inspect
+    try:
+        params = [p for p in inspect.signature(fun).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return
+    if len(params) < len(graph.params):
+        return
+    taken = {v.name for v in graph.params if v.name}
+    for v, p in zip(graph.params, params):
+        if v.name is None and p.name.isidentifier() and p.name not in taken:
+            v.name = p.name
+
+
+def _target_arguments(p, verb="compile"):
     p.add_argument("--arg", action="append", metavar="DTYPE[DIMS]",
                    help="one positional array argument, e.g. f32[8,784] or f64[] (repeat, in order)")
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--grad", action="store_true", help="export the gradient (cr.grad) instead")
-    mode.add_argument("--value-and-grad", action="store_true", help="export cr.value_and_grad of the function")
+    mode.add_argument("--grad", action="store_true",
+                      help=f"{verb} the gradient of the function (cr.grad, with respect to --argnums) instead")
+    mode.add_argument("--value-and-grad", action="store_true", help=f"{verb} cr.value_and_grad of the function")
     p.add_argument("--argnums", type=int, default=0, metavar="I",
                    help="which argument --grad/--value-and-grad differentiate (default 0)")
     p.add_argument("-O", dest="opt_level", type=int, choices=(0, 1, 2, 3), default=None, metavar="N",
@@ -234,11 +254,13 @@ def _read_inputs(g, path):
     except (OSError, ValueError) as e:
         raise UserError(f"cannot read inputs {path}: {e}") from None
     positional = [f"arg{i}" for i in range(len(names))]
-    for keys in (positional, names):
+    numpy_positional = [f"arr_{i}" for i in range(len(names))]  # np.savez(path, a, b, ...)
+    for keys in (positional, numpy_positional, names):
         if set(data) == set(keys):
             return [data[k] for k in keys]
     raise UserError(f"{path} holds {', '.join(sorted(data)) or 'no arrays'}; {g.name} expects the keys "
-                    f"{', '.join(positional) or '(none)'}" + (f" or {', '.join(names)}" if names != positional else ""))
+                    f"{', '.join(positional) or '(none)'}, {', '.join(numpy_positional) or '(none)'}"
+                    + (f" or {', '.join(names)}" if names != positional else ""))
 
 
 def _run_run(args) -> int:
@@ -272,53 +294,64 @@ def _show_arguments(p):
     _trusted_key_argument(p)
 
 
+def _shape(t) -> str:
+    return f"{t['dtype']}[{','.join(map(str, t['shape']))}]"
+
+
 def _show_run(args) -> int:
+    """Everything shown comes from a manifest that passed the same checks as `load` (schema, graph signature)."""
     import json
 
     from .artifact import ArtifactError
-    from .artifact.container import read_verified
     from .artifact.host import incompatibility
+    from .artifact.loader import checked, plan
+    from .artifact.treejson import tree_from_json
     try:
-        manifest, members = read_verified(args.artifact, args.trusted_keys)
+        manifest, members, _graph = checked(args.artifact, parse=True, trusted_keys=args.trusted_keys)
     except (ArtifactError, ValueError, TypeError, ImportError) as e:
         raise UserError(str(e)) from None
     if args.manifest:
         print(json.dumps(manifest, indent=2, sort_keys=True))
         return 0
-    sig = manifest["signature"]
+    sig, payloads = manifest["signature"], manifest["payloads"]
     out = [f"artifact  {args.artifact} ({os.path.getsize(args.artifact)} bytes, format {manifest['format_version']}, "
            f"chainrule {manifest.get('chainrule_version')}, created {manifest.get('created')})",
            f"function  @{manifest.get('name')} (compiled with the {manifest.get('backend')} backend)",
            f"signature {_signature_line(args)}",
            "inputs"]
     for i, t in enumerate(sig["inputs"]):
-        out.append(f"  arg{i:<3} {t['name']:<16} {t['dtype']}[{','.join(map(str, t['shape']))}]")
+        out.append(f"  arg{i:<3} {t['name']:<16} {_shape(t)}")
     out.append("outputs")
     for j, t in enumerate(sig["outputs"]):
-        out.append(f"  out{j:<3} {t['dtype']}[{','.join(map(str, t['shape']))}]")
-    from .artifact.treejson import tree_from_json
+        out.append(f"  out{j:<3} {_shape(t)}")
     out.append(f"pytrees   in {tree_from_json(sig['in_tree'])!r}  out {tree_from_json(sig['out_tree'])!r}")
+    out.append(f"checked   the graph's signature equals the manifest's: ({', '.join(map(_shape, sig['inputs']))}) -> "
+               f"({', '.join(map(_shape, sig['outputs']))})")
+    chosen, reasons = plan(manifest)
+    out.append(f"runs here {chosen}" + (f" ({'; '.join(reasons)})" if reasons else "")
+               + (" (if the library opens here)" if chosen == "native" else ""))
     out.append("payloads")
-    for name, info in sorted(manifest["payloads"].items()):
+    for name, info in sorted(payloads.items()):
         size = len(members[info["member"]])
         line = f"  {name:<10} {info['member']} ({size} bytes)"
         if name == "native":
             why = incompatibility(info)
             line += (f"\n             {info['kind']}, target {info['triple']}, cpu {info['cpu']} "
-                     f"({len(info.get('cpu_flags', []))} CPU flags required), opt level {info.get('opt_level')}"
+                     f"({len(info['cpu_flags'])} CPU flags required), opt level {info.get('opt_level')}"
                      f"\n             C symbol {info['symbol']}, workspace {info.get('workspace_size')} bytes, "
-                     f"header {info.get('header', '(none)')}"
-                     f"\n             needs {', '.join(info.get('needs', []))}; GEMM: {info.get('gemm')}"
+                     f"header {info.get('header') or '(none)'}"
+                     f"\n             needs {', '.join(info.get('needs') or [])}; GEMM: {info.get('gemm')}"
                      f"\n             runs on this host: {'yes' if why is None else 'no, ' + why}")
         elif name == "stablehlo":
-            line += f"\n             jax {info.get('jax_version')}, platforms {', '.join(info.get('platforms', []))}"
+            line += (f"\n             jax {info.get('jax_version')}, platforms "
+                     f"{', '.join(info.get('platforms') or [])}")
         out.append(line)
-    for name, why in sorted(manifest.get("skipped", {}).items()):
+    for name, why in sorted((manifest.get("skipped") or {}).items()):
         out.append(f"  {name:<10} left out: {why}")
     print("\n".join(out))
     if not args.no_ir:
         print("graph")
-        print(members[manifest["payloads"]["graph"]["member"]].decode(), end="")
+        print(members[payloads["graph"]["member"]].decode(), end="")
     return 0
 
 
@@ -360,7 +393,7 @@ def _graph_arguments(p):
     _help(p, "graph")
     p.add_argument("target", metavar="FILE|MODULE:FUNCTION",
                    help="an artifact (.crx), a graph in text form (.crir), or a function to trace")
-    _target_arguments(p)
+    _target_arguments(p, "draw")
     p.add_argument("--format", choices=("dot", "svg", "png"), default="dot", help="output format (default dot)")
     p.add_argument("-o", "--output", metavar="FILE", default=None,
                    help="where to write the picture (default: stdout for dot; required for svg and png)")
@@ -374,12 +407,11 @@ def _graph_of(args):
             head = f.read(4)
         if head.startswith(b"PK"):
             from .artifact import ArtifactError
-            from .artifact.container import read_verified
+            from .artifact.loader import checked
             try:
-                manifest, members = read_verified(t)
+                return checked(t, parse=True)[2]
             except ArtifactError as e:
                 raise UserError(str(e)) from None
-            text = members[manifest["payloads"]["graph"]["member"]].decode()
         else:
             try:
                 with open(t, encoding="utf-8") as f:
@@ -390,6 +422,8 @@ def _graph_of(args):
             return parse(text)
         except ParseError as e:
             raise UserError(f"{t}:{e.line}:{e.column}: {e.message}") from None
+        except RecursionError:
+            raise UserError(f"{t}: the graph is nested too deeply to parse") from None
     if ":" not in t:
         raise UserError(f"{t}: no such file (expected a .crx or .crir file, or MODULE:FUNCTION)")
     lowered = lower_target(args)
@@ -412,9 +446,9 @@ def _graph_run(args) -> int:
     if dot is None:
         dot_path = os.path.splitext(out)[0] + ".dot"
         _write(dot_path, dot_text)
-        print(f"Graphviz `dot` is not installed, so no {args.format} was made; wrote the DOT text to {dot_path}. "
-              f"Render it with: dot -T{args.format} {dot_path} -o {out}", file=sys.stderr)
-        return 0
+        raise UserError(f"Graphviz `dot` is not installed, so no {args.format} was made; wrote the DOT text to "
+                        f"{dot_path} instead. Install Graphviz, or render it elsewhere with: "
+                        f"dot -T{args.format} {dot_path} -o {out}")
     proc = subprocess.run([dot, f"-T{args.format}", "-o", out], input=dot_text, capture_output=True, text=True)
     if proc.returncode != 0:
         raise UserError(f"dot failed: {proc.stderr.strip().splitlines()[0] if proc.stderr.strip() else proc.returncode}")

@@ -1,6 +1,10 @@
 """`load(path)`: an artifact as a callable with the exported function's signature.
 
-Loading checks the whole file first (container.read_verified), then picks a
+Loading checks the whole file first (container.read_verified: bounds,
+checksums, the manifest's schema), then that the payloads implement the
+manifest's signature (conform.py: the graph's declared types and the C
+header now, the StableHLO avals or the library's workspace size when that
+payload is loaded, the graph's body when it is compiled), then picks a
 payload: the native library when this host can run it (same OS,
 architecture and CPU features), else the StableHLO through JAX, else the
 stored graph recompiled by a backend (the LLVM backend, or the reference
@@ -18,6 +22,7 @@ import numpy as np
 from ..frontend import pytree
 from ..frontend.dispatch import exact_flat, fast_key
 from ..ir import TensorType
+from . import conform
 from .container import read_verified
 from .errors import ArtifactError
 from .host import incompatibility
@@ -38,7 +43,8 @@ def _types(entries, what):
 class LoadedFunction:
     """A function loaded from an artifact: call it like the function that was exported."""
 
-    def __init__(self, manifest: dict, members: dict, payload: str, runner, path=None, reason: str | None = None):
+    def __init__(self, manifest: dict, members: dict, payload: str, runner, path=None, reason: str | None = None,
+                 graph=None):
         sig = manifest["signature"]
         self.manifest = manifest
         self.path = path
@@ -52,7 +58,7 @@ class LoadedFunction:
         self._result_types = _types(sig["outputs"], "output")
         self._members = members
         self._runner = runner
-        self._graph = None
+        self._graph = graph
         self._exact: set = set()  # fast_key of argument lists that need no checks (see __call__)
         self._single_out = self.out_tree.kind == "leaf"
 
@@ -66,8 +72,7 @@ class LoadedFunction:
     def graph(self):
         """The stored (optimised) graph, parsed on first use."""
         if self._graph is None:
-            from ..ir import parse
-            self._graph = parse(self.as_text())
+            self._graph = conform.parse_graph(self.manifest, self._members)
         return self._graph
 
     @property
@@ -83,7 +88,7 @@ class LoadedFunction:
         return list(self._result_types)
 
     def as_text(self) -> str:
-        return self._members[self.manifest["payloads"]["graph"]["member"]].decode()
+        return conform.graph_text(self.manifest, self._members)
 
     def __call__(self, *args, **kwargs):
         if not kwargs:  # warm path: flat arrays exactly as exported skip the checks below
@@ -130,13 +135,18 @@ class LoadedFunction:
 
 
 class _StableHLORunner:
-    def __init__(self, blob: bytes):
+    def __init__(self, blob: bytes, manifest: dict):
         from ..backends.jax.executable import x64
         from ..backends.jax.export import deserialize
         import jax
         self._x64 = x64
         self._blob = blob
-        self._exported = deserialize(blob)
+        try:
+            self._exported = deserialize(blob)
+        except Exception as e:  # noqa: BLE001  (flatbuffers/MLIR on damaged bytes raise anything)
+            raise _Unreadable(f"the StableHLO payload cannot be deserialized: {type(e).__name__}: "
+                              f"{str(e).splitlines()[0][:200] if str(e) else ''}") from None
+        conform.check_exported(self._exported, manifest)
         self._call = jax.jit(self._exported.call) if self._exported.nr_devices == 1 else None
 
     def run(self, args):
@@ -149,17 +159,26 @@ class _StableHLORunner:
         return [np.asarray(o) for o in outs]
 
 
+class _Unreadable(ArtifactError):
+    """A payload this host cannot read (damaged, or from a newer toolchain): automatic loading falls back."""
+
+
 class _GraphRunner:
-    def __init__(self, text: str):
+    def __init__(self, graph):
         from .. import backends
-        from ..ir import parse
-        graph = parse(text)
+        self.graph = graph
         try:
-            self.backend = "llvm"
-            self._exe = backends.compile(graph, "llvm")
-        except (backends.BackendUnavailableError, NotImplementedError):
-            self.backend = "reference"
-            self._exe = backends.compile(graph, "reference")
+            try:
+                self.backend = "llvm"
+                self._exe = backends.compile(graph, "llvm")
+            except (backends.BackendUnavailableError, NotImplementedError):
+                self.backend = "reference"
+                self._exe = backends.compile(graph, "reference")
+        except RecursionError:
+            raise ArtifactError("the stored graph is nested too deeply to compile") from None
+        except (ValueError, TypeError, KeyError, IndexError, NotImplementedError) as e:
+            raise ArtifactError(f"the stored graph cannot be compiled: {type(e).__name__}: "
+                                f"{str(e).splitlines()[0][:200] if str(e) else ''}") from None
 
     def run(self, args):
         return self._exe.run(args)
@@ -168,16 +187,52 @@ class _GraphRunner:
 def _native(manifest, members):
     from .native import NativeRunner
     info = manifest["payloads"]["native"]
-    return NativeRunner(info, members[info["member"]], manifest["signature"]["outputs"])
+    try:
+        runner = NativeRunner(info, members[info["member"]], manifest["signature"]["outputs"])
+    except RuntimeError as e:  # object code through llvmlite's MCJIT
+        raise ArtifactError(f"the native object code cannot be loaded here: {str(e)[:200]}") from None
+    if info["kind"] == "shared-library":
+        conform.check_workspace(runner.keepalive, info)
+    return runner
 
 
-def _runner(name, manifest, members):
+def _runner(name, manifest, members, graph):
     if name == "native":
         return _native(manifest, members)
-    member = members[manifest["payloads"][name]["member"]]
     if name == "stablehlo":
-        return _StableHLORunner(member)
-    return _GraphRunner(member.decode())
+        return _StableHLORunner(members[manifest["payloads"]["stablehlo"]["member"]], manifest)
+    return _GraphRunner(graph if graph is not None else conform.parse_graph(manifest, members))
+
+
+def plan(manifest) -> tuple[str, list[str]]:
+    """The payload `load` picks on this host and the reasons it passes over better ones (no payload runs)."""
+    import importlib.util
+    payloads, reasons = manifest["payloads"], []
+    if "native" in payloads:
+        why = incompatibility(payloads["native"])
+        if why is None:
+            return "native", reasons
+        reasons.append(f"the native library cannot run here: {why}")
+    else:
+        reasons.append("the artifact has no native library")
+    if "stablehlo" in payloads:
+        if importlib.util.find_spec("jax") is not None:
+            return "stablehlo", reasons
+        reasons.append("the StableHLO payload needs jax, which is not installed")
+    return "graph", reasons
+
+
+def checked(path, parse: bool = False, trusted_keys=None) -> tuple[dict, dict, object]:
+    """(manifest, members, graph) of the artifact at `path`: container, schema and signatures checked.
+
+    The graph's declared signature is always checked; parse=True parses its body too (else graph is
+    None and it is parsed, and checked again, when it is compiled or first asked for). trusted_keys:
+    see `load`."""
+    manifest, members = read_verified(path, trusted_keys)
+    conform.check_declared(manifest, members)
+    conform.check_header(manifest, members)
+    graph = conform.parse_graph(manifest, members) if parse else None
+    return manifest, members, graph
 
 
 def load(path, payload: str | None = None, trusted_keys=None) -> LoadedFunction:
@@ -186,44 +241,37 @@ def load(path, payload: str | None = None, trusted_keys=None) -> LoadedFunction:
     trusted_keys: Ed25519 public keys (paths of the `.pub` files `chainrule keygen` writes, PEM
     bytes or `cryptography` key objects); when given, an artifact not signed by one of them is
     refused with ArtifactError before any member but the manifest is read."""
-    manifest, members = read_verified(path, trusted_keys)
-    payloads = manifest.get("payloads", {})
-    for name, info in payloads.items():
-        if name not in ("native", "stablehlo", "graph") or not isinstance(info, dict) \
-                or info.get("member") not in members:
-            raise ArtifactError(f"manifest: payload {name!r} does not name a member of the artifact")
-    if "graph" not in payloads:
-        raise ArtifactError("manifest: the artifact has no graph payload")
+    manifest, members, graph = checked(path, trusted_keys=trusted_keys)
+    payloads = manifest["payloads"]
     if payload is not None:
         if payload not in payloads:
             raise ValueError(f"the artifact has no {payload!r} payload; it has {', '.join(sorted(payloads))}")
-        return LoadedFunction(manifest, members, payload, _runner(payload, manifest, members), path)
-    reasons = []
-    if "native" in payloads:
-        why = incompatibility(payloads["native"])
-        if why is None:
-            try:
-                return LoadedFunction(manifest, members, "native", _native(manifest, members), path)
-            except ArtifactError as e:
-                why = str(e)
-        reasons.append(f"the native library cannot run here: {why}")
-    else:
-        reasons.append("the artifact has no native library")
+        runner = _runner(payload, manifest, members, graph)
+        return LoadedFunction(manifest, members, payload, runner, path, graph=getattr(runner, "graph", None))
+    _, reasons = plan(manifest)
+    runner = None
+    if not reasons:  # the native library should run here
+        try:
+            return LoadedFunction(manifest, members, "native", _native(manifest, members), path, graph=graph)
+        except conform.Inconsistent:
+            raise
+        except ArtifactError as e:
+            reasons.append(f"the native library cannot run here: {e}")
     if "stablehlo" in payloads:
         try:
-            runner = _runner("stablehlo", manifest, members)
+            runner = _runner("stablehlo", manifest, members, graph)
             chosen = "stablehlo"
         except ImportError as e:
             reasons.append(f"the StableHLO payload needs jax ({e})")
-            runner = None
-    else:
-        runner = None
+        except _Unreadable as e:
+            reasons.append(str(e))
     if runner is None:
-        runner = _runner("graph", manifest, members)
+        runner = _runner("graph", manifest, members, graph)
+        graph = runner.graph
         chosen = "graph"
         how = f"recompiling the stored graph with the {runner.backend} backend"
     else:
         how = "running the StableHLO payload through JAX"
-    reason = "; ".join(reasons)
+    reason = "; ".join(dict.fromkeys(reasons))
     warnings.warn(f"chainrule.load({path}): {reason}; {how}", ArtifactFallbackWarning, stacklevel=2)
-    return LoadedFunction(manifest, members, chosen, runner, path, reason)
+    return LoadedFunction(manifest, members, chosen, runner, path, reason, graph=graph)

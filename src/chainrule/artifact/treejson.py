@@ -79,5 +79,9 @@ def tree_from_json(obj) -> TreeDef:
         if not (isinstance(name, str) and name.isidentifier() and isinstance(fields, list)
                 and len(fields) == len(kids) and all(isinstance(f, str) and f.isidentifier() for f in fields)):
             raise ArtifactError("manifest: bad namedtuple in a pytree structure")
-        return TreeDef("namedtuple", _namedtuple(name, tuple(fields)), kids)
+        try:
+            cls = _namedtuple(name, tuple(fields))
+        except (ValueError, TypeError) as e:  # keywords, duplicates, leading underscores
+            raise ArtifactError(f"manifest: bad namedtuple {name!r:.40} in a pytree structure: {e}") from None
+        return TreeDef("namedtuple", cls, kids)
     return TreeDef(kind, None, kids)

@@ -18,6 +18,7 @@ import datetime
 import os
 import warnings
 
+from ..fileio import atomic_write
 from .container import FORMAT_NAME, FORMAT_VERSION, pack
 from .header import c_header
 from .host import describe, level_flags, required_flags
@@ -51,7 +52,7 @@ def _native(graph, opt_level, symbol, members, manifest, cpu, threads):
     info = dict(p.info, member=member, kind=p.kind, symbol=p.symbol, arena_size=p.arena_size,
                 workspace_size=p.arena_size + 64 if p.arena_size else 0,
                 cpu_flags=required_flags(p.info["features"]) if flags is None else flags, needs=["libc", "libm"],
-                runtime_slots=list(_runtime_slots()), gemm=GEMM_NOTE, **h)
+                gemm=GEMM_NOTE, **h)
     if p.kind == "shared-library":
         header = f"include/{p.symbol}.h"
         members[header] = c_header(p.symbol, graph.name, manifest["signature"]["inputs"],
@@ -61,11 +62,6 @@ def _native(graph, opt_level, symbol, members, manifest, cpu, threads):
     else:
         warnings.warn(f"chainrule export: {p.info['note']}", RuntimeWarning, stacklevel=4)
     return info
-
-
-def _runtime_slots():
-    from ..backends.llvm.codegen import RUNTIME_SLOTS
-    return RUNTIME_SLOTS
 
 
 def _stablehlo(compiled, graph, members):
@@ -136,8 +132,5 @@ def export(compiled, path, *, payloads=None, opt_level: int | None = None, symbo
             warnings.warn(f"chainrule export: the {name} payload was left out ({reason})", RuntimeWarning,
                           stacklevel=3)
     data = pack(manifest, members, signing_key)
-    tmp = f"{os.fspath(path)}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    atomic_write(path, data, fsync=True)  # a fresh temporary (never through a planted name), removed on failure
     return os.fspath(path)

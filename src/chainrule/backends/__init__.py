@@ -14,8 +14,22 @@ KNOWN_BACKENDS = ("reference", "llvm", "jax")
 DEFAULT_BACKEND = os.environ.get("CHAINRULE_BACKEND", "llvm")  # native code unless the user says otherwise
 
 
+# The compile options each backend takes (besides opt_level), checked by `cr.jit` when it is
+# called, so that a misspelt option fails there and not at the first call.
+BACKEND_OPTIONS = {
+    "reference": frozenset(),
+    "llvm": frozenset({"cache", "threads", "donate_argnums"}),
+    "jax": frozenset({"device", "return_jax_arrays", "mesh", "in_shardings", "out_shardings", "cache",
+                      "donate_argnums"}),
+}
+
+
 class BackendUnavailableError(RuntimeError):
     pass
+
+
+_INSTALL_HINTS = {"jax": " (install JAX with: pip install 'chainrule[jax]')",
+                  "llvm": " (install llvmlite with: pip install llvmlite)"}
 
 
 def get_backend(name: str):
@@ -24,7 +38,8 @@ def get_backend(name: str):
     try:
         return importlib.import_module(f"{__name__}.{name}")
     except ImportError as e:
-        raise BackendUnavailableError(f"backend {name!r} is not available: {e}") from e
+        hint = _INSTALL_HINTS.get(name, "")
+        raise BackendUnavailableError(f"backend {name!r} is not available: {e}{hint}") from e
 
 
 def available_backends() -> list[str]:
@@ -36,6 +51,15 @@ def available_backends() -> list[str]:
             continue
         out.append(name)
     return out
+
+
+def pick(name: str | None = None) -> str:
+    """The backend to use: `name` when it can be imported here (BackendUnavailableError, with the
+    install command, when not), else the default, else the reference interpreter."""
+    if name is not None:
+        get_backend(name)
+        return name
+    return DEFAULT_BACKEND if DEFAULT_BACKEND in available_backends() else "reference"
 
 
 def compile(graph, backend: str | None = None, **options):

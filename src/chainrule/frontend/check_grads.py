@@ -6,6 +6,7 @@ import numpy as np
 
 from . import pytree
 from .core import canonical_array
+from .errors import api_boundary
 
 
 def _flat_float(args):
@@ -34,6 +35,7 @@ def _numeric_directional(f, leaves, tree, direction, eps):
     return [(np.asarray(p, np.float64) - np.asarray(m, np.float64)) / (2 * eps) for p, m in zip(fp, fm)]
 
 
+@api_boundary
 def check_grads(fun, args, order=1, modes=("fwd", "rev"), atol=None, rtol=None, eps=None, seed=0):
     """Raise AssertionError unless fun's JVP/VJP match finite differences up to `order`."""
     from .transforms import jvp, vjp

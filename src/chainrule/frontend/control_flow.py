@@ -19,6 +19,9 @@ from ..passes.autodiff import control_flow_rules as _control_flow_rules  # noqa:
 from ..passes.autodiff.control_flow_rules import inline_graph, make_region
 from . import pytree
 from .core import bind, bind_multi, canonical_array, is_tensor, type_of
+from .errors import _PACKAGE_DIR, describe_tree as _describe, filter_traceback, leaf_paths as _leaf_paths, \
+    np_type as _np_type, source_line, user_error as _user_error, user_frame_location
+from .located import LOCATED_ERRORS
 from .tracing import TracedFunction, spec_of, trace_flat
 
 
@@ -88,22 +91,134 @@ def _trace_weak(fun, types, tree, name, targets=None):
     return trace_flat(wrapped, types, tree, name=name), list(weak)
 
 
+# --- errors in the user's terms ----------------------------------------------------------------
+#
+# A mistake in a branch or a loop body is reported with the construct the user called (fori_loop's
+# body is "fori_loop body_fun", even though it runs as a scan), the carry named after the body's
+# own parameter (c, c[1], c['w']), NumPy's dtype names, what to do, the line that called the
+# construct and, when it is elsewhere, the line that defines the function.
+
+class _Construct:
+    """What the user called, for messages: `op` ("fori_loop"), the function's role ("body_fun"),
+    the function, which of its parameters is the carry, and the name of the initial value."""
+
+    def __init__(self, op, role, fun, carry_param=0, init="init_val", short=None):
+        self.op, self.role, self.fun, self.init = op, role, fun, init
+        self.short = short or role  # the role in the middle of a sentence ("f" for "body function f")
+        self.carry = _param_name(fun, carry_param) or "carry"
+
+    @property
+    def who(self):
+        return f"{self.op} {self.role}"
+
+
+def _param_name(fun, index):
+    import inspect
+    try:
+        ps = list(inspect.signature(fun).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if index < len(ps) and ps[index].kind in (ps[index].POSITIONAL_ONLY, ps[index].POSITIONAL_OR_KEYWORD):
+        return ps[index].name
+    return None
+
+
+def _mismatch(a, b) -> str:
+    if a.shape != b.shape and a.dtype != b.dtype:
+        return "so the shapes and the dtypes do not match"
+    return "so the shapes do not match" if a.shape != b.shape else "so the dtypes do not match"
+
+
+def _carry_advice(ctx, path, a, b, init_leaf) -> str:
+    """What to do when the carry leaf `path` goes in as `a` and comes out as `b`."""
+    if a.shape != b.shape:
+        return (f"make {ctx.short} return shape {a.shape} for {path} (a carry keeps its shape through the "
+                f"loop), or start {path} with shape {b.shape}")
+    if a.dtype.is_int and b.dtype.is_float:
+        start = ("e.g. 0.0 instead of 0" if type(init_leaf) in (int, bool)
+                 else f"e.g. with .astype(cnp.{b.dtype.name})")
+        return (f"start {path} as a float ({start}), or cast what {ctx.short} returns back with "
+                f".astype(cnp.{a.dtype.name})")
+    return f"cast what {ctx.short} returns with .astype(cnp.{a.dtype.name}), or start {path} as {b.dtype.name}"
+
+
+def _check_carry(ctx: _Construct, in_tree, in_types, out_tree, out_types, init_leaves, *, as_carry=""):
+    """The carry `ctx.fun` returns must have the structure and the types it was given."""
+    if out_tree != in_tree:
+        raise _user_error(TypeError, f"{ctx.who} must return the carry in the structure it was given: {ctx.init} "
+                          f"is {_describe(in_tree)}, but {ctx.short} returns {_describe(out_tree)}{as_carry}",
+                          (ctx.role, ctx.fun))
+    bad = [(p, a, b, x) for p, a, b, x in zip(_leaf_paths(in_tree, ctx.carry), in_types, out_types, init_leaves)
+           if a != b]
+    if not bad:
+        return
+    items = [(f"the input carry {p} has type {_np_type(a)} but {ctx.short} returns {_np_type(b)} for it, "
+              f"{_mismatch(a, b)}", _carry_advice(ctx, p, a, b, x)) for p, a, b, x in bad]
+    if len(items) == 1:
+        (what, advice), = items
+        msg = f"{ctx.who} must return the carry with the type it was given: {what}. {advice[0].upper()}{advice[1:]}."
+    else:
+        msg = f"{ctx.who} must return the carry with the types it was given, but:\n" + "\n".join(
+            f"  * {what}: {advice}" for what, advice in items)
+    raise _user_error(TypeError, msg, (ctx.role, ctx.fun))
+
+
+def _located_construct(fn):
+    """A public control-flow function: errors chainrule raises in it name the user's line (once), and
+    leave it with chainrule's frames hidden (see errors.api_boundary)."""
+    import functools
+
+    @functools.wraps(fn)
+    def construct(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except LOCATED_ERRORS as e:
+            if not getattr(e, "_chainrule_located", False) and _raised_by_chainrule(e):
+                _locate_in_place(e)
+            filter_traceback(e)
+            raise
+        except Exception as e:
+            filter_traceback(e)
+            raise
+
+    return construct
+
+
+def _raised_by_chainrule(e) -> bool:
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR)
+
+
+def _locate_in_place(e):
+    """Add the user's line to `e`'s message, keeping the exception (and its traceback) as it is."""
+    loc = user_frame_location(1)
+    if loc is None or not e.args or not isinstance(e.args[0], str):
+        return
+    text = source_line(loc)
+    e.args = (e.args[0] + f"\n  at {loc}" + (f": {text}" if text else ""),) + tuple(e.args[1:])
+    e._chainrule_located = True
+
+
 # --- cond and switch ---------------------------------------------------------------------
 
 def _predicate(pred):
     t = type_of(pred) if is_tensor(pred) else spec_of(pred)
     if t.shape != ():
-        raise TypeError(f"cond: the predicate must be a scalar, got a {t} array (shape {t.shape}); reduce it "
-                        "first (e.g. cnp.all / cnp.any), or use cnp.where for elementwise choices")
+        raise _user_error(TypeError, f"cond: the predicate must be a scalar, got a {_np_type(t)} array (shape "
+                          f"{t.shape}); reduce it first (e.g. cnp.all / cnp.any), or use cnp.where for elementwise "
+                          "choices")
     if t.dtype == bool_:
         return pred if is_tensor(pred) else np.asarray(pred, dtype=np.bool_)
     if t.dtype.is_int:  # as JAX: an integer predicate means pred != 0
         return bind("compare", pred if is_tensor(pred) else canonical_array(pred),
                     np.zeros((), t.dtype.np), direction="NE")
-    raise TypeError(f"cond: the predicate's type must be either boolean or integer, got {t.dtype.name}")
+    raise _user_error(TypeError, f"cond: the predicate's type must be either boolean or integer, got "
+                      f"{t.dtype.name}; compare it to make a boolean (e.g. x > 0)")
 
 
-def _trace_branches(op_name, funs, operands):
+def _trace_branches(op_name, funs, operands, roles):
     leaves, tree = _leaves(tuple(operands))
     types = [spec_of(x) for x in leaves]
     names = [_fname(f, f"branch{k}") for k, f in enumerate(funs)]
@@ -118,19 +233,29 @@ def _trace_branches(op_name, funs, operands):
             if any(w):
                 traced[j] = _trace_weak(f, types, tree, names[j], targets)[0]
     first = traced[0]
+    every = "true_fun and false_fun" if op_name == "cond" else "every branch"
     for k, t in enumerate(traced[1:], 1):
-        which = ("true_fun and false_fun" if op_name == "cond" else f"branch 0 and branch {k}")
+        pair = ((roles[0], funs[0]), (roles[k], funs[k]))
         if t.out_tree != first.out_tree:
-            raise TypeError(f"{op_name}: {which} output must have same type structure, got {first.out_tree} "
-                            f"and {t.out_tree}")
+            raise _user_error(TypeError, f"{op_name}: {every} must return the same type structure, but "
+                              f"{roles[0]} returns {_describe(first.out_tree)} and {roles[k]} returns "
+                              f"{_describe(t.out_tree)}", *pair)
         if t.graph.result_types != first.graph.result_types:
-            raise TypeError(f"{op_name}: {which} output must have identical types, got "
-                            f"{_types_text(first.graph.result_types)} and {_types_text(t.graph.result_types)}")
+            items = [f"{p} is {_np_type(a)} from {roles[0]} and {_np_type(b)} from {roles[k]}, {_mismatch(a, b)}"
+                     for p, a, b in zip(_leaf_paths(first.out_tree, "the output"), first.graph.result_types,
+                                        t.graph.result_types) if a != b]
+            msg = (f"{op_name}: {every} must return identical types, but "
+                   + (items[0] if len(items) == 1 else "they differ:\n" + "\n".join(f"  * {i}" for i in items)
+                      + "\n")
+                   + ("; " if len(items) == 1 else "")
+                   + "cast one of them (.astype) or reshape it so that they agree")
+            raise _user_error(TypeError, msg, *pair)
     union = _union_captures(traced)
     regions = tuple(_with_captures(t, len(types), types, union, t.graph.name) for t in traced)
     return leaves, union, regions, first.out_tree
 
 
+@_located_construct
 def cond(pred, true_fun, false_fun, *operands):
     """`true_fun(*operands)` if pred else `false_fun(*operands)`, like jax.lax.cond.
 
@@ -140,11 +265,13 @@ def cond(pred, true_fun, false_fun, *operands):
     if not callable(true_fun) or not callable(false_fun):
         raise TypeError("cond: true_fun and false_fun must be callable")
     p = _predicate(pred)
-    leaves, caps, regions, out_tree = _trace_branches("cond", [true_fun, false_fun], operands)
+    leaves, caps, regions, out_tree = _trace_branches("cond", [true_fun, false_fun], operands,
+                                                      ["true_fun", "false_fun"])
     outs = bind_multi("cond", [p, *leaves, *caps], {}, regions)
     return pytree.unflatten(out_tree, list(outs))
 
 
+@_located_construct
 def switch(index, branches, *operands):
     """`branches[index](*operands)`, like jax.lax.switch: the index is clamped into range."""
     branches = list(branches)
@@ -154,7 +281,7 @@ def switch(index, branches, *operands):
         raise TypeError("switch: every branch must be callable")
     t = type_of(index) if is_tensor(index) else spec_of(index)
     if t.shape != ():
-        raise TypeError(f"switch: the branch index must be a scalar, got a {t} array (shape {t.shape})")
+        raise TypeError(f"switch: the branch index must be a scalar, got a {_np_type(t)} array (shape {t.shape})")
     if not t.dtype.is_int:
         raise TypeError(f"switch: the index type must be an integer, got {t.dtype.name}")
     if len(branches) == 1:
@@ -165,39 +292,47 @@ def switch(index, branches, *operands):
         idx = bind("clamp", np.int32(0), idx, np.int32(hi))
     else:
         idx = np.asarray(np.clip(int(np.asarray(index)), 0, hi), dtype=np.int32)
-    leaves, caps, regions, out_tree = _trace_branches("switch", branches, operands)
+    leaves, caps, regions, out_tree = _trace_branches("switch", branches, operands,
+                                                      [f"branches[{k}]" for k in range(len(branches))])
     outs = bind_multi("case", [idx, *leaves, *caps], {}, regions)
     return pytree.unflatten(out_tree, list(outs))
 
 
 # --- while_loop and fori_loop -----------------------------------------------------------
 
-def _check_carry(what, in_tree, in_types, out_tree, out_types):
-    if out_tree != in_tree:
-        raise TypeError(f"{what}: body_fun output and input must have the same pytree structure, got {out_tree} "
-                        f"and {in_tree}")
-    for k, (a, b) in enumerate(zip(in_types, out_types)):
-        if a != b:
-            raise TypeError(f"{what}: body_fun output and input must have identical types: carry leaf {k} has "
-                            f"type {a} as input but {b} as output (cast it, e.g. with .astype, so the loop "
-                            "carry keeps its type)")
+def _user_part(tree, strip):
+    """The user's carry: the whole carry, or the last item of fori_loop's internal (i, [upper,] val)."""
+    return tree.children[-1] if strip else tree
 
 
+@_located_construct
 def while_loop(cond_fun, body_fun, init_val):
     """`while cond_fun(val): val = body_fun(val)`, like jax.lax.while_loop.
 
     Forward mode (jvp) differentiates through it; reverse mode does not (the
     trip count is not known ahead): use scan or fori_loop with static bounds.
     """
+    return _while(cond_fun, body_fun, init_val, _Construct("while_loop", "body_fun", body_fun), strip=0)
+
+
+def _while(cond_fun, body_fun, init_val, ctx: _Construct, strip: int):
+    """while_loop, with errors about `ctx`; the first `strip` carry leaves are fori_loop's own
+    (i, upper), the last item of the carry tuple is the user's carry."""
     leaves, tree = _leaves(init_val)
     types = [spec_of(x) for x in leaves]
     arg_tree = pytree.flatten((init_val,))[1]
     ct = trace_flat(cond_fun, types, arg_tree, name=_fname(cond_fun, "cond"))
     if ct.out_tree.kind != "leaf" or ct.graph.result_types != (TensorType((), bool_),):
-        raise TypeError(f"while_loop: cond_fun must return a boolean scalar, but got output type(s) "
-                        f"{_types_text(ct.graph.result_types)}")
+        got = (_np_type(ct.graph.result_types[0]) if ct.out_tree.kind == "leaf"
+               else _describe(ct.out_tree))
+        hint = ("; reduce it with cnp.all or cnp.any" if ct.out_tree.kind == "leaf"
+                and ct.graph.result_types[0].dtype == bool_ else "")
+        raise _user_error(TypeError, f"while_loop cond_fun must return a boolean scalar (e.g. c < 10), but it "
+                          f"returns {got}{hint}", ("cond_fun", cond_fun))
     bt = _trace_weak(body_fun, types, arg_tree, _fname(body_fun, "body"), targets=types)[0]
-    _check_carry("while_loop", tree, types, bt.out_tree, bt.graph.result_types)
+    user_init = pytree.flatten(init_val)[0][strip:]
+    _check_carry(ctx, _user_part(tree, strip), types[strip:], _user_part(bt.out_tree, strip) if
+                 bt.out_tree.kind == tree.kind else bt.out_tree, bt.graph.result_types[strip:], user_init)
     union = _union_captures([ct, bt])
     n = len(types)
     cond_r = _with_captures(ct, n, types, union, ct.graph.name)
@@ -217,6 +352,7 @@ def _static_int(x):
     return None
 
 
+@_located_construct
 def fori_loop(lower, upper, body_fun, init_val):
     """`for i in range(lower, upper): val = body_fun(i, val)`, like jax.lax.fori_loop.
 
@@ -224,18 +360,19 @@ def fori_loop(lower, upper, body_fun, init_val):
     upper - lower iterations, which reverse mode differentiates; traced
     bounds give a while loop (forward mode only).
     """
+    ctx = _Construct("fori_loop", "body_fun", body_fun, carry_param=1)
     lo, hi = _static_int(lower), _static_int(upper)
     if lo is not None and hi is not None:
         def step(carry, _):
             i, val = carry
             return (i + np.int32(1), body_fun(i, val)), None
 
-        (_, val), _ = scan(step, (np.int32(lo), init_val), None, length=max(hi - lo, 0))
+        (_, val), _ = _scan(step, (np.int32(lo), init_val), None, max(hi - lo, 0), False, ctx, strip=1)
         return val
     for name, b in (("lower", lower), ("upper", upper)):
         t = type_of(b) if is_tensor(b) else spec_of(b)
         if t.shape != () or not t.dtype.is_int:
-            raise TypeError(f"fori_loop: {name} must be a scalar integer, got {t}")
+            raise TypeError(f"fori_loop: {name} must be a scalar integer, got {_np_type(t)}")
     dt = type_of(upper).dtype if is_tensor(upper) else type_of(lower).dtype
     lower = lower if is_tensor(lower) and lower.dtype == dt else (
         bind("convert", lower, dtype=dt) if is_tensor(lower) else np.asarray(lower, dtype=dt.np))
@@ -249,11 +386,12 @@ def fori_loop(lower, upper, body_fun, init_val):
         i, u, val = c
         return (bind("add", i, np.ones((), dt.np)), u, body_fun(i, val))
 
-    return while_loop(cond_fun, body, (lower, upper, init_val))[2]
+    return _while(cond_fun, body, (lower, upper, init_val), ctx, strip=2)[2]
 
 
 # --- scan ------------------------------------------------------------------------------
 
+@_located_construct
 def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     """Like jax.lax.scan: `carry, y = f(carry, x)` over the leading axis of xs; returns (carry, ys).
 
@@ -262,13 +400,20 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     stored at index i. `unroll` is accepted for compatibility; the loop stays
     a loop (backends decide how to run it).
     """
+    return _scan(f, init, xs, length, reverse, _Construct("scan", "body function f", f, init="init", short="f"),
+                 strip=0)
+
+
+def _scan(f, init, xs, length, reverse, ctx: _Construct, strip: int):
+    """scan, with errors about `ctx`; the first `strip` carry leaves are fori_loop's counter, the
+    last item of the carry tuple is the user's carry."""
     c_leaves, c_tree = _leaves(init)
     x_leaves, x_tree = _leaves(xs)
     c_types = [spec_of(x) for x in c_leaves]
     x_types = [spec_of(x) for x in x_leaves]
     for t in x_types:
         if t.shape == ():
-            raise ValueError(f"scan got value with no leading axis to scan over: a {t} scalar")
+            raise ValueError(f"scan got value with no leading axis to scan over: a {_np_type(t)} scalar")
     sizes = sorted({t.shape[0] for t in x_types})
     if length is not None:
         if isinstance(length, bool) or not isinstance(length, (int, np.integer)):
@@ -290,18 +435,15 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     in_tree = pytree.flatten((init, xs))[1]
     bt = _trace_weak(f, c_types + s_types, in_tree, _fname(f, "body"), targets=c_types)[0]
     if bt.out_tree.kind not in ("tuple", "list") or len(bt.out_tree.children) != 2:
-        raise TypeError(f"scan: the body function must return a pair (carry, y), got output structured as "
-                        f"{bt.out_tree}")
+        raise _user_error(TypeError, f"{ctx.who} must return a pair (carry, y), but it returns "
+                          f"{_describe(bt.out_tree)}; return (carry, None) when there is nothing to stack",
+                          (ctx.role, ctx.fun))
     c_out_tree, y_tree = bt.out_tree.children
     nk = len(c_types)
-    if c_out_tree != c_tree:
-        raise TypeError(f"scan body function carry input and carry output must have the same pytree structure, "
-                        f"but they differ: input {c_tree}, output {c_out_tree}")
-    for k, (a, b) in enumerate(zip(c_types, bt.graph.result_types[:nk])):
-        if a != b:
-            raise TypeError(f"scan body function carry input and carry output must have equal types: carry "
-                            f"leaf {k} has type {a} as input but {b} as output (cast it, e.g. with .astype, so "
-                            "the carry keeps its type)")
+    user_out = (_user_part(c_out_tree, strip) if strip and c_out_tree.kind == c_tree.kind else c_out_tree)
+    user_init = pytree.flatten(init)[0][strip:]
+    _check_carry(ctx, _user_part(c_tree, strip), c_types[strip:], user_out, bt.graph.result_types[strip:nk],
+                 user_init, as_carry="" if strip else " as the carry")
     consts = list(bt.captured)
     nc = len(consts)
     g = bt.graph

@@ -90,8 +90,14 @@ def _canonical_np(d):
 
 
 def canonical_array(x) -> np.ndarray:
-    """A NumPy array in one of chainrule's dtypes (uint/float16 are widened)."""
+    """A NumPy array in one of chainrule's dtypes (uint/float16 are widened). Python floats and ints
+    (and lists of them) take the default dtypes of `cr.config`; NumPy arrays keep theirs."""
     a = np.asarray(x)
+    if a.dtype.kind in "fi" and (type(x) in (float, int) or isinstance(x, (list, tuple))):
+        from .config import config
+        want = config._float if a.dtype.kind == "f" else config._int
+        if a.dtype != want and a.dtype.itemsize == 8:
+            return a.astype(want)
     if a.dtype.kind in "bif" and a.dtype != np.float16 and a.dtype.itemsize in (1, 4, 8):
         if a.dtype.kind == "i" and a.dtype.itemsize == 1:
             return a.astype(np.int32)

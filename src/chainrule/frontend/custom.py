@@ -13,6 +13,7 @@ import functools
 from ..passes.autodiff import custom_rules as _custom_rules  # noqa: F401  (registers their derivative rules)
 from . import pytree
 from .core import bind_multi, canonical_array, is_tensor
+from .errors import api_boundary, leaf_paths, np_type
 from .tracing import spec_of, trace_flat
 
 
@@ -59,6 +60,7 @@ class custom_jvp:
         self.jvp = jvp
         return jvp
 
+    @api_boundary
     def __call__(self, *args):
         if self._in_rule:
             # the rule calling the function itself (`return f(x), ...`): that is its primal output
@@ -117,6 +119,7 @@ class custom_vjp:
     def defvjp(self, fwd, bwd):
         self.fwd, self.bwd = fwd, bwd
 
+    @api_boundary
     def __call__(self, *args):
         if self._in_rule:
             # fwd or bwd calling the function itself: that is its plain primal computation
@@ -151,7 +154,11 @@ class custom_vjp:
 
         ft = _trace(fwd, types, tree, name + "_fwd", "fwd rule")
         if ft.graph.result_types[:n_out] != prim.graph.result_types:
-            raise TypeError("custom_vjp fwd: its output's shapes and dtypes differ from the function's")
+            bad = [f"{p} is {np_type(a)} from fwd and {np_type(b)} from {name}"
+                   for p, a, b in zip(leaf_paths(prim.out_tree, "the output"), ft.graph.result_types[:n_out],
+                                      prim.graph.result_types) if a != b]
+            raise TypeError(f"custom_vjp function {name}: fwd must return (output, residuals) with output of the "
+                            f"types {name} returns, but {'; '.join(bad)}")
         res_types = list(ft.graph.result_types[n_out:])
         res_tree = res_tree_box[0]
 
@@ -171,9 +178,12 @@ class custom_vjp:
         bwd_tree = pytree.flatten(tuple([0] * (len(res_types) + n_out)))[1]
         bt = _trace(bwd, res_types + list(prim.graph.result_types), bwd_tree, name + "_bwd", "bwd rule")
         if bt.graph.result_types != tuple(types):
-            raise TypeError(
-                f"custom_vjp bwd returns cotangents ({', '.join(map(str, bt.graph.result_types))}); expected "
-                f"one per argument: ({', '.join(map(str, types))})")
+            bad = [f"the cotangent of argument {k} is {np_type(a)} and the argument is {np_type(b)}"
+                   for k, (a, b) in enumerate(zip(bt.graph.result_types, types)) if a != b] or \
+                [f"it returns cotangents ({', '.join(map(np_type, bt.graph.result_types))}) for arguments "
+                 f"({', '.join(map(np_type, types))})"]
+            raise TypeError(f"custom_vjp function {name}: bwd must return one cotangent per argument of {name}, "
+                            f"of the argument's type, but {'; '.join(bad)} (cast it with .astype)")
         outs = bind_multi("custom_vjp_call", leaves, {}, (prim.graph, ft.graph, bt.graph))
         return pytree.unflatten(prim.out_tree, list(outs))
 

@@ -8,7 +8,9 @@ arrays (with ints among them) broadcast together: their dimensions are merged
 into one and indexed by the row-major flat index, and the result dimensions go
 where NumPy puts them (in place when the advanced indices are adjacent, first
 otherwise). `x.at[idx]` gives `.set/.add/.multiply/.get` like JAX, built on
-scatter. Boolean masks have data-dependent shapes and are refused.
+scatter. A concrete boolean mask (a NumPy array or a list of bools) is static,
+as in JAX: it stands for the integer arrays of its `nonzero()`. A traced
+boolean mask would give a data-dependent shape and is refused.
 """
 
 from __future__ import annotations
@@ -25,9 +27,8 @@ def _is_int_array(i) -> bool:
     if isinstance(i, (list, tuple)):
         return True
     if isinstance(i, np.ndarray):
-        if i.dtype == np.bool_:
-            raise IndexError("boolean mask indexing has a data-dependent shape and is not supported; "
-                             "use cnp.where(mask, x, 0) instead")
+        if i.dtype == np.bool_:  # only 0-d masks get here (see _masks_to_indices)
+            raise IndexError("a 0-d boolean index is not supported; use cnp.where(mask, x, 0) instead")
         return i.dtype.kind in "iu"
     return False
 
@@ -37,6 +38,42 @@ def _index_operand(i):
     if isinstance(i, (list, tuple)) and np.asarray(i, dtype=object).size == 0:
         return np.zeros(np.shape(i), np.int64)
     return lax.operand(i)
+
+
+def _is_mask(i) -> bool:
+    return isinstance(i, np.ndarray) and i.dtype == np.bool_ and i.ndim > 0
+
+
+def _masks_to_indices(idx, shape):
+    """Concrete boolean masks replaced by the integer arrays of their nonzero() (static, as in JAX);
+    a traced boolean mask is refused: the result's shape would depend on its values."""
+    items = []
+    for i in (idx if isinstance(idx, tuple) else (idx,)):
+        if is_tensor(i) and type_of(i).dtype.name == "bool":
+            raise IndexError("boolean mask has a data-dependent shape; use cnp.where(mask, x, 0) instead "
+                             "(or a concrete NumPy mask, which is static)")
+        if isinstance(i, list) and i and all(isinstance(v, (bool, np.bool_)) for v in i):
+            i = np.asarray(i)
+        items.append(i)
+    if not any(_is_mask(i) for i in items):
+        return idx
+    consumed = sum(i.ndim if _is_mask(i) else 1 for i in items if i is not None and i is not Ellipsis)
+    out, d = [], 0
+    for i in items:
+        if _is_mask(i):
+            dims = tuple(shape[d:d + i.ndim])
+            if dims != i.shape:
+                raise IndexError(f"boolean index of shape {i.shape} does not match the indexed dimensions "
+                                 f"{dims} (axes {d} to {d + i.ndim - 1})")
+            out.extend(np.nonzero(i))
+            d += i.ndim
+            continue
+        out.append(i)
+        if i is Ellipsis:
+            d += len(shape) - consumed
+        elif i is not None:
+            d += 1
+    return tuple(out)
 
 
 def _expand_index(idx, ndim):
@@ -61,7 +98,7 @@ def _expand_index(idx, ndim):
 def getitem(x, idx):
     x = lax.operand(x)
     t = type_of(x)
-    items = _expand_index(idx, t.ndim)
+    items = _expand_index(_masks_to_indices(idx, t.shape), t.ndim)
     arrays = [k for k, i in enumerate(items) if i is not None and not isinstance(i, slice) and _is_int_array(i)]
     if len(arrays) > 1:
         return _getitem_multi(x, items)
@@ -311,7 +348,7 @@ def _update(x, idx, values, kind):
     """Scatter `values` into x[idx]: one integer array on one axis, or basic indices."""
     x = lax.operand(x)
     t = type_of(x)
-    items = _expand_index(idx, t.ndim)
+    items = _expand_index(_masks_to_indices(idx, t.shape), t.ndim)
     arrays = [k for k, i in enumerate(items) if i is not None and not isinstance(i, slice) and _is_int_array(i)]
     if any(i is None for i in items):
         raise NotImplementedError("x.at[...] with None (newaxis) is not supported")

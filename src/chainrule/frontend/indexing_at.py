@@ -18,7 +18,7 @@ import numpy as np
 
 from . import lax
 from .core import bind, is_tensor, type_of
-from .indexing import _AtRef, _expand_index, _index_operand, _is_int_array, getitem
+from .indexing import _AtRef, _expand_index, _index_operand, _is_int_array, _masks_to_indices, getitem
 from .numpy_core import (concatenate, divide, equal, greater_equal, logical_and, logical_or, maximum, minimum,
                          multiply, not_equal, power, reshape, where)
 from .numpy_manip import slice_axis, take
@@ -26,7 +26,7 @@ from .numpy_manip import slice_axis, take
 
 def _positions(t, idx):
     """Flat positions in x (shape t) of the elements of x[idx], shaped as x[idx]; t.size marks a dropped one."""
-    items = _expand_index(idx, t.ndim)
+    items = _expand_index(_masks_to_indices(idx, t.shape), t.ndim)  # a concrete boolean mask: its nonzero()
     size = t.size
     pos = np.arange(size, dtype=np.int64).reshape(t.shape)
     new, d = [], 0

@@ -38,11 +38,21 @@ def _contains_tensor(x):
     return False
 
 
+def _default_float():
+    from .config import config
+    return float64 if config._float == np.float64 else float32
+
+
+def _default_int():
+    from .config import config
+    return int64 if config._int == np.int64 else as_dtype("int32")
+
+
 def dtype_of(x):
     if isinstance(x, Tensor):
         return x.type.dtype
     if is_weak(x):
-        return {bool: bool_, int: int64, float: float64}[type(x)]
+        return {bool: bool_, int: _default_int(), float: _default_float()}[type(x)]
     return as_dtype(canonical_array(x).dtype)
 
 
@@ -64,14 +74,14 @@ def result_type(*xs):
         d = result_dtype(*strong)
         for k in weak:
             if k == "f" and d.kind in "bi":
-                d = float64
+                d = _default_float()
             elif k == "i" and d.kind == "b":
-                d = int64
+                d = _default_int()
         return d
     if "f" in weak:
-        return float64
+        return _default_float()
     if "i" in weak:
-        return int64
+        return _default_int()
     return bool_
 
 
@@ -134,7 +144,8 @@ def elementwise(op: str, *xs, dtype=None, **attrs):
 
 
 def float_operand(x):
-    """Ints become float64 and bools float32 (float32 stays), as NumPy's ufuncs like exp do.
+    """Ints become float64 (the default float, see cr.config) and bools float32 (float32 stays), as
+    NumPy's ufuncs like exp do.
 
     NumPy gives float16 for bools; float16 is widened to float32 throughout chainrule.
     """
@@ -142,7 +153,7 @@ def float_operand(x):
     d = type_of(x).dtype
     if d.is_float:
         return x
-    return convert(x, float32 if d.is_bool else float64)
+    return convert(x, float32 if d.is_bool else _default_float())
 
 
 def full(shape, value, dt):

@@ -67,7 +67,7 @@ def _arith(op, x, y):
 def divide(x, y):
     d = result_type(x, y)
     if not d.is_float:
-        d = as_dtype("float64")
+        d = lax._default_float()
     return elementwise("divide", x, y, dtype=d)
 
 
@@ -588,7 +588,7 @@ def mean(a, axis=None, dtype=None, keepdims=False, *, out=None, where=None):
     x = operand(a)
     d = as_dtype(dtype) if dtype is not None else type_of(x).dtype
     if not d.is_float:
-        d = as_dtype("float64")
+        d = lax._default_float()
     x = convert(x, d)
     s = reduce(_masked(x, where, 0), "sum", axis, keepdims)
     n = _where_count(x, axis, keepdims, where, d)
@@ -884,8 +884,11 @@ def tensordot(a, b, axes=2):
 
 # --- creation -------------------------------------------------------------------------
 
-def _dt(dtype, default="float64"):
-    return as_dtype(dtype if dtype is not None else default)
+def _dt(dtype, default=None):
+    """`dtype`, or `default`, or the default float dtype (see cr.config)."""
+    if dtype is not None:
+        return as_dtype(dtype)
+    return lax._default_float() if default is None else as_dtype(default)
 
 
 def _shape_arg(shape):
@@ -960,7 +963,7 @@ def arange(start, stop=None, step=None, dtype=None):
     r = np.arange(start, stop, step) if stop is not None else np.arange(start)
     if step is not None and stop is not None:
         r = np.arange(start, stop, step)
-    d = _dt(dtype, "int64" if r.dtype.kind in "iu" else "float64")
+    d = _dt(dtype, lax._default_int() if r.dtype.kind in "iu" else None)
     return r.astype(d.np)
 
 
@@ -972,7 +975,7 @@ def linspace(start, stop, num=50, endpoint=True, dtype=None):
         start, stop = operand(start), operand(stop)
         s = convert(start, "float64")
         return add(s, multiply(subtract(convert(stop, "float64"), s), t))
-    return np.linspace(start, stop, num, endpoint=endpoint, dtype=None if dtype is None else _dt(dtype).np)
+    return np.linspace(start, stop, num, endpoint=endpoint, dtype=_dt(dtype).np)
 
 
 def asarray(a, dtype=None):

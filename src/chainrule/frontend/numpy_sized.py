@@ -147,7 +147,7 @@ def bincount(x, weights=None, minlength=0, *, length=None):
         w = operand(weights)
         if type_of(w).shape != type_of(xx).shape:
             raise ValueError(f"bincount: weights of shape {type_of(w).shape} for x of shape {type_of(xx).shape}")
-        dt = type_of(w).dtype if type_of(w).dtype.is_float else as_dtype("float64")
+        dt = type_of(w).dtype if type_of(w).dtype.is_float else lax._default_float()
         w = convert(w, dt)
     if length == 0:
         return np.zeros((0,), dt.np)
@@ -160,7 +160,7 @@ def _edges(x, bins, range_):
     """Bin edges as NumPy computes them: linspace over range (or the data's min and max, widened by 1/2 each
     way when equal), in the dtype NumPy's linspace uses, then cast to the bins' dtype."""
     xd = type_of(x).dtype
-    bin_dt = xd if xd.is_float else as_dtype("float64")
+    bin_dt = xd if xd.is_float else lax._default_float()
     if range_ is not None:
         lo, hi = range_
         if is_tensor(lo) or is_tensor(hi):
@@ -212,7 +212,7 @@ def histogram(a, bins=10, range=None, weights=None, density=None):  # noqa: A002
         if type_of(edges).ndim != 1 or type_of(edges).shape[0] < 2:
             raise ValueError("`bins` must be 1d with at least two edges, when an array")
         if not type_of(edges).dtype.is_float:
-            edges = convert(edges, "float64")
+            edges = convert(edges, lax._default_float())
     n_edges = type_of(edges).shape[0]
     from .numpy_extra import searchsorted
     idx = searchsorted(edges, x, side="right")
@@ -225,7 +225,7 @@ def histogram(a, bins=10, range=None, weights=None, density=None):  # noqa: A002
     counts = slice_axis(counts, 0, 1, n_edges)
     if density:
         from .numpy_extra import diff
-        c = convert(counts, "float64") if not type_of(counts).dtype.is_float else counts
+        c = convert(counts, lax._default_float()) if not type_of(counts).dtype.is_float else counts
         widths = convert(diff(edges), type_of(c).dtype)
         counts = divide(divide(c, _sum(c)), widths)
     return counts, edges

@@ -26,6 +26,7 @@ from ..ir.remat import REMAT_POLICIES
 from ..passes.autodiff import remat_rules as _remat_rules  # noqa: F401  (registers the derivative rules)
 from . import pytree
 from .core import bind_multi, canonical_array, is_tensor
+from .errors import boundary_transform
 from .tracing import spec_of, trace_flat
 
 
@@ -83,6 +84,7 @@ def _is_static_scalar(x) -> bool:
     return type(x) in (bool, int, float)
 
 
+@boundary_transform
 def checkpoint(fun=None, *, prevent_cse: bool = True, policy=None, static_argnums=()):
     """Like `jax.checkpoint` / `jax.remat`: `fun` whose intermediates the backward pass recomputes.
 

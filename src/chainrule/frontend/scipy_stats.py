@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import dtype as as_dtype
 from . import lax
 from .core import type_of
 from .numpy_core import (abs as _abs, add, divide, exp, greater, less, less_equal, log, log1p, logaddexp,
@@ -24,10 +23,10 @@ _LOG_2PI = float(np.log(2 * np.pi))
 
 
 def _promote(*args):
-    """jax's promote_args_inexact: one floating dtype for all (Python scalars weak, ints to float64)."""
+    """jax's promote_args_inexact: one floating dtype for all (Python scalars weak, ints to the default float)."""
     dt = lax.result_type(*args)
     if not dt.is_float:
-        dt = as_dtype("float64")
+        dt = lax._default_float()  # float64 unless cr.config says otherwise
     return [lax.convert(a, dt) for a in args]
 
 

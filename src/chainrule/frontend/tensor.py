@@ -17,13 +17,14 @@ _ids = itertools.count()
 
 
 class Scope:
-    __slots__ = ("id", "active", "parent", "name")
+    __slots__ = ("id", "active", "parent", "name", "prints")
 
     def __init__(self, parent: "Scope | None", name: str):
         self.id = next(_ids)
         self.active = True
         self.parent = parent
         self.name = name
+        self.prints = None  # a list where cr.debug.print may record run-time prints (jit's own trace)
 
     def __repr__(self):
         return f"<Scope {self.name}#{self.id}{'' if self.active else ' (finished)'}>"

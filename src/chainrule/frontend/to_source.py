@@ -107,7 +107,7 @@ def _region_node(node, args, outs, used, body, state) -> list[str]:
     defs = [ln.strip()[4:ln.strip().index("(")] for ln in lines if ln.startswith(body + "def ")]
     res = _tuple(outs)
     call_args = ", ".join(args)
-    if op in ("fusion", "remat", "custom_jvp_call", "custom_vjp_call"):
+    if node.op.call_like:
         lines.append(f"{body}{res} = _as_tuple({defs[0]}({call_args}))")
     elif op == "cond":
         ops = ", ".join(args[1:])

@@ -55,18 +55,25 @@ def spec_of(x) -> TensorType:
 class TracedFunction:
     """A graph traced from a Python function, with its pytree structure."""
 
-    def __init__(self, graph: Graph, in_tree, out_tree, captured: list[Tensor]):
+    def __init__(self, graph: Graph, in_tree, out_tree, captured: list[Tensor], prints=()):
         self.graph = graph
         self.in_tree = in_tree
         self.out_tree = out_tree
         self.captured = captured  # tensors of enclosing scopes, passed after the arguments
+        # cr.debug.print calls recorded in the trace: (fmt, tree of the arguments, their leaves with
+        # debug.SLOT for each traced one); the traced values are extra results of `graph`, after
+        # out_tree's leaves (see frontend/debug.py)
+        self.prints = tuple(prints)
 
 
-def trace_flat(fun, flat_types, in_tree, name="main", arg_names=None, weak=None) -> TracedFunction:
+def trace_flat(fun, flat_types, in_tree, name="main", arg_names=None, weak=None, prints=False) -> TracedFunction:
     """Call `fun` on fresh symbolic tensors of `flat_types`; return its graph.
 
-    `weak[i]` marks inputs that stand for Python scalars: weakly typed, as JAX does."""
+    `weak[i]` marks inputs that stand for Python scalars: weakly typed, as JAX does. With `prints`,
+    the values of `cr.debug.print` calls in the trace become extra results (see TracedFunction)."""
     scope = push_scope(name)
+    if prints:
+        scope.prints = []
     try:
         inputs = [Tensor(t, scope, None, i, (arg_names[i] if arg_names else None), bool(weak and weak[i]))
                   for i, t in enumerate(flat_types)]
@@ -78,10 +85,16 @@ def trace_flat(fun, flat_types, in_tree, name="main", arg_names=None, weak=None)
                 # constants and values of enclosing scopes pass through an identity-free constant or capture
                 o = o if isinstance(o, Tensor) else constant_tensor(canonical_array(o))
             outs.append(o)
+        recorded = []
+        if scope.prints:
+            from .debug import SLOT
+            for fmt, tree, leaves in scope.prints:
+                outs.extend(x for x in leaves if isinstance(x, Tensor))
+                recorded.append((fmt, tree, tuple(SLOT if isinstance(x, Tensor) else x for x in leaves)))
     finally:
         pop_scope(scope)
     graph, captured = build_graph(inputs, outs, scope=scope, name=name)
-    return TracedFunction(graph, in_tree, out_tree, captured)
+    return TracedFunction(graph, in_tree, out_tree, captured, recorded)
 
 
 def build_graph(inputs: list[Tensor], outputs: list[Tensor], scope=None, name="main",
@@ -166,6 +179,50 @@ def inline(graph: Graph, inputs) -> list:
     return [env[id(r)] for r in graph.results]
 
 
+def inline_checked(graph: Graph, leaves, what=None) -> list:
+    """`inline` for a graph called like a function inside a trace: checks the number and types of
+    the arguments first (concrete ones are converted to the parameter's dtype, as a compiled call
+    converts them) and names the mismatch."""
+    what = what or graph.name
+    if len(leaves) != len(graph.params):
+        raise TypeError(f"{what} takes {len(graph.params)} array argument(s), got {len(leaves)}")
+    ins = []
+    for i, (x, p) in enumerate(zip(leaves, graph.params)):
+        if is_tensor(x):
+            if x.type != p.type:
+                raise TypeError(f"{what}: argument {i} ({p.name or 'unnamed'}) has type {x.type}, expected "
+                                f"{p.type}")
+        else:
+            a = np.asarray(x)
+            if a.shape != p.type.shape:
+                raise ValueError(f"{what}: argument {i} ({p.name or 'unnamed'}) has shape {a.shape}, expected "
+                                 f"{p.type.shape}")
+            x = a.astype(p.type.dtype.np, copy=False)
+        ins.append(x)
+    return inline(graph, ins)
+
+
+def graph_function(graph: Graph):
+    """A Graph as a Python function of its parameters, one positional argument each (the form
+    `cr.grad`, `cr.vmap`, `cr.jvp` ... take a Graph in): it returns the only result of a
+    one-result graph, else the list of results (as `cr.jit(graph)` does)."""
+    single = len(graph.results) == 1
+
+    def fn(*args):
+        outs = inline_checked(graph, list(args))
+        return outs[0] if single else outs
+
+    fn.__name__ = fn.__qualname__ = graph.name
+    fn.__doc__ = f"The graph {graph.name} as a function."
+    fn.graph = graph
+    return fn
+
+
+def as_function(fun):
+    """`fun` itself, or a Graph made into a function (see graph_function)."""
+    return graph_function(fun) if isinstance(fun, Graph) else fun
+
+
 def check_graph(graph: Graph) -> Graph:
     return verify(graph)
 
@@ -174,4 +231,5 @@ def any_tensor(leaves) -> bool:
     return any(is_tensor(x) for x in leaves)
 
 
-__all__ = ["Spec", "TracedFunction", "build_graph", "current_scope", "inline", "spec_of", "trace_flat"]
+__all__ = ["Spec", "TracedFunction", "as_function", "build_graph", "current_scope", "graph_function", "inline",
+           "inline_checked", "spec_of", "trace_flat"]

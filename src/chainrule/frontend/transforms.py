@@ -16,8 +16,9 @@ from ..ir import Graph, GraphBuilder
 from ..passes.autodiff import jvp_graph, vjp_graph
 from . import pytree
 from .core import bind, canonical_array, is_tensor, type_of
+from .errors import api_boundary, boundary_transform, describe_tree
 from .tensor import Tensor
-from .tracing import build_graph, inline, spec_of, trace_flat
+from .tracing import as_function, build_graph, inline, spec_of, trace_flat
 
 
 def _leaf_value(x):
@@ -37,24 +38,45 @@ def _normalize_argnums(argnums, nargs, fname):
 
 
 class _Traced:
-    """A function traced on concrete or symbolic arguments, with leaf bookkeeping."""
+    """A function traced on concrete or symbolic arguments, with leaf bookkeeping.
 
-    def __init__(self, fun, args, name):
+    Only the arguments at positions `dyn` (default: all) are traced; the others are passed to
+    `fun` as they are (closed over), as JAX's grad does for the arguments it does not
+    differentiate: a Python int stays a Python int, so `range(n)` works on it."""
+
+    def __init__(self, fun, args, name, dyn=None):
+        dyn = tuple(range(len(args))) if dyn is None else tuple(dyn)
         self.arg_leaves = []
-        self.arg_trees = []
-        self.arg_slices = []
-        for a in args:
-            leaves, tree = pytree.flatten(a)
+        self.arg_trees = {}
+        self.arg_slices = {}
+        for a in dyn:
+            leaves, tree = pytree.flatten(args[a])
             start = len(self.arg_leaves)
             self.arg_leaves.extend(_leaf_value(x) for x in leaves)
-            self.arg_trees.append(tree)
-            self.arg_slices.append(range(start, start + len(leaves)))
-        in_leaves, in_tree = pytree.flatten(tuple(args))
+            self.arg_trees[a] = tree
+            self.arg_slices[a] = range(start, start + len(leaves))
+        _, in_tree = pytree.flatten(tuple(args[a] for a in dyn))
         types = [spec_of(x) for x in self.arg_leaves]
-        self.traced = trace_flat(lambda *a: fun(*a), types, in_tree, name=name)
+        if len(dyn) == len(args):
+            call = fun
+        else:
+            def call(*vals):
+                full = list(args)
+                for a, v in zip(dyn, vals):
+                    full[a] = v
+                return fun(*full)
+        self.traced = trace_flat(call, types, in_tree, name=name, prints=True)
         self.graph: Graph = self.traced.graph
         self.out_tree = self.traced.out_tree
         self.inputs = self.arg_leaves + list(self.traced.captured)
+        if self.traced.prints:
+            # cr.debug.print in fun: its values are the graph's results after fun's own; print them
+            # here (now on concrete values, or recorded again by an enclosing jit), then drop them
+            from .debug import replay
+            n_out = self.out_tree.num_leaves
+            g = self.graph
+            replay(self.traced.prints, inline(_select_results(g, range(n_out, len(g.results))), self.inputs))
+            self.graph = _select_results(g, range(n_out))
 
     def leaves_of(self, argnums):
         return [i for a in argnums for i in self.arg_slices[a]]
@@ -81,25 +103,30 @@ def _check_float_leaves(t: _Traced, idxs, fname):
                 "pass floats (e.g. 2.0 instead of 2) or leave integer arguments out of argnums")
 
 
+@boundary_transform
 def value_and_grad(fun, argnums=0, has_aux=False):
     """Like jax.value_and_grad: returns (value, grads) or ((value, aux), grads)."""
+    fun = as_function(fun)  # a Graph is a function of its parameters
 
     @functools.wraps(fun)
     def vg(*args, **kwargs):
         if kwargs:
             return value_and_grad(lambda *a: fun(*a, **kwargs), argnums, has_aux)(*args)
         single, nums = _normalize_argnums(argnums, len(args), "grad")
-        t = _Traced(fun, args, _fname(fun))
+        t = _Traced(fun, args, _fname(fun), dyn=sorted(set(nums)))
         g = t.graph
         out_leaves = len(g.results)
         if has_aux:
             if t.out_tree.kind not in ("tuple", "list") or len(t.out_tree.children) != 2:
-                raise TypeError("grad with has_aux=True requires the function to return a pair (value, aux)")
+                raise TypeError("grad with has_aux=True requires the function to return a pair (value, aux), but "
+                                f"{getattr(fun, '__name__', 'it')} returns {describe_tree(t.out_tree)}")
             value_tree = t.out_tree.children[0]
             if value_tree.kind != "leaf":
                 raise TypeError("grad with has_aux=True: the value (first of the pair) must be a scalar array")
         elif t.out_tree.kind != "leaf":
-            raise TypeError(f"grad requires a function returning one scalar, got a result structured as {t.out_tree}")
+            raise TypeError(f"grad requires a function returning one scalar, but {getattr(fun, '__name__', 'it')} "
+                            f"returns {describe_tree(t.out_tree)}; return a scalar (e.g. reduce with cnp.sum), or "
+                            "pass has_aux=True to return (value, aux)")
         vt = g.results[0].type
         if vt.shape != ():
             raise TypeError(f"grad requires a scalar output, got shape {vt.shape}; use jacrev or vjp for "
@@ -127,8 +154,10 @@ def value_and_grad(fun, argnums=0, has_aux=False):
     return vg
 
 
+@boundary_transform
 def grad(fun, argnums=0, has_aux=False):
     """Like jax.grad: the gradient of a scalar function with respect to `argnums`."""
+    fun = as_function(fun)  # a Graph is a function of its parameters
     vg = value_and_grad(fun, argnums, has_aux)
 
     @functools.wraps(fun)
@@ -141,8 +170,10 @@ def grad(fun, argnums=0, has_aux=False):
     return g
 
 
+@api_boundary
 def jvp(fun, primals, tangents, has_aux=False):
     """Like jax.jvp: (fun(*primals), J·tangents)."""
+    fun = as_function(fun)  # a Graph is a function of its parameters
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TypeError("jvp expects primals and tangents as tuples (or lists) of arguments")
     if len(primals) != len(tangents):
@@ -177,8 +208,42 @@ def jvp(fun, primals, tangents, has_aux=False):
     return pytree.unflatten(t.out_tree, primal_out), pytree.unflatten(t.out_tree, tangent_out)
 
 
+@api_boundary
+def linearize(fun, *primals):
+    """Like jax.linearize: `(fun(*primals), f_jvp)` where `f_jvp(*tangents)` is the JVP at `primals`.
+    The JVP graph is traced once; each call of `f_jvp` evaluates it on the tangents (recomputing the
+    primal part, where JAX keeps only the linear part)."""
+    fun = as_function(fun)
+    t = _Traced(fun, tuple(primals), _fname(fun))
+    wrt = [i for i, p in enumerate(t.graph.params[:len(t.arg_leaves)]) if p.dtype.is_float]
+    jg = jvp_graph(t.graph, wrt=wrt)
+    if any(n.op.name == "custom_vjp_lin" for n in jg.walk()):
+        raise TypeError("can't apply forward-mode autodiff (linearize) to a custom_vjp function; "
+                        "define it with cr.custom_jvp instead")
+    n = len(t.graph.results)
+    primal_out = pytree.unflatten(t.out_tree, inline(t.graph, t.inputs))
+    _, prim_tree = pytree.flatten(tuple(primals))
+
+    def f_jvp(*tangents):
+        tan_leaves, tan_tree = pytree.flatten(tuple(tangents))
+        if tan_tree != prim_tree:
+            raise TypeError(f"linearize: tangents are structured as {tan_tree}, primals as {prim_tree}")
+        tans = []
+        for i in wrt:
+            tv = _leaf_value(tan_leaves[i])
+            if type_of(tv) != t.graph.params[i].type:
+                raise TypeError(f"linearize: tangent {i} has type {type_of(tv)}, expected "
+                                f"{t.graph.params[i].type} (the primal's shape and dtype)")
+            tans.append(tv)
+        return pytree.unflatten(t.out_tree, inline(jg, t.inputs + tans)[n:])
+
+    return primal_out, f_jvp
+
+
+@api_boundary
 def vjp(fun, *primals, has_aux=False):
     """Like jax.vjp: (fun(*primals), vjp_fun) where vjp_fun(cotangent) gives one cotangent per primal."""
+    fun = as_function(fun)  # a Graph is a function of its parameters
     t = _Traced(fun, primals, _fname(fun))
     g = t.graph
     n_arg = len(t.arg_leaves)
@@ -196,6 +261,7 @@ def vjp(fun, *primals, has_aux=False):
     gv = _select_results(g, range(nv))
     vg = vjp_graph(gv, wrt=wrt)
 
+    @api_boundary
     def vjp_fun(ct):
         ct_leaves, ct_tree = pytree.flatten(ct)
         if ct_tree != out_tree:
@@ -264,17 +330,28 @@ def _split_last(y, types, lead_shape):
     return out
 
 
+@boundary_transform
 def jacrev(fun, argnums=0, has_aux=False):
     """Jacobian by reverse mode: the VJP vmapped over the rows of the identity (as jax.jacrev)."""
+    fun = as_function(fun)  # a Graph is a function of its parameters
 
     @functools.wraps(fun)
     def jac(*args):
         from .vmap import vmap
         single, nums = _normalize_argnums(argnums, len(args), "jacrev")
+        dyn = sorted(set(nums))  # the other arguments pass through as they are (as in jax.jacrev)
+
+        def f_dyn(*vals):
+            full = list(args)
+            for a, v in zip(dyn, vals):
+                full[a] = v
+            return fun(*full)
+
         if has_aux:
-            out, vf, aux = vjp(lambda *a: fun(*a), *args, has_aux=True)
+            out, vf, aux = vjp(f_dyn, *(args[a] for a in dyn), has_aux=True)
         else:
-            out, vf = vjp(fun, *args)
+            out, vf = vjp(f_dyn, *(args[a] for a in dyn))
+        pos = {a: k for k, a in enumerate(dyn)}
         out_leaves, out_tree = pytree.flatten(out)
         out_types = [type_of(_leaf_value(o)) for o in out_leaves]
         in_trees = [pytree.flatten(args[a])[1] for a in nums]
@@ -283,7 +360,7 @@ def jacrev(fun, argnums=0, has_aux=False):
 
         def pullback(*basis):
             cts = vf(pytree.unflatten(out_tree, list(basis)))
-            return [leaf for a in nums for leaf in pytree.flatten(cts[a])[0]]
+            return [leaf for a in nums for leaf in pytree.flatten(cts[pos[a]])[0]]
 
         rows = vmap(pullback, out_axes=-1)(*_basis(out_types)) if flat_in else []
         per_out = [[] for _ in out_types]  # per output leaf: one jacobian per input leaf
@@ -308,8 +385,10 @@ def jacrev(fun, argnums=0, has_aux=False):
     return jac
 
 
+@boundary_transform
 def jacfwd(fun, argnums=0, has_aux=False):
     """Jacobian by forward mode: the JVP vmapped over the columns of the identity (as jax.jacfwd)."""
+    fun = as_function(fun)  # a Graph is a function of its parameters
 
     @functools.wraps(fun)
     def jac(*args):
@@ -362,9 +441,16 @@ def jacfwd(fun, argnums=0, has_aux=False):
     return jac
 
 
+@boundary_transform
 def hessian(fun, argnums=0):
     """Like jax.hessian: jacfwd(jacrev(fun))."""
+    fun = as_function(fun)  # a Graph is a function of its parameters
     return jacfwd(jacrev(fun, argnums), argnums)
+
+
+def jacobian(fun, argnums=0, has_aux=False):
+    """Like jax.jacobian: an alias of jacrev."""
+    return jacrev(fun, argnums, has_aux)
 
 
 def stop_gradient(x):
@@ -376,6 +462,7 @@ def stop_gradient(x):
     return pytree.tree_map(one, x)
 
 
+@api_boundary
 def gradients(ys, xs, grad_ys=None):
     """Symbolic reverse mode for define-then-run graphs (like tf.gradients).
 

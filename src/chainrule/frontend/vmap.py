@@ -18,8 +18,9 @@ from ..ir import TensorType
 from ..passes.batching import BatchingError, batch_graph
 from . import pytree
 from .core import bind_multi, canonical_array, is_tensor, type_of
+from .errors import boundary_transform
 from .tensor import Apply, current_scope, in_trace
-from .tracing import trace_flat
+from .tracing import as_function, trace_flat
 
 
 def _leaf_value(x):
@@ -81,6 +82,7 @@ def _leaf_paths(tree: pytree.TreeDef, prefix: str) -> list[str]:
     return [p for k, c in zip(keys, tree.children) for p in _leaf_paths(c, prefix + k)]
 
 
+@boundary_transform
 def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
     """Like jax.vmap: `fun` mapped over axis `in_axes` of its arguments, results stacked at `out_axes`.
 
@@ -91,6 +93,7 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
     output must not depend on the mapped axis). `axis_size` is needed only
     when no argument is mapped.
     """
+    fun = as_function(fun)  # a Graph is a function of its parameters
     if isinstance(in_axes, list):
         in_axes = tuple(in_axes)  # a list at the top means one entry per argument, as in JAX
     if not (_is_axis(in_axes) or isinstance(in_axes, tuple)):
@@ -140,11 +143,14 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
             return fun(*a, **kw)
 
         name = getattr(fun, "__name__", "f")
-        traced = trace_flat(flat_fun, elem_types, pytree.flatten(tuple(elem_types))[1], name=_ident(name))
+        traced = trace_flat(flat_fun, elem_types, pytree.flatten(tuple(elem_types))[1], name=_ident(name),
+                            prints=True)
+        n_prints = len(traced.graph.results) - traced.out_tree.num_leaves  # cr.debug.print values
         values = [values[k] for k in keep]
         axes = [axes[k] for k in keep]
         g = traced.graph
         out_flat = _broadcast_prefix(out_axes, traced.out_tree, "out_axes", out_axes, traced.out_tree)
+        out_flat = out_flat + [0] * n_prints
         for j, (r, ax) in enumerate(zip(g.results, out_flat)):
             if ax is not None and not -(r.ndim + 1) <= ax <= r.ndim:
                 raise ValueError(f"vmap out_axes {ax} is out of bounds for output {j} of rank {r.ndim + 1} "
@@ -156,6 +162,12 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
                 raise ValueError("vmap has mapped output but out_axes is None") from None
             raise
         outs = _inline(bg, values + list(traced.captured))
+        if n_prints:  # one print per batch element, as jax.debug.print under vmap
+            from .debug import replay
+            extra = outs[len(outs) - n_prints:]
+            outs = outs[:len(outs) - n_prints]
+            for b in range(size):
+                replay(traced.prints, [v[b] for v in extra])
         return pytree.unflatten(traced.out_tree, outs)
 
     return batched

@@ -22,23 +22,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..ir import REGISTRY, Graph, GraphBuilder, IRTypeError, TensorType, Value, get_op
+from ..ir import REGISTRY, Graph, GraphBuilder, IRTypeError, RuleTable, TensorType, Value, get_op, ops_with
 from ..ir.dtypes import ALL_DTYPES, bool_, dtype as as_dtype
 from ..testing import sample_array
 
 # --- which ops are inexact, and which must not see inexact inputs -------------------------
 
-TRANSCENDENTAL = frozenset({
-    "exponential", "exponential_minus_one", "log", "log_plus_one", "rsqrt", "sine", "cosine", "tan",
-    "tanh", "logistic", "erf", "atan2", "power",
-})
-# Ops whose result jumps when a float input moves by one ulp, or that amplify such a move beyond
-# any tolerance (sine of 1e18: one ulp of the argument is many periods; atan2(±0, x < 0) = ±pi,
-# and a float dot or sum may round a zero's sign either way).
-DISCONTINUOUS = frozenset({
-    "compare", "floor", "ceil", "round_nearest_even", "sign", "convert", "argmax", "argmin",
-    "is_finite", "remainder", "power", "sine", "cosine", "tan", "atan2",
-})
+# The ops' own traits (ir/opdefs.py): inexact ones round a transcendental; discontinuous ones jump when
+# a float input moves by one ulp, or amplify such a move beyond any tolerance (sine of 1e18: one ulp
+# of the argument is many periods; atan2(±0, x < 0) = ±pi, and a float dot or sum may round a zero's
+# sign either way).
+TRANSCENDENTAL = ops_with("inexact")
+DISCONTINUOUS = ops_with("discontinuous")
 
 
 def node_is_inexact(node) -> bool:
@@ -663,27 +658,29 @@ def _call_like(gen, op):
     return gen.emit(op, args, attrs, [body])
 
 
-# Ops the generator never makes, with the reason (tests/test_fuzz_generator.py checks the table).
-NOT_GENERATED = {
-    "custom_vjp_lin": "only reverse-mode autodiff makes it and its transpose consumes it; no backend evaluates it",
-}
-
-MAKERS = {
+# One maker per op: a specific one, or the generic elementwise maker (every elementwise op without
+# attributes gets it, so a new such op is generated without an entry here).
+MAKERS = RuleTable("fuzz generator")
+MAKERS.update({
     "constant": _constant, "iota": _iota, "compare": _compare, "select": _select, "clamp": _clamp,
     "convert": _convert, "broadcast_in_dim": _broadcast_in_dim, "reshape": _reshape, "transpose": _transpose,
     "slice": _slice, "dynamic_slice": _dynamic_slice, "dynamic_update_slice": _dynamic_update_slice,
     "concatenate": _concatenate, "pad": _pad, "reverse": _reverse, "reduce": _reduce, "argmax": _arg,
     "argmin": _arg, "dot_general": _dot_general, "gather": _gather, "scatter": _scatter, "fusion": _fusion,
     "cond": _cond, "case": _case, "while": _while, "scan": _scan, "custom_jvp_call": _custom_jvp_call,
-    "custom_vjp_call": _custom_vjp_call, "remat": _call_like, "call": _call_like,
-}
+    "custom_vjp_call": _custom_vjp_call, "remat": _call_like,
+})
+for _name in sorted(_generic_elementwise()):
+    if _name not in MAKERS:
+        MAKERS[_name] = _elementwise
+MAKERS.exempt("custom_vjp_lin",
+              "only reverse-mode autodiff makes it and its transpose consumes it; no backend evaluates it")
+NOT_GENERATED = MAKERS.exemptions  # ops the generator never makes, with the reason
 
 
 def generator_table() -> dict:
     """Op name -> how the generator makes it (a specific maker, or the generic elementwise one)."""
-    table = {name: "elementwise" for name in _generic_elementwise()}
-    table.update({name: fn.__name__ for name, fn in MAKERS.items()})
-    return {k: v for k, v in table.items() if k in REGISTRY}
+    return {name: ("elementwise" if fn is _elementwise else fn.__name__) for name, fn in MAKERS.items()}
 
 
 def generate_graph(rnd: random.Random | int, config: GenConfig | None = None) -> Graph:

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from ..ir import TensorType, dtype as as_dtype
+from ..ir import RuleTable, TensorType, dtype as as_dtype, get_op
 
 
 class UnsupportedPrimitiveError(NotImplementedError):
@@ -110,12 +110,20 @@ def _identity(ctx, eqn, ins):
 
 # --- elementwise ------------------------------------------------------------------------
 
-UNARY = {"neg": "negate", "abs": "abs", "sign": "sign", "exp": "exponential", "expm1": "exponential_minus_one",
-         "log": "log", "log1p": "log_plus_one", "sqrt": "sqrt", "rsqrt": "rsqrt", "sin": "sine", "cos": "cosine",
-         "tan": "tan", "tanh": "tanh", "logistic": "logistic", "erf": "erf", "floor": "floor", "ceil": "ceil",
-         "not": "not", "is_finite": "is_finite", "stop_gradient": "stop_gradient"}
-BINARY = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "divide", "rem": "remainder",
-          "max": "maximum", "min": "minimum", "atan2": "atan2", "and": "and", "or": "or", "xor": "xor"}
+# The JAX primitive of each elementwise op (without attributes), where its name differs from the op's
+# (StableHLO) name; every other such op is imported from the JAX primitive of its own name, so a new
+# elementwise op needs an entry only when JAX calls it something else.
+JAX_NAMES = RuleTable("from_jax elementwise", covers=lambda op: op.elementwise and not op.attrs
+                      and op.num_operands in (1, 2))
+JAX_NAMES.update({"negate": "neg", "exponential": "exp", "exponential_minus_one": "expm1",
+                  "log_plus_one": "log1p", "sine": "sin", "cosine": "cos", "subtract": "sub", "multiply": "mul",
+                  "divide": "div", "remainder": "rem", "maximum": "max", "minimum": "min", "power": "pow"})
+JAX_NAMES.exempt("round_nearest_even", "JAX's `round` carries a rounding method: imported by its own rule")
+for _op in sorted(JAX_NAMES.required()):
+    if _op not in JAX_NAMES and _op not in JAX_NAMES.exemptions:
+        JAX_NAMES[_op] = _op
+UNARY = {j: op for op, j in JAX_NAMES.items() if get_op(op).num_operands == 1}
+BINARY = {j: op for op, j in JAX_NAMES.items() if get_op(op).num_operands == 2 and op != "power"}  # pow: own rule
 COMPARE = {"eq": "EQ", "ne": "NE", "lt": "LT", "le": "LE", "gt": "GT", "ge": "GE"}
 
 

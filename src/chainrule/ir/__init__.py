@@ -16,6 +16,7 @@ from .graph import Graph, Node, Value
 from .ops import REGISTRY, AttrSpec, OpDef, all_ops, get_op, register
 from .parser import parse
 from .printer import print_graph
+from .rules import RuleTable, op_names, ops_with
 from .types import TensorType
 from .verifier import verify
 
@@ -23,5 +24,5 @@ __all__ = [
     "ALL_DTYPES", "FLOAT_DTYPES", "INT_DTYPES", "Attrs", "AttrSpec", "DType", "Graph", "GraphBuilder",
     "IRError", "IRTypeError", "Literal", "Node", "OpDef", "ParseError", "REGISTRY", "TensorType", "Value",
     "VerifyError", "all_ops", "bool_", "dtype", "float32", "float64", "get_op", "int32", "int64", "parse",
-    "print_graph", "register", "result_dtype", "verify",
+    "RuleTable", "op_names", "ops_with", "print_graph", "register", "result_dtype", "verify",
 ]

@@ -55,7 +55,7 @@ def _constant(types, attrs, regions):
 
 
 register(OpDef("constant", _constant, num_operands=0, attrs={"value": AttrSpec("literal")},
-               category="leaf", doc="A tensor given by value."))
+               category="leaf", fold=False, doc="A tensor given by value."))
 
 
 def _iota(types, attrs, regions):
@@ -69,7 +69,7 @@ def _iota(types, attrs, regions):
 
 register(OpDef("iota", _iota, num_operands=0,
                attrs={"shape": AttrSpec("shape"), "dtype": AttrSpec("dtype"), "dimension": AttrSpec("int", 0)},
-               category="leaf", doc="Counts 0, 1, 2, ... along `dimension`, broadcast over the others."))
+               category="leaf", fold=False, doc="Counts 0, 1, 2, ... along `dimension`, broadcast over the others."))
 
 
 # --- elementwise --------------------------------------------------------------
@@ -83,6 +83,18 @@ UNARY_KINDS = {
 }
 
 
+# Traits of the loop-defined elementwise ops (see OpDef's docstring).
+INEXACT = {"exponential", "exponential_minus_one", "log", "log_plus_one", "rsqrt", "sine", "cosine", "tan",
+           "tanh", "logistic", "erf", "atan2", "power"}
+DISCONTINUOUS = {"floor", "ceil", "round_nearest_even", "sign", "is_finite", "remainder", "power", "sine",
+                 "cosine", "tan", "atan2"}
+LINEAR = {"negate": (0,), "add": (0, 1), "subtract": (0, 1), "multiply": (0, 1), "divide": (0,)}
+
+
+def _elementwise_traits(name):
+    return {"inexact": name in INEXACT, "discontinuous": name in DISCONTINUOUS, "linear": LINEAR.get(name, ())}
+
+
 def _make_unary(name, kinds):
     def infer(types, attrs, regions):
         (t,) = types
@@ -92,7 +104,7 @@ def _make_unary(name, kinds):
 
 
 for _name, _kinds in UNARY_KINDS.items():
-    register(OpDef(_name, _make_unary(_name, _kinds), category="unary", elementwise=True))
+    register(OpDef(_name, _make_unary(_name, _kinds), category="unary", elementwise=True, **_elementwise_traits(_name)))
 
 BINARY_KINDS = {
     "add": "if", "subtract": "if", "multiply": "if", "divide": "if", "remainder": "if",
@@ -112,7 +124,7 @@ def _make_binary(name, kinds):
 
 for _name, _kinds in BINARY_KINDS.items():
     register(OpDef(_name, _make_binary(_name, _kinds), num_operands=2, category="binary",
-                   elementwise=True, commutative=_name in COMMUTATIVE))
+                   elementwise=True, commutative=_name in COMMUTATIVE, **_elementwise_traits(_name)))
 
 
 def _compare(types, attrs, regions):
@@ -122,7 +134,7 @@ def _compare(types, attrs, regions):
 
 register(OpDef("compare", _compare, num_operands=2,
                attrs={"direction": AttrSpec("enum", choices=COMPARE_DIRECTIONS)},
-               category="compare", elementwise=True,
+               category="compare", elementwise=True, discontinuous=True,
                doc="Elementwise comparison; NaN compares unequal to everything (IEEE)."))
 
 
@@ -138,7 +150,7 @@ def _select(types, attrs, regions):
     return (a,)
 
 
-register(OpDef("select", _select, num_operands=3, category="select", elementwise=True,
+register(OpDef("select", _select, num_operands=3, category="select", elementwise=True, linear=(1, 2),
                doc="select(pred, on_true, on_false), elementwise."))
 
 
@@ -157,6 +169,7 @@ def _convert(types, attrs, regions):
 
 
 register(OpDef("convert", _convert, attrs={"dtype": AttrSpec("dtype")}, category="unary", elementwise=True,
+               linear=(0,), discontinuous=True,
                doc="Cast elementwise. Float to integer truncates toward zero and saturates; NaN becomes 0."))
 
 
@@ -182,7 +195,7 @@ def _broadcast_in_dim(types, attrs, regions):
 
 register(OpDef("broadcast_in_dim", _broadcast_in_dim,
                attrs={"shape": AttrSpec("shape"), "broadcast_dimensions": AttrSpec("ints")},
-               category="broadcast"))
+               category="broadcast", linear=(0,)))
 
 
 def _reshape(types, attrs, regions):
@@ -194,7 +207,7 @@ def _reshape(types, attrs, regions):
     return (TensorType(shape, t.dtype),)
 
 
-register(OpDef("reshape", _reshape, attrs={"shape": AttrSpec("shape")}, category="shape"))
+register(OpDef("reshape", _reshape, attrs={"shape": AttrSpec("shape")}, category="shape", linear=(0,)))
 
 
 def _transpose(types, attrs, regions):
@@ -205,7 +218,7 @@ def _transpose(types, attrs, regions):
     return (TensorType(tuple(t.shape[p] for p in perm), t.dtype),)
 
 
-register(OpDef("transpose", _transpose, attrs={"permutation": AttrSpec("ints")}, category="shape"))
+register(OpDef("transpose", _transpose, attrs={"permutation": AttrSpec("ints")}, category="shape", linear=(0,)))
 
 
 def _slice(types, attrs, regions):
@@ -226,7 +239,7 @@ def _slice(types, attrs, regions):
 
 
 register(OpDef("slice", _slice, attrs={"start_indices": AttrSpec("ints"), "limit_indices": AttrSpec("ints"),
-                                       "strides": AttrSpec("ints", ())}, category="shape"))
+                                       "strides": AttrSpec("ints", ())}, category="shape", linear=(0,)))
 
 
 def _check_starts(op, types, starts, ndim):
@@ -247,7 +260,7 @@ def _dynamic_slice(types, attrs, regions):
 
 
 register(OpDef("dynamic_slice", _dynamic_slice, num_operands=None, min_operands=1,
-               attrs={"slice_sizes": AttrSpec("shape")}, category="index",
+               attrs={"slice_sizes": AttrSpec("shape")}, category="index", linear=(0,),
                doc="Start indices are clamped to [0, size - slice_size], as in XLA."))
 
 
@@ -261,7 +274,7 @@ def _dynamic_update_slice(types, attrs, regions):
 
 
 register(OpDef("dynamic_update_slice", _dynamic_update_slice, num_operands=None, min_operands=2,
-               category="index", doc="Start indices are clamped so the update fits, as in XLA."))
+               category="index", linear=(0, 1), doc="Start indices are clamped so the update fits, as in XLA."))
 
 
 def _concatenate(types, attrs, regions):
@@ -278,7 +291,7 @@ def _concatenate(types, attrs, regions):
 
 
 register(OpDef("concatenate", _concatenate, num_operands=None, min_operands=1,
-               attrs={"dimension": AttrSpec("int")}, category="shape"))
+               attrs={"dimension": AttrSpec("int")}, category="shape", linear="all"))
 
 
 def _pad(types, attrs, regions):
@@ -303,7 +316,7 @@ def _pad(types, attrs, regions):
 register(OpDef("pad", _pad, num_operands=2,
                attrs={"edge_padding_low": AttrSpec("ints"), "edge_padding_high": AttrSpec("ints"),
                       "interior_padding": AttrSpec("ints", ())},
-               category="shape", doc="Edge padding may be negative (it then crops), as in StableHLO."))
+               category="shape", linear=(0, 1), doc="Edge padding may be negative (it then crops), as in StableHLO."))
 
 
 def _reverse(types, attrs, regions):
@@ -312,7 +325,7 @@ def _reverse(types, attrs, regions):
     return (t,)
 
 
-register(OpDef("reverse", _reverse, attrs={"dimensions": AttrSpec("ints")}, category="shape"))
+register(OpDef("reverse", _reverse, attrs={"dimensions": AttrSpec("ints")}, category="shape", linear=(0,)))
 
 
 # --- reductions ---------------------------------------------------------------
@@ -332,7 +345,7 @@ def _reduce(types, attrs, regions):
 
 register(OpDef("reduce", _reduce, attrs={"kind": AttrSpec("enum", choices=REDUCE_KINDS),
                                         "dimensions": AttrSpec("ints")},
-               category="reduce",
+               category="reduce", linear=(0,),  # when kind is sum
                doc="Reduces over `dimensions`. Empty max/min give -inf/+inf (the lowest/highest integer)."))
 
 
@@ -352,7 +365,8 @@ def _make_arg(name):
 
 for _name in ("argmax", "argmin"):
     register(OpDef(_name, _make_arg(_name), attrs={"dimension": AttrSpec("int"), "index_dtype": AttrSpec("dtype", int64)},
-                   category="reduce", doc="Index of the first extreme value; NaN counts as extreme, as in NumPy."))
+                   category="reduce", discontinuous=True,
+                   doc="Index of the first extreme value; NaN counts as extreme, as in NumPy."))
 
 
 # --- contraction --------------------------------------------------------------
@@ -381,7 +395,7 @@ def _dot_general(types, attrs, regions):
 register(OpDef("dot_general", _dot_general, num_operands=2,
                attrs={"lhs_batch": AttrSpec("ints", ()), "rhs_batch": AttrSpec("ints", ()),
                       "lhs_contracting": AttrSpec("ints", ()), "rhs_contracting": AttrSpec("ints", ())},
-               category="dot", doc="Result dimensions: batch, then lhs free, then rhs free (StableHLO order)."))
+               category="dot", linear=(0, 1), doc="Result dimensions: batch, then lhs free, then rhs free (StableHLO order)."))
 
 
 # --- gather / scatter -----------------------------------------------------------
@@ -406,7 +420,7 @@ def _gather(types, attrs, regions):
 
 
 register(OpDef("gather", _gather, num_operands=2,
-               attrs={"axis": AttrSpec("int"), "batch_dims": AttrSpec("int", 0)}, category="index",
+               attrs={"axis": AttrSpec("int"), "batch_dims": AttrSpec("int", 0)}, category="index", linear=(0,),
                doc="out[b.., i.., j.., k..] = operand[b.., i.., clamp(indices[b.., j..]), k..] "
                    "(take along `axis`, with `batch_dims` leading shared dimensions; indices clamped to [0, n-1])."))
 
@@ -423,5 +437,5 @@ def _scatter(types, attrs, regions):
 
 register(OpDef("scatter", _scatter, num_operands=3,
                attrs={"axis": AttrSpec("int"), "batch_dims": AttrSpec("int", 0),
-                      "kind": AttrSpec("enum", "add", SCATTER_KINDS)}, category="index",
+                      "kind": AttrSpec("enum", "add", SCATTER_KINDS)}, category="index", linear=(0, 2),
                doc="The transpose of gather: updates are added (or set, last one wins) at the clamped indices."))

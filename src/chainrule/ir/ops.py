@@ -93,6 +93,21 @@ class OpDef:
     `infer(operand_types, attrs, regions)` returns the tuple of result types or
     raises IRTypeError. `num_operands` is None for variadic ops, whose minimum
     is `min_operands`.
+
+    Traits, which passes, backends and tests ask instead of keeping lists of names:
+    - elementwise: the result element i depends on operand elements i only;
+    - commutative: swapping the two operands gives the same value (up to NaN payloads);
+    - linear: the operand positions the op is linear in, each with the others held fixed
+      (multiply and dot_general are bilinear; `reduce` is linear when its kind is sum); the
+      transpose table must have a rule for every op with this trait;
+    - call_like: the op runs its one region on its operands, like a function call (fusion,
+      remat, custom derivatives); backends may open the region into the caller;
+    - cse: False for ops whose every evaluation must stay distinct (never merged by CSE);
+    - fold: False for ops constant folding must leave alone (leaves, identities with meaning);
+    - inexact: the result rounds a transcendental function, so backends may differ by a few
+      ulp (tests compare in ulp, the fuzzer taints the values);
+    - discontinuous: an operand change of one ulp can move the result a long way (the
+      fuzzer feeds such ops exact operands only).
     """
 
     name: str
@@ -105,6 +120,19 @@ class OpDef:
     commutative: bool = False
     num_regions: int | None = 0
     doc: str = ""
+    linear: tuple = ()
+    call_like: bool = False
+    cse: bool = True
+    fold: bool = True
+    inexact: bool = False
+    discontinuous: bool = False
+
+    TRAITS = ("elementwise", "commutative", "linear", "call_like", "cse", "fold", "inexact", "discontinuous")
+
+    def traits(self) -> dict:
+        """The traits that differ from the default, for docs and error messages."""
+        defaults = {"cse": True, "fold": True}
+        return {t: getattr(self, t) for t in self.TRAITS if getattr(self, t) != defaults.get(t, type(getattr(self, t))())}
 
     def normalize_attrs(self, attrs) -> Attrs:
         attrs = dict(attrs or {})

@@ -45,7 +45,7 @@ def _fusion(types, attrs, regions):
 
 
 register(OpDef("fusion", _fusion, num_operands=None, min_operands=0, num_regions=1,
-               attrs={"kind": AttrSpec("enum", "loop", FUSION_KINDS)}, category="fusion",
+               attrs={"kind": AttrSpec("enum", "loop", FUSION_KINDS)}, category="fusion", call_like=True, fold=False,
                doc=FUSION_DOC))
 
 
@@ -53,7 +53,7 @@ def _identity(types, attrs, regions):
     return (types[0],)
 
 
-register(OpDef("stop_gradient", _identity, category="unary", elementwise=True,
+register(OpDef("stop_gradient", _identity, category="unary", elementwise=True, fold=False,
                doc="The identity whose derivative is zero. Kept until lowering, so graphs that are "
                    "differentiated again keep its meaning."))
 
@@ -72,6 +72,7 @@ def _custom_jvp_call(types, attrs, regions):
 
 
 register(OpDef("custom_jvp_call", _custom_jvp_call, num_operands=None, num_regions=2, category="custom_call",
+               call_like=True,
                doc="A function with a user-given JVP rule. Region 0 is the function (what backends run); "
                    "region 1 maps (primals..., tangents...) to (outputs..., output tangents...)."))
 
@@ -94,6 +95,7 @@ def _custom_vjp_call(types, attrs, regions):
 
 
 register(OpDef("custom_vjp_call", _custom_vjp_call, num_operands=None, num_regions=3, category="custom_call",
+               call_like=True,
                doc="A function with a user-given VJP. Region 0 is the function (what backends run); region 1 "
                    "(fwd) maps the arguments to (outputs..., residuals...); region 2 (bwd) maps "
                    "(residuals..., output cotangents...) to one cotangent per argument."))

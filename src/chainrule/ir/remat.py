@@ -49,7 +49,7 @@ def _remat(types, attrs, regions):
     return body.result_types
 
 
-register(OpDef("remat", _remat, num_operands=None, min_operands=0, num_regions=1, category="call",
+register(OpDef("remat", _remat, num_operands=None, min_operands=0, num_regions=1, category="call", call_like=True,
                attrs={"policy": AttrSpec("enum", "nothing_saveable", REMAT_POLICIES),
                       "num_tangents": AttrSpec("int", 0)},
                doc="A checkpointed call: the region applied to the operands. Reverse-mode autodiff stores only "

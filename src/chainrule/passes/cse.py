@@ -13,8 +13,6 @@ from __future__ import annotations
 from ..ir import Graph, Node
 from .graphutil import rebuild_node
 
-# Ops never merged: each evaluation must stay distinct (random numbers, effects).
-NO_CSE: frozenset[str] = frozenset({"rng_bit_generator", "rng", "optimization_barrier"})
 
 
 def commutes(node: Node) -> bool:
@@ -30,7 +28,7 @@ def commutes(node: Node) -> bool:
 
 def node_key(node: Node, region_keys=()):
     """A hashable key equal for nodes that compute the same values, or None (never merge)."""
-    if node.op.name in NO_CSE:
+    if not node.op.cse:  # each evaluation must stay distinct (random numbers, effects)
         return None
     ids = tuple(id(v) for v in node.operands)
     if commutes(node):

@@ -27,8 +27,7 @@ FOLD_MAX_ELEMENTS = 1024
 SPLAT_INLINE_ELEMENTS = 16
 # Beyond this many operand + result elements folding costs too much compile time.
 FOLD_MAX_WORK = 1 << 20
-# Ops never folded: leaves, ops with regions, and anything stateful.
-NO_FOLD = frozenset({"constant", "iota", "fusion", "rng_bit_generator", "optimization_barrier", "stop_gradient"})
+# Ops never folded: those whose OpDef says fold=False (leaves, stop_gradient), and ops with regions.
 
 rule = RuleRegistry("fold")
 
@@ -60,7 +59,7 @@ def _materialize(v):
 
 @rule(formula="op(c1, ..., cn) -> c   (all operands constant, result within the size cap)")
 def fold_constants(node, rw):
-    if node.op.name in NO_FOLD or node.regions or not node.operands:
+    if not node.op.fold or node.regions or not node.operands:
         return None
     if node.op.name == "broadcast_in_dim" and node.operands[0].type.size == 1:
         return None  # a broadcast scalar stays symbolic (see splat_literal_to_broadcast)
@@ -91,7 +90,7 @@ def fold_constants(node, rw):
 
 @rule(formula="op(splat(a), ..., splat(z)) -> splat(op(a, ..., z))   (elementwise)")
 def fold_splats(node, rw):
-    if not node.op.elementwise or node.regions or not node.operands or node.op.name in NO_FOLD:
+    if not node.op.elementwise or node.regions or not node.operands or not node.op.fold:
         return None
     if all(_is_constant(v) for v in node.operands) and node.results[0].type.size <= FOLD_MAX_ELEMENTS:
         return None  # fold_constants does it

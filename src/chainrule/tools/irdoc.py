@@ -10,33 +10,24 @@ import sys
 
 from ..ir import REGISTRY
 from ..ir.ops import REQUIRED
+from ..passes.autodiff import EXPANSIONS
+from .tables import all_tables
 
 
 def _tables():
-    """Each rule table: column name -> (ops covered, ops declared unsupported or zero-derivative)."""
-    from ..backends.reference import RULES
-    from ..passes.autodiff import JVP_RULES, NON_DIFFERENTIABLE, TRANSPOSE_RULES
-    from ..passes.autodiff.trace import EXPANSIONS
-    cols = {"reference": (set(RULES), {})}
-    cols["JVP"] = (set(JVP_RULES) | set(EXPANSIONS), dict(NON_DIFFERENTIABLE))
-    cols["transpose"] = (set(TRANSPOSE_RULES), {})
-    try:
-        from ..passes.batching.table import BATCH_RULES
-        cols["batching"] = (set(BATCH_RULES), {})
-    except ImportError:
-        pass
-    try:
-        from ..backends import llvm
-        cols["llvm"] = (set(llvm.lowering_table()), dict(llvm.UNSUPPORTED))
-    except ImportError:
-        pass
-    try:
-        from ..backends.jax.table import LOWERINGS, UNSUPPORTED
-        from ..backends.jax import interpreter  # noqa: F401  (fills the table)
-        cols["jax"] = (set(LOWERINGS), dict(UNSUPPORTED))
-    except ImportError:
-        pass
-    return cols
+    """Every rule table that covers ops, by its column name (see tools/tables.py)."""
+    return {_column(t): t for t in _package_tables() if t.covers is not None}
+
+
+def _package_tables():
+    """The package's tables (a test process also holds the tests' own, named "tests: ...")."""
+    return [t for t in all_tables() if not t.name.startswith("tests:")]
+
+
+def _column(table) -> str:
+    return {"reference evaluation": "reference", "autodiff JVP": "JVP", "autodiff transpose": "transpose",
+            "batching (vmap)": "batching", "llvm lowering": "llvm", "jax lowering": "jax",
+            "fuzz generator": "fuzz"}.get(table.name, table.name)
 
 
 def _attr_text(spec_name, spec):
@@ -63,28 +54,38 @@ def generate() -> str:
         n = "variadic" if op.num_operands is None else str(op.num_operands)
         regions = "any" if op.num_regions is None else str(op.num_regions)
         marks = []
-        for col, (covered, declared) in cols.items():
-            if name in covered:
+        for col, table in cols.items():
+            if name in table or (col == "JVP" and name in EXPANSIONS):
                 marks.append("yes")
-            elif name in declared:
+            elif name in table.exemptions:
                 marks.append("zero" if col == "JVP" else "no")
             else:
                 marks.append("-")
         out.append(f"| `{name}` | {op.category} | {n} | {regions} | " + " | ".join(marks) + " |")
+    out += ["", "## Rule tables", "",
+            "Every per-op table is a `chainrule.ir.RuleTable`: it refuses a name that is not an op and a",
+            "second rule for one op, and `tests/test_registry.py` fails for any op a table must cover and",
+            "has neither a rule nor an exemption for. Exemptions, with their reasons:", ""]
+    for t in _package_tables():
+        what = "partial: no op is required" if t.covers is None else (
+            "must cover every op" if t.required() == sorted(REGISTRY) else
+            f"must cover {len(t.required())} of the {len(REGISTRY)} ops")
+        out.append(f"- **{t.name}** ({len(t)} rules; {what})" + (":" if t.exemptions else ""))
+        out.extend(f"  - `{op}`: {why}" for op, why in sorted(t.exemptions.items()))
     out += ["", "## Ops", ""]
     for name in sorted(REGISTRY):
         op = REGISTRY[name]
         out.append(f"### `{name}`")
         out.append("")
-        traits = [t for t, on in (("elementwise", op.elementwise), ("commutative", op.commutative)) if on]
-        out.append(f"Category: {op.category}" + (f" ({', '.join(traits)})" if traits else "") + ".")
+        traits = [t if v is True else f"{t}={list(v) if isinstance(v, tuple) else v}"
+                  for t, v in op.traits().items()]
+        out.append(f"Category: {op.category}" + (f" (traits: {', '.join(traits)})" if traits else "") + ".")
         if op.attrs:
             out.append("Attributes: " + "; ".join(_attr_text(k, s) for k, s in op.attrs.items()) + ".")
         if op.doc:
             out.append("")
             out.append(op.doc)
-        reasons = [f"{col}: {declared[name]}" for col, (covered, declared) in cols.items()
-                   if name not in covered and name in declared and isinstance(declared[name], str)]
+        reasons = [f"{col}: {table.exemptions[name]}" for col, table in cols.items() if name in table.exemptions]
         if reasons:
             out.append("")
             out.extend(f"- {r}" for r in reasons)

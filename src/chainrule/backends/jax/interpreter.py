@@ -12,6 +12,7 @@ import jax
 from . import control_flow as _control_flow  # noqa: F401  (registers lowerings)
 from . import elementwise as _elementwise  # noqa: F401
 from . import structural as _structural  # noqa: F401
+from ...ir import ops_with
 from .table import LOWERINGS, UNSUPPORTED, get_lowering, lowering
 
 
@@ -31,14 +32,9 @@ def lower_graph(graph, args) -> list:
     return [env[id(r)] for r in graph.results]
 
 
-@lowering("fusion")
-def _fusion(args, attrs, out, regions):
-    return tuple(lower_graph(regions[0], args))
-
-
-@lowering("custom_jvp_call", "custom_vjp_call")
-def _custom_call(args, attrs, out, regions):
-    # region 0 is the function itself; the rule regions matter only to chainrule's autodiff,
+@lowering(*sorted(ops_with("call_like") - {"remat"}))
+def _call(args, attrs, out, regions):
+    # region 0 is the function itself; custom rule regions matter only to chainrule's autodiff,
     # which has already run by the time a graph is compiled
     return tuple(lower_graph(regions[0], args))
 
@@ -52,9 +48,9 @@ def _remat(args, attrs, out, regions):
     return tuple(jax.checkpoint(lambda *a: tuple(lower_graph(body, a)), policy=policy)(*args))
 
 
-UNSUPPORTED["custom_vjp_lin"] = (
+LOWERINGS.exempt("custom_vjp_lin", (
     "it is known only through its transpose (forward-mode differentiation of a custom_vjp function "
-    "is not supported, as in JAX); reverse mode consumes it before lowering")
+    "is not supported, as in JAX); reverse mode consumes it before lowering"))
 
 
 __all__ = ["LOWERINGS", "lower_graph"]

@@ -9,21 +9,12 @@ neither table.
 
 from __future__ import annotations
 
-LOWERINGS: dict = {}
+from ...ir import RuleTable
 
-# op name -> why it is not lowered (yet)
-UNSUPPORTED: dict[str, str] = {}
-
-
-def lowering(*names):
-    """Register one function as the lowering of the ops `names`."""
-    def deco(fn):
-        for n in names:
-            if n in LOWERINGS:
-                raise ValueError(f"op {n!r} has two JAX lowerings")
-            LOWERINGS[n] = fn
-        return fn
-    return deco
+LOWERINGS = RuleTable("jax lowering")
+lowering = LOWERINGS.register  # register one function as the lowering of the ops it names
+# op name -> why it is not lowered (yet): the table's exemptions
+UNSUPPORTED: dict[str, str] = LOWERINGS.exemptions
 
 
 class UnsupportedOpError(NotImplementedError):

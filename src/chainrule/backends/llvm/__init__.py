@@ -16,7 +16,8 @@ from __future__ import annotations
 import os
 import time
 
-from ...ir import REGISTRY, Graph
+from ...ir import Graph, RuleTable
+from .. import BACKEND_OPTIONS
 from . import cache as _cache
 from .codegen import KERNELS, build_module
 from .emitter import EXPR
@@ -25,28 +26,25 @@ from .runtime import LLVMExecutable
 from .scalar import SCALAR
 from .target import compile_ir
 
-# Ops that compile raises NotImplementedError for, with the reason (the registry test reads it).
-UNSUPPORTED: dict[str, str] = {
-    "custom_vjp_lin": "it cannot be evaluated by any backend (forward-mode differentiation of a custom_vjp "
-                      "function is not supported, as in JAX)",
-}
+# How each op lowers (an elementwise rule, an index expression, a kernel, or its region opened into the
+# schedule); ops that compile raises NotImplementedError for are its exemptions, with the reason.
+LOWERING = RuleTable("llvm lowering")
+for _table, _how in ((SCALAR, "scalar"), (EXPR, "expression"), (KERNEL_OPS, "kernel"),
+                     (INLINED_REGION_OPS, "region opened into the schedule")):
+    for _name in sorted(_table):
+        if _name not in LOWERING:
+            LOWERING[_name] = _how
+LOWERING.exempt("custom_vjp_lin", "it cannot be evaluated by any backend (forward-mode differentiation of a "
+                                  "custom_vjp function is not supported, as in JAX)")
+UNSUPPORTED: dict[str, str] = LOWERING.exemptions
 
-_OPTIONS = {"cache", "threads"}
+_OPTIONS = BACKEND_OPTIONS["llvm"]
 DEFAULT_THREADS = 8  # more helpers than this rarely pay for their hand-off on the GEMM sizes we see
 
 
 def lowering_table() -> dict:
     """Op name -> how it lowers (elementwise rule, index expression, kernel or structural)."""
-    table = {}
-    for name in SCALAR:
-        table[name] = "scalar"
-    for name in EXPR:
-        table[name] = "expression"
-    for name in KERNEL_OPS:
-        table[name] = "kernel"
-    for name in INLINED_REGION_OPS:
-        table[name] = "region opened into the schedule"
-    return {k: v for k, v in table.items() if k in REGISTRY and k not in UNSUPPORTED}
+    return dict(LOWERING)
 
 
 def _usable_cpus() -> int:
@@ -63,7 +61,9 @@ def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:
     Options: cache=True (memory and disk compile cache); threads (default: the usable CPUs, at
     most DEFAULT_THREADS): with more than one, large GEMMs and loop kernels are parallel regions
     whose chunks the calling thread and up to threads - 1 process-wide helper threads take
-    dynamically (pool.py); with 1 they run on the calling thread only."""
+    dynamically (pool.py); with 1 they run on the calling thread only. donate_argnums: indices of
+    parameters the caller gives up: a result of the same type may be written into that array
+    (and returned as it), where plan._donations finds it safe; the others are allocated."""
     unknown = set(options) - _OPTIONS
     if unknown:
         raise TypeError(f"llvm compile got unknown option(s) {', '.join(sorted(unknown))}; "
@@ -80,12 +80,15 @@ def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:
             raise NotImplementedError(f"op {node.op.name!r} is not supported by the llvm backend yet: "
                                       f"{UNSUPPORTED[node.op.name]}")
     t0 = time.perf_counter()
+    donate = options.get("donate_argnums") or ()
+    donate = tuple(sorted({int(i) % len(graph.params) for i in donate})) if graph.params else ()
     try:
-        plan = make_plan(graph)
+        plan = make_plan(graph, donate=donate)
     except Unsupported as e:
         raise NotImplementedError(str(e)) from None
     text = str(graph)
-    key = _cache.cache_key(text, opt_level, f"threads={threads}")
+    extra = f"threads={threads}" + (f";donated={sorted(plan.donated_params)}" if plan.donated else "")
+    key = _cache.cache_key(text, opt_level, extra)
     stats = {"plan_s": time.perf_counter() - t0}
 
     def build() -> bytes:

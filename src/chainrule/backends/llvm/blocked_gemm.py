@@ -295,14 +295,11 @@ def standalone_library(vbytes: int, cpu: str, features: str):
     kernels typed as cblas_?gemm64_ (order, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta,
     C, ldc); for tests and benchmarks."""
     import ctypes
-    import os
-    import tempfile
 
     from . import cache
+    from .loadlib import load_bytes
     from .target import compile_ir
-    path = os.path.join(tempfile.mkdtemp(prefix="chainrule-gemm-"), "gemm.so")
-    cache.link_shared(compile_ir(standalone_text(vbytes), 2, cpu, features), path)
-    lib = ctypes.CDLL(path)
+    lib = load_bytes(cache.link_bytes(compile_ir(standalone_text(vbytes), 2, cpu, features)), "chainrule-gemm")
     for s, ct in (("s", ctypes.c_float), ("d", ctypes.c_double)):
         for kind in ("blocked", "loop"):
             fn = getattr(lib, f"{kind}_{s}gemm")

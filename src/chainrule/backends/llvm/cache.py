@@ -4,16 +4,21 @@ Key: sha256 of the graph's text form, the opt level, the host (triple, CPU
 name and features), the chainrule, llvmlite and LLVM versions, and a hash of
 this backend's own source (so a changed code generator never reuses stale
 code). On disk each entry is `<key>.so` plus `<key>.json` holding the
-library's sha256: both are written to a temporary file and moved into place
-with os.replace, so concurrent writers never expose a partial file, and an
-entry whose bytes do not match its checksum (or that fails to load) is
-ignored and rebuilt. The directory is $CHAINRULE_CACHE_DIR, by default
+library's sha256 and an HMAC made with a per-user key (cachedir.py: who is
+trusted and what is checked); both are written with fileio.atomic_write, so
+concurrent writers never expose a partial file. A library is read into
+memory, checked, and loaded from those very bytes (loadlib.py); an entry
+that fails the check (or to load) is ignored and rebuilt. A directory that
+is not trusted, or a cache that cannot be written (a full disk, no
+permission), only costs the cache: one warning, and the code is linked and
+loaded privately. The directory is $CHAINRULE_CACHE_DIR, by default
 ~/.cache/chainrule, under `llvm/`.
 """
 
 from __future__ import annotations
 
 import ctypes
+import errno
 import functools
 import hashlib
 import json
@@ -23,12 +28,17 @@ import struct
 import subprocess
 import tempfile
 import threading
+import warnings
 
+from ...fileio import atomic_write
+from . import cachedir
+from .loadlib import load_bytes
 from .target import host
 
-FORMAT = 1
+FORMAT = 2  # 2: entries carry an HMAC
 _memory: dict[str, tuple] = {}  # key -> (library, path)
 _memory_lock = threading.Lock()
+_warned: set[str] = set()  # cache roots already warned about (one warning per root and process)
 
 
 @functools.lru_cache(maxsize=None)
@@ -56,9 +66,12 @@ def cache_key(graph_text: str, opt_level: int, extra: str = "") -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
+def _root() -> str:
+    return os.environ.get("CHAINRULE_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "chainrule")
+
+
 def cache_dir() -> str:
-    root = os.environ.get("CHAINRULE_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "chainrule")
-    return os.path.join(root, "llvm")
+    return os.path.join(_root(), "llvm")
 
 
 def memory_put(key, lib):
@@ -72,38 +85,60 @@ def clear_memory():
         _memory.clear()
 
 
-def _sha(path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
+def _warn_once(root: str, what: str):
+    if root not in _warned:
+        _warned.add(root)
+        warnings.warn(f"chainrule: the llvm compile cache {what}; compiling without it", RuntimeWarning, stacklevel=4)
+
+
+def _open(root: str, create: bool):
+    """(fd of the checked cache directory, HMAC key), or None: absent, or refused (warned once)."""
+    try:
+        fd = cachedir.open_dir(root, create)
+        if fd is None:
+            return None
+        try:
+            key = cachedir.secret(fd, root, create)
+        except BaseException:
+            os.close(fd)
+            raise
+    except cachedir.Refused as e:
+        _warn_once(root, f"is not used: {e}")
+        return None
+    except OSError as e:
+        if create:
+            _warn_once(root, f"in {root} cannot be set up ({e})")
+        return None
+    if key is None:
+        os.close(fd)
+        return None
+    return fd, key
 
 
 def disk_get(key):
-    """Path of a valid cached library, or None (missing or corrupted entries are None)."""
-    d = cache_dir()
-    so, meta = os.path.join(d, key + ".so"), os.path.join(d, key + ".json")
-    try:
-        with open(meta) as f:
-            info = json.load(f)
-        if info.get("format") != FORMAT or info.get("sha256") != _sha(so):
-            return None
-    except (OSError, ValueError, AttributeError):
+    """(library bytes, path) of a valid entry, or None (missing, refused or corrupted entries)."""
+    root = _root()
+    opened = _open(root, create=False)
+    if opened is None:
         return None
-    return so
-
-
-def _atomic_write(path, data: bytes):
-    d = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.basename(path)[-8:])
+    fd, secret = opened
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
+        meta = cachedir.read_file(fd, key + ".json", limit=1 << 16)
+        if meta is None:
+            return None
         try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+            info = json.loads(meta)
+            recorded, fmt = info.get("hmac"), info.get("format")
+        except (ValueError, AttributeError):
+            return None
+        if fmt != FORMAT:
+            return None
+        data = cachedir.read_file(fd, key + ".so")
+        if data is None or not cachedir.authentic(secret, key, data, recorded):
+            return None
+        return data, os.path.join(root, "llvm", key + ".so")
+    finally:
+        os.close(fd)
 
 
 @functools.lru_cache(maxsize=None)
@@ -153,68 +188,90 @@ def _libraries(obj: bytes) -> list:
     return [] if names is not None and names <= _LIBC else ["-lm"]
 
 
-def link_shared(obj: bytes, out_path: str):
-    """Link an object file into a shared library at out_path (via a temporary, then os.replace)."""
+def _full(text: str) -> bool:
+    return any(os.strerror(n) in text for n in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG))
+
+
+def link_bytes(obj: bytes) -> bytes:
+    """The shared library linked from object file `obj`, linked in a private temporary directory."""
     cmd = _linker()
     if cmd is None:
         raise RuntimeError("the llvm backend needs a linker (ld) or a C compiler driver (cc, gcc or clang) "
                            "to link shared libraries; none was found on PATH (set CC)")
-    d = os.path.dirname(out_path)
-    os.makedirs(d, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=d, prefix=".link-") as tmp:
-        o = os.path.join(tmp, "m.o")
-        so = os.path.join(tmp, "m.so")
-        with open(o, "wb") as f:
-            f.write(obj)
-        proc = subprocess.run(cmd + ["-o", so, o] + _libraries(obj), capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"linking the compiled module failed ({' '.join(cmd)}): {proc.stderr.strip()}")
-        os.replace(so, out_path)
+    hint = f" (the temporary directory {tempfile.gettempdir()} is full? set TMPDIR to one with room)"
+    try:
+        tmp = tempfile.mkdtemp(prefix="chainrule-link-")
+        try:
+            o, so = os.path.join(tmp, "m.o"), os.path.join(tmp, "m.so")
+            with open(o, "xb") as f:
+                f.write(obj)
+            proc = subprocess.run(cmd + ["-o", so, o] + _libraries(obj), capture_output=True, text=True)
+            if proc.returncode != 0:
+                err = proc.stderr.strip()
+                raise RuntimeError(f"linking the compiled module failed ({' '.join(cmd)}): {err}"
+                                   + (hint if _full(err) else ""))
+            with open(so, "rb") as f:
+                return f.read()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise RuntimeError(f"linking the compiled module failed: {e}{hint}") from e
+        raise
 
 
-def disk_put(key, obj: bytes) -> str:
-    d = cache_dir()
-    os.makedirs(d, exist_ok=True)
-    so = os.path.join(d, key + ".so")
-    link_shared(obj, so)
-    _atomic_write(os.path.join(d, key + ".json"),
-                  json.dumps({"format": FORMAT, "sha256": _sha(so)}).encode())
-    return so
+def link_shared(obj: bytes, out_path: str):
+    """Link an object file into a shared library at out_path (written with fileio.atomic_write)."""
+    atomic_write(out_path, link_bytes(obj), mode=0o755)
+
+
+def disk_put(key, library: bytes):
+    """Store a linked library; its path, or None when the cache cannot take it (warned once)."""
+    root = _root()
+    opened = _open(root, create=True)
+    if opened is None:
+        return None
+    fd, secret = opened
+    try:
+        meta = {"format": FORMAT, "sha256": hashlib.sha256(library).hexdigest(),
+                "hmac": cachedir.mac(secret, key, library)}
+        atomic_write(key + ".so", library, mode=0o644, dir_fd=fd)
+        atomic_write(key + ".json", json.dumps(meta).encode(), mode=0o644, dir_fd=fd)
+    except OSError as e:  # a full disk, a quota, no permission: only the cache is lost
+        _warn_once(root, f"in {root} cannot be written ({e})")
+        return None
+    finally:
+        os.close(fd)
+    return os.path.join(root, "llvm", key + ".so")
 
 
 def load_private(obj: bytes) -> ctypes.CDLL:
-    """Link and load `obj` outside the cache; the files are removed once loaded (the mapping stays)."""
-    with tempfile.TemporaryDirectory(prefix="chainrule-link-") as d:
-        path = os.path.join(d, "m.so")
-        link_shared(obj, path)
-        return ctypes.CDLL(path)
+    """Link and load `obj` outside the cache (nothing is left on disk)."""
+    return load_bytes(link_bytes(obj))
 
 
 def load_or_build(key: str, build, use_cache: bool = True):
     """(library, path or None, source) for `key`: from memory, from disk, or `build()`'s object code.
 
-    A disk entry that fails to load is rebuilt; an unwritable cache directory only costs the
-    disk cache (the library is then linked in a private temporary directory)."""
+    A disk entry that fails its check or to load is rebuilt; an untrusted or unwritable cache
+    directory only costs the disk cache (the library is then loaded from memory only)."""
     if use_cache:
         got = _memory.get(key)
         if got is not None:
             return got[0], got[1], "memory"
-        path = disk_get(key)
-        if path is not None:
+        found = disk_get(key)
+        if found is not None:
             try:
-                lib = ctypes.CDLL(path)
+                lib = load_bytes(found[0], f"chainrule-{key[:16]}")
             except OSError:
                 lib = None
             if lib is not None:
-                memory_put(key, (lib, path))
-                return lib, path, "disk"
-    obj = build()
+                memory_put(key, (lib, found[1]))
+                return lib, found[1], "disk"
+    library = link_bytes(build())
+    lib = load_bytes(library, f"chainrule-{key[:16]}")
+    path = None
     if use_cache:
-        try:
-            path = disk_put(key, obj)
-            lib = ctypes.CDLL(path)
-            memory_put(key, (lib, path))
-            return lib, path, "compiled"
-        except OSError:
-            pass
-    return load_private(obj), None, "compiled"
+        path = disk_put(key, library)
+        memory_put(key, (lib, path))
+    return lib, path, "compiled"

@@ -1,10 +1,12 @@
 """LLVM IR for a planned graph: one module, one entry point, one function per kernel.
 
-The entry point is `void chainrule_entry(ptr args, ptr results, ptr arena,
+The entry point is `i32 chainrule_entry(ptr args, ptr results, ptr arena,
 ptr runtime)`: `args`/`results` are arrays of data pointers, `arena` holds
 the planned intermediates and `runtime` is a table of function pointers the
 host fills in (GEMM), so the object code holds no absolute address and can be
-cached or exported as a shared library.
+cached or exported as a shared library. It returns 0, or 1 when a loop saw
+the interrupt flag (backends/interrupt.py) and the call stopped early: then
+the results are not written.
 
 Each kernel is an internal function whose buffer parameters are `noalias`
 (the planner guarantees that a kernel never writes a buffer it reads), so
@@ -19,18 +21,20 @@ import llvmlite.ir as ir
 
 from . import expressions as _expressions  # noqa: F401  (registers the index-mapping rules)
 from .control import emit_cond, emit_scan, emit_while
-from .emitter import Emitter, memcpy_fn, scalar_budget, split_extent
+from .emitter import INTERRUPT_SLOT, Emitter, memcpy_fn, scalar_budget, split_extent
 from .gemm import emit_dot
 from .kernels import emit_arg, emit_dus, emit_loop_kernel, emit_reduce, emit_scatter
-from .lltypes import I1, I8, I64, PTR, VOID, i64
+from .lltypes import I1, I8, I32, I64, PTR, VOID, i64
 from .plan import CONTROL_FLOW_OPS, Plan
+from ..interrupt import ACTIVE, FLAG, INTERRUPT_SLOT_NAME
 from ..threadpool import POOL_SLOT_NAME
-from .pool import POOL_SLOT, pool_run, pool_state
+from .pool import POOL_SLOT, _field, pool_run, pool_state
 
 ENTRY = "chainrule_entry"
 ENTRY_OBJECTS = "chainrule_entry_objects"
 DATA_OFFSET = 16  # offsetof(PyArrayObject_fields, data) on 64-bit CPython
-RUNTIME_SLOTS = ("sgemm", "dgemm", "blas_threads_local", POOL_SLOT_NAME)  # backends/threadpool.py's block or NULL
+# POOL_SLOT_NAME: backends/threadpool.py's block or NULL; INTERRUPT_SLOT_NAME: backends/interrupt.py's block or NULL
+RUNTIME_SLOTS = ("sgemm", "dgemm", "blas_threads_local", POOL_SLOT_NAME, INTERRUPT_SLOT_NAME)
 SPLIT_CHUNKS = 2  # ranges per thread a split loop kernel is cut into
 
 
@@ -41,6 +45,14 @@ KERNELS = {"loop": lambda em, k: emit_loop_kernel(em, k.roots), "reduce": emit_r
 
 
 assert RUNTIME_SLOTS.index(POOL_SLOT_NAME) == POOL_SLOT
+assert RUNTIME_SLOTS.index(INTERRUPT_SLOT_NAME) == INTERRUPT_SLOT
+
+
+def has_loops(plan: Plan) -> bool:
+    """Whether the plan runs a while or scan loop anywhere (its regions included): then it polls the
+    interrupt flag, and its top entry counts itself in the interrupt block's ACTIVE calls."""
+    return any(k.kind in ("while", "scan") or any(has_loops(p) for p in k.subplans)
+               for k in plan.kernels if k.kind in CONTROL_FLOW_OPS)
 
 
 class ModuleBuilder:
@@ -89,15 +101,33 @@ class ModuleBuilder:
     def sub_entry(self, plan: Plan, tag: str):
         sub = ModuleBuilder(plan, module=self.module, prefix=f"{self.prefix}{tag}_", threads=self.threads,
                             region=True)
-        return sub.entry_function(f"{self.prefix}{tag}_entry", full_results=True)
+        return sub.entry_function(f"{self.prefix}{tag}_entry", full_results=True, top=False)
 
-    def entry_function(self, fname: str, full_results: bool = False):
+    def entry_function(self, fname: str, full_results: bool = False, top: bool = True):
+        """i32 fname(args, results, arena, rt): 0, or 1 when interrupted (a control-flow kernel returned 1:
+        the kernels after it do not run). `top`: called from outside (not a region), so when the plan has
+        loops it counts itself in the interrupt block's ACTIVE calls while it runs."""
         plan = self.plan
-        entry = ir.Function(self.module, ir.FunctionType(VOID, [PTR, PTR, PTR, PTR]), fname)
+        entry = ir.Function(self.module, ir.FunctionType(I32, [PTR, PTR, PTR, PTR]), fname)
         if full_results:
             entry.linkage = "internal"
         args, results, arena, rt = entry.args
         b = ir.IRBuilder(entry.append_basic_block("entry"))
+        bail = None
+        block = None
+        if top and has_loops(plan):
+            block = b.load(b.gep(rt, [i64(INTERRUPT_SLOT)], inbounds=True, source_etype=PTR), typ=PTR)
+            counted = b.icmp_unsigned("!=", b.ptrtoint(block, I64), i64(0))
+            with b.if_then(counted):
+                b.atomic_rmw("add", _field(b, block, ACTIVE, I64), i64(1), "monotonic")
+
+        def leave(status):
+            if block is not None:
+                with b.if_then(counted):
+                    old = b.atomic_rmw("sub", _field(b, block, ACTIVE, I64), i64(1), "monotonic")
+                    with b.if_then(b.icmp_unsigned("==", old, i64(1))):  # the last one out clears the flag
+                        b.store_atomic(ir.Constant(I32, 0), _field(b, block, FLAG, I32), "monotonic", 4)
+            b.ret(ir.Constant(I32, status))
         native_index = [j for j, info in enumerate(plan.results) if info[0] == "native"]
         cache = {}
 
@@ -122,17 +152,30 @@ class ModuleBuilder:
 
         extents = [split_extent(plan, k) if self.threads > 1 else 0 for k in plan.kernels]
         for n, ker in enumerate(plan.kernels):
-            buffers = list(ker.roots) + [v for v in ker.reads if all(v is not r for r in ker.roots)]
+            # a donated parameter written by one of the roots is read through that root's pointer
+            # (one noalias pointer for both; see plan._donations for why that is safe)
+            alias = {id(plan.donated[id(r)]): r for r in ker.roots if id(r) in plan.donated}
+            buffers = list(ker.roots) + [v for v in ker.reads if all(v is not r for r in ker.roots)
+                                         and id(v) not in alias]
             want_rt = ker.kind == "dot_general" or ker.kind in CONTROL_FLOW_OPS
             want_scratch = ker.kind in CONTROL_FLOW_OPS
             em = Emitter(self, f"{self.prefix}k{n}_{ker.kind}", buffers, want_rt, want_scratch,
-                         ranged=bool(extents[n]))
+                         ranged=bool(extents[n]), status=want_scratch)
+            for pid, r in alias.items():
+                em.ptr[pid] = em.ptr[id(r)]
             KERNELS[ker.kind](em, ker)
             em.finish()
             call_args = [pointer(id(v)) for v in buffers] + ([rt] if want_rt else []) + (
                 [pointer(id(ker))] if want_scratch else [])
             if extents[n]:
                 self._split_call(b, em.fn, call_args, extents[n], rt)
+            elif want_scratch:  # a control-flow kernel: its status
+                st = b.call(self.kernels.once(em.fn), call_args)
+                if bail is None:
+                    bail = entry.append_basic_block("interrupted")
+                go_on = entry.append_basic_block("go_on")
+                b.cbranch(b.icmp_unsigned("!=", st, ir.Constant(I32, 0)), bail, go_on)
+                b.position_at_end(go_on)
             else:
                 b.call(self.kernels.once(em.fn), call_args)
         if full_results:
@@ -151,7 +194,10 @@ class ModuleBuilder:
                     # a scan passes a stacked carry's slice as both (control.py): nothing to copy
                     with b.if_then(b.icmp_unsigned("!=", b.ptrtoint(dst, I64), b.ptrtoint(src, I64))):
                         b.call(memcpy_fn(self.module), [dst, src, i64(t.nbytes), ir.Constant(I1, 0)])
-        b.ret_void()
+        leave(0)
+        if bail is not None:
+            b.position_at_end(bail)
+            leave(1)
         return entry
 
     def _split_call(self, b, fn, args, extent, rt):
@@ -160,8 +206,10 @@ class ModuleBuilder:
         n = min(SPLIT_CHUNKS * self.threads, extent)
         slots = [b.ptrtoint(a, I64) if isinstance(a.type, ir.PointerType) else a for a in args]
         slots += [i64(extent), i64(n)]
-        assert b.block is b.function.entry_basic_block  # entry functions are straight-line: a static alloca
-        arr = b.alloca(ir.ArrayType(I64, len(slots)))
+        ab = ir.IRBuilder()
+        ab.position_at_start(b.function.entry_basic_block)  # a static alloca (entry functions branch on status)
+        arr = ab.alloca(ir.ArrayType(I64, len(slots)))
+        b.position_at_end(b.block)  # llvmlite builders keep an index into the block: ab's insert moved it
         for k, v in enumerate(slots):
             b.store(v, b.gep(arr, [i64(0), i64(k)], inbounds=True))
         b.call(pool_run(self.module), [pool_state(b, rt), self._chunk_fn(fn, len(args)), b.bitcast(arr, PTR), i64(n),
@@ -194,7 +242,7 @@ class ModuleBuilder:
         plan = self.plan
         nargs = len(plan.graph.params)
         nres = sum(1 for r in plan.results if r[0] == "native")
-        fn = ir.Function(self.module, ir.FunctionType(VOID, [PTR]), ENTRY_OBJECTS)
+        fn = ir.Function(self.module, ir.FunctionType(I32, [PTR]), ENTRY_OBJECTS)
         (state,) = fn.args
         b = ir.IRBuilder(fn.append_basic_block("entry"))
         aobj, robj, arena, rt = [b.load(b.gep(state, [i64(k)], inbounds=True, source_etype=PTR), typ=PTR)
@@ -208,8 +256,7 @@ class ModuleBuilder:
                 slot = b.gep(arr, [i64(0), i64(i)], inbounds=True)
                 b.store(data, b.bitcast(slot, PTR))
             tables.append(arr)
-        b.call(entry, [b.bitcast(tables[0], PTR), b.bitcast(tables[1], PTR), arena, rt])
-        b.ret_void()
+        b.ret(b.call(entry, [b.bitcast(tables[0], PTR), b.bitcast(tables[1], PTR), arena, rt]))
 
 
 class KernelTable:

@@ -5,6 +5,11 @@ Each region is compiled as an internal function with the entry's signature
 arena scratch and swap them each iteration, so a body never reads the buffer
 it writes; a scan carry that the body also stacks as an output lives in that
 output's slices instead (`_stacked_carries`).
+
+Control-flow kernels and region entries return a status (0 done, 1 interrupted):
+each iteration of a while or scan loop polls the interrupt flag
+(backends/interrupt.py) once, and a set flag or an interrupted region ends the
+kernel at once, passing the status up to the entry point.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import llvmlite.ir as ir
 
 from .emitter import Emitter, Index, byte_offset
-from .lltypes import I1, I8, i64
+from .lltypes import I1, I8, I32, i64
 from .plan import ALIGN, pad
 
 
@@ -42,9 +47,15 @@ def emit_cond(em: Emitter, kernel):
     if node.op.name == "cond":
         with b.if_else(x) as (then, otherwise):
             with then:
-                b.call(fns[0], [argv, resv, sub, em.rt])
+                st1 = b.call(fns[0], [argv, resv, sub, em.rt])
+                then_end = b.block
             with otherwise:
-                b.call(fns[1], [argv, resv, sub, em.rt])
+                st0 = b.call(fns[1], [argv, resv, sub, em.rt])
+                else_end = b.block
+        st = b.phi(I32)
+        st.add_incoming(st1, then_end)
+        st.add_incoming(st0, else_end)
+        em.bail_on_status(st)
         return
     n = len(fns)
     done = em.fn.append_basic_block("case_done")
@@ -52,11 +63,16 @@ def emit_cond(em: Emitter, kernel):
     sw = b.switch(x, blocks[-1])
     for k in range(n - 1):
         sw.add_case(ir.Constant(x.type, k), blocks[k])
+    sts = []
     for k, blk in enumerate(blocks):
         b.position_at_end(blk)
-        b.call(fns[k], [argv, resv, sub, em.rt])
+        sts.append((b.call(fns[k], [argv, resv, sub, em.rt]), b.block))
         b.branch(done)
     b.position_at_end(done)
+    st = b.phi(I32)
+    for v, blk in sts:
+        st.add_incoming(v, blk)
+    em.bail_on_status(st)
 
 
 def _carry_slots(em, types):
@@ -85,13 +101,14 @@ def emit_while(em: Emitter, kernel):
     done = em.fn.append_basic_block("while_done")
     b.branch(head)
     b.position_at_end(head)
+    em.poll_interrupt()
     ph = b.load(phase)
     cur = b.select(ph, tabB, tabA)
-    b.call(cond_fn, [cur, predv, sub, em.rt])
+    em.bail_on_status(b.call(cond_fn, [cur, predv, sub, em.rt]))
     go = b.icmp_unsigned("!=", b.load(pred, typ=I8), ir.Constant(I8, 0))
     b.cbranch(go, body, done)
     b.position_at_end(body)
-    b.call(body_fn, [cur, b.select(ph, tabA, tabB), sub, em.rt])
+    em.bail_on_status(b.call(body_fn, [cur, b.select(ph, tabA, tabB), sub, em.rt]))
     b.store(b.not_(ph), phase)
     b.branch(head)
     b.position_at_end(done)
@@ -138,6 +155,7 @@ def emit_scan(em: Emitter, kernel):
         em.memcpy(first, em.ptr[id(v)], v.type.nbytes)
     phase = em.alloca(I1, ir.Constant(I1, 0))
     with em.loop(length) as step:
+        em.poll_interrupt()
         i = b.sub(i64(length - 1), step) if rev else step
         ph = b.load(phase)
         cur = [b.select(ph, y_, x_) for x_, y_ in zip(A, B)]
@@ -151,7 +169,7 @@ def emit_scan(em: Emitter, kernel):
         xsl = [byte_offset(b, em.ptr[id(x)], b.mul(i, i64(x.type.nbytes // max(length, 1)))) for x in xs]
         argv = em.ptr_array([em.ptr[id(c)] for c in consts] + cur + xsl)
         resv = em.ptr_array(nxt + ysl)
-        b.call(body_fn, [argv, resv, sub, em.rt])
+        em.bail_on_status(b.call(body_fn, [argv, resv, sub, em.rt]))
         b.store(b.not_(ph), phase)
     ph = b.load(phase)
     for k, (r, a_, b_) in enumerate(zip(carry_out, A, B)):

@@ -15,10 +15,12 @@ from contextlib import ExitStack, contextmanager
 
 import llvmlite.ir as ir
 
-from .lltypes import I1, I8, I64, PTR, VOID, i64, mem_type
+from ...ir import RuleTable
+from .lltypes import I1, I8, I32, I64, PTR, VOID, i64, mem_type
 from .scalar import apply_scalar
 
-EXPR = {}  # op name -> rule(emitter, node, operands, index) -> value; filled by expressions.py
+# op name -> rule(emitter, node, operands, index) -> value; filled by expressions.py
+EXPR = RuleTable("llvm index expressions", covers=None)
 
 
 def _strides(shape):
@@ -76,11 +78,13 @@ class Emitter:
     """Builds one kernel function."""
 
     def __init__(self, mb: "ModuleBuilder", name: str, buffers: list, want_rt: bool, want_scratch: bool = False,
-                 ranged: bool = False):
+                 ranged: bool = False, status: bool = False):
         self.mb, self.plan = mb, mb.plan
         self.tag = name
         params = [PTR] * (len(buffers) + (1 if want_rt else 0) + (1 if want_scratch else 0)) + [I64] * (2 * ranged)
-        fn = ir.Function(mb.module, ir.FunctionType(VOID, params), name)
+        # status: the kernel returns i32, 0 when done, 1 when interrupted (control-flow kernels; see `bail_if`)
+        self.status = status
+        fn = ir.Function(mb.module, ir.FunctionType(I32 if status else VOID, params), name)
         fn.linkage = "internal"
         for a in fn.args[:len(buffers)]:
             a.add_attribute("noalias")
@@ -97,10 +101,40 @@ class Emitter:
         self.memo = [{}]
         self.keep = []
         self.trips = []  # trip counts of the enclosing loops (None: known only at run time)
+        self._bail = None
+        self._flag = None
 
     def finish(self):
-        self.b.ret_void()
+        if self.status:
+            self.b.ret(ir.Constant(I32, 0))
+        else:
+            self.b.ret_void()
         ir.IRBuilder(self.entry_block).branch(self.body_block)
+
+    # -- interrupts (backends/interrupt.py)
+    def bail_if(self, cond):
+        """Return status 1 from this kernel when `cond` (i1) holds; the builder continues on the other path."""
+        if self._bail is None:
+            self._bail = self.fn.append_basic_block("interrupted")
+            ir.IRBuilder(self._bail).ret(ir.Constant(I32, 1))
+        cont = self.fn.append_basic_block("go_on")
+        self.b.cbranch(cond, self._bail, cont)
+        self.b.position_at_end(cont)
+
+    def bail_on_status(self, st):
+        """Pass on a nonzero status returned by a region's entry."""
+        self.bail_if(self.b.icmp_unsigned("!=", st, ir.Constant(I32, 0)))
+
+    def poll_interrupt(self):
+        """Once per loop iteration: one relaxed atomic load of the interrupt flag; return status 1 when it is
+        set. The flag's address comes from the runtime table (NULL there: a zero constant is polled instead)."""
+        if self._flag is None:
+            eb = ir.IRBuilder(self.entry_block)
+            p = eb.load(eb.gep(self.rt, [i64(INTERRUPT_SLOT)], inbounds=True, source_etype=PTR), typ=PTR)
+            null = eb.icmp_unsigned("==", eb.ptrtoint(p, I64), i64(0))
+            self._flag = eb.select(null, never_flag(self.mb.module), p)
+        v = self.b.load_atomic(self._flag, "monotonic", 4, typ=I32)
+        self.bail_if(self.b.icmp_unsigned("!=", v, ir.Constant(I32, 0)))
 
     # -- memory
     def alloca(self, ty, init=None):
@@ -337,6 +371,21 @@ def no_vectorize(module):
         md.operands = (md, hint)  # a loop id refers to itself first
         module.__dict__["_chainrule_no_vectorize"] = md
     return md
+
+
+INTERRUPT_SLOT = 4  # index of backends/interrupt.py's INTERRUPT_SLOT_NAME in codegen.RUNTIME_SLOTS
+
+
+def never_flag(module):
+    """A constant zero i32: the interrupt flag polled when the runtime table has none (C callers)."""
+    g = module.globals.get("chainrule_no_interrupt")
+    if g is None:
+        g = ir.GlobalVariable(module, I32, "chainrule_no_interrupt")
+        g.linkage = "private"
+        g.global_constant = True
+        g.initializer = ir.Constant(I32, 0)
+        g.align = 4
+    return g
 
 
 def memcpy_fn(module):

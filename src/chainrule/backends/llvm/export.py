@@ -6,9 +6,11 @@ pointers that NumPy's wheel supplies. An exported library has to serve two
 callers that have neither: a Python process that loads it without llvmlite,
 and a C program. So the module built here holds, beside the planned kernels:
 
-- `<sym>_call(inputs, outputs, arena, runtime)`: every result written
+- `int <sym>_call(inputs, outputs, arena, runtime)`: every result written
   (results that are parameters, constants or duplicates are copied in
-  natively); `runtime` may be NULL, which selects the built-in GEMM.
+  natively); `runtime` may be NULL, which selects the built-in GEMM. Returns
+  0, or 1 when the runtime table's interrupt flag stopped a loop
+  (backends/interrupt.py; the built-in table has none, so C callers get 0).
 - `int <sym>_with_workspace(inputs, outputs, workspace)`: the C ABI with a
   caller-provided workspace of `<sym>_workspace_size()` bytes (any alignment).
 - `int <sym>(inputs, outputs)`: the C ABI that mallocs its own workspace per
@@ -29,16 +31,14 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
 
 import llvmlite.ir as ir
 
 from ...ir import Graph
 from . import cache as _cache
 from .blocked_gemm import blocked_gemm, vector_bytes
-from .codegen import RUNTIME_SLOTS, ModuleBuilder
-from .emitter import no_vectorize
+from .codegen import RUNTIME_SLOTS, ModuleBuilder, has_loops
+from .emitter import INTERRUPT_SLOT, no_vectorize
 from .lltypes import F32, F64, I32, I64, PTR, VOID, i64
 from .plan import Unsupported, make_plan
 from .target import compile_ir, host
@@ -165,14 +165,13 @@ def _wrappers(module: ir.Module, full: ir.Function, sym: str, arena_size: int, v
     rt_table = _runtime_global(module, sym, vbytes)
     ws_size = arena_size + WORKSPACE_ALIGN if arena_size else 0
 
-    # void <sym>_call(in, out, arena, rt): rt == NULL selects the built-in table
-    call = ir.Function(module, ir.FunctionType(VOID, [PTR, PTR, PTR, PTR]), f"{sym}_call")
+    # int <sym>_call(in, out, arena, rt): rt == NULL selects the built-in table; 1: interrupted
+    call = ir.Function(module, ir.FunctionType(I32, [PTR, PTR, PTR, PTR]), f"{sym}_call")
     inp, out, arena, rt = call.args
     b = ir.IRBuilder(call.append_basic_block("entry"))
     is_null = b.icmp_unsigned("==", b.ptrtoint(rt, I64), i64(0))
     table = b.select(is_null, b.bitcast(rt_table, PTR), rt)
-    b.call(full, [inp, out, arena, table])
-    b.ret_void()
+    b.ret(b.call(full, [inp, out, arena, table]))
 
     # size_t <sym>_workspace_size(void)
     size_fn = ir.Function(module, ir.FunctionType(I64, []), f"{sym}_workspace_size")
@@ -185,7 +184,7 @@ def _wrappers(module: ir.Module, full: ir.Function, sym: str, arena_size: int, v
     b = ir.IRBuilder(with_ws.append_basic_block("entry"))
     addr = b.ptrtoint(ws, I64)
     aligned = b.and_(b.add(addr, i64(WORKSPACE_ALIGN - 1)), i64(-WORKSPACE_ALIGN))
-    b.call(full, [inp, out, b.inttoptr(aligned, PTR), b.bitcast(rt_table, PTR)])
+    b.call(full, [inp, out, b.inttoptr(aligned, PTR), b.bitcast(rt_table, PTR)])  # no interrupt slot: 0
     b.ret(ir.Constant(I32, 0))
 
     # int <sym>(in, out): malloc'd workspace per call, so concurrent calls share nothing
@@ -205,14 +204,18 @@ def _wrappers(module: ir.Module, full: ir.Function, sym: str, arena_size: int, v
     b.ret(rc)
 
 
-def module_text(graph: Graph, symbol: str, threads: int = 1, vbytes: int = 16):
+def module_text(graph: Graph, symbol: str, threads: int = 1, vbytes: int = 16, slots: list | None = None):
     """(LLVM IR text, arena size) of the exported module of `graph`; vbytes: the SIMD register
-    width of the target, which sizes the built-in GEMM's register tile."""
+    width of the target, which sizes the built-in GEMM's register tile. `slots`, if given, gets the
+    runtime-table slots the library reads: the interrupt flag's only when it has loops, so a
+    loader arms no SIGINT handler for a library that never polls it (backends/interrupt.py)."""
     try:
         plan = make_plan(graph)
     except Unsupported as e:
         raise NotImplementedError(str(e)) from None
     mb = ModuleBuilder(plan, symbol, threads=threads)
+    if slots is not None:
+        slots.extend(RUNTIME_SLOTS if has_loops(plan) else RUNTIME_SLOTS[:INTERRUPT_SLOT])
     full = mb.entry_function(f"{symbol}_full", full_results=True)
     _wrappers(mb.module, full, symbol, plan.arena_size, vbytes)
     return mb._fill_blobs(str(mb.module)), plan.arena_size
@@ -237,23 +240,17 @@ def build_native(graph: Graph, symbol: str | None = None, opt_level: int = 2, th
     else:
         features = ""
         vbytes = vector_bytes(cpu, features)
-    text, arena_size = module_text(graph, symbol, threads, vbytes)
+    slots = []
+    text, arena_size = module_text(graph, symbol, threads, vbytes, slots)
     obj = compile_ir(text, opt_level, cpu, features)
     info = {"triple": h["triple"], "cpu": cpu, "features": features, "llvm": h["llvm"],
-            "llvmlite": h["llvmlite"], "opt_level": opt_level, "threads": threads}
+            "llvmlite": h["llvmlite"], "opt_level": opt_level, "threads": threads, "runtime_slots": slots}
     linker = _linker_name()
     if linker is None:
         info["note"] = ("no linker (ld) or C compiler was found: the payload is object code, loaded through "
                         "llvmlite at load time, and cannot be called from C")
         return NativePayload(obj, "object", symbol, arena_size, info)
-    d = tempfile.mkdtemp(prefix="chainrule-export-")
-    try:
-        path = os.path.join(d, symbol + ".so")
-        _cache.link_shared(obj, path)
-        with open(path, "rb") as f:
-            data = f.read()
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+    data = _cache.link_bytes(obj)
     info["linker"] = linker
     return NativePayload(data, "shared-library", symbol, arena_size, info)
 

@@ -16,10 +16,7 @@ from .scalar import apply_scalar
 
 
 def expr(name):
-    def deco(fn):
-        EXPR[name] = fn
-        return fn
-    return deco
+    return EXPR.register(name)
 
 
 @expr("constant")

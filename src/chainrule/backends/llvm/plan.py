@@ -15,19 +15,23 @@ Three decisions are made here, before any LLVM IR exists:
 3. *Buffers.* Materialized intermediates live in one arena; offsets are
    assigned first-fit from liveness, so a buffer's bytes are reused once its
    last reader has run. Parameters and results are the caller's arrays.
+4. *Donation.* A result may be written into a donated parameter's array
+   (`make_plan(graph, donate=...)`, see `_donations`): when it has the
+   parameter's type, its loop kernel reads the parameter only elementwise
+   (at the index it writes) and no later kernel reads the parameter.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ...ir import Graph, Node, Value, get_op
+from ...ir import Graph, Node, Value, get_op, op_names, ops_with
 from ...ir.attrs import Attrs
 
-CONTROL_FLOW_OPS = {"cond", "case", "while", "scan"}
-KERNEL_OPS = {"reduce", "argmax", "argmin", "dot_general", "scatter", "dynamic_update_slice"} | CONTROL_FLOW_OPS
+CONTROL_FLOW_OPS = op_names("cond", "case", "while", "scan")
+KERNEL_OPS = op_names("reduce", "argmax", "argmin", "dot_general", "scatter", "dynamic_update_slice") | CONTROL_FLOW_OPS
 # Ops that read their operands from memory, so the operands get buffers.
-BUFFER_CONSUMERS = {"dot_general"} | CONTROL_FLOW_OPS
+BUFFER_CONSUMERS = op_names("dot_general") | CONTROL_FLOW_OPS
 INDEX_OPS = {"broadcast_in_dim", "transpose", "slice", "reverse", "pad", "concatenate", "iota",
              "gather", "dynamic_slice"}
 # Ops whose operand at a position is read at most once per result element.
@@ -39,7 +43,7 @@ FREE_OPS = {"broadcast_in_dim", "reshape", "transpose", "slice", "reverse", "con
 ALIGN = 64
 MAX_INLINE_DEPTH = 64
 # Region ops opened into the schedule: what runs is their first region.
-INLINED_REGION_OPS = {"fusion", "custom_jvp_call", "custom_vjp_call", "remat", "call"}
+INLINED_REGION_OPS = ops_with("call_like")  # their region is opened into the caller's schedule
 
 
 class Unsupported(NotImplementedError):
@@ -69,6 +73,12 @@ class Plan:
     results: list                  # per graph result: ("native", j) | ("param", i) | ("const", arr) | ("dup", k)
     globals: list                  # constant arrays embedded in the module
     values: dict                   # id(value) -> value (keeps ids meaningful)
+    donated: dict = field(default_factory=dict)  # id(result value) -> the donated param it is written into
+
+    @property
+    def donated_params(self) -> list:
+        """Indices of the parameters some result is written into."""
+        return [p.index for p in self.donated.values()]
 
     def is_inline(self, v) -> bool:
         return self.kind.get(id(v)) == "inline"
@@ -189,7 +199,8 @@ def _fold_transposed_dots(order, operands, results):
     return [replaced.get(n, n) for n in order if n not in dropped]
 
 
-def make_plan(graph: Graph) -> Plan:
+def make_plan(graph: Graph, donate=()) -> Plan:
+    """The plan of `graph`; `donate`: indices of parameters whose arrays results may be written into."""
     order0, operands, results, group = flatten(graph)
     order0 = _fold_transposed_dots(order0, operands, results)
     # dot operands in a layout GEMM cannot read get an explicit transpose first
@@ -333,6 +344,8 @@ def make_plan(graph: Graph) -> Plan:
         if inside:
             grouped[key] = k
 
+    donated = _donations(graph, kernels, kind, operands, results, leaves, donate)
+
     # storage: params, results, globals, arena
     storage: dict = {}
     for i, p in enumerate(graph.params):
@@ -344,6 +357,9 @@ def make_plan(graph: Graph) -> Plan:
         k = kind.get(id(r))
         if id(r) in seen_res:
             res_info.append(("dup", seen_res[id(r)]))
+        elif id(r) in donated:
+            storage[id(r)] = ("arg", donated[id(r)].index)
+            res_info.append(("donated", donated[id(r)].index))
         elif k == "param":
             res_info.append(("param", r.index))
         elif k == "global":
@@ -361,7 +377,58 @@ def make_plan(graph: Graph) -> Plan:
                 globals_.append(node.attrs["value"].array)
 
     arena = _plan_arena(kernels, storage)
-    return Plan(graph, order, operands, kind, kernels, storage, arena, res_info, globals_, values)
+    return Plan(graph, order, operands, kind, kernels, storage, arena, res_info, globals_, values, donated)
+
+
+def _donations(graph, kernels, kind, operands, results, leaves, donate) -> dict:
+    """id(result) -> donated parameter to write it into. Safe when the result's kernel is an
+    elementwise loop that reads the parameter only at the index it writes (through elementwise ops
+    of the same shape), its other roots do not read the parameter, no later kernel reads it, and
+    the parameter is not itself returned (its value must survive the call)."""
+    if not donate:
+        return {}
+    params = graph.params
+    returned = {id(r) for r in results if kind.get(id(r)) == "param"}
+    result_ids = {id(r) for r in results}
+    out: dict = {}
+    taken: set = set()
+
+    def reads_p(v, p) -> bool:  # whether computing `v` in its loop reads `p`
+        return any(leaf is p for o in operands[v.node] for leaf in leaves(o))
+
+    def identity_reads(v, p, top=False) -> bool:
+        """Whether every read of `p` in computing `v` (a kernel root when `top`, else an inline value)
+        is at `v`'s own index."""
+        if v is p or (not top and kind.get(id(v)) != "inline"):
+            return True
+        node = v.node
+        elementwise = node.op.elementwise or node.op.name in ("convert", "stop_gradient")
+        for o in operands[node]:
+            if not any(leaf is p for leaf in leaves(o)):
+                continue
+            if not elementwise or o.type.shape != v.type.shape or not identity_reads(o, p):
+                return False
+        return True
+
+    for n, k in enumerate(kernels):
+        if k.kind != "loop":
+            continue
+        for r in k.roots:
+            if id(r) not in result_ids or id(r) in out:
+                continue
+            for i in donate:
+                p = params[i]
+                if i in taken or id(p) in returned or p.type != r.type or not any(x is p for x in k.reads):
+                    continue
+                if any(any(x is p for x in later.reads) for later in kernels[n + 1:]):
+                    continue
+                if any(reads_p(o, p) for o in k.roots if o is not r):
+                    continue
+                if identity_reads(r, p, top=True):
+                    out[id(r)] = p
+                    taken.add(i)
+                    break
+    return out
 
 
 def _with_canonical_dot(node, operands, moved):

@@ -4,6 +4,10 @@ A call checks its arguments, allocates the results with NumPy, and crosses
 into native code once through ctypes (which releases the GIL). Each thread
 gets its own arena and pointer arrays, so one compiled function may be
 called from many threads at once.
+
+A graph with while/scan loops polls the interrupt flag (backends/interrupt.py):
+before each call the native SIGINT handler is (re)armed if needed, and a call
+that returns status 1 raises KeyboardInterrupt (its results were not written).
 """
 
 from __future__ import annotations
@@ -14,14 +18,17 @@ import threading
 
 import numpy as np
 
+from .. import interrupt as _interrupt
 from ..blas import numpy_openblas
+from ..interrupt import INTERRUPT_SLOT_NAME, interrupt_state
 from ..threadpool import POOL_SLOT_NAME, pool_state
 from ..common import ARRAY_DATA_OFFSET, Executable, array_data_offset_holds, check_arguments, data_pointer
-from .codegen import DATA_OFFSET, ENTRY, ENTRY_OBJECTS, RUNTIME_SLOTS
+from .codegen import DATA_OFFSET, ENTRY, ENTRY_OBJECTS, RUNTIME_SLOTS, has_loops
 
-_ENTRY_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
-_OBJ_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
-_OBJ_TYPE_GIL = ctypes.PYFUNCTYPE(None, ctypes.c_void_p)
+# the entries return 0, or 1 when interrupted (codegen.py)
+_ENTRY_TYPE = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+_OBJ_TYPE = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
+_OBJ_TYPE_GIL = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
 SMALL_BYTES = 1 << 16
 
 
@@ -42,7 +49,7 @@ def _openblas():
 def runtime_table():
     """The function-pointer table every module receives (see codegen.RUNTIME_SLOTS)."""
     lib, found = _openblas()
-    found = dict(found, **{POOL_SLOT_NAME: pool_state()})
+    found = dict(found, **{POOL_SLOT_NAME: pool_state(), INTERRUPT_SLOT_NAME: interrupt_state()})
     table = (ctypes.c_void_p * len(RUNTIME_SLOTS))()
     for i, slot in enumerate(RUNTIME_SLOTS):
         table[i] = found.get(slot) or 0
@@ -85,9 +92,14 @@ class LLVMExecutable(Executable):
         self._native = [(r.type.shape, r.type.dtype.np) for r, info in zip(graph.results, plan.results)
                         if info[0] == "native"]
         self._all_native = all(info[0] == "native" for info in plan.results)
+        self.donated = sorted(plan.donated_params)  # parameters results are written into (see run)
         self._tls = threading.local()
         self._fast = self._fn_obj is not None and self._all_native
         self.arena_size = plan.arena_size
+        # loops poll the interrupt flag: arm the SIGINT handler before each call (cheap when armed)
+        self._arm = _interrupt.arm if has_loops(plan) else None
+        if self._arm is not None:
+            self._arm()
 
     def _state(self):
         tls = self._tls
@@ -118,7 +130,10 @@ class LLVMExecutable(Executable):
         resv = st[1]
         for j, o in enumerate(outs):
             resv[j] = id(o)
-        self._fn_obj(st[7])
+        if self._arm is not None:
+            self._arm()
+        if self._fn_obj(st[7]):
+            _interrupt.interrupted()
         return outs
 
     def fast_caller(self, scalar_dtypes, single, slow):
@@ -132,7 +147,7 @@ class LLVMExecutable(Executable):
         if not self._fast:
             return None
         env = {"tls": self._tls, "state": self._state, "fn": self._fn_obj, "slow": slow,
-               "asarray": np.asarray, "empty": np.empty}
+               "asarray": np.asarray, "empty": np.empty, "arm": self._arm, "interrupted": _interrupt.interrupted}
         n = len(scalar_dtypes)
         lines = ["def call(args):"]
         if n:
@@ -149,22 +164,39 @@ class LLVMExecutable(Executable):
         for j, (shape, dt) in enumerate(self._native):
             env[f"shape{j}"], env[f"odt{j}"] = shape, dt
             lines += [f"    o{j} = empty(shape{j}, odt{j})", f"    resv[{j}] = id(o{j})"]
-        lines.append("    fn(st[7])")
+        if self._arm is not None:
+            lines.append("    arm()")
+        lines += ["    if fn(st[7]):", "        interrupted()"]
         outs = [f"o{j}" for j in range(len(self._native))]
         lines.append(f"    return {outs[0] if single else '[' + ', '.join(outs) + ']'}")
         exec("\n".join(lines), env)  # noqa: S102 - generated from shapes and indices only
         return env["call"]
 
+    def _own_donated(self, args):
+        """Donated arguments are written into: one that is read-only, or whose memory another argument
+        shares (the same array passed twice, a view), is copied first so that nothing else changes."""
+        for i in self.donated:
+            a = args[i]
+            if not a.flags.writeable or any(j != i and isinstance(b, np.ndarray) and np.may_share_memory(a, b)
+                                            for j, b in enumerate(args)):
+                args[i] = np.array(a, copy=True)
+        return args
+
     def run(self, args, runtime_table=None):
         """Checked arrays in, results out. `runtime_table`: the address of another runtime table
         (tests pass one with NULL slots, e.g. no thread pool)."""
         argv, resv, _arena, arena_ptr, pa, pr = self._state()[:6]
+        if self.donated:
+            args = self._own_donated(list(args))
         for i, a in enumerate(args):
             argv[i] = data_pointer(a)
         outs = [np.empty(shape, dt) for shape, dt in self._native]
         for j, o in enumerate(outs):
             resv[j] = data_pointer(o)
-        self._fn(pa, pr, arena_ptr, self._rt if runtime_table is None else runtime_table)
+        if self._arm is not None:
+            self._arm()
+        if self._fn(pa, pr, arena_ptr, self._rt if runtime_table is None else runtime_table):
+            _interrupt.interrupted()
         if self._all_native:
             return outs
         final = []
@@ -174,6 +206,8 @@ class LLVMExecutable(Executable):
                 final.append(outs[k])
             elif tag == "param":
                 final.append(np.array(args[k], copy=True))
+            elif tag == "donated":  # written into the donated argument's array: that array is the result
+                final.append(args[k])
             elif tag == "const":
                 final.append(np.array(k, copy=True))
             else:

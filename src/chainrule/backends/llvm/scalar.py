@@ -11,18 +11,12 @@ from __future__ import annotations
 
 import llvmlite.ir as ir
 
+from ...ir import RuleTable
 from . import mathlib
 from .lltypes import I1, const, reg_type
 
-SCALAR = {}
-
-
-def rule(*names):
-    def deco(fn):
-        for n in names:
-            SCALAR[n] = fn
-        return fn
-    return deco
+SCALAR = RuleTable("llvm scalar (elementwise)", covers=lambda op: op.elementwise)
+rule = SCALAR.register
 
 
 def _fm(b, dt):

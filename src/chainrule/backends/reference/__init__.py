@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from ..common import Executable
 from . import control_flow as _control_flow  # noqa: F401  (registers cond, case, while, scan)
-from . import remat as _remat  # noqa: F401  (registers remat)
 from .interpreter import UnsupportedOpError, evaluate, evaluate_op
 from .rules import RULES
 

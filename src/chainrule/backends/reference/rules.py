@@ -12,15 +12,10 @@ import math
 
 import numpy as np
 
-RULES = {}
+from ...ir import RuleTable, ops_with
 
-
-def rule(*names):
-    def deco(fn):
-        for n in names:
-            RULES[n] = fn
-        return fn
-    return deco
+RULES = RuleTable("reference evaluation", doc="what every op computes: the oracle of every test")
+rule = RULES.register
 
 
 def _np(t):
@@ -91,16 +86,12 @@ def _stop_gradient(args, attrs, out, regions):
     return (args[0].copy(),)
 
 
-@rule("fusion")
-def _fusion(args, attrs, out, regions):
+@rule(*sorted(ops_with("call_like")))
+def _call(args, attrs, out, regions):
+    """fusion, remat, custom_jvp_call, custom_vjp_call: region 0 applied to the operands (a custom
+    rule or a checkpoint policy changes what autodiff does, never a value)."""
     from .interpreter import evaluate
-    return tuple(evaluate(regions[0], args))
-
-
-@rule("custom_jvp_call", "custom_vjp_call")
-def _custom_call(args, attrs, out, regions):
-    from .interpreter import evaluate
-    return tuple(evaluate(regions[0], args))
+    return tuple(evaluate(regions[0], list(args)))
 
 
 @rule("custom_vjp_lin")

@@ -24,11 +24,16 @@ from __future__ import annotations
 
 import math
 
+from ...ir import RuleTable
 from .errors import NonDifferentiableError
 
-JVP_RULES = {}
+# Ops replaced by their expansion when a tangent reaches them (fusion, remat, scan, custom_vjp_call):
+# EXPANSIONS[op](e, node, xs, ts, trace) -> (primal results, tangents), `trace` being `trace.jvp_trace`.
+EXPANSIONS = RuleTable("autodiff expansions", covers=None)
+JVP_RULES = RuleTable("autodiff JVP", covers=lambda op: op.name not in EXPANSIONS)
 
-NON_DIFFERENTIABLE = {
+# Ops whose derivative is zero wherever it exists: the JVP table's exemptions, with the reason.
+for _op, _why in {
     "constant": "a leaf: its value does not depend on any input",
     "iota": "a leaf: its value does not depend on any input",
     "compare": "a bool result: piecewise constant",
@@ -44,15 +49,16 @@ NON_DIFFERENTIABLE = {
     "or": "bool/integer only",
     "xor": "bool/integer only",
     "stop_gradient": "the identity whose derivative is defined to be zero",
-}
+}.items():
+    JVP_RULES.exempt(_op, _why)
+NON_DIFFERENTIABLE = JVP_RULES.exemptions
 
 
-def jvp(*names):
-    def deco(fn):
-        for n in names:
-            JVP_RULES[n] = fn
-        return fn
-    return deco
+jvp = JVP_RULES.register
+
+
+def expansion(name):
+    return EXPANSIONS.register(name)
 
 
 def _one(e, x):

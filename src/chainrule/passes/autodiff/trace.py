@@ -11,18 +11,7 @@ from __future__ import annotations
 from ...ir import Graph, Value
 from .emit import Emitter
 from .errors import NonDifferentiableError
-from .jvp_rules import JVP_RULES, NON_DIFFERENTIABLE
-
-# Ops replaced by their expansion when a tangent reaches them:
-# EXPANSIONS[op](e, node, xs, ts, trace) -> (primal results, tangents), `trace` being `jvp_trace`.
-EXPANSIONS = {}
-
-
-def expansion(name):
-    def deco(fn):
-        EXPANSIONS[name] = fn
-        return fn
-    return deco
+from .jvp_rules import EXPANSIONS, JVP_RULES, NON_DIFFERENTIABLE, expansion
 
 
 @expansion("fusion")

@@ -12,17 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...ir import RuleTable
 from .errors import NonDifferentiableError
 
-TRANSPOSE_RULES = {}
-
-
-def transpose(*names):
-    def deco(fn):
-        for n in names:
-            TRANSPOSE_RULES[n] = fn
-        return fn
-    return deco
+# Every op with the `linear` trait has a rule; control flow, remat and custom_vjp_lin have one too.
+TRANSPOSE_RULES = RuleTable("autodiff transpose", covers=lambda op: bool(op.linear))
+transpose = TRANSPOSE_RULES.register
 
 
 def _nonlinear_in(node, linear, which, why):

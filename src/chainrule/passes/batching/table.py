@@ -10,14 +10,7 @@ copied unchanged (they compute the same value for every batch element).
 
 from __future__ import annotations
 
-BATCH_RULES: dict = {}
+from ...ir import RuleTable
 
-
-def batching_rule(*names):
-    def deco(fn):
-        for n in names:
-            if n in BATCH_RULES:
-                raise ValueError(f"batching rule for {n!r} is defined twice")
-            BATCH_RULES[n] = fn
-        return fn
-    return deco
+BATCH_RULES = RuleTable("batching (vmap)")
+batching_rule = BATCH_RULES.register

@@ -1,0 +1,105 @@
+"""The tests' per-op tables, as `RuleTable`s: the registry test checks them like the package's own.
+
+Each table says which ops it must cover (by trait), so adding an op that a
+table needs fails `tests/test_registry.py` with the table's name, instead of
+leaving the op silently untested. Lists of op names the tests iterate over
+are derived from the registry and the traits, not written out.
+"""
+
+from __future__ import annotations
+
+from chainrule.ir import REGISTRY, RuleTable, TensorType, dtype
+
+_FLOATS = (dtype("float32"), dtype("float64"))
+
+
+def _accepts(op, d) -> bool:
+    try:
+        op.result_types((TensorType((2,), d),) * op.num_operands, op.normalize_attrs({}))
+        return True
+    except Exception:  # noqa: BLE001  (any type error: not accepted)
+        return False
+
+
+def _plain_elementwise(op, n) -> bool:
+    """An elementwise op of n operands without attributes (the generic unary/binary shape)."""
+    return op.elementwise and op.num_operands == n and not op.attrs and op.num_regions == 0
+
+
+def _float(op) -> bool:
+    return all(_accepts(op, d) for d in _FLOATS)
+
+
+def _differentiable(op) -> bool:
+    from chainrule.passes.autodiff import JVP_RULES
+    return op.name in JVP_RULES
+
+
+FLOAT_UNARY = sorted(n for n, op in REGISTRY.items() if _plain_elementwise(op, 1) and _float(op))
+FLOAT_BINARY = sorted(n for n, op in REGISTRY.items() if _plain_elementwise(op, 2) and _float(op))
+
+# Worst error of the llvm backend against NumPy, in ulp of the result: every inexact op has a bound.
+LLVM_ULP = RuleTable("tests: llvm ulp bounds", covers=lambda op: op.inexact)
+LLVM_ULP.update({"exponential": 2, "exponential_minus_one": 3, "log": 2, "log_plus_one": 3, "tanh": 3,
+                 "logistic": 3, "sine": 2, "cosine": 2, "tan": 3, "erf": 3, "atan2": 2, "power": 2,
+                 "rsqrt": 0})  # 0: correctly rounded here (other backends may approximate it)
+
+
+def _pos(s):
+    return lambda rng: [rng.uniform(0.5, 2.0, s)]
+
+
+def _signed(rng, s, lo=0.5, hi=2.0):
+    return rng.uniform(lo, hi, s) * rng.choice([-1.0, 1.0], s)
+
+
+# Where each differentiable float op is smooth, for the derivative tests (None: any normal values).
+# Unary: shape -> rng -> [x]; binary: (rng, shape0, shape1) -> [x, y].
+UNARY_DOMAINS = RuleTable("tests: derivative domains (unary)",
+                          covers=lambda op: _plain_elementwise(op, 1) and _float(op) and _differentiable(op))
+UNARY_DOMAINS.update({
+    "negate": None, "abs": None, "exponential": None, "exponential_minus_one": None,
+    "log": _pos, "log_plus_one": lambda s: lambda rng: [rng.uniform(-0.5, 2.0, s)],
+    "sqrt": _pos, "rsqrt": _pos, "sine": None, "cosine": None,
+    "tan": lambda s: lambda rng: [rng.uniform(-1.2, 1.2, s)], "tanh": None, "logistic": None, "erf": None,
+})
+BINARY_DOMAINS = RuleTable("tests: derivative domains (binary)",
+                           covers=lambda op: _plain_elementwise(op, 2) and _float(op) and _differentiable(op))
+BINARY_DOMAINS.update({
+    "add": None, "subtract": None, "multiply": None,
+    "divide": lambda rng, s0, s1: [rng.standard_normal(s0), _signed(rng, s1)],
+    "remainder": lambda rng, s0, s1: [rng.uniform(-5, 5, s0), _signed(rng, s1, 0.7, 2.0)],
+    "power": lambda rng, s0, s1: [rng.uniform(0.5, 2.0, s0), rng.standard_normal(s1)],
+    "maximum": None, "minimum": None, "atan2": None,
+})
+
+# The dtypes each plain elementwise op accepts, from the StableHLO spec: the type rules' oracle.
+_INT_FLOAT, _FLOAT, _ALL = ("int32", "int64", "float32", "float64"), ("float32", "float64"), \
+    ("bool", "int32", "int64", "float32", "float64")
+ACCEPTS = RuleTable("tests: accepted dtypes (StableHLO spec)",
+                    covers=lambda op: _plain_elementwise(op, 1) or _plain_elementwise(op, 2))
+ACCEPTS.update({
+    **{op: _INT_FLOAT for op in ("negate", "abs", "sign")},
+    **{op: _FLOAT for op in ("exponential", "exponential_minus_one", "log", "log_plus_one", "sqrt", "rsqrt",
+                             "sine", "cosine", "tan", "tanh", "logistic", "erf", "floor", "ceil",
+                             "round_nearest_even", "is_finite")},
+    "not": ("bool", "int32", "int64"),
+    "stop_gradient": _ALL,
+    **{op: _INT_FLOAT for op in ("add", "subtract", "multiply", "divide", "remainder", "power")},
+    **{op: _ALL for op in ("maximum", "minimum")},
+    "atan2": _FLOAT,
+    **{op: ("bool", "int32", "int64") for op in ("and", "or", "xor")},
+})
+
+# The jax.lax function computing each plain elementwise op: the oracle of the autodiff helper tests.
+LAX_NAMES = RuleTable("tests: jax.lax oracle", covers=lambda op: _plain_elementwise(op, 1) or _plain_elementwise(op, 2))
+LAX_NAMES.update({
+    "negate": "neg", "abs": "abs", "sign": "sign", "exponential": "exp", "exponential_minus_one": "expm1",
+    "log": "log", "log_plus_one": "log1p", "sqrt": "sqrt", "rsqrt": "rsqrt", "sine": "sin", "cosine": "cos",
+    "tan": "tan", "tanh": "tanh", "logistic": "logistic", "erf": "erf", "floor": "floor", "ceil": "ceil",
+    "not": "bitwise_not", "is_finite": "is_finite",
+    "stop_gradient": "stop_gradient", "add": "add", "subtract": "sub", "multiply": "mul", "divide": "div",
+    "remainder": "rem", "power": "pow", "maximum": "max", "minimum": "min", "atan2": "atan2",
+    "and": "bitwise_and", "or": "bitwise_or", "xor": "bitwise_xor",
+})
+LAX_NAMES.exempt("round_nearest_even", "lax.round needs its rounding method: the helper tests call it themselves")
