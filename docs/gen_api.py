@@ -1,4 +1,4 @@
-"""Regenerate the chainrule.numpy name lists in docs/api.md from the module itself.
+"""Regenerate the chainrule.numpy (and chainrule.scipy) name lists in docs/api.md from the modules themselves.
 
     python docs/gen_api.py           # rewrite the section between the markers
     python docs/gen_api.py --check   # exit 1 if docs/api.md is out of date
@@ -49,7 +49,7 @@ GROUPS = {
         pad flip fliplr flipud roll rot90 append insert delete trim_zeros diag diagonal tril triu resize
         rollaxis broadcast_shapes fill_diagonal put putmask place copyto""",
     "Indexing, gathering and searching": """take take_along_axis put_along_axis compress extract slice_axis
-        nonzero flatnonzero argwhere unravel_index ravel_multi_index searchsorted interp s_ index_exp choose
+        nonzero flatnonzero argwhere unravel_index ravel_multi_index searchsorted interp s_ index_exp r_ c_ choose
         digitize diag_indices diag_indices_from tril_indices tril_indices_from triu_indices triu_indices_from
         mask_indices""",
     "Applying functions": "vectorize apply_along_axis apply_over_axes piecewise",
@@ -92,8 +92,22 @@ def generate() -> str:
         mod = getattr(cnp, sub)
         subnames = public_names(mod)
         out += [f"**`chainrule.numpy.{sub}`** ({len(subnames)}): " + ", ".join(f"`{n}`" for n in subnames), ""]
+    out += scipy_lines()
     out.append(END)
     return "\n".join(out)
+
+
+def scipy_lines() -> list[str]:
+    """chainrule.scipy.special, then one line per distribution module of chainrule.scipy.stats."""
+    import chainrule.scipy.special as special
+    import chainrule.scipy.stats as stats
+
+    out = [f"**`chainrule.scipy.special`** ({len(special.__all__)}): "
+           + ", ".join(f"`{n}`" for n in sorted(special.__all__)), ""]
+    dists = sorted(n for n, v in vars(stats).items() if isinstance(v, types.ModuleType) and not n.startswith("_"))
+    out += [f"**`chainrule.scipy.stats`** ({len(dists)} distributions): "
+            + "; ".join(f"`{d}`: " + ", ".join(f"`{n}`" for n in getattr(stats, d).__all__) for d in dists), ""]
+    return out
 
 
 def updated_text(text: str) -> str:

@@ -703,9 +703,15 @@ def size(a):
 
 
 def reshape(a, newshape=None, order="C", shape=None):
-    if order != "C":
-        raise NotImplementedError("only C-order reshape is supported")
-    return lax.reshape(operand(a), shape if newshape is None else newshape)
+    """order="F" reads and writes column-major: reverse the axes, reshape to the reversed shape, reverse back."""
+    new = shape if newshape is None else newshape
+    if order == "F":
+        x = lax.transpose(operand(a))
+        new = (new,) if isinstance(new, (int, np.integer)) else tuple(new)
+        return lax.transpose(lax.reshape(x, new[::-1]))
+    if order not in ("C", "A"):
+        raise ValueError(f"order must be 'C', 'F' or 'A', got {order!r}")
+    return lax.reshape(operand(a), new)
 
 
 def transpose(a, axes=None):

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import string
 
+import numpy as np
+
 from ..ir import dtype as as_dtype
 from . import lax
 from .core import bind, type_of
@@ -113,11 +115,33 @@ def _sum_out(x, labels, keep):
     return bind("reduce", x, kind="sum", dimensions=axes), [lab for lab in labels if lab in keep]
 
 
+def _sublist_term(sublist) -> str:
+    """NumPy's sublist ([0, 1, Ellipsis]) as a subscript term: 0..25 are A..Z, 26..51 are a..z."""
+    out = []
+    for v in sublist:
+        if v is Ellipsis:
+            out.append("...")
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= int(v) < 52:
+            raise ValueError(f"einsum: sublist items must be integers in [0, 52) or Ellipsis, got {v!r}")
+        out.append(string.ascii_uppercase[v] if v < 26 else string.ascii_lowercase[v - 26])
+    return "".join(out)
+
+
+def _interleaved(first, rest):
+    """einsum(op0, sublist0, op1, sublist1, ..., [sublist_out]) -> (subscripts, operands)."""
+    args = (first,) + tuple(rest)
+    ops, terms = list(args[0::2][:len(args) // 2]), [_sublist_term(s) for s in args[1::2]]
+    if len(args) % 2:
+        return ",".join(terms) + "->" + _sublist_term(args[-1]), ops
+    return ",".join(terms), ops
+
+
 def einsum(subscripts, *operands, dtype=None, optimize=False, out=None, casting="safe"):
     if out is not None:
         raise NotImplementedError("einsum(out=...) writes in place, which tensors cannot")
     if not isinstance(subscripts, str):
-        raise NotImplementedError("einsum's interleaved (operand, sublist) form is not supported; use subscripts")
+        subscripts, operands = _interleaved(subscripts, operands)
     ops = [operand(o) for o in operands]
     if not ops:
         raise ValueError("einsum needs at least one operand")

@@ -439,13 +439,9 @@ def _data_dependent(name, hint):
     return fn
 
 
-nonzero = _data_dependent("nonzero", "use cnp.where(mask, x, 0) or cnp.count_nonzero")
-flatnonzero = _data_dependent("flatnonzero", "use cnp.where(mask, x, 0) or cnp.count_nonzero")
-argwhere = _data_dependent("argwhere", "use cnp.where(mask, x, 0) or cnp.count_nonzero")
+# nonzero, flatnonzero, argwhere, bincount and histogram take JAX's static sizes: numpy_sized.py
 extract = _data_dependent("extract", "use cnp.where(condition, x, 0)")
 unique = _data_dependent("unique", "sort with cnp.sort and compare neighbours instead")
-bincount = _data_dependent("bincount", "use x.at[indices].add(weights) on cnp.zeros(length)")
-histogram = _data_dependent("histogram", "count with cnp.searchsorted on fixed bins")
 trim_zeros = _data_dependent("trim_zeros", "use cnp.where to mask the zeros")
 
 

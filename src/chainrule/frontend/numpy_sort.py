@@ -125,30 +125,40 @@ def _along(a, axis):
     return x, normalize_axis(axis, type_of(x).ndim)
 
 
-def sort(a, axis=-1, kind=None, order=None, stable=None):
+def sort(a, axis=-1, kind=None, order=None, stable=None, *, descending=False):
+    """descending=True (as JAX and the array API): the ascending order reversed, so NaN comes first."""
     if order is not None:
         raise NotImplementedError("sort(order=...) applies to structured arrays, which chainrule does not have")
     x, axis = _along(a, axis)
     if type_of(x).ndim == 0:
         raise ValueError("Cannot sort a 0-d array")
     y, _ = sort_last_axis(moveaxis(x, axis, -1))
+    if descending:
+        y = flip(y, -1)
     return moveaxis(y, -1, axis)
 
 
-def argsort(a, axis=-1, kind=None, order=None, stable=None):
-    """Stable argsort (ties keep their order, as NumPy's kind='stable')."""
+def argsort(a, axis=-1, kind=None, order=None, stable=None, *, descending=False):
+    """Stable argsort (ties keep their order, as NumPy's kind='stable'), also when descending (as JAX):
+    the reversed input is sorted and its positions mapped back, so equal values keep their order."""
     if order is not None:
         raise NotImplementedError("argsort(order=...) applies to structured arrays, which chainrule does not have")
     x, axis = _along(a, axis)
     if type_of(x).ndim == 0:
         raise ValueError("Cannot sort a 0-d array")
-    _, i = sort_last_axis(moveaxis(x, axis, -1), with_indices=True)
+    x = moveaxis(x, axis, -1)
+    if descending:
+        n = type_of(x).shape[-1]
+        _, i = sort_last_axis(flip(x, -1), with_indices=True)
+        i = flip(subtract(np.int64(n - 1), i), -1)
+    else:
+        _, i = sort_last_axis(x, with_indices=True)
     return moveaxis(i, -1, axis)
 
 
 # --- order statistics -------------------------------------------------------------------------------
 
-def _sorted_last(a, axis):
+def _sorted_last(a, axis, as_float=True):
     """The array with the reduced axes flattened into one last axis, sorted; plus the kept shape."""
     x = operand(a)
     t = type_of(x)
@@ -158,7 +168,7 @@ def _sorted_last(a, axis):
     kept_shape = tuple(t.shape[d] for d in keep)
     n = int(np.prod([t.shape[d] for d in axes])) if axes else 1
     x = reshape(x, kept_shape + (n,))
-    if not type_of(x).dtype.is_float:
+    if as_float and not type_of(x).dtype.is_float:
         x = convert(x, "float64")
     s, _ = sort_last_axis(x)
     return s, n, axes
@@ -177,10 +187,54 @@ def _lerp(a, b, g):
                  add(a, multiply(d, g)))
 
 
-def _quantile_sorted(s, count, q, dt, nan_policy):
-    """Linear-method quantiles of sorted rows `s` (..., n) with `count` valid values per row.
+# NumPy's quantile methods (Hyndman & Fan): the continuous ones by (alpha, beta) of the virtual index
+# n q + alpha + q (1 - alpha - beta) - 1, and the discrete ones, which pick one order statistic.
+_ALPHA_BETA = {"interpolated_inverted_cdf": (0.0, 1.0), "hazen": (0.5, 0.5), "weibull": (0.0, 0.0),
+               "median_unbiased": (1 / 3.0, 1 / 3.0), "normal_unbiased": (3 / 8.0, 3 / 8.0)}
+_DISCRETE = ("lower", "higher", "nearest", "inverted_cdf", "closest_observation")
+QUANTILE_METHODS = ("linear", "midpoint", "averaged_inverted_cdf") + tuple(_ALPHA_BETA) + _DISCRETE
 
-    `q` is a 0-d or 1-d float array/tensor; the result has q's dimensions first.
+
+def _c(x, v):
+    return np.asarray(v, type_of(x).dtype.np)
+
+
+def _discrete_index(method, cnt, qq):
+    """The (float-valued) order statistic a discrete method picks, before clamping to [0, cnt - 1]."""
+    from .numpy_core import ceil, remainder, rint
+    last = multiply(subtract(cnt, _c(cnt, 1)), qq)
+    if method == "lower":
+        return floor(last)
+    if method == "higher":
+        return ceil(last)
+    if method == "nearest":
+        return rint(last)  # NumPy's around: halves to even
+    idx = subtract(multiply(cnt, qq), _c(cnt, 1.5 if method == "closest_observation" else 1.0))
+    prev = floor(idx)
+    at_prev = equal(subtract(idx, prev), _c(idx, 0))
+    if method == "closest_observation":  # the even order statistic (1-based) at g = 0
+        at_prev = logical_and(at_prev, equal(remainder(prev, _c(prev, 2)), _c(prev, 1)))
+    return where(at_prev, prev, add(prev, _c(prev, 1)))
+
+
+def _virtual_index(method, cnt, qq):
+    if method == "linear":
+        return multiply(subtract(cnt, _c(cnt, 1)), qq)
+    if method == "midpoint":
+        from .numpy_core import ceil
+        v = multiply(subtract(cnt, _c(cnt, 1)), qq)
+        return multiply(_c(v, 0.5), add(floor(v), ceil(v)))
+    if method == "averaged_inverted_cdf":
+        return subtract(multiply(cnt, qq), _c(cnt, 1))
+    alpha, beta = _ALPHA_BETA[method]
+    return subtract(add(multiply(cnt, qq), add(_c(qq, alpha), multiply(qq, _c(qq, 1 - alpha - beta)))), _c(cnt, 1))
+
+
+def _quantile_sorted(s, count, q, dt, nan_policy, method="linear", s_raw=None):
+    """Quantiles of sorted rows `s` (..., n) with `count` valid values per row, by NumPy's `method`.
+
+    `q` is a 0-d or 1-d float array/tensor; the result has q's dimensions first. Discrete methods take
+    their order statistic from `s_raw` (the rows sorted in the input's own dtype) when given.
     """
     n = type_of(s).shape[-1]
     q = convert(q, dt) if not lax.is_weak(q) else np.asarray(q, dt.np)
@@ -188,21 +242,34 @@ def _quantile_sorted(s, count, q, dt, nan_policy):
     lead = qt.shape
     qq = reshape(q, (1,) * (type_of(s).ndim - 1) + (int(np.prod(lead)) if lead else 1,))
     cnt = convert(count, dt)
-    virtual = multiply(subtract(cnt, np.asarray(1, dt.np)), qq)
-    prev = floor(virtual)
-    gamma = subtract(virtual, prev)
     last = subtract(cnt, np.asarray(1, dt.np))
-    prev_i = convert(lax.elementwise("clamp", np.asarray(0, dt.np), prev, last), "int64")
-    next_i = convert(lax.elementwise("clamp", np.asarray(0, dt.np), add(prev, np.asarray(1, dt.np)), last), "int64")
-    at_top = lax.elementwise("compare", virtual, last, direction="GE")
-    gamma = where(at_top, np.asarray(0, dt.np), gamma)
     shape = type_of(s).shape[:-1] + (type_of(qq).shape[-1],)
-    a = take_along_axis(s, lax.broadcast_to(prev_i, shape), axis=-1)
-    b = take_along_axis(s, lax.broadcast_to(next_i, shape), axis=-1)
-    r = _lerp(a, b, lax.broadcast_to(gamma, shape))
-    if nan_policy == "propagate" and dt.is_float and n:
+    if method in _DISCRETE:
+        src = s if s_raw is None else s_raw
+        idx = lax.elementwise("clamp", np.asarray(0, dt.np), _discrete_index(method, cnt, qq), last)
+        r = take_along_axis(src, lax.broadcast_to(convert(idx, "int64"), shape), axis=-1)
+    else:
+        virtual = _virtual_index(method, cnt, qq)
+        prev = floor(virtual)
+        gamma = subtract(virtual, prev)
+        if method == "averaged_inverted_cdf":
+            gamma = where(equal(gamma, np.asarray(0, dt.np)), np.asarray(0.5, dt.np), np.asarray(1, dt.np))
+        elif method == "midpoint":
+            gamma = where(equal(gamma, np.asarray(0, dt.np)), np.asarray(0, dt.np), np.asarray(0.5, dt.np))
+        prev_i = convert(lax.elementwise("clamp", np.asarray(0, dt.np), prev, last), "int64")
+        next_i = convert(lax.elementwise("clamp", np.asarray(0, dt.np), add(prev, np.asarray(1, dt.np)), last),
+                         "int64")
+        below = lax.elementwise("compare", virtual, np.asarray(0, dt.np), direction="LT")
+        next_i = where(below, prev_i, next_i)  # before the first value: the first value
+        at_top = lax.elementwise("compare", virtual, last, direction="GE")
+        gamma = where(at_top, np.asarray(0, dt.np), gamma)
+        a = take_along_axis(s, lax.broadcast_to(prev_i, shape), axis=-1)
+        b = take_along_axis(s, lax.broadcast_to(next_i, shape), axis=-1)
+        r = _lerp(a, b, lax.broadcast_to(gamma, shape))
+    rdt = type_of(r).dtype
+    if nan_policy == "propagate" and rdt.is_float and type_of(s).dtype.is_float and n:
         has_nan = isnan(slice_axis(s, type_of(s).ndim - 1, n - 1, n))
-        r = where(has_nan, np.asarray(np.nan, dt.np), r)
+        r = where(has_nan, np.asarray(np.nan, rdt.np), r)
     r = moveaxis(r, -1, 0)
     return reshape(r, lead + type_of(r).shape[1:])
 
@@ -224,8 +291,8 @@ def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method="linear
 
 
 def _quantile(a, q, axis, method, keepdims, weights, nan_policy):
-    if method != "linear":
-        raise NotImplementedError(f"quantile method {method!r} is not supported yet; 'linear' is")
+    if method not in QUANTILE_METHODS:
+        raise ValueError(f"'{method}' is not a valid method. Use one of: {', '.join(QUANTILE_METHODS)}")
     if weights is not None:
         raise NotImplementedError("weighted quantiles are not supported yet")
     x = operand(a)
@@ -235,8 +302,13 @@ def _quantile(a, q, axis, method, keepdims, weights, nan_policy):
     if not is_tensor(q) and np.any((np.asarray(q) < 0) | (np.asarray(q) > 1)):
         raise ValueError("Quantiles must be in the range [0, 1]")
     dt = _q_dtype(x, q)
-    s, n, axes = _sorted_last(convert(x, dt) if t.dtype.is_float else x, axis)
-    s = convert(s, dt)
+    s_raw = None
+    if method in _DISCRETE:  # they pick an order statistic, in the input's own dtype (as NumPy)
+        s_raw, n, axes = _sorted_last(x, axis, as_float=False)
+        s = convert(s_raw, dt)
+    else:
+        s, n, axes = _sorted_last(convert(x, dt) if t.dtype.is_float else x, axis)
+        s = convert(s, dt)
     if n == 0:
         raise ValueError("cannot take a quantile of an empty array")
     if nan_policy == "omit" and dt.is_float:
@@ -244,7 +316,7 @@ def _quantile(a, q, axis, method, keepdims, weights, nan_policy):
         count = _sum(logical_not(isnan(s)), axis=-1, dtype=dt, keepdims=True)
     else:
         count = np.asarray(n, dt.np)
-    r = _quantile_sorted(s, count, q, dt, nan_policy)
+    r = _quantile_sorted(s, count, q, dt, nan_policy, method, s_raw)
     if nan_policy == "omit" and dt.is_float:
         all_nan = equal(count, np.asarray(0, dt.np))
         r = where(reshape(all_nan, type_of(all_nan).shape[:-1]), np.asarray(np.nan, dt.np), r)

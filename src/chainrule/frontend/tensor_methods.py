@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from . import numpy_core as cnp
 from . import numpy_extra, numpy_manip, numpy_scan, numpy_sort
-from .indexing import _AtIndexer, getitem
+from .indexing import getitem
+from .indexing_at import AtIndexer
 from .located import located
 from .tensor import Tensor
 
@@ -50,7 +51,7 @@ def install():
     T.__getitem__ = getitem
     T.T = property(lambda s: cnp.transpose(s))
     T.mT = property(lambda s: cnp.swapaxes(s, -1, -2))
-    T.at = property(lambda s: _AtIndexer(s))
+    T.at = property(lambda s: AtIndexer(s))
     T.reshape = lambda s, *shape, **kw: cnp.reshape(s, shape[0] if len(shape) == 1 else shape, **kw)
     T.astype = lambda s, dtype: cnp.astype(s, dtype)
     T.transpose = lambda s, *axes: cnp.transpose(s, (axes[0] if len(axes) == 1 else axes) if axes else None)

@@ -14,6 +14,8 @@ from ..frontend.numpy_extra import *  # noqa: F401,F403
 from ..frontend.numpy_scan import *  # noqa: F401,F403
 from ..frontend.numpy_sort import *  # noqa: F401,F403
 from ..frontend.numpy_einsum import einsum  # noqa: F401
+from ..frontend.numpy_index_tricks import c_, r_  # noqa: F401
+from ..frontend.numpy_sized import *  # noqa: F401,F403  (nonzero/where(cond)/bincount/histogram with static sizes)
 from . import linalg, special  # noqa: F401
 from ..frontend.located import locate_namespace as _locate_namespace
 

@@ -32,19 +32,33 @@ def logit(x):
     return _np.log(_np.divide(x, _np.subtract(lax.full_like(x, 1.0), x)))
 
 
-def logsumexp(a, axis=None, b=None, keepdims=False):
+def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
+    """log(sum(b * exp(a))) as jax.scipy.special.logsumexp: `b` broadcasts with `a` (entries where b == 0
+    drop out, even at a = inf); with return_sign=True it returns (log|s|, sign(s)), else NaN where s < 0."""
     x = lax.float_operand(a)
     if b is not None:
-        x = _np.add(x, _np.log(b))
-    m = _np.max(x, axis=axis, keepdims=True)
+        x, w = _np._float_pair(x, b)
+        shape = lax.broadcast_shapes(type_of(x).shape, type_of(w).shape)
+        x, w = lax.broadcast_to(x, shape), lax.broadcast_to(w, shape)
+        x = _np.where(_np.not_equal(w, _c(w, 0.0)), x, _c(x, -_np.inf))
+    t = type_of(x)
+    axes = lax.normalize_axes(axis, t.ndim)
+    m = _np.max(x, axis=axes, keepdims=True, initial=-_np.inf) if t.size == 0 else _np.max(x, axis=axes, keepdims=True)
     m = _np.where(_np.isfinite(m), m, lax.full_like(m, 0.0))
     m = bind("stop_gradient", m)
-    s = _np.sum(_np.exp(_np.subtract(x, m)), axis=axis, keepdims=True)
-    out = _np.add(_np.log(s), m)
+    e = _np.exp(_np.subtract(x, m))
+    if b is not None:
+        e = _np.multiply(e, w)
+    s = _np.sum(e, axis=axes, keepdims=True)
+    sign = _np.sign(s)
+    out = _np.add(_np.log(_np.abs(s) if b is not None else s), m)
     if not keepdims:
-        t = type_of(x)
-        axes = lax.normalize_axes(axis, t.ndim)
-        out = lax.reshape(out, [n for i, n in enumerate(t.shape) if i not in axes])
+        kept = [n for i, n in enumerate(t.shape) if i not in axes]
+        out, sign = lax.reshape(out, kept), lax.reshape(sign, kept)
+    if return_sign:
+        return out, sign
+    if b is not None:
+        out = _np.where(_np.less(sign, _c(sign, 0.0)), _c(out, _np.nan), out)
     return out
 
 
@@ -204,3 +218,7 @@ def log_expit(x):
     neg_abs = _np.negative(_np.abs(x))
     tail = _np.log1p(_np.exp(neg_abs))
     return _np.where(_np.greater_equal(x, _c(x, 0.0)), _np.negative(tail), _np.subtract(x, tail))
+
+
+# erfinv and the standard normal's ndtr / log_ndtr / ndtri live in their own module
+from ..frontend.numpy_special_normal import erfinv, log_ndtr, ndtr, ndtri  # noqa: E402,F401
