@@ -126,11 +126,8 @@ class NegateIsWrong:
         exe = ref.compile(graph)
 
         def call(*args):
-            rules.RULES["negate"] = wrong
-            try:
+            with rules.RULES.replaced("negate", wrong):
                 return exe(*args)
-            finally:
-                rules.RULES["negate"] = real
         return call
 
 

@@ -13,6 +13,7 @@ the rewrite rules). `tests/test_registry.py` walks every table in
 
 from __future__ import annotations
 
+import contextlib
 from typing import Callable
 
 from .ops import REGISTRY, OpDef
@@ -70,6 +71,16 @@ class RuleTable(dict):
         if op in self.exemptions:
             raise ValueError(f"{self.name}: {op!r} is exempted twice")
         self.exemptions[op] = reason
+
+    @contextlib.contextmanager
+    def replaced(self, op: str, rule):
+        """Use `rule` for `op` inside the `with` block (tests that break a rule on purpose)."""
+        old = self[op]
+        dict.__setitem__(self, op, rule)
+        try:
+            yield
+        finally:
+            dict.__setitem__(self, op, old)
 
     def required(self) -> list[str]:
         """The ops this table must have a rule or an exemption for."""
