@@ -90,8 +90,15 @@ def expit(x):
 
 
 def logit(x):
+    """log(x) - log1p(-x); log1p((2x - 1) / (1 - x)) on [1/4, 3/4], where the two logs would cancel (2x - 1
+    is exact). Its derivative 1/x + 1/(1 - x) is inf at 0 and 1, as JAX's."""
     x = lax.float_operand(x)
-    return _np.log(_np.divide(x, _np.subtract(lax.full_like(x, 1.0), x)))
+    one = _c(x, 1.0)
+    mid = _np.logical_and(_np.greater_equal(x, _c(x, 0.25)), _np.less_equal(x, _c(x, 0.75)))
+    xm = _np.where(mid, x, _c(x, 0.5))
+    near = _np.log1p(_np.divide(_np.subtract(_np.add(xm, xm), one), _np.subtract(one, xm)))
+    xo = _np.where(mid, _c(x, 0.5), x)
+    return _np.where(mid, near, _np.subtract(_np.log(xo), _np.log1p(_np.negative(xo))))
 
 
 def logsumexp(a, axis=None, b=None, keepdims=False):
@@ -217,26 +224,48 @@ psi = digamma
 
 # --- information-theory helpers ---------------------------------------------------------------------------
 
-def xlogy(x, y):
-    """x * log(y), and 0 where x == 0 (unless y is NaN), as scipy.special.xlogy."""
+def _infinite_slope_zero(x, at, sign):
+    """0 in value, with derivative sign * inf at x == 0 where `at`: sqrt|x| - stop_gradient(sqrt|x|)."""
+    r = _np.sqrt(_np.abs(_np.where(at, x, _c(x, 0.0))))
+    z = _np.subtract(r, bind("stop_gradient", r))
+    return z if sign > 0 else _np.subtract(_c(x, 0.0), z)  # +0, not -0
+
+
+def _x_times_log(x, y, log, y_lo):
+    """x * log(y), 0 where x == 0 (unless y is NaN). Where log(y) is finite, x == 0 takes the product itself
+    (its value is +-0, made +0), so d/dx = log(y) there, as JAX's xlogy (cross-entropy with zero
+    probabilities); at y = y_lo (log -inf) or inf with x == 0 the 0 has JAX's d/dx = -inf or +inf."""
     x, y = _np._float_pair(x, y)
     zero = _np.logical_and(_np.equal(x, _c(x, 0.0)), _np.logical_not(_np.isnan(y)))
-    return _np.where(zero, _c(x, 0.0), _np.multiply(x, _np.log(y)))
+    at_lo = _np.logical_and(zero, _np.equal(y, _c(y, y_lo)))
+    at_inf = _np.logical_and(zero, _np.isposinf(y))
+    below = _np.logical_and(zero, _np.logical_or(_np.less(y, _c(y, y_lo)), _np.isneginf(y)))  # log NaN: 0
+    edge = _np.logical_or(_np.logical_or(at_lo, at_inf), below)
+    ys = _np.where(edge, _c(y, 1.0), y)
+    prod = _np.multiply(x, log(ys))
+    prod = _np.where(zero, _np.add(prod, _c(x, 0.0)), prod)  # x == 0: +0, as scipy
+    return _np.where(at_lo, _infinite_slope_zero(x, at_lo, -1),
+                     _np.where(at_inf, _infinite_slope_zero(x, at_inf, 1), _np.where(below, _c(x, 0.0), prod)))
+
+
+def xlogy(x, y):
+    """x * log(y), and 0 where x == 0 (unless y is NaN), as scipy.special.xlogy."""
+    return _x_times_log(x, y, _np.log, 0.0)
 
 
 def xlog1py(x, y):
-    x, y = _np._float_pair(x, y)
-    zero = _np.logical_and(_np.equal(x, _c(x, 0.0)), _np.logical_not(_np.isnan(y)))
-    return _np.where(zero, _c(x, 0.0), _np.multiply(x, _np.log1p(y)))
+    """x * log1p(y), and 0 where x == 0 (unless y is NaN), as scipy.special.xlog1py."""
+    return _x_times_log(x, y, _np.log1p, -1.0)
 
 
 def entr(x):
-    """-x log x for x > 0, 0 at 0, -inf below."""
+    """-x log x for x > 0, 0 at 0, -inf below; the derivative -(log x + 1) is +inf at 0, as JAX's."""
     x = lax.float_operand(x)
     pos = _np.greater(x, _c(x, 0.0))
+    at0 = _np.equal(x, _c(x, 0.0))
     safe = _np.where(pos, x, _c(x, 1.0))
     val = _np.negative(_np.multiply(safe, _np.log(safe)))
-    out = _np.where(pos, val, _np.where(_np.equal(x, _c(x, 0.0)), _c(x, 0.0), _c(x, -_np.inf)))
+    out = _np.where(pos, val, _np.where(at0, _infinite_slope_zero(x, at0, 1), _c(x, -_np.inf)))
     return _np.where(_np.isnan(x), x, out)
 
 
@@ -244,11 +273,25 @@ def _entropy_terms(x, y, extra):
     x, y = _np._float_pair(x, y)
     both = _np.logical_and(_np.greater(x, _c(x, 0.0)), _np.greater(y, _c(y, 0.0)))
     sx, sy = _np.where(both, x, _c(x, 1.0)), _np.where(both, y, _c(y, 1.0))
-    val = _np.multiply(sx, _np.log(_np.divide(sx, sy)))
+    # log(x / y); log1p((x - y) / y) for x / y in [1/2, 2] (x - y is exact there), log x - log y where x / y
+    # overflows or underflows (x = 1e300, y = 1e-300)
+    q = _np.divide(sx, sy)
+    fine = _np.logical_and(_np.isfinite(q), _np.greater_equal(q, _c(q, float(_np.finfo(type_of(q).dtype.np).tiny))))
+    near = _np.logical_and(_np.greater_equal(q, _c(q, 0.5)), _np.less_equal(q, _c(q, 2.0)))
+    nx, ny = _np.where(near, sx, _c(x, 1.0)), _np.where(near, sy, _c(y, 1.0))
+    lq = _np.where(near, _np.log1p(_np.divide(_np.subtract(nx, ny), ny)),
+                   _np.where(fine, _np.log(_np.where(fine, q, _c(q, 1.0))), _np.subtract(_np.log(sx), _np.log(sy))))
+    # the value above, the derivative of log x - log y (1/x, -1/y: the chain through x / y overflows at
+    # x / y^2 where the result does not)
+    both_fin = _np.logical_and(_np.isfinite(sx), _np.isfinite(sy))
+    dl = _np.subtract(_np.log(_np.where(both_fin, sx, _c(x, 1.0))), _np.log(_np.where(both_fin, sy, _c(y, 1.0))))
+    lq = _np.add(bind("stop_gradient", lq), _np.subtract(dl, bind("stop_gradient", dl)))
+    val = _np.multiply(sx, lq)
     if extra:
         val = _np.add(_np.subtract(val, sx), sy)
     at_zero = _np.logical_and(_np.equal(x, _c(x, 0.0)), _np.greater_equal(y, _c(y, 0.0)))
-    out = _np.where(both, val, _np.where(at_zero, y if extra else _c(x, 0.0), _c(x, _np.inf)))
+    # at x == 0: kl_div is y - x (derivatives -1 and 1, as JAX's), rel_entr 0
+    out = _np.where(both, val, _np.where(at_zero, _np.subtract(y, x) if extra else _c(x, 0.0), _c(x, _np.inf)))
     return _np.where(_np.logical_or(_np.isnan(x), _np.isnan(y)), _c(x, _np.nan), out)
 
 
@@ -263,6 +306,6 @@ def kl_div(x, y):
 def log_expit(x):
     """log(expit(x)) without overflow: -log1p(exp(-x)) for x >= 0, x - log1p(exp(x)) below."""
     x = lax.float_operand(x)
-    neg_abs = _np.negative(_np.abs(x))
+    neg_abs = _np.where(_np.greater_equal(x, _c(x, 0.0)), _np.negative(x), x)  # -|x|, slope -1 at x = 0 too
     tail = _np.log1p(_np.exp(neg_abs))
     return _np.where(_np.greater_equal(x, _c(x, 0.0)), _np.negative(tail), _np.subtract(x, tail))
