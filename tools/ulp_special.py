@@ -2,7 +2,7 @@
 
     PYTHONPATH=src python tools/ulp_special.py [erfc,cosh,...] [reference,llvm,jax]
 
-float64 is checked against mpmath at 80 bits, float32 against the same rounded
+float64 is checked against mpmath at 200 bits, float32 against the same rounded
 from float64. XLA's CPU code flushes subnormal results to zero, so the jax
 backend's maximum is also reported over normal results only.
 """
@@ -47,6 +47,11 @@ FUNCTIONS = {  # name -> (chainrule function, mpmath function, grid(dtype))
     "arcsinh": (cnp.arcsinh, mpmath.asinh, _grid_sym(1e308, 3e38)),
     "arctanh": (cnp.arctanh, mpmath.atanh, lambda dt: np.concatenate([np.linspace(-1, 1, 40001)[1:-1],
                                                                         1 - np.geomspace(1e-16 if dt == np.float64 else 1e-7, 0.5, 2001)])),
+    "logit": (cnp.special.logit, lambda v: mpmath.log(v / (1 - v)),
+              lambda dt: np.concatenate([np.linspace(0, 1, 40001)[1:-1], np.geomspace(1e-30, 0.5, 2001),
+                                         0.5 + np.geomspace(1e-15 if dt == np.float64 else 1e-7, 0.25, 2001)])),
+    "cbrt": (cnp.cbrt, lambda v: mpmath.sign(v) * mpmath.cbrt(abs(v)), lambda dt: np.concatenate([np.geomspace(np.finfo(dt).smallest_subnormal, np.finfo(dt).max, 40001),
+                                                                 -np.geomspace(1e-3, 1e3, 2001)])),
 }
 
 
@@ -62,7 +67,7 @@ def ulp_errors(got, want, dt):
 def main():
     names = sys.argv[1].split(",") if len(sys.argv) > 1 else list(FUNCTIONS)
     bks = sys.argv[2].split(",") if len(sys.argv) > 2 else ["reference", "llvm", "jax"]
-    mpmath.mp.prec = 80
+    mpmath.mp.prec = 200
     for name in names:
         fn, ref, grid = FUNCTIONS[name]
         for dt in (np.float64, np.float32):
