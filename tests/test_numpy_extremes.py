@@ -257,10 +257,11 @@ def test_edge_derivatives_on_backend(backend):
     # the same conventions in compiled code: one graph of several edge derivatives per backend
     s = cnp.special
     fns = [cnp.abs, cnp.cbrt, s.entr, s.logit, cnp.arctanh, cnp.arccosh, cnp.cosh, cnp.sinh, s.erfc,
-           lambda x: s.xlogy(x, 2.0), lambda x: cnp.hypot(x, 0.0), lambda x: cnp.logaddexp(x, 0.0)]
-    x = np.array([0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 710.0, -710.0, 30.0, 0.0, 0.0, np.inf])
+           lambda x: s.xlogy(x, 2.0), lambda x: cnp.hypot(x, 0.0), lambda x: cnp.logaddexp(x, 0.0),
+           lambda x: x ** 2.5, lambda x: x ** 0.5]
+    x = np.array([0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 710.0, -710.0, 30.0, 0.0, 0.0, np.inf, 0.0, 0.0])
     want = [1.0, np.inf, np.inf, np.inf, np.inf, np.inf, math.sinh(710.0), math.cosh(710.0), -0.0, math.log(2.0),
-            0.5, 1.0]
+            0.5, 1.0, 0.0, np.inf]
     got = _run(lambda v: cnp.stack([cr.grad(f)(v[i]) for i, f in enumerate(fns)]), backend, x)
     np.testing.assert_allclose(got, want, rtol=1e-13)
 
