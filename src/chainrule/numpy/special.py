@@ -3,7 +3,9 @@
 logsumexp, softmax, erf/erfc, expit/logit/log_expit, the gamma family
 (gammaln by Lanczos with reflection, digamma by a shifted asymptotic series,
 gamma, betaln) and the entropy helpers (xlogy, entr, rel_entr, kl_div), all
-composites of primitive ops, so they differentiate to any order.
+composites of primitive ops, so they differentiate to any order. erfc is
+exp(-x^2) erfcx(x) by fitted pieces (a few ulp, tools/ulp_special.py), not
+1 - erf; derivatives at the edges follow jax.grad (docs/autodiff.md).
 """
 
 from __future__ import annotations
