@@ -224,6 +224,7 @@ def _jax_cases():
         "logaddexp": (lambda x: cnp.logaddexp(x, 0.0), lambda x: jnp.logaddexp(x, 0.0), [-np.inf, -1000.0, 0.0, 1000.0, np.inf]),
         "logaddexp2": (lambda x: cnp.logaddexp2(x, 0.0), lambda x: jnp.logaddexp2(x, 0.0), [-np.inf, 0.0, np.inf]),
         "erfc": (s.erfc, jss.erfc, [-3.0, 0.0, 0.5, 1.0, 10.0, 30.0]),
+        "gammaln": (s.gammaln, jss.gammaln, [1e-300, 0.3, -0.4, 2.5]),
         "norm2": (lambda x: cnp.linalg.norm(cnp.stack([x, 2.0 * x])), lambda x: jnp.linalg.norm(jnp.stack([x, 2.0 * x])),
                   [1.0, -3.0]),
     }

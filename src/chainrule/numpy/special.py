@@ -10,6 +10,8 @@ exp(-x^2) erfcx(x) by fitted pieces (a few ulp, tools/ulp_special.py), not
 
 from __future__ import annotations
 
+import math
+
 from ..frontend import lax
 from ..frontend.core import bind, type_of
 from ..frontend import numpy_core as _np
@@ -162,7 +164,9 @@ def gammaln(x):
     xr = _np.where(low, _np.subtract(_c(x, 1.0), x), x)
     lg = _lanczos_lgamma(xr)
     s = _np.abs(_np.sin(_np.multiply(_c(x, _np.pi), x)))
-    refl = _np.subtract(_np.log(_np.divide(_c(x, _np.pi), s)), lg)
+    # log(pi) - log|sin(pi x)|: both non-negative, and the derivative -pi cot(pi x) does not pass through
+    # pi / sin^2, which overflows near 0 (gammaln'(1e-300) = -1e300, JAX's, not -inf)
+    refl = _np.subtract(_np.subtract(_c(x, math.log(math.pi)), _np.log(s)), lg)
     return _np.where(_pole(x), _c(x, _np.inf), _np.where(low, refl, lg))
 
 
