@@ -314,11 +314,17 @@ def sinh(x):
 
 
 def cosh(x):
+    """1 + expm1(a)^2 / (2 (1 + expm1(a))) for a = |x| < 1 (its derivative is sinh without cancellation:
+    cosh'(1e-200) = 1e-200), (exp(a) + exp(-a)) / 2 up to where exp(a) overflows, then exp(a - c) exp(c) / 2."""
     x = float_operand(x)
-    a, big, ab, xs = _exp_overflow_guard(x)
-    half = _const_like(x, 0.5)
-    small = bind("multiply", half, bind("add", bind("exponential", xs), bind("exponential", bind("negate", xs))))
-    return where(big, _half_exp_squared(ab), small)
+    a, big, ab, _ = _exp_overflow_guard(x)
+    one, half = _const_like(x, 1.0), _const_like(x, 0.5)
+    near = less(a, one)
+    em = bind("exponential_minus_one", where(near, a, _const_like(x, 0.0)))
+    r_near = bind("add", one, bind("divide", bind("multiply", em, em), bind("multiply", _const_like(x, 2.0), bind("add", em, one))))
+    am = where(logical_or(near, big), one, a)
+    r_mid = bind("multiply", half, bind("add", bind("exponential", am), bind("exponential", bind("negate", am))))
+    return where(near, r_near, where(big, _half_exp_squared(ab), r_mid))
 
 
 def arcsinh(x):

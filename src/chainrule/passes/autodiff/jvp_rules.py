@@ -73,8 +73,6 @@ UNARY_COEFS = {
                                 e.full_like(-1, x)),
     "exponential": lambda e, x, y: y,                                        # d exp = exp
     "exponential_minus_one": lambda e, x, y: e.op("add", y, _one(e, x)),     # d expm1 = expm1 + 1
-    "log": lambda e, x, y: e.op("divide", _one(e, x), x),                    # 1/x
-    "log_plus_one": lambda e, x, y: e.op("divide", _one(e, x), e.op("add", x, _one(e, x))),
     "sqrt": lambda e, x, y: e.op("divide", e.full_like(0.5, x), y),          # JAX: 0.5 / ans
     "rsqrt": lambda e, x, y: e.op("multiply", e.full_like(-0.5, x), e.op("divide", y, x)),  # JAX: -0.5*ans/x
     "sine": lambda e, x, y: e.op("cosine", x),
@@ -90,6 +88,17 @@ UNARY_COEFS = {
 
 for _name, _coef in UNARY_COEFS.items():
     JVP_RULES[_name] = _unary(_coef)
+
+
+@jvp("log")
+def _log(e, node, xs, ts, ys):
+    # JAX: t / x (one rounding, and finite at subnormal x, where 1/x overflows)
+    return [e.op("divide", ts[0], xs[0])]
+
+
+@jvp("log_plus_one")
+def _log_plus_one(e, node, xs, ts, ys):
+    return [e.op("divide", ts[0], e.op("add", xs[0], _one(e, xs[0])))]  # JAX: t / (1 + x)
 
 
 @jvp("negate")
