@@ -247,13 +247,15 @@ def _unary_grad(op, xs, build_extra=None):
     ("exponential_minus_one", [-1e-12, 0.0, 1e-12]),
     ("log_plus_one", [-0.999999, 0.0, 1e12]),
     ("erf", [-30.0, 0.0, 1e-8, 30.0]),
-    ("abs", [-2.0, 3.0]),
+    ("abs", [-2.0, -0.0, 0.0, 3.0, np.nan]),  # JAX: select(x >= 0, t, -t): 1 at +-0, -1 at NaN
 ])
 def test_edge_values_match_jax(op, xs):
     g, ours = _unary_grad(op, xs)
     with jax_x64():
         theirs = np.asarray(jax.grad(lambda x: to_jax(g)(x)[0])(np.asarray(xs, np.float64)))
     np.testing.assert_allclose(ours, theirs, rtol=1e-14, atol=0)
+    if op == "abs":
+        np.testing.assert_array_equal(ours, [-1.0, 1.0, 1.0, 1.0, -1.0])
 
 
 @pytest.mark.skipif(jax is None, reason="jax not installed")

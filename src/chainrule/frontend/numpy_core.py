@@ -179,13 +179,14 @@ def minimum(x, y):
 
 
 def fmax(x, y):
+    """JAX's select: x where x > y or y is NaN, else y (so a tie's derivative goes to y)."""
     x, y = lax.promote_and_broadcast(x, y)
-    return where(isnan(y), x, where(isnan(x), y, bind("maximum", x, y)))
+    return where(logical_or(greater(x, y), isnan(y)), x, y)
 
 
 def fmin(x, y):
     x, y = lax.promote_and_broadcast(x, y)
-    return where(isnan(y), x, where(isnan(x), y, bind("minimum", x, y)))
+    return where(logical_or(less(x, y), isnan(y)), x, y)
 
 
 def clip(a, a_min=None, a_max=None, *, min=None, max=None):
@@ -258,55 +259,113 @@ def arctan(x):
     return bind("atan2", x, _const_like(x, 1.0))
 
 
+def _sqrt_one_minus_square(x):
+    """sqrt(1 - x^2) as sqrt(1 - x) sqrt(1 + x): accurate near +-1, and its derivative is +-inf there
+    (sqrt((1 - x)(1 + x)) would give inf * 0 = NaN in reverse mode)."""
+    one = _const_like(x, 1.0)
+    return bind("multiply", bind("sqrt", bind("subtract", one, x)), bind("sqrt", bind("add", one, x)))
+
+
 def arcsin(x):
     x = float_operand(x)
-    one = _const_like(x, 1.0)
-    return bind("atan2", x, bind("sqrt", bind("multiply", bind("subtract", one, x), bind("add", one, x))))
+    return bind("atan2", x, _sqrt_one_minus_square(x))
 
 
 def arccos(x):
     x = float_operand(x)
-    one = _const_like(x, 1.0)
-    return bind("atan2", bind("sqrt", bind("multiply", bind("subtract", one, x), bind("add", one, x))), x)
+    return bind("atan2", _sqrt_one_minus_square(x), x)
+
+
+def _is64(x):
+    return type_of(x).dtype == as_dtype("float64")
+
+
+def _abs_by_sign(x):
+    """(|x|, negative) with negative = signbit(x): selects, so d|x| = +-1 on both sides of +-0."""
+    neg = signbit(x)
+    return where(neg, bind("negate", x), x), neg
+
+
+_LN2_SHORT = 0.693359375  # 355/512, near log 2 with 9 bits: a - it is exact for the a where exp(a) overflows
+
+
+def _half_exp_squared(a):
+    """exp(a) / 2 as exp(a - c) * (exp(c) / 2) with a - c exact: finite up to log(2 max), where exp(a)
+    overflows, and so is its derivative (the same expression)."""
+    k = float(np.asarray(math.exp(_LN2_SHORT) / 2, type_of(a).dtype.np))
+    return bind("multiply", bind("exponential", bind("subtract", a, _const_like(a, _LN2_SHORT))), _const_like(a, k))
+
+
+def _exp_overflow_guard(x):
+    """(a = |x|, big = a beyond which exp(a) may overflow, a on the big branch, x elsewhere (double where))."""
+    a = bind("abs", x)
+    big = greater(a, _const_like(x, 708.0 if _is64(x) else 88.0))
+    return a, big, where(big, a, _const_like(x, 1.0)), where(big, _const_like(x, 0.0), x)
 
 
 def sinh(x):
     x = float_operand(x)
+    a, big, ab, xs = _exp_overflow_guard(x)
     half = _const_like(x, 0.5)
-    return bind("multiply", half, bind("subtract", bind("exponential_minus_one", x),
-                                       bind("exponential_minus_one", bind("negate", x))))
+    small = bind("multiply", half, bind("subtract", bind("exponential_minus_one", xs),
+                                        bind("exponential_minus_one", bind("negate", xs))))
+    h = _half_exp_squared(ab)
+    return where(big, where(less(x, _const_like(x, 0.0)), bind("negate", h), h), small)
 
 
 def cosh(x):
+    """1 + expm1(a)^2 / (2 (1 + expm1(a))) for a = |x| < 1 (its derivative is sinh without cancellation:
+    cosh'(1e-200) = 1e-200), (exp(a) + exp(-a)) / 2 up to where exp(a) overflows, then exp(a - c) exp(c) / 2."""
     x = float_operand(x)
-    half = _const_like(x, 0.5)
-    return bind("multiply", half, bind("add", bind("exponential", x), bind("exponential", bind("negate", x))))
+    a, big, ab, _ = _exp_overflow_guard(x)
+    one, half = _const_like(x, 1.0), _const_like(x, 0.5)
+    near = less(a, one)
+    em = bind("exponential_minus_one", where(near, a, _const_like(x, 0.0)))
+    r_near = bind("add", one, bind("divide", bind("multiply", em, em), bind("multiply", _const_like(x, 2.0), bind("add", em, one))))
+    am = where(logical_or(near, big), one, a)
+    r_mid = bind("multiply", half, bind("add", bind("exponential", am), bind("exponential", bind("negate", am))))
+    return where(near, r_near, where(big, _half_exp_squared(ab), r_mid))
 
 
 def arcsinh(x):
     x = float_operand(x)
-    a = bind("abs", x)
+    a, neg = _abs_by_sign(x)
     one = _const_like(x, 1.0)
-    a2 = bind("multiply", a, a)
     # asinh|x| = log1p(|x| + x^2 / (1 + sqrt(1 + x^2))), accurate near 0; log(2|x|) for huge |x|
-    small = bind("log_plus_one", bind("add", a, bind("divide", a2, bind("add", one, bind("sqrt", bind("add", one, a2))))))
-    big = bind("add", bind("log", a), _const_like(x, math.log(2.0)))
-    r = where(greater(a, _const_like(x, 1e150 if type_of(x).dtype == as_dtype("float64") else 1e18)), big, small)
-    return bind("multiply", bind("sign", x), r)
+    big = greater(a, _const_like(x, 1e150 if _is64(x) else 1e18))
+    s = where(big, one, a)
+    s2 = bind("multiply", s, s)
+    small = bind("log_plus_one", bind("add", s, bind("divide", s2, bind("add", one, bind("sqrt", bind("add", one, s2))))))
+    large = bind("add", bind("log", where(big, a, one)), _const_like(x, math.log(2.0)))
+    r = where(big, large, small)
+    return where(neg, bind("negate", r), r)
 
 
 def arccosh(x):
+    """log1p(t + sqrt(2t + t^2)) with t = x - 1 (exact) up to 2, log(x + sqrt(x^2 - 1)) up to where x^2 - 1
+    rounds to x^2, then log(x) + log(2) (x^2 would overflow); NaN below 1."""
     x = float_operand(x)
-    one = _const_like(x, 1.0)
-    return bind("log", bind("add", x, bind("sqrt", bind("multiply", bind("subtract", x, one), bind("add", x, one)))))
+    one, two = _const_like(x, 1.0), _const_like(x, 2.0)
+    near = less_equal(x, two)
+    big = greater(x, _const_like(x, 1e8 if _is64(x) else 1e4))
+    t = where(near, bind("subtract", x, one), one)
+    # sqrt(2t + t^2) as sqrt(t) sqrt(2 + t): the derivative is inf at x = 1 (JAX's), not inf * 0 = NaN
+    r_near = bind("log_plus_one", bind("add", t, bind("multiply", bind("sqrt", t), bind("sqrt", bind("add", two, t)))))
+    m = where(logical_or(near, big), two, x)
+    r_mid = bind("log", bind("add", m, bind("sqrt", bind("subtract", bind("multiply", m, m), one))))
+    r_big = bind("add", bind("log", where(big, x, two)), _const_like(x, math.log(2.0)))
+    r = where(near, r_near, where(big, r_big, r_mid))
+    return where(greater_equal(x, one), r, _const_like(x, math.nan))
 
 
 def arctanh(x):
+    """sign(x) (log1p(|x|) - log1p(-|x|)) / 2: odd by construction, so no cancellation near -1, and the
+    derivative is inf at +-1 (JAX's)."""
     x = float_operand(x)
-    one = _const_like(x, 1.0)
-    half = _const_like(x, 0.5)
-    return bind("multiply", half, bind("log_plus_one", bind("divide", bind("multiply", _const_like(x, 2.0), x),
-                                                               bind("subtract", one, x))))
+    a, neg = _abs_by_sign(x)
+    r = bind("multiply", _const_like(x, 0.5), bind("subtract", bind("log_plus_one", a),
+                                                   bind("log_plus_one", bind("negate", a))))
+    return where(neg, bind("negate", r), r)
 
 
 def logaddexp(x, y):
@@ -318,16 +377,20 @@ def logaddexp(x, y):
     The two are joined by `value + (q - stop_gradient(q))`: q - q is exactly 0.
     """
     x, y = _float_pair(x, y)
-    m = bind("stop_gradient", bind("maximum", x, y))
+    top = bind("maximum", x, y)
+    m = bind("stop_gradient", top)
     finite = isfinite(m)
+    # an infinite or NaN max: the max itself (derivative 1 for an inf, as JAX); the finite branch gets
+    # finite inputs so its derivative is not inf * 0 there
+    xs, ys = where(finite, x, _const_like(x, 0.0)), where(finite, y, _const_like(y, 0.0))
     shift = where(finite, m, _const_like(m, 0.0))
-    ex = bind("exponential", bind("subtract", x, shift))
-    ey = bind("exponential", bind("subtract", y, shift))
-    other = where(greater_equal(x, y), ey, ex)  # the max's term is exactly 1
+    ex = bind("exponential", bind("subtract", xs, shift))
+    ey = bind("exponential", bind("subtract", ys, shift))
+    other = where(greater_equal(xs, ys), ey, ex)  # the max's term is exactly 1
     value = bind("stop_gradient", bind("add", shift, bind("log_plus_one", other)))
     q = bind("log", bind("add", ex, ey))
     r = bind("add", value, bind("subtract", q, bind("stop_gradient", q)))
-    return where(finite, r, m)
+    return where(finite, r, top)
 
 
 def logaddexp2(x, y):
@@ -337,8 +400,15 @@ def logaddexp2(x, y):
 
 
 def hypot(x, y):
+    """max * sqrt(1 + (min / max)^2) of |x|, |y| (JAX's formula): no overflow or underflow of the squares;
+    inf if either is infinite, even with a NaN."""
     x, y = _float_pair(x, y)
-    return sqrt(bind("add", bind("multiply", x, x), bind("multiply", y, y)))
+    ax, ay = bind("abs", x), bind("abs", y)
+    m, n = bind("maximum", ax, ay), bind("minimum", ax, ay)
+    zero = equal(m, _const_like(m, 0.0))
+    r = bind("divide", n, where(zero, _const_like(m, 1.0), m))
+    h = where(zero, m, bind("multiply", m, sqrt(bind("add", _const_like(m, 1.0), bind("multiply", r, r)))))
+    return where(logical_or(isposinf(ax), isposinf(ay)), _const_like(m, math.inf), h)
 
 
 def deg2rad(x):

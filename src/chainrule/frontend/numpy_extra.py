@@ -36,15 +36,17 @@ def _fval(x, v):
 def cbrt(x):
     """sign(x) |x|^(1/3), refined by one Newton step so it is within an ulp or two of libm's cbrt."""
     x = float_operand(x)
-    a = bind("abs", x)
+    neg = signbit(x)
+    a = where(neg, bind("negate", x), x)  # |x| with slope -1 at -0.0: cbrt'(+-0) = +inf, as JAX
     y = bind("power", a, lax.full_like(a, 1.0 / 3.0))
     ok = logical_and(isfinite(y), not_equal(y, lax.full_like(y, 0)))
     safe = where(ok, y, lax.full_like(y, 1.0))
     three = lax.full_like(y, 3.0)
-    newton = bind("subtract", safe, bind("divide", bind("subtract", bind("multiply", bind("multiply", safe, safe), safe), a),
-                                          bind("multiply", three, bind("multiply", safe, safe))))
+    # y - (y^3 - a) / (3 y^2), as y - (y - a / y^2) / 3 so y^3 cannot overflow (or underflow) near the ends
+    newton = bind("subtract", safe, bind("divide", bind("subtract", safe, bind("divide", a, bind("multiply", safe, safe))),
+                                          three))
     y = where(ok, newton, y)
-    return where(signbit(x), bind("negate", y), y)
+    return where(neg, bind("negate", y), y)
 
 
 def copysign(x1, x2):
@@ -550,7 +552,18 @@ def ldexp(x1, x2):
     if not type_of(e).dtype.is_int:
         raise TypeError("ldexp exponents must be integers")
     dt = type_of(x).dtype
-    return multiply(x, bind("power", *lax.promote_and_broadcast(np.asarray(2.0, dt.np), convert(e, dt))))
+    # x * 2^e in up to three exact steps of at most 2^(|e|/3): the result of one power of two could overflow
+    # (ldexp(0.5, 1024)) or underflow (ldexp(64, -1080)) where x * 2^e does not
+    x, e = lax.promote_and_broadcast(x, convert(e, dt))
+    lim = 2200.0 if dt == _F64 else 330.0  # beyond: 0 or inf for every finite nonzero x
+    e = bind("clamp", lax.full_like(e, -lim), e, lax.full_like(e, lim))
+    e1 = bind("floor", bind("divide", e, lax.full_like(e, 3.0)))
+    e2 = bind("floor", bind("divide", bind("subtract", e, e1), lax.full_like(e, 2.0)))
+    e3 = bind("subtract", bind("subtract", e, e1), e2)
+    two = lax.full_like(e, 2.0)
+    one_step = less_equal(absolute(e), lax.full_like(e, 1000.0 if dt == _F64 else 120.0))  # 2^e normal: one rounding
+    y = multiply(multiply(multiply(x, bind("power", two, e1)), bind("power", two, e2)), bind("power", two, e3))
+    return where(one_step, multiply(x, bind("power", two, e)), y)
 
 
 def float_power(x1, x2):

@@ -25,9 +25,9 @@ import numpy as np
 from . import lax
 from .core import constant_tensor, is_tensor, type_of
 from .lax import broadcast_to, convert, normalize_axis, operand
-from .numpy_core import (abs, add, any as any_, argmax, divide, equal, expand_dims, greater, less, log, matmul, max,
-                         min, moveaxis, multiply, not_equal, power, prod, reshape, sign, sqrt, subtract, sum,
-                         swapaxes, where)
+from .numpy_core import (abs, add, any as any_, argmax, divide, equal, expand_dims, floor, greater, isfinite, less,
+                         log, logical_and, matmul, max, maximum, min, minimum, moveaxis, multiply, negative,
+                         not_equal, power, prod, reshape, sign, sqrt, subtract, sum, swapaxes, where)
 from .numpy_extra import count_nonzero, vecdot  # noqa: F401  (re-exported)
 from .numpy_manip import diagonal as _diagonal, slice_axis, take_along_axis, trace as _trace
 
@@ -41,12 +41,34 @@ def _float(x):
 
 # --- norms --------------------------------------------------------------------------------------
 
+def _l2(a, axis, keepdims):
+    """sqrt(sum(a^2)) computed on a * 2^-k with 2^k near max|a| (held constant for the derivative): the
+    same rounding as unscaled where that does not overflow or underflow (powers of two scale exactly), and
+    finite where the squares alone would be (norm([1e200, 1e200]) = 1.41e200; NumPy and JAX give inf)."""
+    t = type_of(a)
+    if any(t.shape[i] == 0 for i in lax.normalize_axes(axis, t.ndim)):
+        return sqrt(sum(multiply(a, a), axis=axis, keepdims=keepdims))
+    dt = t.dtype
+    lim = 1000.0 if dt == _F64 else 120.0
+    m = lax.bind("stop_gradient", max(abs(a), axis=axis, keepdims=True))
+    ok = logical_and(greater(m, lax.full_like(m, 0.0)), isfinite(m))
+    k = floor(divide(log(where(ok, m, lax.full_like(m, 1.0))), lax.full_like(m, np.log(2.0))))
+    k = minimum(maximum(k, lax.full_like(k, -lim)), lax.full_like(k, lim))
+    two = lax.full_like(k, 2.0)
+    b = multiply(a, power(two, negative(k)))
+    r = multiply(sqrt(sum(multiply(b, b), axis=axis, keepdims=True)), power(two, k))
+    if not keepdims:
+        axes = lax.normalize_axes(axis, t.ndim)
+        r = reshape(r, [n for i, n in enumerate(t.shape) if i not in axes])
+    return r
+
+
 def norm(x, ord=None, axis=None, keepdims=False):
     a = _float(x)
     t = type_of(a)
     if axis is None:
         if ord is None or (ord in ("fro", "f") and t.ndim == 2):
-            r = sqrt(sum(multiply(a, a)))
+            r = _l2(a, None, False)
             return reshape(r, (1,) * t.ndim) if keepdims else r
         if t.ndim == 1:
             return vector_norm(a, axis=0, keepdims=keepdims, ord=ord)
@@ -84,7 +106,7 @@ def vector_norm(x, axis=None, keepdims=False, ord=2):
     if ord == 1:
         return sum(absa, axis=axis, keepdims=keepdims)
     if ord is None or ord == 2:
-        return sqrt(sum(multiply(a, a), axis=axis, keepdims=keepdims))
+        return _l2(a, axis, keepdims)
     if isinstance(ord, str):
         raise ValueError(f"Invalid norm order '{ord}' for vectors")
     p = float(ord)
@@ -97,7 +119,7 @@ def matrix_norm(x, keepdims=False, ord="fro"):
     if t.ndim < 2:
         raise ValueError("matrix_norm needs at least 2 dimensions")
     if ord in ("fro", "f", None):
-        r = sqrt(sum(multiply(a, a), axis=(-2, -1)))
+        r = _l2(a, (-2, -1), False)
     elif ord in (1, -1):
         s = sum(abs(a), axis=-2)
         r = max(s, axis=-1) if ord == 1 else min(s, axis=-1)

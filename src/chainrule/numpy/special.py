@@ -3,10 +3,14 @@
 logsumexp, softmax, erf/erfc, expit/logit/log_expit, the gamma family
 (gammaln by Lanczos with reflection, digamma by a shifted asymptotic series,
 gamma, betaln) and the entropy helpers (xlogy, entr, rel_entr, kl_div), all
-composites of primitive ops, so they differentiate to any order.
+composites of primitive ops, so they differentiate to any order. erfc is
+exp(-x^2) erfcx(x) by fitted pieces (a few ulp, tools/ulp_special.py), not
+1 - erf; derivatives at the edges follow jax.grad (docs/autodiff.md).
 """
 
 from __future__ import annotations
+
+import math
 
 from ..frontend import lax
 from ..frontend.core import bind, type_of
@@ -18,9 +22,71 @@ def erf(x):
     return bind("erf", lax.float_operand(x))
 
 
+# erfc(a) = exp(-a^2) erfcx(a) for a = |x| >= 1/2, erfcx by pieces: polynomials in a - center on [lo, hi)
+# and, from the last piece's lo on, a * erfcx(a) as a polynomial in u = 1/a^2. The coefficients are
+# Chebyshev interpolants of mpmath's erfcx rounded to each dtype (tools/fit_erfc.py prints them).
+_ERFC_PIECES = {
+    "float64": (
+        (0.5, 1.0, 0.75, (0.5069376502931449, -0.3679726916557954, 0.2309581315512983, -0.1298360619948811, 0.06679054252756655, -0.03189726203968118, 0.014289198666213443, -0.00605153229729106, 0.0024376373433168705, -0.000938512056293829, 0.0003467512575452147, -0.0001233545520026088, 4.236125943559736e-05, -1.408512949400527e-05, 4.653752310183548e-06, -1.4567881256540653e-06)),
+        (1.0, 2.0, 1.5, (0.3215854164543175, -0.16362291773256007, 0.0761510398554774, -0.03293090529956263, 0.013377340953066716, -0.005145957547986074, 0.0018861348770299853, -0.0006619300663780329, 0.00022330994434483764, -7.265892277607512e-05, 2.2864312354813184e-05, -6.9749857220380816e-06, 2.066969345938349e-06, -5.961184927787341e-07, 1.6755851115553425e-07, -4.583649892893367e-08, 1.2292390627233347e-08, -3.491946397137101e-09, 8.944646826979908e-10)),
+        (2.0, 3.5, 2.75, (0.1936620962790687, -0.06323763756063484, 0.019758592987322864, -0.005934337896997977, 0.0017195818852892143, -0.0004821950849810438, 0.00013118180053043558, -3.469860957800975e-05, 8.940156047900758e-06, -2.2473734306017574e-06, 5.519758213291395e-07, -1.3262545145220398e-07, 3.120931222713602e-08, -7.199935309876202e-09, 1.6299033284512948e-09, -3.624535099064295e-10, 7.919487166309303e-11, -1.6887827332064812e-11, 3.5731479208850773e-12, -8.476121667590919e-13, 1.7331926787285084e-13)),
+        (3.5, None, None, (0.5641895835477563, -0.282094791773878, 0.4231421876605519, -1.0578554689951516, 3.7024940926813197, -16.661214096897666, 91.63549327187107, -595.5249835191453, 4459.558542287022, -37571.80538946563, 344580.2534854483, -3268183.238264793, 29953297.775999524, -246617645.34461692, 1701025449.218291, -9172290489.951939, 35625472955.17141, -87727343136.06912, 102199571010.63284)),
+    ),
+    "float32": (
+        (0.5, 1.0, 0.75, (0.5069376230239868, -0.3679727017879486, 0.23095813393592834, -0.12983617186546326, 0.06679058074951172, -0.03189097344875336, 0.014286878518760204, -0.006185151636600494, 0.002486962592229247)),
+        (1.0, 2.0, 1.5, (0.32158541679382324, -0.1636229157447815, 0.076151043176651, -0.032930899411439896, 0.013377339579164982, -0.005146095994859934, 0.0018861758289858699, -0.0006606701645068824, 0.00022293753863777965, -7.763857138343155e-05, 2.433710324112326e-05)),
+        (2.0, 3.5, 2.75, (0.19366209208965302, -0.06323763728141785, 0.019758593291044235, -0.005934334825724363, 0.0017195811960846186, -0.0004822258197236806, 0.00013118900824338198, -3.457467755652033e-05, 8.911072654882446e-06, -2.46395052272419e-06, 6.028347456776828e-07)),
+        (3.5, None, None, (0.564189612865448, -0.2820947766304016, 0.42313963174819946, -1.0575213432312012, 3.6801183223724365, -15.787330627441406, 70.24061584472656, -248.90284729003906, 464.33685302734375)),
+    ),
+}
+# beyond XMAX erfc underflows to 0 (and exp(-a^2) is 0); SPLIT rounds a to z with z*z exact
+_ERFC_XMAX = {"float64": 27.5, "float32": 10.25}
+_ERFC_SPLIT = {"float64": 2.0 ** 16, "float32": 2.0 ** 8}
+
+
+def _horner(coefs, s):
+    acc = _c(s, coefs[-1])
+    for v in reversed(coefs[:-1]):
+        acc = _np.add(_np.multiply(acc, s), _c(s, v))
+    return acc
+
+
+def _erfcx_pieces(a, pieces):
+    """erfcx(a) for a in [1/2, XMAX], 1 to 2 ulp; every piece gets an input inside its own interval."""
+    out = None
+    for lo, hi, center, coefs in reversed(pieces):
+        if hi is None:  # the tail: a erfcx(a) = g(1/a^2)
+            inside = _np.greater_equal(a, _c(a, lo))
+            au = _np.where(inside, a, _c(a, lo))
+            val = _np.divide(_horner(coefs, _np.divide(_c(a, 1.0), _np.multiply(au, au))), au)
+        else:
+            inside = _np.logical_and(_np.greater_equal(a, _c(a, lo)), _np.less(a, _c(a, hi)))
+            val = _horner(coefs, _np.subtract(_np.where(inside, a, _c(a, center)), _c(a, center)))
+        out = val if out is None else _np.where(inside, val, out)
+    return out
+
+
 def erfc(x):
+    """1 - erf(x) without the cancellation: a few ulp over the whole range in float32 and float64.
+
+    |x| < 1/2: 1 - erf(x). Beyond: exp(-a^2) erfcx(a) with a = |x|, where a^2
+    is split as z^2 + (a - z)(a + z), z = a rounded to a few bits, so z^2 and
+    the exponent are exact (exp(-a*a) would be off by a^2 ulp); x < 0 takes
+    2 - erfc(|x|). Composed of primitive ops, so its derivative is automatic
+    (-2/sqrt(pi) exp(-x^2) to ~1e-15, 0 once erfc underflows).
+    """
     x = lax.float_operand(x)
-    return bind("subtract", lax.full_like(x, 1.0), bind("erf", x))
+    name = type_of(x).dtype.name
+    a = _np.minimum(_np.abs(x), _c(x, _ERFC_XMAX[name]))
+    split = _c(x, _ERFC_SPLIT[name])
+    z = _np.divide(_np.rint(_np.multiply(a, split)), split)
+    h = _erfcx_pieces(a, _ERFC_PIECES[name])
+    m = _np.expm1(_np.multiply(_np.subtract(z, a), _np.add(z, a)))  # small: h + h m rounds once
+    e = _np.multiply(_np.exp(_np.negative(_np.multiply(z, z))), _np.add(h, _np.multiply(h, m)))
+    tail = _np.where(_np.less(x, _c(x, 0.0)), _np.subtract(_c(x, 2.0), e), e)
+    near = _np.subtract(_c(x, 1.0), bind("erf", x))
+    out = _np.where(_np.less(_np.abs(x), _c(x, 0.5)), near, tail)
+    return _np.where(_np.isnan(x), x, out)
 
 
 def expit(x):
@@ -28,8 +94,15 @@ def expit(x):
 
 
 def logit(x):
+    """log(x) - log1p(-x); log1p((2x - 1) / (1 - x)) on [1/4, 3/4], where the two logs would cancel (2x - 1
+    is exact). Its derivative 1/x + 1/(1 - x) is inf at 0 and 1, as JAX's."""
     x = lax.float_operand(x)
-    return _np.log(_np.divide(x, _np.subtract(lax.full_like(x, 1.0), x)))
+    one = _c(x, 1.0)
+    mid = _np.logical_and(_np.greater_equal(x, _c(x, 0.25)), _np.less_equal(x, _c(x, 0.75)))
+    xm = _np.where(mid, x, _c(x, 0.5))
+    near = _np.log1p(_np.divide(_np.subtract(_np.add(xm, xm), one), _np.subtract(one, xm)))
+    xo = _np.where(mid, _c(x, 0.5), x)
+    return _np.where(mid, near, _np.subtract(_np.log(xo), _np.log1p(_np.negative(xo))))
 
 
 def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
@@ -105,7 +178,9 @@ def gammaln(x):
     xr = _np.where(low, _np.subtract(_c(x, 1.0), x), x)
     lg = _lanczos_lgamma(xr)
     s = _np.abs(_np.sin(_np.multiply(_c(x, _np.pi), x)))
-    refl = _np.subtract(_np.log(_np.divide(_c(x, _np.pi), s)), lg)
+    # log(pi) - log|sin(pi x)|: both non-negative, and the derivative -pi cot(pi x) does not pass through
+    # pi / sin^2, which overflows near 0 (gammaln'(1e-300) = -1e300, JAX's, not -inf)
+    refl = _np.subtract(_np.subtract(_c(x, math.log(math.pi)), _np.log(s)), lg)
     return _np.where(_pole(x), _c(x, _np.inf), _np.where(low, refl, lg))
 
 
@@ -169,26 +244,48 @@ psi = digamma
 
 # --- information-theory helpers ---------------------------------------------------------------------------
 
-def xlogy(x, y):
-    """x * log(y), and 0 where x == 0 (unless y is NaN), as scipy.special.xlogy."""
+def _infinite_slope_zero(x, at, sign):
+    """0 in value, with derivative sign * inf at x == 0 where `at`: sqrt|x| - stop_gradient(sqrt|x|)."""
+    r = _np.sqrt(_np.abs(_np.where(at, x, _c(x, 0.0))))
+    z = _np.subtract(r, bind("stop_gradient", r))
+    return z if sign > 0 else _np.subtract(_c(x, 0.0), z)  # +0, not -0
+
+
+def _x_times_log(x, y, log, y_lo):
+    """x * log(y), 0 where x == 0 (unless y is NaN). Where log(y) is finite, x == 0 takes the product itself
+    (its value is +-0, made +0), so d/dx = log(y) there, as JAX's xlogy (cross-entropy with zero
+    probabilities); at y = y_lo (log -inf) or inf with x == 0 the 0 has JAX's d/dx = -inf or +inf."""
     x, y = _np._float_pair(x, y)
     zero = _np.logical_and(_np.equal(x, _c(x, 0.0)), _np.logical_not(_np.isnan(y)))
-    return _np.where(zero, _c(x, 0.0), _np.multiply(x, _np.log(y)))
+    at_lo = _np.logical_and(zero, _np.equal(y, _c(y, y_lo)))
+    at_inf = _np.logical_and(zero, _np.isposinf(y))
+    below = _np.logical_and(zero, _np.logical_or(_np.less(y, _c(y, y_lo)), _np.isneginf(y)))  # log NaN: 0
+    edge = _np.logical_or(_np.logical_or(at_lo, at_inf), below)
+    ys = _np.where(edge, _c(y, 1.0), y)
+    prod = _np.multiply(x, log(ys))
+    prod = _np.where(zero, _np.add(prod, _c(x, 0.0)), prod)  # x == 0: +0, as scipy
+    return _np.where(at_lo, _infinite_slope_zero(x, at_lo, -1),
+                     _np.where(at_inf, _infinite_slope_zero(x, at_inf, 1), _np.where(below, _c(x, 0.0), prod)))
+
+
+def xlogy(x, y):
+    """x * log(y), and 0 where x == 0 (unless y is NaN), as scipy.special.xlogy."""
+    return _x_times_log(x, y, _np.log, 0.0)
 
 
 def xlog1py(x, y):
-    x, y = _np._float_pair(x, y)
-    zero = _np.logical_and(_np.equal(x, _c(x, 0.0)), _np.logical_not(_np.isnan(y)))
-    return _np.where(zero, _c(x, 0.0), _np.multiply(x, _np.log1p(y)))
+    """x * log1p(y), and 0 where x == 0 (unless y is NaN), as scipy.special.xlog1py."""
+    return _x_times_log(x, y, _np.log1p, -1.0)
 
 
 def entr(x):
-    """-x log x for x > 0, 0 at 0, -inf below."""
+    """-x log x for x > 0, 0 at 0, -inf below; the derivative -(log x + 1) is +inf at 0, as JAX's."""
     x = lax.float_operand(x)
     pos = _np.greater(x, _c(x, 0.0))
+    at0 = _np.equal(x, _c(x, 0.0))
     safe = _np.where(pos, x, _c(x, 1.0))
     val = _np.negative(_np.multiply(safe, _np.log(safe)))
-    out = _np.where(pos, val, _np.where(_np.equal(x, _c(x, 0.0)), _c(x, 0.0), _c(x, -_np.inf)))
+    out = _np.where(pos, val, _np.where(at0, _infinite_slope_zero(x, at0, 1), _c(x, -_np.inf)))
     return _np.where(_np.isnan(x), x, out)
 
 
@@ -196,11 +293,25 @@ def _entropy_terms(x, y, extra):
     x, y = _np._float_pair(x, y)
     both = _np.logical_and(_np.greater(x, _c(x, 0.0)), _np.greater(y, _c(y, 0.0)))
     sx, sy = _np.where(both, x, _c(x, 1.0)), _np.where(both, y, _c(y, 1.0))
-    val = _np.multiply(sx, _np.log(_np.divide(sx, sy)))
+    # log(x / y); log1p((x - y) / y) for x / y in [1/2, 2] (x - y is exact there), log x - log y where x / y
+    # overflows or underflows (x = 1e300, y = 1e-300)
+    q = _np.divide(sx, sy)
+    fine = _np.logical_and(_np.isfinite(q), _np.greater_equal(q, _c(q, float(_np.finfo(type_of(q).dtype.np).tiny))))
+    near = _np.logical_and(_np.greater_equal(q, _c(q, 0.5)), _np.less_equal(q, _c(q, 2.0)))
+    nx, ny = _np.where(near, sx, _c(x, 1.0)), _np.where(near, sy, _c(y, 1.0))
+    lq = _np.where(near, _np.log1p(_np.divide(_np.subtract(nx, ny), ny)),
+                   _np.where(fine, _np.log(_np.where(fine, q, _c(q, 1.0))), _np.subtract(_np.log(sx), _np.log(sy))))
+    # the value above, the derivative of log x - log y (1/x, -1/y: the chain through x / y overflows at
+    # x / y^2 where the result does not)
+    both_fin = _np.logical_and(_np.isfinite(sx), _np.isfinite(sy))
+    dl = _np.subtract(_np.log(_np.where(both_fin, sx, _c(x, 1.0))), _np.log(_np.where(both_fin, sy, _c(y, 1.0))))
+    lq = _np.add(bind("stop_gradient", lq), _np.subtract(dl, bind("stop_gradient", dl)))
+    val = _np.multiply(sx, lq)
     if extra:
         val = _np.add(_np.subtract(val, sx), sy)
     at_zero = _np.logical_and(_np.equal(x, _c(x, 0.0)), _np.greater_equal(y, _c(y, 0.0)))
-    out = _np.where(both, val, _np.where(at_zero, y if extra else _c(x, 0.0), _c(x, _np.inf)))
+    # at x == 0: kl_div is y - x (derivatives -1 and 1, as JAX's), rel_entr 0
+    out = _np.where(both, val, _np.where(at_zero, _np.subtract(y, x) if extra else _c(x, 0.0), _c(x, _np.inf)))
     return _np.where(_np.logical_or(_np.isnan(x), _np.isnan(y)), _c(x, _np.nan), out)
 
 
@@ -215,7 +326,7 @@ def kl_div(x, y):
 def log_expit(x):
     """log(expit(x)) without overflow: -log1p(exp(-x)) for x >= 0, x - log1p(exp(x)) below."""
     x = lax.float_operand(x)
-    neg_abs = _np.negative(_np.abs(x))
+    neg_abs = _np.where(_np.greater_equal(x, _c(x, 0.0)), _np.negative(x), x)  # -|x|, slope -1 at x = 0 too
     tail = _np.log1p(_np.exp(neg_abs))
     return _np.where(_np.greater_equal(x, _c(x, 0.0)), _np.negative(tail), _np.subtract(x, tail))
 

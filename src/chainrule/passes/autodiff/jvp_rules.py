@@ -11,8 +11,8 @@ operand (`multiply(t, coef)` with `coef` built from primals, `add(t1, t2)`,
 `select(p, t1, t2)`, shape ops...), so the linear part of a trace is
 transposable (see `transpose_rules.py`). Numerics follow JAX's rules (cited
 per rule), so results agree with `jax.jvp` to rounding; the deliberate
-differences are abs (sign(x), so 0 at x = 0, where JAX gives 1), x**0 (0 at
-x = 0, where jax 0.10 gives nan) and max over an empty group (0, not nan).
+differences are x**0 (0 at x = 0, where jax 0.10 gives nan) and max over an
+empty group (0, not nan); docs/autodiff.md lists the conventions at the edges.
 
 `NON_DIFFERENTIABLE[op]` names ops whose derivative is zero everywhere it
 exists, with the reason. Ops that are replaced by their expansion when
@@ -74,11 +74,11 @@ def _unary(coef):
 
 
 UNARY_COEFS = {
-    "abs": lambda e, x, y: e.op("sign", x),                                  # JAX: select(x>=0,..) ~ sign
+    # JAX: select(x >= 0, t, -t), so d|x| = 1 at +-0 (and -1 at NaN), not sign(x) = 0
+    "abs": lambda e, x, y: e.op("select", e.op("compare", x, e.zeros(x.type), direction="GE"), _one(e, x),
+                                e.full_like(-1, x)),
     "exponential": lambda e, x, y: y,                                        # d exp = exp
     "exponential_minus_one": lambda e, x, y: e.op("add", y, _one(e, x)),     # d expm1 = expm1 + 1
-    "log": lambda e, x, y: e.op("divide", _one(e, x), x),                    # 1/x
-    "log_plus_one": lambda e, x, y: e.op("divide", _one(e, x), e.op("add", x, _one(e, x))),
     "sqrt": lambda e, x, y: e.op("divide", e.full_like(0.5, x), y),          # JAX: 0.5 / ans
     "rsqrt": lambda e, x, y: e.op("multiply", e.full_like(-0.5, x), e.op("divide", y, x)),  # JAX: -0.5*ans/x
     "sine": lambda e, x, y: e.op("cosine", x),
@@ -94,6 +94,17 @@ UNARY_COEFS = {
 
 for _name, _coef in UNARY_COEFS.items():
     JVP_RULES[_name] = _unary(_coef)
+
+
+@jvp("log")
+def _log(e, node, xs, ts, ys):
+    # JAX: t / x (one rounding, and finite at subnormal x, where 1/x overflows)
+    return [e.op("divide", ts[0], xs[0])]
+
+
+@jvp("log_plus_one")
+def _log_plus_one(e, node, xs, ts, ys):
+    return [e.op("divide", ts[0], e.op("add", xs[0], _one(e, xs[0])))]  # JAX: t / (1 + x)
 
 
 @jvp("negate")
