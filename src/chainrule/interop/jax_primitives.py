@@ -73,7 +73,17 @@ def out_type(eqn, i=0) -> TensorType:
     return TensorType(aval.shape, chainrule_dtype(aval.dtype, f"the result of {eqn.primitive.name!r}"))
 
 
-PRIMITIVES: dict = {}
+class _Primitives(dict):
+    """JAX primitive name -> import rule; a second rule for one primitive fails at import instead of
+    silently replacing the first (a composite left behind when its op became a primitive, say)."""
+
+    def __setitem__(self, name, rule):
+        if name in self:
+            raise ValueError(f"from_jax: JAX primitive {name!r} has two import rules")
+        super().__setitem__(name, rule)
+
+
+PRIMITIVES: dict = _Primitives()
 INLINE: dict = {}
 
 
