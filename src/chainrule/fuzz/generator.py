@@ -121,8 +121,10 @@ class GraphGenerator:
 
     # -- values --
     def leaf(self, t: TensorType) -> Value:
-        """A new parameter (while there is room) or constant of type `t`."""
-        if len(self.b.params) < self.cfg.max_params and self.rnd.random() < 0.6:
+        """A new parameter (while there is room, and of one of the configured dtypes: an index an op
+        needs, such as case's int32 selector, is a constant otherwise) or constant of type `t`."""
+        if len(self.b.params) < self.cfg.max_params and t.dtype.name in self.cfg.dtypes \
+                and self.rnd.random() < 0.6:
             v = self.b.param(t, f"p{len(self.b.params)}")
         elif t.dtype.is_float and t.ndim and self.rnd.random() < 0.15:
             return self.emit("iota", [], {"shape": t.shape, "dtype": t.dtype, "dimension": self.rnd.randrange(t.ndim)})[0]
