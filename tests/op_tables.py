@@ -42,7 +42,7 @@ FLOAT_BINARY = sorted(n for n, op in REGISTRY.items() if _plain_elementwise(op, 
 LLVM_ULP = RuleTable("tests: llvm ulp bounds", covers=lambda op: op.inexact)
 LLVM_ULP.update({"exponential": 2, "exponential_minus_one": 3, "log": 2, "log_plus_one": 3, "tanh": 3,
                  "logistic": 3, "sine": 2, "cosine": 2, "tan": 3, "erf": 3, "atan2": 2, "power": 2,
-                 "rsqrt": 0})  # 0: correctly rounded here (other backends may approximate it)
+                 "cbrt": 1, "rsqrt": 0})  # 0: correctly rounded here (other backends may approximate it)
 
 
 def _pos(s):
@@ -62,6 +62,7 @@ UNARY_DOMAINS.update({
     "log": _pos, "log_plus_one": lambda s: lambda rng: [rng.uniform(-0.5, 2.0, s)],
     "sqrt": _pos, "rsqrt": _pos, "sine": None, "cosine": None,
     "tan": lambda s: lambda rng: [rng.uniform(-1.2, 1.2, s)], "tanh": None, "logistic": None, "erf": None,
+    "cbrt": lambda s: lambda rng: [_signed(rng, s)],
 })
 BINARY_DOMAINS = RuleTable("tests: derivative domains (binary)",
                            covers=lambda op: _plain_elementwise(op, 2) and _float(op) and _differentiable(op))
@@ -82,7 +83,7 @@ ACCEPTS.update({
     **{op: _INT_FLOAT for op in ("negate", "abs", "sign")},
     **{op: _FLOAT for op in ("exponential", "exponential_minus_one", "log", "log_plus_one", "sqrt", "rsqrt",
                              "sine", "cosine", "tan", "tanh", "logistic", "erf", "floor", "ceil",
-                             "round_nearest_even", "is_finite")},
+                             "round_nearest_even", "is_finite", "cbrt")},
     "not": ("bool", "int32", "int64"),
     "stop_gradient": _ALL,
     **{op: _INT_FLOAT for op in ("add", "subtract", "multiply", "divide", "remainder", "power")},
@@ -97,7 +98,7 @@ LAX_NAMES.update({
     "negate": "neg", "abs": "abs", "sign": "sign", "exponential": "exp", "exponential_minus_one": "expm1",
     "log": "log", "log_plus_one": "log1p", "sqrt": "sqrt", "rsqrt": "rsqrt", "sine": "sin", "cosine": "cos",
     "tan": "tan", "tanh": "tanh", "logistic": "logistic", "erf": "erf", "floor": "floor", "ceil": "ceil",
-    "not": "bitwise_not", "is_finite": "is_finite",
+    "cbrt": "cbrt", "not": "bitwise_not", "is_finite": "is_finite",
     "stop_gradient": "stop_gradient", "add": "add", "subtract": "sub", "multiply": "mul", "divide": "div",
     "remainder": "rem", "power": "pow", "maximum": "max", "minimum": "min", "atan2": "atan2",
     "and": "bitwise_and", "or": "bitwise_or", "xor": "bitwise_xor",

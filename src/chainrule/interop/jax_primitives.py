@@ -253,8 +253,6 @@ COMPOSITES = {
                                                                          o.subtract(o.c(1), x)))),
     # one_minus_square(x) = 1 - x^2 (JAX >= 0.11 writes tanh's derivative with it)
     "one_minus_square": lambda o, x: o.subtract(o.c(1), o.multiply(x, x)),
-    # cbrt(x) = sign(x) exp(log|x| / 3)
-    "cbrt": lambda o, x: o.multiply(o.sign(x), o.exponential(o.divide(o.log(o.abs(x)), o.c(3)))),
 }
 for _j, _fn in COMPOSITES.items():
     PRIMITIVES[_j] = _composite(_fn)

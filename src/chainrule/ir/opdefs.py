@@ -78,14 +78,14 @@ UNARY_KINDS = {
     "negate": "if", "abs": "if", "sign": "if",
     "exponential": "f", "exponential_minus_one": "f", "log": "f", "log_plus_one": "f",
     "sqrt": "f", "rsqrt": "f", "sine": "f", "cosine": "f", "tan": "f", "tanh": "f",
-    "logistic": "f", "erf": "f", "floor": "f", "ceil": "f", "round_nearest_even": "f",
+    "logistic": "f", "erf": "f", "floor": "f", "ceil": "f", "round_nearest_even": "f", "cbrt": "f",
     "not": "bi", "is_finite": "f",
 }
 
 
 # Traits of the loop-defined elementwise ops (see OpDef's docstring).
 INEXACT = {"exponential", "exponential_minus_one", "log", "log_plus_one", "rsqrt", "sine", "cosine", "tan",
-           "tanh", "logistic", "erf", "atan2", "power"}
+           "tanh", "logistic", "erf", "atan2", "power", "cbrt"}
 DISCONTINUOUS = {"floor", "ceil", "round_nearest_even", "sign", "is_finite", "remainder", "power", "sine",
                  "cosine", "tan", "atan2"}
 LINEAR = {"negate": (0,), "add": (0, 1), "subtract": (0, 1), "multiply": (0, 1), "divide": (0,)}
@@ -102,6 +102,7 @@ DOCS = {
     "floor": "Round toward -inf.", "ceil": "Round toward +inf.",
     "round_nearest_even": "Round to the nearest integer, ties to even.", "not": "Logical (bool) or bitwise not.",
     "is_finite": "True where x is neither infinite nor NaN.",
+    "cbrt": "The real cube root, sign(x) |x|**(1/3); exact at +-0 and +-inf.",
     "add": "x + y.", "subtract": "x - y.", "multiply": "x * y.",
     "divide": "x / y; integer division truncates toward zero, and integer x / 0 is -1, as in XLA.",
     "remainder": "x - y * trunc(x / y) (the sign of x, as C's fmod); integer x % 0 is x.",

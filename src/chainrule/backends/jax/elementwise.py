@@ -57,7 +57,7 @@ UNARY = {
     "sqrt": lax.sqrt, "rsqrt": lax.rsqrt, "sine": lax.sin, "cosine": lax.cos, "tan": lax.tan,
     "tanh": lax.tanh, "logistic": lax.logistic, "erf": lax.erf, "floor": lax.floor, "ceil": lax.ceil,
     "round_nearest_even": lambda x: lax.round(x, lax.RoundingMethod.TO_NEAREST_EVEN),
-    "not": lax.bitwise_not, "is_finite": lax.is_finite,
+    "not": lax.bitwise_not, "is_finite": lax.is_finite, "cbrt": lax.cbrt,
     "stop_gradient": lax.stop_gradient,
 }
 

@@ -86,6 +86,19 @@ def _rsqrt(b, attrs, args, dt, out):
     return m.div(m.c(1.0), m.intr("sqrt", args[0]))
 
 
+@rule("cbrt")
+def _cbrt(b, attrs, args, dt, out):
+    """exp(log|x| / 3) (vectorizable), then one Newton step y - (y - |x| / y^2) / 3 for the last bits;
+    +-0, +-inf and NaN pass through, and the sign is x's."""
+    m = _fm(b, dt)
+    (x,) = args
+    a = m.abs(x)
+    y = mathlib.UNARY["exponential"](m, m.div(mathlib.UNARY["log"](m, a), m.c(3.0)))
+    y = m.sub(y, m.div(m.sub(y, m.div(a, m.mul(y, y))), m.c(3.0)))
+    special = b.or_(m.eq(a, m.c(0.0)), b.or_(m.isinf(a), m.isnan(a)))
+    return m.copysign(m.sel(special, a, y), x)
+
+
 @rule("floor")
 def _floor(b, attrs, args, dt, out):
     return _fm(b, dt).intr("floor", args[0])

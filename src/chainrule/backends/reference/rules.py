@@ -61,12 +61,17 @@ def _not(x):
     return np.logical_not(x) if x.dtype == np.bool_ else np.invert(x)
 
 
+def _cbrt(x):
+    # through float64: NumPy's float32 cbrt is an ulp off at exact cubes (cbrt(-27) = -2.9999998)
+    return np.cbrt(x.astype(np.float64)).astype(x.dtype) if x.dtype == np.float32 else np.cbrt(x)
+
+
 UNARY = {
     "negate": np.negative, "abs": np.abs, "sign": _sign,
     "exponential": np.exp, "exponential_minus_one": np.expm1, "log": np.log, "log_plus_one": np.log1p,
     "sqrt": np.sqrt, "rsqrt": lambda x: 1 / np.sqrt(x), "sine": np.sin, "cosine": np.cos, "tan": np.tan,
     "tanh": np.tanh, "logistic": _logistic, "erf": _erf, "floor": np.floor, "ceil": np.ceil,
-    "round_nearest_even": np.rint, "not": _not, "is_finite": np.isfinite,
+    "round_nearest_even": np.rint, "not": _not, "is_finite": np.isfinite, "cbrt": _cbrt,
 }
 
 

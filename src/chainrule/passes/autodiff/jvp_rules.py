@@ -87,6 +87,7 @@ UNARY_COEFS = {
     # JAX: (1 + ans) * (1 - ans), more accurate than 1 - ans^2 near |ans| = 1
     "tanh": lambda e, x, y: e.op("multiply", e.op("add", _one(e, x), y), e.op("subtract", _one(e, x), y)),
     "logistic": lambda e, x, y: e.op("multiply", y, e.op("subtract", _one(e, x), y)),  # ans * (1 - ans)
+    "cbrt": lambda e, x, y: e.op("divide", e.full_like(1.0 / 3.0, x), e.op("multiply", y, y)),  # JAX: ans**-2 / 3
     # 2/sqrt(pi) * exp(-x^2)
     "erf": lambda e, x, y: e.op("multiply", e.full_like(2.0 / math.sqrt(math.pi), x),
                                 e.op("exponential", e.op("negate", e.op("multiply", x, x)))),
