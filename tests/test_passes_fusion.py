@@ -8,7 +8,8 @@ from chainrule.ir import GraphBuilder, Node, TensorType, get_op, parse
 from chainrule.passes import FusionFormError, check_fusion, fusion_is_well_formed, optimize
 from chainrule.passes.cse import cse_graph, node_key
 from chainrule.passes.fusion import fuse_graph
-from chainrule.passes.testing import numpy_chooser, random_graph, same_values
+from chainrule.passes.testing import numpy_chooser, random_graph
+from chainrule.testing import same_values
 
 F8 = TensorType((8,), "float32")
 

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from chainrule.backends.reference import evaluate
 from chainrule.ir import parse, verify
 from chainrule.passes import PASSES, Instrumentation, fusion_is_well_formed, optimize
-from chainrule.passes.testing import hypothesis_chooser, random_graph, random_inputs, same_values
+from chainrule.passes.testing import hypothesis_chooser, random_graph, random_inputs
+from chainrule.testing import same_values
 
 PIPELINES = ["dce", "fold", "cse", "simplify", "canonicalize", "fuse", "dce,fold,cse,simplify,cse,fuse",
              "fuse,canonicalize,cse,dce,fuse"]

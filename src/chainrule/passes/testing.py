@@ -227,20 +227,6 @@ def random_inputs(graph: Graph, rng: np.random.Generator) -> list[np.ndarray]:
     return out
 
 
-def same_values(a: np.ndarray, b: np.ndarray) -> bool:
-    """Bitwise equal, except that any NaN equals any NaN (payloads and NaN signs may differ)."""
-    if a.dtype != b.dtype or a.shape != b.shape:
-        return False
-    if a.dtype.kind == "f":
-        na, nb = np.isnan(a), np.isnan(b)
-        if not np.array_equal(na, nb):
-            return False
-        ua = a.view(np.uint32 if a.dtype == np.float32 else np.uint64)
-        ub = b.view(np.uint32 if b.dtype == np.float32 else np.uint64)
-        return bool(np.all((ua == ub) | na))
-    return bool(np.array_equal(a, b))
-
-
 def ulp_close(a: np.ndarray, b: np.ndarray, ulps: int = 2) -> bool:
     """Equal NaN positions, equal infinities and zero signs, finite values within `ulps` ulps.
 
