@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from chainrule.backends.reference import evaluate
-from chainrule.ir import GraphBuilder, Node, TensorType, get_op, parse
+from chainrule.ir import GraphBuilder, Node, TensorType, get_op, node_key, parse
 from chainrule.passes import FusionFormError, check_fusion, fusion_is_well_formed, optimize
-from chainrule.passes.cse import cse_graph, node_key
+from chainrule.passes.cse import cse_graph
 from chainrule.passes.fusion import fuse_graph
 from chainrule.passes.testing import numpy_chooser, random_graph
 from chainrule.testing import same_values
@@ -173,7 +173,7 @@ def _duplicates(graph):
         g = stack.pop()
         seen = set()
         for node in g.nodes:
-            key = node_key(node, tuple(id(r) for r in node.regions))
+            key = node_key(node.op, node.operands, node.attrs, tuple(id(r) for r in node.regions))
             if key in seen:
                 dups.append(node)
             seen.add(key)

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..ir import REGISTRY, Graph, GraphBuilder, IRTypeError, RuleTable, TensorType, Value, get_op, ops_with
+from ..ir import (REGISTRY, Graph, GraphBuilder, IRTypeError, RuleTable, TensorType, Value, get_op, make_node,
+                  ops_with)
 from ..ir.dtypes import ALL_DTYPES, bool_, dtype as as_dtype
 from ..testing import sample_array
 
@@ -178,15 +179,13 @@ class GraphGenerator:
     # -- emitting --
     def emit(self, op: str, operands, attrs, regions=()) -> tuple[Value, ...]:
         """Type-check, then add the node; a rejected or oversized node raises _Skip."""
-        opdef = get_op(op)
         try:
-            a = opdef.normalize_attrs(attrs)
-            types = opdef.result_types(tuple(v.type for v in operands), a, regions)
+            node = make_node(op, operands, attrs, regions)
         except IRTypeError:
             raise _Skip from None
-        if any(t.size > self.cfg.max_elements or t.ndim > self.cfg.max_rank + 1 for t in types):
+        if any(r.type.size > self.cfg.max_elements or r.ndim > self.cfg.max_rank + 1 for r in node.results):
             raise _Skip
-        node = self.b.emit(opdef, operands, a, regions)
+        self.b.add_node(node)
         if node_is_inexact(node) or any(id(v) in self.tainted for v in operands):
             self.tainted.update(id(r) for r in node.results if r.dtype.is_float)
         self.pool.extend(node.results)
