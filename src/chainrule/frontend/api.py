@@ -341,10 +341,6 @@ def _ident(name: str) -> str:
     return n if n and not n[0].isdigit() else "f_" + n
 
 
-def _arg_names(fun, n_pos) -> list | None:
-    return None
-
-
 _LIVE_JITS: "weakref.WeakSet[JitFunction]" = weakref.WeakSet()
 
 

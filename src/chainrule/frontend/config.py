@@ -55,11 +55,3 @@ class Config:
 
 
 config = Config()
-
-
-def default_float() -> np.dtype:
-    return config._float
-
-
-def default_int() -> np.dtype:
-    return config._int

@@ -17,7 +17,6 @@ loaded privately. The directory is $CHAINRULE_CACHE_DIR, by default
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import functools
 import hashlib
@@ -220,11 +219,6 @@ def link_bytes(obj: bytes) -> bytes:
         raise
 
 
-def link_shared(obj: bytes, out_path: str):
-    """Link an object file into a shared library at out_path (written with fileio.atomic_write)."""
-    atomic_write(out_path, link_bytes(obj), mode=0o755)
-
-
 def disk_put(key, library: bytes):
     """Store a linked library; its path, or None when the cache cannot take it (warned once)."""
     root = _root()
@@ -243,11 +237,6 @@ def disk_put(key, library: bytes):
     finally:
         os.close(fd)
     return os.path.join(root, "llvm", key + ".so")
-
-
-def load_private(obj: bytes) -> ctypes.CDLL:
-    """Link and load `obj` outside the cache (nothing is left on disk)."""
-    return load_bytes(link_bytes(obj))
 
 
 def load_or_build(key: str, build, use_cache: bool = True):

@@ -80,12 +80,6 @@ class Plan:
         """Indices of the parameters some result is written into."""
         return [p.index for p in self.donated.values()]
 
-    def is_inline(self, v) -> bool:
-        return self.kind.get(id(v)) == "inline"
-
-    def node_operands(self, node):
-        return self.operands[node]
-
 
 def _is_splat_constant(node) -> bool:
     return node.op.name == "constant" and node.attrs["value"].is_splat()
