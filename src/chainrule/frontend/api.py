@@ -350,7 +350,7 @@ def _config_changed():
         jf.clear_cache()
 
 
-config.config._listeners.append(_config_changed)
+config.config.listeners.append(_config_changed)
 
 
 def _check_options(backend, options):

@@ -94,7 +94,7 @@ def canonical_array(x) -> np.ndarray:
     a = np.asarray(x)
     if a.dtype.kind in "fi" and (type(x) in (float, int) or isinstance(x, (list, tuple))):
         from .config import config
-        want = config._float if a.dtype.kind == "f" else config._int
+        want = config.float_dtype if a.dtype.kind == "f" else config.int_dtype
         if a.dtype != want and a.dtype.itemsize == 8:
             return a.astype(want)
     if a.dtype.kind in "bif" and a.dtype != np.float16 and a.dtype.itemsize in (1, 4, 8):

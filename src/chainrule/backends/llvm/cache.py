@@ -141,7 +141,7 @@ def disk_get(key):
 
 
 @functools.lru_cache(maxsize=None)
-def _linker():
+def linker():
     """The link command prefix: `ld -shared` (about 9 ms) when present, else the C driver (~40 ms)."""
     ld = shutil.which("ld")
     if ld:
@@ -181,7 +181,7 @@ def undefined_symbols(obj: bytes):
         return None
 
 
-def _libraries(obj: bytes) -> list:
+def link_libraries(obj: bytes) -> list:
     """["-lm"] unless the object calls nothing beyond _LIBC: reading libm costs `ld` ~3 ms of its ~6."""
     names = undefined_symbols(obj)
     return [] if names is not None and names <= _LIBC else ["-lm"]
@@ -193,7 +193,7 @@ def _full(text: str) -> bool:
 
 def link_bytes(obj: bytes) -> bytes:
     """The shared library linked from object file `obj`, linked in a private temporary directory."""
-    cmd = _linker()
+    cmd = linker()
     if cmd is None:
         raise RuntimeError("the llvm backend needs a linker (ld) or a C compiler driver (cc, gcc or clang) "
                            "to link shared libraries; none was found on PATH (set CC)")
@@ -204,7 +204,7 @@ def link_bytes(obj: bytes) -> bytes:
             o, so = os.path.join(tmp, "m.o"), os.path.join(tmp, "m.so")
             with open(o, "xb") as f:
                 f.write(obj)
-            proc = subprocess.run(cmd + ["-o", so, o] + _libraries(obj), capture_output=True, text=True)
+            proc = subprocess.run(cmd + ["-o", so, o] + link_libraries(obj), capture_output=True, text=True)
             if proc.returncode != 0:
                 err = proc.stderr.strip()
                 raise RuntimeError(f"linking the compiled module failed ({' '.join(cmd)}): {err}"
