@@ -13,6 +13,11 @@ are never fed to ops that would turn a tiny difference into a different
 answer (compare, floor, convert to integer, argmax, ...), so that any
 backend disagreement the fuzzer reports is a real one. `inexact_values`
 recomputes that taint for any graph, for the comparison tolerances.
+
+The pass tests draw from this generator too: `pass_test_config()` sets
+`GenConfig.pass_patterns`, so that half the steps build one of
+`PASS_PATTERNS`, the shapes the optimizer rewrites (special-constant splats,
+double negations, transposes of transposes, full slices, ...).
 """
 
 from __future__ import annotations
