@@ -345,7 +345,7 @@ def test_load_and_first_call_time_in_a_fresh_process(tmp_path, batch):
     assert seconds < 0.5, f"load + first call took {seconds * 1e3:.0f} ms"
 
 
-def _c_call(path, leaves):
+def c_call(path, leaves):
     """Call the artifact's C entry point (the built-in GEMM) through ctypes."""
     manifest, members = read_verified(path)
     nat = manifest["payloads"]["native"]
@@ -374,7 +374,7 @@ def test_builtin_gemm_covers_every_layout(tmp_path, dtype):
     path = cr.export(comp, tmp_path / "g.crx", payloads=["native"])
     want = [a.T @ b, b @ c, a @ c.T, b.T @ a @ c.T @ c, p @ q, np.einsum("bij,bkj->bik", p, p)]
     tol = 1e-4 if dtype == np.float32 else 1e-12
-    for got, w in zip(_c_call(path, [a, b, c, p, q]), want):
+    for got, w in zip(c_call(path, [a, b, c, p, q]), want):
         np.testing.assert_allclose(got, w, rtol=tol, atol=tol)
     for got, w in zip(cr.load(path)(a, b, c, p, q), want):  # the Python path (OpenBLAS)
         np.testing.assert_allclose(got, w, rtol=tol, atol=tol)

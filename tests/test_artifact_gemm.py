@@ -21,7 +21,7 @@ import chainrule as cr
 
 HERE = os.path.abspath(__file__)
 sys.path.insert(0, os.path.dirname(HERE))
-from test_reliability_bounds import Guarded, _child_env  # noqa: E402
+from test_reliability_bounds import Guarded, child_env  # noqa: E402
 
 NO_TRANS, TRANS = 111, 112
 CPUS = {64: None, 32: "x86-64-v3", 16: "x86-64"}  # vector bytes -> the CPU the library is built for
@@ -125,7 +125,7 @@ def run_guarded() -> int:
 
 
 def test_blocked_gemm_stays_in_bounds_under_guard_pages():
-    proc = subprocess.run([sys.executable, HERE], capture_output=True, text=True, timeout=300, env=_child_env())
+    proc = subprocess.run([sys.executable, HERE], capture_output=True, text=True, timeout=300, env=child_env())
     assert proc.returncode == 0, f"child exited {proc.returncode}\n{proc.stdout}\n{proc.stderr[-4000:]}"
     assert int(proc.stdout.split("cases:")[1].split()[0]) >= 96
 
@@ -136,7 +136,7 @@ def test_exported_gemms_through_the_c_entry(tmp_path, cpu):
     from chainrule.artifact.host import level_flags, cpu_flags
     if cpu and not (cpu_flags() or set()) >= set(level_flags(cpu)):
         pytest.skip(f"this CPU cannot run {cpu} code")
-    from test_artifact import _c_call
+    from test_artifact import c_call
     rng = np.random.default_rng(3)
     for dtype in (np.float32, np.float64):
         a = rng.standard_normal((37, 300)).astype(dtype)
@@ -148,7 +148,7 @@ def test_exported_gemms_through_the_c_entry(tmp_path, cpu):
         comp = cr.jit(f, backend="llvm").lower(a, b, c).compile()
         path = cr.export(comp, tmp_path / f"g{np.dtype(dtype).name}.crx", payloads=["native"], cpu=cpu)
         want = [a @ b, a.T @ a, a @ c.T, (a @ b) @ c]
-        for got, w in zip(_c_call(path, [a, b, c]), want):
+        for got, w in zip(c_call(path, [a, b, c]), want):
             _check(got, w, 300, dtype, f"export cpu={cpu} {dtype}")
 
 

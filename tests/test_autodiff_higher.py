@@ -14,7 +14,7 @@ import pytest
 from chainrule.ir import GraphBuilder, TensorType
 from chainrule.passes.autodiff import jvp_graph, vjp_graph
 from test_autodiff_helpers import check_graph, fd_jvp, jax, jax_x64, run, to_jax
-from test_autodiff_rules import _mlp_loss_graph
+from test_autodiff_rules import mlp_squared_loss_graph
 
 F64 = "float64"
 
@@ -133,7 +133,7 @@ def test_third_order_against_jax():
 
 @pytest.mark.skipif(jax is None, reason="jax not installed")
 def test_mlp_hessian_matches_jax_hessian():
-    g = _mlp_loss_graph(F64, batch=5, sizes=(3, 4, 2))
+    g = mlp_squared_loss_graph(F64, batch=5, sizes=(3, 4, 2))
     rng = np.random.default_rng(5)
     args = [rng.standard_normal(p.shape) for p in g.params]
     wrt = [1]  # the first weight matrix, 3x4: a 12x12 Hessian

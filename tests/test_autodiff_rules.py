@@ -318,7 +318,7 @@ def _tanh_exp_graph(n=1024):
     return b.build([b.op("reduce", b.op("add", t, b.op("multiply", half, x)), kind="sum", dimensions=(0,))])
 
 
-def _mlp_loss_graph(dtype="float32", batch=8, sizes=(4, 16, 3)):
+def mlp_squared_loss_graph(dtype="float32", batch=8, sizes=(4, 16, 3)):
     b = GraphBuilder("mlp")
     x = b.param(TensorType((batch, sizes[0]), dtype), "x")
     ws = []
@@ -336,7 +336,7 @@ def _mlp_loss_graph(dtype="float32", batch=8, sizes=(4, 16, 3)):
     return b.build([b.op("reduce", b.op("multiply", d, d), kind="sum", dimensions=(0, 1))])
 
 
-@pytest.mark.parametrize("make,wrt", [(_tanh_exp_graph, None), (_mlp_loss_graph, [1, 2, 3, 4])])
+@pytest.mark.parametrize("make,wrt", [(_tanh_exp_graph, None), (mlp_squared_loss_graph, [1, 2, 3, 4])])
 def test_reverse_graph_costs_at_most_three_forwards(make, wrt):
     g = make()
     vg = check_graph(vjp_graph(g, wrt=wrt, seed_ones=True))

@@ -24,7 +24,9 @@ import pytest
 from chainrule.backends.reference import evaluate
 from chainrule.ir import parse
 from chainrule.passes import Instrumentation, check_fusion, optimize
-from chainrule.passes.testing import random_inputs, same_values, ulp_close
+from chainrule.fuzz.generator import random_inputs
+from chainrule.passes.testing import ulp_close
+from chainrule.testing import same_values
 
 GOLDEN = Path(__file__).parent / "golden" / "passes"
 SPLIT = "// -----"

@@ -6,7 +6,8 @@ import numpy as np
 
 from chainrule.backends.reference import evaluate
 from chainrule.passes import OPT_PIPELINES, Instrumentation, optimize
-from chainrule.passes.testing import chain_graph, same_values, wide_graph
+from chainrule.passes.testing import chain_graph, wide_graph
+from chainrule.testing import same_values
 
 
 def test_a_12k_node_chain_goes_through_every_pass_without_recursion():

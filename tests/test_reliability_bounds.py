@@ -210,7 +210,7 @@ def run_cases(guard: bool = True, quick: bool = False) -> int:
     return count
 
 
-def _child_env():
+def child_env():
     env = dict(os.environ)
     src = os.path.join(os.path.dirname(os.path.dirname(HERE)), "src")
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
@@ -224,14 +224,14 @@ def test_guard_page_faults_on_a_read_past_the_end():
             "g = t.Guarded(np.arange(10, dtype=np.float32), 'tail');"
             "a = np.lib.stride_tricks.as_strided(g.array, shape=(11,), strides=(4,));"
             "print(float(a[10]))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=_child_env())
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=child_env())
     assert proc.returncode == -signal.SIGSEGV, (proc.returncode, proc.stdout, proc.stderr[-2000:])
 
 
 def test_out_of_range_indices_are_clamped_under_guard_pages():
     """Every index class on every op runs with operands flush against PROT_NONE pages; the child exits 0."""
     proc = subprocess.run([sys.executable, HERE, "guard"], capture_output=True, text=True, timeout=240,
-                          env=_child_env())
+                          env=child_env())
     assert proc.returncode == 0, f"child exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr[-4000:]}"
     assert "cases:" in proc.stdout
     assert int(proc.stdout.split("cases:")[1].split()[0]) > 500
@@ -282,7 +282,7 @@ def test_out_of_range_indices_under_valgrind(tmp_path):
     differs from the host's) into a private cache directory."""
     supp = tmp_path / "ldso.supp"
     supp.write_text(VALGRIND_SUPPRESSIONS)
-    env = _child_env()
+    env = child_env()
     env["PYTHONMALLOC"] = "malloc"
     env["CHAINRULE_CACHE_DIR"] = str(tmp_path / "cache")
     proc = subprocess.run(["valgrind", "--error-exitcode=99", "--leak-check=no", "--undef-value-errors=no",

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-__all__ = ["assert_roundtrip", "assert_same", "assert_table_complete", "missing_from_table", "op_graph",
-           "run_op", "wrap_int"]
+__all__ = ["assert_roundtrip", "assert_same", "assert_table_complete", "bits_equal", "missing_from_table",
+           "op_graph", "run_op", "same_values", "wrap_int"]
 
 
 def missing_from_table(table: Mapping | Iterable, exempt: Mapping[str, str] | None = None,
@@ -114,11 +114,27 @@ def run_op(op: str, *arrays, backend: str = "reference", roundtrip: bool = True,
     return compile(g, backend=backend)(*arrays)
 
 
-def _float_bits_equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Elementwise: same bits, with every NaN counted equal to every NaN."""
+def bits_equal(a: np.ndarray, b: np.ndarray, zero_sign: bool = True) -> np.ndarray:
+    """Elementwise: the same bits, every NaN counted equal to every NaN (payloads and signs may
+    differ); `zero_sign=False` also counts 0.0 equal to -0.0. Non-float arrays compare with `==`.
+    `a` and `b` have the same dtype and shape."""
+    if a.dtype.kind != "f":
+        return a == b
     nan_a, nan_b = np.isnan(a), np.isnan(b)
-    same = a.view(f"u{a.itemsize}") == b.view(f"u{b.itemsize}")
+    bits = f"u{a.itemsize}"
+    same = a.view(bits) == b.view(bits)
+    if not zero_sign:
+        same |= (a == 0) & (b == 0)
     return (nan_a & nan_b) | (~nan_a & ~nan_b & same)
+
+
+def same_values(a, b) -> bool:
+    """Same dtype, shape and bits, except that any NaN equals any NaN (the passes' notion of
+    "computes the same")."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    return bool(np.all(bits_equal(a, b)))
 
 
 def assert_same(got, want, rtol: float = 0.0, atol: float = 0.0, what: str = "result") -> None:
@@ -137,13 +153,11 @@ def assert_same(got, want, rtol: float = 0.0, atol: float = 0.0, what: str = "re
         raise AssertionError(f"{what}: shape {got.shape}, expected {want.shape}")
     if got.size == 0:
         return
-    if want.dtype.kind != "f":
-        bad = got != want
-    elif rtol == 0 and atol == 0:
-        bad = ~_float_bits_equal(got, want)
+    if want.dtype.kind != "f" or (rtol == 0 and atol == 0):
+        bad = ~bits_equal(got, want)
     else:
         fin = np.isfinite(want)
-        bad = ~fin & ~_float_bits_equal(got, want)
+        bad = ~fin & ~bits_equal(got, want)
         with np.errstate(all="ignore"):
             g64, w64 = got.astype(np.float64), want.astype(np.float64)
             close = np.abs(g64 - w64) <= atol + rtol * np.abs(w64)

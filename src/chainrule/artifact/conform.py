@@ -57,9 +57,9 @@ def graph_text(manifest, members) -> str:
 
 def _parse_header(text):
     """(param types, result types) the text form declares, read from its first line only."""
-    from ..ir.parser import _Parser
+    from ..ir.parser import Parser
     end = text.find("{")
-    p = _Parser(text[:end + 1] if end >= 0 else text)
+    p = Parser(text[:end + 1] if end >= 0 else text)
     p.expect("func")
     p.expect_kind("sym", "a function name like @main")
     p.expect("(")

@@ -40,7 +40,6 @@ import threading
 INTERRUPT_SLOT_NAME = "interrupt"
 FLAG, ACTIVE, OLD_HANDLER, OLD_FLAGS = 0, 64, 128, 136
 BLOCK_BYTES = 192
-SA_SIGINFO = 4  # Linux
 
 _keep: list = []
 _lock = threading.Lock()

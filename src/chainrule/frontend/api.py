@@ -338,10 +338,6 @@ def _ident(name: str) -> str:
     return n if n and not n[0].isdigit() else "f_" + n
 
 
-def _arg_names(fun, n_pos) -> list | None:
-    return None
-
-
 _LIVE_JITS: "weakref.WeakSet[JitFunction]" = weakref.WeakSet()
 
 
@@ -351,7 +347,7 @@ def _config_changed():
         jf.clear_cache()
 
 
-config.config._listeners.append(_config_changed)
+config.config.listeners.append(_config_changed)
 
 
 def _check_options(backend, options):

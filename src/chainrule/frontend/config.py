@@ -22,12 +22,22 @@ class Config:
     def __init__(self):
         self._float = np.dtype(np.float64)
         self._int = np.dtype(np.int64)
-        self._listeners = []  # called after a change (cr.jit drops the functions it traced before)
+        self.listeners = []  # called after a change (cr.jit drops the functions it traced before)
 
     @property
     def default_dtype(self) -> str:
         """The default float dtype's name: "float64" (NumPy's) or "float32"."""
         return self._float.name
+
+    @property
+    def float_dtype(self) -> np.dtype:
+        """The dtype Python floats become."""
+        return self._float
+
+    @property
+    def int_dtype(self) -> np.dtype:
+        """The dtype Python ints become."""
+        return self._int
 
     @property
     def jax_enable_x64(self) -> bool:
@@ -47,7 +57,7 @@ class Config:
             self._int = np.dtype(np.int64 if wide else np.int32)
         else:
             raise KeyError(f"unknown config option {name!r}; chainrule has 'default_dtype' and 'jax_enable_x64'")
-        for listener in self._listeners:
+        for listener in self.listeners:
             listener()
 
     def __repr__(self):
@@ -55,11 +65,3 @@ class Config:
 
 
 config = Config()
-
-
-def default_float() -> np.dtype:
-    return config._float
-
-
-def default_int() -> np.dtype:
-    return config._int

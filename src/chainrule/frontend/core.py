@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Attrs, IRError, OpDef, TensorType, dtype as as_dtype, get_op
+from ..ir import Attrs, IRError, OpDef, TensorType, dtype as as_dtype, get_op, typed
 from .errors import LeakedTensorError, with_user_location
 from .tensor import Apply, Tensor, current_scope, in_trace
 
@@ -51,17 +51,16 @@ _GROWING_OPS = frozenset({"broadcast_in_dim", "iota"})
 
 def bind_multi(op, inputs, attrs, regions=(), force_symbolic=False) -> tuple:
     """Apply an op: symbolic when an input is a Tensor (or when forced), eager otherwise."""
-    opdef = op if isinstance(op, OpDef) else get_op(op)
-    symbolic = force_symbolic or (opdef.name in _GROWING_OPS and in_trace())
+    symbolic = force_symbolic
     for x in inputs:
         if isinstance(x, Tensor):
             _check_scope(x)
             symbolic = True
     try:
-        a = attrs if isinstance(attrs, Attrs) else opdef.normalize_attrs(attrs)
-        types = opdef.result_types(tuple(type_of(x) for x in inputs), a, regions)
+        opdef, a, types = typed(op, tuple(type_of(x) for x in inputs), attrs, regions)
     except IRError as e:
         raise with_user_location(e) from None
+    symbolic = symbolic or (opdef.name in _GROWING_OPS and in_trace())
     if symbolic:
         ins = tuple(x if isinstance(x, Tensor) else constant_tensor(x) for x in inputs)
         return Apply(opdef, ins, a, regions, types, current_scope()).outputs
@@ -95,7 +94,7 @@ def canonical_array(x) -> np.ndarray:
     a = np.asarray(x)
     if a.dtype.kind in "fi" and (type(x) in (float, int) or isinstance(x, (list, tuple))):
         from .config import config
-        want = config._float if a.dtype.kind == "f" else config._int
+        want = config.float_dtype if a.dtype.kind == "f" else config.int_dtype
         if a.dtype != want and a.dtype.itemsize == 8:
             return a.astype(want)
     if a.dtype.kind in "bif" and a.dtype != np.float16 and a.dtype.itemsize in (1, 4, 8):

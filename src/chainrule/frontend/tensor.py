@@ -43,10 +43,6 @@ def current_scope() -> Scope:
     return _state.stack[-1]
 
 
-def root_scope() -> Scope:
-    return _state.root
-
-
 def push_scope(name: str) -> Scope:
     s = Scope(current_scope(), name)
     _state.stack.append(s)

@@ -227,9 +227,5 @@ def check_graph(graph: Graph) -> Graph:
     return verify(graph)
 
 
-def any_tensor(leaves) -> bool:
-    return any(is_tensor(x) for x in leaves)
-
-
 __all__ = ["Spec", "TracedFunction", "as_function", "build_graph", "current_scope", "graph_function", "inline",
            "inline_checked", "spec_of", "trace_flat"]

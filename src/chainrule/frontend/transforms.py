@@ -12,12 +12,11 @@ import functools
 
 import numpy as np
 
-from ..ir import Graph, GraphBuilder
+from ..ir import Graph
 from ..passes.autodiff import jvp_graph, vjp_graph
 from . import pytree
 from .core import bind, canonical_array, is_tensor, type_of
 from .errors import api_boundary, boundary_transform, describe_tree
-from .tensor import Tensor
 from .tracing import as_function, build_graph, inline, spec_of, trace_flat
 
 
@@ -295,14 +294,6 @@ def vjp(fun, *primals, has_aux=False):
         aux = pytree.unflatten(t.out_tree.children[1], outs[nv:])
         return primal_out, vjp_fun, aux
     return primal_out, vjp_fun
-
-
-def _stack_leaf_jac(rows, out_shape, in_shape, axis_first):
-    from . import numpy_core as cnp
-    from .numpy_array import array
-    flat = [cnp.reshape(r, (-1,)) for r in rows]
-    m = array(flat) if flat else np.zeros((0,) + out_shape)
-    return m
 
 
 def _basis(types):

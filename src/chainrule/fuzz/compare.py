@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..testing import bits_equal
+
 # Relative tolerance for results of transcendentals, float dot products and float sums.
 INEXACT_RTOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-9}
 
@@ -29,26 +31,19 @@ def describe_difference(got, want, inexact, zero_sign: bool = True) -> str | Non
         return f"shape {got.shape}, expected {want.shape}"
     if got.size == 0:
         return None
-    if want.dtype.kind != "f":
-        bad = got != want
+    if want.dtype.kind != "f" or not inexact:
+        bad = ~bits_equal(got, want, zero_sign)
     else:
         nan_g, nan_w = np.isnan(got), np.isnan(want)
-        if inexact:
-            rtol = INEXACT_RTOL[want.dtype]
-            if inexact is not True:
-                rtol = max(rtol, INEXACT_RTOL.get(np.dtype(inexact), rtol))
-            fin = np.isfinite(want) & np.isfinite(got)
-            scale = float(np.max(np.abs(want[np.isfinite(want)]), initial=0.0))
-            with np.errstate(all="ignore"):
-                diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
-                close = diff <= rtol * np.abs(want.astype(np.float64)) + rtol * scale
-            bad = (nan_g != nan_w) | (~fin & ~nan_w & (got != want)) | (fin & ~close)
-        else:
-            bits = f"u{want.itemsize}"
-            same = got.view(bits) == want.view(bits)
-            if not zero_sign:
-                same |= (got == 0) & (want == 0)
-            bad = (nan_g != nan_w) | (~nan_w & ~same)
+        rtol = INEXACT_RTOL[want.dtype]
+        if inexact is not True:
+            rtol = max(rtol, INEXACT_RTOL.get(np.dtype(inexact), rtol))
+        fin = np.isfinite(want) & np.isfinite(got)
+        scale = float(np.max(np.abs(want[np.isfinite(want)]), initial=0.0))
+        with np.errstate(all="ignore"):
+            diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
+            close = diff <= rtol * np.abs(want.astype(np.float64)) + rtol * scale
+        bad = (nan_g != nan_w) | (~fin & ~nan_w & (got != want)) | (fin & ~close)
     if not np.any(bad):
         return None
     idx = [tuple(int(i) for i in ix) for ix in np.argwhere(bad)[:3]] if got.ndim else [()]

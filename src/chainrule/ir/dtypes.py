@@ -55,11 +55,11 @@ ALL_DTYPES = (bool_, int32, int64, float32, float64)
 FLOAT_DTYPES = (float32, float64)
 INT_DTYPES = (int32, int64)
 
-_BY_NAME = {}
+BY_NAME = {}
 for _d in ALL_DTYPES:
-    _BY_NAME[_d.name] = _d
-    _BY_NAME[_d.short] = _d
-_BY_NAME["pred"] = bool_
+    BY_NAME[_d.name] = _d
+    BY_NAME[_d.short] = _d
+BY_NAME["pred"] = bool_
 
 
 def dtype(x) -> DType:
@@ -67,7 +67,7 @@ def dtype(x) -> DType:
     if isinstance(x, DType):
         return x
     if isinstance(x, str):
-        d = _BY_NAME.get(x)
+        d = BY_NAME.get(x)
         if d is not None:
             return d
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from .dtypes import bool_, int32, int64
+from .dtypes import bool_, int64
 from .errors import IRTypeError
 from .ops import AttrSpec, OpDef, register
 from .types import TensorType

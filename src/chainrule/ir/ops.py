@@ -11,18 +11,15 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .attrs import Attrs, Literal, freeze
-from .dtypes import DType, dtype as as_dtype
+from .dtypes import dtype as as_dtype
 from .errors import IRTypeError
 from .types import TensorType, check_shape
 
 REQUIRED = object()
 
-ATTR_KINDS = ("int", "ints", "float", "bool", "str", "enum", "dtype", "shape", "literal", "types", "any")
-
-
 @dataclass(frozen=True)
 class AttrSpec:
-    kind: str
+    kind: str  # int, ints, float, bool, str, enum, dtype, shape, literal, types or any
     default: object = REQUIRED
     choices: tuple = ()
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from .attrs import Literal
 from .builder import GraphBuilder
-from .dtypes import dtype as as_dtype, _BY_NAME as DTYPE_NAMES
+from .dtypes import dtype as as_dtype, BY_NAME as DTYPE_NAMES
 from .errors import IRError, ParseError
 from .graph import Graph
 from .ops import REGISTRY
@@ -70,7 +70,7 @@ def _line(lines, i):
     return lines[i - 1] if 0 < i <= len(lines) else None
 
 
-class _Parser:
+class Parser:
     def __init__(self, text: str):
         self.lines = text.split("\n")
         self.toks = _tokenize(text, self.lines)
@@ -362,7 +362,7 @@ def parse(text: str) -> Graph:
     """Parse one `func` in text form into a Graph; raises ParseError."""
     if not isinstance(text, str):
         raise TypeError(f"parse expects a str, got {type(text).__name__}")
-    p = _Parser(text)
+    p = Parser(text)
     g = p.func()
     if p.tok.kind != "eof":
         raise p.error(f"unexpected '{p.tok.text}' after the function")

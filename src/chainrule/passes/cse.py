@@ -10,30 +10,9 @@ commutative: see `commutes`.) Constants merge when their bytes are equal
 
 from __future__ import annotations
 
-from ..ir import Graph, Node
+from ..ir import Graph, node_key
+from ..ir.builder import commutes
 from .graphutil import rebuild_node
-
-
-
-def commutes(node: Node) -> bool:
-    """Whether swapping the operands keeps the result bit for bit.
-
-    Float maximum/minimum do not: NumPy's (the reference's) maximum(+0.0, -0.0)
-    returns its first operand, so the sign of a zero result depends on the order.
-    """
-    if not node.op.commutative:
-        return False
-    return not (node.op.name in ("maximum", "minimum") and node.operands and node.operands[0].dtype.is_float)
-
-
-def node_key(node: Node, region_keys=()):
-    """A hashable key equal for nodes that compute the same values, or None (never merge)."""
-    if not node.op.cse:  # each evaluation must stay distinct (random numbers, effects)
-        return None
-    ids = tuple(id(v) for v in node.operands)
-    if commutes(node):
-        ids = tuple(sorted(ids))
-    return (node.op.name, ids, node.attrs, tuple(region_keys))
 
 
 def structural_key(graph: Graph):
@@ -46,7 +25,7 @@ def structural_key(graph: Graph):
         for r in node.results:
             pos[id(r)] = (k, r.index)
         ops = tuple(pos[id(v)] for v in node.operands)
-        if commutes(node):
+        if commutes(node.op, node.operands):
             ops = tuple(sorted(ops, key=repr))
         items.append((node.op.name, ops, node.attrs, tuple(structural_key(r) for r in node.regions)))
     return (tuple(p.type for p in graph.params), tuple(items), tuple(pos[id(v)] for v in graph.results))
@@ -65,7 +44,7 @@ def cse_graph(graph: Graph) -> Graph:
             regions = [cse_graph(r) for r in node.regions]
             rkeys = tuple(structural_key(r) for r in regions)
         new = rebuild_node(node, operands, regions)
-        key = node_key(new, rkeys)
+        key = node_key(new.op, new.operands, new.attrs, rkeys)
         prev = table.get(key) if key is not None else None
         if prev is not None:
             for a, b in zip(node.results, prev.results):

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import heapq
 
-from ..ir import Graph, GraphBuilder, Node, TensorType, get_op
+from ..ir import Graph, GraphBuilder, Node, TensorType, get_op, make_node
 from .dce import dce_graph
 from .graphutil import rebuild_node
 
@@ -447,10 +447,7 @@ def _build_fusion(nodes, members, prod, shape, env, escapes) -> Node:
     # results: member values used outside the group or returned by the graph
     res_outer = [nodes[m].results[0] for m in members if m in escapes]
     region = b.build([inner[id(v)] for v in res_outer])
-    opdef = get_op("fusion")
-    attrs = opdef.normalize_attrs({"kind": "reduce" if has_reduce else "loop"})
-    types = opdef.result_types(tuple(v.type for v in outer_operands), attrs, (region,))
-    fnode = Node(opdef, outer_operands, attrs, types, (region,))
+    fnode = make_node("fusion", outer_operands, {"kind": "reduce" if has_reduce else "loop"}, (region,))
     for old, new in zip(res_outer, fnode.results):
         env[old] = new
     return fnode

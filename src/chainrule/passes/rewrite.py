@@ -25,8 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..ir import Graph, Literal, Node, Value, get_op
-from .cse import node_key
+from ..ir import Graph, Literal, Node, Value, get_op, make_node, node_key
 from .graphutil import rebuild_node
 
 # How deeply the rules may build nodes that are themselves rewritten; a rule set
@@ -131,12 +130,9 @@ class Rewriter:
     # -- building replacements -------------------------------------------------------
     def op(self, opname: str, *operands: Value, **attrs):
         """Build `opname(operands)` (rewritten in turn) and return its result(s)."""
-        opdef = get_op(opname)
-        a = opdef.normalize_attrs(attrs)
-        types = opdef.result_types(tuple(v.type for v in operands), a, ())
-        node = Node(opdef, operands, a, types)
+        node = make_node(opname, operands, attrs)
         # what rules build is hash-consed, so two rules making the same splat share it
-        key = node_key(node)
+        key = node_key(node.op, node.operands, node.attrs)
         vals = self._made.get(key) if key is not None else None
         if vals is None:
             vals = self.emit(node)
@@ -177,7 +173,7 @@ class Rewriter:
             finally:
                 self._depth -= 1
         if self.cse and not node.regions:
-            key = node_key(node, ())
+            key = node_key(node.op, node.operands, node.attrs)
             if key is not None:
                 prev = self._cse.get(key)
                 if prev is not None:

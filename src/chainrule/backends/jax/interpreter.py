@@ -13,7 +13,7 @@ from . import control_flow as _control_flow  # noqa: F401  (registers lowerings)
 from . import elementwise as _elementwise  # noqa: F401
 from . import structural as _structural  # noqa: F401
 from ...ir import ops_with
-from .table import LOWERINGS, UNSUPPORTED, get_lowering, lowering
+from .table import LOWERINGS, get_lowering, lowering
 
 
 def lower_graph(graph, args) -> list:

@@ -281,10 +281,10 @@ def blocked_gemm(module: ir.Module, ft, name: str, vbytes: int, fallback: ir.Fun
 def standalone_text(vbytes: int) -> str:
     """IR of a module exporting `blocked_{s,d}gemm` and the loop kernels under them as
     `loop_{s,d}gemm` (tests and benchmarks call them through ctypes)."""
-    from .export import _fallback_gemm
+    from .export import fallback_gemm
     module = ir.Module("blocked_gemm")
     for s, ft in (("s", F32), ("d", F64)):
-        loop = _fallback_gemm(module, ft, f"loop_{s}gemm")
+        loop = fallback_gemm(module, ft, f"loop_{s}gemm")
         blocked_gemm(module, ft, f"blocked_{s}gemm", vbytes, loop).linkage = "external"
         loop.linkage = "external"
     return str(module)

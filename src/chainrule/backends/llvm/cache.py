@@ -17,7 +17,6 @@ loaded privately. The directory is $CHAINRULE_CACHE_DIR, by default
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import functools
 import hashlib
@@ -142,7 +141,7 @@ def disk_get(key):
 
 
 @functools.lru_cache(maxsize=None)
-def _linker():
+def linker():
     """The link command prefix: `ld -shared` (about 9 ms) when present, else the C driver (~40 ms)."""
     ld = shutil.which("ld")
     if ld:
@@ -182,7 +181,7 @@ def undefined_symbols(obj: bytes):
         return None
 
 
-def _libraries(obj: bytes) -> list:
+def link_libraries(obj: bytes) -> list:
     """["-lm"] unless the object calls nothing beyond _LIBC: reading libm costs `ld` ~3 ms of its ~6."""
     names = undefined_symbols(obj)
     return [] if names is not None and names <= _LIBC else ["-lm"]
@@ -194,7 +193,7 @@ def _full(text: str) -> bool:
 
 def link_bytes(obj: bytes) -> bytes:
     """The shared library linked from object file `obj`, linked in a private temporary directory."""
-    cmd = _linker()
+    cmd = linker()
     if cmd is None:
         raise RuntimeError("the llvm backend needs a linker (ld) or a C compiler driver (cc, gcc or clang) "
                            "to link shared libraries; none was found on PATH (set CC)")
@@ -205,7 +204,7 @@ def link_bytes(obj: bytes) -> bytes:
             o, so = os.path.join(tmp, "m.o"), os.path.join(tmp, "m.so")
             with open(o, "xb") as f:
                 f.write(obj)
-            proc = subprocess.run(cmd + ["-o", so, o] + _libraries(obj), capture_output=True, text=True)
+            proc = subprocess.run(cmd + ["-o", so, o] + link_libraries(obj), capture_output=True, text=True)
             if proc.returncode != 0:
                 err = proc.stderr.strip()
                 raise RuntimeError(f"linking the compiled module failed ({' '.join(cmd)}): {err}"
@@ -218,11 +217,6 @@ def link_bytes(obj: bytes) -> bytes:
         if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
             raise RuntimeError(f"linking the compiled module failed: {e}{hint}") from e
         raise
-
-
-def link_shared(obj: bytes, out_path: str):
-    """Link an object file into a shared library at out_path (written with fileio.atomic_write)."""
-    atomic_write(out_path, link_bytes(obj), mode=0o755)
 
 
 def disk_put(key, library: bytes):
@@ -243,11 +237,6 @@ def disk_put(key, library: bytes):
     finally:
         os.close(fd)
     return os.path.join(root, "llvm", key + ".so")
-
-
-def load_private(obj: bytes) -> ctypes.CDLL:
-    """Link and load `obj` outside the cache (nothing is left on disk)."""
-    return load_bytes(link_bytes(obj))
 
 
 def load_or_build(key: str, build, use_cache: bool = True):

@@ -28,7 +28,7 @@ from .lltypes import I1, I8, I32, I64, PTR, VOID, i64
 from .plan import CONTROL_FLOW_OPS, Plan
 from ..interrupt import ACTIVE, FLAG, INTERRUPT_SLOT_NAME
 from ..threadpool import POOL_SLOT_NAME
-from .pool import POOL_SLOT, _field, pool_run, pool_state
+from .pool import POOL_SLOT, field_ptr, pool_run, pool_state
 
 ENTRY = "chainrule_entry"
 ENTRY_OBJECTS = "chainrule_entry_objects"
@@ -119,14 +119,14 @@ class ModuleBuilder:
             block = b.load(b.gep(rt, [i64(INTERRUPT_SLOT)], inbounds=True, source_etype=PTR), typ=PTR)
             counted = b.icmp_unsigned("!=", b.ptrtoint(block, I64), i64(0))
             with b.if_then(counted):
-                b.atomic_rmw("add", _field(b, block, ACTIVE, I64), i64(1), "monotonic")
+                b.atomic_rmw("add", field_ptr(b, block, ACTIVE, I64), i64(1), "monotonic")
 
         def leave(status):
             if block is not None:
                 with b.if_then(counted):
-                    old = b.atomic_rmw("sub", _field(b, block, ACTIVE, I64), i64(1), "monotonic")
+                    old = b.atomic_rmw("sub", field_ptr(b, block, ACTIVE, I64), i64(1), "monotonic")
                     with b.if_then(b.icmp_unsigned("==", old, i64(1))):  # the last one out clears the flag
-                        b.store_atomic(ir.Constant(I32, 0), _field(b, block, FLAG, I32), "monotonic", 4)
+                        b.store_atomic(ir.Constant(I32, 0), field_ptr(b, block, FLAG, I32), "monotonic", 4)
             b.ret(ir.Constant(I32, status))
         native_index = [j for j, info in enumerate(plan.results) if info[0] == "native"]
         cache = {}

@@ -23,7 +23,7 @@ from .scalar import apply_scalar
 EXPR = RuleTable("llvm index expressions", covers=None)
 
 
-def _strides(shape):
+def row_major_strides(shape):
     out, acc = [], 1
     for n in reversed(shape):
         out.append(acc)
@@ -65,7 +65,7 @@ class Index:
         if self._flat is None:
             b = self.em.b
             acc = None
-            for d, s, n in zip(self._dims, _strides(self.shape), self.shape):
+            for d, s, n in zip(self._dims, row_major_strides(self.shape), self.shape):
                 if n == 1:
                     continue
                 term = d if s == 1 else b.mul(d, i64(s))

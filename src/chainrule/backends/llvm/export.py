@@ -87,7 +87,7 @@ def _for(b: ir.IRBuilder, n, body, name="i", hint=None):
     b.position_at_end(done)
 
 
-def _fallback_gemm(module: ir.Module, ft, name: str) -> ir.Function:
+def fallback_gemm(module: ir.Module, ft, name: str) -> ir.Function:
     """void name(order, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc), row-major.
 
     C = alpha * op(A) @ op(B) + beta * C, with beta == 0 writing C without reading it (as BLAS).
@@ -151,7 +151,7 @@ def _fallback_gemm(module: ir.Module, ft, name: str) -> ir.Function:
 
 def _runtime_global(module: ir.Module, sym: str, vbytes: int) -> ir.GlobalVariable:
     """The built-in runtime table: the blocked GEMMs in RUNTIME_SLOTS order, NULL for the rest."""
-    gemms = {s: blocked_gemm(module, ft, f"{sym}_{s}", vbytes, _fallback_gemm(module, ft, f"{sym}_fallback_{s}"))
+    gemms = {s: blocked_gemm(module, ft, f"{sym}_{s}", vbytes, fallback_gemm(module, ft, f"{sym}_fallback_{s}"))
              for s, ft in (("sgemm", F32), ("dgemm", F64))}
     ty = ir.ArrayType(PTR, len(RUNTIME_SLOTS))
     g = ir.GlobalVariable(module, ty, f"{sym}_runtime")
@@ -222,7 +222,7 @@ def module_text(graph: Graph, symbol: str, threads: int = 1, vbytes: int = 16, s
 
 
 def _linker_name():
-    cmd = _cache._linker()
+    cmd = _cache.linker()
     return None if cmd is None else os.path.basename(cmd[0])
 
 
@@ -261,8 +261,8 @@ def load_object(obj: bytes, symbol: str):
     Keep the engine alive as long as the code is used."""
     import llvmlite.binding as llvm
 
-    from .target import _initialised
-    _initialised()
+    from .target import initialised
+    initialised()
     h = host()
     mod = llvm.parse_assembly("")
     mod.triple = h["triple"]

@@ -7,7 +7,7 @@ import math
 
 import llvmlite.ir as ir
 
-from .emitter import Emitter, Index, _strides
+from .emitter import Emitter, Index, row_major_strides
 from .lltypes import F32, F64, I32, I64, const, i64, reg_type
 
 BLOCK = 1024  # elements per partial sum in float reductions
@@ -87,7 +87,7 @@ def emit_reduce(em: Emitter, kernel):
     with em.nest(out.shape, need_dims=False) as oidx:
         em.store_at(out, oidx.flat(), _identity(kind, dt))
     kept = [d for d in range(x.ndim) if d not in rdims]
-    ostr = _strides(out.shape)
+    ostr = row_major_strides(out.shape)
     with em.nest(x.shape, need_dims=True) as idx:
         dims = idx.dims()
         flat = None

@@ -565,4 +565,3 @@ UNARY = {
     "exponential": exp, "log": log, "log_plus_one": log1p, "exponential_minus_one": expm1,
     "tanh": tanh, "logistic": logistic, "sine": sin, "cosine": cos, "tan": tan, "erf": erf,
 }
-BINARY = {"atan2": atan2, "power": power}

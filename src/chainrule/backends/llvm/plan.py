@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ...ir import Graph, Node, Value, get_op, op_names, ops_with
+from ...ir import Graph, Node, Value, make_node, op_names, ops_with
 from ...ir.attrs import Attrs
 
 CONTROL_FLOW_OPS = op_names("cond", "case", "while", "scan")
@@ -79,12 +79,6 @@ class Plan:
     def donated_params(self) -> list:
         """Indices of the parameters some result is written into."""
         return [p.index for p in self.donated.values()]
-
-    def is_inline(self, v) -> bool:
-        return self.kind.get(id(v)) == "inline"
-
-    def node_operands(self, node):
-        return self.operands[node]
 
 
 def _is_splat_constant(node) -> bool:
@@ -152,10 +146,7 @@ def _dot_layout(node, ops):
 
 
 def _transpose_node(v, perm):
-    op = get_op("transpose")
-    attrs = op.normalize_attrs({"permutation": perm})
-    (t,) = op.result_types((v.type,), attrs)
-    return Node(op, (v,), attrs, (t,))
+    return make_node("transpose", (v,), {"permutation": perm})
 
 
 def _fold_transposed_dots(order, operands, results):
@@ -446,10 +437,7 @@ def _with_canonical_dot(node, operands, moved):
     if moved[1]:   # now laid out batch, contracting, free
         a["rhs_batch"] = tuple(range(nr))
         a["rhs_contracting"] = tuple(range(nr, nr + len(rc)))
-    op = node.op
-    attrs = Attrs(a)
-    types = op.result_types((lhs.type, rhs.type), attrs)
-    new = Node(op, (lhs, rhs), attrs, types)
+    new = make_node(node.op, (lhs, rhs), Attrs(a))
     # keep the original result values: consumers refer to them
     new.results = node.results
     operands[new] = (lhs, rhs)

@@ -56,7 +56,7 @@ def _small(fn):
         fn.attributes.add(a)
 
 
-def _field(b, state, off, ty):
+def field_ptr(b, state, off, ty):
     """Pointer to the field at byte `off` of the state block, typed (llvmlite's atomics want a pointee)."""
     p = b.gep(state, [i64(off)], inbounds=True, source_etype=I8)
     return b.inttoptr(b.ptrtoint(p, I64), ir.PointerType(ty))
@@ -86,7 +86,7 @@ def _take_chunks(b, fn, state, job_fn, job_ctx, n, name):
     out = fn.append_basic_block(name + ".out")
     b.branch(head)
     b.position_at_end(head)
-    c = b.atomic_rmw("add", _field(b, state, NEXT, I64), i64(1), "monotonic")
+    c = b.atomic_rmw("add", field_ptr(b, state, NEXT, I64), i64(1), "monotonic")
     b.cbranch(b.icmp_unsigned("<", c, n), body, out)
     b.position_at_end(body)
     b.call(b.inttoptr(b.ptrtoint(job_fn, I64), ir.PointerType(CHUNK_TYPE)), [job_ctx, c])
@@ -125,7 +125,7 @@ def _helper(module):
     _small(fn)
     (slot,) = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    state = b.load(_field(b, slot, STATE, PTR), typ=PTR)
+    state = b.load(field_ptr(b, slot, STATE, PTR), typ=PTR)
     mask_ty = ir.ArrayType(I8, CPU_SET_BYTES)
     orig, other = b.alloca(mask_ty), b.alloca(mask_ty)
     b.call(extern(module, "llvm.memset.p0.i64", VOID, [PTR, I8, I64, I1]),
@@ -138,7 +138,7 @@ def _helper(module):
     b.position_at_end(top)
     spins = b.phi(I64)
     spins.add_incoming(i64(0), fn.entry_basic_block)
-    ticket = _field(b, slot, TICKET, I64)
+    ticket = field_ptr(b, slot, TICKET, I64)
     t = b.load_atomic(ticket, "acquire", 8, typ=I64)
     odd = b.trunc(t, I1)
     join_bb, idle_bb = fn.append_basic_block("try_join"), fn.append_basic_block("idle")
@@ -152,12 +152,12 @@ def _helper(module):
     spins.add_incoming(i64(0), from_join)
 
     b.position_at_end(work_bb)
-    job_fn = b.load(_field(b, state, FN, PTR), typ=PTR)
-    job_ctx = b.load(_field(b, state, CTX, PTR), typ=PTR)
-    n = b.load(_field(b, state, NCHUNKS, I64), typ=I64)
-    b.atomic_rmw("add", _field(b, slot, JOINED, I64), i64(1), "monotonic")
+    job_fn = b.load(field_ptr(b, state, FN, PTR), typ=PTR)
+    job_ctx = b.load(field_ptr(b, state, CTX, PTR), typ=PTR)
+    n = b.load(field_ptr(b, state, NCHUNKS, I64), typ=I64)
+    b.atomic_rmw("add", field_ptr(b, slot, JOINED, I64), i64(1), "monotonic")
     cpu = b.call(extern(module, "sched_getcpu", I32, []), [])
-    caller = b.load(_field(b, state, CALLER_CPU, I32), typ=I32)
+    caller = b.load(field_ptr(b, state, CALLER_CPU, I32), typ=I32)
     same = b.and_(b.icmp_signed("==", cpu, caller), b.icmp_unsigned("<", cpu, ir.Constant(I32, 8 * CPU_SET_BYTES)))
     with b.if_then(b.and_(same, have_mask), likely=False):
         b.call(memcpy_fn(module), [other, orig, i64(CPU_SET_BYTES), ir.Constant(I1, 0)])
@@ -167,7 +167,7 @@ def _helper(module):
         b.call(extern(module, "sched_setaffinity", I32, [I32, I64, PTR]), [ir.Constant(I32, 0),
                                                                           i64(CPU_SET_BYTES), other])
     _take_chunks(b, fn, state, job_fn, job_ctx, n, "chunks")
-    b.store_atomic(b.lshr(t, i64(1)), _field(b, slot, DONE, I64), "release", 8)
+    b.store_atomic(b.lshr(t, i64(1)), field_ptr(b, slot, DONE, I64), "release", 8)
     spins.add_incoming(i64(0), b.block)
     b.branch(top)
 
@@ -180,8 +180,8 @@ def _helper(module):
     b.branch(top)
 
     b.position_at_end(sleep_bb)
-    mutex, cond = _field(b, slot, MUTEX, I8), _field(b, slot, COND, I8)
-    sleeping = _field(b, slot, SLEEPING, I32)
+    mutex, cond = field_ptr(b, slot, MUTEX, I8), field_ptr(b, slot, COND, I8)
+    sleeping = field_ptr(b, slot, SLEEPING, I32)
     b.call(extern(module, "pthread_mutex_lock", I32, [PTR]), [mutex])
     b.store_atomic(ir.Constant(I32, 1), sleeping, "seq_cst", 4)
     t2 = b.load_atomic(ticket, "seq_cst", 8, typ=I64)
@@ -203,7 +203,7 @@ def _wait_done(b, fn, slot, g):
     b.position_at_end(wait_bb)
     k = b.phi(I64)
     k.add_incoming(i64(0), pre)
-    finished = b.icmp_unsigned("==", b.load_atomic(_field(b, slot, DONE, I64), "acquire", 8, typ=I64), g)
+    finished = b.icmp_unsigned("==", b.load_atomic(field_ptr(b, slot, DONE, I64), "acquire", 8, typ=I64), g)
     more_bb, out_bb = fn.append_basic_block("wait_more"), fn.append_basic_block("wait_out")
     b.cbranch(finished, out_bb, more_bb)
     b.position_at_end(more_bb)
@@ -243,14 +243,14 @@ def pool_run(module):
 
     bail_if(b.or_(b.or_(b.icmp_unsigned("==", b.ptrtoint(state, I64), i64(0)), b.icmp_signed("<=", n, i64(1))),
                   b.icmp_signed("<", maxh, i64(1))))
-    busy = _field(b, state, BUSY, I32)
+    busy = field_ptr(b, state, BUSY, I32)
     got = b.cmpxchg(busy, i32(0), i32(1), "acquire", "monotonic")
     bail_if(b.not_(b.extract_value(got, 1)))
 
     # busy held: helpers started by another process (we are a forked child) are not ours
     release_seq = fn.append_basic_block("release_sequential")
     getpid = extern(module, "getpid", I32, [])
-    helpers_p, failed_p, pid_p = (_field(b, state, off, I32) for off in (HELPERS, FAILED, PID))
+    helpers_p, failed_p, pid_p = (field_ptr(b, state, off, I32) for off in (HELPERS, FAILED, PID))
     have = b.zext(b.load(helpers_p, typ=I32), I64)
     bail_if(b.and_(b.icmp_signed(">", have, i64(0)),
                    b.icmp_signed("!=", b.load(pid_p, typ=I32), b.call(getpid, []))), release_seq)
@@ -268,7 +268,7 @@ def pool_run(module):
               start_body, start_out)
     b.position_at_end(start_body)
     slot = _slot(b, state, k)
-    b.store(state, _field(b, slot, STATE, PTR))
+    b.store(state, field_ptr(b, slot, STATE, PTR))
     rc = b.call(extern(module, "pthread_create", I32, [PTR, PTR, PTR, PTR]),
                 [tid, ir.Constant(PTR, None), _helper(module), slot])
     ok_bb, fail_bb = fn.append_basic_block("start_ok"), fn.append_basic_block("start_failed")
@@ -294,29 +294,29 @@ def pool_run(module):
 
     # publish the job, open each helper's ticket (waking it if it sleeps), take chunks, revoke or wait
     b.position_at_end(ready)
-    gen_p = _field(b, state, GEN, I64)
+    gen_p = field_ptr(b, state, GEN, I64)
     g = b.add(b.load(gen_p, typ=I64), i64(1))
     b.store(g, gen_p)
-    b.store(job_fn, _field(b, state, FN, PTR))
-    b.store(job_ctx, _field(b, state, CTX, PTR))
-    b.store(n, _field(b, state, NCHUNKS, I64))
-    b.store(b.call(extern(module, "sched_getcpu", I32, []), []), _field(b, state, CALLER_CPU, I32))
-    b.store_atomic(i64(0), _field(b, state, NEXT, I64), "monotonic", 8)
+    b.store(job_fn, field_ptr(b, state, FN, PTR))
+    b.store(job_ctx, field_ptr(b, state, CTX, PTR))
+    b.store(n, field_ptr(b, state, NCHUNKS, I64))
+    b.store(b.call(extern(module, "sched_getcpu", I32, []), []), field_ptr(b, state, CALLER_CPU, I32))
+    b.store_atomic(i64(0), field_ptr(b, state, NEXT, I64), "monotonic", 8)
     open_t = b.add(b.shl(g, i64(1)), i64(1))
 
     def open_ticket(j):
         s = _slot(b, state, j)
-        b.store_atomic(open_t, _field(b, s, TICKET, I64), "seq_cst", 8)
-        asleep = b.load_atomic(_field(b, s, SLEEPING, I32), "seq_cst", 4, typ=I32)
+        b.store_atomic(open_t, field_ptr(b, s, TICKET, I64), "seq_cst", 8)
+        asleep = b.load_atomic(field_ptr(b, s, SLEEPING, I32), "seq_cst", 4, typ=I32)
         with b.if_then(b.icmp_unsigned("!=", asleep, i32(0))):
-            mutex, cond = _field(b, s, MUTEX, I8), _field(b, s, COND, I8)
+            mutex, cond = field_ptr(b, s, MUTEX, I8), field_ptr(b, s, COND, I8)
             b.call(extern(module, "pthread_mutex_lock", I32, [PTR]), [mutex])
             b.call(extern(module, "pthread_cond_signal", I32, [PTR]), [cond])
             b.call(extern(module, "pthread_mutex_unlock", I32, [PTR]), [mutex])
 
     def revoke_or_wait(j):
         s = _slot(b, state, j)
-        res = b.cmpxchg(_field(b, s, TICKET, I64), open_t, b.add(open_t, i64(1)), "seq_cst", "seq_cst")
+        res = b.cmpxchg(field_ptr(b, s, TICKET, I64), open_t, b.add(open_t, i64(1)), "seq_cst", "seq_cst")
         with b.if_then(b.not_(b.extract_value(res, 1))):
             _wait_done(b, fn, s, g)
 

@@ -18,7 +18,7 @@ _lock = threading.Lock()
 
 
 @functools.lru_cache(maxsize=None)
-def _initialised() -> bool:
+def initialised() -> bool:
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
     # Epilogue vectorisation costs ~30% compile time for little run time (FIELD-NOTES).
@@ -32,7 +32,7 @@ def _initialised() -> bool:
 @functools.lru_cache(maxsize=None)
 def host() -> dict:
     """Triple, CPU name and feature string of this machine (part of the cache key)."""
-    _initialised()
+    initialised()
     return {
         "triple": llvm.get_process_triple(),
         "cpu": llvm.get_host_cpu_name(),
@@ -56,7 +56,7 @@ def target_machine(opt_level: int = 2, cpu: str | None = None, features: str | N
 def compile_ir(ir_text: str, opt_level: int = 2, cpu: str | None = None, features: str | None = None) -> bytes:
     """Parse, verify, optimise (LLVM's O`opt_level` pipeline) and emit an object file, for the host
     CPU or for `cpu`/`features` (artifacts built for a CPU level, e.g. x86-64-v3)."""
-    _initialised()
+    initialised()
     with _lock:  # llvmlite serialises binding calls anyway; keep one compile at a time
         mod = llvm.parse_assembly(ir_text)
         mod.triple = host()["triple"]
@@ -78,7 +78,7 @@ def compile_ir(ir_text: str, opt_level: int = 2, cpu: str | None = None, feature
 
 def assembly(ir_text: str, opt_level: int = 2) -> str:
     """Optimised host assembly of `ir_text` (for inspection and tests)."""
-    _initialised()
+    initialised()
     with _lock:
         mod = llvm.parse_assembly(ir_text)
         mod.triple = host()["triple"]

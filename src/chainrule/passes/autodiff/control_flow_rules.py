@@ -111,7 +111,7 @@ def carry_fixpoint(body: Graph, first_carry: int, carry_types, start, others=())
         active = grown
 
 
-def _as_list(ct, node):
+def as_list(ct, node):
     return list(ct) if isinstance(ct, (list, tuple)) else [ct] * (len(node.results) == 1)
 
 
@@ -142,7 +142,7 @@ def _cond_jvp(e, node, xs, ts, ys):
     return out
 
 
-def _transposed_branch(branch: Graph, nonlin, lin) -> Graph:
+def transposed_branch(branch: Graph, nonlin, lin) -> Graph:
     """(non-linear params..., result cotangents...) -> cotangents of the linear params `lin`."""
     vg = vjp_graph(branch, wrt=lin)
     n = len(branch.results)
@@ -162,11 +162,11 @@ def _transposed_branch(branch: Graph, nonlin, lin) -> Graph:
 def _cond_transpose(e, node, ct, linear):
     if linear[0]:
         raise NonDifferentiableError(f"internal error: the selector of {node.op.name} is a tangent")
-    cts = [e.materialize(c, r.type) for c, r in zip(_as_list(ct, node), node.results, strict=True)]
+    cts = [e.materialize(c, r.type) for c, r in zip(as_list(ct, node), node.results, strict=True)]
     ops, lin_flags = node.operands[1:], linear[1:]
     nonlin = [i for i, f in enumerate(lin_flags) if not f]
     lin = [i for i, f in enumerate(lin_flags) if f]
-    branches = tuple(_transposed_branch(br, nonlin, lin) for br in node.regions)
+    branches = tuple(transposed_branch(br, nonlin, lin) for br in node.regions)
     tn = e.emit(node.op, [node.operands[0], *(ops[i] for i in nonlin), *cts], node.attrs, branches)
     out = [None] * len(node.operands)
     for i, r in zip(lin, tn.results):
@@ -334,7 +334,7 @@ def _scan_transpose(e, node, ct, linear):
     nx = len(seq)
     if not all(v.dtype.is_float for v in carry):
         raise NonDifferentiableError("internal error: a scan in the linear part carries non-float values")
-    cts = [e.materialize(c, r.type) for c, r in zip(_as_list(ct, node), node.results, strict=True)]
+    cts = [e.materialize(c, r.type) for c, r in zip(as_list(ct, node), node.results, strict=True)]
     ct_carry, ct_ys = cts[:nk], cts[nk:]
     nlc = [i for i in range(nc) if not lc[i]]
     lcs = [i for i in range(nc) if lc[i]]

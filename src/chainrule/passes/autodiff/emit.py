@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...ir import Attrs, GraphBuilder, OpDef, TensorType, Value, get_op
+from ...ir import GraphBuilder, TensorType, Value
 
 
 class Emitter:
@@ -34,7 +34,7 @@ class Emitter:
         self._keep: list[Value] = []       # keep marked values alive so their ids stay unique
         self._consts: dict = {}            # (value, type) -> Value: one node per distinct constant
         self._ones: set[int] = set()       # ids of values known to be all ones (seeds, `full(1)`)
-        self._memo: dict = {}              # (op, operand ids, attrs) -> Node, for region-free nodes
+        self._memo: dict = {}              # node_key -> Node, for region-free nodes (GraphBuilder.emit)
         self.loc: str | None = None        # source location of the node being differentiated, given to new nodes
 
     # --- marking -------------------------------------------------------------
@@ -48,17 +48,8 @@ class Emitter:
 
     # --- emission ------------------------------------------------------------
     def emit(self, op, operands, attrs=None, regions=()):
-        key = None
-        if not regions:  # the same op on the same values is made once (rules recompute x*y, ones*t...)
-            opdef = op if isinstance(op, OpDef) else get_op(op)
-            attrs = attrs if isinstance(attrs, Attrs) else opdef.normalize_attrs(attrs)
-            key = (opdef.name, tuple(id(v) for v in operands), attrs)
-            node = self._memo.get(key)
-            if node is not None:
-                return node
-        node = self.builder.emit(op, tuple(operands), attrs, regions, loc=self.loc)
-        if key is not None:
-            self._memo[key] = node
+        # the same op on the same values is made once (rules recompute x*y, ones*t...)
+        node = self.builder.emit(op, tuple(operands), attrs, regions, loc=self.loc, memo=self._memo)
         if any(id(v) in self.linear for v in node.operands):
             self.linear_nodes.add(id(node))
             for r in node.results:

@@ -36,7 +36,7 @@ recomputed with their region.
 from __future__ import annotations
 
 from ...ir import Graph, GraphBuilder
-from .control_flow_rules import _as_list, _transposed_branch, make_region, nonzero_tangents
+from .control_flow_rules import as_list, transposed_branch, make_region, nonzero_tangents
 from .emit import Emitter
 from .jvp_rules import JVP_RULES
 from .trace import expansion, jvp_trace
@@ -162,10 +162,10 @@ def _checkpoint_jvp(e, body, attrs, xs, ts):
 
 def _remat_transpose(e, node, ct, linear):
     (region,) = node.regions
-    cts = [e.materialize(c, r.type) for c, r in zip(_as_list(ct, node), node.results, strict=True)]
+    cts = [e.materialize(c, r.type) for c, r in zip(as_list(ct, node), node.results, strict=True)]
     nonlin = [i for i, f in enumerate(linear) if not f]
     lin = [i for i, f in enumerate(linear) if f]
-    back = _transposed_branch(region, nonlin, lin)
+    back = transposed_branch(region, nonlin, lin)
     tn = e.emit("remat", [*(node.operands[i] for i in nonlin), *cts], node.attrs.replace(num_tangents=0), (back,))
     out = [None] * len(node.operands)
     for i, r in zip(lin, tn.results):

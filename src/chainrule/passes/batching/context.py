@@ -13,8 +13,6 @@ import numpy as np
 
 from ...ir import GraphBuilder, TensorType, Value
 
-BVal = tuple  # (Value, int | None)
-
 
 def shift(d: int, bdim: int | None) -> int:
     """Where dimension `d` of the unbatched value sits once a batch dimension is at `bdim`."""

@@ -12,7 +12,6 @@ computed with the same clamped starts.
 from __future__ import annotations
 
 from ...ir import int32
-from .context import shift
 from .table import batching_rule
 
 
