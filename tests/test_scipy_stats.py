@@ -114,3 +114,9 @@ def test_special_reexports():
         assert getattr(csp, name) is getattr(cnp.special, name), name
     assert cs.special is csp and cs.stats is cst
     np.testing.assert_allclose(csp.logsumexp(np.array([1.0, 2.0]), b=np.array([1.0, -1.0]), return_sign=True)[1], -1.0)
+
+
+def test_cr_scipy_is_reachable_as_an_attribute():
+    import chainrule as cr
+    import chainrule.scipy.stats as stats
+    assert cr.scipy.stats is stats and cr.scipy.special.erf is cr.numpy.special.erf

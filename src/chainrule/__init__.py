@@ -22,6 +22,7 @@ from .interop import from_jax  # noqa: E402  (imports jax only when called)
 from .artifact import export, load  # noqa: E402  (the load path imports neither llvmlite nor jax)
 from .ir import Graph, TensorType, parse  # noqa: E402
 from . import numpy  # noqa: E402,F401
+from . import scipy  # noqa: E402,F401  (cr.scipy.special, cr.scipy.stats, as jax.scipy)
 from . import tree_util  # noqa: E402
 
 __all__ = [
