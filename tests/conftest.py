@@ -76,6 +76,17 @@ def jax_x64():
     jax.config.update("jax_enable_x64", prev)
 
 
+@pytest.fixture
+def opened(monkeypatch):
+    """Records every native library that loading an artifact opens (the artifact tests expect none
+    for a refused artifact)."""
+    from chainrule.artifact import native
+    calls = []
+    real = native.open_library
+    monkeypatch.setattr(native, "open_library", lambda data, sym: calls.append(sym) or real(data, sym))
+    return calls
+
+
 @pytest.fixture(scope="module")
 def private_llvm_cache(tmp_path_factory):
     """A fresh CHAINRULE_CACHE_DIR for one test module, so its compiles run the whole pipeline."""

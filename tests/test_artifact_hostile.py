@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.artifact import ArtifactError, container, native
+from chainrule.artifact import ArtifactError, container
 from chainrule.artifact.container import MANIFEST, pack
 from chainrule.cli import main
 
@@ -32,14 +32,6 @@ def good(tmp_path_factory):
     path = tmp_path_factory.mktemp("good") / "good.crx"
     cr.export(c, path, payloads=["native", "stablehlo"])
     return path.read_bytes()
-
-
-@pytest.fixture
-def opened(monkeypatch):
-    calls = []
-    real = native.open_library
-    monkeypatch.setattr(native, "open_library", lambda data, sym: calls.append(sym) or real(data, sym))
-    return calls
 
 
 def unpack(raw):

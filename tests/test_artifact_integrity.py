@@ -13,7 +13,7 @@ import pytest
 
 import chainrule as cr
 import chainrule.numpy as cnp
-from chainrule.artifact import ArtifactError, native
+from chainrule.artifact import ArtifactError
 from chainrule.artifact.container import MANIFEST, sha256
 
 
@@ -24,15 +24,6 @@ def good(tmp_path_factory):
     path = tmp_path_factory.mktemp("good") / "good.crx"
     cr.export(c, path, payloads=["native"])
     return path.read_bytes()
-
-
-@pytest.fixture
-def opened(monkeypatch):
-    """Records every native library that loading opens."""
-    calls = []
-    real = native.open_library
-    monkeypatch.setattr(native, "open_library", lambda data, sym: calls.append(sym) or real(data, sym))
-    return calls
 
 
 def _members(raw):
