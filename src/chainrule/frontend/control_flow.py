@@ -19,7 +19,7 @@ from ..passes.autodiff import control_flow_rules as _control_flow_rules  # noqa:
 from ..passes.autodiff.control_flow_rules import inline_graph, make_region
 from . import pytree
 from .core import bind, bind_multi, canonical_array, is_tensor, type_of
-from .errors import _PACKAGE_DIR, describe_tree as _describe, filter_traceback, leaf_paths as _leaf_paths, \
+from .errors import PACKAGE_DIR, describe_tree as _describe, filter_traceback, leaf_paths as _leaf_paths, \
     np_type as _np_type, source_line, user_error as _user_error, user_frame_location
 from .located import LOCATED_ERRORS
 from .tracing import TracedFunction, spec_of, trace_flat
@@ -188,7 +188,7 @@ def _raised_by_chainrule(e) -> bool:
     tb = e.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
-    return tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR)
+    return tb is not None and tb.tb_frame.f_code.co_filename.startswith(PACKAGE_DIR)
 
 
 def _locate_in_place(e):

@@ -7,7 +7,7 @@ import os
 import sys
 import types
 
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def user_frame_location(skip: int = 1) -> str | None:
@@ -15,7 +15,7 @@ def user_frame_location(skip: int = 1) -> str | None:
     f = sys._getframe(skip)
     while f is not None:
         fn = f.f_code.co_filename
-        if not fn.startswith(_PACKAGE_DIR) and not fn.startswith("<frozen"):
+        if not fn.startswith(PACKAGE_DIR) and not fn.startswith("<frozen"):
             return f"{fn}:{f.f_lineno}"
         f = f.f_back
     return None
@@ -105,7 +105,7 @@ def user_error(cls, message: str, *funs) -> BaseException:
         lines.append(f"  at {loc}" + (f": {text}" if text else ""))
     for role, fun in funs:
         d = _definition(fun)
-        if d is None or f"{d[0]}:{d[1]}" == loc or d[0].startswith(_PACKAGE_DIR):
+        if d is None or f"{d[0]}:{d[1]}" == loc or d[0].startswith(PACKAGE_DIR):
             continue
         text = source_line(f"{d[0]}:{d[1]}")
         lines.append(f"  {role} is defined at {d[0]}:{d[1]}" + (f": {text}" if text else ""))
@@ -122,7 +122,7 @@ HIDDEN_NOTE = (f"(chainrule internal frames were hidden from this traceback; set
 
 
 def _internal(filename: str) -> bool:
-    return filename.startswith(_PACKAGE_DIR)
+    return filename.startswith(PACKAGE_DIR)
 
 
 def _caller_is_doctest() -> bool:

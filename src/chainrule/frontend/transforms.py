@@ -17,6 +17,8 @@ from ..passes.autodiff import jvp_graph, vjp_graph
 from . import pytree
 from .core import bind, canonical_array, is_tensor, type_of
 from .errors import api_boundary, boundary_transform, describe_tree
+from .numpy.creation import array
+from .numpy.shapes import reshape
 from .tensor import Tensor
 from .tracing import as_function, build_graph, inline, spec_of, trace_flat
 
@@ -298,9 +300,7 @@ def vjp(fun, *primals, has_aux=False):
 
 
 def _stack_leaf_jac(rows, out_shape, in_shape, axis_first):
-    from . import numpy_core as cnp
-    from .numpy_array import array
-    flat = [cnp.reshape(r, (-1,)) for r in rows]
+    flat = [reshape(r, (-1,)) for r in rows]
     m = array(flat) if flat else np.zeros((0,) + out_shape)
     return m
 
@@ -320,12 +320,11 @@ def _basis(types):
 def _split_last(y, types, lead_shape):
     """Cut the last axis of `y` (one column per basis vector) into one block per type, each reshaped
     to lead_shape + type.shape."""
-    from . import numpy_core as cnp
     if len(types) == 1:
-        return [cnp.reshape(y, tuple(lead_shape) + types[0].shape)]
+        return [reshape(y, tuple(lead_shape) + types[0].shape)]
     out, off = [], 0
     for t in types:
-        out.append(cnp.reshape(y[..., off:off + t.size], tuple(lead_shape) + t.shape))
+        out.append(reshape(y[..., off:off + t.size], tuple(lead_shape) + t.shape))
         off += t.size
     return out
 
