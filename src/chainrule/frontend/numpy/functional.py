@@ -8,10 +8,10 @@ import numpy as np
 
 from ...ir import dtype as as_dtype
 from .. import lax
-from ..pytree import tree_map
-from ..vmap import vmap
 from ..core import is_tensor, type_of
 from ..lax import convert, normalize_axis, operand, result_type as _promote
+from ..pytree import tree_map
+from ..vmap import vmap
 from .ufuncs import logical_not, where
 from .shapes import moveaxis, reshape, stack
 from .reductions import any as _any

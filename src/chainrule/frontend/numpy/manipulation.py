@@ -1,7 +1,12 @@
-"""Array manipulation (composites of slice, pad, reverse, reshape, transpose, broadcast_in_dim,
-concatenate and gather; arguments that decide a shape must be concrete): flips and rotations, atleast_*, stacking and splitting, tile and repeat,
-pad, delete and insert, block, resize, rollaxis, and the array-API names concat, permute_dims,
+"""Array manipulation: flips and rotations, atleast_*, stacking and splitting, tile and repeat, pad,
+delete and insert, block, resize, rollaxis, and the array-API names concat, permute_dims,
 matrix_transpose, unstack.
+
+Everything here is a composite of slice, pad, reverse, reshape, transpose,
+broadcast_in_dim, concatenate and gather, so it works eagerly and
+symbolically alike and differentiates through the primitives' rules.
+Shapes are static: arguments that decide a shape (split points, repeats,
+pad widths) must be concrete Python values.
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """What has a data-dependent shape: nonzero, flatnonzero, argwhere and where(condition) take JAX's
-static `size`; extract, unique and trim_zeros raise with a hint.
-
-NumPy functions whose result shape depends on the data, with the static shape JAX asks for.
+static `size`; extract, unique and trim_zeros raise with a hint (bincount and histogram, which take
+`length=`/`bins`, are in statistics.py).
 
 A static graph cannot return "as many indices as there are nonzeros", so, as
 jax.numpy does, `nonzero`/`flatnonzero`/`argwhere`/`where(condition)` take
@@ -36,7 +35,7 @@ def _data_dependent(name, hint):
     return fn
 
 
-# nonzero, flatnonzero, argwhere, bincount and histogram take JAX's static sizes: numpy_sized.py
+# nonzero, flatnonzero, argwhere and where(condition) below take JAX's static sizes; these three cannot
 extract = _data_dependent("extract", "use cnp.where(condition, x, 0)")
 unique = _data_dependent("unique", "sort with cnp.sort and compare neighbours instead")
 trim_zeros = _data_dependent("trim_zeros", "use cnp.where to mask the zeros")
