@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import TensorType, dtype as as_dtype, float32, float64, int64, bool_, result_dtype
+from .config import config
 from .core import bind, canonical_array, constant_tensor, is_tensor, type_of
 from .tensor import Tensor
 
@@ -51,12 +52,10 @@ def contains_tensor(x):
 
 
 def default_float_type():
-    from .config import config
     return float64 if config._float == np.float64 else float32
 
 
 def default_int_type():
-    from .config import config
     return int64 if config._int == np.int64 else as_dtype("int32")
 
 
