@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import chainrule as cr
 import chainrule.numpy as cnp
-from chainrule.frontend.indexing import getitem
+from chainrule.frontend.numpy.indexing import getitem
 from chainrule.testing import assert_roundtrip, assert_same
 
 
@@ -209,7 +209,7 @@ def test_at_scatter_add_with_duplicates_and_tensor_values(rng):
     got = cr.jit(lambda x, v: x.at[idx].add(v))(x, vals)
     np.testing.assert_allclose(got, want, rtol=1e-15)
     got_eager = cnp.asarray(x)
-    from chainrule.frontend.indexing import _AtIndexer
+    from chainrule.frontend.numpy.indexing import _AtIndexer
     np.testing.assert_allclose(_AtIndexer(got_eager)[idx].add(vals), want, rtol=1e-15)
 
 

@@ -247,7 +247,7 @@ def test_histogram_weights_gradient_matches_jax(rng):
 
 # --- quantile methods --------------------------------------------------------------------------------------
 
-from chainrule.frontend.numpy_sort import QUANTILE_METHODS  # noqa: E402
+from chainrule.frontend.numpy.statistics import QUANTILE_METHODS  # noqa: E402
 
 
 @pytest.mark.parametrize("method", QUANTILE_METHODS)

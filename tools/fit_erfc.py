@@ -1,4 +1,4 @@
-"""Print the coefficient table `_ERFC_PIECES` of chainrule.numpy.special.erfc (needs mpmath).
+"""Print the coefficient table `_ERFC_PIECES` of chainrule.frontend.numpy.special.erfc (needs mpmath).
 
 erfcx(a) = exp(a^2) erfc(a) is interpolated at Chebyshev nodes, computed with
 mpmath at 200 bits: on [lo, hi) as a polynomial in a - center, and on the tail

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import TensorType, dtype as as_dtype, float32, float64, int64, bool_, result_dtype
+from .config import config
 from .core import bind, canonical_array, constant_tensor, is_tensor, type_of
 from .tensor import Tensor
 
@@ -24,27 +25,37 @@ def operand(x):
     """A Tensor or a canonical NumPy array (Python scalars become 0-d arrays)."""
     if isinstance(x, Tensor):
         return x
-    if isinstance(x, (list, tuple)) and any(_contains_tensor(e) for e in x):
-        from ..numpy import array
-        return array(x)
+    if isinstance(x, (list, tuple)) and any(contains_tensor(e) for e in x):
+        return nested(x)
     return canonical_array(x)
 
 
-def _contains_tensor(x):
+def nested(obj, dtype=None):
+    """A (nested) list or tuple that holds tensors, as one tensor: NumPy's array(obj) on symbolic leaves."""
+    items = [nested(e) if isinstance(e, (list, tuple)) and contains_tensor(e) else e for e in obj]
+    dt = as_dtype(dtype) if dtype is not None else result_type(*items)
+    items = [convert(operand(e) if not is_weak(e) else e, dt) for e in items]
+    shapes = {type_of(e).shape for e in items}
+    if len(shapes) != 1:
+        raise ValueError(f"cannot build an array from items of different shapes {sorted(shapes)}")
+    (shape,) = shapes
+    rows = [reshape(e, (1,) + shape) for e in items]
+    return rows[0] if len(rows) == 1 else bind("concatenate", *rows, dimension=0)
+
+
+def contains_tensor(x):
     if isinstance(x, Tensor):
         return True
     if isinstance(x, (list, tuple)):
-        return any(_contains_tensor(e) for e in x)
+        return any(contains_tensor(e) for e in x)
     return False
 
 
-def _default_float():
-    from .config import config
+def default_float_type():
     return float64 if config._float == np.float64 else float32
 
 
-def _default_int():
-    from .config import config
+def default_int_type():
     return int64 if config._int == np.int64 else as_dtype("int32")
 
 
@@ -52,7 +63,7 @@ def dtype_of(x):
     if isinstance(x, Tensor):
         return x.type.dtype
     if is_weak(x):
-        return {bool: bool_, int: _default_int(), float: _default_float()}[type(x)]
+        return {bool: bool_, int: default_int_type(), float: default_float_type()}[type(x)]
     return as_dtype(canonical_array(x).dtype)
 
 
@@ -74,14 +85,14 @@ def result_type(*xs):
         d = result_dtype(*strong)
         for k in weak:
             if k == "f" and d.kind in "bi":
-                d = _default_float()
+                d = default_float_type()
             elif k == "i" and d.kind == "b":
-                d = _default_int()
+                d = default_int_type()
         return d
     if "f" in weak:
-        return _default_float()
+        return default_float_type()
     if "i" in weak:
-        return _default_int()
+        return default_int_type()
     return bool_
 
 
@@ -153,7 +164,7 @@ def float_operand(x):
     d = type_of(x).dtype
     if d.is_float:
         return x
-    return convert(x, float32 if d.is_bool else _default_float())
+    return convert(x, float32 if d.is_bool else default_float_type())
 
 
 def full(shape, value, dt):

@@ -15,9 +15,14 @@ import numpy as np
 
 from . import lax
 from .core import type_of
-from .numpy_core import (abs as _abs, add, divide, exp, greater, less, less_equal, log, log1p, logaddexp,
-                         logical_or, multiply, negative, not_equal, rint, square, subtract, sum as _sum, where)
-from .numpy_special_normal import log_ndtr, ndtr, ndtri
+from .numpy import special
+from .numpy.linalg import cholesky, solve
+from .numpy.matrices import diagonal
+from .numpy.reductions import sum as _sum
+from .numpy.special_normal import log_ndtr, ndtr, ndtri
+from .numpy.transcendental import exp, expm1, log, log1p, logaddexp
+from .numpy.ufuncs import (abs as _abs, add, divide, greater, less, less_equal, logical_or, multiply, negative,
+                           not_equal, rint, square, subtract, where)
 
 _LOG_2PI = float(np.log(2 * np.pi))
 
@@ -26,17 +31,12 @@ def _promote(*args):
     """jax's promote_args_inexact: one floating dtype for all (Python scalars weak, ints to the default float)."""
     dt = lax.result_type(*args)
     if not dt.is_float:
-        dt = lax._default_float()  # float64 unless cr.config says otherwise
+        dt = lax.default_float_type()  # float64 unless cr.config says otherwise
     return [lax.convert(a, dt) for a in args]
 
 
 def _c(x, v):
     return np.asarray(v, type_of(x).dtype.np)
-
-
-def _special():
-    from ..numpy import special  # the gamma family lives in the public module (import at call time)
-    return special
 
 
 # --- norm ----------------------------------------------------------------------------------------------
@@ -98,8 +98,6 @@ def multivariate_normal_logpdf(x, mean, cov, allow_singular=None):
                         multiply(_c(y, n / 2), add(_c(y, _LOG_2PI), log(cov))))
     if type_of(cov).ndim < 2 or type_of(cov).shape[-2:] != (n, n):
         raise ValueError("multivariate_normal.logpdf got incompatible shapes")
-    from .numpy_linalg import cholesky, solve
-    from .numpy_manip import diagonal
     chol = cholesky(cov)
     batch = lax.broadcast_shapes(type_of(y).shape[:-1], type_of(chol).shape[:-2])
     w = solve(lax.broadcast_to(chol, batch + (n, n)), lax.reshape(lax.broadcast_to(y, batch + (n,)), batch + (n, 1)))
@@ -116,10 +114,9 @@ def multivariate_normal_pdf(x, mean, cov):
 
 def t_logpdf(x, df, loc=0, scale=1):
     x, df, loc, scale = _promote(x, df, loc, scale)
-    sp = _special()
     z = divide(subtract(x, loc), scale)
     half = _c(z, 0.5)
-    norm = subtract(sp.gammaln(multiply(half, add(df, _c(df, 1)))), sp.gammaln(multiply(half, df)))
+    norm = subtract(special.gammaln(multiply(half, add(df, _c(df, 1)))), special.gammaln(multiply(half, df)))
     norm = subtract(norm, add(multiply(half, log(multiply(df, _c(df, np.pi)))), log(scale)))
     return subtract(norm, multiply(multiply(half, add(df, _c(df, 1))), log1p(divide(square(z), df))))
 
@@ -132,9 +129,8 @@ def t_pdf(x, df, loc=0, scale=1):
 
 def gamma_logpdf(x, a, loc=0, scale=1):
     x, a, loc, scale = _promote(x, a, loc, scale)
-    sp = _special()
     y = divide(subtract(x, loc), scale)
-    lp = subtract(subtract(sp.xlogy(subtract(a, _c(a, 1)), y), y), add(sp.gammaln(a), log(scale)))
+    lp = subtract(subtract(special.xlogy(subtract(a, _c(a, 1)), y), y), add(special.gammaln(a), log(scale)))
     return where(less(x, loc), _c(lp, -np.inf), lp)
 
 
@@ -144,11 +140,10 @@ def gamma_pdf(x, a, loc=0, scale=1):
 
 def beta_logpdf(x, a, b, loc=0, scale=1):
     x, a, b, loc, scale = _promote(x, a, b, loc, scale)
-    sp = _special()
     y = divide(subtract(x, loc), scale)
     one = _c(y, 1)
-    lin = add(sp.xlogy(subtract(a, one), y), sp.xlog1py(subtract(b, one), negative(y)))
-    lp = subtract(subtract(lin, sp.betaln(a, b)), log(scale))
+    lin = add(special.xlogy(subtract(a, one), y), special.xlog1py(subtract(b, one), negative(y)))
+    lp = subtract(subtract(lin, special.betaln(a, b)), log(scale))
     lp = where(logical_or(greater(x, add(loc, scale)), less(x, loc)), _c(lp, -np.inf), lp)
     bad = logical_or(logical_or(less_equal(a, _c(a, 0)), less_equal(b, _c(b, 0))), less_equal(scale, _c(scale, 0)))
     return where(bad, _c(lp, np.nan), lp)
@@ -178,12 +173,10 @@ def _expon_y(x, loc, scale):
 
 
 def expon_cdf(x, loc=0, scale=1):
-    from .numpy_core import expm1
     return negative(expm1(negative(_expon_y(x, loc, scale))))
 
 
 def expon_logcdf(x, loc=0, scale=1):
-    from .numpy_core import expm1
     return log(negative(expm1(negative(_expon_y(x, loc, scale)))))
 
 
@@ -253,31 +246,30 @@ def logistic_pdf(x, loc=0, scale=1):
 
 def logistic_cdf(x, loc=0, scale=1):
     x, loc, scale = _promote(x, loc, scale)
-    return _special().expit(divide(subtract(x, loc), scale))
+    return special.expit(divide(subtract(x, loc), scale))
 
 
 def logistic_sf(x, loc=0, scale=1):
     x, loc, scale = _promote(x, loc, scale)
-    return _special().expit(divide(subtract(loc, x), scale))
+    return special.expit(divide(subtract(loc, x), scale))
 
 
 def logistic_ppf(q, loc=0, scale=1):
     q, loc, scale = _promote(q, loc, scale)
-    return add(multiply(_special().logit(q), scale), loc)
+    return add(multiply(special.logit(q), scale), loc)
 
 
 def logistic_isf(q, loc=0, scale=1):
     q, loc, scale = _promote(q, loc, scale)
-    return subtract(loc, multiply(_special().logit(q), scale))
+    return subtract(loc, multiply(special.logit(q), scale))
 
 
 # --- bernoulli, poisson ------------------------------------------------------------------------------------
 
 def bernoulli_logpmf(k, p, loc=0):
     k, p, loc = _promote(k, p, loc)
-    sp = _special()
     x = subtract(k, loc)
-    lp = add(sp.xlogy(x, p), sp.xlog1py(subtract(_c(x, 1), x), negative(p)))
+    lp = add(special.xlogy(x, p), special.xlog1py(subtract(_c(x, 1), x), negative(p)))
     return where(logical_or(less(x, _c(x, 0)), greater(x, _c(x, 1))), _c(lp, -np.inf), lp)
 
 
@@ -287,9 +279,8 @@ def bernoulli_pmf(k, p, loc=0):
 
 def poisson_logpmf(k, mu, loc=0):
     k, mu, loc = _promote(k, mu, loc)
-    sp = _special()
     x = subtract(k, loc)
-    lp = subtract(subtract(sp.xlogy(x, mu), sp.gammaln(add(x, _c(x, 1)))), mu)
+    lp = subtract(subtract(special.xlogy(x, mu), special.gammaln(add(x, _c(x, 1)))), mu)
     return where(logical_or(less(x, _c(x, 0)), not_equal(rint(k), k)), _c(lp, -np.inf), lp)
 
 

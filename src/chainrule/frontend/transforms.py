@@ -17,6 +17,7 @@ from ..passes.autodiff import jvp_graph, vjp_graph
 from . import pytree
 from .core import bind, canonical_array, is_tensor, type_of
 from .errors import api_boundary, boundary_transform, describe_tree
+from .numpy.shapes import reshape
 from .tracing import as_function, build_graph, inline, spec_of, trace_flat
 
 
@@ -311,12 +312,11 @@ def _basis(types):
 def _split_last(y, types, lead_shape):
     """Cut the last axis of `y` (one column per basis vector) into one block per type, each reshaped
     to lead_shape + type.shape."""
-    from . import numpy_core as cnp
     if len(types) == 1:
-        return [cnp.reshape(y, tuple(lead_shape) + types[0].shape)]
+        return [reshape(y, tuple(lead_shape) + types[0].shape)]
     out, off = [], 0
     for t in types:
-        out.append(cnp.reshape(y[..., off:off + t.size], tuple(lead_shape) + t.shape))
+        out.append(reshape(y[..., off:off + t.size], tuple(lead_shape) + t.shape))
         off += t.size
     return out
 

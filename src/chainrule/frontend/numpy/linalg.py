@@ -22,14 +22,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import lax
-from .core import constant_tensor, is_tensor, type_of
-from .lax import broadcast_to, convert, normalize_axis, operand
-from .numpy_core import (abs, add, any as any_, argmax, divide, equal, expand_dims, floor, greater, isfinite, less,
-                         log, logical_and, matmul, max, maximum, min, minimum, moveaxis, multiply, negative,
-                         not_equal, power, prod, reshape, sign, sqrt, subtract, sum, swapaxes, where)
-from .numpy_extra import count_nonzero, vecdot  # noqa: F401  (re-exported)
-from .numpy_manip import diagonal as _diagonal, slice_axis, take_along_axis, trace as _trace
+from .. import lax
+from ..core import constant_tensor, is_tensor, type_of
+from ..lax import broadcast_to, convert, normalize_axis, operand, result_type
+from .ufuncs import (abs, add, divide, equal, floor, greater, isfinite, less, logical_and, maximum, minimum, multiply,
+                     negative, not_equal, power, sign, subtract, where)
+from .transcendental import log, sqrt
+from .shapes import concatenate, expand_dims, moveaxis, reshape, stack, swapaxes
+from .reductions import any as any_, argmax, count_nonzero, max, min, prod, sum
+from .indexing import take_along_axis
+from .manipulation import slice_axis
+from .matrices import diagonal as _diagonal, trace as _trace, tril, triu
+from .products import matmul, outer as _outer, tensordot as _td, vecdot
+from .sorting import argsort
+
 
 _F64 = lax.as_dtype("float64")
 
@@ -168,7 +174,6 @@ def matrix_power(a, n):
 
 
 def outer(x1, x2):
-    from .numpy_core import outer as _outer
     return _outer(x1, x2)
 
 
@@ -187,7 +192,6 @@ def matrix_transpose(x):
 
 
 def tensordot(x1, x2, axes=2):
-    from .numpy_core import tensordot as _td
     return _td(x1, x2, axes)
 
 
@@ -227,7 +231,6 @@ def _eliminate(m, n):
         rc = divide(slice_axis(m, t.ndim - 2, c, c + 1), safe)
         factor = slice_axis(m, t.ndim - 1, c, c + 1)  # (..., n, 1)
         m = where(rows == c, rc, subtract(m, multiply(factor, rc)))
-    from .numpy_core import stack
     return m, stack(pivots, axis=-1), swaps
 
 
@@ -238,7 +241,6 @@ def solve(a, b):
     vector = type_of(y).ndim == 1
     if vector:
         y = reshape(y, (n, 1))
-    from .lax import result_type
     dt = result_type(x, y)
     x, y = convert(x, dt), convert(y, dt)
     if type_of(y).shape[-2] != n:
@@ -246,7 +248,6 @@ def solve(a, b):
     batch = lax.broadcast_shapes(type_of(x).shape[:-2], type_of(y).shape[:-2])
     x = broadcast_to(x, batch + (n, n))
     y = broadcast_to(y, batch + type_of(y).shape[-2:])
-    from .numpy_core import concatenate
     m, _, _ = _eliminate(concatenate([x, y], axis=-1), n)
     out = slice_axis(m, len(batch) + 1, n, type_of(m).shape[-1])
     return reshape(out, (n,)) if vector else out
@@ -303,7 +304,6 @@ def cholesky(a, upper=False):
         cols.append(col)
     if not cols:
         return x
-    from .numpy_core import stack
     lower = stack(cols, axis=-1)
     return swapaxes(lower, -1, -2) if upper else lower
 
@@ -367,8 +367,6 @@ def eigh(a, UPLO="L"):
     Only the `UPLO` triangle is read, as in NumPy. Eigenvectors are unique up to sign (and
     within repeated eigenvalues), as with LAPACK.
     """
-    from .numpy_manip import tril, triu
-    from .numpy_sort import argsort
     x = _square(a, "eigh")
     t = type_of(x)
     n = t.shape[-1]
@@ -435,7 +433,6 @@ def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
     an arbitrary unit vector (u s vh still rebuilds a). With full_matrices, u is completed to a square
     orthogonal matrix by Householder QR.
     """
-    from .numpy_sort import argsort
     x = _float(a)
     t = type_of(x)
     if t.ndim < 2:
@@ -480,7 +477,6 @@ def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
     safe = where(equal(sv, zero), one, sv)
     u = where(reshape(equal(sv, zero), batch + (1, n)), zero, divide(u, reshape(safe, batch + (1, n))))
     if full_matrices and m > n:
-        from .numpy_core import concatenate
         q, _ = qr(u, mode="complete")
         u = concatenate([u, slice_axis(q, nd - 1, n, m)], axis=-1)
     return u, sv, swapaxes(v, -1, -2)
@@ -575,6 +571,7 @@ eig = _needs_decomposition("eig")
 eigvals = _needs_decomposition("eigvals")
 
 
-__all__ = ["cholesky", "cond", "det", "diagonal", "eig", "eigh", "eigvals", "eigvalsh", "inv", "lstsq",
-           "matmul", "matrix_norm", "matrix_power", "matrix_rank", "matrix_transpose", "multi_dot", "norm", "outer", "pinv",
-           "qr", "slogdet", "solve", "svd", "svdvals", "tensordot", "trace", "vecdot", "vector_norm"]
+__all__ = ["norm", "vector_norm", "matrix_norm", "multi_dot", "matrix_power", "outer", "trace", "diagonal",
+           "matrix_transpose", "tensordot", "solve", "inv", "slogdet", "det", "cholesky", "qr", "eigh", "eigvalsh",
+           "svd", "svdvals", "pinv", "matrix_rank", "cond", "lstsq", "eig", "eigvals",
+           "matmul", "vecdot"]  # matmul and vecdot: products.py's, as numpy.linalg has them too

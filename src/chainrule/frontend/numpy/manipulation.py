@@ -1,4 +1,6 @@
-"""chainrule.numpy, array manipulation: splitting, stacking, tiling, padding, diagonals.
+"""Array manipulation: flips and rotations, atleast_*, stacking and splitting, tile and repeat, pad,
+delete and insert, block, resize, rollaxis, and the array-API names concat, permute_dims,
+matrix_transpose, unstack.
 
 Everything here is a composite of slice, pad, reverse, reshape, transpose,
 broadcast_in_dim, concatenate and gather, so it works eagerly and
@@ -13,12 +15,31 @@ import builtins
 
 import numpy as np
 
-from ..ir import dtype as as_dtype
-from . import lax
-from .core import bind, is_tensor, type_of
-from .lax import broadcast_to, convert, normalize_axis, operand, result_type
-from .numpy_core import (concatenate, moveaxis, multiply, negative, ravel, reshape, subtract, sum, transpose,
-                         where)
+from .. import lax
+from ..core import bind, is_tensor, type_of
+from ..lax import broadcast_to, convert, normalize_axis, operand
+from .shapes import concatenate, moveaxis, ravel, reshape, squeeze, swapaxes, transpose
+from .indexing import getitem
+
+
+# --- the array API names NumPy 2 has as well ----------------------------------------------------------
+
+def concat(arrays, axis=0):
+    return concatenate(arrays, axis=axis)
+
+
+def permute_dims(a, axes):
+    return lax.transpose(operand(a), axes)
+
+
+def matrix_transpose(x):
+    return swapaxes(x, -1, -2)
+
+
+def unstack(x, axis=0):
+    xx = operand(x)
+    axis = normalize_axis(axis, type_of(xx).ndim)
+    return tuple(squeeze(slice_axis(xx, axis, i, i + 1), axis) for i in range(type_of(xx).shape[axis]))
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -29,11 +50,10 @@ def slice_axis(x, axis, start, stop, step=1):
     t = type_of(x)
     idx = [slice(None)] * t.ndim
     idx[axis] = slice(start, stop, step)
-    from .indexing import getitem
     return getitem(x, tuple(idx))
 
 
-def _static_int(v, what):
+def static_int(v, what):
     if is_tensor(v):
         raise TypeError(f"{what} must be a concrete integer: it decides the shape of the result")
     try:
@@ -82,7 +102,7 @@ def rot90(m, k=1, axes=(0, 1)):
     a0, a1 = normalize_axis(axes[0], n), normalize_axis(axes[1], n)
     if a0 == a1:
         raise ValueError("Axes must be different.")
-    k = _static_int(k, "k") % 4
+    k = static_int(k, "k") % 4
     if k == 0:
         return x
     if k == 2:
@@ -110,7 +130,7 @@ def roll(a, shift, axis=None):
     total = {}
     for s, ax in zip(shifts, axes):
         ax = normalize_axis(ax, t.ndim)
-        total[ax] = total.get(ax, 0) + _static_int(s, "shift")
+        total[ax] = total.get(ax, 0) + static_int(s, "shift")
     for ax, s in sorted(total.items()):
         n = t.shape[ax]
         if n == 0 or s % n == 0:
@@ -193,9 +213,9 @@ def array_split(ary, indices_or_sections, axis=0):
     axis = normalize_axis(axis, t.ndim)
     n = t.shape[axis]
     if isinstance(indices_or_sections, (list, tuple, np.ndarray)):
-        bounds = [0] + [_static_int(i, "split index") for i in indices_or_sections] + [n]
+        bounds = [0] + [static_int(i, "split index") for i in indices_or_sections] + [n]
     else:
-        sections = _static_int(indices_or_sections, "number of sections")
+        sections = static_int(indices_or_sections, "number of sections")
         if sections <= 0:
             raise ValueError("number sections must be larger than 0.")
         each, extra = divmod(n, sections)
@@ -213,7 +233,7 @@ def array_split(ary, indices_or_sections, axis=0):
 def split(ary, indices_or_sections, axis=0):
     if not isinstance(indices_or_sections, (list, tuple, np.ndarray)):
         n = type_of(operand(ary)).shape[normalize_axis(axis, type_of(operand(ary)).ndim)]
-        sections = _static_int(indices_or_sections, "number of sections")
+        sections = static_int(indices_or_sections, "number of sections")
         if sections <= 0 or n % sections:
             raise ValueError("array split does not result in an equal division")
     return array_split(ary, indices_or_sections, axis)
@@ -242,7 +262,7 @@ def dsplit(ary, indices_or_sections):
 
 def tile(A, reps):
     x = operand(A)
-    reps = tuple(_static_int(r, "reps") for r in (reps if isinstance(reps, (list, tuple)) else (reps,)))
+    reps = tuple(static_int(r, "reps") for r in (reps if isinstance(reps, (list, tuple)) else (reps,)))
     t = type_of(x)
     n = builtins.max(len(reps), t.ndim)
     shape = (1,) * (n - t.ndim) + t.shape
@@ -299,7 +319,7 @@ def _pairs(value, ndim, conv):
 
 
 def _pad_widths(pad_width, ndim):
-    pairs = _pairs(pad_width, ndim, lambda w: _static_int(w, "pad width"))
+    pairs = _pairs(pad_width, ndim, lambda w: static_int(w, "pad width"))
     if builtins.any(a < 0 or b < 0 for a, b in pairs):
         raise ValueError("index can't contain negative values")
     return pairs
@@ -383,201 +403,6 @@ def _pad_axis(x, ax, lo, hi, mode):
         x = concatenate(parts, axis=ax)
         lo, hi = lo - a, hi - b
     return x
-
-
-# --- triangles and diagonals ---------------------------------------------------------------
-
-def tri(N, M=None, k=0, dtype=float):
-    return np.tri(N, M, k, dtype=as_dtype(dtype).np)
-
-
-def _tri_mask(x, k, lower):
-    t = type_of(x)
-    if t.ndim < 2:
-        raise ValueError("input array must be at least 2-d")
-    n, m = t.shape[-2:]
-    mask = np.tri(n, m, k, dtype=bool) if lower else ~np.tri(n, m, k - 1, dtype=bool)
-    return where(mask, x, np.zeros((), t.dtype.np))
-
-
-def tril(m, k=0):
-    x = operand(m)
-    if type_of(x).ndim == 1:
-        x = broadcast_to(x, (type_of(x).shape[0],) * 2)
-    return _tri_mask(x, _static_int(k, "k"), True)
-
-
-def triu(m, k=0):
-    x = operand(m)
-    if type_of(x).ndim == 1:
-        x = broadcast_to(x, (type_of(x).shape[0],) * 2)
-    return _tri_mask(x, _static_int(k, "k"), False)
-
-
-def diagonal(a, offset=0, axis1=0, axis2=1):
-    """The diagonal as the last axis: square the two axes, flatten them, slice with stride n + 1."""
-    x = operand(a)
-    t = type_of(x)
-    if t.ndim < 2:
-        raise ValueError("diag requires an array of at least two dimensions")
-    a1, a2 = normalize_axis(axis1, t.ndim), normalize_axis(axis2, t.ndim)
-    if a1 == a2:
-        raise ValueError("axis1 and axis2 cannot be the same")
-    offset = _static_int(offset, "offset")
-    rest = [i for i in range(t.ndim) if i not in (a1, a2)]
-    x = transpose(x, rest + [a1, a2])
-    nd = t.ndim
-    r, c = t.shape[a1], t.shape[a2]
-    if offset >= 0:
-        x = slice_axis(x, nd - 1, builtins.min(offset, c), c)
-    else:
-        x = slice_axis(x, nd - 2, builtins.min(-offset, r), r)
-    r, c = type_of(x).shape[-2:]
-    L = builtins.min(r, c)
-    x = slice_axis(slice_axis(x, nd - 2, 0, L), nd - 1, 0, L)
-    batch = type_of(x).shape[:-2]
-    if L == 0:
-        return reshape(x, batch + (0,))
-    flat = reshape(x, batch + (L * L,))
-    return slice_axis(flat, nd - 2, 0, L * L, L + 1)
-
-
-def diag(v, k=0):
-    x = operand(v)
-    t = type_of(x)
-    k = _static_int(k, "k")
-    if t.ndim == 2:
-        return diagonal(x, k)
-    if t.ndim != 1:
-        raise ValueError("Input must be 1- or 2-d.")
-    n = t.shape[0]
-    m = n + builtins.abs(k)
-    vp = bind("pad", x, np.zeros((), t.dtype.np), edge_padding_low=(0,), edge_padding_high=(m - n,))
-    # row i holds v[i] on row-indexed diagonals (k >= 0), column j holds v[j] otherwise
-    grid = broadcast_to(reshape(vp, (m, 1)) if k >= 0 else vp, (m, m))
-    return where(np.eye(m, m, k, dtype=bool), grid, np.zeros((), t.dtype.np))
-
-
-def diagflat(v, k=0):
-    return diag(ravel(v), k)
-
-
-def trace(a, offset=0, axis1=0, axis2=1, dtype=None):
-    return sum(diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype)
-
-
-# --- products of arrays -----------------------------------------------------------------------
-
-def kron(a, b):
-    x, y = operand(a), operand(b)
-    dt = result_type(x, y)
-    x, y = convert(x, dt), convert(y, dt)
-    sa, sb = type_of(x).shape, type_of(y).shape
-    n = builtins.max(len(sa), len(sb))
-    sa, sb = (1,) * (n - len(sa)) + sa, (1,) * (n - len(sb)) + sb
-    xa = reshape(x, tuple(v for s in sa for v in (s, 1)))
-    yb = reshape(y, tuple(v for s in sb for v in (1, s)))
-    prod = multiply(xa, yb)
-    return reshape(prod, tuple(p * q for p, q in zip(sa, sb)))
-
-
-def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
-    """NumPy's formulas term by term (2-vectors have a zero third component)."""
-    if axis is not None:
-        axisa = axisb = axisc = axis
-    x, y = operand(a), operand(b)
-    dt = result_type(x, y)
-    x, y = moveaxis(convert(x, dt), axisa, -1), moveaxis(convert(y, dt), axisb, -1)
-    na, nb = type_of(x).shape[-1], type_of(y).shape[-1]
-    if na not in (2, 3) or nb not in (2, 3):
-        raise ValueError("incompatible dimensions for cross product (dimension must be 2 or 3)")
-    a0, a1, a2 = (slice_axis(x, type_of(x).ndim - 1, i, i + 1) if i < na else None for i in range(3))
-    b0, b1, b2 = (slice_axis(y, type_of(y).ndim - 1, i, i + 1) if i < nb else None for i in range(3))
-    z = subtract(multiply(a0, b1), multiply(a1, b0))
-    if na == 2 and nb == 2:
-        return reshape(z, type_of(z).shape[:-1])
-    if na == 2:
-        c0, c1 = multiply(a1, b2), negative(multiply(a0, b2))
-    elif nb == 2:
-        c0, c1 = negative(multiply(a2, b1)), multiply(a2, b0)
-    else:
-        c0, c1 = subtract(multiply(a1, b2), multiply(a2, b1)), subtract(multiply(a2, b0), multiply(a0, b2))
-    return moveaxis(concatenate([c0, c1, z], axis=-1), -1, axisc)
-
-
-# --- gathering ----------------------------------------------------------------------------------
-
-def _wrap_indices(ind, n, mode):
-    if is_tensor(ind):
-        if mode == "clip":
-            return bind("clamp", lax.full_like(ind, 0), ind, lax.full_like(ind, builtins.max(n - 1, 0)))
-        if mode == "wrap":
-            from .numpy_core import remainder
-            return remainder(ind, n)
-        zero = lax.full_like(ind, 0)
-        return bind("select", bind("compare", ind, zero, direction="LT"), bind("add", ind, lax.full_like(ind, n)), ind)
-    ind = np.asarray(ind)
-    if mode == "clip":
-        return np.clip(ind, 0, builtins.max(n - 1, 0))
-    if mode == "wrap":
-        return np.mod(ind, n) if n else ind
-    if ind.size and (ind.min() < -n or ind.max() >= n):
-        raise IndexError(f"index {int(ind.max() if ind.max() >= n else ind.min())} is out of bounds for axis "
-                         f"with size {n}")
-    return np.where(ind < 0, ind + n, ind).astype(ind.dtype)
-
-
-def _index_operand(indices):
-    ind = indices if is_tensor(indices) else np.asarray(indices)
-    if not is_tensor(ind) and ind.size == 0:
-        ind = ind.astype(np.int64)  # an empty list is an empty integer index, as in NumPy
-    d = type_of(ind).dtype if is_tensor(ind) else as_dtype(lax.canonical_array(ind).dtype)
-    if not d.is_int:
-        raise IndexError("arrays used as indices must be of integer type")
-    return ind if is_tensor(ind) else lax.canonical_array(ind)
-
-
-def take(a, indices, axis=None, mode=None):
-    x = operand(a)
-    if axis is None:
-        x, axis = ravel(x), 0
-    t = type_of(x)
-    axis = normalize_axis(axis, t.ndim)
-    ind = _wrap_indices(_index_operand(indices), t.shape[axis], mode or "raise")
-    return bind("gather", x, ind, axis=axis)
-
-
-def take_along_axis(arr, indices, axis=-1):
-    x = operand(arr)
-    ind = _index_operand(indices)
-    if axis is None:
-        x, axis = ravel(x), 0
-        if type_of(ind).ndim != 1:
-            raise ValueError("when axis=None, `indices` must have a single dimension.")
-    t, it = type_of(x), type_of(ind)
-    if t.ndim != it.ndim:
-        raise ValueError("`indices` and `arr` must have the same number of dimensions")
-    axis = normalize_axis(axis, t.ndim)
-    ind = _wrap_indices(ind, t.shape[axis], "raise")
-    xm, im = moveaxis(x, axis, -1), moveaxis(ind, axis, -1)
-    batch = lax.broadcast_shapes(type_of(xm).shape[:-1], type_of(im).shape[:-1])
-    xm = broadcast_to(xm, batch + type_of(xm).shape[-1:])
-    im = broadcast_to(im, batch + type_of(im).shape[-1:])
-    nb = len(batch)
-    out = bind("gather", xm, im, axis=nb, batch_dims=nb)
-    return moveaxis(out, -1, axis)
-
-
-def put_along_axis(arr, indices, values, axis):
-    raise NotImplementedError("put_along_axis writes in place, which tensors cannot; use "
-                              "x.at[...].set(...) for a functional update")
-
-
-def compress(condition, a, axis=None):
-    if is_tensor(condition):
-        raise NotImplementedError("compress with a symbolic condition has a data-dependent shape")
-    idx = np.flatnonzero(np.asarray(condition))
-    return take(a, idx, axis=axis)
 
 
 # --- deleting and inserting at static positions ----------------------------------------------------
@@ -679,20 +504,6 @@ def block(arrays):
     return go(arrays, 0)
 
 
-def choose(a, choices, mode="raise"):
-    """choices[a[i]][i] for every i: the choices stacked and gathered with a as batch-aligned index."""
-    idx = _index_operand(a)
-    chs = [operand(c) for c in choices]
-    n = len(chs)
-    shape = lax.broadcast_shapes(type_of(idx).shape, *[type_of(c).shape for c in chs])
-    from .numpy_core import stack
-    stacked = stack([broadcast_to(c, shape) for c in chs], axis=-1)
-    ind = _wrap_indices(idx, n, mode if mode in ("clip", "wrap") else "raise")
-    ind = broadcast_to(ind, shape)
-    out = take_along_axis(stacked, reshape(ind, shape + (1,)), axis=-1)
-    return reshape(out, shape)
-
-
 def resize(a, new_shape):
     """The data repeated cyclically to fill new_shape (NumPy's function, not the in-place method)."""
     x = ravel(operand(a))
@@ -717,96 +528,7 @@ def rollaxis(a, axis, start=0):
     return moveaxis(x, axis, start) if axis != start else x
 
 
-def apply_over_axes(func, a, axes):
-    x = operand(a)
-    for ax in (axes if isinstance(axes, (list, tuple)) else [axes]):
-        ax = normalize_axis(ax, type_of(x).ndim)
-        r = operand(func(x, ax))
-        if type_of(r).ndim == type_of(x).ndim - 1:
-            r = reshape(r, type_of(r).shape[:ax] + (1,) + type_of(r).shape[ax:])
-        elif type_of(r).ndim != type_of(x).ndim:
-            raise ValueError("function is not returning an array of the correct shape")
-        x = r
-    return x
-
-
-# index helpers of static shapes: NumPy's own
-diag_indices = np.diag_indices
-tril_indices = np.tril_indices
-triu_indices = np.triu_indices
-mask_indices = np.mask_indices
-
-
-def diag_indices_from(arr):
-    t = type_of(operand(arr))
-    if t.ndim < 2 or len(set(t.shape)) != 1:
-        raise ValueError("All dimensions of input must be of equal length")
-    return np.diag_indices(t.shape[0], t.ndim)
-
-
-def tril_indices_from(arr, k=0):
-    t = type_of(operand(arr))
-    return np.tril_indices(t.shape[-2], k, t.shape[-1])
-
-
-def triu_indices_from(arr, k=0):
-    t = type_of(operand(arr))
-    return np.triu_indices(t.shape[-2], k, t.shape[-1])
-
-
-def _in_place(name, hint):
-    def fn(*args, **kwargs):
-        raise NotImplementedError(f"{name} writes in place, which tensors cannot; {hint}")
-    fn.__name__ = name
-    return fn
-
-
-fill_diagonal = _in_place("fill_diagonal", "use cnp.where(cnp.eye(n, dtype=bool), value, x)")
-put = _in_place("put", "use x.at[indices].set(values)")
-putmask = _in_place("putmask", "use cnp.where(mask, values, x)")
-place = _in_place("place", "use cnp.where(mask, values, x)")
-copyto = _in_place("copyto", "use the value itself (tensors are immutable), or cnp.where(mask, src, dst)")
-
-
-# --- grids -----------------------------------------------------------------------------------
-
-def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
-    if indexing not in ("xy", "ij"):
-        raise ValueError("Valid values for `indexing` are 'xy' and 'ij'.")
-    xs = [ravel(x) for x in xi]
-    nd = len(xs)
-    shapes = [type_of(x).shape[0] for x in xs]
-    out = []
-    for i, x in enumerate(xs):
-        s = [1] * nd
-        s[i] = shapes[i]
-        if indexing == "xy" and nd > 1 and i < 2:
-            s[0], s[1] = s[1], s[0]
-        out.append(reshape(x, s))
-    if indexing == "xy" and nd > 1:
-        full = [shapes[1], shapes[0]] + shapes[2:]
-    else:
-        full = shapes
-    if not sparse:
-        out = [broadcast_to(o, tuple(full)) for o in out]
-    return tuple(out)
-
-
-def indices(dimensions, dtype=int, sparse=False):
-    return np.indices(tuple(dimensions), dtype=as_dtype(dtype).np, sparse=sparse)
-
-
-def ix_(*args):
-    out = []
-    n = len(args)
-    for k, a in enumerate(args):
-        x = operand(a)
-        shape = [1] * n
-        shape[k] = type_of(x).size
-        out.append(reshape(x, shape))
-    return tuple(out)
-
-
-__all__ = [_n for _n, _v in list(globals().items())
-           if callable(_v) and getattr(_v, "__module__", None) == __name__ and not _n.startswith("_")]
-__all__ += ["diag_indices", "tril_indices", "triu_indices", "mask_indices"]
+__all__ = ["concat", "permute_dims", "matrix_transpose", "unstack", "slice_axis", "flip", "flipud", "fliplr", "rot90",
+           "roll", "atleast_1d", "atleast_2d", "atleast_3d", "hstack", "vstack", "row_stack", "dstack", "column_stack",
+           "append", "array_split", "split", "hsplit", "vsplit", "dsplit", "tile", "repeat", "pad", "delete", "insert",
+           "block", "resize", "rollaxis"]

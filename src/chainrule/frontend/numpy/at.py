@@ -16,17 +16,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import lax
-from .core import bind, is_tensor, type_of
-from .indexing import _AtRef, _expand_index, _index_operand, _is_int_array, _masks_to_indices, getitem
-from .numpy_core import (concatenate, divide, equal, greater_equal, logical_and, logical_or, maximum, minimum,
-                         multiply, not_equal, power, reshape, where)
-from .numpy_manip import slice_axis, take
+from .. import lax
+from ..control_flow import fori_loop
+from ..core import bind, is_tensor, type_of
+from .ufuncs import (divide, equal, greater_equal, logical_and, logical_or, maximum, minimum, multiply, not_equal,
+                     power, where)
+from .shapes import concatenate, reshape
+from .indexing import BasicAtRef, expand_index, index_operand, is_int_array, masks_to_indices, getitem, take
+from .manipulation import slice_axis
+from .sorting import argsort
 
 
 def _positions(t, idx):
     """Flat positions in x (shape t) of the elements of x[idx], shaped as x[idx]; t.size marks a dropped one."""
-    items = _expand_index(_masks_to_indices(idx, t.shape), t.ndim)  # a concrete boolean mask: its nonzero()
+    items = expand_index(masks_to_indices(idx, t.shape), t.ndim)  # a concrete boolean mask: its nonzero()
     size = t.size
     pos = np.arange(size, dtype=np.int64).reshape(t.shape)
     new, d = [], 0
@@ -34,9 +37,9 @@ def _positions(t, idx):
         if i is None:
             new.append(i)
             continue
-        if not isinstance(i, slice) and _is_int_array(i):
+        if not isinstance(i, slice) and is_int_array(i):
             n = t.shape[d]
-            ind = _index_operand(i)
+            ind = index_operand(i)
             if not type_of(ind).dtype.is_int:
                 raise IndexError("arrays used as indices must be of integer type")
             widths = [(0, 0)] * t.ndim
@@ -67,7 +70,6 @@ def _shift(v, d, fill):
 
 def _combine(x, idx, values, seg_op, final_op):
     """x with final_op(x[p], seg_op-combination of all updates aimed at p) at every position p hit."""
-    from .numpy_sort import argsort
     x = lax.operand(x)
     t = type_of(x)
     pos = _positions(t, idx)
@@ -111,7 +113,7 @@ def _no_clip(mode):
         raise NotImplementedError(f"x.at[...] mode={mode!r}: out-of-range indices are dropped (mode='drop')")
 
 
-class AtRef(_AtRef):
+class AtRef(BasicAtRef):
     """`x.at[idx]` with JAX's full set of updates."""
 
     def multiply(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
@@ -154,7 +156,6 @@ class AtRef(_AtRef):
             for r in range(1, rounds + 1):
                 x = where(greater_equal(c, np.int32(r)), lax.convert(func(x), type_of(x).dtype), x)
             return x
-        from .control_flow import fori_loop
         dt = type_of(x).dtype
         rounds = int(type_of(_positions(type_of(x), self.idx)).size)  # static: at most one round per update
         return fori_loop(1, rounds + 1, lambda r, z: where(greater_equal(c, lax.convert(r, "int32")),
@@ -169,4 +170,4 @@ class AtIndexer:
         return AtRef(self.x, idx)
 
 
-__all__ = ["AtIndexer", "AtRef"]
+__all__ = ["AtRef", "AtIndexer"]

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import lax
-from .core import bind, is_tensor, type_of
-from .custom import custom_jvp
-from .numpy_core import (abs as _abs, add, divide, equal, exp, floor, greater, isnan, less, log, log1p, logical_or,
-                         multiply, negative, sqrt, subtract, where)
-from .numpy_extra import copysign
+from .. import lax
+from ..core import bind, is_tensor, type_of
+from ..custom import custom_jvp
+from .ufuncs import (abs as _abs, add, copysign, divide, equal, floor, greater, isnan, less, logical_or, multiply,
+                     negative, subtract, where)
+from .transcendental import exp, log, log1p, sqrt
+
 
 # Giles, erfinv_SP: (split at w = 5) and erfinv_DP (split at w = 6.25 and 16), highest degree first.
 _SP_CENTRAL = (2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503,
@@ -63,7 +64,6 @@ _ERFC_R = (5.64189583547755073984E-1, 1.27536670759978104416E0, 5.01905042251180
            6.16021097993053585195E0, 7.40974269950448939160E0, 2.97886665372100240670E0)
 _ERFC_S = (1.0, 2.26052863220117276590E0, 9.39603524938001434673E0, 1.20489539808096656605E1,
            1.70814450747565897222E1, 9.60896809063285878198E0, 3.36907645100081516050E0)
-
 _SQRT_HALF = 0.70710678118654752440
 _HALF_LOG_2PI = 0.91893853320467274178
 
@@ -125,8 +125,6 @@ def _ndtri_raw(p):
 
 
 _TINY_P = {"float32": 1e-7, "float64": 1e-15}
-
-
 _erfinv_cjvp = custom_jvp(_erfinv_raw)
 _ndtri_cjvp = custom_jvp(_ndtri_raw)
 
@@ -214,4 +212,4 @@ def log_ndtr(x):
     return where(isnan(x), x, out)
 
 
-__all__ = ["erfinv", "log_ndtr", "ndtr", "ndtri"]
+__all__ = ["erfinv", "ndtri", "ndtr", "log_ndtr"]

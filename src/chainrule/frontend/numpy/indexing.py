@@ -1,4 +1,7 @@
-"""NumPy indexing on tensors: basic slicing and integer-array indexing.
+"""Indexing: x[idx] (basic, advanced and boolean), the functional updates behind x.at[...], and
+take, take_along_axis, put_along_axis, compress, choose; the in-place names raise with a hint.
+
+NumPy indexing on tensors: basic slicing and integer-array indexing.
 
 Basic indices (ints, slices with any step, None, Ellipsis) become slice,
 reverse and reshape; one integer array (a list, array or int tensor) on one
@@ -15,25 +18,132 @@ boolean mask would give a data-dependent shape and is refused.
 
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 
-from . import lax
-from .core import bind, is_tensor, type_of
+from ...ir import dtype as as_dtype
+from .. import lax
+from ..core import bind, is_tensor, type_of
+from ..lax import broadcast_to, normalize_axis, operand
+from .ufuncs import add, multiply, negative, remainder
+from .shapes import moveaxis, ravel, reshape, stack
 
 
-def _is_int_array(i) -> bool:
+# --- gathering ----------------------------------------------------------------------------------
+
+def _wrap_indices(ind, n, mode):
+    if is_tensor(ind):
+        if mode == "clip":
+            return bind("clamp", lax.full_like(ind, 0), ind, lax.full_like(ind, builtins.max(n - 1, 0)))
+        if mode == "wrap":
+            return remainder(ind, n)
+        zero = lax.full_like(ind, 0)
+        return bind("select", bind("compare", ind, zero, direction="LT"), bind("add", ind, lax.full_like(ind, n)), ind)
+    ind = np.asarray(ind)
+    if mode == "clip":
+        return np.clip(ind, 0, builtins.max(n - 1, 0))
+    if mode == "wrap":
+        return np.mod(ind, n) if n else ind
+    if ind.size and (ind.min() < -n or ind.max() >= n):
+        raise IndexError(f"index {int(ind.max() if ind.max() >= n else ind.min())} is out of bounds for axis "
+                         f"with size {n}")
+    return np.where(ind < 0, ind + n, ind).astype(ind.dtype)
+
+
+def _take_operand(indices):
+    ind = indices if is_tensor(indices) else np.asarray(indices)
+    if not is_tensor(ind) and ind.size == 0:
+        ind = ind.astype(np.int64)  # an empty list is an empty integer index, as in NumPy
+    d = type_of(ind).dtype if is_tensor(ind) else as_dtype(lax.canonical_array(ind).dtype)
+    if not d.is_int:
+        raise IndexError("arrays used as indices must be of integer type")
+    return ind if is_tensor(ind) else lax.canonical_array(ind)
+
+
+def take(a, indices, axis=None, mode=None):
+    x = operand(a)
+    if axis is None:
+        x, axis = ravel(x), 0
+    t = type_of(x)
+    axis = normalize_axis(axis, t.ndim)
+    ind = _wrap_indices(_take_operand(indices), t.shape[axis], mode or "raise")
+    return bind("gather", x, ind, axis=axis)
+
+
+def take_along_axis(arr, indices, axis=-1):
+    x = operand(arr)
+    ind = _take_operand(indices)
+    if axis is None:
+        x, axis = ravel(x), 0
+        if type_of(ind).ndim != 1:
+            raise ValueError("when axis=None, `indices` must have a single dimension.")
+    t, it = type_of(x), type_of(ind)
+    if t.ndim != it.ndim:
+        raise ValueError("`indices` and `arr` must have the same number of dimensions")
+    axis = normalize_axis(axis, t.ndim)
+    ind = _wrap_indices(ind, t.shape[axis], "raise")
+    xm, im = moveaxis(x, axis, -1), moveaxis(ind, axis, -1)
+    batch = lax.broadcast_shapes(type_of(xm).shape[:-1], type_of(im).shape[:-1])
+    xm = broadcast_to(xm, batch + type_of(xm).shape[-1:])
+    im = broadcast_to(im, batch + type_of(im).shape[-1:])
+    nb = len(batch)
+    out = bind("gather", xm, im, axis=nb, batch_dims=nb)
+    return moveaxis(out, -1, axis)
+
+
+def put_along_axis(arr, indices, values, axis):
+    raise NotImplementedError("put_along_axis writes in place, which tensors cannot; use "
+                              "x.at[...].set(...) for a functional update")
+
+
+def compress(condition, a, axis=None):
+    if is_tensor(condition):
+        raise NotImplementedError("compress with a symbolic condition has a data-dependent shape")
+    idx = np.flatnonzero(np.asarray(condition))
+    return take(a, idx, axis=axis)
+
+
+def choose(a, choices, mode="raise"):
+    """choices[a[i]][i] for every i: the choices stacked and gathered with a as batch-aligned index."""
+    idx = _take_operand(a)
+    chs = [operand(c) for c in choices]
+    n = len(chs)
+    shape = lax.broadcast_shapes(type_of(idx).shape, *[type_of(c).shape for c in chs])
+    stacked = stack([broadcast_to(c, shape) for c in chs], axis=-1)
+    ind = _wrap_indices(idx, n, mode if mode in ("clip", "wrap") else "raise")
+    ind = broadcast_to(ind, shape)
+    out = take_along_axis(stacked, reshape(ind, shape + (1,)), axis=-1)
+    return reshape(out, shape)
+
+
+def _in_place(name, hint):
+    def fn(*args, **kwargs):
+        raise NotImplementedError(f"{name} writes in place, which tensors cannot; {hint}")
+    fn.__name__ = name
+    return fn
+
+
+fill_diagonal = _in_place("fill_diagonal", "use cnp.where(cnp.eye(n, dtype=bool), value, x)")
+put = _in_place("put", "use x.at[indices].set(values)")
+putmask = _in_place("putmask", "use cnp.where(mask, values, x)")
+place = _in_place("place", "use cnp.where(mask, values, x)")
+copyto = _in_place("copyto", "use the value itself (tensors are immutable), or cnp.where(mask, src, dst)")
+
+
+def is_int_array(i) -> bool:
     if is_tensor(i):
         return type_of(i).dtype.is_int
     if isinstance(i, (list, tuple)):
         return True
     if isinstance(i, np.ndarray):
-        if i.dtype == np.bool_:  # only 0-d masks get here (see _masks_to_indices)
+        if i.dtype == np.bool_:  # only 0-d masks get here (see masks_to_indices)
             raise IndexError("a 0-d boolean index is not supported; use cnp.where(mask, x, 0) instead")
         return i.dtype.kind in "iu"
     return False
 
 
-def _index_operand(i):
+def index_operand(i):
     """An integer-array index as a tensor or array; an empty list is an empty int64 index, as in NumPy."""
     if isinstance(i, (list, tuple)) and np.asarray(i, dtype=object).size == 0:
         return np.zeros(np.shape(i), np.int64)
@@ -44,7 +154,7 @@ def _is_mask(i) -> bool:
     return isinstance(i, np.ndarray) and i.dtype == np.bool_ and i.ndim > 0
 
 
-def _masks_to_indices(idx, shape):
+def masks_to_indices(idx, shape):
     """Concrete boolean masks replaced by the integer arrays of their nonzero() (static, as in JAX);
     a traced boolean mask is refused: the result's shape would depend on its values."""
     items = []
@@ -76,7 +186,7 @@ def _masks_to_indices(idx, shape):
     return tuple(out)
 
 
-def _expand_index(idx, ndim):
+def expand_index(idx, ndim):
     if not isinstance(idx, tuple):
         idx = (idx,)
     if sum(1 for i in idx if i is Ellipsis) > 1:
@@ -98,8 +208,8 @@ def _expand_index(idx, ndim):
 def getitem(x, idx):
     x = lax.operand(x)
     t = type_of(x)
-    items = _expand_index(_masks_to_indices(idx, t.shape), t.ndim)
-    arrays = [k for k, i in enumerate(items) if i is not None and not isinstance(i, slice) and _is_int_array(i)]
+    items = expand_index(masks_to_indices(idx, t.shape), t.ndim)
+    arrays = [k for k, i in enumerate(items) if i is not None and not isinstance(i, slice) and is_int_array(i)]
     if len(arrays) > 1:
         return _getitem_multi(x, items)
     # 1. basic indexing: slices, ints and None
@@ -154,7 +264,7 @@ def getitem(x, idx):
         y = bind("slice", y, start_indices=tuple(starts), limit_indices=tuple(limits), strides=tuple(strides))
     # 2. the integer array, on its (sliced) dimension
     if gather_dim is not None:
-        ind = _index_operand(items[arrays[0]])
+        ind = index_operand(items[arrays[0]])
         ind_t = type_of(ind)
         if not ind_t.dtype.is_int:
             raise IndexError("array indices must be integers")
@@ -200,7 +310,6 @@ def _advanced_plan(x, items):
     output layout in item order ("dim", d) / ("new",) / ("adv", d); dims are the advanced dimensions;
     flat is the row-major flat index into those dimensions, broadcast to the common index shape S.
     """
-    from .numpy_core import add, multiply
     basic, adv, tokens = [], {}, []
     d = 0
     for i in items:
@@ -222,7 +331,7 @@ def _advanced_plan(x, items):
     for dd in dims:
         i, n = adv[dd], ys[dd]
         if is_tensor(i) or isinstance(i, (list, tuple, np.ndarray)):
-            ind = _index_operand(i)
+            ind = index_operand(i)
             if not type_of(ind).dtype.is_int:
                 raise IndexError("arrays used as indices must be of integer type")
         else:
@@ -317,10 +426,10 @@ class _AtIndexer:
         self.x = x
 
     def __getitem__(self, idx):
-        return _AtRef(self.x, idx)
+        return BasicAtRef(self.x, idx)
 
 
-class _AtRef:
+class BasicAtRef:
     def __init__(self, x, idx):
         self.x, self.idx = x, idx
 
@@ -328,31 +437,29 @@ class _AtRef:
         return getitem(self.x, self.idx)
 
     def set(self, values):
-        return _update(self.x, self.idx, values, "set")
+        return update_at(self.x, self.idx, values, "set")
 
     def add(self, values):
-        return _update(self.x, self.idx, values, "add")
+        return update_at(self.x, self.idx, values, "add")
 
     def multiply(self, values):
         """x[idx] * values written back; a position named twice in idx is multiplied once."""
-        from .numpy_core import multiply
         cur = getitem(self.x, self.idx)
-        return _update(self.x, self.idx, multiply(cur, values), "set")
+        return update_at(self.x, self.idx, multiply(cur, values), "set")
 
     def subtract(self, values):
-        from .numpy_core import negative
-        return _update(self.x, self.idx, negative(lax.operand(values)), "add")
+        return update_at(self.x, self.idx, negative(lax.operand(values)), "add")
 
 
-def _update(x, idx, values, kind):
+def update_at(x, idx, values, kind):
     """Scatter `values` into x[idx]: one integer array on one axis, or basic indices."""
     x = lax.operand(x)
     t = type_of(x)
-    items = _expand_index(_masks_to_indices(idx, t.shape), t.ndim)
-    arrays = [k for k, i in enumerate(items) if i is not None and not isinstance(i, slice) and _is_int_array(i)]
+    items = expand_index(masks_to_indices(idx, t.shape), t.ndim)
+    arrays = [k for k, i in enumerate(items) if i is not None and not isinstance(i, slice) and is_int_array(i)]
     if any(i is None for i in items):
         raise NotImplementedError("x.at[...] with None (newaxis) is not supported")
-    if not arrays and all(isinstance(i, slice) or not _is_int_array(i) for i in items):
+    if not arrays and all(isinstance(i, slice) or not is_int_array(i) for i in items):
         # basic indexing: scatter through an iota of the flat positions
         pos = np.arange(t.size, dtype=np.int64).reshape(t.shape)
         sel = pos[tuple(items)]
@@ -371,7 +478,7 @@ def _update(x, idx, values, kind):
         raise NotImplementedError("x.at[...] supports basic indices, or one integer array on one axis "
                                   "with full slices elsewhere")
     axis = arrays[0]
-    ind = _index_operand(items[axis])
+    ind = index_operand(items[axis])
     n = t.shape[axis]
     if is_tensor(ind):
         ind = bind("select", bind("compare", ind, lax.full_like(ind, 0), direction="LT"),
@@ -409,3 +516,7 @@ def _scatter_dropping_out_of_range(x, ind, vals, axis, kind):
     limit = list(type_of(out).shape)
     limit[axis] = n
     return bind("slice", out, start_indices=(0,) * t.ndim, limit_indices=tuple(limit), strides=(1,) * t.ndim)
+
+
+__all__ = ["take", "take_along_axis", "put_along_axis", "compress", "choose", "fill_diagonal", "put", "putmask",
+           "place", "copyto"]

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import numpy_core as core
-from .core import type_of
-from .lax import convert, normalize_axis, operand
-from .numpy_core import _sum_dtype, ravel, reshape
-from .numpy_scan import associative_scan
+from ...ir import dtype as as_dtype
+from ..core import type_of
+from ..lax import convert, normalize_axis, operand
+from . import reductions, transcendental, ufuncs
+from .reductions import associative_scan, sum_dtype
+from .shapes import ravel, reshape
+from .ufuncs import as_bool
 
-# function -> (reduction in numpy_core, IR op of the scan, identity for the scan, integer sums widen)
+# function -> (reduction in reductions.py, IR op of the scan, identity for the scan, integer sums widen)
 _ASSOCIATIVE = {
     "add": ("sum", "add", lambda dt: 0, True),
     "multiply": ("prod", "multiply", lambda dt: 1, True),
@@ -35,13 +37,13 @@ def _make_reduce(name):
     def reduce(array, axis=0, dtype=None, out=None, keepdims=False, initial=None):
         if out is not None:
             raise NotImplementedError(f"{name}.reduce(out=...) writes in place, which tensors cannot")
-        fn = getattr(core, reducer)
+        fn = getattr(reductions, reducer)
         kwargs = {"axis": axis, "keepdims": keepdims}
         if reducer in ("sum", "prod"):
             kwargs["dtype"] = dtype
         r = fn(array, **kwargs)
         if initial is not None:
-            r = getattr(core, name)(r, initial)
+            r = _function(name)(r, initial)
         return r
     reduce.__name__ = f"{name}.reduce"
     return reduce
@@ -55,11 +57,11 @@ def _make_accumulate(name):
             raise NotImplementedError(f"{name}.accumulate(out=...) writes in place, which tensors cannot")
         x = operand(array)
         if name in ("logical_and", "logical_or"):
-            x = core._as_bool(x)
+            x = as_bool(x)
         if axis is None:
             x, axis = ravel(x), 0
         axis = normalize_axis(axis, type_of(x).ndim)
-        dt = _sum_dtype(x, dtype) if widen else (type_of(x).dtype if dtype is None else core.as_dtype(dtype))
+        dt = sum_dtype(x, dtype) if widen else (type_of(x).dtype if dtype is None else as_dtype(dtype))
         x = convert(x, dt)
         return associative_scan(op, x, axis, np.asarray(identity(dt), dt.np))
     accumulate.__name__ = f"{name}.accumulate"
@@ -88,12 +90,14 @@ BINARY = ["add", "subtract", "multiply", "divide", "true_divide", "floor_divide"
           "bitwise_and", "bitwise_or", "bitwise_xor"]
 
 
+def _function(name):
+    return getattr(ufuncs, name, None) or getattr(transcendental, name)
+
+
 def install():
-    """Attach the methods to numpy_core's functions (before chainrule.numpy wraps them)."""
+    """Attach the methods to the binary functions (before chainrule.numpy wraps them)."""
     for name in BINARY:
-        fn = getattr(core, name, None)
-        if fn is None:
-            continue
+        fn = _function(name)
         fn.outer = _make_outer(fn)
         fn.at = _make_at(name)
         if name in _ASSOCIATIVE:

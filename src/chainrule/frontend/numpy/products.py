@@ -1,4 +1,7 @@
-"""chainrule.numpy.einsum: subscripts parsed into diagonals, sums, dot_generals and a transpose.
+"""Products of arrays: matmul, dot, vdot, inner, outer, tensordot, matvec, vecmat, vecdot, kron,
+cross, and einsum.
+
+chainrule.numpy.einsum: subscripts parsed into diagonals, sums, dot_generals and a transpose.
 
 The plan, per operand: a label repeated within it takes the diagonal of
 those axes; size-1 axes broadcast to the label's size; labels used nowhere
@@ -11,15 +14,147 @@ broadcast leading dimensions, as in NumPy.
 
 from __future__ import annotations
 
+import builtins
 import string
 
 import numpy as np
 
-from ..ir import dtype as as_dtype
-from . import lax
-from .core import bind, type_of
-from .lax import broadcast_to, convert, operand, result_type
-from .numpy_manip import diagonal
+from ...ir import dtype as as_dtype
+from .. import lax
+from ..core import bind, type_of
+from ..lax import broadcast_to, convert, normalize_axis, operand, result_type
+from .ufuncs import multiply, negative, subtract
+from .shapes import concatenate, moveaxis, ravel, reshape
+from .reductions import sum
+from .manipulation import slice_axis
+from .matrices import diagonal
+
+
+# --- linear algebra ------------------------------------------------------------------
+
+def _promote2(a, b):
+    a, b = operand(a), operand(b)
+    dt = result_type(a, b)
+    if dt.is_bool:
+        dt = as_dtype("int64")
+    return convert(a, dt), convert(b, dt)
+
+
+def matmul(a, b):
+    a, b = _promote2(a, b)
+    ta, tb = type_of(a), type_of(b)
+    if ta.ndim == 0 or tb.ndim == 0:
+        raise ValueError("matmul: input operand does not have enough dimensions (use multiply for scalars)")
+    a2 = a if ta.ndim >= 2 else reshape(a, (1,) + ta.shape)
+    b2 = b if tb.ndim >= 2 else reshape(b, tb.shape + (1,))
+    sa, sb = type_of(a2).shape, type_of(b2).shape
+    if sa[-1] != sb[-2]:
+        raise ValueError(f"matmul: contracting dimensions differ: {ta.shape} @ {tb.shape}")
+    batch = lax.broadcast_shapes(sa[:-2], sb[:-2])
+    a2 = broadcast_to(a2, batch + sa[-2:])
+    b2 = broadcast_to(b2, batch + sb[-2:])
+    nb = len(batch)
+    r = bind("dot_general", a2, b2, lhs_batch=tuple(range(nb)), rhs_batch=tuple(range(nb)),
+             lhs_contracting=(nb + 1,), rhs_contracting=(nb,))
+    out = batch + ((sa[-2],) if ta.ndim >= 2 else ()) + ((sb[-1],) if tb.ndim >= 2 else ())
+    return reshape(r, out)
+
+
+def dot(a, b):
+    a, b = _promote2(a, b)
+    ta, tb = type_of(a), type_of(b)
+    if ta.ndim == 0 or tb.ndim == 0:
+        return multiply(a, b)
+    if tb.ndim == 1 or ta.ndim == 1 and tb.ndim <= 2:
+        return matmul(a, b)
+    # N-d: sum over the last axis of a and the second-to-last of b
+    return bind("dot_general", a, b, lhs_contracting=(ta.ndim - 1,), rhs_contracting=(tb.ndim - 2,))
+
+
+def vdot(a, b):
+    return dot(ravel(a), ravel(b))
+
+
+def inner(a, b):
+    a, b = _promote2(a, b)
+    ta, tb = type_of(a), type_of(b)
+    if ta.ndim == 0 or tb.ndim == 0:
+        return multiply(a, b)
+    return bind("dot_general", a, b, lhs_contracting=(ta.ndim - 1,), rhs_contracting=(tb.ndim - 1,))
+
+
+def outer(a, b):
+    a, b = _promote2(ravel(a), ravel(b))
+    return bind("dot_general", a, b)
+
+
+def tensordot(a, b, axes=2):
+    a, b = _promote2(a, b)
+    ta, tb = type_of(a), type_of(b)
+    if isinstance(axes, (int, np.integer)):
+        n = int(axes)
+        la, lb = tuple(range(ta.ndim - n, ta.ndim)), tuple(range(n))
+    else:
+        la, lb = axes
+        la = tuple(normalize_axis(x, ta.ndim) for x in (la if isinstance(la, (list, tuple)) else [la]))
+        lb = tuple(normalize_axis(x, tb.ndim) for x in (lb if isinstance(lb, (list, tuple)) else [lb]))
+    return bind("dot_general", a, b, lhs_contracting=la, rhs_contracting=lb)
+
+
+def matvec(x1, x2):
+    x, v = operand(x1), operand(x2)
+    r = matmul(x, reshape(v, type_of(v).shape + (1,)))
+    return reshape(r, type_of(r).shape[:-1])
+
+
+def vecmat(x1, x2):
+    v, x = operand(x1), operand(x2)
+    r = matmul(reshape(v, type_of(v).shape[:-1] + (1,) + type_of(v).shape[-1:]), x)
+    return reshape(r, type_of(r).shape[:-2] + type_of(r).shape[-1:])
+
+
+def vecdot(x1, x2, axis=-1):
+    return sum(multiply(x1, x2), axis=axis)
+
+
+# --- products of arrays -----------------------------------------------------------------------
+
+def kron(a, b):
+    x, y = operand(a), operand(b)
+    dt = result_type(x, y)
+    x, y = convert(x, dt), convert(y, dt)
+    sa, sb = type_of(x).shape, type_of(y).shape
+    n = builtins.max(len(sa), len(sb))
+    sa, sb = (1,) * (n - len(sa)) + sa, (1,) * (n - len(sb)) + sb
+    xa = reshape(x, tuple(v for s in sa for v in (s, 1)))
+    yb = reshape(y, tuple(v for s in sb for v in (1, s)))
+    prod = multiply(xa, yb)
+    return reshape(prod, tuple(p * q for p, q in zip(sa, sb)))
+
+
+def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """NumPy's formulas term by term (2-vectors have a zero third component)."""
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    x, y = operand(a), operand(b)
+    dt = result_type(x, y)
+    x, y = moveaxis(convert(x, dt), axisa, -1), moveaxis(convert(y, dt), axisb, -1)
+    na, nb = type_of(x).shape[-1], type_of(y).shape[-1]
+    if na not in (2, 3) or nb not in (2, 3):
+        raise ValueError("incompatible dimensions for cross product (dimension must be 2 or 3)")
+    a0, a1, a2 = (slice_axis(x, type_of(x).ndim - 1, i, i + 1) if i < na else None for i in range(3))
+    b0, b1, b2 = (slice_axis(y, type_of(y).ndim - 1, i, i + 1) if i < nb else None for i in range(3))
+    z = subtract(multiply(a0, b1), multiply(a1, b0))
+    if na == 2 and nb == 2:
+        return reshape(z, type_of(z).shape[:-1])
+    if na == 2:
+        c0, c1 = multiply(a1, b2), negative(multiply(a0, b2))
+    elif nb == 2:
+        c0, c1 = negative(multiply(a2, b1)), multiply(a2, b0)
+    else:
+        c0, c1 = subtract(multiply(a1, b2), multiply(a2, b1)), subtract(multiply(a2, b0), multiply(a0, b2))
+    return moveaxis(concatenate([c0, c1, z], axis=-1), -1, axisc)
+
 
 _LETTERS = set(string.ascii_letters)
 
@@ -182,4 +317,5 @@ def einsum(subscripts, *operands, dtype=None, optimize=False, out=None, casting=
     return acc
 
 
-__all__ = ["einsum"]
+__all__ = ["matmul", "dot", "vdot", "inner", "outer", "tensordot", "matvec", "vecmat", "vecdot", "kron", "cross",
+           "einsum"]
