@@ -87,7 +87,7 @@ UNARY_KINDS = {
 INEXACT = {"exponential", "exponential_minus_one", "log", "log_plus_one", "rsqrt", "sine", "cosine", "tan",
            "tanh", "logistic", "erf", "atan2", "power", "cbrt"}
 DISCONTINUOUS = {"floor", "ceil", "round_nearest_even", "sign", "is_finite", "remainder", "power", "sine",
-                 "cosine", "tan", "atan2"}
+                 "cosine", "tan", "atan2", "divide"}  # divide: x / +-0 is +-inf, and a dot may round a zero's sign
 LINEAR = {"negate": (0,), "add": (0, 1), "subtract": (0, 1), "multiply": (0, 1), "divide": (0,)}
 
 
