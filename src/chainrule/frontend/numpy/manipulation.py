@@ -274,13 +274,19 @@ def tile(A, reps):
     return reshape(full, tuple(r * s for r, s in zip(reps, shape)))
 
 
-def repeat(a, repeats, axis=None):
+def _along_axis(a, axis):
+    """(x, its type, axis, its length) for functions that work along one axis, or along the
+    flattened array when axis is None (repeat, insert, delete)."""
     x = operand(a)
     if axis is None:
         x, axis = ravel(x), 0
     t = type_of(x)
     axis = normalize_axis(axis, t.ndim)
-    n = t.shape[axis]
+    return x, t, axis, t.shape[axis]
+
+
+def repeat(a, repeats, axis=None):
+    x, t, axis, n = _along_axis(a, axis)
     if is_tensor(repeats):
         raise TypeError("repeats must be concrete: the result's length depends on them")
     reps = np.asarray(repeats)
@@ -422,12 +428,7 @@ def _static_positions(obj, n, what):
 
 
 def delete(arr, obj, axis=None):
-    x = operand(arr)
-    if axis is None:
-        x, axis = ravel(x), 0
-    t = type_of(x)
-    axis = normalize_axis(axis, t.ndim)
-    n = t.shape[axis]
+    x, t, axis, n = _along_axis(arr, axis)
     pos = _static_positions(obj, n, "delete").reshape(-1)
     if pos.size and (pos.min() < -n or pos.max() >= n):
         raise IndexError(f"index {int(pos.max() if pos.max() >= n else pos.min())} is out of bounds for axis "
@@ -442,12 +443,7 @@ def delete(arr, obj, axis=None):
 
 def insert(arr, obj, values, axis=None):
     """Values placed before the given (static) positions, as NumPy's insert."""
-    x = operand(arr)
-    if axis is None:
-        x, axis = ravel(x), 0
-    t = type_of(x)
-    axis = normalize_axis(axis, t.ndim)
-    n = t.shape[axis]
+    x, t, axis, n = _along_axis(arr, axis)
     scalar_obj = not isinstance(obj, slice) and np.ndim(obj) == 0
     pos = _static_positions(obj, n + 1 if not isinstance(obj, slice) else n, "insert").reshape(-1)
     pos = np.where(pos < 0, pos + n, pos)
