@@ -60,22 +60,8 @@ def _parse_header(text):
     from ..ir.parser import Parser
     end = text.find("{")
     p = Parser(text[:end + 1] if end >= 0 else text)
-    p.expect("func")
-    p.expect_kind("sym", "a function name like @main")
-    p.expect("(")
-    params = []
-    if not p.at(")"):
-        while True:
-            p.expect_kind("val", "a parameter like %x")
-            p.expect(":")
-            params.append(p.type_())
-            if not p.accept(","):
-                break
-    p.expect(")")
-    p.expect("->")
-    results = p.type_list()
-    p.expect("{")
-    return params, results
+    _name, params, results = p.header()
+    return [t for _tok, t in params], results
 
 
 def check_declared(manifest, members):

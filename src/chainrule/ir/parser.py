@@ -239,13 +239,11 @@ class Parser:
         return Literal(arr, ty.dtype)
 
     # -- graphs --
-    def func(self, depth=0) -> Graph:
-        if depth > 64:
-            raise self.error("regions nested too deeply")
+    def header(self):
+        """`func @name(%p: type, ...) -> (types) {`: (name, [(parameter token, type)], result types)."""
         self.expect("func")
         name = self.expect_kind("sym", "a function name like @main").text[1:]
-        b = GraphBuilder(name)
-        env = {}
+        params = []
         self.expect("(")
         if not self.at(")"):
             while True:
@@ -253,17 +251,26 @@ class Parser:
                 if "#" in vt.text:
                     raise self.error("a parameter name cannot hold '#'", vt)
                 self.expect(":")
-                ty = self.type_()
-                pname = vt.text[1:]
-                if pname in env:
-                    raise self.error(f"parameter %{pname} is defined twice", vt)
-                env[pname] = b.param(ty, pname)
+                params.append((vt, self.type_()))
                 if not self.accept(","):
                     break
         self.expect(")")
         self.expect("->")
         declared = self.type_list()
         self.expect("{")
+        return name, params, declared
+
+    def func(self, depth=0) -> Graph:
+        if depth > 64:
+            raise self.error("regions nested too deeply")
+        name, params, declared = self.header()
+        b = GraphBuilder(name)
+        env = {}
+        for vt, ty in params:
+            pname = vt.text[1:]
+            if pname in env:
+                raise self.error(f"parameter %{pname} is defined twice", vt)
+            env[pname] = b.param(ty, pname)
         while not self.at("return"):
             self.node(b, env, depth)
         self.expect("return")
