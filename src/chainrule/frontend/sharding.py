@@ -88,7 +88,12 @@ def mesh_attr(mesh) -> tuple:
     names, shape = getattr(mesh, "axis_names", None), getattr(mesh, "shape", None)
     if names is None or shape is None:
         raise TypeError(f"expected a mesh (cr.sharding.Mesh or jax.sharding.Mesh), got {type(mesh).__name__}")
-    return tuple((str(a), int(shape[a])) for a in names)
+    attr = tuple((str(a), int(shape[a])) for a in names)
+    if type(mesh).__module__.startswith("jax") and hasattr(mesh, "devices"):
+        # a JAX mesh names its devices: the jax backend lays graphs over this mesh out on them
+        from ..backends.jax.collectives import remember_mesh
+        remember_mesh(mesh)
+    return attr
 
 
 def _is_spec(x) -> bool:
