@@ -15,6 +15,7 @@ import contextlib
 import functools
 import math
 import re
+import sys
 
 from ..ir.sharding_ops import COLLECTIVES, check_spec
 from ..ir import IRTypeError
@@ -97,7 +98,10 @@ def mesh_attr(mesh) -> tuple:
 
 
 def _is_spec(x) -> bool:
-    return isinstance(x, PartitionSpec) or type(x).__name__ == "PartitionSpec"
+    if isinstance(x, PartitionSpec):
+        return True
+    jax = sys.modules.get("jax")  # JAX's own PartitionSpec, when JAX is in use
+    return jax is not None and isinstance(x, jax.sharding.PartitionSpec)
 
 
 def spec_attr(spec) -> tuple:
