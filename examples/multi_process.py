@@ -44,7 +44,6 @@ def worker(args) -> int:
     jax.distributed.initialize(coordinator_address=args.coordinator, num_processes=args.num_processes,
                                process_id=args.process_id, initialization_timeout=args.timeout)
     try:
-        import numpy as np
         from jax.sharding import AxisType
         sys.path.insert(0, HERE)
         import tensor_parallel as tp

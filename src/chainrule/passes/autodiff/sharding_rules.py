@@ -24,13 +24,11 @@ import math
 
 import numpy as np
 
-from ...ir import GraphBuilder
 from ...ir.sharding_ops import spec_axes
 from .control_flow_rules import as_list, inline_graph, make_region, nonzero_tangents, transposed_branch
-from .emit import Emitter
 from .jvp_rules import JVP_RULES, jvp
-from .trace import expansion, jvp_trace
-from .transform import dce
+from .remat_rules import _needed, _tangent_region as _saving_tangent_region, _with_saved_results
+from .trace import expansion
 from .transpose_rules import TRANSPOSE_RULES
 
 LINEAR_ONE = ("sharding_constraint", "psum", "all_gather", "psum_scatter", "all_to_all", "ppermute")
@@ -68,18 +66,6 @@ TRANSPOSE_RULES["ppermute"] = lambda e, node, ct, linear: _transposed(
 
 # --- shard_map ---------------------------------------------------------------------------------
 
-def _tangent_region(body, wrt, keep):
-    """(params..., tangents of params `wrt`...) -> tangents of results `keep`, recomputing the primal."""
-    b = GraphBuilder(f"{body.name}_tan")
-    e = Emitter(b)
-    ps = [b.param(t) for t in body.param_types]
-    ts = [None] * len(ps)
-    for i in wrt:
-        ts[i] = e.mark_linear(b.param(body.param_types[i]))
-    _, touts = jvp_trace(body, e, ps, ts)
-    return dce(b, [e.materialize(touts[k], body.results[k].type) for k in keep])
-
-
 @expansion("shard_map")
 def _shard_map_jvp(e, node, xs, ts, trace):
     (body,) = node.regions
@@ -99,13 +85,64 @@ def _shard_map_jvp(e, node, xs, ts, trace):
     if not keep:
         return ys, [None] * n
     ins, outs = attrs["in_specs"], attrs["out_specs"]
-    tattrs = attrs.replace(in_specs=tuple(ins) + tuple(ins[i] for i in wrt),
-                           out_specs=tuple(outs[j] for j in keep), num_tangents=len(wrt))
-    tn = e.emit("shard_map", [*xs, *(ts[i] for i in wrt)], tattrs, (_tangent_region(body, wrt, keep),))
+    # residuals: the primal node also returns the region-free intermediates the tangent region reads
+    # (as JAX's partial evaluation of shard_map does), so the tangent node does not recompute them
+    saved = [nd for nd in body.nodes if not nd.regions]
+    tangent = _saving_tangent_region(body, saved, wrt, keep)
+    needed = _needed(saved, tangent, len(xs))
+    if len(needed) != len(saved):
+        saved, tangent = needed, _saving_tangent_region(body, needed, wrt, keep)
+    residuals = []
+    if saved:
+        ys, residuals = _primal_with_residuals(e, body, attrs, xs, saved)
+    tattrs = attrs.replace(in_specs=tuple(ins) + (_every_device(attrs["mesh"]),) * len(residuals)
+                           + tuple(ins[i] for i in wrt), out_specs=tuple(outs[j] for j in keep), num_tangents=len(wrt))
+    tn = e.emit("shard_map", [*xs, *residuals, *(ts[i] for i in wrt)], tattrs,
+                (_unstacked(tangent, len(xs), len(residuals)),))
     touts = [None] * n
     for j, r in zip(keep, tn.results):
         touts[j] = r
     return ys, touts
+
+
+def _every_device(mesh):
+    """The spec of a leading dimension with one entry per device (residuals are per-device values)."""
+    names = tuple(a for a, _ in mesh)
+    return (names[0] if len(names) == 1 else names,)
+
+
+def _primal_with_residuals(e, body, attrs, xs, saved):
+    """The primal shard_map, also returning the saved nodes' results, each with a new leading
+    dimension of 1 locally (so one per device globally); returns (results, residuals)."""
+    n = len(body.results)
+    region = _with_saved_results(body, saved)
+
+    def fn(b, ps):
+        outs = inline_graph(b, region, ps)
+        return outs[:n] + [b.op("reshape", r, shape=(1,) + r.shape) for r in outs[n:]]
+
+    wrapped = make_region(f"{body.name}_res", body.param_types, fn)
+    k = len(region.results) - n
+    pn = e.emit("shard_map", xs, attrs.replace(out_specs=tuple(attrs["out_specs"]) +
+                                               (_every_device(attrs["mesh"]),) * k), (wrapped,))
+    return list(pn.results[:n]), list(pn.results[n:])
+
+
+def _unstacked(tangent, nparams, nres):
+    """`tangent` taking each residual with the leading dimension of 1 that the primal node gave it."""
+    if not nres:
+        return tangent
+    types = list(tangent.param_types)
+    for i in range(nparams, nparams + nres):
+        types[i] = type(types[i])((1,) + types[i].shape, types[i].dtype)
+
+    def fn(b, ps):
+        args = list(ps)
+        for i in range(nparams, nparams + nres):
+            args[i] = b.op("reshape", ps[i], shape=tangent.param_types[i].shape)
+        return inline_graph(b, tangent, args)
+
+    return make_region(tangent.name, types, fn)
 
 
 def _unmentioned(mesh, spec):
