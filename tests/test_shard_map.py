@@ -151,3 +151,25 @@ def test_vmap_axis_name_matches_jax(case):
         if backend in cr.backends.available_backends():
             got = cr.jit(cr.vmap(ours, axis_name="b"), backend=backend)(x)
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, err_msg=backend)
+
+
+def test_vmap_of_a_shard_map_maps_over_a_new_unsplit_dimension():
+    def f(v):
+        return sh.all_gather(sh.psum(v, "data"), "model", axis=1, tiled=True)
+    sm = sh.shard_map(f, mesh=MESH, in_specs=P("data", "model"), out_specs=P())
+    xs = RNG.normal(size=(3, 8, 8))
+    got = cr.jit(cr.vmap(sm), backend="reference")(xs)
+    want = np.stack([cr.jit(sm, backend="reference")(x) for x in xs])
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    g = cr.trace(cr.vmap(sm), xs)
+    (node,) = [n for n in g.walk() if n.op.name == "shard_map"]
+    assert node.attrs["in_specs"] == ((None, "data", "model"),) and node.attrs["out_specs"] == ((None,),)
+
+
+def test_second_derivative_through_shard_map():
+    f = lambda w: _tp_loss(w, ARGS[1], ARGS[2])  # noqa: E731
+    plain = lambda w: _plain_loss(w, ARGS[1], ARGS[2])  # noqa: E731
+    v = RNG.normal(size=ARGS[0].shape)
+    hv = cr.jit(lambda w: cr.jvp(cr.grad(f), (w,), (v,))[1], backend="reference")(ARGS[0])
+    want = cr.jit(lambda w: cr.jvp(cr.grad(plain), (w,), (v,))[1], backend="reference")(ARGS[0])
+    np.testing.assert_allclose(hv, want, rtol=1e-9, atol=1e-12)
