@@ -136,6 +136,9 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=int, default=120, help="seconds to wait for the processes")
     ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    import importlib.util
+    if importlib.util.find_spec("jax") is None:  # not imported here: a worker sets its device count first
+        sys.exit("this example needs JAX: pip install -e '.[jax]'")
     if args.coordinator is None:
         return launch(args)
     if args.process_id is None:

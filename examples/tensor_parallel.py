@@ -128,7 +128,10 @@ def hlo_collectives(hlo: str) -> dict:
 
 
 def main() -> int:
-    import jax
+    try:
+        import jax
+    except ImportError:
+        sys.exit("this example needs JAX: pip install -e '.[jax]'")
     print(f"{len(jax.devices())} devices: {jax.devices()[0].platform}")
     mesh = make_mesh(MESH_SHAPE, ("data", "model"))
     params, batches = data()
