@@ -2,7 +2,7 @@
 
 Every function is a composite of IR ops, so it differentiates, batches and compiles like the rest.
 Where jax.nn fixes a derivative at a kink, the composite is written so that its derivative agrees
-(relu'(0) = 0, relu6' is 0 at 0 and 6, hard_tanh' is 0 at +-1, leaky_relu'(0) = 1), and the
+(relu'(0) = 0, relu6' is 0 at 0 and 6, leaky_relu'(0) = 1, hard_tanh'(+-1) = 1), and the
 numerically delicate forms are the stable ones (softplus via logaddexp, log_sigmoid = -softplus(-x),
 softmax and log_softmax with the maximum subtracted).
 """
@@ -104,7 +104,7 @@ def soft_sign(x):
 
 
 def hard_tanh(x):
-    """-1 below -1, 1 above 1, x between (derivative 0 at +-1, as in JAX)."""
+    """-1 below -1, 1 above 1, x between (derivative 1 at +-1, as in JAX)."""
     x = _f(x)
     return where(greater(x, 1), 1.0, where(less(x, -1), -1.0, x))
 
