@@ -119,7 +119,7 @@ def bits_equal(a: np.ndarray, b: np.ndarray, zero_sign: bool = True) -> np.ndarr
     """Elementwise: the same bits, every NaN counted equal to every NaN (payloads and signs may
     differ); `zero_sign=False` also counts 0.0 equal to -0.0. Non-float arrays compare with `==`.
     `a` and `b` have the same dtype and shape."""
-    if a.dtype.kind != "f":
+    if a.dtype.kind != "f" and a.dtype.name != "bfloat16":
         return a == b
     nan_a, nan_b = np.isnan(a), np.isnan(b)
     bits = f"u{a.itemsize}"
@@ -154,7 +154,7 @@ def assert_same(got, want, rtol: float = 0.0, atol: float = 0.0, what: str = "re
         raise AssertionError(f"{what}: shape {got.shape}, expected {want.shape}")
     if got.size == 0:
         return
-    if want.dtype.kind != "f" or (rtol == 0 and atol == 0):
+    if (want.dtype.kind != "f" and want.dtype.name != "bfloat16") or (rtol == 0 and atol == 0):
         bad = ~bits_equal(got, want)
     else:
         fin = np.isfinite(want)
