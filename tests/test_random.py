@@ -60,7 +60,9 @@ def test_split_and_fold_in_as_jax():
 @pytest.mark.parametrize("shape", [(), (2, 3, 4)])
 def test_bits_and_uniform_bit_exact(shape):
     k, ck = jr.PRNGKey(7), cra.PRNGKey(7)
-    exact(cra.bits(ck, shape), jr.bits(k, shape, dtype="uint32"))
+    exact(cra.bits(ck, shape, "uint32"), jr.bits(k, shape, dtype="uint32"))
+    exact(cra.bits(ck, shape), jr.bits(k, shape))  # uint64, as JAX with x64
+    exact(cra.bits(ck, shape, "uint8"), jr.bits(k, shape, dtype="uint8"))
     for dt in ("float32", "float64"):
         exact(cra.uniform(ck, shape, dt), jr.uniform(k, shape, dt))
 
@@ -91,6 +93,13 @@ def test_integer_samplers_bit_exact_edges():
     exact(cra.randint(ck, (64,), -2 ** 31, 2 ** 31 - 1, "int32"), jr.randint(k, (64,), -2 ** 31, 2 ** 31 - 1, "int32"))
     exact(cra.randint(ck, (64,), 0, 2 ** 31, "int32"), jr.randint(k, (64,), 0, 2 ** 31, "int32"))  # maxval past int32
     exact(cra.randint(ck, (4,), np.array([0, 10, 20, 30]), 40), jr.randint(k, (4,), np.array([0, 10, 20, 30]), 40))
+    exact(cra.randint(ck, (50,), -2 ** 62, 2 ** 62, "int64"), jr.randint(k, (50,), -2 ** 62, 2 ** 62, "int64"))
+    for dt in ("int8", "uint8", "int16", "uint32", "uint64"):  # narrow ones are drawn at 32 bits, as JAX does
+        info = np.iinfo(dt)
+        exact(cra.randint(ck, (20,), 0, 10, dt), jr.randint(k, (20,), 0, 10, dt))
+        hi = int(min(info.max, 2 ** 63 - 1))
+        exact(cra.randint(ck, (20,), int(info.min), hi, dt), jr.randint(k, (20,), int(info.min), hi, dt))
+    exact(cra.randint(ck, (20,), -5, 300, "int8"), jr.randint(k, (20,), -5, 300, "int8"))
 
 
 def test_permutation_and_choice_bit_exact():

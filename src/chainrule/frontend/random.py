@@ -18,8 +18,7 @@ import numpy as np
 from ..ir import dtype as as_dtype
 from .core import bind, is_tensor, type_of
 from .lax import broadcast_to, convert, default_float_type, default_int_type, normalize_axis, operand
-from .random_bits import (NATIVE_U32, PRNGKey, bits32, bits_pair, fold_in, key, key_data, split, to_word, w_shl,
-                          w_shr, w_xor)
+from .random_bits import PRNGKey, bits32, bits_pair, fold_in, key, key_data, split, w_shr
 from .numpy.ufuncs import greater, less, maximum, minimum, where
 from .numpy.reductions import argmax, cumsum
 from .numpy.indexing import take, take_along_axis
@@ -68,20 +67,18 @@ def _check_broadcast(name, shape, *params):
 # --- raw bits -------------------------------------------------------------------------------------------
 
 def bits(key, shape=(), dtype=None):
-    """Uniform random bits (default uint32), as jax.random.bits with that dtype."""
+    """Uniform random bits, as jax.random.bits; dtype uint8/16/32/64 (default uint64, JAX's default
+    with x64, as chainrule's integers are 64-bit by default)."""
     shape = _shape("bits", shape)
-    name = "uint32" if dtype is None else as_dtype(dtype).name
+    name = "uint64" if dtype is None else as_dtype(dtype).name
     width = {v: k for k, v in _UINTS.items()}.get(name)
     if width is None:
         raise TypeError(f"bits: dtype must be an unsigned integer dtype, got {name}")
     if width == 64:
-        raise NotImplementedError("bits: uint64 is not supported yet (draw two uint32 arrays)")
+        hi, lo = bits_pair(key, shape)
+        return bind("or", bind("shift_left", convert(hi, name), _full_of(hi, 32, as_dtype(name))), convert(lo, name))
     b = bits32(key, shape)
-    if width == 32:
-        return b
-    if not NATIVE_U32:
-        raise NotImplementedError(f"bits: {name} needs the unsigned dtypes")
-    return convert(b, name)
+    return b if width == 32 else convert(b, name)
 
 
 def _unit_float(key, shape, dt, name):
@@ -173,72 +170,58 @@ def _as_i64(x):
     return convert(x, "int64")
 
 
-def _u32_mod(x):
-    return bind("and", x, _full_of(x, 0xFFFFFFFF, as_dtype("int64")))
+def _split2(key):
+    ks = split(key)
+    return [bind("reshape", bind("slice", ks, start_indices=(i, 0), limit_indices=(i + 1, 2), strides=()), shape=(2,))
+            for i in (0, 1)]
 
 
 def randint(key, shape, minval, maxval, dtype=None):
-    """Integers uniform in [minval, maxval), as jax.random.randint (the same bits for the same key).
-
-    64-bit results reproduce JAX's bits for spans below 2**31 (larger spans are rejected when the
-    bounds are concrete)."""
+    """Integers uniform in [minval, maxval), as jax.random.randint (the same values for the same key):
+    two draws of the dtype's width combined modulo the span, in unsigned arithmetic."""
     shape = _shape("randint", shape)
     dt = _int_dtype("randint", dtype)
     nbits = dt.bits
-    if nbits not in (32, 64):
-        raise NotImplementedError(f"randint: dtype {dt} is not supported yet (int32 and int64 are)")
     info = np.iinfo(dt.np)
     mn, mx = operand(minval), operand(maxval)
     for v, what in ((mn, "minval"), (mx, "maxval")):
         if type_of(v).dtype.kind not in "iu":
             raise TypeError(f"randint: {what} must be an integer, got {type_of(v).dtype}")
+    if nbits < 32:  # JAX samples 8- and 16-bit integers at 32 bits (less bias), then casts
+        lo32 = minimum(maximum(convert(mn, "int32"), int(info.min)), int(info.max))
+        hi32 = minimum(maximum(convert(mx, "int32"), int(info.min)), int(info.max) + 1)
+        return convert(randint(key, shape, lo32, hi32, "int32"), dt)
     _check_broadcast("randint", shape, mn, mx)
-    if not is_tensor(mn) and not is_tensor(mx):
-        lo_c = np.clip(np.asarray(mn, np.int64), info.min, info.max)
-        hi_c = np.asarray(mx, np.int64)
-        if nbits == 64 and np.any(hi_c - lo_c >= 2 ** 31):
-            raise NotImplementedError("randint: 64-bit draws over spans of 2**31 or more are not supported yet")
-    # the bounds as int64, clipped to the dtype's range (maxval may exceed it by one: JAX then adds 1 to the span)
-    lo = minimum(maximum(_as_i64(mn), int(info.min)), int(info.max))
-    hi64 = _as_i64(mx)
-    out_of_range = greater(hi64, int(info.max))
-    hi = minimum(maximum(hi64, int(info.min)), int(info.max))
-    lo, hi = broadcast_to(lo, shape), broadcast_to(hi, shape)
+    udt = as_dtype(_UINTS[nbits])
+
+    def clip_to(v):
+        """v converted to dt, clipped to its range instead of wrapping."""
+        vt = type_of(v).dtype
+        wide = "uint64" if vt.kind == "u" else "int64"
+        vv = convert(v, wide)
+        if vt.kind == "u":
+            vv = minimum(vv, np.asarray(int(info.max), np.uint64))
+        else:
+            vv = minimum(maximum(vv, int(max(info.min, np.iinfo(np.int64).min))), int(min(info.max, 2 ** 63 - 1)))
+        return convert(vv, dt)
+
+    out_of_range = greater(convert(mx, "int64") if type_of(mx).dtype.kind != "u" else convert(mx, "uint64"),
+                           int(info.max)) if nbits < 64 or type_of(mx).dtype.kind == "u" else \
+        broadcast_to(np.asarray(False), type_of(mx).shape)
+    lo, hi = broadcast_to(clip_to(mn), shape), broadcast_to(clip_to(mx), shape)
     out_of_range = broadcast_to(out_of_range, shape)
-    k = split(key)
-    k1 = bind("reshape", bind("slice", k, start_indices=(0, 0), limit_indices=(1, 2), strides=()), shape=(2,))
-    k2 = bind("reshape", bind("slice", k, start_indices=(1, 0), limit_indices=(2, 2), strides=()), shape=(2,))
-    span = bind("subtract", hi, lo)
-    if nbits == 32:
-        span = _u32_mod(span)
+    k1, k2 = _split2(key)
+    higher, lower = bits(k1, shape, udt), bits(k2, shape, udt)
+    span = convert(bind("subtract", hi, lo), udt)
     le = bind("compare", hi, lo, direction="LE")
-    one = np.asarray(1, np.int64)
-    span = where(le, one, span)
-    span = where(bind("and", out_of_range, bind("not", le)), bind("add", span, broadcast_to(one, shape)), span)
-
-    def rem(a, b):
-        return bind("remainder", a, b)
-
-    if nbits == 32:
-        hb = _as_i64(bits32(k1, shape, "randint"))
-        lb = _as_i64(bits32(k2, shape, "randint"))
-        mult = rem(broadcast_to(np.asarray(1 << 16, np.int64), shape), span)
-        mult = rem(_u32_mod(bind("multiply", mult, mult)), span)
-        off = _u32_mod(bind("add", _u32_mod(bind("multiply", rem(hb, span), mult)), rem(lb, span)))
-        off = rem(off, span)
-        return bind("add", convert(lo, dt), convert(off, dt)) if dt.bits == 32 else bind("add", lo, off)
-    two32 = broadcast_to(np.asarray(1 << 32, np.int64), shape)
-    m32 = rem(two32, span)  # 2**32 mod span
-
-    def u64_rem(pair):
-        h, l_ = (_as_i64(w) for w in pair)
-        return rem(bind("add", bind("multiply", rem(h, span), m32), rem(l_, span)), span)
-
-    hb = u64_rem(bits_pair(k1, shape, "randint"))
-    lb = u64_rem(bits_pair(k2, shape, "randint"))
-    mult = rem(bind("multiply", m32, m32), span)  # (2**32 mod span)**2 mod span
-    off = rem(bind("add", bind("multiply", hb, mult), lb), span)
-    return convert(bind("add", lo, off), dt)
+    one = broadcast_to(np.asarray(1, udt.np), shape)
+    span = bind("select", le, one, span)
+    span = bind("select", bind("and", out_of_range, bind("not", le)), bind("add", span, one), span)
+    mult = bind("remainder", broadcast_to(np.asarray(1 << (nbits // 2), udt.np), shape), span)
+    mult = bind("remainder", bind("multiply", mult, mult), span)
+    off = bind("add", bind("multiply", bind("remainder", higher, span), mult), bind("remainder", lower, span))
+    off = bind("remainder", off, span)
+    return bind("add", lo, convert(off, dt))
 
 
 def _sort_by_bits(key, x, axis):
@@ -434,4 +417,3 @@ __all__ = ["PRNGKey", "key", "key_data", "split", "fold_in", "bits", "uniform", 
            "bernoulli", "randint", "permutation", "choice", "gumbel", "categorical", "exponential", "laplace",
            "logistic", "gamma"]
 
-del to_word, w_shl, w_xor

@@ -6,9 +6,6 @@ add, xor and rotations on words, so it runs, batches and stays out of derivative
 The counter layout follows JAX's default mode (``jax_threefry_partitionable=True`` since JAX 0.5):
 element i of an output of shape s hashes the 64-bit counter i (row-major) split into its high and
 low words, and a 32-bit output is the xor of the two hashed words.
-
-Words are uint32 where the IR has that dtype and its shifts; otherwise they are int64 tensors
-holding values in [0, 2**32) with every result masked back to 32 bits (the same bits either way).
 """
 
 from __future__ import annotations
@@ -17,17 +14,12 @@ import math
 
 import numpy as np
 
-from ..ir import REGISTRY as _REGISTRY
-from ..ir.dtypes import BY_NAME as _DTYPES
 from .core import bind, is_tensor, type_of
 from .lax import convert, operand
 
 _MASK = 0xFFFFFFFF
-
-
-NATIVE_U32 = "uint32" in _DTYPES and "shift_left" in _REGISTRY and "shift_right_logical" in _REGISTRY
-WORD = "uint32" if NATIVE_U32 else "int64"
-_WORD_NP = np.dtype(np.uint32) if NATIVE_U32 else np.dtype(np.int64)
+WORD = "uint32"
+_WORD_NP = np.dtype(np.uint32)
 
 
 def _c(v):
@@ -56,54 +48,22 @@ def _bcast(x, shape):
     return bind("broadcast_in_dim", x, shape=shape, broadcast_dimensions=tuple(range(lead, len(shape))))
 
 
-def w_add(a, b):
-    a, b = _same_shape(a, b)
-    s = bind("add", a, b)
-    return s if NATIVE_U32 else bind("and", s, _full(s, _MASK))
+def _binary(op):
+    def f(a, b):
+        a, b = _same_shape(a, b)
+        return bind(op, a, b)
+    return f
 
 
-def w_mul(a, b):
-    """a * b mod 2**32."""
-    a, b = _same_shape(a, b)
-    if NATIVE_U32:
-        return bind("multiply", a, b)
-    # split b into 16-bit halves so that no product leaves int64
-    lo = bind("and", b, _full(b, 0xFFFF))
-    hi = w_shr(b, 16)
-    p = bind("add", bind("multiply", a, lo), w_shl(bind("and", bind("multiply", a, hi), _full(a, 0xFFFF)), 16))
-    return bind("and", p, _full(p, _MASK))
-
-
-def w_xor(a, b):
-    a, b = _same_shape(a, b)
-    return bind("xor", a, b)
-
-
-def w_or(a, b):
-    a, b = _same_shape(a, b)
-    return bind("or", a, b)
-
-
-def w_and(a, b):
-    a, b = _same_shape(a, b)
-    return bind("and", a, b)
+w_add, w_xor, w_or = _binary("add"), _binary("xor"), _binary("or")  # add wraps modulo 2**32
 
 
 def w_shl(x, k: int):
-    if NATIVE_U32:
-        return bind("shift_left", x, _full(x, k))
-    return bind("and", bind("multiply", x, _full(x, 1 << k)), _full(x, _MASK))
+    return bind("shift_left", x, _full(x, k))
 
 
 def w_shr(x, k: int):
-    if NATIVE_U32:
-        return bind("shift_right_logical", x, _full(x, k))
-    return bind("divide", x, _full(x, 1 << k))
-
-
-def w_rem(a, b):
-    a, b = _same_shape(a, b)
-    return bind("remainder", a, b)
+    return bind("shift_right_logical", x, _full(x, k))
 
 
 def w_rotl(x, r: int):
@@ -111,17 +71,8 @@ def w_rotl(x, r: int):
 
 
 def to_word(x):
-    """A word tensor from an integer tensor: its low 32 bits (two's complement for negatives)."""
-    x = operand(x)
-    if NATIVE_U32:
-        return convert(x, "uint32")
-    x = convert(x, "int64")
-    return bind("and", x, _full(x, _MASK))
-
-
-def word_to(x, dtype):
-    """Convert words to an integer or float dtype by value (0 .. 2**32-1)."""
-    return convert(x, dtype)
+    """uint32 words from an integer tensor: its low 32 bits (two's complement for negatives)."""
+    return convert(operand(x), WORD)
 
 
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
@@ -194,9 +145,8 @@ def PRNGKey(seed):
         return np.asarray([hi, v & _MASK], dtype=_WORD_NP)
     lo = to_word(s)
     if t.dtype.bits > 32:
-        s64 = convert(s, "int64")
-        # (s - lo) is a multiple of 2**32: dividing is the arithmetic shift, masking makes it logical
-        hi = to_word(bind("divide", bind("subtract", s64, convert(lo, "int64")), np.asarray(1 << 32, np.int64)))
+        s64 = convert(s, "uint64")
+        hi = to_word(bind("shift_right_logical", s64, np.asarray(32, np.uint64)))
     else:
         hi = _full(lo, 0)
     return _stack_words(hi, lo)
