@@ -16,6 +16,7 @@ import numpy as np
 from ..ir import REGISTRY, GraphBuilder, IRTypeError, RuleTable, TensorType, Value, get_op
 from ..ir.dtypes import ALL_DTYPES, bool_
 from .inexact import DISCONTINUOUS
+from .window_makers import WINDOW_MAKERS
 
 
 class Skip(Exception):
@@ -432,7 +433,7 @@ MAKERS.update({
     "concatenate": _concatenate, "pad": _pad, "reverse": _reverse, "reduce": _reduce, "argmax": _arg,
     "argmin": _arg, "dot_general": _dot_general, "gather": _gather, "scatter": _scatter, "fusion": _fusion,
     "cond": _cond, "case": _case, "while": _while, "scan": _scan, "custom_jvp_call": _custom_jvp_call,
-    "custom_vjp_call": _custom_vjp_call, "remat": _call_like,
+    "custom_vjp_call": _custom_vjp_call, "remat": _call_like, **WINDOW_MAKERS,
 })
 for _name in sorted(generic_elementwise()):
     if _name not in MAKERS:

@@ -67,7 +67,14 @@ def _select_and_scatter_add(args, attrs, out, regions):
     if any(d != 1 for d in bd):   # as JAX: scatter into the dilated operand (holes never selected), then drop the holes
         hole = _init(attrs["kind"], x.dtype)
         x = lax.pad(x, hole, [(0, 0, d - 1) for d in bd])
-    r = _wr._select_and_scatter_add(s, x, _select_prim(attrs["kind"]), wd, st, pad)
+    # XLA's select_and_scatter takes no negative padding: crop those edges first, give them zeros after
+    crop = [(max(-lo, 0), max(-hi, 0)) for lo, hi in pad]
+    if any(a or b for a, b in crop):
+        x = lax.slice(x, [a for a, _ in crop], [n - b for n, (_, b) in zip(x.shape, crop)])
+    r = _wr._select_and_scatter_add(s, x, _select_prim(attrs["kind"]), wd, st,
+                                    [(max(lo, 0), max(hi, 0)) for lo, hi in pad])
+    if any(a or b for a, b in crop):
+        r = lax.pad(r, np.zeros((), r.dtype), [(a, b, 0) for a, b in crop])
     if any(d != 1 for d in bd):
         r = lax.slice(r, (0,) * r.ndim, r.shape, bd)
     return (r,)

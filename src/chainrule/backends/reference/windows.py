@@ -118,7 +118,7 @@ def _selected(x, attrs, op):
     """Per window, the flat index (row-major in the window) of its first max (min) element."""
     kind = attrs["kind"]
     win, params, pshape = _padded_windows(x, attrs, op, _fill(kind, x.dtype))
-    flat = win.reshape(win.shape[:x.ndim] + (-1,))
+    flat = win.reshape(win.shape[:x.ndim] + (math.prod(params[0]),))
     pick = np.argmax(flat, axis=-1) if kind == "max" else np.argmin(flat, axis=-1)
     return pick, params, pshape
 
@@ -128,7 +128,7 @@ def _select_and_gather_add(args, attrs, out, regions):
     t, x = args
     pick, (wd, st, pad, bd, wdil), _ = _selected(x, attrs, "select_and_gather_add")
     tw = windows(pad_dilate(t, pad, bd, 0), wd, st, wdil)
-    tw = tw.reshape(tw.shape[:x.ndim] + (-1,))
+    tw = tw.reshape(tw.shape[:x.ndim] + (math.prod(wd),))
     return (np.take_along_axis(tw, pick[..., None], axis=-1)[..., 0].reshape(out[0].shape),)
 
 
