@@ -57,6 +57,15 @@ def check_positive(op, types, name, value, n, default=1):
     return value
 
 
+def check_padded(op, types, sizes, padding, dilation):
+    """Negative padding may crop, but not more than the (dilated) dimension holds, as in XLA."""
+    for k, (n, (lo, hi), d) in enumerate(zip(sizes, padding, dilation)):
+        m = dilate_shape(n, d)
+        if -lo > m or -hi > m or m + lo + hi < 0:
+            raise IRTypeError(op, types, f"padding {(lo, hi)} of a dimension of size {m} (dimension {k})",
+                              "negative padding that crops no more than the dimension holds")
+
+
 def conv_params(attrs, nsp, types=()):
     """(strides, padding, lhs_dilation, rhs_dilation) with empty attributes filled in."""
     op = "convolution"
@@ -101,6 +110,7 @@ def _convolution(types, attrs, regions):
     if n % bg or o % bg:
         raise IRTypeError("convolution", types, f"batch size {n} / output features {o} with batch_group_count={bg}",
                           "both divisible by batch_group_count")
+    check_padded("convolution", types, [lhs.shape[d] for d in ls[2:]], padding, ldil)
     out = [0] * nd
     out[os_[0]] = n // bg
     out[os_[1]] = o

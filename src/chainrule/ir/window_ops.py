@@ -19,7 +19,7 @@ of a zero tensor shaped like `x`. Each is the other's transpose.
 
 from __future__ import annotations
 
-from .conv_ops import check_pairs, check_positive, window_out_size
+from .conv_ops import check_padded, check_pairs, check_positive, window_out_size
 from .errors import IRTypeError
 from .ops import AttrSpec, OpDef, register
 from .types import TensorType
@@ -41,6 +41,7 @@ def window_params(op, attrs, ndim, types=()):
 
 def window_out_shape(op, attrs, t: TensorType, types=()):
     wd, st, pad, bd, wdil = window_params(op, attrs, t.ndim, types)
+    check_padded(op, types, t.shape, pad, bd)
     return tuple(window_out_size(n, w, s, lo, hi, b, d) for n, w, s, (lo, hi), b, d
                  in zip(t.shape, wd, st, pad, bd, wdil))
 

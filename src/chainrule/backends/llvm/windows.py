@@ -77,6 +77,15 @@ def _index_table(padded, out, window, strides, wdil):
     return (o[:, None] + k[None, :]).astype(dt)
 
 
+def _patches(b, flat, psp, osp, ksp, strides, rdil, axis):
+    """The windows of `flat` (spatial positions flattened at `axis`) as [.., out, window, ..]."""
+    if psp == osp and all(k == 1 for k in ksp) and all(s == 1 for s in strides):
+        shape = list(flat.shape)
+        shape[axis:axis + 1] = [shape[axis], 1]
+        return b.reshape(flat, shape)                                          # a 1x1 window: no gather
+    return b.op("gather", flat, b.const(_index_table(psp, osp, ksp, strides, rdil)), axis=axis)
+
+
 # --- convolution -----------------------------------------------------------------------------------
 
 def _convolution(node, ops):
@@ -102,32 +111,31 @@ def _convolution(node, ops):
     xp = b.pad(xt, 0, (0,) + tuple(p[0] for p in padding) + (0,), (0,) + tuple(p[1] for p in padding) + (0,),
                (0,) + tuple(d - 1 for d in ldil) + (0,))
     psp = tuple(xp.shape[1:-1])
-    if psp == osp and all(k == 1 for k in ksp):
-        patches = b.reshape(xp, (n, oss, 1, c))                                # a 1x1 window: no gather
-    else:
-        table = b.const(_index_table(psp, osp, ksp, strides, rdil))
-        flat = b.reshape(xp, (n, math.prod(psp), c))
-        patches = b.op("gather", flat, table, axis=1)                          # [N, OSS, KK, C]
     wt = b.transpose(w, tuple(rs[2:]) + (rs[1], rs[0]))                        # [K..., I, O]
-    if fg == 1 and bg == 1:
-        lhs = b.reshape(patches, (n * oss, kk * c))
-        rhs = b.reshape(wt, (kk * c, o))
-        r = b.op("dot_general", lhs, rhs, lhs_contracting=(1,), rhs_contracting=(0,))      # [N*OSS, O]
-        canon = b.reshape(r, (n,) + osp + (o,))
-    elif fg > 1:
-        cg = c // fg
-        lhs = b.reshape(patches, (n * oss, kk, fg, cg))
-        rhs = b.reshape(wt, (kk, cg, fg, o // fg))
-        r = b.op("dot_general", lhs, rhs, lhs_batch=(2,), rhs_batch=(2,), lhs_contracting=(1, 3),
-                 rhs_contracting=(0, 1))                                                       # [G, N*OSS, Og]
-        canon = b.reshape(b.transpose(r, (1, 0, 2)), (n,) + osp + (o,))
-    else:
+    # The patches come out of the gather in the layout the GEMM reads ([rows, window, features], the
+    # features contiguous), so nothing is copied between the gather's loop and the GEMM.
+    cg, og = c // fg, o // (fg * bg)
+    if fg > 1:      # feature groups: a batch dimension of the dot
+        flat = b.reshape(xp, (n, math.prod(psp), fg, cg))
+        patches = _patches(b, flat, psp, osp, ksp, strides, rdil, axis=1)     # [N, OSS, KK, G, Cg]
+        rhs = b.reshape(wt, (kk, cg, fg, og))
+        r = b.op("dot_general", patches, rhs, lhs_batch=(3,), rhs_batch=(2,), lhs_contracting=(2, 4),
+                 rhs_contracting=(0, 1))                                                     # [G, N, OSS, Og]
+        canon = b.reshape(b.transpose(r, (1, 2, 0, 3)), (n,) + osp + (o,))
+    elif bg > 1:    # batch groups: (group, batch) of the lhs pairs with (group, feature) of the kernel
         nb = n // bg
-        lhs = b.reshape(patches, (bg, nb * oss, kk * c))
-        rhs = b.reshape(wt, (kk * c, bg, o // bg))
-        r = b.op("dot_general", lhs, rhs, lhs_batch=(0,), rhs_batch=(1,), lhs_contracting=(2,),
-                 rhs_contracting=(0,))                                                         # [B, Nb*OSS, Ob]
-        canon = b.reshape(b.transpose(r, (1, 0, 2)), (nb,) + osp + (o,))
+        flat = b.reshape(xp, (bg, nb, math.prod(psp), c))
+        patches = _patches(b, flat, psp, osp, ksp, strides, rdil, axis=2)     # [B, Nb, OSS, KK, C]
+        rhs = b.reshape(wt, (kk, c, bg, og))
+        r = b.op("dot_general", patches, rhs, lhs_batch=(0,), rhs_batch=(2,), lhs_contracting=(3, 4),
+                 rhs_contracting=(0, 1))                                                     # [B, Nb, OSS, Ob]
+        canon = b.reshape(b.transpose(r, (1, 2, 0, 3)), (nb,) + osp + (o,))
+    else:
+        flat = b.reshape(xp, (n, math.prod(psp), c))
+        patches = _patches(b, flat, psp, osp, ksp, strides, rdil, axis=1)     # [N, OSS, KK, C]
+        rhs = b.reshape(wt, (kk, c, o))
+        r = b.op("dot_general", patches, rhs, lhs_contracting=(2, 3), rhs_contracting=(0, 1))   # [N, OSS, O]
+        canon = b.reshape(r, (n,) + osp + (o,))
     # canonical (batch, spatial..., feature) -> the out_spec layout
     where = {os_[0]: 0, os_[1]: nsp + 1, **{os_[2 + k]: 1 + k for k in range(nsp)}}
     return b.nodes, b.transpose(canon, [where[j] for j in range(nd)])
@@ -245,7 +253,26 @@ def _select_and_scatter_add(node, ops):
     win = _Windows(b, node, x, _identity(kind, x.dtype))
     psh = tuple(win.xp.shape)
     zero = b.full(0, s.shape, s.dtype)
-    if win.kk <= CHAIN_MAX:
+    if win.kk <= CHAIN_MAX and tuple(win.st) == tuple(win.wd) and all(d == 1 for d in win.wdil):
+        # windows that tile the padded operand (pooling): each element belongs to one window, so the
+        # result is one elementwise select over [.., window index, offset, ..], reshaped back
+        idx = _selection(b, win, kind)
+        nd = x.ndim
+        tiled = tuple(v for o, w in zip(win.out, win.wd) for v in (o, w))
+        outer = tuple(2 * d for d in range(nd))
+        offset = None
+        for d in range(nd):   # the row-major offset number within the window, from per-dimension iotas
+            term = b.op("iota", shape=tiled, dimension=2 * d + 1, dtype="int32")
+            if math.prod(win.wd[d + 1:]) != 1:
+                term = b.op("multiply", term, b.full(math.prod(win.wd[d + 1:]), tiled, _int32()))
+            offset = term if offset is None else b.op("add", offset, term)
+        hit = b.op("compare", b.op("broadcast_in_dim", idx, shape=tiled, broadcast_dimensions=outer), offset,
+                   direction="EQ")
+        sel = b.op("select", hit, b.op("broadcast_in_dim", s, shape=tiled, broadcast_dimensions=outer),
+                   b.full(0, tiled, s.dtype))
+        covered = b.reshape(sel, tuple(o * w for o, w in zip(win.out, win.wd)))
+        acc = b.pad(covered, 0, [0] * nd, [p - c for p, c in zip(psh, covered.shape)], [0] * nd)
+    elif win.kk <= CHAIN_MAX:
         idx = _selection(b, win, kind)
         acc = None
         for i, k in enumerate(win.offsets()):

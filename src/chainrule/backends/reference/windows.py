@@ -79,11 +79,11 @@ def _convolution(args, attrs, out, regions):
         if bg > 1:   # lhs batch split as (group, batch) with the group major, output features as (group, feature)
             xg = win.reshape((bg, n // bg) + win.shape[1:])
             wg = w.reshape((bg, o // bg) + w.shape[1:])
-            r = np.einsum(f"gnc{sp}{ks},goc{ks}->ngo{sp}", xg, wg)
+            r = np.einsum(f"gnc{sp}{ks},goc{ks}->ngo{sp}", xg, wg, optimize=True)
         else:        # features split as (group, feature) on both sides
             xg = win.reshape((n, g, c // g) + win.shape[2:])
             wg = w.reshape((g, o // g) + w.shape[1:])
-            r = np.einsum(f"ngc{sp}{ks},goc{ks}->ngo{sp}", xg, wg)
+            r = np.einsum(f"ngc{sp}{ks},goc{ks}->ngo{sp}", xg, wg, optimize=True)
     r = r.reshape(canon).astype(t.dtype.np, copy=False)
     return (np.ascontiguousarray(np.transpose(r, np.argsort(os_))),)
 
