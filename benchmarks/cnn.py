@@ -102,6 +102,8 @@ def cnn_step(h, backends, jax, run_child):
     ref = cr.jit(cr.value_and_grad(chainrule_loss), backend="reference")
     want = _flat(ref(params, x, y))
     for b in backends:
+        if b == "reference":   # the oracle above; a NumPy interpreter is not what this row measures
+            continue
         f = cr.jit(cr.value_and_grad(chainrule_loss), backend=b)
         h.check(name, f"chainrule-{b}", _flat(f(params, x, y)), want, rtol=2e-3, atol=2e-5)
         h.time(name, f"chainrule-{b}", lambda: f(params, x, y))
