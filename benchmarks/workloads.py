@@ -470,3 +470,17 @@ def pytensor_rows(h):
     flat = [a for pair in params for a in pair]
     h.check(name, "pytensor", fn(x, y, *flat), _flat_grads(mlp_numpy(params, x, y)), rtol=2e-3, atol=2e-5)
     h.time(name, "pytensor", lambda: fn(x, y, *flat))
+
+
+# --- CNN: convolutions, relu, max pooling (benchmarks/cnn.py) ------------------------------------
+
+@workload("cnn_step")
+def cnn_step(h):
+    from .cnn import cnn_step as run
+    run(h, _backends(h, big=False), _jax(), None)
+
+
+@workload("cnn_first_call")
+def cnn_first_call(h):
+    from .cnn import cnn_first_call as run
+    run(h, _backends(h, big=False), _jax(), lambda code, env: _run_child(code.replace("{root!r}", "{root!r}"), env))

@@ -16,6 +16,7 @@ import numpy as np
 from ..ir import REGISTRY, GraphBuilder, IRTypeError, RuleTable, TensorType, Value, get_op
 from ..ir.dtypes import ALL_DTYPES, bool_
 from .inexact import DISCONTINUOUS
+from .window_makers import WINDOW_MAKERS
 
 
 class Skip(Exception):
@@ -441,6 +442,7 @@ MAKERS.update({
     "argmin": _arg, "dot_general": _dot_general, "gather": _gather, "scatter": _scatter, "fusion": _fusion,
     "cond": _cond, "case": _case, "while": _while, "scan": _scan, "custom_jvp_call": _custom_jvp_call,
     "custom_vjp_call": _custom_vjp_call, "remat": _call_like, "bitcast_convert": _bitcast_convert,
+    **WINDOW_MAKERS,
 })
 for _name in sorted(generic_elementwise()):
     if _name not in MAKERS:

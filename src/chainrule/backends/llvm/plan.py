@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from ...ir import Graph, Node, Value, make_node, op_names, ops_with
 from ...ir.attrs import Attrs
 from .mixed_dot import legalize_dots
+from .windows import EXPANSIONS as WINDOW_EXPANSIONS
 
 CONTROL_FLOW_OPS = op_names("cond", "case", "while", "scan")
 KERNEL_OPS = op_names("reduce", "argmax", "argmin", "dot_general", "scatter", "dynamic_update_slice") | CONTROL_FLOW_OPS
@@ -111,6 +112,11 @@ def flatten(graph: Graph):
                 walk(region.nodes, inner)
                 for r, rr in zip(node.results, region.results):
                     alias[id(r)] = res(rr)
+                continue
+            if node.op.name in WINDOW_EXPANSIONS:  # convolution and window ops: im2col + GEMM, slice chains
+                nodes, result = WINDOW_EXPANSIONS[node.op.name](node, ops)
+                walk(nodes, gid)
+                alias[id(node.results[0])] = res(result)
                 continue
             if node.regions and node.op.name not in CONTROL_FLOW_OPS:
                 raise Unsupported(f"op {node.op.name!r} (a region op) is not supported by the llvm backend yet")
