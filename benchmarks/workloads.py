@@ -484,3 +484,17 @@ def cnn_step(h):
 def cnn_first_call(h):
     from .cnn import cnn_first_call as run
     run(h, _backends(h, big=False), _jax(), lambda code, env: _run_child(code.replace("{root!r}", "{root!r}"), env))
+
+
+# --- transformer: attention, layer norm, GELU feed-forward (benchmarks/transformer.py) ---------------
+
+@workload("transformer_step")
+def transformer_step(h):
+    from .transformer import transformer_step as run
+    run(h, _backends(h, big=False), _jax())
+
+
+@workload("transformer_first_call")
+def transformer_first_call(h):
+    from .transformer import transformer_first_call as run
+    run(h, _backends(h, big=False), _jax(), _run_child)
