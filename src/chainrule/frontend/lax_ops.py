@@ -11,7 +11,7 @@ import numpy as np
 
 from ..ir import dtype as as_dtype
 from .core import bind, is_tensor, type_of
-from .lax import broadcast_to, convert, normalize_axis, operand, result_type
+from .lax import broadcast_to, convert, elementwise, normalize_axis, operand, result_type
 from .numpy.ufuncs import where, less
 from .numpy.special_normal import erfinv
 
@@ -299,7 +299,7 @@ def integer_pow(x, y):
     y = int(y)
     if y == 0:
         return broadcast_to(np.asarray(1, t.dtype.np), t.shape)
-    n, acc, base = abs(y), None, v
+    n, acc, base = -y if y < 0 else y, None, v
     while n:
         if n & 1:
             acc = base if acc is None else bind("multiply", acc, base)
@@ -325,6 +325,28 @@ rsqrt = _unary("rsqrt", "1 / sqrt(x).")
 rsqrt.__name__ = "rsqrt"
 logistic = _unary("logistic", "1 / (1 + exp(-x)).")
 logistic.__name__ = "logistic"
+
+
+def _elementwise(op, doc):
+    def f(*xs):
+        return elementwise(op, *xs)
+    f.__doc__ = doc
+    return f
+
+
+add, sub, mul, div, rem = (_elementwise(o, f"Elementwise {o} (jax.lax's name).") for o in
+                           ("add", "subtract", "multiply", "divide", "remainder"))
+max, min, pow, atan2 = (_elementwise(o, f"Elementwise {o} (jax.lax's name).") for o in  # noqa: A001
+                        ("maximum", "minimum", "power", "atan2"))
+neg, abs, sign, exp, expm1, log, log1p, tanh, sqrt, sin, cos, floor, ceil = (  # noqa: A001
+    _elementwise(o, f"Elementwise {o} (jax.lax's name).") for o in
+    ("negate", "abs", "sign", "exponential", "exponential_minus_one", "log", "log_plus_one", "tanh", "sqrt",
+     "sine", "cosine", "floor", "ceil"))
+for _f, _n in zip((add, sub, mul, div, rem, max, min, pow, atan2, neg, abs, sign, exp, expm1, log, log1p, tanh, sqrt,
+                   sin, cos, floor, ceil),
+                  ("add sub mul div rem max min pow atan2 neg abs sign exp expm1 log log1p tanh sqrt sin cos floor "
+                   "ceil").split()):
+    _f.__name__ = _f.__qualname__ = _n
 
 
 def erf_inv(x):
@@ -374,4 +396,5 @@ __all__ = ["dynamic_slice", "dynamic_update_slice", "dynamic_slice_in_dim", "dyn
            "pad", "concatenate", "broadcast_in_dim", "broadcast", "reshape", "squeeze", "expand_dims", "rev",
            "transpose", "dot_general", "select", "select_n", "clamp", "integer_pow", "rsqrt", "logistic", "erf_inv",
            "convert_element_type", "iota", "full", "reduce_sum", "reduce_prod", "reduce_max", "reduce_min",
-           "reduce_and", "reduce_or", "argmax", "argmin"]
+           "reduce_and", "reduce_or", "argmax", "argmin", "add", "sub", "mul", "div", "rem", "max", "min", "pow",
+           "atan2", "neg", "abs", "sign", "exp", "expm1", "log", "log1p", "tanh", "sqrt", "sin", "cos", "floor", "ceil"]
