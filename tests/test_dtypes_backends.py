@@ -213,3 +213,19 @@ def test_narrow_float_ops_round_once_per_op():
     for backend in ("reference", "llvm", "jax"):
         (r,) = compile(g, backend=backend)(*xs)
         assert bits_equal(np.asarray(r), np.array([2 ** -6], bf)).all(), (backend, r)
+
+
+def test_from_jax_imports_bit_ops_and_narrow_floats():
+    jax = pytest.importorskip("jax")
+    jnp = pytest.importorskip("jax.numpy")
+    import chainrule as cr
+
+    def f(k, h):
+        k = jax.lax.shift_right_logical(k, jnp.uint32(3)) ^ jax.lax.shift_left(k, jnp.uint32(29))
+        return k, jax.lax.population_count(k), jax.lax.bitcast_convert_type(k, jnp.float32), h * h + 1
+    k = np.array([1, 2**31 + 7, 12345, 2**32 - 1], np.uint32)
+    h = np.array([0.5, -3.25, 7.0, 1e4], np.float16)
+    g = cr.from_jax(f, cr.Spec((4,), "uint32"), cr.Spec((4,), "float16"))
+    for got, want in zip(compile(g, backend="llvm")(k, h), f(k, h)):
+        assert np.asarray(got).dtype == np.asarray(want).dtype
+        assert bits_equal(np.asarray(got), np.asarray(want)).all()
