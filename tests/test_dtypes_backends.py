@@ -229,3 +229,29 @@ def test_from_jax_imports_bit_ops_and_narrow_floats():
     for got, want in zip(compile(g, backend="llvm")(k, h), f(k, h)):
         assert np.asarray(got).dtype == np.asarray(want).dtype
         assert bits_equal(np.asarray(got), np.asarray(want)).all()
+
+
+@pytest.mark.parametrize("dt", ["float16", "bfloat16"])
+def test_folding_and_simplifying_keep_every_narrow_rounding(dt):
+    """Constants folded at compile time round exactly as the ops do at run time: every opt level gives
+    the unoptimized graph's bits."""
+    from chainrule.passes import optimize
+    npd = _np(dt)
+    b = GraphBuilder("fold")
+    x = b.param(TensorType((5,), dt), "x")
+    c = b.constant(np.array([1 + 2 ** -7, 3.0, 1e-3, 1e4, 1 / 3]).astype(npd))
+    d = b.constant(np.array([1 - 2 ** -8, 7.0, 1e3, 1e-4, 3.0]).astype(npd))
+    cd = b.op("add", b.op("multiply", c, d), b.op("divide", c, d))  # folds to a constant
+    w = b.op("convert", b.op("convert", x, dtype="float32"), dtype=dt)  # convert(convert) -> x: lossless
+    y = b.op("add", b.op("multiply", w, cd), b.op("multiply", b.op("sqrt", cd), x))
+    s = b.op("reduce", y, kind="sum", dimensions=(0,))
+    g = b.build([y, s, b.op("convert", b.op("convert", y, dtype="float32"), dtype="int8")])
+    xs = [np.array([0.1, -2.0, 3.5, 1e-2, 250.0]).astype(npd)]
+    want = compile(g, backend="reference")(*xs)
+    for level in (1, 2, 3):
+        og = optimize(g, opt_level=level)
+        assert not any(n.op.name == "multiply" and all(o.node is not None and o.node.op.name == "constant"
+                                                        for o in n.operands) for n in og.walk())
+        for backend in ("reference", "llvm"):
+            for got, w in zip(compile(og, backend=backend)(*xs), want):
+                assert bits_equal(np.asarray(got), np.asarray(w)).all(), (level, backend, got, w)
