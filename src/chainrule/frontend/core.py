@@ -99,8 +99,8 @@ def canonical_array(x) -> np.ndarray:
         want = config.float_dtype if a.dtype.kind == "f" else config.int_dtype
         if a.dtype != want and a.dtype.itemsize == 8:
             return a.astype(want)
-    if a.dtype in _SUPPORTED_NP:
-        return a
+    if a.dtype in _SUPPORTED_NP or (a.dtype.kind != "O" and a.dtype.newbyteorder("=") in _SUPPORTED_NP):
+        return a  # (a byte-swapped array too: compiled functions name its byte order in their TypeError)
     if a.dtype == object:
         raise TypeError(f"cannot turn {x!r} into an array of numbers (mixed symbolic tensors and values? use cnp.array)")
     return a.astype(_canonical_np(a.dtype))

@@ -62,8 +62,8 @@ def _iota(types, attrs, regions):
     shape, dim = attrs["shape"], attrs["dimension"]
     if not 0 <= dim < max(len(shape), 1) or not shape:
         raise IRTypeError("iota", types, f"dimension {dim} out of range for shape {list(shape)}", "a dimension of a non-scalar shape")
-    if attrs["dtype"] == bool_:
-        raise IRTypeError("iota", types, "dtype bool is not supported", "an integer or float dtype")
+    if attrs["dtype"].kind not in "iuf":
+        raise IRTypeError("iota", types, f"dtype {attrs['dtype'].name} is not supported", "an integer or float dtype")
     return (TensorType(shape, attrs["dtype"]),)
 
 
