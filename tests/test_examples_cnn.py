@@ -47,3 +47,12 @@ def test_cnn_example_short_run(tmp_path):
 @pytest.mark.slow
 def test_cnn_example_reaches_97_percent(tmp_path):
     assert _accuracy(_run(tmp_path)) >= 0.97
+
+
+@needs_sklearn
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="needs jax")
+def test_cnn_example_on_the_jax_backend(tmp_path):
+    """The same keys give the same dropout masks and initial weights on both backends."""
+    out = _run(tmp_path, "--epochs", "2", "--backend", "jax")
+    assert "backend jax" in out and _accuracy(out) > 0.9, out
