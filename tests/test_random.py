@@ -210,6 +210,9 @@ def test_vmap_over_keys_and_grad_around_draws():
     k, ck = jr.PRNGKey(4), cra.PRNGKey(4)
     v = cr.vmap(lambda kk: cra.uniform(kk, (4,)))(cra.split(ck, 3))
     exact(v, jax.vmap(lambda kk: jr.uniform(kk, (4,)))(jr.split(k, 3)))
+    r = cr.jit(cr.vmap(lambda kk: cra.randint(kk, (4,), 0, 9)))(cra.split(ck, 3))
+    exact(r, jax.vmap(lambda kk: jr.randint(kk, (4,), 0, 9))(jr.split(k, 3)))
+    exact(cr.vmap(lambda d: cra.fold_in(ck, d))(np.arange(3)), jax.vmap(lambda d: jr.fold_in(k, d))(np.arange(3)))
     # reparameterised sampling differentiates through the parameters, not the bits
     g = cr.grad(lambda mu, s: (mu + s * cra.normal(ck, (100,))).sum(), argnums=(0, 1))(1.0, 2.0)
     np.testing.assert_allclose(g[0], 100.0)
