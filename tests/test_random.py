@@ -121,6 +121,8 @@ def test_permutation_and_choice_bit_exact_more():
     p = np.array([0.1, 0.2, 0.3, 0.4])
     exact(cra.choice(ck, 4, (20,), p=p), jr.choice(k, 4, (20,), p=p))
     exact(cra.choice(ck, x, (2, 2)), jr.choice(k, x, (2, 2)))
+    exact(cra.choice(ck, 4, (3,), replace=False, p=p), jr.choice(k, 4, (3,), replace=False, p=p))
+    exact(cra.choice(ck, x, (2,), replace=False, p=p, axis=1), jr.choice(k, x, (2,), replace=False, p=p, axis=1))
 
 
 def test_normal_and_categorical_close_to_jax():

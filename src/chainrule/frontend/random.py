@@ -26,6 +26,7 @@ from .numpy.sorting import argsort, searchsorted
 from .numpy.special_normal import erfinv
 from .numpy.special import erf
 from .control_flow import while_loop
+from .lax_scan import top_k
 from .vmap import vmap
 
 _UINTS = {8: "uint8", 16: "uint16", 32: "uint32", 64: "uint64"}
@@ -287,8 +288,14 @@ def choice(key, a, shape=(), replace=True, p=None, axis=0):
         if type_of(pp).shape != (n,):
             raise ValueError(f"choice: p must be None or a 1D vector with the same size as a.shape[axis] ({n}); "
                              f"got shape {type_of(pp).shape}")
-        if not replace:
-            raise NotImplementedError("choice with p and replace=False needs top_k; not supported yet")
+        if not replace:  # the n_draws largest of log(p) + Gumbel noise, as JAX
+            g = bind("add", gumbel(key, (n,), type_of(pp).dtype), bind("log", pp))
+            ind = convert(top_k(g, draws)[1], default_int_type())
+            res = ind if scalar else take(arr, ind, axis=axis)
+            if scalar:
+                return bind("reshape", res, shape=shape)
+            t = type_of(arr)
+            return bind("reshape", res, shape=t.shape[:axis] + shape + t.shape[axis + 1:])
         c = cumsum(pp)
         last = bind("reshape", bind("slice", c, start_indices=(n - 1,), limit_indices=(n,), strides=()), shape=())
         u = uniform(key, shape, type_of(pp).dtype)
