@@ -1,4 +1,4 @@
-"""Regenerate the chainrule.numpy (and chainrule.scipy) name lists in docs/api.md from the modules themselves.
+"""Regenerate the chainrule.numpy (and chainrule.scipy, lax, nn, random) name lists in docs/api.md from the modules themselves.
 
     python docs/gen_api.py           # rewrite the section between the markers
     python docs/gen_api.py --check   # exit 1 if docs/api.md is out of date
@@ -35,7 +35,7 @@ GROUPS = {
         logical_or logical_not logical_xor isfinite isinf isnan isneginf isposinf signbit isclose allclose
         array_equal array_equiv isin where select""",
     "Bitwise": """bitwise_and bitwise_or bitwise_xor bitwise_not bitwise_invert invert left_shift right_shift
-        bitwise_left_shift bitwise_right_shift""",
+        bitwise_left_shift bitwise_right_shift bitwise_count""",
     "Reductions and statistics": """sum prod mean var std max min amax amin all any argmax argmin ptp average
         count_nonzero median percentile quantile nansum nanprod nanmean nanvar nanstd nanmax nanmin nanargmax
         nanargmin nanmedian nanpercentile nanquantile cov corrcoef histogram bincount""",
@@ -57,7 +57,8 @@ GROUPS = {
     "Polynomials and signals": """polyval polyfit poly polyadd polysub polymul polyder polyint convolve correlate
         unwrap""",
     "Dtypes and introspection": """astype result_type can_cast promote_types issubdtype finfo iinfo dtype shape
-        ndim size bool_ int32 int64 float32 float64 number integer signedinteger floating inexact isdtype
+        ndim size bool_ int8 int16 int32 int64 uint8 uint16 uint32 uint64 float16 bfloat16 float32 float64 number
+        integer signedinteger unsignedinteger floating inexact isdtype
         isreal iscomplex isrealobj iscomplexobj isscalar""",
     "Constants": "e pi inf nan newaxis euler_gamma",
 }
@@ -93,6 +94,7 @@ def generate() -> str:
         subnames = public_names(mod)
         out += [f"**`chainrule.numpy.{sub}`** ({len(subnames)}): " + ", ".join(f"`{n}`" for n in subnames), ""]
     out += scipy_lines()
+    out += namespace_lines()
     out.append(END)
     return "\n".join(out)
 
@@ -107,6 +109,24 @@ def scipy_lines() -> list[str]:
     dists = sorted(n for n, v in vars(stats).items() if isinstance(v, types.ModuleType) and not n.startswith("_"))
     out += [f"**`chainrule.scipy.stats`** ({len(dists)} distributions): "
             + "; ".join(f"`{d}`: " + ", ".join(f"`{n}`" for n in getattr(stats, d).__all__) for d in dists), ""]
+    return out
+
+
+def namespace_names(module) -> list[str]:
+    """The public, non-module names of a re-exporting namespace (chainrule.lax, nn, random)."""
+    return sorted(n for n in dir(module) if not n.startswith("_") and not isinstance(getattr(module, n), types.ModuleType))
+
+
+def namespace_lines() -> list[str]:
+    """One line each for chainrule.lax, chainrule.nn, chainrule.nn.initializers and chainrule.random."""
+    import chainrule.lax
+    import chainrule.nn
+    import chainrule.random
+
+    out = []
+    for mod in (chainrule.lax, chainrule.nn, chainrule.nn.initializers, chainrule.random):
+        names = namespace_names(mod)
+        out += [f"**`{mod.__name__}`** ({len(names)}): " + ", ".join(f"`{n}`" for n in names), ""]
     return out
 
 

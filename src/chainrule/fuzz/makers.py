@@ -16,6 +16,7 @@ import numpy as np
 from ..ir import REGISTRY, GraphBuilder, IRTypeError, RuleTable, TensorType, Value, get_op
 from ..ir.dtypes import ALL_DTYPES, bool_
 from .inexact import DISCONTINUOUS
+from .window_makers import WINDOW_MAKERS
 
 
 class Skip(Exception):
@@ -100,6 +101,14 @@ def _convert(gen, op):
     x = gen.operand()
     kinds = "f" if id(x) in gen.tainted else "bif"
     return gen.emit("convert", [x], {"dtype": gen.dtype(kinds)})
+
+
+def _bitcast_convert(gen, op):
+    x = gen.operand("iuf", exact=True)
+    same = [d for d in gen.dtypes if d.kind in "iuf" and d.itemsize == x.dtype.itemsize]
+    if not same:
+        raise Skip
+    return gen.emit("bitcast_convert", [x], {"dtype": gen.rnd.choice(same)})
 
 
 def _broadcast_in_dim(gen, op):
@@ -432,7 +441,8 @@ MAKERS.update({
     "concatenate": _concatenate, "pad": _pad, "reverse": _reverse, "reduce": _reduce, "argmax": _arg,
     "argmin": _arg, "dot_general": _dot_general, "gather": _gather, "scatter": _scatter, "fusion": _fusion,
     "cond": _cond, "case": _case, "while": _while, "scan": _scan, "custom_jvp_call": _custom_jvp_call,
-    "custom_vjp_call": _custom_vjp_call, "remat": _call_like,
+    "custom_vjp_call": _custom_vjp_call, "remat": _call_like, "bitcast_convert": _bitcast_convert,
+    **WINDOW_MAKERS,
 })
 for _name in sorted(generic_elementwise()):
     if _name not in MAKERS:

@@ -18,7 +18,7 @@ REDUCE_KINDS = ("sum", "prod", "max", "min", "and", "or")
 COMPARE_DIRECTIONS = ("EQ", "NE", "LT", "LE", "GT", "GE")
 SCATTER_KINDS = ("add", "set")
 
-_KIND_NAMES = {"f": "float", "i": "integer", "b": "bool"}
+_KIND_NAMES = {"f": "float", "i": "signed integer", "u": "unsigned integer", "b": "bool", "c": "complex"}
 
 
 def _kinds_text(kinds: str) -> str:
@@ -62,8 +62,8 @@ def _iota(types, attrs, regions):
     shape, dim = attrs["shape"], attrs["dimension"]
     if not 0 <= dim < max(len(shape), 1) or not shape:
         raise IRTypeError("iota", types, f"dimension {dim} out of range for shape {list(shape)}", "a dimension of a non-scalar shape")
-    if attrs["dtype"] == bool_:
-        raise IRTypeError("iota", types, "dtype bool is not supported", "an integer or float dtype")
+    if attrs["dtype"].kind not in "iuf":
+        raise IRTypeError("iota", types, f"dtype {attrs['dtype'].name} is not supported", "an integer or float dtype")
     return (TensorType(shape, attrs["dtype"]),)
 
 
@@ -75,11 +75,11 @@ register(OpDef("iota", _iota, num_operands=0,
 # --- elementwise --------------------------------------------------------------
 
 UNARY_KINDS = {
-    "negate": "if", "abs": "if", "sign": "if",
+    "negate": "iuf", "abs": "if", "sign": "if",
     "exponential": "f", "exponential_minus_one": "f", "log": "f", "log_plus_one": "f",
     "sqrt": "f", "rsqrt": "f", "sine": "f", "cosine": "f", "tan": "f", "tanh": "f",
     "logistic": "f", "erf": "f", "floor": "f", "ceil": "f", "round_nearest_even": "f", "cbrt": "f",
-    "not": "bi", "is_finite": "f",
+    "not": "biu", "is_finite": "f",
 }
 
 
@@ -93,7 +93,7 @@ LINEAR = {"negate": (0,), "add": (0, 1), "subtract": (0, 1), "multiply": (0, 1),
 
 # What each loop-defined elementwise op computes (docs/ir.md prints it).
 DOCS = {
-    "negate": "-x.", "abs": "|x| (integers wrap at the minimum, as in XLA).",
+    "negate": "-x (unsigned integers wrap: 2**bits - x).", "abs": "|x| (signed integers wrap at the minimum, as in XLA).",
     "sign": "-1, 0 or 1; +-0.0 and NaN pass through.",
     "exponential": "e**x.", "exponential_minus_one": "e**x - 1, accurate near 0.", "log": "Natural logarithm.",
     "log_plus_one": "log(1 + x), accurate near 0.", "sqrt": "Square root, correctly rounded.",
@@ -130,9 +130,9 @@ for _name, _kinds in UNARY_KINDS.items():
     register(OpDef(_name, _make_unary(_name, _kinds), category="unary", elementwise=True, **_elementwise_traits(_name)))
 
 BINARY_KINDS = {
-    "add": "if", "subtract": "if", "multiply": "if", "divide": "if", "remainder": "if",
-    "power": "if", "maximum": "bif", "minimum": "bif", "atan2": "f",
-    "and": "bi", "or": "bi", "xor": "bi",
+    "add": "iuf", "subtract": "iuf", "multiply": "iuf", "divide": "iuf", "remainder": "iuf",
+    "power": "iuf", "maximum": "biuf", "minimum": "biuf", "atan2": "f",
+    "and": "biu", "or": "biu", "xor": "biu",
 }
 COMMUTATIVE = {"add", "multiply", "maximum", "minimum", "and", "or", "xor"}
 
@@ -152,6 +152,7 @@ for _name, _kinds in BINARY_KINDS.items():
 
 def _compare(types, attrs, regions):
     _require_same("compare", types)
+    _require_kind("compare", types, types[0], "biuf")
     return (types[0].with_dtype(bool_),)
 
 
@@ -179,7 +180,7 @@ register(OpDef("select", _select, num_operands=3, category="select", elementwise
 
 def _clamp(types, attrs, regions):
     _require_same("clamp", types)
-    _require_kind("clamp", types, types[0], "if")
+    _require_kind("clamp", types, types[0], "iuf")
     return (types[1],)
 
 
@@ -188,6 +189,8 @@ register(OpDef("clamp", _clamp, num_operands=3, category="select", elementwise=T
 
 
 def _convert(types, attrs, regions):
+    _require_kind("convert", types, types[0], "biuf")
+    _require_kind("convert", types, types[0].with_dtype(attrs["dtype"]), "biuf", "result")
     return (types[0].with_dtype(attrs["dtype"]),)
 
 
@@ -269,8 +272,8 @@ def _check_starts(op, types, starts, ndim):
     if len(starts) != ndim:
         raise IRTypeError(op, types, f"got {len(starts)} start indices", f"one per dimension ({ndim})")
     for s in starts:
-        if s.shape != () or not s.dtype.is_int:
-            raise IRTypeError(op, types, f"start index of type {s}", "scalar integer start indices")
+        if s.shape != () or not s.dtype.is_signed:
+            raise IRTypeError(op, types, f"start index of type {s}", "scalar integer start indices of a signed dtype")
 
 
 def _dynamic_slice(types, attrs, regions):
@@ -360,9 +363,11 @@ def _reduce(types, attrs, regions):
     if list(dims) != sorted(dims):
         raise IRTypeError("reduce", types, f"dimensions {list(dims)} are not sorted", "increasing dimensions")
     if kind in ("and", "or"):
-        _require_kind("reduce", types, t, "bi")
+        _require_kind("reduce", types, t, "biu")
     elif kind in ("sum", "prod"):
-        _require_kind("reduce", types, t, "if")
+        _require_kind("reduce", types, t, "iuf")
+    else:
+        _require_kind("reduce", types, t, "biuf")
     return (TensorType(tuple(n for i, n in enumerate(t.shape) if i not in dims), t.dtype),)
 
 
@@ -377,10 +382,10 @@ def _make_arg(name):
         (t,) = types
         d = attrs["dimension"]
         _check_dims(name, types, (d,), t.ndim, "dimension")
-        _require_kind(name, types, t, "if")
+        _require_kind(name, types, t, "iuf")
         if t.shape[d] == 0:
             raise IRTypeError(name, types, f"dimension {d} is empty", "a non-empty dimension")
-        if not attrs["index_dtype"].is_int:
+        if not attrs["index_dtype"].is_signed:
             raise IRTypeError(name, types, f"index_dtype {attrs['index_dtype']}", "int32 or int64")
         return (TensorType(t.shape[:d] + t.shape[d + 1:], attrs["index_dtype"]),)
     return infer
@@ -400,7 +405,11 @@ def _dot_general(types, attrs, regions):
     lc, rc = attrs["lhs_contracting"], attrs["rhs_contracting"]
     if lhs.dtype != rhs.dtype:
         raise IRTypeError("dot_general", types, "operand dtypes differ", "operands of one dtype")
-    _require_kind("dot_general", types, lhs, "if")
+    _require_kind("dot_general", types, lhs, "iuf")
+    pref = attrs["preferred_element_type"]
+    if pref is not None and (pref.kind != lhs.dtype.kind or pref.bits < lhs.dtype.bits):
+        raise IRTypeError("dot_general", types, f"preferred_element_type {pref.name} for {lhs.dtype.name} operands",
+                          "a type of the operands' kind (float, signed or unsigned) and at least their width, as JAX")
     _check_dims("dot_general", types, lb + lc, lhs.ndim, "lhs batch+contracting dimensions")
     _check_dims("dot_general", types, rb + rc, rhs.ndim, "rhs batch+contracting dimensions")
     if len(lb) != len(rb) or len(lc) != len(rc):
@@ -412,20 +421,25 @@ def _dot_general(types, attrs, regions):
                               "equal sizes for paired batch and contracting dimensions")
     lfree = [n for i, n in enumerate(lhs.shape) if i not in lb and i not in lc]
     rfree = [n for i, n in enumerate(rhs.shape) if i not in rb and i not in rc]
-    return (TensorType([lhs.shape[i] for i in lb] + lfree + rfree, lhs.dtype),)
+    return (TensorType([lhs.shape[i] for i in lb] + lfree + rfree, pref or lhs.dtype),)
 
 
 register(OpDef("dot_general", _dot_general, num_operands=2,
                attrs={"lhs_batch": AttrSpec("ints", ()), "rhs_batch": AttrSpec("ints", ()),
-                      "lhs_contracting": AttrSpec("ints", ()), "rhs_contracting": AttrSpec("ints", ())},
-               category="dot", linear=(0, 1), doc="Result dimensions: batch, then lhs free, then rhs free (StableHLO order)."))
+                      "lhs_contracting": AttrSpec("ints", ()), "rhs_contracting": AttrSpec("ints", ()),
+                      "preferred_element_type": AttrSpec("dtype", None)},
+               category="dot", linear=(0, 1),
+               doc="Result dimensions: batch, then lhs free, then rhs free (StableHLO order). The products are "
+                   "accumulated in `preferred_element_type` (the result's dtype; the operands' when none): "
+                   "bfloat16 x bfloat16 -> float32, int8 x int8 -> int32; float16/bfloat16 results accumulate "
+                   "in float32 and round once."))
 
 
 # --- gather / scatter -----------------------------------------------------------
 
 def _gather_shape(op, types, operand, indices, axis, batch_dims):
-    if not indices.dtype.is_int:
-        raise IRTypeError(op, types, f"indices dtype {indices.dtype.name}", "integer indices")
+    if not indices.dtype.is_signed:
+        raise IRTypeError(op, types, f"indices dtype {indices.dtype.name}", "signed integer indices")
     if not 0 <= batch_dims <= min(indices.ndim, operand.ndim) or not batch_dims <= axis < operand.ndim:
         raise IRTypeError(op, types, f"axis {axis} / batch_dims {batch_dims} invalid",
                           "0 <= batch_dims <= axis < operand rank, batch_dims <= indices rank")

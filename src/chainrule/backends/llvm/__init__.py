@@ -26,6 +26,7 @@ from .plan import INLINED_REGION_OPS, KERNEL_OPS, Unsupported, make_plan
 from .runtime import LLVMExecutable
 from .scalar import SCALAR
 from .target import compile_ir
+from .windows import EXPANSIONS as WINDOW_EXPANSIONS
 
 # How each op lowers (an elementwise rule, an index expression, a kernel, or its region opened into the
 # schedule); ops that compile raises NotImplementedError for are its exemptions, with the reason.
@@ -35,6 +36,8 @@ for _table, _how in ((SCALAR, "scalar"), (EXPR, "expression"), (KERNEL_OPS, "ker
     for _name in sorted(_table):
         if _name not in LOWERING:
             LOWERING[_name] = _how
+for _name in sorted(WINDOW_EXPANSIONS):
+    LOWERING[_name] = "expanded (windows.py): im2col + GEMM, or elementwise chains over strided slices"
 LOWERING.exempt("custom_vjp_lin", "it cannot be evaluated by any backend (forward-mode differentiation of a "
                                   "custom_vjp function is not supported, as in JAX)")
 LOWERING["sharding_constraint"] = "dropped before planning (one device: placement is ignored; placement.py)"

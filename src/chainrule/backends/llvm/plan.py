@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 
 from ...ir import Graph, Node, Value, make_node, op_names, ops_with
 from ...ir.attrs import Attrs
+from .mixed_dot import legalize_dots
+from .windows import EXPANSIONS as WINDOW_EXPANSIONS
 
 CONTROL_FLOW_OPS = op_names("cond", "case", "while", "scan")
 KERNEL_OPS = op_names("reduce", "argmax", "argmin", "dot_general", "scatter", "dynamic_update_slice") | CONTROL_FLOW_OPS
@@ -111,6 +113,11 @@ def flatten(graph: Graph):
                 for r, rr in zip(node.results, region.results):
                     alias[id(r)] = res(rr)
                 continue
+            if node.op.name in WINDOW_EXPANSIONS:  # convolution and window ops: im2col + GEMM, slice chains
+                nodes, result = WINDOW_EXPANSIONS[node.op.name](node, ops)
+                walk(nodes, gid)
+                alias[id(node.results[0])] = res(result)
+                continue
             if node.regions and node.op.name not in CONTROL_FLOW_OPS:
                 raise Unsupported(f"op {node.op.name!r} (a region op) is not supported by the llvm backend yet")
             operands[node] = ops
@@ -178,7 +185,8 @@ def _fold_transposed_dots(order, operands, results):
         if node.attrs["permutation"] != want:
             continue
         attrs = Attrs({"lhs_batch": a["rhs_batch"], "rhs_batch": a["lhs_batch"],
-                       "lhs_contracting": a["rhs_contracting"], "rhs_contracting": a["lhs_contracting"]})
+                       "lhs_contracting": a["rhs_contracting"], "rhs_contracting": a["lhs_contracting"],
+                       "preferred_element_type": a["preferred_element_type"]})
         (t,) = dot.op.result_types((rhs.type, lhs.type), attrs)
         if t != node.results[0].type:
             continue
@@ -194,6 +202,7 @@ def make_plan(graph: Graph, donate=()) -> Plan:
     """The plan of `graph`; `donate`: indices of parameters whose arrays results may be written into."""
     order0, operands, results, group = flatten(graph)
     order0 = _fold_transposed_dots(order0, operands, results)
+    order0 = legalize_dots(order0, operands, group, results)  # mixed precision: converts around the GEMM
     # dot operands in a layout GEMM cannot read get an explicit transpose first
     order = []
     for node in order0:
