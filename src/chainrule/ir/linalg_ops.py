@@ -25,6 +25,8 @@ the same meaning), so a graph reads like the JAX program it came from:
   eigenvalues of the symmetric a, reading its lower (or upper) triangle.
 * `svd(a) {full_matrices=true, compute_uv=true}` -> (u, s, vh), or (s,) without
   compute_uv: a = u diag(s) vh, s descending and non-negative.
+* `lu_pivots_to_permutation(pivots) {permutation_size}` -> the permutation
+  the row swaps make (what lu_solve needs from lu_factor's pivots).
 
 No op fails on data: where LAPACK reports a failure (not positive definite,
 no convergence) the results are NaN; a singular matrix gives lu with a zero
@@ -38,7 +40,7 @@ from .errors import IRTypeError
 from .ops import AttrSpec, OpDef, register
 from .types import TensorType
 
-LINALG_OPS = ("cholesky", "triangular_solve", "lu", "qr", "eigh", "svd")
+LINALG_OPS = ("cholesky", "triangular_solve", "lu", "qr", "eigh", "svd", "lu_pivots_to_permutation")
 
 
 def _matrix(op, types, t, what="operand", square=False):
@@ -143,3 +145,21 @@ register(OpDef("svd", _svd, attrs={"full_matrices": AttrSpec("bool", True), "com
                doc="Singular value decomposition of [..., m, n] matrices: (u, s, vh) with a = u diag(s) vh, s "
                    "descending (k = min(m, n) values); u [..., m, m] and vh [..., n, n] when full_matrices, "
                    "else [..., m, k] and [..., k, n]. With compute_uv=false the one result is s."))
+
+
+def _lu_pivots_to_permutation(types, attrs, regions):
+    (p,) = types
+    size = attrs["permutation_size"]
+    if p.dtype != int32 or p.ndim < 1:
+        raise IRTypeError("lu_pivots_to_permutation", types, f"pivots of type {p}", "int32 pivots [..., k]")
+    if size < p.shape[-1]:
+        raise IRTypeError("lu_pivots_to_permutation", types, f"permutation_size={size} < {p.shape[-1]} pivots",
+                          "permutation_size >= the number of pivots")
+    return (TensorType(p.shape[:-1] + (size,), int32),)
+
+
+register(OpDef("lu_pivots_to_permutation", _lu_pivots_to_permutation, category="linalg",
+               attrs={"permutation_size": AttrSpec("int")}, discontinuous=True,
+               doc="The permutation i32[..., permutation_size] that applying the row swaps `pivots` i32[..., k] "
+                   "(swap i with pivots[i], for i = 0..k-1, 0-based) makes of 0, 1, ..., permutation_size-1; "
+                   "pivots out of range are clamped into it."))

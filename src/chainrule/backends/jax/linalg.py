@@ -55,3 +55,10 @@ def _eigh(args, attrs, out, regions):
 def _svd(args, attrs, out, regions):
     res = lax.linalg.svd(args[0], full_matrices=attrs["full_matrices"], compute_uv=attrs["compute_uv"])
     return tuple(res) if attrs["compute_uv"] else (res,)
+
+
+@lowering("lu_pivots_to_permutation")
+def _lu_pivots_to_permutation(args, attrs, out, regions):
+    size = attrs["permutation_size"]
+    piv = jnp.clip(args[0], 0, max(size - 1, 0))  # the IR clamps; the LAPACK-style kernel would not
+    return (lax.linalg.lu_pivots_to_permutation(piv, size).astype(jnp.int32),)

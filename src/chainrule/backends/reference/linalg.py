@@ -135,3 +135,19 @@ def _svd(args, attrs, out, regions):
     if not uv:
         return _per_matrix(lambda x: (np.linalg.svd(x, compute_uv=False),), a, out)
     return _per_matrix(lambda x: tuple(np.linalg.svd(x, full_matrices=full)), a, out)
+
+
+@rule("lu_pivots_to_permutation")
+def _lu_pivots_to_permutation(args, attrs, out, regions):
+    (piv,) = args
+    size = attrs["permutation_size"]
+    batch = piv.shape[:-1]
+    perm = np.broadcast_to(np.arange(size, dtype=np.int32), batch + (size,)).copy()
+    piv = np.clip(piv, 0, max(size - 1, 0))
+    bidx = tuple(np.indices(batch)) if batch else ()
+    for i in range(piv.shape[-1]):
+        p = piv[..., i]
+        a, b = perm[..., i].copy(), perm[(*bidx, p)].copy()
+        perm[..., i] = b
+        perm[(*bidx, p)] = a
+    return (perm,)

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 from ...ir import TensorType
 from .errors import NonDifferentiableError
-from .jvp_rules import jvp
+from .jvp_rules import JVP_RULES, jvp
 from .transpose_rules import transpose
+
+JVP_RULES.exempt("lu_pivots_to_permutation", "an integer permutation result: piecewise constant")
 
 
 # --- matrix helpers on [..., m, n] values ------------------------------------------------------
