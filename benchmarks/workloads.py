@@ -470,3 +470,25 @@ def pytensor_rows(h):
     flat = [a for pair in params for a in pair]
     h.check(name, "pytensor", fn(x, y, *flat), _flat_grads(mlp_numpy(params, x, y)), rtol=2e-3, atol=2e-5)
     h.time(name, "pytensor", lambda: fn(x, y, *flat))
+
+
+# --- 10. sharded training steps on 8 simulated devices (a child process: JAX fixes its device count) --
+
+@workload("sharded")
+def sharded(h):
+    """Data- and tensor-parallel MLP steps, chainrule's jax backend vs plain JAX with the same shardings
+    (benchmarks/bench_sharded.py, run in a child process with 8 simulated CPU devices)."""
+    import json
+    if _jax() is None:
+        return
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env["PYTHONPATH"] = os.pathsep.join([os.path.join(root, "src"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    out = subprocess.run([sys.executable, os.path.join(root, "benchmarks", "bench_sharded.py")] +
+                         (["--quick"] if h.quick else []), capture_output=True, text=True, env=env, timeout=900)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    for line in out.stdout.splitlines():
+        if line.startswith("{"):
+            row = json.loads(line)
+            h.record(row["workload"], row["system"], row["median_s"], note="8 simulated CPU devices")
