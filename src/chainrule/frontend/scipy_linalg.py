@@ -19,7 +19,7 @@ from . import lax
 from .control_flow import cond, scan, switch
 from .core import type_of
 from .custom import custom_jvp
-from .numpy.linalg import (_square, det, index_grid, inv, lu_solve_factored, svd, symmetric_input,  # noqa: F401
+from .numpy.linalg import (_eye, _square, det, index_grid, inv, lu_solve_factored, svd, symmetric_input,  # noqa: F401
                            solve as _np_solve)
 from .numpy.products import matmul
 from .numpy.reductions import max as _max, sum as _sum
@@ -236,13 +236,13 @@ def _pade(m):
     def poly(terms, eye):
         out = None
         for coef, x in terms:
-            term = multiply(x, np.asarray(coef, type_of(x).dtype.np)) if x is not None else eye * coef
+            term = multiply(x if x is not None else eye, np.asarray(coef, type_of(eye).dtype.np))
             out = term if out is None else add(out, term)
         return out
 
     def fn(a):
         n = type_of(a).shape[-1]
-        eye = np.eye(n, dtype=type_of(a).dtype.np)
+        eye = _eye(n, type_of(a).dtype, a)  # from iota in a trace: no n x n literal
         a2 = matmul(a, a)
         powers = [None, a2]  # the identity, A^2, A^4, ...: up to A^(m-1), or A^6 for m = 13
         while len(powers) < (m // 2 + 1 if m < 13 else 4):
