@@ -53,6 +53,7 @@ def test_every_differentiable_op_is_exercised_by_the_op_tests():
     custom = {"custom_jvp_call", "custom_vjp_call", "custom_vjp_lin"}  # tested in test_autodiff_custom.py
     custom |= {"cond", "case", "while", "scan"}  # tested in test_control_flow_autodiff.py
     custom |= SHARDING_OPS  # tested in test_shard_map.py and test_sharding_ir.py (they need a mesh)
+    custom |= {"cholesky", "triangular_solve", "lu", "qr", "eigh", "svd"}  # tested in test_linalg_grad.py
     missing = sorted(set(JVP_RULES) - used - custom)
     assert not missing, f"ops with a JVP rule but no derivative test in test_autodiff_ops: {missing}"
     assert "fusion" in used
@@ -66,6 +67,7 @@ def test_every_transpose_rule_is_exercised():
         used |= set(_ops_used(jvp_graph(g)))
     control_flow = {"cond", "case", "while", "scan", "remat"}  # tested in test_control_flow_autodiff.py, test_checkpoint.py
     control_flow |= SHARDING_OPS  # tested in test_shard_map.py and test_sharding_ir.py
+    control_flow |= {"triangular_solve"}  # tested in test_linalg_grad.py
     assert set(TRANSPOSE_RULES) - {"custom_vjp_lin"} - control_flow <= used, sorted(set(TRANSPOSE_RULES) - used)
 
 
