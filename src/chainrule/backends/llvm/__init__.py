@@ -22,7 +22,8 @@ from . import cache as _cache
 from .codegen import KERNELS, build_module
 from .emitter import EXPR
 from .plan import INLINED_REGION_OPS, KERNEL_OPS, Unsupported, make_plan
-from .runtime import LLVMExecutable
+from .lapack_export import lapack_slots
+from .runtime import LLVMExecutable, runtime_table
 from .scalar import SCALAR
 from .target import compile_ir
 
@@ -86,6 +87,7 @@ def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:
         plan = make_plan(graph, donate=donate)
     except Unsupported as e:
         raise NotImplementedError(str(e)) from None
+    _check_lapack(plan)
     text = str(graph)
     extra = f"threads={threads}" + (f";donated={sorted(plan.donated_params)}" if plan.donated else "")
     key = _cache.cache_key(text, opt_level, extra)
@@ -102,6 +104,16 @@ def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:
     lib, path, stats["source"] = _cache.load_or_build(key, build, use_cache)
     stats["total_s"] = time.perf_counter() - t0
     return LLVMExecutable(graph, plan, lib, library_path=path, cache_key=key, stats=stats)
+
+
+def _check_lapack(plan):
+    """NotImplementedError when the plan calls a LAPACK routine NumPy's OpenBLAS does not export here."""
+    need = lapack_slots(plan)
+    table, _lib = runtime_table()
+    gone = sorted(name for k, name in need.items() if not table[k])
+    if gone:
+        raise NotImplementedError(f"the llvm backend's linear algebra calls LAPACK from NumPy's bundled OpenBLAS, "
+                                  f"which does not export {', '.join(gone)} here; use backend='jax' or 'reference'")
 
 
 def llvm_ir(graph: Graph, threads: int = 1) -> str:
