@@ -9,6 +9,7 @@ per-element starts become gathers and selects.
 """
 
 from . import control_flow_rules, elementwise_rules, index_rules, region_rules, shape_rules  # noqa: F401  (fill the table)
+from . import linalg_rules  # noqa: F401
 from .context import BatchContext, batched_type
 from .driver import BatchingError, batch_graph, batch_nodes
 from .table import BATCH_RULES
