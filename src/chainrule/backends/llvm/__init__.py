@@ -37,8 +37,6 @@ for _table, _how in ((SCALAR, "scalar"), (EXPR, "expression"), (KERNEL_OPS, "ker
             LOWERING[_name] = _how
 LOWERING.exempt("custom_vjp_lin", "it cannot be evaluated by any backend (forward-mode differentiation of a "
                                   "custom_vjp function is not supported, as in JAX)")
-for _name in ("cholesky", "triangular_solve", "lu", "qr", "eigh", "svd", "lu_pivots_to_permutation"):  # the lapack work removes these
-    LOWERING.exempt(_name, "no LAPACK kernel in the llvm backend yet: compile with backend='jax' or 'reference'")
 UNSUPPORTED: dict[str, str] = LOWERING.exemptions
 
 _OPTIONS = BACKEND_OPTIONS["llvm"]

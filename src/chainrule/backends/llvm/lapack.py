@@ -39,6 +39,8 @@ from .lltypes import F32, F64, I8, I32, I64, PTR, VOID, i64
 BASE_SLOTS = 5  # codegen.RUNTIME_SLOTS before the LAPACK slots (sgemm, dgemm, threads, pool, interrupt)
 THREADS_SLOT = 2
 LAPACK_OPS = frozenset(n for n in ("cholesky", "triangular_solve", "lu", "qr", "eigh", "svd") if n in REGISTRY)
+# kernels of this module: the LAPACK ones and lu_pivots_to_permutation (a loop, no LAPACK)
+LINALG_KERNEL_OPS = LAPACK_OPS | frozenset(n for n in ("lu_pivots_to_permutation",) if n in REGISTRY)
 LAPACK_PARALLEL_N = 192  # smaller matrices: OpenBLAS's threads cost more than they bring
 TILE = 32  # blocked transpose
 
@@ -119,7 +121,7 @@ def layout(node, operands) -> list:
     dt = a.dtype
     es = dt.itemsize
     p = "s" if dt.bits == 32 else "d"
-    if name in ("cholesky", "triangular_solve"):
+    if name in ("cholesky", "triangular_solve", "lu_pivots_to_permutation"):
         return []
     m, n = a.shape[-2], a.shape[-1]
     k = min(m, n)
@@ -514,6 +516,35 @@ def emit_svd(em: Emitter, kernel):
                     c.transpose(c.at(vh, bi, vr * n), n, s["vt"], vr, n, vr)
 
 
+def emit_lu_pivots_to_permutation(em: Emitter, kernel):
+    """perm = iota; for i < k: swap perm[i], perm[pivots[i]] (pivots clamped into range, as JAX)."""
+    (piv,) = kernel.operands
+    (perm,) = kernel.roots
+    k, size = piv.shape[-1], perm.shape[-1]
+    B = _batch(perm.shape, 1)
+    if B * size == 0:
+        return
+    b = em.b
+    it = I32 if perm.dtype.bits == 32 else I64
+    pit = I32 if piv.dtype.bits == 32 else I64
+    w = perm.dtype.bits // 8
+    with em.loop(B) as bi:
+        pm = b.gep(em.ptr[id(perm)], [b.mul(bi, i64(size * w))], source_etype=I8)
+        with _loop(b, i64(0), i64(size)) as i:
+            b.store(b.trunc(i, it) if it is I32 else i, b.gep(pm, [i], inbounds=True, source_etype=it))
+        if k > 0:
+            pv = b.gep(em.ptr[id(piv)], [b.mul(bi, i64(k * piv.dtype.bits // 8))], source_etype=I8)
+            with _loop(b, i64(0), i64(min(k, size))) as i:
+                j = b.load(b.gep(pv, [i], inbounds=True, source_etype=pit), typ=pit)
+                j = b.sext(j, I64) if pit is I32 else j
+                j = b.select(b.icmp_signed("<", j, i64(0)), i64(0), j)
+                j = b.select(b.icmp_signed(">", j, i64(size - 1)), i64(size - 1), j)
+                pi, pj = b.gep(pm, [i], inbounds=True, source_etype=it), b.gep(pm, [j], inbounds=True, source_etype=it)
+                vi, vj = b.load(pi, typ=it), b.load(pj, typ=it)
+                b.store(vj, pi)
+                b.store(vi, pj)
+
+
 def svd_results(node) -> dict:
     """svd's results by role."""
     names = ("u", "s", "vh") if node.attrs["compute_uv"] else ("s",)
@@ -521,7 +552,7 @@ def svd_results(node) -> dict:
 
 
 KERNELS = {"cholesky": emit_cholesky, "triangular_solve": emit_triangular_solve, "lu": emit_lu, "qr": emit_qr,
-           "eigh": emit_eigh, "svd": emit_svd}
-KERNELS = {k: v for k, v in KERNELS.items() if k in LAPACK_OPS}
+           "eigh": emit_eigh, "svd": emit_svd, "lu_pivots_to_permutation": emit_lu_pivots_to_permutation}
+KERNELS = {k: v for k, v in KERNELS.items() if k in LINALG_KERNEL_OPS}
 
-__all__ = ["KERNELS", "LAPACK_OPS", "scratch_bytes", "slot_index"]
+__all__ = ["KERNELS", "LAPACK_OPS", "LINALG_KERNEL_OPS", "scratch_bytes", "slot_index"]
