@@ -18,8 +18,9 @@ minimum), so it lives in the arena: no allocation while the code runs.
 
 Threads: one LAPACK call per matrix; for matrices large enough to pay
 (LAPACK_PARALLEL_N) OpenBLAS runs it on up to the executable's `threads`
-(its own pool; ours is idle meanwhile), smaller ones run on the calling
-thread only (openblas_set_num_threads_local; the caller's setting is restored).
+(its own pool; ours is idle meanwhile) less the cores other work keeps busy
+(threads_fn), smaller ones run on the calling thread only
+(openblas_set_num_threads_local; the caller's setting is restored).
 """
 
 from __future__ import annotations
@@ -217,6 +218,34 @@ def transpose_fn(module, dt):
     return fn
 
 
+def threads_fn(module):
+    """i32 lapack_threads(i32 want): how many OpenBLAS threads a large LAPACK call gets: `want` less the
+    cores other work keeps busy (the 1-minute load average, which counts this thread too), at least 1.
+    OpenBLAS's threads wait for each other by spinning, so on busy cores one thread is far faster
+    (eigh of 1,024 x 1,024 with both cores of the machine busy: 0.67 s on one thread, 6.4 s on two);
+    this costs one read of /proc/loadavg per call, against the milliseconds such a call takes."""
+    name = "chainrule_lapack_threads"
+    fn = module.globals.get(name)
+    if fn is not None:
+        return fn
+    fn = ir.Function(module, ir.FunctionType(I32, [I32]), name)
+    fn.linkage = "internal"
+    fn.attributes.add("noinline")
+    (want,) = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    getloadavg = module.globals.get("getloadavg") or ir.Function(
+        module, ir.FunctionType(I32, [PTR, I32]), "getloadavg")
+    load = b.alloca(F64)
+    got = b.call(getloadavg, [load, ir.Constant(I32, 1)])
+    with b.if_then(b.icmp_signed("<", got, ir.Constant(I32, 1)), likely=False):
+        b.ret(want)
+    busy = b.fptosi(b.fadd(b.load(load), ir.Constant(F64, 0.5)), I32)
+    n = b.sub(b.add(want, ir.Constant(I32, 1)), busy)
+    n = b.select(b.icmp_signed(">", n, want), want, n)
+    b.ret(b.select(b.icmp_signed("<", n, ir.Constant(I32, 1)), ir.Constant(I32, 1), n))
+    return fn
+
+
 def fill_fn(module, dt):
     """void fill(p, n, value)."""
     ft = _ftype(dt)
@@ -301,8 +330,8 @@ class _Call:
 
     @contextmanager
     def threads(self, n):
-        """OpenBLAS's thread count for the calls inside: the executable's threads for n >= LAPACK_PARALLEL_N,
-        else 1; the caller's setting is restored after."""
+        """OpenBLAS's thread count for the calls inside (threads_fn: up to the executable's threads for
+        n >= LAPACK_PARALLEL_N, else 1); the caller's setting is restored after."""
         b = self.b
         want = self.em.mb.threads if n >= LAPACK_PARALLEL_N else 1
         sty = ir.FunctionType(I32, [I32])
@@ -310,7 +339,8 @@ class _Call:
         has = b.icmp_unsigned("!=", b.ptrtoint(set_fp, I64), i64(0))
         prev = self.em.alloca(I32, ir.Constant(I32, 0))
         with b.if_then(has):
-            b.store(b.call(set_fp, [ir.Constant(I32, want)]), prev)
+            count = ir.Constant(I32, 1) if want == 1 else b.call(threads_fn(self.module), [ir.Constant(I32, want)])
+            b.store(b.call(set_fp, [count]), prev)
         yield
         with b.if_then(has):
             b.call(set_fp, [b.load(prev, typ=I32)])
