@@ -98,12 +98,15 @@ def generate() -> str:
 
 
 def scipy_lines() -> list[str]:
-    """chainrule.scipy.special, then one line per distribution module of chainrule.scipy.stats."""
+    """chainrule.scipy.special and .linalg, then one line per distribution module of chainrule.scipy.stats."""
+    import chainrule.scipy.linalg as linalg
     import chainrule.scipy.special as special
     import chainrule.scipy.stats as stats
 
     out = [f"**`chainrule.scipy.special`** ({len(special.__all__)}): "
            + ", ".join(f"`{n}`" for n in sorted(special.__all__)), ""]
+    out += [f"**`chainrule.scipy.linalg`** ({len(linalg.__all__)}): "
+            + ", ".join(f"`{n}`" for n in sorted(linalg.__all__)), ""]
     dists = sorted(n for n, v in vars(stats).items() if isinstance(v, types.ModuleType) and not n.startswith("_"))
     out += [f"**`chainrule.scipy.stats`** ({len(dists)} distributions): "
             + "; ".join(f"`{d}`: " + ", ".join(f"`{n}`" for n in getattr(stats, d).__all__) for d in dists), ""]

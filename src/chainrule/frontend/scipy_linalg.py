@@ -18,7 +18,9 @@ import numpy as np
 from . import lax
 from .control_flow import cond, scan, switch
 from .core import type_of
-from .numpy.linalg import _square, det, inv, lu_solve_factored, svd, symmetric_input, solve as _np_solve  # noqa: F401
+from .custom import custom_jvp
+from .numpy.linalg import (_square, det, index_grid, inv, lu_solve_factored, svd, symmetric_input,  # noqa: F401
+                           solve as _np_solve)
 from .numpy.products import matmul
 from .numpy.reductions import max as _max, sum as _sum
 from .numpy.shapes import expand_dims, reshape, swapaxes
@@ -109,13 +111,16 @@ def lu(a, permute_l=False, overwrite_a=False, check_finite=True):
     packed, _, perm = lax.bind("lu", x)
     dt = t.dtype.np
     # p[j, i] = 1 where perm[i] == j: a[perm] = l u, so a = p l u
-    p = lax.convert(equal(expand_dims(perm, -2), np.arange(m, dtype=np.int32).reshape(m, 1)), t.dtype)
+    rows, _ = index_grid(m, m, x)
+    p = lax.convert(equal(expand_dims(perm, -2), rows), t.dtype)
     nd = t.ndim
     lk = packed if k == n else lax.bind("slice", packed, start_indices=(0,) * nd, limit_indices=t.shape[:-1] + (k,))
-    l = add(where(np.tri(m, k, -1, dtype=bool), lk, np.zeros((), dt)), np.eye(m, k, dtype=dt))
+    i, j = index_grid(m, k, x)
+    l = add(where(greater(i, j), lk, np.zeros((), dt)), lax.convert(equal(i, j), t.dtype))
     uk = packed if k == m else lax.bind("slice", packed, start_indices=(0,) * nd,
                                          limit_indices=t.shape[:-2] + (k, n))
-    u = where(np.tri(k, n, -1, dtype=bool), np.zeros((), dt), uk)
+    i, j = index_grid(k, n, x)
+    u = where(greater(i, j), np.zeros((), dt), uk)
     if permute_l:
         return matmul(p, l), u
     return p, l, u
@@ -178,12 +183,33 @@ def solve(a, b, lower=False, overwrite_a=False, overwrite_b=False, debug=False, 
     if assume_a in _TRIANGULAR:
         return solve_triangular(a, b, lower=_TRIANGULAR[assume_a])
     if assume_a in ("pos", "positive definite"):
-        return cho_solve(cho_factor(a, lower=lower), b)
+        x, y, vector = _rhs(a, b, "solve")
+        x, y = _same_batch(x, y)
+        return _unvector(_pos_solve(bool(lower), x, y), vector)
     if assume_a not in _GENERAL:
         raise ValueError(f"solve: assume_a must be one of 'gen', 'sym', 'her', 'pos', 'upper triangular', "
                          f"'lower triangular'; got {assume_a!r}")
     x, y, vector = _rhs(a, b, "solve")
     return _unvector(_np_solve(x, y), vector)
+
+
+def _pos_solve_raw(lower, a, y):
+    return cho_solve((cholesky(a, lower=lower), lower), y)
+
+
+# As jax.scipy.linalg.solve(assume_a="pos") (a custom_linear_solve): the value reads one triangle, the
+# derivative is that of a x = y for the whole matrix a, x' = a^-1 (y' - a' x), solved with the same factor.
+# (The x and the solve inside the rule are the plain Cholesky solve: so second derivatives agree with
+# JAX's along symmetric directions, where the Cholesky rule's derivative is the exact one.)
+_pos_solve = custom_jvp(_pos_solve_raw, nondiff_argnums=(0,))
+
+
+@_pos_solve.defjvp
+def _pos_solve_jvp(lower, primals, tangents):
+    a, y = primals
+    da, dy = tangents
+    x = _pos_solve(lower, a, y)
+    return x, _pos_solve(lower, a, subtract(dy, matmul(da, x)))
 
 
 # --- expm: Padé approximants with scaling and squaring ------------------------------------------------

@@ -24,9 +24,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import lax
-from ..core import constant_tensor, is_tensor, type_of
+from ..core import is_tensor, type_of
 from ..lax import broadcast_to, convert, normalize_axis, operand, result_type
-from .ufuncs import (abs, add, divide, floor, greater, isfinite, logical_and, maximum, minimum, multiply, negative,
+from .ufuncs import (abs, add, divide, equal, floor, greater, isfinite, logical_and, maximum, minimum, multiply, negative,
                      not_equal, power, sign, subtract, where)
 from .transcendental import log, sqrt
 from .shapes import expand_dims, moveaxis, reshape, swapaxes
@@ -158,8 +158,7 @@ def matrix_power(a, n):
     if n < 0:
         return matrix_power(inv(x), -n)
     if n == 0:
-        eye = np.eye(t.shape[-1], dtype=t.dtype.np)
-        return broadcast_to(constant_tensor(eye) if is_tensor(x) else eye, t.shape)
+        return broadcast_to(_eye(t.shape[-1], t.dtype, x), t.shape)
     result, base = None, x
     while n:
         if n & 1:
@@ -213,9 +212,19 @@ def _t(x):
     return swapaxes(x, -1, -2)
 
 
+def index_grid(m, n, like):
+    """(i, j): int32 row and column indices of an m x n matrix; in a trace two iota nodes, never a literal
+    that grows with n."""
+    if is_tensor(like):
+        return (lax.bind("iota", shape=(m, n), dimension=0, dtype="int32"),
+                lax.bind("iota", shape=(m, n), dimension=1, dtype="int32"))
+    return np.arange(m, dtype=np.int32)[:, None] + np.zeros((1, n), np.int32), \
+        np.zeros((m, 1), np.int32) + np.arange(n, dtype=np.int32)
+
+
 def _eye(n, dt, like):
-    e = np.eye(n, dtype=dt.np)
-    return constant_tensor(e) if is_tensor(like) else e
+    i, j = index_grid(n, n, like)
+    return convert(equal(i, j), dt)
 
 
 def symmetric_input(a):
