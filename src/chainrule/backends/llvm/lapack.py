@@ -454,10 +454,8 @@ def emit_qr(em: Emitter, kernel):
         return
     b = c.b
     if k == 0:
-        with em.loop(B) as bi:
+        with em.loop(B) as bi:  # r is empty (k x n or m x 0)
             b.call(identity_fn(c.module, c.dt), [c.at(q, bi, m * mq), i64(m), i64(mq)])
-        if r.type.size:
-            c.nan(em.ptr[id(r)], r.type.size)  # overwritten: rr x 0 or 0 x n, never reached
         return
     lwork = (dict(layout(kernel.node, kernel.operands))["work"]) // c.es
     mm, nn, kk, mqq, lda, lw = c.int(m), c.int(n), c.int(k), c.int(mq), c.int(max(1, m)), c.int(lwork)
