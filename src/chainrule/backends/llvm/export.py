@@ -219,7 +219,8 @@ def _wrappers(module: ir.Module, full: ir.Function, sym: str, arena_size: int, v
     b.ret(rc)
 
 
-def module_text(graph: Graph, symbol: str, threads: int = 1, vbytes: int = 16, slots: list | None = None):
+def module_text(graph: Graph, symbol: str, threads: int = 1, vbytes: int = 16, slots: list | None = None,
+                lapack_used: list | None = None):
     """(LLVM IR text, arena size) of the exported module of `graph`; vbytes: the SIMD register
     width of the target, which sizes the built-in GEMM's register tile. `slots`, if given, gets the
     runtime-table slots the library reads: the interrupt flag's only when it has loops, so a
@@ -230,6 +231,8 @@ def module_text(graph: Graph, symbol: str, threads: int = 1, vbytes: int = 16, s
         raise NotImplementedError(str(e)) from None
     mb = ModuleBuilder(plan, symbol, threads=threads)
     lapack = lapack_slots(plan)
+    if lapack_used is not None:  # the LAPACK routines it calls (found at run time, see lapack_export.py)
+        lapack_used.extend(sorted(lapack.values()))
     if slots is not None:
         if lapack:  # up to the last LAPACK slot used; a placeholder for an interrupt flag never polled
             names = list(RUNTIME_SLOTS[:max(lapack) + 1])
@@ -262,11 +265,13 @@ def build_native(graph: Graph, symbol: str | None = None, opt_level: int = 2, th
     else:
         features = ""
         vbytes = vector_bytes(cpu, features)
-    slots = []
-    text, arena_size = module_text(graph, symbol, threads, vbytes, slots)
+    slots, lapack = [], []
+    text, arena_size = module_text(graph, symbol, threads, vbytes, slots, lapack)
     obj = compile_ir(text, opt_level, cpu, features)
     info = {"triple": h["triple"], "cpu": cpu, "features": features, "llvm": h["llvm"],
             "llvmlite": h["llvmlite"], "opt_level": opt_level, "threads": threads, "runtime_slots": slots}
+    if lapack:
+        info["lapack"] = lapack
     linker = _linker_name()
     if linker is None:
         info["note"] = ("no linker (ld) or C compiler was found: the payload is object code, loaded through "
