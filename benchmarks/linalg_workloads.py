@@ -70,28 +70,32 @@ def linalg(h):
 @workload("linalg_compile")
 def linalg_compile(h):
     """Trace + compile (nothing cached) and the first call, which adds one run, at growing n: the
-    graph of a decomposition is one node, so compile time must not grow with n."""
+    graph of a decomposition is one node, so compile time must not grow with n. The inputs are made
+    first and every compile runs before any first call: OpenBLAS's threads keep spinning for a
+    while after a multi-threaded call (NumPy's matmul making the inputs, a LAPACK run), which
+    slowed a compile right after one by up to 1.8x on this 2-core machine."""
     rng = np.random.default_rng(1)
     sizes = (16, 1024) if h.quick else (16, 128, 1024)
     jax = _jax()
-    for n in sizes:
-        data = _inputs(n, rng)
-        for op, (fn, names, _part) in _cases(cnp).items():
-            args = [data[k] for k in names]
-            t0 = time.perf_counter()
-            f = cr.jit(fn, backend="llvm", cache=False).lower(*args).compile()
-            t1 = time.perf_counter()
-            f(*args)
-            t2 = time.perf_counter()
-            h.record(f"linalg {op} trace+compile n={n}", "chainrule-llvm", t1 - t0)
-            h.record(f"linalg {op} first call n={n}", "chainrule-llvm", t2 - t0, "trace + compile + one run")
-            if jax is not None:
-                import jax.numpy as jnp
-                with _x64(jax, True):
-                    t0 = time.perf_counter()
-                    jf = jax.jit(_cases(jnp)[op][0]).lower(*args).compile()
-                    t1 = time.perf_counter()
-                    jax.block_until_ready(jf(*args))
-                    t2 = time.perf_counter()
-                h.record(f"linalg {op} trace+compile n={n}", "jax", t1 - t0)
-                h.record(f"linalg {op} first call n={n}", "jax", t2 - t0, "trace + compile + one run")
+    data = {n: _inputs(n, rng) for n in sizes}
+    time.sleep(0.5)
+    cases = list(_cases(cnp).items())
+    cr.jit(cases[0][1][0], backend="llvm", cache=False).lower(data[sizes[0]]["spd"]).compile()  # warm-up, untimed
+    for first in (False, True):
+        for n in sizes:
+            for op, (fn, names, _part) in cases:
+                args = [data[n][k] for k in names]
+                row = f"linalg {op} {'first call' if first else 'trace+compile'} n={n}"
+                note = "trace + compile + one run" if first else ""
+                t0 = time.perf_counter()
+                f = cr.jit(fn, backend="llvm", cache=False).lower(*args).compile()
+                if first:
+                    f(*args)
+                h.record(row, "chainrule-llvm", time.perf_counter() - t0, note)
+                if jax is not None:
+                    with _x64(jax, True):
+                        t0 = time.perf_counter()
+                        jf = jax.jit(_cases(jax.numpy)[op][0]).lower(*args).compile()  # a new function: no cache
+                        if first:
+                            jax.block_until_ready(jf(*args))
+                        h.record(row, "jax", time.perf_counter() - t0, note)
