@@ -49,6 +49,7 @@ def test_every_differentiable_op_is_exercised_by_the_op_tests():
         used |= set(_ops_used(case.graph()))
     custom = {"custom_jvp_call", "custom_vjp_call", "custom_vjp_lin"}  # tested in test_autodiff_custom.py
     custom |= {"cond", "case", "while", "scan"}  # tested in test_control_flow_autodiff.py
+    custom |= {"cholesky", "triangular_solve", "lu", "qr", "eigh", "svd"}  # tested in test_linalg_grad.py
     missing = sorted(set(JVP_RULES) - used - custom)
     assert not missing, f"ops with a JVP rule but no derivative test in test_autodiff_ops: {missing}"
     assert "fusion" in used
@@ -61,6 +62,7 @@ def test_every_transpose_rule_is_exercised():
         # the ops the linear part holds are those the JVP graph applies to tangents
         used |= set(_ops_used(jvp_graph(g)))
     control_flow = {"cond", "case", "while", "scan", "remat"}  # tested in test_control_flow_autodiff.py, test_checkpoint.py
+    control_flow |= {"triangular_solve"}  # tested in test_linalg_grad.py
     assert set(TRANSPOSE_RULES) - {"custom_vjp_lin"} - control_flow <= used, sorted(set(TRANSPOSE_RULES) - used)
 
 

@@ -103,6 +103,16 @@ for _op, _accepts in list(UNARY_ACCEPTS.items()) + list(BINARY_ACCEPTS.items()):
     if _n == 2:
         ERRORS[_op].append(([T((2,), _accepts[0]), T((1,), _accepts[0])], {}, (), "types differ"))
 
+# linear algebra (more cases in test_linalg_ops.py)
+ERRORS["cholesky"] = [([T((3, 4), f64)], {}, (), "square matrices"), ([T((3, 3), i32)], {}, (), "dtype int32")]
+ERRORS["triangular_solve"] = [([T((3, 3), f64), T((4, 2), f64)], {"left_side": True}, (), "b has 4 rows"),
+                              ([T((2, 3, 3), f64), T((3, 3, 2), f64)], {"left_side": True}, (), "batch dimensions")]
+ERRORS["lu"] = [([T((3,), f64)], {}, (), "rank 1")]
+ERRORS["qr"] = [([T((3, 2), i64)], {}, (), "dtype int64")]
+ERRORS["eigh"] = [([T((2, 3), f32)], {}, (), "2x3")]
+ERRORS["svd"] = [([T((3,), f32)], {}, (), "rank 1")]
+ERRORS["lu_pivots_to_permutation"] = [([T((3,), i32)], {"permutation_size": 2}, (), "permutation_size=2 < 3")]
+
 # control flow (more cases in test_control_flow_ir.py)
 _ID = region([T((), f64)])
 ERRORS["cond"] = [([T((), f64), T((), f64)], {}, (_ID, _ID), "predicate has type f64[]")]

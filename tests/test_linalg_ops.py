@@ -260,3 +260,23 @@ def test_vmap_of_every_op_equals_the_loop(backend, rng):
     xs = cr.vmap(lambda b: bind("triangular_solve", a[0], b, left_side=True), in_axes=0)(bs)
     np.testing.assert_allclose(xs, np.stack([bind("triangular_solve", a[0], x, left_side=True) for x in bs]),
                                rtol=1e-12)
+
+
+def test_from_jax_imports_the_linalg_primitives(rng):
+    jnp = pytest.importorskip("jax.numpy")
+    jsl = pytest.importorskip("jax.scipy.linalg")
+    import jax
+    from chainrule.backends.reference import evaluate
+    a = rng.standard_normal((3, 4, 4))
+    s = a @ _t(a) + 4 * np.eye(4)
+    b = rng.standard_normal((3, 4, 2))
+
+    def f(s, a, b):
+        return (jnp.linalg.cholesky(s), jnp.linalg.qr(a)[1], jnp.linalg.eigvalsh(s), jnp.linalg.svd(a)[1],
+                jnp.linalg.svd(a, compute_uv=False), jnp.linalg.solve(a, b), jsl.lu_solve(jsl.lu_factor(a), b),
+                jsl.solve_triangular(a, b, lower=True, trans=1))
+    g = cr.from_jax(f, s, a, b)
+    names = {n.op.name for n in g.walk()}
+    assert {"cholesky", "qr", "eigh", "svd", "lu", "triangular_solve", "lu_pivots_to_permutation"} <= names
+    for got, want in zip(evaluate(g, [s, a, b]), jax.jit(f)(s, a, b)):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
