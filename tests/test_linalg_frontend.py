@@ -65,7 +65,7 @@ def test_graph_size_does_not_grow_with_n(name):
 
 # --- chainrule.numpy.linalg -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("backend", backend_params("reference", "jax"))
+@pytest.mark.parametrize("backend", backend_params("reference", "jax", "llvm"))
 def test_numpy_linalg_values(backend, mats):
     m = mats
     fns = {

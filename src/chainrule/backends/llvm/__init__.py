@@ -23,7 +23,8 @@ from .codegen import KERNELS, build_module
 from .emitter import EXPR
 from .placement import UNSUPPORTED_SPMD, without_placement
 from .plan import INLINED_REGION_OPS, KERNEL_OPS, Unsupported, make_plan
-from .runtime import LLVMExecutable
+from .lapack_export import lapack_slots
+from .runtime import LLVMExecutable, runtime_table
 from .scalar import SCALAR
 from .target import compile_ir
 from .windows import EXPANSIONS as WINDOW_EXPANSIONS
@@ -43,8 +44,6 @@ LOWERING.exempt("custom_vjp_lin", "it cannot be evaluated by any backend (forwar
 LOWERING["sharding_constraint"] = "dropped before planning (one device: placement is ignored; placement.py)"
 for _name, _why in UNSUPPORTED_SPMD.items():
     LOWERING.exempt(_name, _why)
-for _name in ("cholesky", "triangular_solve", "lu", "qr", "eigh", "svd", "lu_pivots_to_permutation"):  # the lapack work removes these
-    LOWERING.exempt(_name, "no LAPACK kernel in the llvm backend yet: compile with backend='jax' or 'reference'")
 UNSUPPORTED: dict[str, str] = LOWERING.exemptions
 
 _OPTIONS = BACKEND_OPTIONS["llvm"]
@@ -95,6 +94,7 @@ def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:
         plan = make_plan(without_placement(graph), donate=donate)
     except Unsupported as e:
         raise NotImplementedError(str(e)) from None
+    _check_lapack(plan)
     text = str(graph)
     extra = f"threads={threads}" + (f";donated={sorted(plan.donated_params)}" if plan.donated else "")
     key = _cache.cache_key(text, opt_level, extra)
@@ -111,6 +111,16 @@ def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:
     lib, path, stats["source"] = _cache.load_or_build(key, build, use_cache)
     stats["total_s"] = time.perf_counter() - t0
     return LLVMExecutable(graph, plan, lib, library_path=path, cache_key=key, stats=stats)
+
+
+def _check_lapack(plan):
+    """NotImplementedError when the plan calls a LAPACK routine NumPy's OpenBLAS does not export here."""
+    need = lapack_slots(plan)
+    table, _lib = runtime_table()
+    gone = sorted(name for k, name in need.items() if not table[k])
+    if gone:
+        raise NotImplementedError(f"the llvm backend's linear algebra calls LAPACK from NumPy's bundled OpenBLAS, "
+                                  f"which does not export {', '.join(gone)} here; use backend='jax' or 'reference'")
 
 
 def llvm_ir(graph: Graph, threads: int = 1) -> str:
