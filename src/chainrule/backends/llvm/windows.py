@@ -229,17 +229,17 @@ def _reduce_window(node, ops):
 
 
 def _selection(b, win, kind):
-    """Per window, the offset number (row-major) of its first extreme, and the chain's slices; for a chain."""
-    direction = "GT" if kind == "max" else "LT"
-    best = idx = None
-    for i, k in enumerate(win.offsets()):
-        s = win.slice_at(win.xp, k)
-        if best is None:
-            best, idx = s, b.full(0, s.shape, _int32())
-            continue
-        upd = b.op("compare", s, best, direction=direction)
-        best = b.op("select", upd, s, best)
-        idx = b.op("select", upd, b.full(i, s.shape, _int32()), idx)
+    """Per window, the number (row-major) of its first extreme element: the extreme m first (one
+    elementwise chain), then select(s_k == m, k, ...) from the last offset to the first, so every
+    intermediate has one reader and the whole chain is one loop."""
+    slices = [win.slice_at(win.xp, k) for k in win.offsets()]
+    m = slices[0]
+    for sl in slices[1:]:
+        m = b.op(_COMBINE[kind], m, sl)
+    idx = b.full(0, m.shape, _int32())
+    for i in range(len(slices) - 1, -1, -1):   # (i = 0 too: a tie with the first element goes to it)
+        hit = b.op("compare", slices[i], m, direction="EQ")
+        idx = b.op("select", hit, b.full(i, m.shape, _int32()), idx)
     return idx
 
 
