@@ -191,3 +191,12 @@ def test_text_round_trip():
     text = str(g)
     assert "select_and_scatter_add" in text and "select_and_gather_add" in text
     assert str(parse(text)) == text
+
+
+def test_big_window_jvp_on_llvm():
+    _, shape, kw = CASES[4]   # 42 elements per window: the gather + argmax form on llvm
+    x, t = _x(shape), RNG.standard_normal(shape)
+    f, fj = _f("max", kw, cnp, L), _f("max", kw, jnp, jax.lax)
+    got = cr.jit(lambda a, b: cr.jvp(f, (a,), (b,))[1], backend="llvm")(x, t)
+    want = jax.jit(lambda a, b: jax.jvp(fj, (a,), (b,))[1])(x, t)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
