@@ -16,6 +16,7 @@ import numpy as np
 from ..ir.conv_ops import dilate_shape
 from .core import bind, type_of
 from .lax import convert, operand, result_type
+from .lax import operand as _as_operand  # reduce_window's first parameter is named `operand`, as in JAX
 
 
 class ConvDimensionNumbers(NamedTuple):
@@ -294,7 +295,7 @@ def reduce_window(operand, init_value, computation, window_dimensions, window_st
     if kind is None:
         raise NotImplementedError(f"{fn}: computation must be add, max or min (lax.add/lax.max/lax.min, "
                                   f"np.add/np.maximum/np.minimum), got {computation!r}")
-    x = _operand_of(operand)
+    x = _as_operand(operand)
     dt = type_of(x).dtype
     init = np.asarray(init_value).astype(dt.np) if not hasattr(init_value, "type") else init_value
     ident = _identity(kind, dt)
@@ -306,10 +307,6 @@ def reduce_window(operand, init_value, computation, window_dimensions, window_st
     r = _reduce_window_kind(x, kind, window_dimensions, window_strides, padding, base_dilation, window_dilation, fn)
     init_b = bind("broadcast_in_dim", convert(init, dt), shape=type_of(r).shape, broadcast_dimensions=())
     return bind({"sum": "add", "max": "maximum", "min": "minimum"}[kind], init_b, r)
-
-
-def _operand_of(x):
-    return operand(x)
 
 
 __all__ = ["ConvDimensionNumbers", "conv", "conv_dimension_numbers", "conv_general_dilated", "conv_transpose",

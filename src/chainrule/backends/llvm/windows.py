@@ -127,7 +127,7 @@ def _convolution(node, ops):
     o = w.shape[rs[0]]
     ksp = tuple(w.shape[d] for d in rs[2:])
     osp = tuple(t.shape[d] for d in os_[2:])
-    kk, oss = math.prod(ksp), math.prod(osp)
+    kk = math.prod(ksp)
     if t.type.size == 0 or kk * (c // fg) == 0:
         zeros = b.full(0, t.shape, dt)
         return b.nodes, zeros
