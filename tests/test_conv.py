@@ -246,3 +246,24 @@ def test_eager_and_symbolic_agree_with_integer_inputs():
     np.testing.assert_array_equal(L.conv_general_dilated(x, w, (1,), "VALID"), want)
     np.testing.assert_array_equal(cr.jit(lambda a, b: L.conv_general_dilated(a, b, (1,), "VALID"),
                                          backend="llvm")(x, w), want)
+
+
+def test_inside_a_loop_and_a_checkpoint_on_every_backend():
+    from chainrule.frontend import nn_pooling as P
+    x, w = RNG.standard_normal((2, 3, 8)), RNG.standard_normal((3, 3, 3)) * 0.3
+
+    def f(a, b):
+        h = cr.fori_loop(0, 2, lambda i, h: cnp.tanh(L.conv_general_dilated(h, b, (1,), "SAME")), a)
+        h = cr.checkpoint(lambda h: P.max_pool(cnp.swapaxes(h, 1, 2), (2,), (2,)))(h)
+        return cnp.sum(h ** 2)
+
+    def fj(a, b):
+        h = jax.lax.fori_loop(0, 2, lambda i, h: jnp.tanh(jax.lax.conv_general_dilated(h, b, (1,), "SAME")), a)
+        h = jax.lax.reduce_window(jnp.swapaxes(h, 1, 2), -np.inf, jax.lax.max, (1, 2, 1), (1, 2, 1), "VALID")
+        return jnp.sum(h ** 2)
+
+    want = jax.jit(jax.grad(fj, argnums=(0, 1)))(x, w)
+    for backend in ("reference", "llvm", "jax"):
+        got = cr.jit(cr.grad(f, argnums=(0, 1)), backend=backend)(x, w)
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10, err_msg=backend)
