@@ -472,6 +472,28 @@ def pytensor_rows(h):
     h.time(name, "pytensor", lambda: fn(x, y, *flat))
 
 
+# --- 10. sharded training steps on 8 simulated devices (a child process: JAX fixes its device count) --
+
+@workload("sharded")
+def sharded(h):
+    """Data- and tensor-parallel MLP steps, chainrule's jax backend vs plain JAX with the same shardings
+    (benchmarks/bench_sharded.py, run in a child process with 8 simulated CPU devices)."""
+    import json
+    if _jax() is None:
+        return
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env["PYTHONPATH"] = os.pathsep.join([os.path.join(root, "src"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    out = subprocess.run([sys.executable, os.path.join(root, "benchmarks", "bench_sharded.py")] +
+                         (["--quick"] if h.quick else []), capture_output=True, text=True, env=env, timeout=900)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    for line in out.stdout.splitlines():
+        if line.startswith("{"):
+            row = json.loads(line)
+            h.record(row["workload"], row["system"], row["median_s"], note="8 simulated CPU devices")
+
+
 # --- CNN: convolutions, relu, max pooling (benchmarks/cnn.py) ------------------------------------
 
 @workload("cnn_step")
@@ -483,4 +505,4 @@ def cnn_step(h):
 @workload("cnn_first_call")
 def cnn_first_call(h):
     from .cnn import cnn_first_call as run
-    run(h, _backends(h, big=False), _jax(), lambda code, env: _run_child(code.replace("{root!r}", "{root!r}"), env))
+    run(h, _backends(h, big=False), _jax(), _run_child)

@@ -43,12 +43,16 @@ def test_linear_ops_have_transpose_rules():
     assert set(TRANSPOSE_RULES) <= set(REGISTRY)
 
 
+SHARDING_OPS = {"sharding_constraint", "shard_map", "psum", "all_gather", "psum_scatter", "all_to_all", "ppermute"}
+
+
 def test_every_differentiable_op_is_exercised_by_the_op_tests():
     used = set()
     for case in CASES:
         used |= set(_ops_used(case.graph()))
     custom = {"custom_jvp_call", "custom_vjp_call", "custom_vjp_lin"}  # tested in test_autodiff_custom.py
     custom |= {"cond", "case", "while", "scan"}  # tested in test_control_flow_autodiff.py
+    custom |= SHARDING_OPS  # tested in test_shard_map.py and test_sharding_ir.py (they need a mesh)
     missing = sorted(set(JVP_RULES) - used - custom)
     assert not missing, f"ops with a JVP rule but no derivative test in test_autodiff_ops: {missing}"
     assert "fusion" in used
@@ -61,6 +65,7 @@ def test_every_transpose_rule_is_exercised():
         # the ops the linear part holds are those the JVP graph applies to tangents
         used |= set(_ops_used(jvp_graph(g)))
     control_flow = {"cond", "case", "while", "scan", "remat"}  # tested in test_control_flow_autodiff.py, test_checkpoint.py
+    control_flow |= SHARDING_OPS  # tested in test_shard_map.py and test_sharding_ir.py
     assert set(TRANSPOSE_RULES) - {"custom_vjp_lin"} - control_flow <= used, sorted(set(TRANSPOSE_RULES) - used)
 
 

@@ -22,7 +22,7 @@ import pytest
 import chainrule as cr
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-PAGES = ["index.md", "api.md", "autodiff.md", "backends.md", "errors.md"]
+PAGES = ["index.md", "api.md", "autodiff.md", "backends.md", "errors.md", "distributed.md"]
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 NEEDS = {"jax": importlib.util.find_spec("jax") is not None}
 

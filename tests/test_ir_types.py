@@ -250,3 +250,25 @@ def test_every_registered_op_names_itself_in_errors():
         with pytest.raises(IRTypeError) as info:
             op.result_types(types, None)
         assert str(info.value).startswith(name + ":")
+
+# shardings and collectives (more cases in test_sharding_ir.py)
+_MESH = (("d", 2),)
+ERRORS["sharding_constraint"] = [
+    ([_F2], {"mesh": _MESH, "spec": ("e",)}, (), "names 'e', not an axis of the mesh"),
+    ([_F2], {"mesh": (("d", 0),), "spec": ()}, (), "mesh=(('d', 0),) is invalid"),
+]
+ERRORS["shard_map"] = [
+    ([_F2], {"mesh": _MESH, "in_specs": (("d",),), "out_specs": (("d",),)}, (_SIN,), "region parameters (f32[2])"),
+    ([T((3,), f32)], {"mesh": _MESH, "in_specs": (("d",),), "out_specs": ()}, (region([T((1,), f32)]),),
+     "does not split over 2 devices"),
+]
+for _op in ("psum", "pmax", "pmin"):
+    ERRORS[_op] = [([_F2], {"axes": ()}, (), "axes=() is invalid")]
+ERRORS["all_gather"] = [([_F2], {"axes": ("d",), "axis_size": 2, "dimension": 2, "tiled": True}, (),
+                         "dimension=2 out of range")]
+ERRORS["psum_scatter"] = [([T((3,), f32)], {"axes": ("d",), "axis_size": 2, "tiled": True}, (),
+                           "does not split 2 ways")]
+ERRORS["all_to_all"] = [([T((3,), f32)], {"axes": ("d",), "axis_size": 2, "split_axis": 0, "concat_axis": 0}, (),
+                         "does not split 2 ways")]
+ERRORS["ppermute"] = [([_F2], {"axes": ("d",), "perm": ((0, 1), (1, 1))}, (), "perm=((0, 1), (1, 1)) is invalid")]
+ERRORS["axis_index"] = [([], {"axes": ("d", "d")}, (), "axes=('d', 'd') is invalid")]

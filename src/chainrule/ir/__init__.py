@@ -7,6 +7,7 @@ from . import opdefs as _opdefs  # noqa: F401  (registers the core ops)
 from . import region_ops as _region_ops  # noqa: F401
 from . import control_flow as _control_flow  # noqa: F401  (cond, case, while, scan)
 from . import remat as _remat  # noqa: F401  (remat: checkpointed calls)
+from . import sharding_ops as _sharding_ops  # noqa: F401  (sharding_constraint, shard_map, collectives)
 from . import conv_ops as _conv_ops  # noqa: F401  (convolution)
 from . import window_ops as _window_ops  # noqa: F401  (reduce_window, select_and_{gather,scatter}_add)
 from .attrs import Attrs, Literal

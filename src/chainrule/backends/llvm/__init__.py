@@ -21,6 +21,7 @@ from .. import BACKEND_OPTIONS
 from . import cache as _cache
 from .codegen import KERNELS, build_module
 from .emitter import EXPR
+from .placement import UNSUPPORTED_SPMD, without_placement
 from .plan import INLINED_REGION_OPS, KERNEL_OPS, Unsupported, make_plan
 from .runtime import LLVMExecutable
 from .scalar import SCALAR
@@ -39,6 +40,9 @@ for _name in sorted(WINDOW_EXPANSIONS):
     LOWERING[_name] = "expanded (windows.py): im2col + GEMM, or elementwise chains over strided slices"
 LOWERING.exempt("custom_vjp_lin", "it cannot be evaluated by any backend (forward-mode differentiation of a "
                                   "custom_vjp function is not supported, as in JAX)")
+LOWERING["sharding_constraint"] = "dropped before planning (one device: placement is ignored; placement.py)"
+for _name, _why in UNSUPPORTED_SPMD.items():
+    LOWERING.exempt(_name, _why)
 UNSUPPORTED: dict[str, str] = LOWERING.exemptions
 
 _OPTIONS = BACKEND_OPTIONS["llvm"]
@@ -86,7 +90,7 @@ def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:
     donate = options.get("donate_argnums") or ()
     donate = tuple(sorted({int(i) % len(graph.params) for i in donate})) if graph.params else ()
     try:
-        plan = make_plan(graph, donate=donate)
+        plan = make_plan(without_placement(graph), donate=donate)
     except Unsupported as e:
         raise NotImplementedError(str(e)) from None
     text = str(graph)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..common import Executable
 from . import control_flow as _control_flow  # noqa: F401  (registers cond, case, while, scan)
+from . import sharding as _sharding  # noqa: F401  (sharding_constraint, shard_map simulation, collectives)
 from . import windows as _windows  # noqa: F401  (convolution, reduce_window, select_and_*_add)
 from .interpreter import UnsupportedOpError, evaluate, evaluate_op
 from .rules import RULES
