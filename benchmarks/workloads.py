@@ -551,7 +551,7 @@ def cnn_step(h):
 @workload("cnn_first_call")
 def cnn_first_call(h):
     from .cnn import cnn_first_call as run
-    run(h, _backends(h, big=False), _jax(), lambda code, env: _run_child(code.replace("{root!r}", "{root!r}"), env))
+    run(h, _backends(h, big=False), _jax(), _run_child)
 
 
 # --- transformer: attention, layer norm, GELU feed-forward (benchmarks/transformer.py) ---------------

@@ -58,31 +58,36 @@ def test_values_match_jax_and_reference(case):
     np.testing.assert_allclose(f(x, w), want, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-@pytest.mark.parametrize("backend", ["reference", "jax"])
+_GRAD = [pytest.param(c, "reference", id=f"reference-{c[0]}") for c in CASES] + [
+    pytest.param(c, "jax", id=f"jax-{c[0]}", marks=() if c[0] in ("nhwc_strided", "batch_groups") else
+                 pytest.mark.slow) for c in CASES]
+
+
+@pytest.mark.parametrize("case,backend", _GRAD)
 def test_grad_both_operands_match_jax(case, backend):
     x, w, kw = _args(case)
     f = _loss(lambda a, b: L.conv_general_dilated(a, b, **kw), L, cnp)
     fj = _loss(lambda a, b: jax.lax.conv_general_dilated(a, b, **kw), jax.lax, jnp)
     gx, gw = cr.jit(cr.grad(f, argnums=(0, 1)), backend=backend)(x, w)
-    jx, jw = jax.grad(fj, argnums=(0, 1))(x, w)
+    jx, jw = jax.jit(jax.grad(fj, argnums=(0, 1)))(x, w)
     np.testing.assert_allclose(gx, jx, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(gw, jw, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("name", ["nhwc_strided", "batch_groups", "conv1d_nwc"])
+@pytest.mark.parametrize("name", ["batch_groups", pytest.param("nhwc_strided", marks=pytest.mark.slow),
+                                  pytest.param("conv1d_nwc", marks=pytest.mark.slow)])
 def test_jvp_and_second_derivatives_match_jax(name):
     x, w, kw = _args(_case(name))
     tx, tw = RNG.standard_normal(x.shape), RNG.standard_normal(w.shape)
     f = _loss(lambda a, b: L.conv_general_dilated(a, b, **kw), L, cnp)
     fj = _loss(lambda a, b: jax.lax.conv_general_dilated(a, b, **kw), jax.lax, jnp)
     y, ty = cr.jvp(f, (x, w), (tx, tw))
-    yj, tyj = jax.jvp(fj, (x, w), (tx, tw))
+    yj, tyj = jax.jit(lambda a, b: jax.jvp(fj, (a, b), (tx, tw)))(x, w)
     np.testing.assert_allclose(y, yj, rtol=1e-12)
     np.testing.assert_allclose(ty, tyj, rtol=1e-10, atol=1e-10)
     # second order, the cross terms included: the gradient of <grad_x f, tx>
     h = cr.jit(cr.grad(lambda a, b: cnp.sum(cr.grad(f)(a, b) * tx), argnums=(0, 1)), backend="reference")(x, w)
-    hj = jax.grad(lambda a, b: jnp.sum(jax.grad(fj)(a, b) * tx), argnums=(0, 1))(x, w)
+    hj = jax.jit(jax.grad(lambda a, b: jnp.sum(jax.grad(fj)(a, b) * tx), argnums=(0, 1)))(x, w)
     for a, b in zip(h, hj):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
 
@@ -105,15 +110,19 @@ def test_llvm_every_case_float32(case):
     x, w, kw = _args(case, np.float32)
     f = _loss(lambda a, b: L.conv_general_dilated(a, b, **kw), L, cnp)
     got = cr.jit(cr.value_and_grad(f, argnums=(0, 1)), backend="llvm")(x, w)
-    want = jax.value_and_grad(_loss(lambda a, b: jax.lax.conv_general_dilated(a, b, **kw), jax.lax, jnp),
-                              argnums=(0, 1))(x.astype(np.float64), w.astype(np.float64))
+    want = jax.jit(jax.value_and_grad(_loss(lambda a, b: jax.lax.conv_general_dilated(a, b, **kw), jax.lax, jnp),
+                                      argnums=(0, 1)))(x.astype(np.float64), w.astype(np.float64))
     np.testing.assert_allclose(got[0], want[0], rtol=1e-4, atol=1e-4)
     for a, b in zip(got[1], want[1]):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3)
 
 
-@pytest.mark.parametrize("name", ["nchw_same", "feature_groups", "batch_groups"])
-@pytest.mark.parametrize("in_axes", [(0, None), (None, 0), (0, 0), (1, 2)])
+_VMAP = [("nchw_same", (1, 2)), ("feature_groups", (0, 0)), ("feature_groups", (None, 0)),
+         ("batch_groups", (0, None)), ("batch_groups", (0, 0)), ("batch_groups", (None, 0)),
+         ("nchw_same", (0, None)), ("nchw_same", (None, 0))]
+
+
+@pytest.mark.parametrize("name,in_axes", _VMAP)
 def test_vmap_matches_jax(name, in_axes):
     x, w, kw = _args(_case(name))
     xs = np.stack([x, 2 * x + 1, -x]) if in_axes[0] is not None else x
@@ -133,7 +142,7 @@ def test_per_example_gradients_on_llvm():
     f = _loss(lambda a, b: L.conv_general_dilated(a, b, **kw), L, cnp)
     fj = _loss(lambda a, b: jax.lax.conv_general_dilated(a, b, **kw), jax.lax, jnp)
     got = cr.jit(cr.vmap(cr.grad(f, argnums=1), in_axes=(0, None)), backend="llvm")(xs, w)
-    want = jax.vmap(jax.grad(fj, argnums=1), in_axes=(0, None))(xs, w)
+    want = jax.jit(jax.vmap(jax.grad(fj, argnums=1), in_axes=(0, None)))(xs, w)
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
 
 
@@ -156,13 +165,13 @@ def test_conv_and_conv_with_general_padding_match_jax():
 
 
 @pytest.mark.parametrize("mode", ["full", "same", "valid"])
-@pytest.mark.parametrize("n,m", [(7, 3), (3, 7), (5, 5), (1, 4)])
+@pytest.mark.parametrize("n,m", [(7, 3), (3, 7)])
 def test_numpy_convolve_and_correlate(mode, n, m):
     a, v = RNG.standard_normal(n), RNG.standard_normal(m)
     np.testing.assert_allclose(cnp.convolve(a, v, mode), np.convolve(a, v, mode), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(cnp.correlate(a, v, mode), np.correlate(a, v, mode), rtol=1e-12, atol=1e-12)
     g = cr.grad(lambda p, q: cnp.sum(cnp.convolve(p, q, mode) ** 2), argnums=(0, 1))(a, v)
-    gj = jax.grad(lambda p, q: jnp.sum(jnp.convolve(p, q, mode) ** 2), argnums=(0, 1))(a, v)
+    gj = jax.jit(jax.grad(lambda p, q: jnp.sum(jnp.convolve(p, q, mode) ** 2), argnums=(0, 1)))(a, v)
     for x, y in zip(g, gj):
         np.testing.assert_allclose(x, y, rtol=1e-10, atol=1e-10)
 
@@ -237,3 +246,24 @@ def test_eager_and_symbolic_agree_with_integer_inputs():
     np.testing.assert_array_equal(L.conv_general_dilated(x, w, (1,), "VALID"), want)
     np.testing.assert_array_equal(cr.jit(lambda a, b: L.conv_general_dilated(a, b, (1,), "VALID"),
                                          backend="llvm")(x, w), want)
+
+
+def test_inside_a_loop_and_a_checkpoint_on_every_backend():
+    from chainrule.frontend import nn_pooling as P
+    x, w = RNG.standard_normal((2, 3, 8)), RNG.standard_normal((3, 3, 3)) * 0.3
+
+    def f(a, b):
+        h = cr.fori_loop(0, 2, lambda i, h: cnp.tanh(L.conv_general_dilated(h, b, (1,), "SAME")), a)
+        h = cr.checkpoint(lambda h: P.max_pool(cnp.swapaxes(h, 1, 2), (2,), (2,)))(h)
+        return cnp.sum(h ** 2)
+
+    def fj(a, b):
+        h = jax.lax.fori_loop(0, 2, lambda i, h: jnp.tanh(jax.lax.conv_general_dilated(h, b, (1,), "SAME")), a)
+        h = jax.lax.reduce_window(jnp.swapaxes(h, 1, 2), -np.inf, jax.lax.max, (1, 2, 1), (1, 2, 1), "VALID")
+        return jnp.sum(h ** 2)
+
+    want = jax.jit(jax.grad(fj, argnums=(0, 1)))(x, w)
+    for backend in ("reference", "llvm", "jax"):
+        got = cr.jit(cr.grad(f, argnums=(0, 1)), backend=backend)(x, w)
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10, err_msg=backend)

@@ -123,6 +123,28 @@ ERRORS["while"] = [([T((), f64)], {}, (_ID, _ID), "cond returns (f64[])")]
 ERRORS["scan"] = [([T((), f64), T((2,), f64)], {"num_carry": 1, "length": 3}, (region([T((), f64)] * 2),),
                    "length=3")]
 
+# convolution and windows (more cases in test_conv.py and test_reduce_window.py)
+_CONV = {"lhs_spec": (0, 1, 2), "rhs_spec": (0, 1, 2), "out_spec": (0, 1, 2)}
+ERRORS["convolution"] = [
+    ([T((2, 3, 5), f32), T((4, 3, 2), f64)], _CONV, (), "dtypes differ"),
+    ([T((2, 3, 5), f32), T((4, 3, 2), f32)], {**_CONV, "window_strides": (0,)}, (), "window_strides"),
+    ([T((2, 3, 5), f32), T((4, 3, 2), f32)], {**_CONV, "lhs_spec": (0, 0, 2)}, (), "not a permutation"),
+    ([T((2, 3, 5), f32), T((4, 3, 2), f32)], {**_CONV, "feature_group_count": 3}, (), "feature_group_count=3"),
+    ([T((2, 3, 5), f32), T((4, 3, 2), f32)], {**_CONV, "padding": ((-6, 0),)}, (), "crops no more"),
+    ([T((2, 3, 5), b), T((4, 3, 2), b)], _CONV, (), "dtype bool"),
+]
+_WIN = {"kind": "max", "window_dimensions": (2, 2)}
+ERRORS["reduce_window"] = [
+    ([T((3, 4), f32)], {"kind": "max", "window_dimensions": (2,)}, (), "window_dimensions=[2]"),
+    ([T((3, 4), f32)], {**_WIN, "window_strides": (1, 0)}, (), "window_strides"),
+    ([T((3, 4), f32)], {**_WIN, "padding": ((0, 0),)}, (), "padding"),
+    ([T((3, 4), b)], _WIN, (), "dtype bool"),
+]
+ERRORS["select_and_gather_add"] = [([T((3, 4), f32), T((3, 4), f64)], _WIN, (), "types differ"),
+                                   ([T((3, 4), f32), T((3, 4), f32)], {**_WIN, "kind": "sum"}, (), "kind")]
+ERRORS["select_and_scatter_add"] = [([T((3, 4), f32), T((3, 4), f32)], _WIN, (), "source type f32[3,4]"),
+                                    ([T((2, 3), i32), T((3, 4), i32)], _WIN, (), "source type")]
+
 # custom derivatives
 _F2 = T((2,), f32)
 _SIN = region([_F2], lambda rb, a: rb.op("sine", a))

@@ -16,6 +16,7 @@ import numpy as np
 from ..ir.conv_ops import dilate_shape
 from .core import bind, type_of
 from .lax import convert, operand, result_type
+from .lax import operand as _as_operand  # reduce_window's first parameter is named `operand`, as in JAX
 
 
 class ConvDimensionNumbers(NamedTuple):
@@ -286,7 +287,7 @@ def reduce_window_min(operand_, window_dimensions, window_strides, padding, base
 def reduce_window(operand, init_value, computation, window_dimensions, window_strides, padding, base_dilation=None,
                   window_dilation=None):
     """jax.lax.reduce_window with computation add, max or min (jax.lax's, NumPy's or chainrule's
-    functions of those names). The init value fills the padding and joins every window once."""
+    functions of those names). An init value other than the identity joins every window once."""
     fn = "reduce_window"
     if isinstance(operand, (tuple, list)) and not isinstance(init_value, (int, float, np.generic, np.ndarray)):
         raise NotImplementedError(f"{fn}: variadic reduce_window (tuples of operands) is not supported yet")
@@ -294,28 +295,18 @@ def reduce_window(operand, init_value, computation, window_dimensions, window_st
     if kind is None:
         raise NotImplementedError(f"{fn}: computation must be add, max or min (lax.add/lax.max/lax.min, "
                                   f"np.add/np.maximum/np.minimum), got {computation!r}")
-    x = _operand_of(operand)
+    x = _as_operand(operand)
     dt = type_of(x).dtype
     init = np.asarray(init_value).astype(dt.np) if not hasattr(init_value, "type") else init_value
     ident = _identity(kind, dt)
     if isinstance(init, np.ndarray) and init.shape == () and init == np.asarray(ident, dt.np):
         return _reduce_window_kind(x, kind, window_dimensions, window_strides, padding, base_dilation,
                                    window_dilation, fn)
-    # another init value: pad (and dilate) with it explicitly, reduce, and combine it once per window
-    attrs = _window_args(fn, x, window_dimensions, window_strides, padding, base_dilation, window_dilation)
-    init_t = convert(init, dt)
-    padded = bind("pad", x, init_t, edge_padding_low=[p[0] for p in attrs["padding"]],
-                  edge_padding_high=[p[1] for p in attrs["padding"]],
-                  interior_padding=[b - 1 for b in attrs["base_dilation"]])
-    r = bind("reduce_window", padded, kind=kind, window_dimensions=attrs["window_dimensions"],
-             window_strides=attrs["window_strides"], window_dilation=attrs["window_dilation"])
-    shape = type_of(r).shape
-    init_b = bind("broadcast_in_dim", init_t, shape=shape, broadcast_dimensions=())
-    return bind({"sum": "add", "max": "maximum", "min": "minimum"}[kind], r, init_b)
-
-
-def _operand_of(x):
-    return operand(x)
+    # another init value joins every window once (padding and dilation holes still count as the
+    # identity, as jax.lax.reduce_window computes)
+    r = _reduce_window_kind(x, kind, window_dimensions, window_strides, padding, base_dilation, window_dilation, fn)
+    init_b = bind("broadcast_in_dim", convert(init, dt), shape=type_of(r).shape, broadcast_dimensions=())
+    return bind({"sum": "add", "max": "maximum", "min": "minimum"}[kind], init_b, r)
 
 
 __all__ = ["ConvDimensionNumbers", "conv", "conv_dimension_numbers", "conv_general_dilated", "conv_transpose",

@@ -52,7 +52,7 @@ def _window_attrs(gen, x):
     nd = x.ndim
     return {"window_dimensions": tuple(_small(gen, 1, min(3, max(n, 1))) for n in x.shape),
             "window_strides": tuple(_small(gen, 1, 2) for _ in range(nd)),
-            "padding": tuple((_small(gen, -1, 1), _small(gen, 0, 1)) for _ in range(nd)),
+            "padding": tuple((_small(gen, -1 if n > 1 else 0, 1), _small(gen, 0, 1)) for n in x.shape),
             "base_dilation": tuple(_small(gen, 1, 2) if gen.rnd.random() < 0.3 else 1 for _ in range(nd)),
             "window_dilation": tuple(_small(gen, 1, 2) if gen.rnd.random() < 0.3 else 1 for _ in range(nd))}
 

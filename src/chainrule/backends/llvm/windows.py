@@ -86,6 +86,30 @@ def _patches(b, flat, psp, osp, ksp, strides, rdil, axis):
     return b.op("gather", flat, b.const(_index_table(psp, osp, ksp, strides, rdil)), axis=axis)
 
 
+def _col2im_pays(psp, osp, kk, c, o, strides):
+    """Whether GEMM-then-sum-of-shifted-slices beats im2col: fewer output than input features (the
+    data-gradient convolution of a widening layer), unit strides, a small window, little padding."""
+    return (all(s == 1 for s in strides) and 1 < kk <= CHAIN_MAX and 2 * o <= c
+            and 4 * math.prod(psp) <= 5 * math.prod(osp))
+
+
+def _col2im(b, xp, wt, psp, osp, ksp, rdil):
+    """conv = sum over window offsets k of shift_k(xp @ w_k): one GEMM [N*P, C] @ [C, KK*O], then the
+    KK strided slices of its result added up in one elementwise loop."""
+    n, c = xp.shape[0], xp.shape[-1]
+    kk, o = math.prod(ksp), wt.shape[-1]
+    flat = b.reshape(xp, (n, math.prod(psp), c))
+    wc = b.reshape(b.transpose(b.reshape(wt, (kk, c, o)), (1, 0, 2)), (c, kk * o))
+    y = b.reshape(b.op("dot_general", flat, wc, lhs_contracting=(2,), rhs_contracting=(0,)), (n,) + psp + (kk * o,))
+    acc = None
+    for i, k in enumerate(itertools.product(*[range(w) for w in ksp])):
+        start = (0,) + tuple(kd * d for kd, d in zip(k, rdil)) + (i * o,)
+        limit = (n,) + tuple(s0 + m for s0, m in zip(start[1:], osp)) + ((i + 1) * o,)
+        part = b.op("slice", y, start_indices=start, limit_indices=limit, strides=(1,) * len(start))
+        acc = part if acc is None else b.op("add", acc, part)
+    return acc
+
+
 # --- convolution -----------------------------------------------------------------------------------
 
 def _convolution(node, ops):
@@ -103,7 +127,7 @@ def _convolution(node, ops):
     o = w.shape[rs[0]]
     ksp = tuple(w.shape[d] for d in rs[2:])
     osp = tuple(t.shape[d] for d in os_[2:])
-    kk, oss = math.prod(ksp), math.prod(osp)
+    kk = math.prod(ksp)
     if t.type.size == 0 or kk * (c // fg) == 0:
         zeros = b.full(0, t.shape, dt)
         return b.nodes, zeros
@@ -130,6 +154,8 @@ def _convolution(node, ops):
         r = b.op("dot_general", patches, rhs, lhs_batch=(0,), rhs_batch=(2,), lhs_contracting=(3, 4),
                  rhs_contracting=(0, 1))                                                     # [B, Nb, OSS, Ob]
         canon = b.reshape(b.transpose(r, (1, 2, 0, 3)), (nb,) + osp + (o,))
+    elif _col2im_pays(psp, osp, kk, c, o, strides):
+        canon = _col2im(b, xp, wt, psp, osp, ksp, rdil)
     else:
         flat = b.reshape(xp, (n, math.prod(psp), c))
         patches = _patches(b, flat, psp, osp, ksp, strides, rdil, axis=1)     # [N, OSS, KK, C]
@@ -203,17 +229,17 @@ def _reduce_window(node, ops):
 
 
 def _selection(b, win, kind):
-    """Per window, the offset number (row-major) of its first extreme, and the chain's slices; for a chain."""
-    direction = "GT" if kind == "max" else "LT"
-    best = idx = None
-    for i, k in enumerate(win.offsets()):
-        s = win.slice_at(win.xp, k)
-        if best is None:
-            best, idx = s, b.full(0, s.shape, _int32())
-            continue
-        upd = b.op("compare", s, best, direction=direction)
-        best = b.op("select", upd, s, best)
-        idx = b.op("select", upd, b.full(i, s.shape, _int32()), idx)
+    """Per window, the number (row-major) of its first extreme element: the extreme m first (one
+    elementwise chain), then select(s_k == m, k, ...) from the last offset to the first, so every
+    intermediate has one reader and the whole chain is one loop."""
+    slices = [win.slice_at(win.xp, k) for k in win.offsets()]
+    m = slices[0]
+    for sl in slices[1:]:
+        m = b.op(_COMBINE[kind], m, sl)
+    idx = b.full(0, m.shape, _int32())
+    for i in range(len(slices) - 1, -1, -1):   # (i = 0 too: a tie with the first element goes to it)
+        hit = b.op("compare", slices[i], m, direction="EQ")
+        idx = b.op("select", hit, b.full(i, m.shape, _int32()), idx)
     return idx
 
 
