@@ -224,6 +224,16 @@ def _arg(gen, op):
     return gen.emit(op, [x], {"dimension": d, "index_dtype": gen.dtype("i")})
 
 
+def _sort(gen, op):
+    """1-3 operands of one shape; the keys exact (one ulp can reorder them), the rest carried along."""
+    x = gen.operand("bif", exact=True, pred=lambda v: v.ndim > 0)
+    extra = [gen.like(x.type.with_dtype(gen.dtype()), exact=False) for _ in range(gen.rnd.randint(0, 2))]
+    k = gen.rnd.randint(1, 1 + len(extra))
+    keys = [x] + [gen.like(v.type, exact=True) for v in extra[:k - 1]]
+    return gen.emit(op, keys + extra[k - 1:], {"dimension": gen.rnd.randrange(x.ndim),
+                                                  "is_stable": gen.rnd.random() < 0.5, "num_keys": k})
+
+
 def _dot_general(gen, op):
     x = gen.operand("if", pred=lambda v: v.ndim > 0)
     dims = list(range(x.ndim))
@@ -432,7 +442,7 @@ MAKERS.update({
     "concatenate": _concatenate, "pad": _pad, "reverse": _reverse, "reduce": _reduce, "argmax": _arg,
     "argmin": _arg, "dot_general": _dot_general, "gather": _gather, "scatter": _scatter, "fusion": _fusion,
     "cond": _cond, "case": _case, "while": _while, "scan": _scan, "custom_jvp_call": _custom_jvp_call,
-    "custom_vjp_call": _custom_vjp_call, "remat": _call_like,
+    "custom_vjp_call": _custom_vjp_call, "remat": _call_like, "sort": _sort,
 })
 for _name in sorted(generic_elementwise()):
     if _name not in MAKERS:

@@ -11,6 +11,7 @@ import jax
 
 from . import control_flow as _control_flow  # noqa: F401  (registers lowerings)
 from . import elementwise as _elementwise  # noqa: F401
+from . import sort as _sort  # noqa: F401
 from . import structural as _structural  # noqa: F401
 from ...ir import ops_with
 from .table import LOWERINGS, get_lowering, lowering

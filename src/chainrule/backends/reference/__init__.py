@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..common import Executable
 from . import control_flow as _control_flow  # noqa: F401  (registers cond, case, while, scan)
+from . import sort as _sort  # noqa: F401  (registers sort)
 from .interpreter import UnsupportedOpError, evaluate, evaluate_op
 from .rules import RULES
 
