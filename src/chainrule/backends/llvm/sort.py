@@ -1,0 +1,359 @@
+"""The `sort` kernel: a stable LSD radix sort on keys mapped to order-preserving unsigned integers.
+
+Each key becomes an unsigned integer of its width whose unsigned order is the
+op's order (chainrule.ir.sort_ops): a float's bits with the sign bit set for
+positives and every bit flipped for negatives, -0.0 read as 0.0 and every NaN
+as the largest key; a signed integer with its sign bit flipped; bools and
+unsigned integers as they are. A row of n keys is then sorted by counting
+digits of B bits from the least significant up (B = 11 for long rows, 8 for
+short ones): one pass over the row counts every digit position at once, and
+each position is one stable scatter pass; a position whose digit is the same
+everywhere is skipped. Rows of at most INSERTION elements use insertion sort.
+Work is O(n * width / B) per row: no compare-based O(n log n) sort beats it on
+long rows, and the graph holds one node whatever n is.
+
+Two forms:
+* one operand (`cnp.sort`): the values' own bits are moved, the key computed
+  from them on the fly in each pass (so -0.0 and NaN payloads survive);
+* otherwise: a permutation P (int32, int64 for rows of 2^31 or more) is sorted
+  with the mapped keys, the last key first (each pass stable, so several keys
+  sort lexicographically), and every result is its operand gathered by P; an
+  operand that is an iota along the sorted dimension (argsort) is P itself.
+
+Rows are the operand's elements along `dimension` for each position of the
+other dimensions (the batch); the kernel sorts them one after another in
+scratch memory of the arena (`scratch_bytes`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import llvmlite.ir as ir
+import numpy as np
+
+from .emitter import Emitter, Index
+from .lltypes import I1, I8, I32, I64, PTR, VOID, i64, mem_type
+
+INSERTION = 16     # rows this short are insertion-sorted
+SHORT_ROW = 1 << 12  # rows shorter than this count digits of 8 bits (smaller histograms), else 11
+
+
+def _digit_bits(n: int) -> int:
+    return 8 if n < SHORT_ROW else 11
+
+
+def _key_width(dt) -> int:
+    return 8 if dt.is_bool else dt.bits
+
+
+def _index_type(n: int):
+    return I32 if n < 2 ** 31 else I64
+
+
+def _single(node) -> bool:
+    return len(node.operands) == 1
+
+
+def _pad(nbytes: int) -> int:
+    return -(-nbytes // 64) * 64
+
+
+def _layout(node):
+    """Byte offsets of the two key buffers, the two permutations and the histograms, and the total."""
+    t = node.operands[0].type
+    d, k = node.attrs["dimension"], node.attrs["num_keys"]
+    n = t.shape[d]
+    w = max(_key_width(v.type.dtype) for v in node.operands[:k])
+    row = _pad(n * -(-w // 8))
+    perm = 0 if _single(node) else _pad(n * (_index_type(n).width // 8))
+    bits = _digit_bits(n)
+    hist = math.ceil(w / bits) * (1 << bits) * 4
+    return (0, row, 2 * row, 2 * row + perm, 2 * row + 2 * perm), 2 * row + 2 * perm + hist
+
+
+def scratch_bytes(node) -> int:
+    """Arena bytes the sort kernel of `node` needs (0 when there is nothing to sort)."""
+    t = node.operands[0].type
+    n = t.shape[node.attrs["dimension"]]
+    if t.size == 0 or n <= 1:
+        return 0
+    if n >= 2 ** 31:
+        raise NotImplementedError(f"the llvm sort kernel sorts rows of fewer than 2**31 elements (got {n})")
+    return _layout(node)[1]
+
+
+# --- keys ----------------------------------------------------------------------------------------------
+
+def _ity(w):
+    return ir.IntType(w)
+
+
+def key_of(b: ir.IRBuilder, dt, bits):
+    """The order-preserving unsigned key (an iW) of an element given as its iW bits."""
+    w = bits.type.width
+    if dt.is_bool or dt.kind == "u":
+        return bits
+    sign = ir.Constant(bits.type, 1 << (w - 1))
+    if dt.kind == "i":
+        return b.xor(bits, sign)
+    ones = ir.Constant(bits.type, (1 << w) - 1)
+    inf = int(np.array(np.inf, dt.np).view(np.dtype(f"u{w // 8}")))
+    bits = b.select(b.icmp_unsigned("==", bits, sign), ir.Constant(bits.type, 0), bits)  # -0.0 -> 0.0
+    neg = b.icmp_unsigned("!=", b.and_(bits, sign), ir.Constant(bits.type, 0))
+    k = b.select(neg, b.xor(bits, ones), b.or_(bits, sign))
+    nan = b.icmp_unsigned(">", b.and_(bits, ir.Constant(bits.type, (1 << (w - 1)) - 1)), ir.Constant(bits.type, inf))
+    return b.select(nan, ones, k)
+
+
+def _to_bits(b, dt, x):
+    """A loaded element (register form) as its iW bits."""
+    w = _key_width(dt)
+    if dt.is_bool:
+        return b.zext(x, I8)
+    if dt.is_float:
+        return b.bitcast(x, _ity(w))
+    return x
+
+
+# --- loops on a plain builder ------------------------------------------------------------------------
+
+class _Loop:
+    """for i in range(lo, hi) on a plain IRBuilder (i64 counter)."""
+
+    def __init__(self, b, lo, hi, name="i"):
+        self.b, self.lo, self.hi, self.name = b, lo, hi, name
+
+    def __enter__(self):
+        b = self.b
+        fn = b.function
+        self.pre = b.block
+        self.body = fn.append_basic_block(self.name + ".body")
+        self.done = fn.append_basic_block(self.name + ".done")
+        b.cbranch(b.icmp_signed("<", self.lo, self.hi), self.body, self.done)
+        b.position_at_end(self.body)
+        self.i = b.phi(I64, self.name)
+        self.i.add_incoming(self.lo, self.pre)
+        return self.i
+
+    def __exit__(self, *exc):
+        b = self.b
+        nxt = b.add(self.i, i64(1))
+        self.i.add_incoming(nxt, b.block)
+        b.cbranch(b.icmp_signed("<", nxt, self.hi), self.body, self.done)
+        b.position_at_end(self.done)
+        return False
+
+
+def _gep(b, ty, p, i):
+    return b.gep(p, [i], inbounds=True, source_etype=ty)
+
+
+def _memset_fn(module):
+    fn = module.globals.get("llvm.memset.p0.i64")
+    if fn is None:
+        fn = ir.Function(module, ir.FunctionType(VOID, [PTR, I8, I64, I1]), "llvm.memset.p0.i64")
+    return fn
+
+
+# --- the radix and insertion sorts, one function per (dtype form, width, digit, index) ---------------
+
+def _sorter(module, dt, w: int, bits: int, ity, n_static: int):
+    """`i32 sort(ptr src, ptr dst, ptr isrc, ptr idst, i64 n, ptr hist)`: sorts the n elements of src
+    (iW; their keys computed by `key_of(dt)`, or the elements themselves when dt is None) stably, moving
+    the indices isrc alongside when `ity` is not None. Returns 1 when the result ended in dst/idst."""
+    bits = min(bits, w)
+    tag = f"{'key' if dt is None else dt.name}{w}_{bits}_{'n' if ity is None else ity.width}_{n_static <= INSERTION}"
+    name = f"chainrule_sort_{tag}"
+    fn = module.globals.get(name)
+    if fn is not None:
+        return fn
+    ety = _ity(w)
+    fn = ir.Function(module, ir.FunctionType(I32, [PTR, PTR, PTR, PTR, I64, PTR]), name)
+    fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    for a in fn.args[:4]:
+        a.add_attribute("noalias")
+    src0, dst0, isrc0, idst0, n, hist = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+
+    def key(x):
+        return x if dt is None else key_of(b, dt, x)
+
+    if n_static <= INSERTION:
+        with _Loop(b, i64(1), n, "ins") as i:
+            x = b.load(_gep(b, ety, src0, i), typ=ety)
+            xi = b.load(_gep(b, ity, isrc0, i), typ=ity) if ity is not None else None
+            k = key(x)
+            head = fn.append_basic_block("shift.head")
+            body = fn.append_basic_block("shift.body")
+            done = fn.append_basic_block("shift.done")
+            pre = b.block
+            b.branch(head)
+            b.position_at_end(head)
+            j = b.phi(I64, "j")
+            j.add_incoming(i, pre)
+            jm = b.sub(j, i64(1))
+            more = b.icmp_signed(">", j, i64(0))
+            b.cbranch(more, body, done)
+            b.position_at_end(body)
+            y = b.load(_gep(b, ety, src0, jm), typ=ety)
+            after = b.icmp_unsigned(">", key(y), k)
+            move = fn.append_basic_block("shift.move")
+            b.cbranch(after, move, done)
+            b.position_at_end(move)
+            b.store(y, _gep(b, ety, src0, j))
+            if ity is not None:
+                b.store(b.load(_gep(b, ity, isrc0, jm), typ=ity), _gep(b, ity, isrc0, j))
+            j.add_incoming(jm, move)
+            b.branch(head)
+            b.position_at_end(done)
+            slot = b.phi(I64, "slot")
+            slot.add_incoming(j, head)
+            slot.add_incoming(j, body)
+            b.store(x, _gep(b, ety, src0, slot))
+            if ity is not None:
+                b.store(xi, _gep(b, ity, isrc0, slot))
+        b.ret(ir.Constant(I32, 0))
+        return fn
+
+    radix = 1 << bits
+    mask = ir.Constant(ety, radix - 1)
+    passes = math.ceil(w / bits)
+    b.call(_memset_fn(module), [hist, ir.Constant(I8, 0), i64(passes * radix * 4), ir.Constant(I1, 0)])
+
+    def digit(k, p):
+        d = b.and_(b.lshr(k, ir.Constant(ety, p * bits)) if p else k, mask)
+        return b.zext(d, I64) if w < 64 else d
+
+    def counter(p, d):
+        return _gep(b, I32, hist, b.add(d, i64(p * radix)) if p else d)
+
+    # one read of the row counts the digits of every position
+    with _Loop(b, i64(0), n, "count") as i:
+        k = key(b.load(_gep(b, ety, src0, i), typ=ety))
+        for p in range(passes):
+            c = counter(p, digit(k, p))
+            b.store(b.add(b.load(c, typ=I32), ir.Constant(I32, 1)), c)
+    k0 = key(b.load(src0, typ=ety))
+    src, dst, isrc, idst = src0, dst0, isrc0, idst0
+    parity = ir.Constant(I1, 0)
+    n32 = b.trunc(n, I32)
+    for p in range(passes):
+        # a position with one digit everywhere leaves the order as it is: skip it
+        trivial = b.icmp_unsigned("==", b.load(counter(p, digit(k0, p)), typ=I32), n32)
+        pre = b.block
+        work = fn.append_basic_block(f"pass{p}")
+        nxt = fn.append_basic_block(f"pass{p}.done")
+        b.cbranch(trivial, nxt, work)
+        b.position_at_end(work)
+        # exclusive prefix sums: the first slot of each digit
+        acc = b.alloca(I32)
+        b.store(ir.Constant(I32, 0), acc)
+        with _Loop(b, i64(0), i64(radix), "scan") as d:
+            c = counter(p, d)
+            v = b.load(c, typ=I32)
+            s = b.load(acc, typ=I32)
+            b.store(s, c)
+            b.store(b.add(s, v), acc)
+        with _Loop(b, i64(0), n, "scatter") as i:
+            x = b.load(_gep(b, ety, src, i), typ=ety)
+            c = counter(p, digit(key(x), p))
+            pos = b.load(c, typ=I32)
+            b.store(b.add(pos, ir.Constant(I32, 1)), c)
+            pos = b.zext(pos, I64)
+            b.store(x, _gep(b, ety, dst, pos))
+            if ity is not None:
+                b.store(b.load(_gep(b, ity, isrc, i), typ=ity), _gep(b, ity, idst, pos))
+        flipped = b.xor(parity, ir.Constant(I1, 1))
+        work_end = b.block
+        b.branch(nxt)
+        b.position_at_end(nxt)
+
+        def pick(moved, stayed, ty=PTR):
+            ph = b.phi(ty)
+            ph.add_incoming(moved, work_end)
+            ph.add_incoming(stayed, pre)
+            return ph
+        src, dst, isrc, idst = pick(dst, src), pick(src, dst), pick(idst, isrc), pick(isrc, idst)
+        parity = pick(flipped, parity, I1)
+    b.ret(b.zext(parity, I32))
+    return fn
+
+
+# --- the kernel --------------------------------------------------------------------------------------
+
+def _iota_along(v, d) -> bool:
+    node = v.node
+    return node is not None and node.op.name == "iota" and node.attrs["dimension"] == d and v.dtype.is_int
+
+
+def emit_sort(em: Emitter, kernel):
+    node = kernel.node
+    xs, outs = kernel.operands, node.results
+    d, num_keys = node.attrs["dimension"], node.attrs["num_keys"]
+    shape = xs[0].shape
+    b = em.b
+    if math.prod(shape) == 0:
+        return
+    outer, n, inner = math.prod(shape[:d]), shape[d], math.prod(shape[d + 1:])
+    if n <= 1:
+        for x, r in zip(xs, outs):
+            with em.nest(shape, need_dims=False) as idx:
+                em.store_at(r, idx.flat(), em.ev(x, idx))
+        return
+    module = em.mb.module
+    bits = _digit_bits(n)
+    offs, _ = _layout(node)
+    keys_a, keys_b, perm_a, perm_b, hist = (_gep(b, I8, em.scratch, i64(o)) for o in offs)
+    single = len(xs) == 1
+    ity = _index_type(n)
+    nn = i64(n)
+
+    def at(x, base, i):
+        """Element i of the row at `base` (flat offset of its first element) of x."""
+        flat = b.add(base, b.mul(i, i64(inner)) if inner != 1 else i)
+        return em.ev(x, Index(em, shape, flat=flat))
+
+    with em.loop(outer) as o, em.loop(inner) as j:
+        base = b.add(b.mul(o, i64(n * inner)), j)
+        if single:
+            (x,), (r,) = xs, outs
+            ety = _ity(_key_width(x.dtype))
+            with em.loop(n) as i:
+                b.store(_to_bits(b, x.dtype, at(x, base, i)), _gep(b, ety, keys_a, i))
+            fn = _sorter(module, x.dtype, ety.width, bits, None, n)
+            moved = b.icmp_unsigned("!=", b.call(fn, [keys_a, keys_b, perm_a, perm_b, nn, hist]), ir.Constant(I32, 0))
+            res = b.select(moved, keys_b, keys_a)
+            with em.loop(n) as i:
+                v = b.load(_gep(b, ety, res, i), typ=ety)
+                if x.dtype.is_bool:
+                    v = b.icmp_unsigned("!=", v, ir.Constant(I8, 0))
+                elif x.dtype.is_float:
+                    v = b.bitcast(v, mem_type(x.dtype))
+                em.store_at(r, b.add(base, b.mul(i, i64(inner)) if inner != 1 else i), v)
+        else:
+            pa, pbuf, ka, kb = perm_a, perm_b, keys_a, keys_b
+            with em.loop(n) as i:
+                b.store(b.trunc(i, ity) if ity is I32 else i, _gep(b, ity, pa, i))
+            for k in reversed(range(num_keys)):
+                x = xs[k]
+                ety = _ity(_key_width(x.dtype))
+                with em.loop(n) as i:
+                    p = b.load(_gep(b, ity, pa, i), typ=ity)
+                    p = b.zext(p, I64) if ity is I32 else p
+                    b.store(key_of(b, x.dtype, _to_bits(b, x.dtype, at(x, base, p))), _gep(b, ety, ka, i))
+                fn = _sorter(module, None, ety.width, bits, ity, n)
+                moved = b.icmp_unsigned("!=", b.call(fn, [ka, kb, pa, pbuf, nn, hist]), ir.Constant(I32, 0))
+                pa, pbuf = b.select(moved, pbuf, pa), b.select(moved, pa, pbuf)
+                ka, kb = b.select(moved, kb, ka), b.select(moved, ka, kb)
+            with em.loop(n) as i:
+                p = b.load(_gep(b, ity, pa, i), typ=ity)
+                p64 = b.zext(p, I64) if ity is I32 else p
+                flat = b.add(base, b.mul(i, i64(inner)) if inner != 1 else i)
+                for x, r in zip(xs, outs):
+                    if _iota_along(x, d):
+                        v = p64 if r.dtype.bits == 64 else b.trunc(p64, mem_type(r.dtype))
+                    else:
+                        v = at(x, base, p64)
+                    em.store_at(r, flat, v)
