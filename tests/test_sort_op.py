@@ -66,7 +66,7 @@ def test_reference_is_numpy_stable_order_with_nan_last_and_signed_zeros_tied():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.int64, np.bool_])
-@pytest.mark.parametrize("n", [1, 2, 7, 16, 17, 300, 5000])
+@pytest.mark.parametrize("n", [1, 2, 16, 17, 5000])
 def test_one_operand_every_backend(dtype, n, rng):
     x = _edges(dtype, rng, (3, n, 2))
     s = run_all([x], dimension=1)[0]
@@ -163,16 +163,24 @@ def test_grad_matches_jax(rng):
     np.testing.assert_allclose(jv, jax.jvp(lambda x: lax.sort(x, 0) * w, (x,), (w,))[1], rtol=1e-12)
 
 
-def test_second_order_and_vmap(rng):
+def _cubic(sort, v):
+    s = sort(v, 0)
+    return (s ** 3 * np.arange(6.0)).sum()
+
+
+@pytest.mark.slow
+def test_second_order(rng):
+    from chainrule.frontend import lax as crlax
+    x = rng.standard_normal(6)
+    got = cr.hessian(lambda v: _cubic(crlax.sort, v))(x)
+    want = jax.hessian(lambda v: _cubic(lax.sort, v))(x)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_vmap(rng):
     from chainrule.frontend import lax as crlax
     x = rng.standard_normal((3, 6))
-
-    def f(sort, v):
-        s = sort(v, 0)
-        return (s ** 3 * np.arange(6.0)).sum()
-    got = cr.hessian(lambda v: f(crlax.sort, v))(x[0])
-    want = jax.hessian(lambda v: f(lax.sort, v))(x[0])
-    np.testing.assert_allclose(got, want, rtol=1e-12)
+    f = _cubic
     np.testing.assert_allclose(cr.vmap(lambda v: crlax.sort(v, 0))(x), np.sort(x, axis=1))
     np.testing.assert_allclose(cr.vmap(lambda v: crlax.sort(v, 0), in_axes=1)(x), np.sort(x, axis=0).T)
     np.testing.assert_allclose(cr.vmap(cr.grad(lambda v: f(crlax.sort, v)))(x),
