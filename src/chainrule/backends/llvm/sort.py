@@ -36,6 +36,8 @@ from .emitter import Emitter, Index
 from .lltypes import I1, I8, I32, I64, PTR, VOID, i64, mem_type
 
 INSERTION = 16     # rows this short are insertion-sorted
+MSD_ROW = 1 << 16  # one-operand rows this long are split by their top byte first
+BUCKET_BITS = 8    # digit size of the radix sort of a bucket (which fits in cache)
 SHORT_ROW = 1 << 12  # rows shorter than this count digits of 8 bits (smaller histograms), else 11
 
 
@@ -66,10 +68,19 @@ def _layout(node):
     n = t.shape[d]
     w = max(_key_width(v.type.dtype) for v in node.operands[:k])
     row = _pad(n * -(-w // 8))
-    perm = 0 if _single(node) else _pad(n * (_index_type(n).width // 8))
+    # one operand: the permutation slots stage strided rows instead
+    perm = row if _single(node) else _pad(n * (_index_type(n).width // 8))
     bits = _digit_bits(n)
-    hist = math.ceil(w / bits) * (1 << bits) * 4
+    hist = _hist_bytes(w, bits, _ways(n))
+    if _single(node) and n >= MSD_ROW:  # the buckets' histograms, then the top digit's counts and starts
+        hist = _hist_bytes(w, BUCKET_BITS, _ways(SHORT_ROW)) + 4 * (256 * _ways(n) + 257)
     return (0, row, 2 * row, 2 * row + perm, 2 * row + 2 * perm), 2 * row + 2 * perm + hist
+
+
+def _hist_bytes(w, bits, ways):
+    """The counters of one sorter: every digit position's (`ways` copies) and one pass's per segment."""
+    bits = min(bits, w)
+    return (math.ceil(w / bits) + 1) * (1 << bits) * 4 * ways
 
 
 def scratch_bytes(node) -> int:
@@ -158,29 +169,89 @@ def _memset_fn(module):
 
 # --- the radix and insertion sorts, one function per (dtype form, width, digit, index) ---------------
 
+def _bump(b, c):
+    """counter c += 1; returns its old value."""
+    v = b.load(c, typ=I32)
+    b.store(b.add(v, ir.Constant(I32, 1)), c)
+    return v
+
+
+def _segmented_pass(b, src, dst, isrc, idst, n, ways, seg, radix, ety, ity, digit):
+    """One stable counting pass src -> dst by `digit(element)` (an i64 in [0, radix)). The row is cut into
+    `ways` contiguous segments (the last takes the remainder) moved in lockstep, each with its own
+    counters: a digit that repeats (the exponent byte of floats) then makes `ways` independent chains of
+    counter updates instead of one. `seg` holds ways * radix i32 counters."""
+    module = b.function.module
+    b.call(_memset_fn(module), [seg, ir.Constant(I8, 0), i64(ways * radix * 4), ir.Constant(I1, 0)])
+    part = b.udiv(n, i64(ways)) if ways > 1 else n
+
+    def counter(x, way):
+        d = digit(x)
+        return _gep(b, I32, seg, b.add(d, i64(way * radix)) if way else d)
+
+    def each(body):
+        with _Loop(b, i64(0), part, "seg") as i:
+            for way in range(ways):
+                body(b.add(i, b.mul(part, i64(way))) if way else i, way)
+        if ways > 1:
+            with _Loop(b, b.mul(part, i64(ways)), n, "seg.tail") as i:
+                body(i, ways - 1)
+
+    each(lambda i, way: _bump(b, counter(b.load(_gep(b, ety, src, i), typ=ety), way)))
+    acc = b.alloca(I32)  # exclusive prefix sums over (digit, segment): each segment's first slot per digit
+    b.store(ir.Constant(I32, 0), acc)
+    with _Loop(b, i64(0), i64(radix), "scan") as d:
+        for way in range(ways):
+            c = _gep(b, I32, seg, b.add(d, i64(way * radix)) if way else d)
+            v = b.load(c, typ=I32)
+            s0 = b.load(acc, typ=I32)
+            b.store(s0, c)
+            b.store(b.add(s0, v), acc)
+
+    def move(i, way):
+        x = b.load(_gep(b, ety, src, i), typ=ety)
+        pos = b.zext(_bump(b, counter(x, way)), I64)
+        b.store(x, _gep(b, ety, dst, pos))
+        if ity is not None:
+            b.store(b.load(_gep(b, ity, isrc, i), typ=ity), _gep(b, ity, idst, pos))
+    each(move)
+
+
+def _ways(n: int) -> int:
+    """Histogram copies the counting pass interleaves (breaking the chain of increments on one counter)."""
+    return 4 if n >= SHORT_ROW else 1
+
+
 def _sorter(module, dt, w: int, bits: int, ity, n_static: int):
-    """`i32 sort(ptr src, ptr dst, ptr isrc, ptr idst, i64 n, ptr hist)`: sorts the n elements of src
-    (iW; their keys computed by `key_of(dt)`, or the elements themselves when dt is None) stably, moving
-    the indices isrc alongside when `ity` is not None. Returns 1 when the result ended in dst/idst."""
+    """`i32 sort(ptr in, ptr a, ptr b, ptr iin, ptr ia, ptr ib, i64 n, ptr hist, ptr out)`.
+
+    Sorts the n iW elements of `in` stably by their keys (`key_of(dt)`, or the elements themselves when dt
+    is None), moving the indices `iin` alongside when `ity` is not None; `a` and `b` (and `ia`, `ib`) are
+    scratch rows. Without indices the result goes to `out` (`in` may be read only; the last pass writes
+    `out` directly); with them, `in` must be `a` and the result stays in a (returns 0) or b (returns 1)."""
     bits = min(bits, w)
-    tag = f"{'key' if dt is None else dt.name}{w}_{bits}_{'n' if ity is None else ity.width}_{n_static <= INSERTION}"
+    ways = _ways(n_static)
+    tag = f"{'key' if dt is None else dt.name}{w}_{bits}_{'n' if ity is None else ity.width}_{n_static <= INSERTION}_{ways}"
     name = f"chainrule_sort_{tag}"
     fn = module.globals.get(name)
     if fn is not None:
         return fn
     ety = _ity(w)
-    fn = ir.Function(module, ir.FunctionType(I32, [PTR, PTR, PTR, PTR, I64, PTR]), name)
+    fn = ir.Function(module, ir.FunctionType(I32, [PTR] * 6 + [I64, PTR, PTR]), name)
     fn.linkage = "internal"
     fn.attributes.add("nounwind")
-    for a in fn.args[:4]:
-        a.add_attribute("noalias")
-    src0, dst0, isrc0, idst0, n, hist = fn.args
+    src0, buf_a, buf_b, isrc0, ibuf_a, ibuf_b, n, hist, out = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
+    single = ity is None
 
     def key(x):
         return x if dt is None else key_of(b, dt, x)
 
     if n_static <= INSERTION:
+        if single:  # sort a copy of the row in `out`
+            with _Loop(b, i64(0), n, "copy") as i:
+                b.store(b.load(_gep(b, ety, src0, i), typ=ety), _gep(b, ety, out, i))
+            src0 = out
         with _Loop(b, i64(1), n, "ins") as i:
             x = b.load(_gep(b, ety, src0, i), typ=ety)
             xi = b.load(_gep(b, ity, isrc0, i), typ=ity) if ity is not None else None
@@ -220,64 +291,119 @@ def _sorter(module, dt, w: int, bits: int, ity, n_static: int):
     radix = 1 << bits
     mask = ir.Constant(ety, radix - 1)
     passes = math.ceil(w / bits)
-    b.call(_memset_fn(module), [hist, ir.Constant(I8, 0), i64(passes * radix * 4), ir.Constant(I1, 0)])
+    size = passes * radix
+    b.call(_memset_fn(module), [hist, ir.Constant(I8, 0), i64(ways * size * 4), ir.Constant(I1, 0)])
 
     def digit(k, p):
         d = b.and_(b.lshr(k, ir.Constant(ety, p * bits)) if p else k, mask)
         return b.zext(d, I64) if w < 64 else d
 
-    def counter(p, d):
-        return _gep(b, I32, hist, b.add(d, i64(p * radix)) if p else d)
+    def counter(p, d, way=0):
+        off = p * radix + way * size
+        return _gep(b, I32, hist, b.add(d, i64(off)) if off else d)
 
-    # one read of the row counts the digits of every position
-    with _Loop(b, i64(0), n, "count") as i:
+    def count(i, way):
         k = key(b.load(_gep(b, ety, src0, i), typ=ety))
         for p in range(passes):
-            c = counter(p, digit(k, p))
+            c = counter(p, digit(k, p), way)
             b.store(b.add(b.load(c, typ=I32), ir.Constant(I32, 1)), c)
+
+    # one read of the row counts the digits of every position, `ways` elements at a time into as many
+    # histograms (independent increments), then summed
+    blocks = b.udiv(n, i64(ways))
+    with _Loop(b, i64(0), blocks, "count") as i:
+        for way in range(ways):
+            count(b.add(b.mul(i, i64(ways)), i64(way)) if ways > 1 else i, way)
+    with _Loop(b, b.mul(blocks, i64(ways)), n, "count.tail") as i:
+        count(i, 0)
+    if ways > 1:
+        with _Loop(b, i64(0), i64(size), "merge") as d:
+            tot = b.load(_gep(b, I32, hist, d), typ=I32)
+            for way in range(1, ways):
+                tot = b.add(tot, b.load(_gep(b, I32, hist, b.add(d, i64(way * size))), typ=I32))
+            b.store(tot, _gep(b, I32, hist, d))
+    seg = _gep(b, I32, hist, i64(ways * size))  # the per-pass counts, one histogram per segment
     k0 = key(b.load(src0, typ=ety))
-    src, dst, isrc, idst = src0, dst0, isrc0, idst0
-    parity = ir.Constant(I1, 0)
     n32 = b.trunc(n, I32)
+    # a position with one digit everywhere leaves the order as it is: it is skipped
+    active = [b.icmp_unsigned("!=", b.load(counter(p, digit(k0, p)), typ=I32), n32) for p in range(passes)]
+    cur, icur = b.alloca(PTR), b.alloca(PTR)
+    b.store(src0, cur)
+    b.store(isrc0, icur)
     for p in range(passes):
-        # a position with one digit everywhere leaves the order as it is: skip it
-        trivial = b.icmp_unsigned("==", b.load(counter(p, digit(k0, p)), typ=I32), n32)
-        pre = b.block
+        later = None
+        for q in range(p + 1, passes):
+            later = active[q] if later is None else b.or_(later, active[q])
         work = fn.append_basic_block(f"pass{p}")
         nxt = fn.append_basic_block(f"pass{p}.done")
-        b.cbranch(trivial, nxt, work)
+        b.cbranch(active[p], work, nxt)
         b.position_at_end(work)
-        # exclusive prefix sums: the first slot of each digit
-        acc = b.alloca(I32)
-        b.store(ir.Constant(I32, 0), acc)
-        with _Loop(b, i64(0), i64(radix), "scan") as d:
-            c = counter(p, d)
-            v = b.load(c, typ=I32)
-            s = b.load(acc, typ=I32)
-            b.store(s, c)
-            b.store(b.add(s, v), acc)
-        with _Loop(b, i64(0), n, "scatter") as i:
-            x = b.load(_gep(b, ety, src, i), typ=ety)
-            c = counter(p, digit(key(x), p))
-            pos = b.load(c, typ=I32)
-            b.store(b.add(pos, ir.Constant(I32, 1)), c)
-            pos = b.zext(pos, I64)
-            b.store(x, _gep(b, ety, dst, pos))
-            if ity is not None:
-                b.store(b.load(_gep(b, ity, isrc, i), typ=ity), _gep(b, ity, idst, pos))
-        flipped = b.xor(parity, ir.Constant(I1, 1))
-        work_end = b.block
+        src, isrc = b.load(cur, typ=PTR), b.load(icur, typ=PTR)
+        on_a = b.icmp_unsigned("==", b.ptrtoint(src, I64), b.ptrtoint(buf_a, I64))
+        dst = b.select(on_a, buf_b, buf_a)
+        idst = b.select(on_a, ibuf_b, ibuf_a)
+        if single and later is not None:
+            dst = b.select(later, dst, out)
+        elif single:
+            dst = out
+        _segmented_pass(b, src, dst, isrc, idst, n, ways, seg, radix, ety, ity,
+                        lambda x, p=p: digit(key(x), p))
+        b.store(dst, cur)
+        b.store(idst, icur)
         b.branch(nxt)
         b.position_at_end(nxt)
+    last = b.load(cur, typ=PTR)
+    if single:  # no pass ran: the row was sorted already (one digit everywhere)
+        with b.if_then(b.icmp_unsigned("==", b.ptrtoint(last, I64), b.ptrtoint(src0, I64))):
+            with _Loop(b, i64(0), n, "copy") as i:
+                b.store(b.load(_gep(b, ety, src0, i), typ=ety), _gep(b, ety, out, i))
+        b.ret(ir.Constant(I32, 0))
+    else:
+        b.ret(b.zext(b.icmp_unsigned("==", b.ptrtoint(last, I64), b.ptrtoint(buf_b, I64)), I32))
+    return fn
 
-        def pick(moved, stayed, ty=PTR):
-            ph = b.phi(ty)
-            ph.add_incoming(moved, work_end)
-            ph.add_incoming(stayed, pre)
-            return ph
-        src, dst, isrc, idst = pick(dst, src), pick(src, dst), pick(idst, isrc), pick(isrc, idst)
-        parity = pick(flipped, parity, I1)
-    b.ret(b.zext(parity, I32))
+
+def _msd_sorter(module, dt, w: int):
+    """The one-operand sort of long rows, with `_sorter`'s signature: one pass distributes the row into
+    buckets by the top byte of its keys, then each bucket, small enough to stay in cache, is radix-sorted
+    on its own into `out` (its top-byte pass is skipped there: one digit everywhere)."""
+    name = f"chainrule_msd_sort_{dt.name}{w}"
+    fn = module.globals.get(name)
+    if fn is not None:
+        return fn
+    ety = _ity(w)
+    lsd = _sorter(module, dt, w, BUCKET_BITS, None, SHORT_ROW)
+    small = _sorter(module, dt, w, 8, None, INSERTION)
+    fn = ir.Function(module, ir.FunctionType(I32, [PTR] * 6 + [I64, PTR, PTR]), name)
+    fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    src, buf_a, buf_b, _, _, _, n, hist, out = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    ways = 4
+    top = _gep(b, I8, hist, i64(_hist_bytes(w, BUCKET_BITS, _ways(SHORT_ROW))))
+    starts = _gep(b, I32, top, i64(256 * ways))
+
+    def digit(x):
+        return b.zext(b.trunc(b.lshr(key_of(b, dt, x), ir.Constant(ety, w - 8)), I8), I64)
+    _segmented_pass(b, src, buf_a, None, None, n, ways, top, 256, ety, None, digit)
+    with _Loop(b, i64(0), i64(256), "starts") as d:  # after the pass: the last segment's counter is the end
+        b.store(b.load(_gep(b, I32, top, b.add(d, i64(256 * (ways - 1)))), typ=I32),
+                _gep(b, I32, starts, b.add(d, i64(1))))
+    b.store(ir.Constant(I32, 0), starts)
+    null = ir.Constant(PTR, None)
+    with _Loop(b, i64(0), i64(256), "bucket") as d:
+        lo = b.zext(b.load(_gep(b, I32, starts, d), typ=I32), I64)
+        hi = b.zext(b.load(_gep(b, I32, starts, b.add(d, i64(1))), typ=I32), I64)
+        m = b.sub(hi, lo)
+        with b.if_then(b.icmp_unsigned(">", m, i64(0))):
+            a_, b_, o_ = (_gep(b, ety, p, lo) for p in (buf_a, buf_b, out))
+            tiny = b.icmp_unsigned("<=", m, i64(INSERTION))
+            with b.if_else(tiny) as (then, otherwise):
+                with then:
+                    b.call(small, [a_, a_, b_, null, null, null, m, hist, o_])
+                with otherwise:
+                    b.call(lsd, [a_, a_, b_, null, null, null, m, hist, o_])
+    b.ret(ir.Constant(I32, 0))
     return fn
 
 
@@ -309,6 +435,7 @@ def emit_sort(em: Emitter, kernel):
     single = len(xs) == 1
     ity = _index_type(n)
     nn = i64(n)
+    null = ir.Constant(PTR, None)
 
     def at(x, base, i):
         """Element i of the row at `base` (flat offset of its first element) of x."""
@@ -320,18 +447,23 @@ def emit_sort(em: Emitter, kernel):
         if single:
             (x,), (r,) = xs, outs
             ety = _ity(_key_width(x.dtype))
-            with em.loop(n) as i:
-                b.store(_to_bits(b, x.dtype, at(x, base, i)), _gep(b, ety, keys_a, i))
-            fn = _sorter(module, x.dtype, ety.width, bits, None, n)
-            moved = b.icmp_unsigned("!=", b.call(fn, [keys_a, keys_b, perm_a, perm_b, nn, hist]), ir.Constant(I32, 0))
-            res = b.select(moved, keys_b, keys_a)
-            with em.loop(n) as i:
-                v = b.load(_gep(b, ety, res, i), typ=ety)
-                if x.dtype.is_bool:
-                    v = b.icmp_unsigned("!=", v, ir.Constant(I8, 0))
-                elif x.dtype.is_float:
-                    v = b.bitcast(v, mem_type(x.dtype))
-                em.store_at(r, b.add(base, b.mul(i, i64(inner)) if inner != 1 else i), v)
+            fn = _msd_sorter(module, x.dtype, ety.width) if n >= MSD_ROW else \
+                _sorter(module, x.dtype, ety.width, bits, None, n)
+            if inner == 1:  # rows are contiguous: read the operand's row, write the result's
+                src = _gep(b, mem_type(x.dtype), em.ptr[id(x)], base)
+                dst = _gep(b, mem_type(r.dtype), em.ptr[id(r)], base)
+                b.call(fn, [src, keys_a, keys_b, null, null, null, nn, hist, dst])
+            else:
+                with em.loop(n) as i:  # strided rows: through contiguous copies
+                    b.store(_to_bits(b, x.dtype, at(x, base, i)), _gep(b, ety, perm_a, i))
+                b.call(fn, [perm_a, keys_a, keys_b, null, null, null, nn, hist, perm_b])
+                with em.loop(n) as i:
+                    v = b.load(_gep(b, ety, perm_b, i), typ=ety)
+                    if x.dtype.is_bool:
+                        v = b.icmp_unsigned("!=", v, ir.Constant(I8, 0))
+                    elif x.dtype.is_float:
+                        v = b.bitcast(v, mem_type(x.dtype))
+                    em.store_at(r, b.add(base, b.mul(i, i64(inner))), v)
         else:
             pa, pbuf, ka, kb = perm_a, perm_b, keys_a, keys_b
             with em.loop(n) as i:
@@ -344,7 +476,8 @@ def emit_sort(em: Emitter, kernel):
                     p = b.zext(p, I64) if ity is I32 else p
                     b.store(key_of(b, x.dtype, _to_bits(b, x.dtype, at(x, base, p))), _gep(b, ety, ka, i))
                 fn = _sorter(module, None, ety.width, bits, ity, n)
-                moved = b.icmp_unsigned("!=", b.call(fn, [ka, kb, pa, pbuf, nn, hist]), ir.Constant(I32, 0))
+                moved = b.icmp_unsigned("!=", b.call(fn, [ka, ka, kb, pa, pa, pbuf, nn, hist, null]),
+                                        ir.Constant(I32, 0))
                 pa, pbuf = b.select(moved, pbuf, pa), b.select(moved, pa, pbuf)
                 ka, kb = b.select(moved, kb, ka), b.select(moved, ka, kb)
             with em.loop(n) as i:
