@@ -1,28 +1,34 @@
-"""The `sort` kernel: a stable LSD radix sort on keys mapped to order-preserving unsigned integers.
+"""The `sort` kernel: a stable radix sort on keys mapped to order-preserving unsigned integers.
 
 Each key becomes an unsigned integer of its width whose unsigned order is the
 op's order (chainrule.ir.sort_ops): a float's bits with the sign bit set for
 positives and every bit flipped for negatives, -0.0 read as 0.0 and every NaN
 as the largest key; a signed integer with its sign bit flipped; bools and
-unsigned integers as they are. A row of n keys is then sorted by counting
-digits of B bits from the least significant up (B = 11 for long rows, 8 for
-short ones): one pass over the row counts every digit position at once, and
-each position is one stable scatter pass; a position whose digit is the same
-everywhere is skipped. Rows of at most INSERTION elements use insertion sort.
-Work is O(n * width / B) per row: no compare-based O(n log n) sort beats it on
-long rows, and the graph holds one node whatever n is.
+unsigned integers as they are.
+
+A row is sorted by LSD radix passes of B-bit digits (B = 8, or 11 for rows of
+2^12 or more), least significant first, each a stable counting pass; one read
+counts every digit position first, and a position whose digit is the same
+everywhere is skipped. A pass cuts the row into 4 segments moved in lockstep
+with their own counters, so a digit that repeats (a float's exponent byte)
+does not serialise the counter updates. Rows of at most INSERTION elements are
+insertion-sorted. One-operand rows of MSD_ROW or more are first distributed
+into buckets by the top byte of their keys (one pass), and each bucket, small
+enough to stay in cache, is radix-sorted on its own. Work is O(n * width / B)
+per row, and the code emitted does not depend on n beyond these thresholds.
 
 Two forms:
-* one operand (`cnp.sort`): the values' own bits are moved, the key computed
-  from them on the fly in each pass (so -0.0 and NaN payloads survive);
+* one operand (`cnp.sort`): the values' own bits are moved, their keys computed
+  on the fly (so -0.0 and NaN payloads survive), from the operand's row
+  straight into the result's;
 * otherwise: a permutation P (int32, int64 for rows of 2^31 or more) is sorted
   with the mapped keys, the last key first (each pass stable, so several keys
   sort lexicographically), and every result is its operand gathered by P; an
   operand that is an iota along the sorted dimension (argsort) is P itself.
 
 Rows are the operand's elements along `dimension` for each position of the
-other dimensions (the batch); the kernel sorts them one after another in
-scratch memory of the arena (`scratch_bytes`).
+other dimensions; the kernel sorts them one after another in scratch memory of
+the arena (`scratch_bytes`).
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ import math
 import llvmlite.ir as ir
 import numpy as np
 
-from .emitter import Emitter, Index
+from .emitter import Emitter, Index, no_vectorize
 from .lltypes import I1, I8, I32, I64, PTR, VOID, i64, mem_type
 
 INSERTION = 16     # rows this short are insertion-sorted
@@ -132,8 +138,8 @@ def _to_bits(b, dt, x):
 class _Loop:
     """for i in range(lo, hi) on a plain IRBuilder (i64 counter)."""
 
-    def __init__(self, b, lo, hi, name="i"):
-        self.b, self.lo, self.hi, self.name = b, lo, hi, name
+    def __init__(self, b, lo, hi, name="i", vectorize=False):
+        self.b, self.lo, self.hi, self.name, self.vectorize = b, lo, hi, name, vectorize
 
     def __enter__(self):
         b = self.b
@@ -151,7 +157,9 @@ class _Loop:
         b = self.b
         nxt = b.add(self.i, i64(1))
         self.i.add_incoming(nxt, b.block)
-        b.cbranch(b.icmp_signed("<", nxt, self.hi), self.body, self.done)
+        latch = b.cbranch(b.icmp_signed("<", nxt, self.hi), self.body, self.done)
+        if not self.vectorize:  # counting and scattering do not vectorize: spare LLVM the attempt
+            latch.set_metadata("llvm.loop", no_vectorize(b.function.module))
         b.position_at_end(self.done)
         return False
 
@@ -217,6 +225,32 @@ def _segmented_pass(b, src, dst, isrc, idst, n, ways, seg, radix, ety, ity, digi
     each(move)
 
 
+def _pass_fn(module, dt, w: int, bits: int, ity, ways: int):
+    """`void pass(ptr src, ptr dst, ptr isrc, ptr idst, i64 n, ptr seg, iW shift)`: `_segmented_pass` on
+    the digit (key >> shift) & (2^bits - 1), made once per form and called by every pass."""
+    name = f"chainrule_sort_pass_{'key' if dt is None else dt.name}{w}_{bits}_{'n' if ity is None else ity.width}_{ways}"
+    fn = module.globals.get(name)
+    if fn is not None:
+        return fn
+    ety = _ity(w)
+    fn = ir.Function(module, ir.FunctionType(VOID, [PTR] * 4 + [I64, PTR, ety]), name)
+    fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    fn.attributes.add("noinline")
+    for a in fn.args[:4]:
+        a.add_attribute("noalias")
+    src, dst, isrc, idst, n, seg, shift = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    mask = ir.Constant(ety, (1 << bits) - 1)
+
+    def digit(x):
+        d = b.and_(b.lshr(x if dt is None else key_of(b, dt, x), shift), mask)
+        return b.zext(d, I64) if w < 64 else d
+    _segmented_pass(b, src, dst, isrc, idst, n, ways, seg, 1 << bits, ety, ity, digit)
+    b.ret_void()
+    return fn
+
+
 def _ways(n: int) -> int:
     """Histogram copies the counting pass interleaves (breaking the chain of increments on one counter)."""
     return 4 if n >= SHORT_ROW else 1
@@ -240,6 +274,7 @@ def _sorter(module, dt, w: int, bits: int, ity, n_static: int):
     fn = ir.Function(module, ir.FunctionType(I32, [PTR] * 6 + [I64, PTR, PTR]), name)
     fn.linkage = "internal"
     fn.attributes.add("nounwind")
+    fn.attributes.add("noinline")  # optimised once, not once per call site
     src0, buf_a, buf_b, isrc0, ibuf_a, ibuf_b, n, hist, out = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     single = ity is None
@@ -249,7 +284,7 @@ def _sorter(module, dt, w: int, bits: int, ity, n_static: int):
 
     if n_static <= INSERTION:
         if single:  # sort a copy of the row in `out`
-            with _Loop(b, i64(0), n, "copy") as i:
+            with _Loop(b, i64(0), n, "copy", vectorize=True) as i:
                 b.store(b.load(_gep(b, ety, src0, i), typ=ety), _gep(b, ety, out, i))
             src0 = out
         with _Loop(b, i64(1), n, "ins") as i:
@@ -346,8 +381,9 @@ def _sorter(module, dt, w: int, bits: int, ity, n_static: int):
             dst = b.select(later, dst, out)
         elif single:
             dst = out
-        _segmented_pass(b, src, dst, isrc, idst, n, ways, seg, radix, ety, ity,
-                        lambda x, p=p: digit(key(x), p))
+        b.call(_pass_fn(module, dt, w, bits, ity, ways),
+               [src, dst, isrc if ity is not None else ir.Constant(PTR, None),
+                idst if ity is not None else ir.Constant(PTR, None), n, seg, ir.Constant(ety, p * bits)])
         b.store(dst, cur)
         b.store(idst, icur)
         b.branch(nxt)
@@ -355,7 +391,7 @@ def _sorter(module, dt, w: int, bits: int, ity, n_static: int):
     last = b.load(cur, typ=PTR)
     if single:  # no pass ran: the row was sorted already (one digit everywhere)
         with b.if_then(b.icmp_unsigned("==", b.ptrtoint(last, I64), b.ptrtoint(src0, I64))):
-            with _Loop(b, i64(0), n, "copy") as i:
+            with _Loop(b, i64(0), n, "copy", vectorize=True) as i:
                 b.store(b.load(_gep(b, ety, src0, i), typ=ety), _gep(b, ety, out, i))
         b.ret(ir.Constant(I32, 0))
     else:
@@ -377,20 +413,19 @@ def _msd_sorter(module, dt, w: int):
     fn = ir.Function(module, ir.FunctionType(I32, [PTR] * 6 + [I64, PTR, PTR]), name)
     fn.linkage = "internal"
     fn.attributes.add("nounwind")
+    fn.attributes.add("noinline")  # optimised once, not once per call site
     src, buf_a, buf_b, _, _, _, n, hist, out = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     ways = 4
     top = _gep(b, I8, hist, i64(_hist_bytes(w, BUCKET_BITS, _ways(SHORT_ROW))))
     starts = _gep(b, I32, top, i64(256 * ways))
 
-    def digit(x):
-        return b.zext(b.trunc(b.lshr(key_of(b, dt, x), ir.Constant(ety, w - 8)), I8), I64)
-    _segmented_pass(b, src, buf_a, None, None, n, ways, top, 256, ety, None, digit)
+    null = ir.Constant(PTR, None)
+    b.call(_pass_fn(module, dt, w, 8, None, ways), [src, buf_a, null, null, n, top, ir.Constant(ety, w - 8)])
     with _Loop(b, i64(0), i64(256), "starts") as d:  # after the pass: the last segment's counter is the end
         b.store(b.load(_gep(b, I32, top, b.add(d, i64(256 * (ways - 1)))), typ=I32),
                 _gep(b, I32, starts, b.add(d, i64(1))))
     b.store(ir.Constant(I32, 0), starts)
-    null = ir.Constant(PTR, None)
     with _Loop(b, i64(0), i64(256), "bucket") as d:
         lo = b.zext(b.load(_gep(b, I32, starts, d), typ=I32), I64)
         hi = b.zext(b.load(_gep(b, I32, starts, b.add(d, i64(1))), typ=I32), I64)
