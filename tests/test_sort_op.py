@@ -189,3 +189,14 @@ def test_vmap(rng):
     got = cr.vmap(lambda v: crlax.sort((k, v), 0, num_keys=2)[1])(x)
     want = jax.vmap(lambda v: lax.sort((k, v), 0, num_keys=2)[1])(x)
     np.testing.assert_array_equal(got, want)
+
+
+def test_from_jax_imports_lax_sort(rng):
+    jnp = jax.numpy
+    x = _edges(np.float64, rng, (4, 9))
+    g = cr.from_jax(lambda v: (jnp.sort(v, axis=0), jnp.argsort(v, axis=1)), cr.Spec(x.shape, "float64"))
+    assert sum(1 for n in g.nodes if n.op.name == "sort") == 2
+    got = reference.compile(g)(x)
+    want = (np.sort(x, axis=0), np.argsort(x, axis=1, kind="stable"))
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
