@@ -393,6 +393,60 @@ def first_call(h):
         h.record(name_empty, "jax", _run_child(_FIRST_CALL_JAX, {}))
 
 
+# --- sort: the sort op (a radix sort on llvm, lax.sort on jax) against np.sort and jax.jit(jnp.sort) ------
+
+@workload("sort")
+def sort(h):
+    """sort and argsort of 2^20 floats (NumPy's default sort; its stable argsort, as chainrule's), and
+    the first call (trace + compile + run, compile caches off) of cnp.sort at n = 16 and 2^20."""
+    n = 2 ** 16 if h.quick else 2 ** 20
+    rng = np.random.default_rng(0)
+    jax = _jax()
+    for dt in (np.float32, np.float64):
+        x = rng.standard_normal(n).astype(dt)
+        tag = f"{np.dtype(dt).name} 2^{int(np.log2(n))}"
+        for what, fn, np_fn, want in (
+                ("sort", cnp.sort, np.sort, np.sort(x)),
+                ("argsort", cnp.argsort, lambda v: np.argsort(v, kind="stable"), np.argsort(x, kind="stable"))):
+            name = f"{what} {tag}"
+            for b in _backends(h):
+                f = cr.jit(fn, backend=b)
+                h.check(name, f"chainrule-{b}", f(x), want, rtol=0, atol=0)
+                h.time(name, f"chainrule-{b}", lambda: f(x))
+            if jax is not None:
+                import jax.numpy as jnp
+                with _x64(jax, dt == np.float64):
+                    jf = jax.jit(jnp.sort if what == "sort" else jnp.argsort)
+                    xj = jax.device_put(x)
+                    h.check(name, "jax", jf(xj), want, rtol=0, atol=0)
+                    h.time(name, "jax", lambda: jax.block_until_ready(jf(xj)))
+            h.time(name, "numpy", lambda: np_fn(x))
+    import time
+    from chainrule.backends.llvm import cache
+    for size in (16, n):
+        x = rng.standard_normal(size)
+        name = f"first call cnp.sort float64 n={size}"
+        with tempfile.TemporaryDirectory() as d:
+            old = os.environ.get("CHAINRULE_CACHE_DIR")
+            os.environ["CHAINRULE_CACHE_DIR"] = d
+            try:
+                cache.clear_memory()
+                t0 = time.perf_counter()
+                cr.jit(lambda v: cnp.sort(v) * 2.0)(x)
+                h.record(name, "chainrule-llvm", time.perf_counter() - t0)
+            finally:
+                if old is None:
+                    os.environ.pop("CHAINRULE_CACHE_DIR")
+                else:
+                    os.environ["CHAINRULE_CACHE_DIR"] = old
+        if jax is not None:
+            import jax.numpy as jnp
+            with _x64(jax, True):
+                t0 = time.perf_counter()
+                jax.block_until_ready(jax.jit(lambda v: jnp.sort(v) * 2.0)(x))
+                h.record(name, "jax", time.perf_counter() - t0)
+
+
 # --- 7. loading an exported artifact --------------------------------------------------------------
 
 _ARTIFACT_LOAD = textwrap.dedent("""

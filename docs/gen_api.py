@@ -53,7 +53,7 @@ GROUPS = {
         digitize diag_indices diag_indices_from tril_indices tril_indices_from triu_indices triu_indices_from
         mask_indices""",
     "Applying functions": "vectorize apply_along_axis apply_over_axes piecewise",
-    "Sorting and sets": "sort argsort sort_last_axis unique",
+    "Sorting and sets": "sort argsort sort_last_axis lexsort partition argpartition sort_complex unique",
     "Polynomials and signals": """polyval polyfit poly polyadd polysub polymul polyder polyint convolve correlate
         unwrap""",
     "Dtypes and introspection": """astype result_type can_cast promote_types issubdtype finfo iinfo dtype shape

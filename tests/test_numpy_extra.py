@@ -1,5 +1,5 @@
-"""The long tail of chainrule.numpy against NumPy: sorting network, order statistics, closeness,
-differences, search by counting, interpolation."""
+"""The long tail of chainrule.numpy against NumPy: sort, order statistics, closeness,
+differences, searchsorted, interpolation."""
 
 from __future__ import annotations
 
@@ -36,10 +36,10 @@ def test_argsort_is_stable_with_ties():
     check(lambda xp, x: xp.argsort(x, kind="stable") if xp is np else xp.argsort(x), x)
 
 
-def test_sort_network_size_is_polylog(rng):
-    g = cr.jit(cnp.sort).lower(np.ones(1024)).graph
-    stages = 10 * 11 // 2
-    assert sum(1 for n in g.nodes if n.op.name == "select") == 2 * stages
+def test_sort_graph_is_one_sort_node_at_any_length():
+    for n in (16, 1024, 1 << 16):
+        g = cr.jit(cnp.sort).lower(np.ones(n)).graph
+        assert [node.op.name for node in g.nodes] == ["sort"]
 
 
 @pytest.mark.parametrize("axis", [None, 0, 1, -1, (0, 2)])

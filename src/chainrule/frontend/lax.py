@@ -241,6 +241,59 @@ def transpose(x, axes=None):
     return bind("transpose", x, permutation=perm)
 
 
+# --- sorting (the `sort` op; chainrule.numpy's sort, argsort, ... are built on these) ----------------
+
+def sort(operand, dimension=-1, is_stable=True, num_keys=1):
+    """jax.lax.sort: one array, or a sequence of arrays of one shape sorted together along `dimension`
+    by their first `num_keys` (lexicographically); NaNs last, -0.0 equal to 0.0."""
+    single = not isinstance(operand, (tuple, list))
+    xs = [globals()["operand"](x) for x in ([operand] if single else operand)]
+    if not xs:
+        raise ValueError("sort needs at least one operand")
+    nd = type_of(xs[0]).ndim
+    if nd == 0:
+        raise ValueError("sort: the operands must have at least one dimension (got a scalar)")
+    if not isinstance(num_keys, (int, np.integer)) or not 1 <= num_keys <= len(xs):
+        raise ValueError(f"sort: num_keys must be an integer in [1, {len(xs)}] (the number of operands), "
+                         f"got {num_keys!r}")
+    out = bind("sort", *xs, dimension=normalize_axis(dimension, nd, "dimension"), is_stable=bool(is_stable),
+               num_keys=int(num_keys))
+    return out if single else tuple(out) if isinstance(out, tuple) else (out,)
+
+
+def sort_key_val(keys, values, dimension=-1, is_stable=True):
+    """jax.lax.sort_key_val: `values` permuted as `keys` are sorted."""
+    return sort((keys, values), dimension, is_stable, 1)
+
+
+def top_k(operand, k, *, axis=-1):
+    """jax.lax.top_k: the k largest entries along `axis` in descending order and their int32 indices;
+    equal entries in index order, NaN largest and 0.0 above -0.0 (XLA's total order)."""
+    x = globals()["operand"](operand)
+    t = type_of(x)
+    if t.ndim == 0:
+        raise ValueError("top_k: operand must have at least one dimension (got a scalar)")
+    axis = normalize_axis(axis, t.ndim)
+    n = t.shape[axis]
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= n:
+        raise ValueError(f"top_k: k must be an integer in [0, {n}] (the size of axis {axis}), got {k!r}")
+    # ascending sort of the reversed axis, reversed: descending with ties in index order
+    xr = bind("reverse", x, dimensions=(axis,))
+    idx = bind("iota", shape=t.shape, dimension=axis, dtype="int32")
+    keys = [xr]
+    if t.dtype.is_float:  # -0.0 below 0.0: a second key, 1 where 1/x >= 0 (+0.0 and positives)
+        recip = elementwise("divide", np.asarray(1, t.dtype.np), xr)
+        keys.append(elementwise("compare", recip, np.asarray(0, t.dtype.np), direction="GE"))
+    outs = bind("sort", *keys, bind("reverse", idx, dimensions=(axis,)), dimension=axis, num_keys=len(keys))
+    vals, ind = outs[0], outs[-1]
+    lo = [0] * t.ndim
+    hi = list(t.shape)
+    lo[axis], hi[axis] = n - k, n
+    vals, ind = (bind("reverse", bind("slice", v, start_indices=tuple(lo), limit_indices=tuple(hi),
+                                      strides=(1,) * t.ndim), dimensions=(axis,)) for v in (vals, ind))
+    return vals, ind
+
+
 def static_shape(x):
     return type_of(x).shape
 

@@ -1,4 +1,5 @@
-"""chainrule.lax, part two: map, associative_scan, the cumulative reductions, sort and top_k (jax.lax's names).
+"""chainrule.lax, part two: map, associative_scan, the cumulative reductions (jax.lax's names); sort,
+sort_key_val and top_k (the `sort` op, frontend/lax.py) are re-exported.
 
 `associative_scan(fn, elems, reverse=False, axis=0)` is JAX's parallel prefix scan on pytrees: the
 odd/even recursion of Blelloch (Ladner and Fischer) with O(log n) depth, so `fn` is applied to whole
@@ -12,14 +13,11 @@ import numpy as np
 
 from . import pytree
 from .core import bind, type_of
-from .lax import convert, normalize_axis, operand
+from .lax import convert, normalize_axis, operand, sort, sort_key_val, top_k  # noqa: F401  (re-exported)
 from .lax_ops import concatenate, rev, slice_in_dim
 from .control_flow import scan
 from .vmap import vmap
 from .numpy.reductions import associative_scan as _doubling_scan
-from .numpy.sorting import argsort, sort as _np_sort
-from .numpy.indexing import take_along_axis
-from .numpy.shapes import moveaxis
 from .numpy.transcendental import logaddexp
 
 
@@ -153,41 +151,6 @@ def cumlogsumexp(operand_, axis=0, reverse=False):
     if not type_of(x).dtype.is_float:
         raise TypeError(f"cumlogsumexp: needs a float operand, got {type_of(x).dtype}")
     return associative_scan(logaddexp, x, reverse=reverse, axis=axis)
-
-
-def sort(operand_, dimension=-1, is_stable=True, num_keys=1):
-    """Sorts one array, or several arrays by the first (num_keys=1), along `dimension`, as jax.lax.sort."""
-    if isinstance(operand_, (tuple, list)):
-        if num_keys != 1:
-            raise NotImplementedError("sort: num_keys > 1 is not supported yet")
-        ops = [operand(o) for o in operand_]
-        order = argsort(ops[0], axis=dimension)
-        return tuple(take_along_axis(o, order, axis=dimension) for o in ops)
-    if num_keys != 1:
-        raise ValueError("sort: num_keys must be 1 for a single operand")
-    return _np_sort(operand(operand_), axis=dimension)
-
-
-def sort_key_val(keys, values, dimension=-1, is_stable=True):
-    k, v = sort((keys, values), dimension, is_stable)
-    return k, v
-
-
-def top_k(operand_, k, *, axis=-1):
-    """The k largest entries along `axis` and their indices, largest first; ties go to the lower index."""
-    x = operand(operand_)
-    t = type_of(x)
-    if t.ndim == 0:
-        raise ValueError("top_k: operand must have at least one dimension")
-    axis = normalize_axis(axis, t.ndim)
-    k = int(k)
-    if not 0 <= k <= t.shape[axis]:
-        raise ValueError(f"top_k: k must be between 0 and the size of axis {axis} ({t.shape[axis]}), got {k}")
-    xm = moveaxis(x, axis, -1)
-    idx = argsort(xm, axis=-1, descending=True)
-    idx = slice_in_dim(idx, 0, k, axis=type_of(idx).ndim - 1)
-    vals = take_along_axis(xm, idx, axis=-1)
-    return moveaxis(vals, -1, axis), moveaxis(convert(idx, "int32"), -1, axis)
 
 
 __all__ = ["map", "associative_scan", "cumsum", "cumprod", "cummax", "cummin", "cumlogsumexp", "sort",

@@ -233,6 +233,15 @@ def _arg(gen, op):
     return gen.emit(op, [x], {"dimension": d, "index_dtype": gen.dtype("i")})
 
 
+def _sort(gen, op):
+    """1-3 operands of one shape, every one exact (sort is discontinuous: one ulp can reorder the keys),
+    the first 1-3 of them keys."""
+    x = gen.operand("bif", exact=True, pred=lambda v: v.ndim > 0)
+    rest = [gen.like(x.type.with_dtype(gen.dtype()), exact=True) for _ in range(gen.rnd.randint(0, 2))]
+    return gen.emit(op, [x] + rest, {"dimension": gen.rnd.randrange(x.ndim), "is_stable": gen.rnd.random() < 0.5,
+                                     "num_keys": gen.rnd.randint(1, 1 + len(rest))})
+
+
 def _dot_general(gen, op):
     x = gen.operand("if", pred=lambda v: v.ndim > 0)
     dims = list(range(x.ndim))
@@ -441,7 +450,7 @@ MAKERS.update({
     "concatenate": _concatenate, "pad": _pad, "reverse": _reverse, "reduce": _reduce, "argmax": _arg,
     "argmin": _arg, "dot_general": _dot_general, "gather": _gather, "scatter": _scatter, "fusion": _fusion,
     "cond": _cond, "case": _case, "while": _while, "scan": _scan, "custom_jvp_call": _custom_jvp_call,
-    "custom_vjp_call": _custom_vjp_call, "remat": _call_like, "bitcast_convert": _bitcast_convert,
+    "custom_vjp_call": _custom_vjp_call, "remat": _call_like, "bitcast_convert": _bitcast_convert, "sort": _sort,
     **WINDOW_MAKERS,
 })
 for _name in sorted(generic_elementwise()):

@@ -12,6 +12,7 @@ from . import sharding_ops as _sharding_ops  # noqa: F401  (sharding_constraint,
 from . import conv_ops as _conv_ops  # noqa: F401  (convolution)
 from . import window_ops as _window_ops  # noqa: F401  (reduce_window, select_and_{gather,scatter}_add)
 from . import linalg_ops as _linalg_ops  # noqa: F401  (cholesky, triangular_solve, lu, qr, eigh, svd)
+from . import sort_ops as _sort_ops  # noqa: F401  (sort)
 from .attrs import Attrs, Literal
 from .builder import GraphBuilder, make_node, node_key, typed
 from .dtypes import (ALL_DTYPES, COMPLEX_DTYPES, FLOAT_DTYPES, INT_DTYPES, NARROW_FLOAT_DTYPES, REAL_DTYPES,

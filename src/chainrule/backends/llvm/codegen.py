@@ -28,6 +28,7 @@ from .lapack import BASE_SLOTS, KERNELS as LAPACK_KERNELS, LAPACK_OPS
 from .lltypes import I1, I8, I32, I64, PTR, VOID, i64
 from .plan import CONTROL_FLOW_OPS, Plan
 from ..blas import LAPACK_SLOTS
+from .sort import emit_sort
 from ..interrupt import ACTIVE, FLAG, INTERRUPT_SLOT_NAME
 from ..threadpool import POOL_SLOT_NAME
 from .pool import POOL_SLOT, field_ptr, pool_run, pool_state
@@ -44,7 +45,7 @@ SPLIT_CHUNKS = 2  # ranges per thread a split loop kernel is cut into
 KERNELS = {"loop": lambda em, k: emit_loop_kernel(em, k.roots), "reduce": emit_reduce, "argmax": emit_arg,
            "argmin": emit_arg, "dot_general": emit_dot, "scatter": emit_scatter,
            "dynamic_update_slice": emit_dus, "cond": emit_cond, "case": emit_cond, "while": emit_while,
-           "scan": emit_scan, **LAPACK_KERNELS}
+           "scan": emit_scan, "sort": emit_sort, **LAPACK_KERNELS}
 
 
 assert RUNTIME_SLOTS.index(POOL_SLOT_NAME) == POOL_SLOT
@@ -161,9 +162,9 @@ class ModuleBuilder:
             alias = {id(plan.donated[id(r)]): r for r in ker.roots if id(r) in plan.donated}
             buffers = list(ker.roots) + [v for v in ker.reads if all(v is not r for r in ker.roots)
                                          and id(v) not in alias]
-            control = ker.kind in CONTROL_FLOW_OPS
+            control = ker.kind in CONTROL_FLOW_OPS  # control-flow kernels return a status
             want_rt = ker.kind == "dot_general" or control or ker.kind in LAPACK_OPS
-            want_scratch = control or (ker.kind in LAPACK_OPS and ker.scratch > 0)
+            want_scratch = control or bool(ker.scratch)
             em = Emitter(self, f"{self.prefix}k{n}_{ker.kind}", buffers, want_rt, want_scratch,
                          ranged=bool(extents[n]), status=control)
             for pid, r in alias.items():

@@ -8,6 +8,7 @@ from . import sharding as _sharding  # noqa: F401  (sharding_constraint, shard_m
 from . import bit_ops as _bit_ops  # noqa: F401  (shifts, popcnt, bitcast_convert)
 from . import windows as _windows  # noqa: F401  (convolution, reduce_window, select_and_*_add)
 from . import linalg as _linalg  # noqa: F401  (registers cholesky, triangular_solve, lu, qr, eigh, svd)
+from . import sort as _sort  # noqa: F401  (registers sort)
 from .interpreter import UnsupportedOpError, evaluate, evaluate_op
 from .rules import RULES
 

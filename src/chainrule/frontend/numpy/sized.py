@@ -1,6 +1,6 @@
 """What has a data-dependent shape: nonzero, flatnonzero, argwhere and where(condition) take JAX's
-static `size`; extract, unique and trim_zeros raise with a hint (bincount and histogram, which take
-`length=`/`bins`, are in statistics.py).
+static `size`, and so does `unique` (built on the sort op); extract and trim_zeros raise with a hint
+(bincount and histogram, which take `length=`/`bins`, are in statistics.py).
 
 A static graph cannot return "as many indices as there are nonzeros", so, as
 jax.numpy does, `nonzero`/`flatnonzero`/`argwhere`/`where(condition)` take
@@ -21,10 +21,12 @@ import numpy as np
 from .. import lax
 from ..core import bind, is_tensor, type_of
 from ..lax import convert, operand
-from .ufuncs import greater_equal, less, logical_and, not_equal, subtract, where as _where3
+from .ufuncs import (greater_equal, isnan, less, logical_and, logical_not, logical_or, not_equal, subtract,
+                     where as _where3)
 from .shapes import ravel, reshape, stack
 from .reductions import cumsum
 from .manipulation import slice_axis
+from .sorting import sort_last_axis
 
 
 def _data_dependent(name, hint):
@@ -35,9 +37,8 @@ def _data_dependent(name, hint):
     return fn
 
 
-# nonzero, flatnonzero, argwhere and where(condition) below take JAX's static sizes; these three cannot
+# nonzero, flatnonzero, argwhere, where(condition) and unique below take JAX's static sizes; these two cannot
 extract = _data_dependent("extract", "use cnp.where(condition, x, 0)")
-unique = _data_dependent("unique", "sort with cnp.sort and compare neighbours instead")
 trim_zeros = _data_dependent("trim_zeros", "use cnp.where to mask the zeros")
 
 
@@ -121,6 +122,61 @@ def argwhere(a, *, size=None, fill_value=None):
     if not any(is_tensor(i) for i in idx):
         return np.stack(idx, axis=-1).astype(np.int64)
     return stack(idx, axis=-1)
+
+
+def unique(ar, return_index=False, return_inverse=False, return_counts=False, axis=None, *, equal_nan=True,
+           size=None, fill_value=None, sorted=True):
+    """The sorted distinct values (NaNs as one when equal_nan, as NumPy); with size= (as jnp.unique) exactly
+    `size` of them, padded with fill_value (default: the smallest value; indices pad with the smallest value's
+    index, counts with 0). return_index/return_inverse/return_counts as NumPy; the inverse has ar's shape."""
+    if axis is not None:
+        raise NotImplementedError("unique(axis=...) is not supported yet; unique works on the flattened array")
+    x = operand(ar)
+    if size is None:
+        if is_tensor(x):
+            raise data_dependent_error("unique", "pass size= (and fill_value=) for a static shape, as in JAX")
+        return np.unique(np.asarray(x), return_index, return_inverse, return_counts, equal_nan=equal_nan)
+    size = static_size(size, "size")
+    t = type_of(x)
+    n = t.size
+    if n == 0:
+        raise ValueError("unique with size= needs a non-empty array (there is no smallest value to pad with)")
+    flat = reshape(x, (n,))
+    s, perm = sort_last_axis(flat, with_indices=True)
+    first = bind("iota", shape=(n,), dimension=0, dtype="int64")
+    if n > 1:
+        lo, hi = slice_axis(s, 0, 0, n - 1), slice_axis(s, 0, 1, n)
+        new = not_equal(hi, lo)
+        if t.dtype.is_float and equal_nan:
+            new = logical_and(new, logical_not(logical_and(isnan(hi), isnan(lo))))
+        mask = lax.reshape(bind("concatenate", np.ones((1,), np.bool_), new, dimension=0), (n,))
+    else:
+        mask = np.ones((1,), np.bool_)
+    # the first element of each group, in order, then the rest: a stable sort on "not first"
+    _, us, uperm, upos = bind("sort", logical_not(mask), s, perm, first, dimension=0)
+    count = lax.reduce(convert(mask, "int64"), "sum")
+
+    def head(v, pad):  # the first `size` entries (padded when size > n)
+        if size <= n:
+            return slice_axis(v, 0, 0, size)
+        return bind("pad", v, np.asarray(pad, type_of(v).dtype.np), edge_padding_low=(0,),
+                    edge_padding_high=(size - n,))
+    valid = less(bind("iota", shape=(size,), dimension=0, dtype="int64"), count)
+    fill = slice_axis(s, 0, 0, 1) if fill_value is None else convert(np.asarray(fill_value), t.dtype)
+    out = [_where3(valid, head(us, 0), lax.broadcast_to(lax.reshape(fill, ()), (size,)))]
+    if return_index:
+        out.append(_where3(valid, head(uperm, 0), lax.broadcast_to(lax.reshape(slice_axis(perm, 0, 0, 1), ()), (size,))))
+    if return_inverse:
+        group = subtract(cumsum(convert(mask, "int64")), np.int64(1))
+        inv = bind("scatter", np.zeros((n,), np.int64), perm, group, axis=0, kind="set")
+        out.append(lax.reshape(inv, t.shape))
+    if return_counts:
+        nxt = bind("pad", slice_axis(upos, 0, 1, n), np.asarray(n, np.int64), edge_padding_low=(0,),
+                   edge_padding_high=(1,))
+        nxt = _where3(less(bind("iota", shape=(n,), dimension=0, dtype="int64"), subtract(count, np.int64(1))),
+                      nxt, np.int64(n))
+        out.append(_where3(valid, head(subtract(nxt, upos), 0), np.int64(0)))
+    return out[0] if len(out) == 1 else tuple(out)
 
 
 def where(condition, x=None, y=None, /, *, size=None, fill_value=None):

@@ -1,19 +1,16 @@
-"""Sorting and searching: sort, argsort, searchsorted, digitize, isin.
+"""Sorting and searching: sort, argsort, lexsort, partition, argpartition, searchsorted, digitize, isin.
 
-chainrule.numpy sorting and order statistics, without a sort op: a bitonic sorting network.
+Everything here is the IR's `sort` op (chainrule.ir.sort_ops, as jax.lax.sort):
+one node whatever the length, a stable radix sort on the llvm backend, lax.sort
+on jax. Order is NumPy's: NaN sorts last, -0.0 ties with 0.0, equal values keep
+their order (NumPy's kind="stable", whatever `kind` says). `argsort` sorts an
+iota along with the values; derivatives flow through the permutation (the op's
+JVP gathers the tangents by it).
 
-The IR has no `sort` op yet, so `sort` is a fixed network of compare-exchange
-steps over a static length: pad the axis to a power of two m with a value
-that sorts last, then for block sizes k = 2, 4, ..., m merge with one "flip"
-step (element p of a block against element k-1-p) and half-cleaners
-(p against p + j, j = k/4 ... 1). Each step is reshape + slice (+ reverse) +
-compare + select + concatenate over the whole array at once, so the graph
-has O(log^2 m) steps and O(m log^2 m) work. A compare-exchange is a pair of
-selects, so gradients flow to the values (as with a sort op's permutation).
-
-Order is NumPy's: NaN sorts last. `argsort` carries the indices through
-the same network and breaks ties by index, so it is stable
-(NumPy's kind="stable").
+`searchsorted` sorts `a` and `v` together with a tag that puts each `v` before
+(side="left") or after (side="right") the equal elements of `a`: a value's
+position in that order minus its rank among the `v`s is its insertion point.
+Two sorts and two scatters, however long `a` and `v` are.
 """
 
 from __future__ import annotations
@@ -21,42 +18,53 @@ from __future__ import annotations
 import numpy as np
 
 from .. import lax
-from ..core import bind, constant_tensor, is_tensor, type_of
+from ..core import bind, is_tensor, type_of
 from ..lax import convert, normalize_axis, operand, result_type as _promote
-from .ufuncs import equal, greater, isnan, less, less_equal, logical_and, logical_not, logical_or, subtract, where
-from .shapes import concatenate, moveaxis, ravel, reshape
-from .reductions import any as _any, sum
-from .manipulation import flip, slice_axis
+from .ufuncs import equal, logical_not, subtract
+from .shapes import concatenate, ravel, reshape
+from .reductions import any as _any
+from .indexing import take
+from .manipulation import flip
 
 
-# --- searching by counting -----------------------------------------------------------------------
+def _iota(shape, axis, dt="int64"):
+    return bind("iota", shape=tuple(shape), dimension=axis, dtype=dt)
 
-def searchsorted(a, v, side="left", sorter=None):
-    """Insertion points in sorted `a` by counting (O(len(a) * len(v)) memory; NaN sorts last as in NumPy)."""
-    if sorter is not None:
-        raise NotImplementedError("searchsorted with sorter is not supported yet")
+
+def _inverse_permutation(perm):
+    """inv with inv[perm[i]] = i (perm: a 1-d int64 permutation)."""
+    n = type_of(perm).shape[0]
+    return bind("scatter", lax.full((n,), 0, "int64"), perm, _iota((n,), 0), axis=0, kind="set")
+
+
+# --- searching -------------------------------------------------------------------------------------
+
+def searchsorted(a, v, side="left", sorter=None, *, method=None):
+    """Insertion points of `v` in the sorted 1-d `a` (int64), as NumPy: NaN sorts last. `method` (JAX's)
+    is accepted and ignored: this is always the sort-based search (see the module docstring)."""
     if side not in ("left", "right"):
         raise ValueError(f"side must be 'left' or 'right' (got {side!r})")
     aa = operand(a)
     if type_of(aa).ndim != 1:
         raise ValueError("object too deep for desired array: a must be 1-d")
+    if sorter is not None:
+        aa = take(aa, sorter)
     vv = operand(v) if not lax.is_weak(v) else v
     dt = _promote(aa, vv)
     aa, vv = convert(aa, dt), convert(vv, dt)
     vshape = type_of(vv).shape
-    ve = reshape(vv, vshape + (1,))
-    cmp = less(aa, ve) if side == "left" else less_equal(aa, ve)
-    count = sum(cmp, axis=-1, dtype="int64")
-    if dt.is_float:
-        a_nan = isnan(aa)
-        n_num = sum(logical_not(a_nan), dtype="int64")
-        n_all = np.asarray(type_of(aa).shape[0], np.int64)
-        nan_pos = n_num if side == "left" else n_all
-        count = where(isnan(vv), nan_pos, count)
-    return count
+    n, m = type_of(aa).shape[0], int(np.prod(vshape))
+    if n == 0 or m == 0:
+        return lax.full(vshape, 0, "int64")
+    vf = reshape(vv, (m,))
+    before, after = (np.int32(1), np.int32(0)) if side == "left" else (np.int32(0), np.int32(1))
+    tag = concatenate([lax.full((n,), before, "int32"), lax.full((m,), after, "int32")])
+    _, _, perm = bind("sort", concatenate([aa, vf]), tag, _iota((n + m,), 0), dimension=0, num_keys=2)
+    where_v = lax.reshape(bind("slice", _inverse_permutation(perm), start_indices=(n,), limit_indices=(n + m,),
+                               strides=(1,)), (m,))
+    _, vperm = bind("sort", vf, _iota((m,), 0), dimension=0)
+    return reshape(subtract(where_v, _inverse_permutation(vperm)), vshape)
 
-
-# --- membership, and what has a data-dependent shape ------------------------------------------------
 
 def isin(element, test_elements, assume_unique=False, invert=False, kind=None):
     """Every element against every test element (O(len(element) * len(test_elements)) work)."""
@@ -81,133 +89,105 @@ def digitize(x, bins, right=False):
     return searchsorted(b, x, side="left" if right else "right")
 
 
-# --- the network -----------------------------------------------------------------------------------
-
-def _sentinel(dt):
-    if dt.is_float:
-        return np.nan
-    if dt.is_bool:
-        return True
-    return np.iinfo(dt.np).max
-
-
-def _after(a, b):
-    """a sorts strictly after b (NaN last)."""
-    if type_of(a).dtype.is_float:
-        return logical_or(greater(a, b), logical_and(isnan(a), logical_not(isnan(b))))
-    return greater(a, b)
-
-
-def _tied(a, b):
-    if type_of(a).dtype.is_float:
-        return logical_or(equal(a, b), logical_and(isnan(a), isnan(b)))
-    return equal(a, b)
-
-
-def _exchange(lo, hi, ilo, ihi):
-    swap = _after(lo, hi)
-    if ilo is not None:
-        swap = logical_or(swap, logical_and(_tied(lo, hi), greater(ilo, ihi)))
-    new = (bind("select", swap, hi, lo), bind("select", swap, lo, hi))
-    if ilo is None:
-        return new + (None, None)
-    return new + (bind("select", swap, ihi, ilo), bind("select", swap, ilo, ihi))
-
-
-def _step(x, i, rows, block, half, flip_second):
-    """One layer: within blocks of `block`, compare position p < half with p + half (or block-1-p)."""
-    B, m = rows, type_of(x).shape[-1]
-    y = reshape(x, (B, m // block, block))
-    lo, hi = slice_axis(y, 2, 0, half), slice_axis(y, 2, half, block)
-    yi = reshape(i, (B, m // block, block)) if i is not None else None
-    ilo = slice_axis(yi, 2, 0, half) if yi is not None else None
-    ihi = slice_axis(yi, 2, half, block) if yi is not None else None
-    if flip_second:
-        hi = flip(hi, 2)
-        ihi = flip(ihi, 2) if ihi is not None else None
-    lo, hi, ilo, ihi = _exchange(lo, hi, ilo, ihi)
-    if flip_second:
-        hi = flip(hi, 2)
-        ihi = flip(ihi, 2) if ihi is not None else None
-    x = reshape(concatenate([lo, hi], axis=2), (B, m))
-    if i is not None:
-        i = reshape(concatenate([ilo, ihi], axis=2), (B, m))
-    return x, i
-
+# --- sorting ---------------------------------------------------------------------------------------
 
 def sort_last_axis(x, with_indices=False):
     """Sort along the last axis; returns (values, int64 indices or None)."""
     x = operand(x)
     t = type_of(x)
-    n = t.shape[-1]
-    batch = t.shape[:-1]
-    rows = int(np.prod(batch)) if batch else 1
-    idx = None
-    if with_indices:
-        line = np.arange(n, dtype=np.int64)
-        line = constant_tensor(line) if is_tensor(x) else line
-        idx = lax.broadcast_to(line, t.shape)
-    if n <= 1 or t.size == 0:
-        return x, idx
-    m = 1 << (n - 1).bit_length()
-    xs = reshape(x, (rows, n))
-    if m > n:
-        fill = np.asarray(_sentinel(t.dtype), t.dtype.np)
-        xs = bind("pad", xs, fill, edge_padding_low=(0, 0), edge_padding_high=(0, m - n))
-    ids = None
-    if with_indices:
-        line = np.arange(m, dtype=np.int64)
-        ids = lax.broadcast_to(constant_tensor(line) if is_tensor(x) else line, (rows, m))
-    k = 2
-    while k <= m:
-        xs, ids = _step(xs, ids, rows, k, k // 2, True)
-        j = k // 4
-        while j >= 1:
-            xs, ids = _step(xs, ids, rows, 2 * j, j, False)
-            j //= 2
-        k *= 2
-    xs = reshape(slice_axis(xs, 1, 0, n), t.shape)
-    if with_indices:
-        ids = reshape(slice_axis(ids, 1, 0, n), t.shape)
-    return xs, ids
+    if not with_indices:
+        return bind("sort", x, dimension=t.ndim - 1), None
+    return bind("sort", x, _iota(t.shape, t.ndim - 1), dimension=t.ndim - 1)
 
 
 def _along(a, axis):
     x = operand(a)
     if axis is None:
         return ravel(x), 0
+    if type_of(x).ndim == 0:
+        raise ValueError("Cannot sort a 0-d array")
     return x, normalize_axis(axis, type_of(x).ndim)
 
 
-def sort(a, axis=-1, kind=None, order=None, stable=None, *, descending=False):
-    """descending=True (as JAX and the array API): the ascending order reversed, so NaN comes first."""
+def _check_kind(kind, order, name):
     if order is not None:
-        raise NotImplementedError("sort(order=...) applies to structured arrays, which chainrule does not have")
+        raise NotImplementedError(f"{name}(order=...) applies to structured arrays, which chainrule does not have")
+    if kind not in (None, "quicksort", "mergesort", "heapsort", "stable"):
+        raise ValueError(f"{name}: kind must be one of 'quicksort', 'mergesort', 'heapsort', 'stable' (got {kind!r})")
+
+
+def sort(a, axis=-1, kind=None, order=None, stable=None, *, descending=False):
+    """Sorted along `axis` (every `kind` is the one stable sort). descending=True (as JAX and the array
+    API): the ascending order reversed, so NaN comes first."""
+    _check_kind(kind, order, "sort")
     x, axis = _along(a, axis)
-    if type_of(x).ndim == 0:
-        raise ValueError("Cannot sort a 0-d array")
-    y, _ = sort_last_axis(moveaxis(x, axis, -1))
-    if descending:
-        y = flip(y, -1)
-    return moveaxis(y, -1, axis)
+    y = bind("sort", x, dimension=axis)
+    return bind("reverse", y, dimensions=(axis,)) if descending else y
 
 
 def argsort(a, axis=-1, kind=None, order=None, stable=None, *, descending=False):
     """Stable argsort (ties keep their order, as NumPy's kind='stable'), also when descending (as JAX):
     the reversed input is sorted and its positions mapped back, so equal values keep their order."""
-    if order is not None:
-        raise NotImplementedError("argsort(order=...) applies to structured arrays, which chainrule does not have")
+    _check_kind(kind, order, "argsort")
     x, axis = _along(a, axis)
-    if type_of(x).ndim == 0:
-        raise ValueError("Cannot sort a 0-d array")
-    x = moveaxis(x, axis, -1)
-    if descending:
-        n = type_of(x).shape[-1]
-        _, i = sort_last_axis(flip(x, -1), with_indices=True)
-        i = flip(subtract(np.int64(n - 1), i), -1)
+    t = type_of(x)
+    if not descending:
+        return bind("sort", x, _iota(t.shape, axis), dimension=axis)[1]
+    n = t.shape[axis]
+    _, i = bind("sort", bind("reverse", x, dimensions=(axis,)), _iota(t.shape, axis), dimension=axis)
+    return bind("reverse", subtract(np.int64(n - 1), i), dimensions=(axis,))
+
+
+def lexsort(keys, axis=-1):
+    """Indices that sort by the last key, then the one before, ... (np.lexsort), stably."""
+    if is_tensor(keys) or isinstance(keys, np.ndarray):
+        k = operand(keys)
+        if type_of(k).ndim == 0:
+            raise TypeError("lexsort: keys must have at least one dimension")
+        ks = [lax.reshape(bind("slice", k, start_indices=(i,) + (0,) * (type_of(k).ndim - 1),
+                                limit_indices=type_of(k).shape[:0] + (i + 1,) + type_of(k).shape[1:],
+                                strides=(1,) * type_of(k).ndim), type_of(k).shape[1:])
+              for i in range(type_of(k).shape[0])]
     else:
-        _, i = sort_last_axis(x, with_indices=True)
-    return moveaxis(i, -1, axis)
+        ks = [operand(k) for k in keys]
+    if not ks:
+        raise TypeError("need sequence of keys with len > 0 in lexsort")
+    shape = lax.broadcast_shapes(*(type_of(k).shape for k in ks))
+    if not shape:
+        raise ValueError("lexsort: the keys must have at least one dimension")
+    ks = [lax.broadcast_to(k, shape) for k in ks]
+    axis = normalize_axis(axis, len(shape))
+    out = bind("sort", *reversed(ks), _iota(shape, axis), dimension=axis, num_keys=len(ks))
+    return out[-1]
 
 
-__all__ = ["searchsorted", "isin", "digitize", "sort_last_axis", "sort", "argsort"]
+def _check_kth(kth, n, name):
+    if isinstance(kth, bool) or not isinstance(kth, (int, np.integer)):
+        raise TypeError(f"{name}: kth must be an integer (a sequence of kth is not supported), got {kth!r}")
+    if not -n <= kth < n:
+        raise ValueError(f"{name}: kth(={kth}) out of bounds ({n})")
+
+
+def partition(a, kth, axis=-1):
+    """An arrangement with the kth smallest value at index kth, the smaller ones before it and the larger
+    ones after: the fully sorted array (one sort op), a valid partition."""
+    x, ax = _along(a, axis)
+    _check_kth(kth, type_of(x).shape[ax], "partition")
+    return sort(x, ax)
+
+
+def argpartition(a, kth, axis=-1, kind="introselect", order=None):
+    """Indices that partition `a` around its kth smallest value (the stable argsort, a valid one)."""
+    if order is not None:
+        raise NotImplementedError("argpartition(order=...) applies to structured arrays, which chainrule does not have")
+    x, ax = _along(a, axis)
+    _check_kth(kth, type_of(x).shape[ax], "argpartition")
+    return argsort(x, ax)
+
+
+def sort_complex(a):
+    raise NotImplementedError("sort_complex: complex numbers are not supported by chainrule yet")
+
+
+__all__ = ["searchsorted", "isin", "digitize", "sort_last_axis", "sort", "argsort", "lexsort", "partition",
+           "argpartition", "sort_complex"]

@@ -1,7 +1,8 @@
 """Statistics: NaN-aware reductions, average, cov, corrcoef, quantiles, percentiles and medians,
 bincount and histogram (with static sizes).
 
-Quantiles sort with the network of sorting.py; bincount and histogram place their counts with one scatter.
+Quantiles and medians sort with the sort op (one node whatever the length); bincount and histogram
+place their counts with one scatter.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ per-element starts become gathers and selects.
 from . import control_flow_rules, elementwise_rules, index_rules, region_rules, shape_rules, sharding_rules  # noqa: F401  (fill the table)
 from . import conv_rules  # noqa: F401  (convolution, reduce_window, select_and_*_add)
 from . import linalg_rules  # noqa: F401
+from . import sort_rules  # noqa: F401  (sort)
 from .context import BatchContext, batched_type
 from .driver import BatchingError, batch_graph, batch_nodes
 from .table import BATCH_RULES

@@ -1,0 +1,527 @@
+"""The `sort` kernel: a stable radix sort on keys mapped to order-preserving unsigned integers.
+
+Each key becomes an unsigned integer of its width whose unsigned order is the
+op's order (chainrule.ir.sort_ops): a float's bits with the sign bit set for
+positives and every bit flipped for negatives, -0.0 read as 0.0 and every NaN
+as the largest key; a signed integer with its sign bit flipped; bools and
+unsigned integers as they are.
+
+A row is sorted by LSD radix passes of B-bit digits (B = 8, or 11 for rows of
+2^12 or more), least significant first, each a stable counting pass; one read
+counts every digit position first, and a position whose digit is the same
+everywhere is skipped. A pass cuts the row into 4 segments moved in lockstep
+with their own counters, so a digit that repeats (a float's exponent byte)
+does not serialise the counter updates. Rows of at most INSERTION elements are
+insertion-sorted. One-operand rows of MSD_ROW or more are first distributed
+into buckets by the top byte of their keys (one pass), and each bucket, small
+enough to stay in cache, is radix-sorted on its own. Work is O(n * width / B)
+per row, and the code emitted does not depend on n beyond these thresholds.
+
+Two forms:
+* one operand (`cnp.sort`): the values' own bits are moved, their keys computed
+  on the fly (so -0.0 and NaN payloads survive), from the operand's row
+  straight into the result's;
+* otherwise: a permutation P (int32, int64 for rows of 2^31 or more) is sorted
+  with the mapped keys, the last key first (each pass stable, so several keys
+  sort lexicographically), and every result is its operand gathered by P; an
+  operand that is an iota along the sorted dimension (argsort) is P itself.
+
+Rows are the operand's elements along `dimension` for each position of the
+other dimensions; the kernel sorts them one after another in scratch memory of
+the arena (`scratch_bytes`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import llvmlite.ir as ir
+import numpy as np
+
+from .emitter import Emitter, Index, no_vectorize
+from .lltypes import I1, I8, I32, I64, PTR, VOID, i64, mem_type
+
+INSERTION = 16     # rows this short are insertion-sorted
+MSD_ROW = 1 << 16  # one-operand rows this long are split by their top byte first
+BUCKET_BITS = 8    # digit size of the radix sort of a bucket (which fits in cache)
+SHORT_ROW = 1 << 12  # rows shorter than this count digits of 8 bits (smaller histograms), else 11
+
+
+def _digit_bits(n: int) -> int:
+    return 8 if n < SHORT_ROW else 11
+
+
+def _key_width(dt) -> int:
+    return 8 if dt.is_bool else dt.bits
+
+
+def _index_type(n: int):
+    return I32 if n < 2 ** 31 else I64
+
+
+def _single(node) -> bool:
+    return len(node.operands) == 1
+
+
+def _pad(nbytes: int) -> int:
+    return -(-nbytes // 64) * 64
+
+
+def _layout(node):
+    """Byte offsets of the two key buffers, the two permutations and the histograms, and the total."""
+    t = node.operands[0].type
+    d, k = node.attrs["dimension"], node.attrs["num_keys"]
+    n = t.shape[d]
+    w = max(_key_width(v.type.dtype) for v in node.operands[:k])
+    row = _pad(n * -(-w // 8))
+    # one operand: the permutation slots stage strided rows instead
+    perm = row if _single(node) else _pad(n * (_index_type(n).width // 8))
+    bits = _digit_bits(n)
+    hist = _hist_bytes(w, bits, _ways(n))
+    if _single(node) and n >= MSD_ROW:  # the buckets' histograms, then the top digit's counts and starts
+        hist = _hist_bytes(w, BUCKET_BITS, _ways(SHORT_ROW)) + 4 * (256 * _ways(n) + 257)
+    return (0, row, 2 * row, 2 * row + perm, 2 * row + 2 * perm), 2 * row + 2 * perm + hist
+
+
+def _hist_bytes(w, bits, ways):
+    """The counters of one sorter: every digit position's (`ways` copies) and one pass's per segment."""
+    bits = min(bits, w)
+    return (math.ceil(w / bits) + 1) * (1 << bits) * 4 * ways
+
+
+def scratch_bytes(node) -> int:
+    """Arena bytes the sort kernel of `node` needs (0 when there is nothing to sort)."""
+    t = node.operands[0].type
+    n = t.shape[node.attrs["dimension"]]
+    if t.size == 0 or n <= 1:
+        return 0
+    if n >= 2 ** 31:
+        raise NotImplementedError(f"the llvm sort kernel sorts rows of fewer than 2**31 elements (got {n})")
+    return _layout(node)[1]
+
+
+# --- keys ----------------------------------------------------------------------------------------------
+
+def _ity(w):
+    return ir.IntType(w)
+
+
+def key_of(b: ir.IRBuilder, dt, bits):
+    """The order-preserving unsigned key (an iW) of an element given as its iW bits."""
+    w = bits.type.width
+    if dt.is_bool or dt.kind == "u":
+        return bits
+    sign = ir.Constant(bits.type, 1 << (w - 1))
+    if dt.kind == "i":
+        return b.xor(bits, sign)
+    ones = ir.Constant(bits.type, (1 << w) - 1)
+    inf = int(np.array(np.inf, dt.np).view(np.dtype(f"u{w // 8}")))
+    bits = b.select(b.icmp_unsigned("==", bits, sign), ir.Constant(bits.type, 0), bits)  # -0.0 -> 0.0
+    neg = b.icmp_unsigned("!=", b.and_(bits, sign), ir.Constant(bits.type, 0))
+    k = b.select(neg, b.xor(bits, ones), b.or_(bits, sign))
+    nan = b.icmp_unsigned(">", b.and_(bits, ir.Constant(bits.type, (1 << (w - 1)) - 1)), ir.Constant(bits.type, inf))
+    return b.select(nan, ones, k)
+
+
+def _to_bits(b, dt, x):
+    """A loaded element (register form) as its iW bits."""
+    w = _key_width(dt)
+    if dt.is_bool:
+        return b.zext(x, I8)
+    if dt.is_float:
+        return b.bitcast(x, _ity(w))
+    return x
+
+
+# --- loops on a plain builder ------------------------------------------------------------------------
+
+class _Loop:
+    """for i in range(lo, hi) on a plain IRBuilder (i64 counter)."""
+
+    def __init__(self, b, lo, hi, name="i", vectorize=False):
+        self.b, self.lo, self.hi, self.name, self.vectorize = b, lo, hi, name, vectorize
+
+    def __enter__(self):
+        b = self.b
+        fn = b.function
+        self.pre = b.block
+        self.body = fn.append_basic_block(self.name + ".body")
+        self.done = fn.append_basic_block(self.name + ".done")
+        b.cbranch(b.icmp_signed("<", self.lo, self.hi), self.body, self.done)
+        b.position_at_end(self.body)
+        self.i = b.phi(I64, self.name)
+        self.i.add_incoming(self.lo, self.pre)
+        return self.i
+
+    def __exit__(self, *exc):
+        b = self.b
+        nxt = b.add(self.i, i64(1))
+        self.i.add_incoming(nxt, b.block)
+        latch = b.cbranch(b.icmp_signed("<", nxt, self.hi), self.body, self.done)
+        if not self.vectorize:  # counting and scattering do not vectorize: spare LLVM the attempt
+            latch.set_metadata("llvm.loop", no_vectorize(b.function.module))
+        b.position_at_end(self.done)
+        return False
+
+
+def _gep(b, ty, p, i):
+    return b.gep(p, [i], inbounds=True, source_etype=ty)
+
+
+def _memset_fn(module):
+    fn = module.globals.get("llvm.memset.p0.i64")
+    if fn is None:
+        fn = ir.Function(module, ir.FunctionType(VOID, [PTR, I8, I64, I1]), "llvm.memset.p0.i64")
+    return fn
+
+
+# --- the radix and insertion sorts, one function per (dtype form, width, digit, index) ---------------
+
+def _bump(b, c):
+    """counter c += 1; returns its old value."""
+    v = b.load(c, typ=I32)
+    b.store(b.add(v, ir.Constant(I32, 1)), c)
+    return v
+
+
+def _segmented_pass(b, src, dst, isrc, idst, n, ways, seg, radix, ety, ity, digit):
+    """One stable counting pass src -> dst by `digit(element)` (an i64 in [0, radix)). The row is cut into
+    `ways` contiguous segments (the last takes the remainder) moved in lockstep, each with its own
+    counters: a digit that repeats (the exponent byte of floats) then makes `ways` independent chains of
+    counter updates instead of one. `seg` holds ways * radix i32 counters."""
+    module = b.function.module
+    b.call(_memset_fn(module), [seg, ir.Constant(I8, 0), i64(ways * radix * 4), ir.Constant(I1, 0)])
+    part = b.udiv(n, i64(ways)) if ways > 1 else n
+
+    def counter(x, way):
+        d = digit(x)
+        return _gep(b, I32, seg, b.add(d, i64(way * radix)) if way else d)
+
+    def each(body):
+        with _Loop(b, i64(0), part, "seg") as i:
+            for way in range(ways):
+                body(b.add(i, b.mul(part, i64(way))) if way else i, way)
+        if ways > 1:
+            with _Loop(b, b.mul(part, i64(ways)), n, "seg.tail") as i:
+                body(i, ways - 1)
+
+    each(lambda i, way: _bump(b, counter(b.load(_gep(b, ety, src, i), typ=ety), way)))
+    acc = b.alloca(I32)  # exclusive prefix sums over (digit, segment): each segment's first slot per digit
+    b.store(ir.Constant(I32, 0), acc)
+    with _Loop(b, i64(0), i64(radix), "scan") as d:
+        for way in range(ways):
+            c = _gep(b, I32, seg, b.add(d, i64(way * radix)) if way else d)
+            v = b.load(c, typ=I32)
+            s0 = b.load(acc, typ=I32)
+            b.store(s0, c)
+            b.store(b.add(s0, v), acc)
+
+    def move(i, way):
+        x = b.load(_gep(b, ety, src, i), typ=ety)
+        pos = b.zext(_bump(b, counter(x, way)), I64)
+        b.store(x, _gep(b, ety, dst, pos))
+        if ity is not None:
+            b.store(b.load(_gep(b, ity, isrc, i), typ=ity), _gep(b, ity, idst, pos))
+    each(move)
+
+
+def _pass_fn(module, dt, w: int, bits: int, ity, ways: int):
+    """`void pass(ptr src, ptr dst, ptr isrc, ptr idst, i64 n, ptr seg, iW shift)`: `_segmented_pass` on
+    the digit (key >> shift) & (2^bits - 1), made once per form and called by every pass."""
+    name = f"chainrule_sort_pass_{'key' if dt is None else dt.name}{w}_{bits}_{'n' if ity is None else ity.width}_{ways}"
+    fn = module.globals.get(name)
+    if fn is not None:
+        return fn
+    ety = _ity(w)
+    fn = ir.Function(module, ir.FunctionType(VOID, [PTR] * 4 + [I64, PTR, ety]), name)
+    fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    fn.attributes.add("noinline")
+    for a in fn.args[:4]:
+        a.add_attribute("noalias")
+    src, dst, isrc, idst, n, seg, shift = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    mask = ir.Constant(ety, (1 << bits) - 1)
+
+    def digit(x):
+        d = b.and_(b.lshr(x if dt is None else key_of(b, dt, x), shift), mask)
+        return b.zext(d, I64) if w < 64 else d
+    _segmented_pass(b, src, dst, isrc, idst, n, ways, seg, 1 << bits, ety, ity, digit)
+    b.ret_void()
+    return fn
+
+
+def _ways(n: int) -> int:
+    """Histogram copies the counting pass interleaves (breaking the chain of increments on one counter)."""
+    return 4 if n >= SHORT_ROW else 1
+
+
+def _sorter(module, dt, w: int, bits: int, ity, n_static: int):
+    """`i32 sort(ptr in, ptr a, ptr b, ptr iin, ptr ia, ptr ib, i64 n, ptr hist, ptr out)`.
+
+    Sorts the n iW elements of `in` stably by their keys (`key_of(dt)`, or the elements themselves when dt
+    is None), moving the indices `iin` alongside when `ity` is not None; `a` and `b` (and `ia`, `ib`) are
+    scratch rows. Without indices the result goes to `out` (`in` may be read only; the last pass writes
+    `out` directly); with them, `in` must be `a` and the result stays in a (returns 0) or b (returns 1)."""
+    bits = min(bits, w)
+    ways = _ways(n_static)
+    tag = f"{'key' if dt is None else dt.name}{w}_{bits}_{'n' if ity is None else ity.width}_{n_static <= INSERTION}_{ways}"
+    name = f"chainrule_sort_{tag}"
+    fn = module.globals.get(name)
+    if fn is not None:
+        return fn
+    ety = _ity(w)
+    fn = ir.Function(module, ir.FunctionType(I32, [PTR] * 6 + [I64, PTR, PTR]), name)
+    fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    fn.attributes.add("noinline")  # optimised once, not once per call site
+    src0, buf_a, buf_b, isrc0, ibuf_a, ibuf_b, n, hist, out = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    single = ity is None
+
+    def key(x):
+        return x if dt is None else key_of(b, dt, x)
+
+    if n_static <= INSERTION:
+        if single:  # sort a copy of the row in `out`
+            with _Loop(b, i64(0), n, "copy", vectorize=True) as i:
+                b.store(b.load(_gep(b, ety, src0, i), typ=ety), _gep(b, ety, out, i))
+            src0 = out
+        with _Loop(b, i64(1), n, "ins") as i:
+            x = b.load(_gep(b, ety, src0, i), typ=ety)
+            xi = b.load(_gep(b, ity, isrc0, i), typ=ity) if ity is not None else None
+            k = key(x)
+            head = fn.append_basic_block("shift.head")
+            body = fn.append_basic_block("shift.body")
+            done = fn.append_basic_block("shift.done")
+            pre = b.block
+            b.branch(head)
+            b.position_at_end(head)
+            j = b.phi(I64, "j")
+            j.add_incoming(i, pre)
+            jm = b.sub(j, i64(1))
+            more = b.icmp_signed(">", j, i64(0))
+            b.cbranch(more, body, done)
+            b.position_at_end(body)
+            y = b.load(_gep(b, ety, src0, jm), typ=ety)
+            after = b.icmp_unsigned(">", key(y), k)
+            move = fn.append_basic_block("shift.move")
+            b.cbranch(after, move, done)
+            b.position_at_end(move)
+            b.store(y, _gep(b, ety, src0, j))
+            if ity is not None:
+                b.store(b.load(_gep(b, ity, isrc0, jm), typ=ity), _gep(b, ity, isrc0, j))
+            j.add_incoming(jm, move)
+            b.branch(head)
+            b.position_at_end(done)
+            slot = b.phi(I64, "slot")
+            slot.add_incoming(j, head)
+            slot.add_incoming(j, body)
+            b.store(x, _gep(b, ety, src0, slot))
+            if ity is not None:
+                b.store(xi, _gep(b, ity, isrc0, slot))
+        b.ret(ir.Constant(I32, 0))
+        return fn
+
+    radix = 1 << bits
+    mask = ir.Constant(ety, radix - 1)
+    passes = math.ceil(w / bits)
+    size = passes * radix
+    b.call(_memset_fn(module), [hist, ir.Constant(I8, 0), i64(ways * size * 4), ir.Constant(I1, 0)])
+
+    def digit(k, p):
+        d = b.and_(b.lshr(k, ir.Constant(ety, p * bits)) if p else k, mask)
+        return b.zext(d, I64) if w < 64 else d
+
+    def counter(p, d, way=0):
+        off = p * radix + way * size
+        return _gep(b, I32, hist, b.add(d, i64(off)) if off else d)
+
+    def count(i, way):
+        k = key(b.load(_gep(b, ety, src0, i), typ=ety))
+        for p in range(passes):
+            c = counter(p, digit(k, p), way)
+            b.store(b.add(b.load(c, typ=I32), ir.Constant(I32, 1)), c)
+
+    # one read of the row counts the digits of every position, `ways` elements at a time into as many
+    # histograms (independent increments), then summed
+    blocks = b.udiv(n, i64(ways))
+    with _Loop(b, i64(0), blocks, "count") as i:
+        for way in range(ways):
+            count(b.add(b.mul(i, i64(ways)), i64(way)) if ways > 1 else i, way)
+    with _Loop(b, b.mul(blocks, i64(ways)), n, "count.tail") as i:
+        count(i, 0)
+    if ways > 1:
+        with _Loop(b, i64(0), i64(size), "merge") as d:
+            tot = b.load(_gep(b, I32, hist, d), typ=I32)
+            for way in range(1, ways):
+                tot = b.add(tot, b.load(_gep(b, I32, hist, b.add(d, i64(way * size))), typ=I32))
+            b.store(tot, _gep(b, I32, hist, d))
+    seg = _gep(b, I32, hist, i64(ways * size))  # the per-pass counts, one histogram per segment
+    k0 = key(b.load(src0, typ=ety))
+    n32 = b.trunc(n, I32)
+    # a position with one digit everywhere leaves the order as it is: it is skipped
+    active = [b.icmp_unsigned("!=", b.load(counter(p, digit(k0, p)), typ=I32), n32) for p in range(passes)]
+    cur, icur = b.alloca(PTR), b.alloca(PTR)
+    b.store(src0, cur)
+    b.store(isrc0, icur)
+    for p in range(passes):
+        later = None
+        for q in range(p + 1, passes):
+            later = active[q] if later is None else b.or_(later, active[q])
+        work = fn.append_basic_block(f"pass{p}")
+        nxt = fn.append_basic_block(f"pass{p}.done")
+        b.cbranch(active[p], work, nxt)
+        b.position_at_end(work)
+        src, isrc = b.load(cur, typ=PTR), b.load(icur, typ=PTR)
+        on_a = b.icmp_unsigned("==", b.ptrtoint(src, I64), b.ptrtoint(buf_a, I64))
+        dst = b.select(on_a, buf_b, buf_a)
+        idst = b.select(on_a, ibuf_b, ibuf_a)
+        if single and later is not None:
+            dst = b.select(later, dst, out)
+        elif single:
+            dst = out
+        b.call(_pass_fn(module, dt, w, bits, ity, ways),
+               [src, dst, isrc if ity is not None else ir.Constant(PTR, None),
+                idst if ity is not None else ir.Constant(PTR, None), n, seg, ir.Constant(ety, p * bits)])
+        b.store(dst, cur)
+        b.store(idst, icur)
+        b.branch(nxt)
+        b.position_at_end(nxt)
+    last = b.load(cur, typ=PTR)
+    if single:  # no pass ran: the row was sorted already (one digit everywhere)
+        with b.if_then(b.icmp_unsigned("==", b.ptrtoint(last, I64), b.ptrtoint(src0, I64))):
+            with _Loop(b, i64(0), n, "copy", vectorize=True) as i:
+                b.store(b.load(_gep(b, ety, src0, i), typ=ety), _gep(b, ety, out, i))
+        b.ret(ir.Constant(I32, 0))
+    else:
+        b.ret(b.zext(b.icmp_unsigned("==", b.ptrtoint(last, I64), b.ptrtoint(buf_b, I64)), I32))
+    return fn
+
+
+def _msd_sorter(module, dt, w: int):
+    """The one-operand sort of long rows, with `_sorter`'s signature: one pass distributes the row into
+    buckets by the top byte of its keys, then each bucket, small enough to stay in cache, is radix-sorted
+    on its own into `out` (its top-byte pass is skipped there: one digit everywhere)."""
+    name = f"chainrule_msd_sort_{dt.name}{w}"
+    fn = module.globals.get(name)
+    if fn is not None:
+        return fn
+    ety = _ity(w)
+    lsd = _sorter(module, dt, w, BUCKET_BITS, None, SHORT_ROW)
+    small = _sorter(module, dt, w, 8, None, INSERTION)
+    fn = ir.Function(module, ir.FunctionType(I32, [PTR] * 6 + [I64, PTR, PTR]), name)
+    fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    fn.attributes.add("noinline")  # optimised once, not once per call site
+    src, buf_a, buf_b, _, _, _, n, hist, out = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    ways = 4
+    top = _gep(b, I8, hist, i64(_hist_bytes(w, BUCKET_BITS, _ways(SHORT_ROW))))
+    starts = _gep(b, I32, top, i64(256 * ways))
+
+    null = ir.Constant(PTR, None)
+    b.call(_pass_fn(module, dt, w, 8, None, ways), [src, buf_a, null, null, n, top, ir.Constant(ety, w - 8)])
+    with _Loop(b, i64(0), i64(256), "starts") as d:  # after the pass: the last segment's counter is the end
+        b.store(b.load(_gep(b, I32, top, b.add(d, i64(256 * (ways - 1)))), typ=I32),
+                _gep(b, I32, starts, b.add(d, i64(1))))
+    b.store(ir.Constant(I32, 0), starts)
+    with _Loop(b, i64(0), i64(256), "bucket") as d:
+        lo = b.zext(b.load(_gep(b, I32, starts, d), typ=I32), I64)
+        hi = b.zext(b.load(_gep(b, I32, starts, b.add(d, i64(1))), typ=I32), I64)
+        m = b.sub(hi, lo)
+        with b.if_then(b.icmp_unsigned(">", m, i64(0))):
+            a_, b_, o_ = (_gep(b, ety, p, lo) for p in (buf_a, buf_b, out))
+            tiny = b.icmp_unsigned("<=", m, i64(INSERTION))
+            with b.if_else(tiny) as (then, otherwise):
+                with then:
+                    b.call(small, [a_, a_, b_, null, null, null, m, hist, o_])
+                with otherwise:
+                    b.call(lsd, [a_, a_, b_, null, null, null, m, hist, o_])
+    b.ret(ir.Constant(I32, 0))
+    return fn
+
+
+# --- the kernel --------------------------------------------------------------------------------------
+
+def _iota_along(v, d) -> bool:
+    node = v.node
+    return node is not None and node.op.name == "iota" and node.attrs["dimension"] == d and v.dtype.is_int
+
+
+def emit_sort(em: Emitter, kernel):
+    node = kernel.node
+    xs, outs = kernel.operands, node.results
+    d, num_keys = node.attrs["dimension"], node.attrs["num_keys"]
+    shape = xs[0].shape
+    b = em.b
+    if math.prod(shape) == 0:
+        return
+    outer, n, inner = math.prod(shape[:d]), shape[d], math.prod(shape[d + 1:])
+    if n <= 1:
+        for x, r in zip(xs, outs):
+            with em.nest(shape, need_dims=False) as idx:
+                em.store_at(r, idx.flat(), em.ev(x, idx))
+        return
+    module = em.mb.module
+    bits = _digit_bits(n)
+    offs, _ = _layout(node)
+    keys_a, keys_b, perm_a, perm_b, hist = (_gep(b, I8, em.scratch, i64(o)) for o in offs)
+    single = len(xs) == 1
+    ity = _index_type(n)
+    nn = i64(n)
+    null = ir.Constant(PTR, None)
+
+    def at(x, base, i):
+        """Element i of the row at `base` (flat offset of its first element) of x."""
+        flat = b.add(base, b.mul(i, i64(inner)) if inner != 1 else i)
+        return em.ev(x, Index(em, shape, flat=flat))
+
+    with em.loop(outer) as o, em.loop(inner) as j:
+        base = b.add(b.mul(o, i64(n * inner)), j)
+        if single:
+            (x,), (r,) = xs, outs
+            ety = _ity(_key_width(x.dtype))
+            fn = _msd_sorter(module, x.dtype, ety.width) if n >= MSD_ROW else \
+                _sorter(module, x.dtype, ety.width, bits, None, n)
+            if inner == 1:  # rows are contiguous: read the operand's row, write the result's
+                src = _gep(b, mem_type(x.dtype), em.ptr[id(x)], base)
+                dst = _gep(b, mem_type(r.dtype), em.ptr[id(r)], base)
+                b.call(fn, [src, keys_a, keys_b, null, null, null, nn, hist, dst])
+            else:
+                with em.loop(n) as i:  # strided rows: through contiguous copies
+                    b.store(_to_bits(b, x.dtype, at(x, base, i)), _gep(b, ety, perm_a, i))
+                b.call(fn, [perm_a, keys_a, keys_b, null, null, null, nn, hist, perm_b])
+                with em.loop(n) as i:
+                    v = b.load(_gep(b, ety, perm_b, i), typ=ety)
+                    if x.dtype.is_bool:
+                        v = b.icmp_unsigned("!=", v, ir.Constant(I8, 0))
+                    elif x.dtype.is_float:
+                        v = b.bitcast(v, mem_type(x.dtype))
+                    em.store_at(r, b.add(base, b.mul(i, i64(inner))), v)
+        else:
+            pa, pbuf, ka, kb = perm_a, perm_b, keys_a, keys_b
+            with em.loop(n) as i:
+                b.store(b.trunc(i, ity) if ity is I32 else i, _gep(b, ity, pa, i))
+            for k in reversed(range(num_keys)):
+                x = xs[k]
+                ety = _ity(_key_width(x.dtype))
+                with em.loop(n) as i:
+                    p = b.load(_gep(b, ity, pa, i), typ=ity)
+                    p = b.zext(p, I64) if ity is I32 else p
+                    b.store(key_of(b, x.dtype, _to_bits(b, x.dtype, at(x, base, p))), _gep(b, ety, ka, i))
+                fn = _sorter(module, None, ety.width, bits, ity, n)
+                moved = b.icmp_unsigned("!=", b.call(fn, [ka, ka, kb, pa, pa, pbuf, nn, hist, null]),
+                                        ir.Constant(I32, 0))
+                pa, pbuf = b.select(moved, pbuf, pa), b.select(moved, pa, pbuf)
+                ka, kb = b.select(moved, kb, ka), b.select(moved, ka, kb)
+            with em.loop(n) as i:
+                p = b.load(_gep(b, ity, pa, i), typ=ity)
+                p64 = b.zext(p, I64) if ity is I32 else p
+                flat = b.add(base, b.mul(i, i64(inner)) if inner != 1 else i)
+                for x, r in zip(xs, outs):
+                    if _iota_along(x, d):
+                        v = p64 if r.dtype.bits == 64 else b.trunc(p64, mem_type(r.dtype))
+                    else:
+                        v = at(x, base, p64)
+                    em.store_at(r, flat, v)
