@@ -13,7 +13,7 @@ import numpy as np
 
 from . import pytree
 from .core import bind, type_of
-from .lax import convert, normalize_axis, operand, sort, sort_key_val, top_k  # noqa: F401  (re-exported)
+from .lax import normalize_axis, operand, sort, sort_key_val, top_k  # noqa: F401  (re-exported)
 from .lax_ops import concatenate, rev, slice_in_dim
 from .control_flow import scan
 from .vmap import vmap
