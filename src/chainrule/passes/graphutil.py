@@ -66,7 +66,7 @@ def splat_equals(value, x) -> bool:
     s = splat_array(value)
     if s is None:
         return False
-    if s.dtype.kind == "f":
+    if s.dtype.kind == "f" or s.dtype.name == "bfloat16":  # (ml_dtypes' bfloat16 has kind 'V')
         xv = np.asarray(x, dtype=s.dtype)
         if np.isnan(xv):
             return bool(np.isnan(s))

@@ -13,15 +13,15 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ...ir.conv_ops import conv_params, dilate_shape, window_out_size
 from ...ir.window_ops import window_params
-from .rules import rule
+from .rules import NARROW_FLOATS, rule, widened
 
 
 def _lowest(dt):
-    return -np.inf if dt.kind == "f" else np.iinfo(dt).min
+    return -np.inf if dt.kind == "f" or dt in NARROW_FLOATS else np.iinfo(dt).min
 
 
 def _highest(dt):
-    return np.inf if dt.kind == "f" else np.iinfo(dt).max
+    return np.inf if dt.kind == "f" or dt in NARROW_FLOATS else np.iinfo(dt).max
 
 
 def pad_dilate(x, pads, dil, fill):
@@ -57,7 +57,7 @@ def windows(xp, wd, st, wdil):
 
 @rule("convolution")
 def _convolution(args, attrs, out, regions):
-    lhs, rhs = args
+    lhs, rhs = widened(args)  # float16/bfloat16: accumulated in float32, rounded once (as dot_general)
     ls, rs, os_ = attrs["lhs_spec"], attrs["rhs_spec"], attrs["out_spec"]
     nsp = lhs.ndim - 2
     strides, padding, ldil, rdil = conv_params(attrs, nsp)
