@@ -114,6 +114,10 @@ ERRORS["qr"] = [([T((3, 2), i64)], {}, (), "dtype int64")]
 ERRORS["eigh"] = [([T((2, 3), f32)], {}, (), "2x3")]
 ERRORS["svd"] = [([T((3,), f32)], {}, (), "rank 1")]
 ERRORS["lu_pivots_to_permutation"] = [([T((3,), i32)], {"permutation_size": 2}, (), "permutation_size=2 < 3")]
+ERRORS["sort"] = [([T((3,), f32), T((4,), f32)], {"dimension": 0}, (), "shape"),
+                  ([T((3,), f32)], {"dimension": 1}, (), "dimension 1 out of range"),
+                  ([T((), f32)], {"dimension": 0}, (), "scalar"),
+                  ([T((3,), f32)], {"dimension": 0, "num_keys": 2}, (), "num_keys")]
 
 # control flow (more cases in test_control_flow_ir.py)
 _ID = region([T((), f64)])
