@@ -63,6 +63,7 @@ UNARY_DOMAINS.update({
     "sqrt": _pos, "rsqrt": _pos, "sine": None, "cosine": None,
     "tan": lambda s: lambda rng: [rng.uniform(-1.2, 1.2, s)], "tanh": None, "logistic": None, "erf": None,
     "cbrt": lambda s: lambda rng: [_signed(rng, s)],
+    "real": None, "imag": None, "conj": None,  # on floats: identity, zero, identity (complex: test_complex_*)
 })
 BINARY_DOMAINS = RuleTable("tests: derivative domains (binary)",
                            covers=lambda op: _plain_elementwise(op, 2) and _float(op) and _differentiable(op))
@@ -71,7 +72,7 @@ BINARY_DOMAINS.update({
     "divide": lambda rng, s0, s1: [rng.standard_normal(s0), _signed(rng, s1)],
     "remainder": lambda rng, s0, s1: [rng.uniform(-5, 5, s0), _signed(rng, s1, 0.7, 2.0)],
     "power": lambda rng, s0, s1: [rng.uniform(0.5, 2.0, s0), rng.standard_normal(s1)],
-    "maximum": None, "minimum": None, "atan2": None,
+    "maximum": None, "minimum": None, "atan2": None, "complex": None,
 })
 
 # The dtypes each plain elementwise op accepts, from the StableHLO spec: the type rules' oracle.
@@ -79,14 +80,17 @@ _INT_FLOAT, _FLOAT, _ALL = ("int32", "int64", "float32", "float64"), ("float32",
     ("bool", "int32", "int64", "float32", "float64")
 ACCEPTS = RuleTable("tests: accepted dtypes (StableHLO spec)",
                     covers=lambda op: _plain_elementwise(op, 1) or _plain_elementwise(op, 2))
+_COMPLEX = ("complex64", "complex128")
 ACCEPTS.update({
-    **{op: _INT_FLOAT for op in ("negate", "abs", "sign")},
-    **{op: _FLOAT for op in ("exponential", "exponential_minus_one", "log", "log_plus_one", "sqrt", "rsqrt",
-                             "sine", "cosine", "tan", "tanh", "logistic", "erf", "floor", "ceil",
-                             "round_nearest_even", "is_finite", "cbrt")},
+    **{op: _INT_FLOAT + _COMPLEX for op in ("negate", "abs", "sign")},
+    **{op: _FLOAT + _COMPLEX for op in ("exponential", "exponential_minus_one", "log", "log_plus_one", "sqrt",
+                                        "rsqrt", "sine", "cosine", "tan", "tanh", "logistic")},
+    **{op: _FLOAT for op in ("erf", "floor", "ceil", "round_nearest_even", "is_finite", "cbrt")},
+    **{op: _FLOAT + _COMPLEX for op in ("real", "imag", "conj")}, "complex": _FLOAT,
     "not": ("bool", "int32", "int64"),
     "stop_gradient": _ALL,
-    **{op: _INT_FLOAT for op in ("add", "subtract", "multiply", "divide", "remainder", "power")},
+    **{op: _INT_FLOAT + _COMPLEX for op in ("add", "subtract", "multiply", "divide", "power")},
+    "remainder": _INT_FLOAT,
     **{op: _ALL for op in ("maximum", "minimum")},
     "atan2": _FLOAT,
     **{op: ("bool", "int32", "int64") for op in ("and", "or", "xor")},
@@ -102,5 +106,6 @@ LAX_NAMES.update({
     "stop_gradient": "stop_gradient", "add": "add", "subtract": "sub", "multiply": "mul", "divide": "div",
     "remainder": "rem", "power": "pow", "maximum": "max", "minimum": "min", "atan2": "atan2",
     "and": "bitwise_and", "or": "bitwise_or", "xor": "bitwise_xor",
+    "real": "real", "imag": "imag", "conj": "conj", "complex": "complex",
 })
 LAX_NAMES.exempt("round_nearest_even", "lax.round needs its rounding method: the helper tests call it themselves")

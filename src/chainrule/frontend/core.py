@@ -70,7 +70,7 @@ def bind_multi(op, inputs, attrs, regions=(), force_symbolic=False) -> tuple:
 
 def constant_tensor(value, dtype=None) -> Tensor:
     arr = np.asarray(value, dtype=None if dtype is None else as_dtype(dtype).np)
-    if arr.dtype.kind not in "bif" or arr.dtype == np.float16 or arr.dtype.kind == "u":
+    if arr.dtype.kind not in "bifc" or arr.dtype == np.float16 or arr.dtype.kind == "u":
         arr = arr.astype(_canonical_np(arr.dtype))
     from ..ir import Literal
     lit = Literal(arr)
@@ -97,6 +97,8 @@ def canonical_array(x) -> np.ndarray:
         want = config.float_dtype if a.dtype.kind == "f" else config.int_dtype
         if a.dtype != want and a.dtype.itemsize == 8:
             return a.astype(want)
+    if a.dtype.kind == "c" and a.dtype.itemsize in (8, 16):  # complex64, complex128
+        return a
     if a.dtype.kind in "bif" and a.dtype != np.float16 and a.dtype.itemsize in (1, 4, 8):
         if a.dtype.kind == "i" and a.dtype.itemsize == 1:
             return a.astype(np.int32)

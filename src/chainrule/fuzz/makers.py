@@ -434,8 +434,10 @@ MAKERS.update({
     "cond": _cond, "case": _case, "while": _while, "scan": _scan, "custom_jvp_call": _custom_jvp_call,
     "custom_vjp_call": _custom_vjp_call, "remat": _call_like,
 })
+MAKERS.exempt("fft", "the fuzzer draws no complex values yet; tests/test_fft_*.py test it against numpy.fft and JAX")
+MAKERS.exempt("complex", "its result is complex and the fuzzer draws no complex values yet (tests/test_complex_*.py)")
 for _name in sorted(generic_elementwise()):
-    if _name not in MAKERS:
+    if _name not in MAKERS and _name not in MAKERS.exemptions:
         MAKERS[_name] = _elementwise
 MAKERS.exempt("custom_vjp_lin",
               "only reverse-mode autodiff makes it and its transpose consumes it; no backend evaluates it")

@@ -7,6 +7,8 @@ from . import opdefs as _opdefs  # noqa: F401  (registers the core ops)
 from . import region_ops as _region_ops  # noqa: F401
 from . import control_flow as _control_flow  # noqa: F401  (cond, case, while, scan)
 from . import remat as _remat  # noqa: F401  (remat: checkpointed calls)
+from . import complex_ops as _complex_ops  # noqa: F401  (real, imag, complex, conj)
+from . import fft_ops as _fft_ops  # noqa: F401  (fft)
 from .attrs import Attrs, Literal
 from .builder import GraphBuilder, make_node, node_key, typed
 from .dtypes import (ALL_DTYPES, FLOAT_DTYPES, INT_DTYPES, DType, bool_, dtype, float32, float64,

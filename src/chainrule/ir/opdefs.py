@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from .dtypes import bool_, int64
+from .dtypes import bool_, int64, real_dtype
 from .errors import IRTypeError
 from .ops import AttrSpec, OpDef, register
 from .types import TensorType
@@ -18,7 +18,7 @@ REDUCE_KINDS = ("sum", "prod", "max", "min", "and", "or")
 COMPARE_DIRECTIONS = ("EQ", "NE", "LT", "LE", "GT", "GE")
 SCATTER_KINDS = ("add", "set")
 
-_KIND_NAMES = {"f": "float", "i": "integer", "b": "bool"}
+_KIND_NAMES = {"f": "float", "i": "integer", "b": "bool", "c": "complex"}
 
 
 def _kinds_text(kinds: str) -> str:
@@ -75,10 +75,10 @@ register(OpDef("iota", _iota, num_operands=0,
 # --- elementwise --------------------------------------------------------------
 
 UNARY_KINDS = {
-    "negate": "if", "abs": "if", "sign": "if",
-    "exponential": "f", "exponential_minus_one": "f", "log": "f", "log_plus_one": "f",
-    "sqrt": "f", "rsqrt": "f", "sine": "f", "cosine": "f", "tan": "f", "tanh": "f",
-    "logistic": "f", "erf": "f", "floor": "f", "ceil": "f", "round_nearest_even": "f", "cbrt": "f",
+    "negate": "ifc", "abs": "ifc", "sign": "ifc",
+    "exponential": "fc", "exponential_minus_one": "fc", "log": "fc", "log_plus_one": "fc",
+    "sqrt": "fc", "rsqrt": "fc", "sine": "fc", "cosine": "fc", "tan": "fc", "tanh": "fc",
+    "logistic": "fc", "erf": "f", "floor": "f", "ceil": "f", "round_nearest_even": "f", "cbrt": "f",
     "not": "bi", "is_finite": "f",
 }
 
@@ -122,6 +122,8 @@ def _make_unary(name, kinds):
     def infer(types, attrs, regions):
         (t,) = types
         _require_kind(name, types, t, kinds)
+        if name == "abs" and t.dtype.kind == "c":  # |x| of a complex is real
+            return (t.with_dtype(real_dtype(t.dtype)),)
         return (t.with_dtype(bool_) if name == "is_finite" else t,)
     return infer
 
@@ -130,8 +132,8 @@ for _name, _kinds in UNARY_KINDS.items():
     register(OpDef(_name, _make_unary(_name, _kinds), category="unary", elementwise=True, **_elementwise_traits(_name)))
 
 BINARY_KINDS = {
-    "add": "if", "subtract": "if", "multiply": "if", "divide": "if", "remainder": "if",
-    "power": "if", "maximum": "bif", "minimum": "bif", "atan2": "f",
+    "add": "ifc", "subtract": "ifc", "multiply": "ifc", "divide": "ifc", "remainder": "if",
+    "power": "ifc", "maximum": "bif", "minimum": "bif", "atan2": "f",
     "and": "bi", "or": "bi", "xor": "bi",
 }
 COMMUTATIVE = {"add", "multiply", "maximum", "minimum", "and", "or", "xor"}
@@ -152,6 +154,9 @@ for _name, _kinds in BINARY_KINDS.items():
 
 def _compare(types, attrs, regions):
     _require_same("compare", types)
+    if types[0].dtype.kind == "c" and attrs["direction"] not in ("EQ", "NE"):
+        raise IRTypeError("compare", types, f"direction {attrs['direction']} on complex operands",
+                          "EQ or NE (complex numbers are not ordered)")
     return (types[0].with_dtype(bool_),)
 
 
@@ -362,7 +367,9 @@ def _reduce(types, attrs, regions):
     if kind in ("and", "or"):
         _require_kind("reduce", types, t, "bi")
     elif kind in ("sum", "prod"):
-        _require_kind("reduce", types, t, "if")
+        _require_kind("reduce", types, t, "ifc")
+    else:
+        _require_kind("reduce", types, t, "bif")
     return (TensorType(tuple(n for i, n in enumerate(t.shape) if i not in dims), t.dtype),)
 
 
@@ -400,7 +407,7 @@ def _dot_general(types, attrs, regions):
     lc, rc = attrs["lhs_contracting"], attrs["rhs_contracting"]
     if lhs.dtype != rhs.dtype:
         raise IRTypeError("dot_general", types, "operand dtypes differ", "operands of one dtype")
-    _require_kind("dot_general", types, lhs, "if")
+    _require_kind("dot_general", types, lhs, "ifc")
     _check_dims("dot_general", types, lb + lc, lhs.ndim, "lhs batch+contracting dimensions")
     _check_dims("dot_general", types, rb + rc, rhs.ndim, "rhs batch+contracting dimensions")
     if len(lb) != len(rb) or len(lc) != len(rc):

@@ -29,6 +29,8 @@ float32 = np.float32
 float64 = np.float64
 int32 = np.int32
 int64 = np.int64
+complex64 = np.complex64
+complex128 = np.complex128
 
 
 # dtype introspection is NumPy's own: it works on tensors' dtypes (NumPy dtypes) unchanged
@@ -189,7 +191,8 @@ def asarray(obj, dtype=None):
 
 
 
-__all__ = ["pi", "e", "inf", "nan", "newaxis", "bool_", "float32", "float64", "int32", "int64", "dtype", "finfo",
+__all__ = ["pi", "e", "inf", "nan", "newaxis", "bool_", "float32", "float64", "int32", "int64", "complex64",
+           "complex128", "dtype", "finfo",
            "iinfo", "issubdtype", "promote_types", "can_cast", "integer", "floating", "number", "inexact",
            "signedinteger", "zeros", "ones", "full", "empty", "zeros_like", "ones_like", "full_like", "empty_like",
            "eye", "identity", "arange", "linspace", "result_type", "logspace", "geomspace", "euler_gamma", "isdtype",

@@ -21,6 +21,7 @@ from .transpose_rules import TRANSPOSE_RULES
 from . import custom_rules as _custom_rules  # noqa: E402,F401
 from . import control_flow_rules as _control_flow_rules  # noqa: E402,F401
 from . import remat_rules as _remat_rules  # noqa: E402,F401
+from . import complex_rules as _complex_rules  # noqa: E402,F401  (real, imag, complex, conj, fft)
 
 __all__ = ["EXPANSIONS", "JVP_RULES", "NON_DIFFERENTIABLE", "NonDifferentiableError", "TRANSPOSE_RULES",
            "jvp_graph", "vjp_graph"]
