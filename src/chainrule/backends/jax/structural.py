@@ -84,11 +84,11 @@ def _reverse(args, attrs, out, regions):
 # --- reductions -------------------------------------------------------------------------
 
 def _lowest(dt):
-    return -np.inf if dt.kind == "f" else np.iinfo(dt).min
+    return -np.inf if dt.kind in "fc" else np.iinfo(dt).min  # (complex: never used, max is refused)
 
 
 def _highest(dt):
-    return np.inf if dt.kind == "f" else np.iinfo(dt).max
+    return np.inf if dt.kind in "fc" else np.iinfo(dt).max
 
 
 def _monoid(kind, dt):

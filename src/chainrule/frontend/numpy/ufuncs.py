@@ -37,7 +37,7 @@ def _arith(op, x, y):
 
 def divide(x, y):
     d = result_type(x, y)
-    if not d.is_float:
+    if not d.is_inexact:
         d = lax.default_float_type()
     return elementwise("divide", x, y, dtype=d)
 
