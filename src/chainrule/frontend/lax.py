@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import TensorType, dtype as as_dtype, float32, float64, int64, bool_, result_dtype
-from ..ir.dtypes import complex_dtype
+from ..ir.complex_ops import complex_dtype
 from .config import config
 from .core import bind, canonical_array, constant_tensor, is_tensor, type_of
 from .tensor import Tensor

@@ -9,9 +9,19 @@ tensor from two float tensors of one type. `conj` negates the imaginary part
 
 from __future__ import annotations
 
-from .dtypes import complex_dtype, real_dtype
+from .dtypes import complex64, complex128, float32, float64
 from .errors import IRTypeError
 from .ops import OpDef, register
+
+
+def real_dtype(d):
+    """The float type of a complex type's parts (complex64 -> float32, complex128 -> float64); others unchanged."""
+    return {complex64: float32, complex128: float64}.get(d, d)
+
+
+def complex_dtype(d):
+    """The complex type with parts of float type d (float64 -> complex128, other floats -> complex64)."""
+    return complex128 if d in (float64, complex128) else complex64
 
 
 def _real_or_imag(name):

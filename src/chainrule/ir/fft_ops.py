@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from .dtypes import complex_dtype, real_dtype
+from .complex_ops import complex_dtype, real_dtype
 from .errors import IRTypeError
 from .ops import AttrSpec, OpDef, register
 

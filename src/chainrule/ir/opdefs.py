@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from .dtypes import bool_, int64, real_dtype
+from .dtypes import bool_, float32, float64, int64
 from .errors import IRTypeError
 from .ops import AttrSpec, OpDef, register
 from .types import TensorType
@@ -123,7 +123,7 @@ def _make_unary(name, kinds):
         (t,) = types
         _require_kind(name, types, t, kinds)
         if name == "abs" and t.dtype.kind == "c":  # |x| of a complex is real
-            return (t.with_dtype(real_dtype(t.dtype)),)
+            return (t.with_dtype(float32 if t.dtype.bits == 64 else float64),)
         return (t.with_dtype(bool_) if name == "is_finite" else t,)
     return infer
 

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ...ir.dtypes import complex_dtype
+from ...ir.complex_ops import complex_dtype
 from .. import lax
 from ..core import bind, type_of
 from ..lax import convert, float_operand, operand
