@@ -75,25 +75,31 @@ BINARY_DOMAINS.update({
     "maximum": None, "minimum": None, "atan2": None, "complex": None,
 })
 
-# The dtypes each plain elementwise op accepts, from the StableHLO spec: the type rules' oracle.
-_INT_FLOAT, _FLOAT, _ALL = ("int32", "int64", "float32", "float64"), ("float32", "float64"), \
-    ("bool", "int32", "int64", "float32", "float64")
+# The dtypes each plain elementwise op accepts, from the StableHLO spec: the type rules' oracle
+# (real dtypes here; complex ones join with complex support).
+_SIGNED = ("int8", "int16", "int32", "int64")
+_UNSIGNED = ("uint8", "uint16", "uint32", "uint64")
+_FLOAT = ("float16", "bfloat16", "float32", "float64")
+_INT = _SIGNED + _UNSIGNED
+_INT_FLOAT, _SIGNED_FLOAT, _ALL = _INT + _FLOAT, _SIGNED + _FLOAT, ("bool",) + _INT + _FLOAT
 ACCEPTS = RuleTable("tests: accepted dtypes (StableHLO spec)",
                     covers=lambda op: _plain_elementwise(op, 1) or _plain_elementwise(op, 2))
 _COMPLEX = ("complex64", "complex128")
 ACCEPTS.update({
-    **{op: _INT_FLOAT + _COMPLEX for op in ("negate", "abs", "sign")},
+    "negate": _INT_FLOAT + _COMPLEX,
+    **{op: _SIGNED_FLOAT + _COMPLEX for op in ("abs", "sign")},
     **{op: _FLOAT + _COMPLEX for op in ("exponential", "exponential_minus_one", "log", "log_plus_one", "sqrt",
                                         "rsqrt", "sine", "cosine", "tan", "tanh", "logistic")},
     **{op: _FLOAT for op in ("erf", "floor", "ceil", "round_nearest_even", "is_finite", "cbrt")},
-    **{op: _FLOAT + _COMPLEX for op in ("real", "imag", "conj")}, "complex": _FLOAT,
-    "not": ("bool", "int32", "int64"),
-    "stop_gradient": _ALL,
+    **{op: _FLOAT + _COMPLEX for op in ("real", "imag", "conj")}, "complex": ("float32", "float64"),
+    "not": ("bool",) + _INT,
+    "stop_gradient": _ALL + _COMPLEX,
     **{op: _INT_FLOAT + _COMPLEX for op in ("add", "subtract", "multiply", "divide", "power")},
     "remainder": _INT_FLOAT,
     **{op: _ALL for op in ("maximum", "minimum")},
     "atan2": _FLOAT,
-    **{op: ("bool", "int32", "int64") for op in ("and", "or", "xor")},
+    **{op: ("bool",) + _INT for op in ("and", "or", "xor")},
+    **{op: _INT for op in ("shift_left", "shift_right_logical", "shift_right_arithmetic", "popcnt")},
 })
 
 # The jax.lax function computing each plain elementwise op: the oracle of the autodiff helper tests.
@@ -107,5 +113,7 @@ LAX_NAMES.update({
     "remainder": "rem", "power": "pow", "maximum": "max", "minimum": "min", "atan2": "atan2",
     "and": "bitwise_and", "or": "bitwise_or", "xor": "bitwise_xor",
     "real": "real", "imag": "imag", "conj": "conj", "complex": "complex",
+    "shift_left": "shift_left", "shift_right_logical": "shift_right_logical",
+    "shift_right_arithmetic": "shift_right_arithmetic", "popcnt": "population_count",
 })
 LAX_NAMES.exempt("round_nearest_even", "lax.round needs its rounding method: the helper tests call it themselves")

@@ -8,13 +8,13 @@ of `ir/opdefs.py`, so a rule that accepts too much or too little fails.
 import numpy as np
 import pytest
 
-from chainrule.ir import GraphBuilder, IRTypeError, REGISTRY, TensorType
+from chainrule.ir import ALL_DTYPES, GraphBuilder, IRTypeError, REGISTRY, TensorType
 from chainrule.testing import assert_roundtrip, assert_table_complete, op_graph
 from op_tables import ACCEPTS
 
 T = TensorType
 f32, f64, i32, i64, b = "float32", "float64", "int32", "int64", "bool"
-ALL = [b, i32, i64, f32, f64]
+ALL = [d.name for d in ALL_DTYPES if d.kind != "c"]  # every real dtype (complex: the complex tests)
 
 
 def region(param_types, result_fn=None):
@@ -28,7 +28,9 @@ ERRORS = {
     "constant": [([], {}, (), "attribute 'value' is missing"), ([], {"value": np.array(["a"])}, (), "value")],
     "iota": [([], {"shape": (3,), "dtype": b}, (), "dtype bool"), ([], {"shape": (3,), "dtype": f32, "dimension": 1}, (), "dimension 1"),
              ([], {"shape": (), "dtype": f32}, (), "out of range")],
-    "convert": [([T((2,), f32)], {"dtype": "float16"}, (), "dtype"), ([T((2,), f32), T((2,), f32)], {"dtype": f64}, (), "2 operands")],
+    "bitcast_convert": [([T((2,), f32)], {"dtype": "int64"}, (), "float32 has 32 bits, int64 has 64"),
+                        ([T((2,), b)], {"dtype": "uint8"}, (), "bool is only bitcast to bool")],
+    "convert": [([T((2,), f32)], {"dtype": "float8"}, (), "dtype"), ([T((2,), f32), T((2,), f32)], {"dtype": f64}, (), "2 operands")],
     "compare": [([T((2,), f32), T((3,), f32)], {"direction": "LT"}, (), "types differ"),
                 ([T((2,), f32), T((2,), f32)], {"direction": "XX"}, (), "direction"),
                 ([T((2,), f32), T((2,), f64)], {"direction": "EQ"}, (), "types differ")],

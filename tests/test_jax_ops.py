@@ -117,6 +117,15 @@ with batched("int-bool-binary"):
             case(_op, arr((5, 6), _dt), arr((5, 6), _dt))
     for _op in ("maximum", "minimum", "and", "or", "xor"):
         case(_op, np.array([True, True, False, False]), np.array([True, False, True, False]))
+with batched("bit-ops"):  # shifts by amounts past the width, popcnt, bitcasts (tests/test_dtypes_*.py: every dtype)
+    for _dt in (np.int32, np.uint32, np.int8, np.uint64):
+        _bits = np.dtype(_dt).itemsize * 8
+        _amt = np.array([0, 1, 3, _bits - 1, _bits, _bits + 1, 100, -1]).astype(_dt)  # -1: all ones
+        for _op in ("shift_left", "shift_right_logical", "shift_right_arithmetic"):
+            case(_op, arr((8,), _dt, 0, 100), _amt)
+        case("popcnt", arr((8,), _dt))
+    case("bitcast_convert", arr((6,), np.float32), dtype="uint32")
+    case("bitcast_convert", arr((6,), np.int64), dtype="float64")
 for _dt in I:
     with batched(f"int-division-power-{np.dtype(_dt)}"):  # the integer edge cases, every pairing of them
         _lo = np.iinfo(_dt).min

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+import ml_dtypes
 import numpy as np
 
 __all__ = ["assert_roundtrip", "assert_same", "assert_table_complete", "bits_equal", "missing_from_table",
@@ -178,11 +179,17 @@ def edge_values(dt) -> np.ndarray:
         return np.array([False, True])
     if dt.kind == "i":
         info = np.iinfo(dt)
-        return np.array([0, 1, -1, 2, -2, 3, -7, 31, 100, info.min, info.max, info.min + 1, info.max - 1], dtype=dt)
-    info = np.finfo(dt)
-    return np.array([0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 1.5, 2.5, -2.5, 3.0, 1e-3, -7.25, 100.0,
+        return np.array([0, 1, -1, 2, -2, 3, -7, 31, 100 % info.max, info.min, info.max, info.min + 1, info.max - 1],
+                        dtype=dt)
+    if dt.kind == "u":
+        info = np.iinfo(dt)
+        top = 1 << (info.bits - 1)
+        return np.array([0, 1, 2, 3, 7, 31, 100, top - 1, top, top + 1, info.max, info.max - 1], dtype=dt)
+    info = ml_dtypes.finfo(dt)
+    with np.errstate(over="ignore"):
+        return np.array([0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 1.5, 2.5, -2.5, 3.0, 1e-3, -7.25, 100.0,
                      np.nan, np.inf, -np.inf, info.max, -info.max, info.tiny, info.smallest_subnormal,
-                     -info.smallest_subnormal, 2.0 ** 31, -2.0 ** 31, 2.0 ** 63], dtype=dt)
+                         -info.smallest_subnormal, 2.0 ** 31, -2.0 ** 31, 2.0 ** 63]).astype(dt)
 
 
 def sample_array(rng: np.random.Generator, shape, dt, edge_fraction: float = 0.3, low=-10, high=10) -> np.ndarray:
@@ -191,8 +198,11 @@ def sample_array(rng: np.random.Generator, shape, dt, edge_fraction: float = 0.3
     shape = tuple(shape)
     if dt == np.bool_:
         return np.asarray(rng.random(shape) < 0.5)
-    if dt.kind == "i":
-        base = rng.integers(low, high, size=shape, endpoint=True).astype(dt)
+    if dt.kind == "u":
+        base = rng.integers(max(low, 0), max(high, 1), size=shape, endpoint=True).astype(dt)
+    elif dt.kind == "i":
+        base = rng.integers(max(low, np.iinfo(dt).min), min(high, np.iinfo(dt).max), size=shape,
+                            endpoint=True).astype(dt)
     else:
         base = rng.uniform(low, high, size=shape).astype(dt)
     edges = edge_values(dt)

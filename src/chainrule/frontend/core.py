@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Attrs, IRError, OpDef, TensorType, dtype as as_dtype, get_op, typed
+from ..ir import ALL_DTYPES, Attrs, IRError, OpDef, TensorType, dtype as as_dtype, get_op, typed
 from .errors import LeakedTensorError, with_user_location
 from .tensor import Apply, Tensor, current_scope, in_trace
 
@@ -70,45 +70,39 @@ def bind_multi(op, inputs, attrs, regions=(), force_symbolic=False) -> tuple:
 
 def constant_tensor(value, dtype=None) -> Tensor:
     arr = np.asarray(value, dtype=None if dtype is None else as_dtype(dtype).np)
-    if arr.dtype.kind not in "bifc" or arr.dtype == np.float16 or arr.dtype.kind == "u":
+    if arr.dtype not in _SUPPORTED_NP:
         arr = arr.astype(_canonical_np(arr.dtype))
     from ..ir import Literal
     lit = Literal(arr)
     return Apply(get_op("constant"), (), Attrs(value=lit), (), (lit.type,), current_scope()).outputs[0]
 
 
+_SUPPORTED_NP = frozenset(d.np for d in ALL_DTYPES)
+
+
 def _canonical_np(d):
     d = np.dtype(d)
-    if d.kind == "u":
-        return np.int64
-    if d == np.float16:
-        return np.float32
-    if d.kind == "c":
-        raise TypeError("complex numbers are not supported by chainrule yet")
-    raise TypeError(f"arrays of dtype {d} are not supported; use bool, int32, int64, float32 or float64")
+    if d.newbyteorder("=") in _SUPPORTED_NP:
+        return d.newbyteorder("=")
+    raise TypeError(f"arrays of dtype {d} are not supported; use one of "
+                    f"{', '.join(d.name for d in ALL_DTYPES)}")
 
 
 def canonical_array(x) -> np.ndarray:
-    """A NumPy array in one of chainrule's dtypes (uint/float16 are widened). Python floats and ints
-    (and lists of them) take the default dtypes of `cr.config`; NumPy arrays keep theirs."""
+    """A NumPy array in one of chainrule's dtypes (native byte order). Python floats and ints (and lists
+    of them) take the default dtypes of `cr.config`; NumPy arrays keep theirs."""
     a = np.asarray(x)
     if a.dtype.kind in "fi" and (type(x) in (float, int) or isinstance(x, (list, tuple))):
         from .config import config
         want = config.float_dtype if a.dtype.kind == "f" else config.int_dtype
         if a.dtype != want and a.dtype.itemsize == 8:
             return a.astype(want)
-    if a.dtype.kind == "c" and a.dtype.itemsize in (8, 16):  # complex64, complex128
+    if a.dtype.kind == "c" and (type(x) is complex or isinstance(x, (list, tuple))):
+        from .config import config  # Python complex numbers: the default float's complex type
+        if np.dtype(config.float_dtype) == np.float32:
+            return a.astype(np.complex64)
+    if a.dtype in _SUPPORTED_NP:
         return a
-    if a.dtype.kind in "bif" and a.dtype != np.float16 and a.dtype.itemsize in (1, 4, 8):
-        if a.dtype.kind == "i" and a.dtype.itemsize == 1:
-            return a.astype(np.int32)
-        return a
-    if a.dtype.kind == "i":
-        return a.astype(np.int32 if a.dtype.itemsize <= 4 else np.int64)
-    if a.dtype.kind == "u":
-        return a.astype(np.int64)
-    if a.dtype == np.float16:
-        return a.astype(np.float32)
     if a.dtype == object:
         raise TypeError(f"cannot turn {x!r} into an array of numbers (mixed symbolic tensors and values? use cnp.array)")
     return a.astype(_canonical_np(a.dtype))

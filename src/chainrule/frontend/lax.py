@@ -86,9 +86,9 @@ def result_type(*xs):
     if strong:
         d = result_dtype(*strong)
         for k in weak:
-            if k == "c" and d.kind in "bif":  # a Python complex makes a float32 operand complex64
+            if k == "c" and d.kind in "biuf":  # a Python complex makes a float32 operand complex64
                 d = complex_dtype(d if d.kind == "f" else default_float_type())
-            elif k == "f" and d.kind in "bi":
+            elif k == "f" and d.kind in "biu":
                 d = default_float_type()
             elif k == "i" and d.kind == "b":
                 d = default_int_type()
@@ -161,16 +161,15 @@ def elementwise(op: str, *xs, dtype=None, **attrs):
 
 
 def float_operand(x):
-    """Ints become float64 (the default float, see cr.config) and bools float32 (float32 stays), as
-    NumPy's ufuncs like exp do.
-
-    NumPy gives float16 for bools; float16 is widened to float32 throughout chainrule.
-    """
+    """Ints become float64 (the default float, see cr.config), bools and 8/16-bit integers the
+    smallest float that holds them, as NumPy's ufuncs like exp do."""
     x = operand(x)
     d = type_of(x).dtype
     if d.is_float or d.is_complex:
         return x
-    return convert(x, float32 if d.is_bool else default_float_type())
+    if d.bits <= 16:  # NumPy: bool, int8 and uint8 to float16, int16 and uint16 to float32
+        return convert(x, result_dtype(d, as_dtype("float16")))
+    return convert(x, default_float_type())
 
 
 def full(shape, value, dt):

@@ -102,6 +102,14 @@ def _convert(gen, op):
     return gen.emit("convert", [x], {"dtype": gen.dtype(kinds)})
 
 
+def _bitcast_convert(gen, op):
+    x = gen.operand("iuf", exact=True)
+    same = [d for d in gen.dtypes if d.kind in "iuf" and d.itemsize == x.dtype.itemsize]
+    if not same:
+        raise Skip
+    return gen.emit("bitcast_convert", [x], {"dtype": gen.rnd.choice(same)})
+
+
 def _broadcast_in_dim(gen, op):
     x = gen.operand()
     rank = gen.rnd.randint(x.ndim, gen.cfg.max_rank + 1)
@@ -432,7 +440,7 @@ MAKERS.update({
     "concatenate": _concatenate, "pad": _pad, "reverse": _reverse, "reduce": _reduce, "argmax": _arg,
     "argmin": _arg, "dot_general": _dot_general, "gather": _gather, "scatter": _scatter, "fusion": _fusion,
     "cond": _cond, "case": _case, "while": _while, "scan": _scan, "custom_jvp_call": _custom_jvp_call,
-    "custom_vjp_call": _custom_vjp_call, "remat": _call_like,
+    "custom_vjp_call": _custom_vjp_call, "remat": _call_like, "bitcast_convert": _bitcast_convert,
 })
 MAKERS.exempt("fft", "the fuzzer draws no complex values yet; tests/test_fft_*.py test it against numpy.fft and JAX")
 MAKERS.exempt("complex", "its result is complex and the fuzzer draws no complex values yet (tests/test_complex_*.py)")

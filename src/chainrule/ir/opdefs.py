@@ -18,7 +18,7 @@ REDUCE_KINDS = ("sum", "prod", "max", "min", "and", "or")
 COMPARE_DIRECTIONS = ("EQ", "NE", "LT", "LE", "GT", "GE")
 SCATTER_KINDS = ("add", "set")
 
-_KIND_NAMES = {"f": "float", "i": "integer", "b": "bool", "c": "complex"}
+_KIND_NAMES = {"f": "float", "i": "signed integer", "u": "unsigned integer", "b": "bool", "c": "complex"}
 
 
 def _kinds_text(kinds: str) -> str:
@@ -75,11 +75,11 @@ register(OpDef("iota", _iota, num_operands=0,
 # --- elementwise --------------------------------------------------------------
 
 UNARY_KINDS = {
-    "negate": "ifc", "abs": "ifc", "sign": "ifc",
+    "negate": "iufc", "abs": "ifc", "sign": "ifc",
     "exponential": "fc", "exponential_minus_one": "fc", "log": "fc", "log_plus_one": "fc",
     "sqrt": "fc", "rsqrt": "fc", "sine": "fc", "cosine": "fc", "tan": "fc", "tanh": "fc",
     "logistic": "fc", "erf": "f", "floor": "f", "ceil": "f", "round_nearest_even": "f", "cbrt": "f",
-    "not": "bi", "is_finite": "f",
+    "not": "biu", "is_finite": "f",
 }
 
 
@@ -93,7 +93,7 @@ LINEAR = {"negate": (0,), "add": (0, 1), "subtract": (0, 1), "multiply": (0, 1),
 
 # What each loop-defined elementwise op computes (docs/ir.md prints it).
 DOCS = {
-    "negate": "-x.", "abs": "|x| (integers wrap at the minimum, as in XLA).",
+    "negate": "-x (unsigned integers wrap: 2**bits - x).", "abs": "|x| (signed integers wrap at the minimum, as in XLA).",
     "sign": "-1, 0 or 1; +-0.0 and NaN pass through.",
     "exponential": "e**x.", "exponential_minus_one": "e**x - 1, accurate near 0.", "log": "Natural logarithm.",
     "log_plus_one": "log(1 + x), accurate near 0.", "sqrt": "Square root, correctly rounded.",
@@ -132,9 +132,9 @@ for _name, _kinds in UNARY_KINDS.items():
     register(OpDef(_name, _make_unary(_name, _kinds), category="unary", elementwise=True, **_elementwise_traits(_name)))
 
 BINARY_KINDS = {
-    "add": "ifc", "subtract": "ifc", "multiply": "ifc", "divide": "ifc", "remainder": "if",
-    "power": "ifc", "maximum": "bif", "minimum": "bif", "atan2": "f",
-    "and": "bi", "or": "bi", "xor": "bi",
+    "add": "iufc", "subtract": "iufc", "multiply": "iufc", "divide": "iufc", "remainder": "iuf",
+    "power": "iufc", "maximum": "biuf", "minimum": "biuf", "atan2": "f",
+    "and": "biu", "or": "biu", "xor": "biu",
 }
 COMMUTATIVE = {"add", "multiply", "maximum", "minimum", "and", "or", "xor"}
 
@@ -154,6 +154,7 @@ for _name, _kinds in BINARY_KINDS.items():
 
 def _compare(types, attrs, regions):
     _require_same("compare", types)
+    _require_kind("compare", types, types[0], "biufc")
     if types[0].dtype.kind == "c" and attrs["direction"] not in ("EQ", "NE"):
         raise IRTypeError("compare", types, f"direction {attrs['direction']} on complex operands",
                           "EQ or NE (complex numbers are not ordered)")
@@ -184,7 +185,7 @@ register(OpDef("select", _select, num_operands=3, category="select", elementwise
 
 def _clamp(types, attrs, regions):
     _require_same("clamp", types)
-    _require_kind("clamp", types, types[0], "if")
+    _require_kind("clamp", types, types[0], "iuf")
     return (types[1],)
 
 
@@ -193,6 +194,8 @@ register(OpDef("clamp", _clamp, num_operands=3, category="select", elementwise=T
 
 
 def _convert(types, attrs, regions):
+    _require_kind("convert", types, types[0], "biuf")
+    _require_kind("convert", types, types[0].with_dtype(attrs["dtype"]), "biuf", "result")
     return (types[0].with_dtype(attrs["dtype"]),)
 
 
@@ -274,8 +277,8 @@ def _check_starts(op, types, starts, ndim):
     if len(starts) != ndim:
         raise IRTypeError(op, types, f"got {len(starts)} start indices", f"one per dimension ({ndim})")
     for s in starts:
-        if s.shape != () or not s.dtype.is_int:
-            raise IRTypeError(op, types, f"start index of type {s}", "scalar integer start indices")
+        if s.shape != () or not s.dtype.is_signed:
+            raise IRTypeError(op, types, f"start index of type {s}", "scalar integer start indices of a signed dtype")
 
 
 def _dynamic_slice(types, attrs, regions):
@@ -365,11 +368,11 @@ def _reduce(types, attrs, regions):
     if list(dims) != sorted(dims):
         raise IRTypeError("reduce", types, f"dimensions {list(dims)} are not sorted", "increasing dimensions")
     if kind in ("and", "or"):
-        _require_kind("reduce", types, t, "bi")
+        _require_kind("reduce", types, t, "biu")
     elif kind in ("sum", "prod"):
-        _require_kind("reduce", types, t, "ifc")
+        _require_kind("reduce", types, t, "iufc")
     else:
-        _require_kind("reduce", types, t, "bif")
+        _require_kind("reduce", types, t, "biuf")
     return (TensorType(tuple(n for i, n in enumerate(t.shape) if i not in dims), t.dtype),)
 
 
@@ -384,10 +387,10 @@ def _make_arg(name):
         (t,) = types
         d = attrs["dimension"]
         _check_dims(name, types, (d,), t.ndim, "dimension")
-        _require_kind(name, types, t, "if")
+        _require_kind(name, types, t, "iuf")
         if t.shape[d] == 0:
             raise IRTypeError(name, types, f"dimension {d} is empty", "a non-empty dimension")
-        if not attrs["index_dtype"].is_int:
+        if not attrs["index_dtype"].is_signed:
             raise IRTypeError(name, types, f"index_dtype {attrs['index_dtype']}", "int32 or int64")
         return (TensorType(t.shape[:d] + t.shape[d + 1:], attrs["index_dtype"]),)
     return infer
@@ -431,8 +434,8 @@ register(OpDef("dot_general", _dot_general, num_operands=2,
 # --- gather / scatter -----------------------------------------------------------
 
 def _gather_shape(op, types, operand, indices, axis, batch_dims):
-    if not indices.dtype.is_int:
-        raise IRTypeError(op, types, f"indices dtype {indices.dtype.name}", "integer indices")
+    if not indices.dtype.is_signed:
+        raise IRTypeError(op, types, f"indices dtype {indices.dtype.name}", "signed integer indices")
     if not 0 <= batch_dims <= min(indices.ndim, operand.ndim) or not batch_dims <= axis < operand.ndim:
         raise IRTypeError(op, types, f"axis {axis} / batch_dims {batch_dims} invalid",
                           "0 <= batch_dims <= axis < operand rank, batch_dims <= indices rank")

@@ -29,7 +29,7 @@ def full(value, t):
 @lowering("constant")
 def _constant(args, attrs, out, regions):
     a = attrs["value"].array
-    if a.dtype.kind == "f":
+    if _is_float(a.dtype):
         # Opaque to XLA's simplifier, which would rewrite x / c as x * (1 / c) (off by an ulp) and
         # fold some ops differently from the runtime (sign(-0.0) -> +0.0); chainrule's own passes fold.
         return (lax.optimization_barrier(a),)
@@ -46,7 +46,7 @@ def _iota(args, attrs, out, regions):
 
 def _sign(x):
     # sign(+-0.0) = +-0.0 spelled out: XLA's constant folder returns +0.0 for -0.0
-    if x.dtype.kind != "f":
+    if not _is_float(x.dtype):
         return lax.sign(x)
     return lax.select(lax.eq(x, lax.full_like(x, 0)), x, lax.sign(x))
 
@@ -83,7 +83,21 @@ def _int_fixups(x, y):
     return zero, overflow, safe
 
 
+def _is_float(dt) -> bool:
+    """NumPy's float kind, bfloat16 included (ml_dtypes gives it kind 'V')."""
+    return np.dtype(dt).kind == "f" or np.dtype(dt).name == "bfloat16"
+
+
+def _unsigned_fixups(x, y):
+    """(y == 0, a divisor with 0 replaced by 1): unsigned x / 0 is all ones and x % 0 is x, as in XLA."""
+    zero = lax.eq(y, lax.full_like(y, 0))
+    return zero, lax.select(zero, lax.full_like(y, 1), y)
+
+
 def _divide(x, y):
+    if x.dtype.kind == "u":
+        zero, safe = _unsigned_fixups(x, y)
+        return lax.select(zero, lax.full_like(x, np.iinfo(x.dtype).max), lax.div(x, safe))
     if x.dtype.kind != "i":
         return lax.div(x, y)
     # x / 0 = -1, MIN / -1 = MIN (XLA's CPU and GPU emitters agree, but the
@@ -95,6 +109,9 @@ def _divide(x, y):
 
 
 def _remainder(x, y):
+    if x.dtype.kind == "u":
+        zero, safe = _unsigned_fixups(x, y)
+        return lax.select(zero, x, lax.rem(x, safe))
     if x.dtype.kind != "i":
         return lax.rem(x, y)  # fmod: the sign of the dividend, as np.fmod
     zero, overflow, safe = _int_fixups(x, y)
@@ -110,7 +127,7 @@ def _int_power(x, y):
     zero = lax.full_like(x, 0)
     e = lax.max(y, zero)
     acc, base = one, x
-    for _ in range(bits - 1):  # the exponent is non-negative: bits - 1 of them matter
+    for _ in range(bits - 1 if x.dtype.kind == "i" else bits):  # a signed exponent >= 0 has bits - 1 that matter
         odd = lax.ne(lax.bitwise_and(e, one), zero)
         acc = lax.select(odd, lax.mul(acc, base), acc)
         base = lax.mul(base, base)
@@ -123,7 +140,7 @@ def _int_power(x, y):
 
 
 def _power(x, y):
-    return _int_power(x, y) if x.dtype.kind == "i" else lax.pow(x, y)
+    return _int_power(x, y) if x.dtype.kind in "iu" else lax.pow(x, y)
 
 
 def _maximum(x, y):
@@ -197,7 +214,7 @@ def convert(x, to):
         x = lax.real(x)
         if x.dtype == to:
             return x
-    if x.dtype.kind == "f" and to.kind == "i":
+    if _is_float(x.dtype) and to.kind in "iu":
         info = np.iinfo(to)
         hi = lax.full_like(x, float(info.max))  # rounds up to 2**(bits-1) in the float type
         lo = lax.full_like(x, float(info.min))

@@ -16,7 +16,7 @@ from contextlib import ExitStack, contextmanager
 import llvmlite.ir as ir
 
 from ...ir import RuleTable
-from .lltypes import I1, I8, I32, I64, PTR, VOID, i64, mem_type
+from .lltypes import I1, I8, I32, I64, PTR, VOID, i64, load_narrow, mem_type, store_narrow
 from .scalar import apply_scalar
 
 # op name -> rule(emitter, node, operands, index) -> value; filled by expressions.py
@@ -162,11 +162,15 @@ class Emitter:
         x = self.b.load(self.addr(v, idx.flat()), typ=mem_type(v.dtype), align=v.dtype.itemsize)
         if v.dtype.is_bool:
             x = self.b.icmp_unsigned("!=", x, ir.Constant(I8, 0))
+        elif v.dtype.is_narrow_float:
+            x = load_narrow(self.b, v.dtype, x)
         return x
 
     def store_at(self, v, flat, val):
         if v.dtype.is_bool:
             val = self.b.zext(val, I8)
+        elif v.dtype.is_narrow_float:
+            val = store_narrow(self.b, v.dtype, val)
         self.b.store(val, self.addr(v, flat), align=v.dtype.itemsize)
 
     # -- loops

@@ -10,7 +10,7 @@ from __future__ import annotations
 import llvmlite.ir as ir
 
 from .emitter import EXPR, Index
-from .lltypes import I1, const, i64, reg_type
+from .lltypes import I1, const, i64, narrow_round, reg_type
 from .scalar import apply_scalar
 
 
@@ -31,7 +31,8 @@ def _iota(em, node, ops, idx):
     dt = node.results[0].dtype
     d = idx.dims()[node.attrs["dimension"]]
     if dt.is_float:
-        return em.b.sitofp(d, reg_type(dt))
+        f = em.b.sitofp(d, reg_type(dt))
+        return narrow_round(em.b, dt, f) if dt.is_narrow_float else f
     return d if dt.bits == 64 else em.b.trunc(d, reg_type(dt))
 
 

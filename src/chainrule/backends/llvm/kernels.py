@@ -23,11 +23,11 @@ def _identity(kind, dt):
     if kind == "max":
         if dt.is_float:
             return const(dt, -math.inf)
-        return const(dt, False) if dt.is_bool else const(dt, -(1 << (dt.bits - 1)))
+        return const(dt, False) if dt.is_bool else const(dt, 0 if dt.is_unsigned else -(1 << (dt.bits - 1)))
     if kind == "min":
         if dt.is_float:
             return const(dt, math.inf)
-        return const(dt, True) if dt.is_bool else const(dt, (1 << (dt.bits - 1)) - 1)
+        return const(dt, True) if dt.is_bool else const(dt, -1 if dt.is_unsigned else (1 << (dt.bits - 1)) - 1)
     raise ValueError(kind)
 
 
@@ -53,7 +53,8 @@ def _combine(em, kind, dt, acc, x, reassoc=False):
             fn = ir.Function(em.mb.module, ir.FunctionType(t, [t, t]), f"llvm.{name}.{sfx}")
         return b.call(fn, [acc, x])
     op = ">" if kind == "max" else "<"
-    return b.select(b.icmp_signed(op, acc, x), acc, x)
+    icmp = b.icmp_unsigned if dt.is_unsigned else b.icmp_signed
+    return b.select(icmp(op, acc, x), acc, x)
 
 
 def emit_loop_kernel(em: Emitter, roots):
@@ -166,7 +167,8 @@ def emit_arg(em: Emitter, kernel):
                 curnan = b.fcmp_unordered("uno", cur, cur)
                 take = b.and_(b.not_(curnan), b.or_(vnan, better))
             else:
-                take = b.icmp_signed(">" if is_max else "<", v, cur)
+                icmp = b.icmp_unsigned if dt.is_unsigned else b.icmp_signed
+                take = icmp(">" if is_max else "<", v, cur)
             b.store(b.select(take, v, cur), best)
             b.store(b.select(take, jj, b.load(bi)), bi)
         r = b.load(bi)

@@ -13,7 +13,7 @@ import llvmlite.ir as ir
 
 from ...ir import RuleTable
 from . import mathlib
-from .lltypes import I1, const, reg_type
+from .lltypes import F16, F64, I1, I16, const, f64_to_f32_odd, load_narrow, narrow_round, reg_type, store_narrow
 
 SCALAR = RuleTable("llvm scalar (elementwise)", covers=lambda op: op.elementwise)
 rule = SCALAR.register
@@ -156,11 +156,20 @@ def _safe_divisor(b, x, y, dt):
     return b.select(b.or_(zero, ovf), const(dt, 1), y), zero
 
 
+def _unsigned_divisor(b, y, dt):
+    """y with 0 replaced by 1 (no trap), and where it was 0."""
+    zero = b.icmp_unsigned("==", y, const(dt, 0))
+    return b.select(zero, const(dt, 1), y), zero
+
+
 @rule("divide")
 def _divide(b, attrs, args, dt, out):
     x, y = args
     if dt.is_float:
         return b.fdiv(x, y)
+    if dt.is_unsigned:  # x / 0 is all ones, as in XLA
+        sy, zero = _unsigned_divisor(b, y, dt)
+        return b.select(zero, const(dt, -1), b.udiv(x, sy))
     sy, zero = _safe_divisor(b, x, y, dt)
     return b.select(zero, const(dt, -1), b.sdiv(x, sy))
 
@@ -170,6 +179,9 @@ def _remainder(b, attrs, args, dt, out):
     x, y = args
     if dt.is_float:
         return b.frem(x, y)
+    if dt.is_unsigned:
+        sy, zero = _unsigned_divisor(b, y, dt)
+        return b.select(zero, x, b.urem(x, sy))
     sy, zero = _safe_divisor(b, x, y, dt)
     return b.select(zero, x, b.srem(x, sy))
 
@@ -181,13 +193,18 @@ def _power(b, attrs, args, dt, out):
         return mathlib.power(_fm(b, dt), x, y)
     # exponentiation by squaring, unrolled (exponents < 2**(bits-1) need bits-1 steps)
     one = const(dt, 1)
-    e = b.select(b.icmp_signed("<", y, const(dt, 0)), const(dt, 0), y)
+    if dt.is_unsigned:
+        e, steps = y, dt.bits
+    else:
+        e, steps = b.select(b.icmp_signed("<", y, const(dt, 0)), const(dt, 0), y), dt.bits - 1
     result, base = one, x
-    for _ in range(dt.bits - 1):
+    for _ in range(steps):
         odd = b.trunc(e, I1)
         result = b.select(odd, b.mul(result, base), result)
         base = b.mul(base, base)
         e = b.lshr(e, one)
+    if dt.is_unsigned:
+        return result
     # negative exponents: 1 -> 1, -1 -> +-1 by parity, anything else -> 0
     even = b.icmp_signed("==", b.and_(y, one), const(dt, 0))
     neg_val = b.select(b.icmp_signed("==", x, one), one,
@@ -204,7 +221,8 @@ def _maxmin(b, x, y, dt, greater):
         cmp = b.fcmp_ordered(">" if greater else "<", x, y)
         r = b.select(cmp, x, y)
         return b.select(b.fcmp_unordered("uno", x, x), x, r)
-    return b.select(b.icmp_signed(">" if greater else "<", x, y), x, y)
+    icmp = b.icmp_unsigned if dt.is_unsigned else b.icmp_signed
+    return b.select(icmp(">" if greater else "<", x, y), x, y)
 
 
 @rule("maximum")
@@ -249,7 +267,7 @@ def _compare(b, attrs, args, dt, out):
     if dt.is_float:
         op, ordered = _FCMP[d]
         return (b.fcmp_ordered if ordered else b.fcmp_unordered)(op, x, y)
-    if dt.is_bool:
+    if dt.is_bool or dt.is_unsigned:
         return b.icmp_unsigned(_ICMP[d], x, y)
     return b.icmp_signed(_ICMP[d], x, y)
 
@@ -267,6 +285,22 @@ def _clamp(b, attrs, args, dt, out):
     return _maxmin(b, _maxmin(b, x, lo, dt, True), hi, dt, False)
 
 
+def _to_float(b, x, src, dst):
+    """x of dtype src (not bool) as a float register of dst; narrow floats through a float32 value
+    that rounds once to dst."""
+    t = reg_type(dst)
+    if src.is_float:
+        if dst.is_narrow_float and src.bits == 64:
+            return f64_to_f32_odd(b, x)
+        if x.type == t:
+            return x
+        return b.fpext(x, t) if isinstance(t, ir.DoubleType) else b.fptrunc(x, t)
+    to_int = b.uitofp if src.is_unsigned else b.sitofp
+    if dst.name == "bfloat16" and src.bits > 16:
+        return f64_to_f32_odd(b, to_int(x, F64))  # float32 would round a second time
+    return to_int(x, t)
+
+
 @rule("convert")
 def _convert(b, attrs, args, src, dst):
     (x,) = args
@@ -279,15 +313,54 @@ def _convert(b, attrs, args, src, dst):
         return b.icmp_signed("!=", x, const(src, 0))
     if src.is_bool:
         return b.uitofp(x, dt_) if dst.is_float else b.zext(x, dt_)
-    if src.is_float and dst.is_float:
-        return b.fpext(x, dt_) if dst.bits > src.bits else b.fptrunc(x, dt_)
+    if dst.is_float:
+        return _to_float(b, x, src, dst)  # apply_scalar rounds a narrow result
     if src.is_int and dst.is_int:
-        return b.sext(x, dt_) if dst.bits > src.bits else b.trunc(x, dt_)
-    if src.is_int and dst.is_float:
-        return b.sitofp(x, dt_)
+        if dst.bits > src.bits:
+            return b.zext(x, dt_) if src.is_unsigned else b.sext(x, dt_)
+        return b.trunc(x, dt_) if dst.bits < src.bits else x
     # float -> int: saturating, NaN -> 0 (plain fptosi would be poison out of range)
-    name = f"llvm.fptosi.sat.{_sfx(dt_)}.{_sfx(x.type)}"
+    kind = "fptoui" if dst.is_unsigned else "fptosi"
+    name = f"llvm.{kind}.sat.{_sfx(dt_)}.{_sfx(x.type)}"
     return _intrinsic(b, name, dt_, [x], ret=dt_)
+
+
+def _make_shift(kind):
+    def apply(b, attrs, args, dt, out):
+        """StableHLO: the amount is unsigned; `bits` or more shifts everything out (LLVM would give poison)."""
+        x, y = args
+        width = const(dt, dt.bits)
+        big = b.icmp_unsigned(">=", y, width)
+        safe = b.select(big, const(dt, dt.bits - 1 if kind == "ashr" else 0), y)
+        r = getattr(b, kind)(x, safe)
+        return r if kind == "ashr" else b.select(big, const(dt, 0), r)
+    return apply
+
+
+for _name, _kind in (("shift_left", "shl"), ("shift_right_logical", "lshr"), ("shift_right_arithmetic", "ashr")):
+    SCALAR[_name] = _make_shift(_kind)
+
+
+@rule("popcnt")
+def _popcnt(b, attrs, args, dt, out):
+    return _intrinsic(b, f"llvm.ctpop.i{dt.bits}", reg_type(dt), args)
+
+
+@rule("bitcast_convert")
+def _bitcast(b, attrs, args, src, dst):
+    (x,) = args
+    if src == dst:
+        return x
+    if src.is_narrow_float:  # register float32 -> the 16 stored bits
+        x = store_narrow(b, src, x)
+        x = b.bitcast(x, I16) if src.name == "float16" else x
+    if dst.is_narrow_float:
+        return load_narrow(b, dst, b.bitcast(x, F16) if dst.name == "float16" else x)
+    return b.bitcast(x, reg_type(dst))
+
+
+_NARROW_EXACT = frozenset({"select", "stop_gradient", "bitcast_convert", "maximum", "minimum", "clamp", "negate",
+                           "abs", "sign", "floor", "ceil", "round_nearest_even"})
 
 
 def apply_scalar(b, node, args):
@@ -295,7 +368,10 @@ def apply_scalar(b, node, args):
     in_dt = node.operands[-1].dtype if node.op.name == "select" else node.operands[0].dtype
     out_dt = node.results[0].dtype
     fn = SCALAR[node.op.name]
-    return fn(b, node.attrs, args, in_dt, out_dt)
+    r = fn(b, node.attrs, args, in_dt, out_dt)
+    if out_dt.is_narrow_float and node.op.name not in _NARROW_EXACT:
+        r = narrow_round(b, out_dt, r)  # computed in float32, rounded once, as XLA's CPU backend does
+    return r
 
 
 __all__ = ["SCALAR", "apply_scalar"]

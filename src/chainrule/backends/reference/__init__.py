@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..common import Executable
 from . import control_flow as _control_flow  # noqa: F401  (registers cond, case, while, scan)
+from . import bit_ops as _bit_ops  # noqa: F401  (shifts, popcnt, bitcast_convert)
 from . import complex as _complex  # noqa: F401  (registers real, imag, complex, conj, fft)
 from .interpreter import UnsupportedOpError, evaluate, evaluate_op
 from .rules import RULES

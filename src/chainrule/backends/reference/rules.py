@@ -77,10 +77,19 @@ UNARY = {
 }
 
 
+NARROW_FLOATS = (np.dtype(np.float16), np.dtype("bfloat16"))
+
+
+def widened(args):
+    """float16/bfloat16 operands as float32: a narrow float op is computed in float32 and its result
+    rounded once to the narrow type (what NumPy's float16 loops and XLA's CPU backend do)."""
+    return [a.astype(np.float32) if a.dtype in NARROW_FLOATS else a for a in args]
+
+
 def _make_unary(fn):
     def apply(args, attrs, out, regions):
         with np.errstate(all="ignore"):
-            return (np.asarray(fn(args[0])).astype(_np(out[0]), copy=False),)
+            return (np.asarray(fn(*widened(args[:1]))).astype(_np(out[0]), copy=False),)
     return apply
 
 
@@ -117,7 +126,15 @@ def _int_safe_divisor(x, y):
     return np.where(bad, np.ones_like(y), y)
 
 
+def _unsigned_divide(x, y):
+    """Unsigned x / 0 is all ones (2**bits - 1), as in XLA."""
+    q = np.floor_divide(x, np.where(y == 0, np.ones_like(y), y))
+    return np.where(y == 0, np.full_like(x, np.iinfo(x.dtype).max), q)
+
+
 def _divide(x, y):
+    if x.dtype.kind == "u":
+        return _unsigned_divide(x, y)
     if x.dtype.kind != "i":
         return np.divide(x, y)
     sy = _int_safe_divisor(x, y)
@@ -128,6 +145,8 @@ def _divide(x, y):
 
 
 def _remainder(x, y):
+    if x.dtype.kind == "u":
+        return np.where(y == 0, x, np.fmod(x, np.where(y == 0, np.ones_like(y), y)))
     if x.dtype.kind != "i":
         return np.fmod(x, y)
     sy = _int_safe_divisor(x, y)
@@ -149,7 +168,7 @@ def _int_power(x, y):
 
 
 def _power(x, y):
-    return _int_power(x, y) if x.dtype.kind == "i" else np.power(x, y)
+    return _int_power(x, y) if x.dtype.kind in "iu" else np.power(x, y)
 
 
 def _maximum(x, y):
@@ -170,7 +189,7 @@ BINARY = {
 def _make_binary(fn):
     def apply(args, attrs, out, regions):
         with np.errstate(all="ignore"):
-            return (np.asarray(fn(args[0], args[1])).astype(_np(out[0]), copy=False),)
+            return (np.asarray(fn(*widened(args[:2]))).astype(_np(out[0]), copy=False),)
     return apply
 
 
@@ -204,7 +223,7 @@ def convert_array(x: np.ndarray, to: np.dtype) -> np.ndarray:
         return np.asarray(x != 0)
     if x.dtype.kind == "c" and to.kind != "c":  # complex -> real keeps the real part, as XLA
         x = x.real
-    if x.dtype.kind == "f" and to.kind == "i":
+    if x.dtype.kind == "f" and to.kind in "iu":
         info = np.iinfo(to)
         xf = x.astype(np.float64)
         nan = np.isnan(xf)

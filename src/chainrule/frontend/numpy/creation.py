@@ -7,9 +7,10 @@ from __future__ import annotations
 import builtins
 import math
 
+import ml_dtypes
 import numpy as np
 
-from ...ir import dtype as as_dtype
+from ...ir import dtype as as_dtype, result_dtype
 from .. import lax
 from ..core import canonical_array, is_tensor, type_of
 from ..lax import broadcast_to, convert, operand
@@ -25,22 +26,41 @@ newaxis = None
 
 # dtype names users pass around (cnp.float32 etc. are NumPy's, so astype works on both worlds)
 bool_ = np.bool_
+float16 = np.float16
+bfloat16 = ml_dtypes.bfloat16  # NumPy's twin from ml_dtypes, as jnp.bfloat16
 float32 = np.float32
 float64 = np.float64
+int8 = np.int8
+int16 = np.int16
 int32 = np.int32
 int64 = np.int64
+uint8 = np.uint8
+uint16 = np.uint16
+uint32 = np.uint32
+uint64 = np.uint64
 complex64 = np.complex64
 complex128 = np.complex128
 
 
 # dtype introspection is NumPy's own: it works on tensors' dtypes (NumPy dtypes) unchanged
 dtype = np.dtype
-finfo = np.finfo
+finfo = ml_dtypes.finfo  # NumPy's finfo, and bfloat16's too
 iinfo = np.iinfo
-issubdtype = np.issubdtype
-promote_types = np.promote_types
 can_cast = np.can_cast
 integer, floating, number, inexact, signedinteger = np.integer, np.floating, np.number, np.inexact, np.signedinteger
+unsignedinteger = np.unsignedinteger
+
+
+def issubdtype(arg1, arg2):
+    """NumPy's issubdtype, with bfloat16 a floating type (as jnp.issubdtype has it)."""
+    if np.dtype(arg1) == np.dtype(ml_dtypes.bfloat16) and arg2 in (np.floating, np.inexact, np.number, np.generic):
+        return True
+    return np.issubdtype(arg1, arg2)
+
+
+def promote_types(type1, type2):
+    """The dtype two dtypes promote to: NumPy's rules, and JAX's lattice for bfloat16 (jnp.promote_types)."""
+    return np.dtype(result_dtype(as_dtype(np.dtype(type1)), as_dtype(np.dtype(type2))).np)
 
 
 # --- creation -------------------------------------------------------------------------
@@ -140,7 +160,15 @@ def linspace(start, stop, num=50, endpoint=True, dtype=None):
 
 def result_type(*arrays_and_dtypes):
     """NumPy's result_type, accepting tensors (by their dtype) too."""
-    return np.result_type(*[np.dtype(a.dtype) if is_tensor(a) else a for a in arrays_and_dtypes])
+    items = [np.dtype(a.dtype) if is_tensor(a) else a for a in arrays_and_dtypes]
+    try:
+        dts = [as_dtype(np.asarray(a).dtype if not isinstance(a, (np.dtype, type, str)) else np.dtype(a))
+               for a in items]
+    except TypeError:
+        return np.result_type(*items)
+    if not any(d.name == "bfloat16" for d in dts) or any(type(a) in (bool, int, float) for a in items):
+        return np.result_type(*items)
+    return np.dtype(result_dtype(*dts).np)  # bfloat16: JAX's lattice
 
 
 def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
@@ -193,6 +221,7 @@ def asarray(obj, dtype=None):
 
 __all__ = ["pi", "e", "inf", "nan", "newaxis", "bool_", "float32", "float64", "int32", "int64", "complex64",
            "complex128", "dtype", "finfo",
+           "float16", "bfloat16", "int8", "int16", "uint8", "uint16", "uint32", "uint64", "unsignedinteger",
            "iinfo", "issubdtype", "promote_types", "can_cast", "integer", "floating", "number", "inexact",
            "signedinteger", "zeros", "ones", "full", "empty", "zeros_like", "ones_like", "full_like", "empty_like",
            "eye", "identity", "arange", "linspace", "result_type", "logspace", "geomspace", "euler_gamma", "isdtype",

@@ -36,8 +36,8 @@ def sum_dtype(x, dtype):
     d = type_of(x).dtype
     if d.is_bool:
         return as_dtype("int64")
-    if d.is_int and d.bits < 64:
-        return as_dtype("int64")  # NumPy sums small ints in the platform integer
+    if d.is_int and d.bits < 64:  # NumPy sums small ints in the platform integer
+        return as_dtype("uint64" if d.is_unsigned else "int64")
     return d
 
 

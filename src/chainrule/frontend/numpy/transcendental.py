@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from ...ir import dtype as as_dtype
+from ...ir import dtype as as_dtype, result_dtype
 from .. import lax
 from ..core import bind, type_of
 from ..lax import convert, float_operand, operand
@@ -54,8 +54,14 @@ def exp2(x):
 
 
 def float_pair(x, y):
-    """Promote as NumPy does (Python scalars weak), then to float: ints to float64, bools to float32."""
+    """Promote as NumPy does (Python scalars weak), then to float: the smallest float each operand casts
+    to safely, as NumPy's loops choose (int8 and uint8 give float16; 32/64-bit ints the default float)."""
+    strong = [lax.dtype_of(v) for v in (x, y) if not lax.is_weak(v)]
     x, y = lax.promote_and_broadcast(x, y)
+    d = type_of(x).dtype
+    if not d.is_float and strong and all(s.bits <= 16 for s in strong):
+        f = result_dtype(*strong, as_dtype("float16"))
+        return lax.convert(x, f), lax.convert(y, f)
     return float_operand(x), float_operand(y)
 
 

@@ -46,10 +46,10 @@ true_divide = divide
 
 
 def _bools_as_int32(x, y):
-    """NumPy computes integer ops of two booleans in int8, which chainrule widens to int32."""
+    """NumPy computes integer ops of two booleans in int8."""
     x, y = lax.promote_and_broadcast(x, y)
     if type_of(x).dtype.is_bool:
-        x, y = convert(x, "int32"), convert(y, "int32")
+        x, y = convert(x, "int8"), convert(y, "int8")
     return x, y
 
 
@@ -104,7 +104,7 @@ def fmod(x, y):
 def power(x, y):
     d = result_type(x, y)
     if d.is_bool:
-        d = as_dtype("int32")  # NumPy: int8, widened
+        d = as_dtype("int8")  # NumPy's
     return elementwise("power", x, y, dtype=d)
 
 
@@ -121,14 +121,18 @@ def positive(x):
 
 def absolute(x):
     x = operand(x)
-    return x if type_of(x).dtype.is_bool else bind("abs", x)
+    d = type_of(x).dtype
+    return x if d.is_bool or d.is_unsigned else bind("abs", x)
 
 
 abs = absolute
 
 
 def sign(x):
-    return bind("sign", operand(x))
+    x = operand(x)
+    if type_of(x).dtype.is_unsigned:  # 0 or 1
+        return convert(not_equal(x, lax.full_like(x, 0)), type_of(x).dtype)
+    return bind("sign", x)
 
 
 def square(x):
@@ -204,7 +208,7 @@ def rint(x):
 def round(a, decimals=0):
     x = operand(a)
     if type_of(x).dtype.is_bool:
-        x = convert(x, "float32")  # NumPy: float16, widened
+        x = convert(x, "float16")  # NumPy's
     if not type_of(x).dtype.is_float:
         if decimals >= 0:
             return x
@@ -447,23 +451,39 @@ def modf(x):
     return where(inf, copysign(lax.full_like(x, 0.0), x), copysign(frac, x)), t
 
 
-def _shift_factor(x1, x2):
+def _shift_operands(x1, x2):
     xx, k = lax.promote_and_broadcast(x1, x2)
-    if not type_of(xx).dtype.is_int:
-        raise TypeError("shifts are defined for integers")
-    return xx, bind("power", lax.full_like(k, 2), k)
+    d = type_of(xx).dtype
+    if d.is_bool:  # NumPy shifts booleans as int8
+        xx, k = convert(xx, "int8"), convert(k, "int8")
+    elif not d.is_int:
+        raise TypeError(f"shifts are defined for integers, got {d.name}")
+    return xx, k
 
 
 def left_shift(x1, x2):
-    """x1 * 2**x2 (two's complement wrap-around, as NumPy's << for shifts below the bit width)."""
-    xx, f = _shift_factor(x1, x2)
-    return bind("multiply", xx, f)
+    """x1 << x2, wrapping; shifts of the bit width or more (or negative) give 0, as NumPy's <<."""
+    return bind("shift_left", *_shift_operands(x1, x2))
 
 
 def right_shift(x1, x2):
-    """floor(x1 / 2**x2): NumPy's arithmetic >> for shifts below the bit width."""
-    xx, f = _shift_factor(x1, x2)
-    return floor_divide(xx, f)
+    """x1 >> x2: arithmetic for signed, logical for unsigned integers, as NumPy's >>."""
+    xx, k = _shift_operands(x1, x2)
+    op = "shift_right_logical" if type_of(xx).dtype.is_unsigned else "shift_right_arithmetic"
+    return bind(op, xx, k)
+
+
+def bitwise_count(x):
+    """The number of 1 bits in |x| (NumPy 2's bitwise_count; a uint8 result)."""
+    x = operand(x)
+    d = type_of(x).dtype
+    if d.is_bool:
+        return convert(x, "uint8")
+    if not d.is_int:
+        raise TypeError(f"bitwise_count is defined for integers, got {d.name}")
+    if d.is_signed:
+        x = bind("abs", x)
+    return convert(bind("popcnt", x), "uint8")
 
 
 bitwise_left_shift, bitwise_right_shift = left_shift, right_shift
@@ -484,4 +504,4 @@ __all__ = ["add", "subtract", "multiply", "divide", "true_divide", "floor_divide
            "bitwise_and", "bitwise_or", "bitwise_xor", "invert", "bitwise_not", "isfinite", "isnan", "isinf",
            "isposinf", "isneginf", "signbit", "where", "nan_to_num", "copysign", "heaviside", "isclose", "real", "imag",
            "conj", "conjugate", "isreal", "iscomplex", "isrealobj", "iscomplexobj", "isscalar", "fabs", "modf",
-           "left_shift", "right_shift", "bitwise_left_shift", "bitwise_right_shift", "divmod", "bitwise_invert", "pow"]
+           "left_shift", "right_shift", "bitwise_count", "bitwise_left_shift", "bitwise_right_shift", "divmod", "bitwise_invert", "pow"]

@@ -49,6 +49,11 @@ for _op, _why in {
     "or": "bool/integer only",
     "xor": "bool/integer only",
     "stop_gradient": "the identity whose derivative is defined to be zero",
+    "shift_left": "integer only",
+    "shift_right_logical": "integer only",
+    "shift_right_arithmetic": "integer only",
+    "popcnt": "integer only",
+    "bitcast_convert": "reinterprets bits: not differentiable (JAX gives a zero tangent)",
 }.items():
     JVP_RULES.exempt(_op, _why)
 NON_DIFFERENTIABLE = JVP_RULES.exemptions
