@@ -194,14 +194,15 @@ register(OpDef("clamp", _clamp, num_operands=3, category="select", elementwise=T
 
 
 def _convert(types, attrs, regions):
-    _require_kind("convert", types, types[0], "biuf")
-    _require_kind("convert", types, types[0].with_dtype(attrs["dtype"]), "biuf", "result")
+    _require_kind("convert", types, types[0], "biufc")
+    _require_kind("convert", types, types[0].with_dtype(attrs["dtype"]), "biufc", "result")
     return (types[0].with_dtype(attrs["dtype"]),)
 
 
 register(OpDef("convert", _convert, attrs={"dtype": AttrSpec("dtype")}, category="unary", elementwise=True,
                linear=(0,), discontinuous=True,
-               doc="Cast elementwise. Float to integer truncates toward zero and saturates; NaN becomes 0."))
+               doc="Cast elementwise. Float to integer truncates toward zero and saturates; NaN becomes 0; "
+                   "complex to real keeps the real part."))
 
 
 # --- shape manipulation -------------------------------------------------------
