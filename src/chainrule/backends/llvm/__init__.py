@@ -35,8 +35,7 @@ for _table, _how in ((SCALAR, "scalar"), (EXPR, "expression"), (KERNEL_OPS, "ker
     for _name in sorted(_table):
         if _name not in LOWERING:
             LOWERING[_name] = _how
-for _name in ("complex", "fft"):
-    LOWERING.exempt(_name, _complex.UNSUPPORTED_COMPLEX)
+LOWERING.exempt("complex", _complex.UNSUPPORTED_COMPLEX)
 SCALAR.exempt("complex", _complex.UNSUPPORTED_COMPLEX)
 LOWERING.exempt("custom_vjp_lin", "it cannot be evaluated by any backend (forward-mode differentiation of a "
                                   "custom_vjp function is not supported, as in JAX)")
@@ -79,13 +78,8 @@ def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:
     threads = min(DEFAULT_THREADS, _usable_cpus()) if threads is None else int(threads)
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
-    for p in graph.params:
-        if p.dtype.kind == "c":
-            raise NotImplementedError(f"parameter {p} of type {p.type}: {_complex.UNSUPPORTED_COMPLEX}")
+    _complex.check_complex(graph)
     for node in graph.walk():
-        if any(r.dtype.kind == "c" for r in node.results):
-            raise NotImplementedError(f"op {node.op.name!r} makes a {node.results[0].type} value: "
-                                      f"{_complex.UNSUPPORTED_COMPLEX}")
         if node.op.name in UNSUPPORTED:
             raise NotImplementedError(f"op {node.op.name!r} is not supported by the llvm backend yet: "
                                       f"{UNSUPPORTED[node.op.name]}")

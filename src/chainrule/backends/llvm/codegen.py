@@ -22,6 +22,7 @@ import llvmlite.ir as ir
 from . import expressions as _expressions  # noqa: F401  (registers the index-mapping rules)
 from .control import emit_cond, emit_scan, emit_while
 from .emitter import INTERRUPT_SLOT, Emitter, memcpy_fn, scalar_budget, split_extent
+from .fft import emit_fft
 from .gemm import emit_dot
 from .kernels import emit_arg, emit_dus, emit_loop_kernel, emit_reduce, emit_scatter
 from .lltypes import I1, I8, I32, I64, PTR, VOID, i64
@@ -41,7 +42,7 @@ SPLIT_CHUNKS = 2  # ranges per thread a split loop kernel is cut into
 KERNELS = {"loop": lambda em, k: emit_loop_kernel(em, k.roots), "reduce": emit_reduce, "argmax": emit_arg,
            "argmin": emit_arg, "dot_general": emit_dot, "scatter": emit_scatter,
            "dynamic_update_slice": emit_dus, "cond": emit_cond, "case": emit_cond, "while": emit_while,
-           "scan": emit_scan}
+           "scan": emit_scan, "fft": emit_fft}
 
 
 assert RUNTIME_SLOTS.index(POOL_SLOT_NAME) == POOL_SLOT
@@ -158,9 +159,9 @@ class ModuleBuilder:
             buffers = list(ker.roots) + [v for v in ker.reads if all(v is not r for r in ker.roots)
                                          and id(v) not in alias]
             want_rt = ker.kind == "dot_general" or ker.kind in CONTROL_FLOW_OPS
-            want_scratch = ker.kind in CONTROL_FLOW_OPS
+            want_scratch = ker.kind in CONTROL_FLOW_OPS or ker.kind == "fft"
             em = Emitter(self, f"{self.prefix}k{n}_{ker.kind}", buffers, want_rt, want_scratch,
-                         ranged=bool(extents[n]), status=want_scratch)
+                         ranged=bool(extents[n]), status=ker.kind in CONTROL_FLOW_OPS)
             for pid, r in alias.items():
                 em.ptr[pid] = em.ptr[id(r)]
             KERNELS[ker.kind](em, ker)
@@ -169,7 +170,7 @@ class ModuleBuilder:
                 [pointer(id(ker))] if want_scratch else [])
             if extents[n]:
                 self._split_call(b, em.fn, call_args, extents[n], rt)
-            elif want_scratch:  # a control-flow kernel: its status
+            elif ker.kind in CONTROL_FLOW_OPS:  # a control-flow kernel: its status
                 st = b.call(self.kernels.once(em.fn), call_args)
                 if bail is None:
                     bail = entry.append_basic_block("interrupted")
