@@ -12,7 +12,7 @@ from chainrule.testing import assert_roundtrip
 
 C64, C128, F32, F64 = (dtype(n) for n in ("complex64", "complex128", "float32", "float64"))
 T = TensorType
-BACKENDS = ["reference", "jax"]
+BACKENDS = ["reference", "jax", "llvm"]
 
 
 def _z(shape, dt=np.complex128, seed=0, scale=1.0):
@@ -114,9 +114,26 @@ def test_complex_reductions_and_matmul():
         assert m.dtype == np.complex64
 
 
-def test_llvm_refuses_complex_values_with_a_clear_error():
-    with pytest.raises(NotImplementedError, match="complex64/complex128 values are not supported by the llvm"):
-        cr.jit(lambda z: z * z, backend="llvm")(_z((3,), np.complex64))
+def test_llvm_refuses_what_it_cannot_run_on_complex_with_a_clear_error():
+    b = GraphBuilder("iota_c")
+    g = b.build([b.op("iota", shape=(3,), dtype="complex64", dimension=0)])
+    with pytest.raises(NotImplementedError, match="'iota' on a c64.*not supported on complex64/complex128 values"):
+        compile_graph(g, backend="llvm")
+
+
+def test_llvm_complex_division_and_abs_at_the_edges():
+    """Smith's division without overflow or underflow where the naive formula has it, NumPy's zero-divisor
+    branch, and abs as an overflow-free hypot."""
+    x = np.array([1e300 + 1e300j, 1 + 1j, 1e-300 + 1e-300j, 2 + 3j, 0 + 0j, 3 + 0j])
+    y = np.array([1e300 + 1e300j, 1e-300 + 1e-300j, 1e-300 + 2e-300j, 0 + 0j, 0 + 0j, 0 + 4j])
+    f = cr.jit(lambda a, b: (a / b, cnp.abs(a), cnp.abs(b)), backend="llvm")
+    q, ax, ay = f(x, y)
+    with np.errstate(all="ignore"):
+        want = x / y
+    np.testing.assert_allclose(q[[0, 1, 2, 5]], want[[0, 1, 2, 5]], rtol=1e-15)
+    assert np.isinf(q[3].real) and np.isinf(q[3].imag) and np.isnan(q[4].real)
+    np.testing.assert_allclose(ax, np.abs(x), rtol=1e-15)
+    np.testing.assert_allclose(ay, np.abs(y), rtol=1e-15)
 
 
 # --- text form -----------------------------------------------------------------------------------------

@@ -35,8 +35,8 @@ for _table, _how in ((SCALAR, "scalar"), (EXPR, "expression"), (KERNEL_OPS, "ker
     for _name in sorted(_table):
         if _name not in LOWERING:
             LOWERING[_name] = _how
-LOWERING.exempt("complex", _complex.UNSUPPORTED_COMPLEX)
-SCALAR.exempt("complex", _complex.UNSUPPORTED_COMPLEX)
+SCALAR.exempt("complex", "its result is complex: the complex scalar table (complex.py) has it")
+LOWERING["complex"] = "scalar (complex)"
 LOWERING.exempt("custom_vjp_lin", "it cannot be evaluated by any backend (forward-mode differentiation of a "
                                   "custom_vjp function is not supported, as in JAX)")
 UNSUPPORTED: dict[str, str] = LOWERING.exemptions
