@@ -63,8 +63,10 @@ UNARY_DOMAINS.update({
     "sqrt": _pos, "rsqrt": _pos, "sine": None, "cosine": None,
     "tan": lambda s: lambda rng: [rng.uniform(-1.2, 1.2, s)], "tanh": None, "logistic": None, "erf": None,
     "cbrt": lambda s: lambda rng: [_signed(rng, s)],
-    "real": None, "imag": None, "conj": None,  # on floats: identity, zero, identity (complex: test_complex_*)
 })
+for _op in ("real", "imag", "conj"):
+    UNARY_DOMAINS.exempt(_op, "jax.lax has no float twin of it (lax.real takes complex only): "
+                              "tests/test_complex_autodiff.py tests its derivatives on complex inputs against JAX")
 BINARY_DOMAINS = RuleTable("tests: derivative domains (binary)",
                            covers=lambda op: _plain_elementwise(op, 2) and _float(op) and _differentiable(op))
 BINARY_DOMAINS.update({
@@ -72,8 +74,9 @@ BINARY_DOMAINS.update({
     "divide": lambda rng, s0, s1: [rng.standard_normal(s0), _signed(rng, s1)],
     "remainder": lambda rng, s0, s1: [rng.uniform(-5, 5, s0), _signed(rng, s1, 0.7, 2.0)],
     "power": lambda rng, s0, s1: [rng.uniform(0.5, 2.0, s0), rng.standard_normal(s1)],
-    "maximum": None, "minimum": None, "atan2": None, "complex": None,
+    "maximum": None, "minimum": None, "atan2": None,
 })
+BINARY_DOMAINS.exempt("complex", "its result is complex: tests/test_complex_autodiff.py tests its derivatives against JAX")
 
 # The dtypes each plain elementwise op accepts, from the StableHLO spec: the type rules' oracle
 # (real dtypes here; complex ones join with complex support).
@@ -112,8 +115,10 @@ LAX_NAMES.update({
     "stop_gradient": "stop_gradient", "add": "add", "subtract": "sub", "multiply": "mul", "divide": "div",
     "remainder": "rem", "power": "pow", "maximum": "max", "minimum": "min", "atan2": "atan2",
     "and": "bitwise_and", "or": "bitwise_or", "xor": "bitwise_xor",
-    "real": "real", "imag": "imag", "conj": "conj", "complex": "complex",
+    "complex": "complex",
     "shift_left": "shift_left", "shift_right_logical": "shift_right_logical",
     "shift_right_arithmetic": "shift_right_arithmetic", "popcnt": "population_count",
 })
+for _op in ("real", "imag", "conj"):
+    LAX_NAMES.exempt(_op, "lax.real/imag/conj take complex operands only, and the helper tests draw floats")
 LAX_NAMES.exempt("round_nearest_even", "lax.round needs its rounding method: the helper tests call it themselves")

@@ -17,6 +17,7 @@ from ...ir.complex_ops import complex_dtype
 from .. import lax
 from ..core import bind, type_of
 from ..lax import convert, float_operand, operand
+from .manipulation import roll
 
 _NORMS = (None, "backward", "ortho", "forward")
 
@@ -205,7 +206,6 @@ def rfftfreq(n, d=1.0, *, dtype=None):
 
 
 def _shift(x, axes, sign, name):
-    from .manipulation import roll
     x = operand(x)
     t = type_of(x)
     if axes is None:

@@ -10,10 +10,10 @@ import numpy as np
 
 from ...ir import dtype as as_dtype, result_dtype
 from .. import lax
-from ..core import bind, type_of
+from ..core import bind, is_tensor, type_of
 from ..lax import convert, float_operand, operand
-from .ufuncs import (full_like_scalar, F64, absolute, equal, greater, greater_equal, isfinite, isposinf, less, less_equal,
-                     logical_or, multiply, power, signbit, where)
+from .ufuncs import (full_like_scalar, F64, absolute, equal, greater, greater_equal, imag, isfinite, isposinf, less,
+                     less_equal, logical_or, multiply, power, real, signbit, where)
 
 
 # --- transcendental ----------------------------------------------------------------
@@ -289,7 +289,6 @@ acos, acosh, asin, asinh, atan, atan2, atanh = arccos, arccosh, arcsin, arcsinh,
 
 def angle(z, deg=False):
     """The argument of z in radians (degrees with deg=True): arctan2(imag, real), as numpy.angle."""
-    from .ufuncs import imag, real
     z = operand(z)
     if type_of(z).dtype.kind != "c":
         z = float_operand(z)
@@ -301,8 +300,6 @@ def real_if_close(a, tol=100):
     """The real part when every imaginary part is within tol machine epsilons of zero (tol > 1), or
     within tol itself (tol <= 1); else a unchanged, as numpy.real_if_close. The result's dtype depends
     on the values, so a symbolic (traced) complex tensor is refused."""
-    from ..core import is_tensor
-    from .ufuncs import real
     x = operand(a)
     if type_of(x).dtype.kind != "c":
         return x
