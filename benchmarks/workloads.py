@@ -166,6 +166,53 @@ def mlp_step(h):
     h.time(name, "numpy", lambda: mlp_numpy(params, x, y))
 
 
+# --- 2b. mixed precision: bfloat16 compute, float32 master weights ----------------------------
+
+def mlp_bf16_loss(params, x, y, xp=cnp, logsumexp=None):
+    """The MLP with bfloat16 activations and weights, matmuls accumulating in float32
+    (`preferred_element_type`), and the loss in float32; `params` are the float32 master weights."""
+    bf16 = xp.bfloat16
+    h = x.astype(bf16)
+    for i, (w, b) in enumerate(params):
+        z = xp.matmul(h, w.astype(bf16), preferred_element_type=xp.float32) + b
+        h = xp.tanh(z.astype(bf16)) if i < len(params) - 1 else z
+    lse = (logsumexp or cnp.special.logsumexp)(h, axis=1, keepdims=True)
+    return -xp.mean(xp.sum((h - lse) * y, axis=1))
+
+
+def sgd_step(loss_fn, lr=0.1, value_and_grad=cr.value_and_grad, xp=cnp, logsumexp=None):
+    """One SGD step on float32 master weights: (params, x, y) -> (loss, new params)."""
+    def step(params, x, y):
+        loss, grads = value_and_grad(lambda p: loss_fn(p, x, y, xp, logsumexp))(params)
+        return loss, [(w - lr * gw, b - lr * gb) for (w, b), (gw, gb) in zip(params, grads)]
+    return step
+
+
+def _flat_step(res):
+    loss, params = res
+    return [loss] + [a for pair in params for a in pair]
+
+
+@workload("mlp_bf16_step")
+def mlp_bf16_step(h):
+    params, x, y = mlp_data()
+    name = "MLP 784-512-512-10 SGD step bf16 compute, f32 master b256"
+    ref = cr.jit(sgd_step(mlp_bf16_loss), backend="reference")
+    want = _flat_step(ref(params, x, y))
+    for b in _backends(h, big=False):
+        f = cr.jit(sgd_step(mlp_bf16_loss), backend=b)
+        h.check(name, f"chainrule-{b}", _flat_step(f(params, x, y)), want, rtol=2e-2, atol=2e-3)
+        h.time(name, f"chainrule-{b}", lambda: f(params, x, y))
+    jax = _jax()
+    if jax is not None:
+        import jax.numpy as jnp
+        from jax.scipy.special import logsumexp
+        jf = jax.jit(sgd_step(mlp_bf16_loss, value_and_grad=jax.value_and_grad, xp=jnp, logsumexp=logsumexp))
+        pj = jax.device_put(params)
+        h.check(name, "jax", _flat_step(jf(pj, x, y)), want, rtol=2e-2, atol=2e-3)
+        h.time(name, "jax", lambda: jax.block_until_ready(jf(pj, x, y)))
+
+
 # --- 3. Newton's method on logistic regression -----------------------------------------------
 
 def logreg_loss(w, X, y, xp=cnp):

@@ -35,7 +35,7 @@ GROUPS = {
         logical_or logical_not logical_xor isfinite isinf isnan isneginf isposinf signbit isclose allclose
         array_equal array_equiv isin where select""",
     "Bitwise": """bitwise_and bitwise_or bitwise_xor bitwise_not bitwise_invert invert left_shift right_shift
-        bitwise_left_shift bitwise_right_shift""",
+        bitwise_left_shift bitwise_right_shift bitwise_count""",
     "Reductions and statistics": """sum prod mean var std max min amax amin all any argmax argmin ptp average
         count_nonzero median percentile quantile nansum nanprod nanmean nanvar nanstd nanmax nanmin nanargmax
         nanargmin nanmedian nanpercentile nanquantile cov corrcoef histogram bincount""",
@@ -57,7 +57,8 @@ GROUPS = {
     "Polynomials and signals": """polyval polyfit poly polyadd polysub polymul polyder polyint convolve correlate
         unwrap""",
     "Dtypes and introspection": """astype result_type can_cast promote_types issubdtype finfo iinfo dtype shape
-        ndim size bool_ int32 int64 float32 float64 number integer signedinteger floating inexact isdtype
+        ndim size bool_ int8 int16 int32 int64 uint8 uint16 uint32 uint64 float16 bfloat16 float32 float64 number
+        integer signedinteger unsignedinteger floating inexact isdtype
         isreal iscomplex isrealobj iscomplexobj isscalar""",
     "Constants": "e pi inf nan newaxis euler_gamma",
 }

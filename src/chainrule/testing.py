@@ -121,7 +121,7 @@ def bits_equal(a: np.ndarray, b: np.ndarray, zero_sign: bool = True) -> np.ndarr
     `a` and `b` have the same dtype and shape. Complex numbers compare part by part."""
     if a.dtype.kind == "c":
         return bits_equal(np.real(a), np.real(b), zero_sign) & bits_equal(np.imag(a), np.imag(b), zero_sign)
-    if a.dtype.kind != "f":
+    if a.dtype.kind != "f" and a.dtype.name != "bfloat16":
         return a == b
     nan_a, nan_b = np.isnan(a), np.isnan(b)
     bits = f"u{a.itemsize}"
@@ -156,7 +156,7 @@ def assert_same(got, want, rtol: float = 0.0, atol: float = 0.0, what: str = "re
         raise AssertionError(f"{what}: shape {got.shape}, expected {want.shape}")
     if got.size == 0:
         return
-    if want.dtype.kind not in "fc" or (rtol == 0 and atol == 0):
+    if (want.dtype.kind not in "fc" and want.dtype.name != "bfloat16") or (rtol == 0 and atol == 0):
         bad = ~bits_equal(got, want)
     else:
         fin = np.isfinite(want)

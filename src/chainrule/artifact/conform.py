@@ -22,13 +22,13 @@ from __future__ import annotations
 import re
 
 from .errors import ArtifactError
+from .header import _CODES
 
 class Inconsistent(ArtifactError):
     """Two parts of the artifact disagree (never a reason to fall back to another payload)."""
 
 
-_DTYPE_CODES = {"CHAINRULE_BOOL": "bool", "CHAINRULE_INT32": "int32", "CHAINRULE_INT64": "int64",
-                "CHAINRULE_FLOAT32": "float32", "CHAINRULE_FLOAT64": "float64"}
+_DTYPE_CODES = {code: name for name, code in _CODES.items()}
 
 
 def _sig_types(manifest, key):

@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import math
 
-_C_TYPES = {"bool": "uint8_t (0 or 1)", "int32": "int32_t", "int64": "int64_t", "float32": "float",
-            "float64": "double"}
-_CODES = {"bool": "CHAINRULE_BOOL", "int32": "CHAINRULE_INT32", "int64": "CHAINRULE_INT64",
-          "float32": "CHAINRULE_FLOAT32", "float64": "CHAINRULE_FLOAT64"}
+# dtype -> (enum code name, its value, the C element type). Codes 0-4 are the first five dtypes' (stable).
+_DTYPES = {
+    "bool": ("CHAINRULE_BOOL", 0, "uint8_t (0 or 1)"), "int32": ("CHAINRULE_INT32", 1, "int32_t"),
+    "int64": ("CHAINRULE_INT64", 2, "int64_t"), "float32": ("CHAINRULE_FLOAT32", 3, "float"),
+    "float64": ("CHAINRULE_FLOAT64", 4, "double"), "int8": ("CHAINRULE_INT8", 5, "int8_t"),
+    "int16": ("CHAINRULE_INT16", 6, "int16_t"), "uint8": ("CHAINRULE_UINT8", 7, "uint8_t"),
+    "uint16": ("CHAINRULE_UINT16", 8, "uint16_t"), "uint32": ("CHAINRULE_UINT32", 9, "uint32_t"),
+    "uint64": ("CHAINRULE_UINT64", 10, "uint64_t"),
+    "float16": ("CHAINRULE_FLOAT16", 11, "uint16_t (the bits of an IEEE binary16)"),
+    "bfloat16": ("CHAINRULE_BFLOAT16", 12, "uint16_t (the bits of a bfloat16: a float's top half)"),
+}
+_C_TYPES = {k: v[2] for k, v in _DTYPES.items()}
+_CODES = {k: v[0] for k, v in _DTYPES.items()}
+_ITEMSIZE = {"bool": 1, "int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "float16": 2, "bfloat16": 2,
+             "int32": 4, "uint32": 4, "float32": 4, "int64": 8, "uint64": 8, "float64": 8}
+_ENUM = ",\n                       ".join(f"{c} = {n}" for c, n, _ in _DTYPES.values())
 
 _COMMON = """\
 #ifndef CHAINRULE_TENSOR_INFO_DEFINED
 #define CHAINRULE_TENSOR_INFO_DEFINED
-enum chainrule_dtype { CHAINRULE_BOOL = 0, CHAINRULE_INT32 = 1, CHAINRULE_INT64 = 2,
-                       CHAINRULE_FLOAT32 = 3, CHAINRULE_FLOAT64 = 4 };
+enum chainrule_dtype { """ + _ENUM + """ };
 /* One input or output: a C-contiguous (row-major) buffer of `size` elements. */
 typedef struct {
     const char *name;
@@ -35,7 +46,7 @@ def _tensor_rows(sym, kind, tensors):
     rows = []
     for i, t in enumerate(tensors):
         size = math.prod(t["shape"])
-        nbytes = size * {"bool": 1, "int32": 4, "int64": 8, "float32": 4, "float64": 8}[t["dtype"]]
+        nbytes = size * _ITEMSIZE[t["dtype"]]
         rows.append(f'    {{"{t["name"]}", {_CODES[t["dtype"]]}, {len(t["shape"])}, {sym}_{kind}_shape_{i}, '
                     f'{size}, {nbytes}}},')
     lines.append(f"static const chainrule_tensor_info {sym}_{kind}s[{max(len(tensors), 1)}] = {{")

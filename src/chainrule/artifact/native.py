@@ -26,6 +26,7 @@ import threading
 import numpy as np
 
 from ..backends.common import data_pointer
+from ..ir import dtype as as_dtype
 from . import elf
 from .errors import ArtifactError
 
@@ -176,7 +177,7 @@ class NativeRunner:
         self._arena = info.get("arena_size", 0)
         if type(self._arena) is not int or not 0 <= self._arena < 1 << 40:
             raise ArtifactError(f"manifest: bad native arena_size {str(self._arena)[:40]!r}")
-        self._outs = [(tuple(o["shape"]), np.dtype(o["dtype"])) for o in outputs]
+        self._outs = [(tuple(o["shape"]), as_dtype(o["dtype"]).np) for o in outputs]
         self._tls = threading.local()
 
     def _state(self, nargs):

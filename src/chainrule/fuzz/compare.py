@@ -10,12 +10,21 @@ the same places.
 
 from __future__ import annotations
 
+import ml_dtypes
 import numpy as np
 
 from ..testing import bits_equal
 
+
+def is_float_array(a) -> bool:
+    """A NumPy float array, bfloat16 (kind 'V' in NumPy) included."""
+    return a.dtype.kind == "f" or a.dtype == np.dtype(ml_dtypes.bfloat16)
+
 # Relative tolerance for results of transcendentals, float dot products and float sums.
-INEXACT_RTOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-9}
+# float16/bfloat16 are computed in float32 and rounded once per op: a float32 ulp of difference
+# moves a narrow result by at most one of its ulps (2**-10, 2**-7), a few ops by a few.
+INEXACT_RTOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-9, np.dtype(np.float16): 8e-3,
+                np.dtype(ml_dtypes.bfloat16): 6e-2}
 
 
 def describe_difference(got, want, inexact, zero_sign: bool = True) -> str | None:
@@ -31,7 +40,7 @@ def describe_difference(got, want, inexact, zero_sign: bool = True) -> str | Non
         return f"shape {got.shape}, expected {want.shape}"
     if got.size == 0:
         return None
-    if want.dtype.kind != "f" or not inexact:
+    if not is_float_array(want) or not inexact:
         bad = ~bits_equal(got, want, zero_sign)
     else:
         nan_g, nan_w = np.isnan(got), np.isnan(want)
@@ -48,5 +57,5 @@ def describe_difference(got, want, inexact, zero_sign: bool = True) -> str | Non
         return None
     idx = [tuple(int(i) for i in ix) for ix in np.argwhere(bad)[:3]] if got.ndim else [()]
     parts = ", ".join(f"at {list(ix)}: got {got[ix]!r}, expected {want[ix]!r}" for ix in idx)
-    how = "within tolerance" if inexact and want.dtype.kind == "f" else "exactly"
+    how = "within tolerance" if inexact and is_float_array(want) else "exactly"
     return f"{int(np.sum(bad))} of {got.size} elements differ (compared {how}); {parts}"

@@ -14,12 +14,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+import ml_dtypes
 import numpy as np
 
 from ..backends import available_backends, get_backend
 from ..backends.reference import evaluate_op
 from ..ir import Graph, GraphBuilder, parse, verify
-from .compare import describe_difference
+from .compare import describe_difference, is_float_array
 from .generator import GenConfig, flush_subnormals, generate_graph, inexact_values, random_inputs
 
 # Options each backend is compiled with while fuzzing (no disk cache: thousands of one-off graphs).
@@ -111,9 +112,9 @@ def touches_subnormals(graph: Graph, inputs) -> bool:
 
     def sub(a):
         a = np.asarray(a)
-        if a.dtype.kind != "f" or a.size == 0:
+        if not is_float_array(a) or a.size == 0:
             return False
-        tiny = np.finfo(a.dtype).tiny
+        tiny = float(ml_dtypes.finfo(a.dtype).smallest_normal)
         with np.errstate(invalid="ignore"):
             return bool(np.any((a != 0) & (np.abs(a) < tiny)))
 

@@ -62,8 +62,8 @@ def _iota(types, attrs, regions):
     shape, dim = attrs["shape"], attrs["dimension"]
     if not 0 <= dim < max(len(shape), 1) or not shape:
         raise IRTypeError("iota", types, f"dimension {dim} out of range for shape {list(shape)}", "a dimension of a non-scalar shape")
-    if attrs["dtype"] == bool_:
-        raise IRTypeError("iota", types, "dtype bool is not supported", "an integer or float dtype")
+    if attrs["dtype"].kind not in "iuf":
+        raise IRTypeError("iota", types, f"dtype {attrs['dtype'].name} is not supported", "an integer or float dtype")
     return (TensorType(shape, attrs["dtype"]),)
 
 
@@ -411,7 +411,11 @@ def _dot_general(types, attrs, regions):
     lc, rc = attrs["lhs_contracting"], attrs["rhs_contracting"]
     if lhs.dtype != rhs.dtype:
         raise IRTypeError("dot_general", types, "operand dtypes differ", "operands of one dtype")
-    _require_kind("dot_general", types, lhs, "ifc")
+    _require_kind("dot_general", types, lhs, "iufc")
+    pref = attrs["preferred_element_type"]
+    if pref is not None and (pref.kind != lhs.dtype.kind or pref.bits < lhs.dtype.bits):
+        raise IRTypeError("dot_general", types, f"preferred_element_type {pref.name} for {lhs.dtype.name} operands",
+                          "a type of the operands' kind (float, signed, unsigned or complex) and at least their width, as JAX")
     _check_dims("dot_general", types, lb + lc, lhs.ndim, "lhs batch+contracting dimensions")
     _check_dims("dot_general", types, rb + rc, rhs.ndim, "rhs batch+contracting dimensions")
     if len(lb) != len(rb) or len(lc) != len(rc):
@@ -423,13 +427,18 @@ def _dot_general(types, attrs, regions):
                               "equal sizes for paired batch and contracting dimensions")
     lfree = [n for i, n in enumerate(lhs.shape) if i not in lb and i not in lc]
     rfree = [n for i, n in enumerate(rhs.shape) if i not in rb and i not in rc]
-    return (TensorType([lhs.shape[i] for i in lb] + lfree + rfree, lhs.dtype),)
+    return (TensorType([lhs.shape[i] for i in lb] + lfree + rfree, pref or lhs.dtype),)
 
 
 register(OpDef("dot_general", _dot_general, num_operands=2,
                attrs={"lhs_batch": AttrSpec("ints", ()), "rhs_batch": AttrSpec("ints", ()),
-                      "lhs_contracting": AttrSpec("ints", ()), "rhs_contracting": AttrSpec("ints", ())},
-               category="dot", linear=(0, 1), doc="Result dimensions: batch, then lhs free, then rhs free (StableHLO order)."))
+                      "lhs_contracting": AttrSpec("ints", ()), "rhs_contracting": AttrSpec("ints", ()),
+                      "preferred_element_type": AttrSpec("dtype", None)},
+               category="dot", linear=(0, 1),
+               doc="Result dimensions: batch, then lhs free, then rhs free (StableHLO order). The products are "
+                   "accumulated in `preferred_element_type` (the result's dtype; the operands' when none): "
+                   "bfloat16 x bfloat16 -> float32, int8 x int8 -> int32; float16/bfloat16 results accumulate "
+                   "in float32 and round once."))
 
 
 # --- gather / scatter -----------------------------------------------------------

@@ -54,7 +54,7 @@ class AttrSpec:
                     raise ValueError
                 return value
             if k == "dtype":
-                return as_dtype(value)
+                return None if value is None and self.default is None else as_dtype(value)
             if k == "literal":
                 return value if isinstance(value, Literal) else Literal(value)
             if k == "types":

@@ -34,8 +34,8 @@ def format_float(x: float, dt=None) -> str:
         return "nan"
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
-    if dt is not None and dt.np == np.float32:
-        s = str(np.float32(x))
+    if dt is not None and dt.np in (np.float32, np.float16):  # NumPy's shortest repr that reads back
+        s = str(dt.np.type(x))
     else:
         s = repr(float(x))
     if "e" not in s and "." not in s and "n" not in s:
@@ -47,11 +47,11 @@ def format_literal(lit: Literal) -> str:
     a = lit.array
     t = lit.type
     flat = a.reshape(-1)
-    has_nan = a.dtype.kind == "f" and bool(np.isnan(flat).any())
+    has_nan = t.dtype.is_float and bool(np.isnan(flat).any())
     if flat.size <= MAX_INLINE_ELEMENTS and not has_nan and a.dtype.kind != "c":  # complex: always hex
         if a.dtype.kind == "b":
             items = ["true" if v else "false" for v in flat]
-        elif a.dtype.kind == "f":
+        elif t.dtype.is_float:
             items = [format_float(float(v), t.dtype) for v in flat]
         else:
             items = [str(int(v)) for v in flat]

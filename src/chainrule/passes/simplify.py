@@ -25,6 +25,7 @@ import math
 import numpy as np
 
 from ..ir import bool_
+from ..ir import REAL_DTYPES
 from .graphutil import producer, splat_array, splat_equals
 from .rewrite import RuleRegistry
 
@@ -415,9 +416,27 @@ def select_of_bools(node, rw):
 
 # --- convert ---------------------------------------------------------------------------------
 
+def _lossless(a, b) -> bool:
+    """Every value of dtype `a` is exactly representable in dtype `b` (so converting through `b` changes
+    nothing: no float16 or bfloat16 rounding is skipped)."""
+    digits = {"float16": 11, "bfloat16": 8, "float32": 24, "float64": 53}
+    if a == b or b.is_bool or b.is_complex or a.is_complex:
+        return False
+    if a.is_bool:
+        return True
+    if a.is_int and b.is_int:
+        return (a.is_unsigned and (b.bits > a.bits or (b.is_unsigned and b.bits >= a.bits))) or \
+            (a.is_signed and b.is_signed and b.bits >= a.bits)
+    if a.is_int and b.is_float:
+        return a.bits - a.is_signed <= digits[b.name]
+    if a.is_float and b.is_float:  # every narrower float here has no wider exponent range
+        return digits[a.name] <= digits[b.name] and (a.name, b.name) not in {("float16", "bfloat16"),
+                                                                          ("bfloat16", "float16")}
+    return False
+
+
 # (from, to) pairs where every value of `from` is exactly representable in `to`.
-LOSSLESS = {("bool", "int32"), ("bool", "int64"), ("bool", "float32"), ("bool", "float64"),
-            ("int32", "int64"), ("int32", "float64"), ("float32", "float64")}
+LOSSLESS = {(a.name, b.name) for a in REAL_DTYPES for b in REAL_DTYPES if _lossless(a, b)}
 
 
 @rule("convert", formula="convert(x: T -> T) -> x")
@@ -435,7 +454,10 @@ def convert_convert(node, rw):
     a = inner.operands[0]
     if (a.dtype.name, x.dtype.name) not in LOSSLESS:
         return None
-    return rw.op("convert", a, dtype=node.attrs["dtype"])
+    to = node.attrs["dtype"]
+    if a.dtype.is_int and x.dtype.is_float and to.is_int and (a.dtype.name, to.name) not in LOSSLESS:
+        return None  # through a float an integer saturates; directly it would wrap
+    return rw.op("convert", a, dtype=to)
 
 
 # --- shapes ----------------------------------------------------------------------------------

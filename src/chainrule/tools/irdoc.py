@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from ..ir import REGISTRY
+from ..ir import ALL_DTYPES, REGISTRY, IRError, TensorType
 from ..ir.ops import REQUIRED
 from ..passes.autodiff import EXPANSIONS
 from .tables import all_tables
@@ -37,6 +37,51 @@ def _attr_text(spec_name, spec):
     d = spec.default
     d = getattr(d, "short", d)
     return f"`{spec_name}`: {kind} = `{list(d) if isinstance(d, tuple) else d}`"
+
+
+# Attributes (and operand types) the dtype probe uses for ops whose type rule needs them; `d` is the probed dtype.
+_PROBES = {
+    "convert": lambda d: [((d,), {"dtype": "float32"})],
+    "compare": lambda d: [((d, d), {"direction": "EQ"})],
+    "select": lambda d: [(("bool", d, d), {})],
+    "argmax": lambda d: [((d,), {"dimension": 0})],
+    "argmin": lambda d: [((d,), {"dimension": 0})],
+    "dot_general": lambda d: [((d, d), {"lhs_contracting": (0,), "rhs_contracting": (0,)})],
+    "iota": lambda d: [((), {"shape": (2,), "dtype": d})],
+}
+
+
+def _accepts(name, d, probe=None) -> bool:
+    op = REGISTRY[name]
+    cases = probe(d) if probe else [((d,) * (op.num_operands or 1), {})]
+    for dts, attrs in cases:
+        try:
+            op.result_types(tuple(TensorType((2,), x) for x in dts), op.normalize_attrs(attrs))
+        except (IRError, TypeError, ValueError, KeyError):
+            return False
+    return True
+
+
+def accepted_dtypes(name) -> str:
+    """The operand dtypes an op's type rule accepts, as docs/ir.md lists them ('' where not probed)."""
+    op = REGISTRY[name]
+    if name == "reduce":
+        parts = []
+        for kinds in (("sum", "prod"), ("max", "min"), ("and", "or")):
+            ok = [d.short for d in ALL_DTYPES
+                  if _accepts(name, d, lambda d, k=kinds[0]: [((d,), {"kind": k, "dimensions": (0,)})])]
+            parts.append(f"{'/'.join(kinds)}: {', '.join(ok)}")
+        return "; ".join(parts)
+    if name == "bitcast_convert":
+        return "bool to bool; any integer or float to one of the same width"
+    probe = _PROBES.get(name)
+    if probe is None and (op.num_regions != 0 or op.num_operands is None or
+                          any(s.default is REQUIRED for s in op.attrs.values())):
+        return "" if op.num_regions != 0 else "every dtype (carried through)"
+    ok = [d.short for d in ALL_DTYPES if _accepts(name, d, probe)]
+    if name == "dot_general":
+        return ", ".join(ok) + " (the result: `preferred_element_type`, of the operands' kind and at least their width)"
+    return ", ".join(ok)
 
 
 def generate() -> str:
@@ -82,6 +127,9 @@ def generate() -> str:
         out.append(f"Category: {op.category}" + (f" (traits: {', '.join(traits)})" if traits else "") + ".")
         if op.attrs:
             out.append("Attributes: " + "; ".join(_attr_text(k, s) for k, s in op.attrs.items()) + ".")
+        dts = accepted_dtypes(name)
+        if dts:
+            out.append("Dtypes: " + dts + ".")
         if op.doc:
             out.append("")
             out.append(op.doc)

@@ -224,7 +224,24 @@ def convert(x, to):
         res = lax.convert_element_type(lax.select(bad, lax.full_like(x, 0), x), to)
         res = lax.select(big, lax.full_like(res, info.max), res)
         return lax.select(small, lax.full_like(res, info.min), res)
+    if _is_float(to) and to.itemsize == 2 and (x.dtype == np.float64 or (not _is_float(x.dtype) and x.dtype.itemsize > 2)):
+        # XLA rounds float64 (and wide integers) to float32 first, then to the narrow type: a double rounding.
+        # Rounding to float32 by round-to-odd makes the second rounding the single correct one.
+        return lax.convert_element_type(_f32_round_to_odd(lax.convert_element_type(x, np.float64)), to)
     return lax.convert_element_type(x, to)
+
+
+def _f32_round_to_odd(x):
+    """float64 -> float32 rounded to odd (truncate, then set the last bit where inexact)."""
+    t = lax.convert_element_type(x, np.float32)
+    bits = lax.bitcast_convert_type(t, np.uint32)
+    finite = lax.is_finite(x)
+    away = lax.bitwise_and(lax.gt(lax.abs(lax.convert_element_type(t, np.float64)), lax.abs(x)), finite)
+    bits = lax.select(away, lax.sub(bits, lax.full_like(bits, 1)), bits)
+    back = lax.convert_element_type(lax.bitcast_convert_type(bits, np.float32), np.float64)
+    inexact = lax.bitwise_and(lax.ne(back, x), finite)
+    bits = lax.select(inexact, lax.bitwise_or(bits, lax.full_like(bits, 1)), bits)
+    return lax.bitcast_convert_type(bits, np.float32)
 
 
 @lowering("convert")

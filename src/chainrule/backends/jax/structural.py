@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .elementwise import convert
 from .table import lowering
 
 
@@ -84,11 +85,11 @@ def _reverse(args, attrs, out, regions):
 # --- reductions -------------------------------------------------------------------------
 
 def _lowest(dt):
-    return -np.inf if dt.kind in "fc" else np.iinfo(dt).min  # (complex: never used, max is refused)
+    return -np.inf if jnp.issubdtype(dt, jnp.inexact) else np.iinfo(dt).min  # (complex: never used)
 
 
 def _highest(dt):
-    return np.inf if dt.kind in "fc" else np.iinfo(dt).max
+    return np.inf if jnp.issubdtype(dt, jnp.inexact) else np.iinfo(dt).max
 
 
 def _monoid(kind, dt):
@@ -97,15 +98,20 @@ def _monoid(kind, dt):
         return {"sum": (False, lax.bitwise_or), "max": (False, lax.bitwise_or), "or": (False, lax.bitwise_or),
                 "prod": (True, lax.bitwise_and), "min": (True, lax.bitwise_and),
                 "and": (True, lax.bitwise_and)}[kind]
+    ones = np.iinfo(dt).max if np.dtype(dt).kind == "u" else -1
     return {"sum": (0, lax.add), "prod": (1, lax.mul), "max": (_lowest(dt), lax.max),
-            "min": (_highest(dt), lax.min), "and": (-1, lax.bitwise_and), "or": (0, lax.bitwise_or)}[kind]
+            "min": (_highest(dt), lax.min), "and": (ones, lax.bitwise_and), "or": (0, lax.bitwise_or)}[kind]
 
 
 @lowering("reduce")
 def _reduce(args, attrs, out, regions):
     (x,) = args
+    narrow = attrs["kind"] in ("sum", "prod") and out[0].dtype.is_narrow_float
+    if narrow:  # float16/bfloat16 sums and products accumulate in float32 and round once
+        x = lax.convert_element_type(x, np.float32)
     init, fn = _monoid(attrs["kind"], x.dtype)
-    return (lax.reduce(x, np.asarray(init, dtype=x.dtype), fn, tuple(attrs["dimensions"])),)
+    r = lax.reduce(x, np.asarray(init, dtype=x.dtype), fn, tuple(attrs["dimensions"]))
+    return (convert(r, _np(out[0])) if narrow else r,)
 
 
 @lowering("argmax")

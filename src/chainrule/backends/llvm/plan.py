@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from ...ir import Graph, Node, Value, make_node, op_names, ops_with
 from ...ir.attrs import Attrs
 from .fft import fft_scratch_bytes
+from .mixed_dot import legalize_dots
 
 CONTROL_FLOW_OPS = op_names("cond", "case", "while", "scan")
 KERNEL_OPS = op_names("reduce", "argmax", "argmin", "dot_general", "scatter", "dynamic_update_slice",
@@ -180,7 +181,8 @@ def _fold_transposed_dots(order, operands, results):
         if node.attrs["permutation"] != want:
             continue
         attrs = Attrs({"lhs_batch": a["rhs_batch"], "rhs_batch": a["lhs_batch"],
-                       "lhs_contracting": a["rhs_contracting"], "rhs_contracting": a["lhs_contracting"]})
+                       "lhs_contracting": a["rhs_contracting"], "rhs_contracting": a["lhs_contracting"],
+                       "preferred_element_type": a["preferred_element_type"]})
         (t,) = dot.op.result_types((rhs.type, lhs.type), attrs)
         if t != node.results[0].type:
             continue
@@ -196,6 +198,7 @@ def make_plan(graph: Graph, donate=()) -> Plan:
     """The plan of `graph`; `donate`: indices of parameters whose arrays results may be written into."""
     order0, operands, results, group = flatten(graph)
     order0 = _fold_transposed_dots(order0, operands, results)
+    order0 = legalize_dots(order0, operands, group, results)  # mixed precision: converts around the GEMM
     # dot operands in a layout GEMM cannot read get an explicit transpose first
     order = []
     for node in order0:

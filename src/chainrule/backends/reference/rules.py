@@ -223,7 +223,7 @@ def convert_array(x: np.ndarray, to: np.dtype) -> np.ndarray:
         return np.asarray(x != 0)
     if x.dtype.kind == "c" and to.kind != "c":  # complex -> real keeps the real part, as XLA
         x = x.real
-    if x.dtype.kind == "f" and to.kind in "iu":
+    if (x.dtype.kind == "f" or x.dtype in NARROW_FLOATS) and to.kind in "iu":
         info = np.iinfo(to)
         xf = x.astype(np.float64)
         nan = np.isnan(xf)
@@ -335,11 +335,11 @@ def _reverse(args, attrs, out, regions):
 # --- reductions ---------------------------------------------------------------------
 
 def _lowest(dt):
-    return -np.inf if dt.kind == "f" else (False if dt == np.bool_ else np.iinfo(dt).min)
+    return -np.inf if dt.kind == "f" or dt in NARROW_FLOATS else (False if dt == np.bool_ else np.iinfo(dt).min)
 
 
 def _highest(dt):
-    return np.inf if dt.kind == "f" else (True if dt == np.bool_ else np.iinfo(dt).max)
+    return np.inf if dt.kind == "f" or dt in NARROW_FLOATS else (True if dt == np.bool_ else np.iinfo(dt).max)
 
 
 @rule("reduce")
@@ -348,20 +348,22 @@ def _reduce(args, attrs, out, regions):
     dims = tuple(attrs["dimensions"])
     kind = attrs["kind"]
     dt = x.dtype
+    if kind in ("sum", "prod") and dt in NARROW_FLOATS:  # accumulated in float32, rounded once
+        x = x.astype(np.float32)
     with np.errstate(all="ignore"):
         if kind == "sum":
-            r = np.sum(x, axis=dims, dtype=dt)
+            r = np.sum(x, axis=dims, dtype=x.dtype)
         elif kind == "prod":
-            r = np.prod(x, axis=dims, dtype=dt)
+            r = np.prod(x, axis=dims, dtype=x.dtype)
         elif kind == "max":
             r = np.max(x, axis=dims, initial=_lowest(dt)) if dt != np.bool_ else np.any(x, axis=dims)
         elif kind == "min":
             r = np.min(x, axis=dims, initial=_highest(dt)) if dt != np.bool_ else np.all(x, axis=dims)
         elif kind == "and":
-            r = np.all(x, axis=dims) if dt == np.bool_ else np.bitwise_and.reduce(x, axis=dims, initial=-1)
+            r = np.all(x, axis=dims) if dt == np.bool_ else np.bitwise_and.reduce(x, axis=dims, initial=np.array(-1).astype(dt)[()])
         else:
             r = np.any(x, axis=dims) if dt == np.bool_ else np.bitwise_or.reduce(x, axis=dims, initial=0)
-    return (np.asarray(r, dtype=dt).reshape(out[0].shape),)
+    return (np.asarray(r).astype(dt).reshape(out[0].shape),)
 
 
 @rule("argmax")
@@ -387,14 +389,17 @@ def _dot_general(args, attrs, out, regions):
     K = math.prod(lhs.shape[i] for i in lc)
     M = math.prod(lhs.shape[i] for i in lf)
     N = math.prod(rhs.shape[i] for i in rf)
-    a = np.transpose(lhs, list(lb) + lf + list(lc)).reshape(B, M, K)
-    b = np.transpose(rhs, list(rb) + list(rc) + rf).reshape(B, K, N)
+    # accumulate in the result's dtype (preferred_element_type), float32 for float16/bfloat16
+    acc = out[0].dtype.np
+    acc = np.dtype(np.float32) if acc in NARROW_FLOATS else acc
+    a = np.transpose(lhs, list(lb) + lf + list(lc)).reshape(B, M, K).astype(acc)
+    b = np.transpose(rhs, list(rb) + list(rc) + rf).reshape(B, K, N).astype(acc)
     with np.errstate(all="ignore"):
         if K == 0:
-            r = np.zeros((B, M, N), dtype=lhs.dtype)
+            r = np.zeros((B, M, N), dtype=acc)
         else:
             r = np.matmul(a, b)
-    return (np.asarray(r, dtype=lhs.dtype).reshape(out[0].shape),)
+    return (np.asarray(r).astype(_np(out[0])).reshape(out[0].shape),)
 
 
 # --- gather / scatter -----------------------------------------------------------------

@@ -40,7 +40,14 @@ def _promote2(a, b):
     return convert(a, dt), convert(b, dt)
 
 
-def matmul(a, b):
+def _pref(preferred_element_type):
+    """dot_general's accumulation dtype, as jnp's `preferred_element_type=`."""
+    return {} if preferred_element_type is None else {"preferred_element_type": as_dtype(preferred_element_type)}
+
+
+def matmul(a, b, *, preferred_element_type=None):
+    """NumPy's matmul; `preferred_element_type` (jnp's) accumulates and returns in that dtype, e.g.
+    bfloat16 x bfloat16 -> float32 or int8 x int8 -> int32."""
     a, b = _promote2(a, b)
     ta, tb = type_of(a), type_of(b)
     if ta.ndim == 0 or tb.ndim == 0:
@@ -55,20 +62,22 @@ def matmul(a, b):
     b2 = broadcast_to(b2, batch + sb[-2:])
     nb = len(batch)
     r = bind("dot_general", a2, b2, lhs_batch=tuple(range(nb)), rhs_batch=tuple(range(nb)),
-             lhs_contracting=(nb + 1,), rhs_contracting=(nb,))
+             lhs_contracting=(nb + 1,), rhs_contracting=(nb,), **_pref(preferred_element_type))
     out = batch + ((sa[-2],) if ta.ndim >= 2 else ()) + ((sb[-1],) if tb.ndim >= 2 else ())
     return reshape(r, out)
 
 
-def dot(a, b):
+def dot(a, b, *, preferred_element_type=None):
     a, b = _promote2(a, b)
     ta, tb = type_of(a), type_of(b)
     if ta.ndim == 0 or tb.ndim == 0:
-        return multiply(a, b)
+        r = multiply(a, b)
+        return r if preferred_element_type is None else convert(r, as_dtype(preferred_element_type))
     if tb.ndim == 1 or ta.ndim == 1 and tb.ndim <= 2:
-        return matmul(a, b)
+        return matmul(a, b, preferred_element_type=preferred_element_type)
     # N-d: sum over the last axis of a and the second-to-last of b
-    return bind("dot_general", a, b, lhs_contracting=(ta.ndim - 1,), rhs_contracting=(tb.ndim - 2,))
+    return bind("dot_general", a, b, lhs_contracting=(ta.ndim - 1,), rhs_contracting=(tb.ndim - 2,),
+                **_pref(preferred_element_type))
 
 
 def vdot(a, b):

@@ -59,7 +59,7 @@ def float_pair(x, y):
     strong = [lax.dtype_of(v) for v in (x, y) if not lax.is_weak(v)]
     x, y = lax.promote_and_broadcast(x, y)
     d = type_of(x).dtype
-    if not d.is_float and strong and all(s.bits <= 16 for s in strong):
+    if not d.is_float and strong and all(s.bits <= 16 for s in strong) and (d.bits <= 16 or any(s.is_int for s in strong)):
         f = result_dtype(*strong, as_dtype("float16"))
         return lax.convert(x, f), lax.convert(y, f)
     return float_operand(x), float_operand(y)

@@ -256,9 +256,17 @@ def _dot_general(e, node, ct, linear):
     lb, rb, lc, rc = at["lhs_batch"], at["rhs_batch"], at["lhs_contracting"], at["rhs_contracting"]
     if linear[0] and linear[1]:
         _nonlinear_in(node, linear, 1, "both sides are tangents")
+    # preferred_element_type (JAX's rule): the cotangent keeps the accumulation dtype, the other operand
+    # joins it, and the result is cast back to the operand's dtype
     if linear[0]:
-        return [_dot_transpose_lhs(e, ct, a.type, b, lc, rc, lb, rb), None]
-    return [None, _dot_transpose_lhs(e, ct, b.type, a, rc, lc, rb, lb, swap_ans=True)]
+        y = b if b.dtype == ct.dtype else e.convert(b, ct.dtype)
+        return [_cast_to(e, _dot_transpose_lhs(e, ct, a.type, y, lc, rc, lb, rb), a.dtype), None]
+    y = a if a.dtype == ct.dtype else e.convert(a, ct.dtype)
+    return [None, _cast_to(e, _dot_transpose_lhs(e, ct, b.type, y, rc, lc, rb, lb, swap_ans=True), b.dtype)]
+
+
+def _cast_to(e, v, dt):
+    return v if v.dtype == dt else e.convert(v, dt)
 
 
 @transpose("reduce")

@@ -122,9 +122,10 @@ def _dot_general(ctx, node, args):
     if bx is not None and by is not None:
         # both batched: the batch dimensions pair up as a new leading dot_general batch dimension
         out = ctx.op("dot_general", x, y, lhs_batch=(bx,) + lb, rhs_batch=(by,) + rb,
-                     lhs_contracting=lc, rhs_contracting=rc)
+                     lhs_contracting=lc, rhs_contracting=rc, preferred_element_type=a["preferred_element_type"])
         return [(out, 0)]
-    out = ctx.op("dot_general", x, y, lhs_batch=lb, rhs_batch=rb, lhs_contracting=lc, rhs_contracting=rc)
+    out = ctx.op("dot_general", x, y, lhs_batch=lb, rhs_batch=rb, lhs_contracting=lc, rhs_contracting=rc,
+                 preferred_element_type=a["preferred_element_type"])
     # one side batched: its batch dimension is a free dimension of that side
     # (result order: batch dimensions, lhs free dimensions, rhs free dimensions)
     if bx is not None:
