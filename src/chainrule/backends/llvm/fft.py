@@ -363,7 +363,7 @@ def fft_scratch_bytes(node) -> int:
     x = node.operands[0].type
     ft_bytes = 8 if x.dtype.name in ("float64", "complex128") else 4
     nmax = max(lengths)
-    elems = 2 * nmax + max(work_elements(n) for n in lengths)
+    elems = 2 * COLUMNS * nmax + max(work_elements(n) for n in lengths)
     if kind == "IRFFT" and len(lengths) > 1:
         elems += x.size
     return 2 * ft_bytes * elems
@@ -387,8 +387,8 @@ def emit_fft(em, kernel):
         b.call(ln.init, [])
     nmax = max(lengths)
     line_a = em.scratch
-    line_b = b.gep(line_a, [i64(2 * nmax)], inbounds=True, source_etype=ft)
-    work = b.gep(line_a, [i64(4 * nmax)], inbounds=True, source_etype=ft)
+    line_b = b.gep(line_a, [i64(2 * COLUMNS * nmax)], inbounds=True, source_etype=ft)
+    work = b.gep(line_a, [i64(4 * COLUMNS * nmax)], inbounds=True, source_etype=ft)
     extra = b.gep(work, [i64(2 * max(work_elements(n) for n in lengths))], inbounds=True, source_etype=ft)
     xp, op = em.ptr[id(x)], em.ptr[id(out)]
     n_last = lengths[-1]
@@ -442,9 +442,13 @@ def emit_fft(em, kernel):
             b.store(b.fmul(re, scale), b.gep(op, [b.add(dst, j)], inbounds=True, source_etype=ft))
 
 
+COLUMNS = 16  # lines gathered at once along a non-last dimension (128 bytes of complex64, 256 of complex128)
+
+
 def _other_axes(g, ptr, lead, lengths, last, lines, inverse, line_a, line_b, work):
     """1-D transforms along every transformed dimension but the last, in place in `ptr` (complex data of
-    shape lead + lengths[:-1] + (last,)), each line gathered into line_a and scattered back from line_b."""
+    shape lead + lengths[:-1] + (last,)). Up to COLUMNS neighbouring lines are gathered into line_a at
+    once (contiguous reads), transformed one by one into line_b, and scattered back together."""
     b = g.b
     shape = tuple(lengths[:-1]) + (last,)
     for a in range(len(lengths) - 2, -1, -1):
@@ -454,14 +458,24 @@ def _other_axes(g, ptr, lead, lengths, last, lines, inverse, line_a, line_b, wor
         stride = math.prod(shape[a + 1:])
         outer = lead * math.prod(shape[:a])
         fn = lines[n].fns[inverse]
-        with g.loop(outer) as o:
-            with g.loop(stride) as i:
-                base = b.add(b.mul(o, i64(n * stride)), i)
-                with g.loop(n) as j:
-                    g.store(line_a, j, g.load(ptr, b.add(base, b.mul(j, i64(stride)))))
-                b.call(fn, [line_a, line_b, work])
-                with g.loop(n) as j:
-                    g.store(ptr, b.add(base, b.mul(j, i64(stride))), g.load(line_b, j))
+        width = min(COLUMNS, stride)
+        full, rest = divmod(stride, width)
+        for count, start, w in ((full, 0, width), (1 if rest else 0, full * width, rest)):
+            if count == 0:
+                continue
+            with g.loop(outer) as o:
+                with g.loop(count) as blk:
+                    base = b.add(b.add(b.mul(o, i64(n * stride)), b.mul(blk, i64(w))), i64(start))
+                    with g.loop(n) as j:
+                        row = b.add(base, b.mul(j, i64(stride)))
+                        for c in range(w):
+                            g.store(line_a, b.add(i64(c * n), j), g.load(ptr, b.add(row, i64(c))))
+                    for c in range(w):
+                        b.call(fn, [g.at(line_a, i64(c * n)), g.at(line_b, i64(c * n)), work])
+                    with g.loop(n) as j:
+                        row = b.add(base, b.mul(j, i64(stride)))
+                        for c in range(w):
+                            g.store(ptr, b.add(row, i64(c)), g.load(line_b, b.add(i64(c * n), j)))
 
 
 def _scale(g, ptr, count, factor, complex_):
