@@ -213,3 +213,45 @@ def test_narrow_float_ops_round_once_per_op():
     for backend in ("reference", "llvm", "jax"):
         (r,) = compile(g, backend=backend)(*xs)
         assert bits_equal(np.asarray(r), np.array([2 ** -6], bf)).all(), (backend, r)
+
+
+def test_from_jax_imports_bit_ops_and_narrow_floats():
+    jax = pytest.importorskip("jax")
+    jnp = pytest.importorskip("jax.numpy")
+    import chainrule as cr
+
+    def f(k, h):
+        k = jax.lax.shift_right_logical(k, jnp.uint32(3)) ^ jax.lax.shift_left(k, jnp.uint32(29))
+        return k, jax.lax.population_count(k), jax.lax.bitcast_convert_type(k, jnp.float32), h * h + 1
+    k = np.array([1, 2**31 + 7, 12345, 2**32 - 1], np.uint32)
+    h = np.array([0.5, -3.25, 7.0, 1e4], np.float16)
+    g = cr.from_jax(f, cr.Spec((4,), "uint32"), cr.Spec((4,), "float16"))
+    for got, want in zip(compile(g, backend="llvm")(k, h), f(k, h)):
+        assert np.asarray(got).dtype == np.asarray(want).dtype
+        assert bits_equal(np.asarray(got), np.asarray(want)).all()
+
+
+@pytest.mark.parametrize("dt", ["float16", "bfloat16"])
+def test_folding_and_simplifying_keep_every_narrow_rounding(dt):
+    """Constants folded at compile time round exactly as the ops do at run time: every opt level gives
+    the unoptimized graph's bits."""
+    from chainrule.passes import optimize
+    npd = _np(dt)
+    b = GraphBuilder("fold")
+    x = b.param(TensorType((5,), dt), "x")
+    c = b.constant(np.array([1 + 2 ** -7, 3.0, 1e-3, 1e4, 1 / 3]).astype(npd))
+    d = b.constant(np.array([1 - 2 ** -8, 7.0, 1e3, 1e-4, 3.0]).astype(npd))
+    cd = b.op("add", b.op("multiply", c, d), b.op("divide", c, d))  # folds to a constant
+    w = b.op("convert", b.op("convert", x, dtype="float32"), dtype=dt)  # convert(convert) -> x: lossless
+    y = b.op("add", b.op("multiply", w, cd), b.op("multiply", b.op("sqrt", cd), x))
+    s = b.op("reduce", y, kind="sum", dimensions=(0,))
+    g = b.build([y, s, b.op("convert", b.op("convert", y, dtype="float32"), dtype="int8")])
+    xs = [np.array([0.1, -2.0, 3.5, 1e-2, 250.0]).astype(npd)]
+    want = compile(g, backend="reference")(*xs)
+    for level in (1, 2, 3):
+        og = optimize(g, opt_level=level)
+        assert not any(n.op.name == "multiply" and all(o.node is not None and o.node.op.name == "constant"
+                                                        for o in n.operands) for n in og.walk())
+        for backend in ("reference", "llvm"):
+            for got, w in zip(compile(og, backend=backend)(*xs), want):
+                assert bits_equal(np.asarray(got), np.asarray(w)).all(), (level, backend, got, w)

@@ -101,8 +101,8 @@ def canonical_array(x) -> np.ndarray:
         from .config import config  # Python complex numbers: the default float's complex type
         if np.dtype(config.float_dtype) == np.float32:
             return a.astype(np.complex64)
-    if a.dtype in _SUPPORTED_NP:
-        return a
+    if a.dtype in _SUPPORTED_NP or (a.dtype.kind != "O" and a.dtype.newbyteorder("=") in _SUPPORTED_NP):
+        return a  # (a byte-swapped array too: compiled functions name its byte order in their TypeError)
     if a.dtype == object:
         raise TypeError(f"cannot turn {x!r} into an array of numbers (mixed symbolic tensors and values? use cnp.array)")
     return a.astype(_canonical_np(a.dtype))

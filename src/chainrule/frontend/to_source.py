@@ -36,8 +36,13 @@ def _literal(lit: Literal) -> str:
         v = a.item()
         if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
             v = f"float({str(v)!r})"
-        return f"np.{a.dtype.name}({v})" if a.dtype.kind != "b" else f"np.bool_({v})"
-    return f"np.array({a.tolist()!r}, dtype=np.{a.dtype.name})"
+        return f"{np_type(a.dtype.name)}({v})" if a.dtype.kind != "b" else f"np.bool_({v})"
+    return f"np.array({a.tolist()!r}, dtype={np_type(a.dtype.name)})"
+
+
+def np_type(name: str) -> str:
+    """The NumPy scalar type of dtype `name` as source text (bfloat16 is ml_dtypes')."""
+    return "ml_dtypes.bfloat16" if name == "bfloat16" else f"np.{name}"
 
 
 def to_source(graph: Graph, name: str | None = None) -> str:
@@ -51,6 +56,9 @@ def to_source(graph: Graph, name: str | None = None) -> str:
     state = {"needs_op": False}
     lines = _function(graph, name or graph.name, used, "", state)
     header = ["import numpy as np"]
+    if any(v.dtype.name == "bfloat16" for n in graph.walk() for v in (*n.operands, *n.results)) or \
+            any(p.dtype.name == "bfloat16" for p in graph.params):
+        header = ["import ml_dtypes", "import numpy as np"]
     if state.get("needs_tuple"):
         header += ["", "", "def _as_tuple(x):", "    return x if isinstance(x, tuple) else (x,)"]
     if state["needs_op"]:
@@ -130,7 +138,7 @@ def _region_node(node, args, outs, used, body, state) -> list[str]:
         order = f"reversed(range({length}))" if a["reverse"] else f"range({length})"
         lines.append(f"{body}_carry = {_tuple(carry)}")
         for j, t in enumerate(ys_types):
-            lines.append(f"{body}_ys{j} = np.zeros({t.shape}, dtype=np.{t.dtype.np.name})")
+            lines.append(f"{body}_ys{j} = np.zeros({t.shape}, dtype={np_type(t.dtype.np.name)})")
         lines.append(f"{body}for _i in {order}:")
         xs_i = ", ".join(f"{x}[_i]" for x in xs)
         call = ", ".join([*consts, "*_carry"] + ([xs_i] if xs else []))
@@ -150,7 +158,7 @@ def _expr(node, args, state) -> str:
     a = node.attrs
     op = node.op.name
     t = node.results[0].type if node.results else None
-    dt = f"np.{t.dtype.np.name}" if t is not None else None
+    dt = np_type(t.dtype.np.name) if t is not None else None
     expr = None
     if op in _BINARY:
         expr = f"{args[0]} {_BINARY[op]} {args[1]}"

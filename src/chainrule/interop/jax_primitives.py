@@ -127,7 +127,8 @@ JAX_NAMES = RuleTable("from_jax elementwise", covers=lambda op: op.elementwise a
                       and op.num_operands in (1, 2))
 JAX_NAMES.update({"negate": "neg", "exponential": "exp", "exponential_minus_one": "expm1",
                   "log_plus_one": "log1p", "sine": "sin", "cosine": "cos", "subtract": "sub", "multiply": "mul",
-                  "divide": "div", "remainder": "rem", "maximum": "max", "minimum": "min", "power": "pow"})
+                  "divide": "div", "remainder": "rem", "maximum": "max", "minimum": "min", "power": "pow",
+                  "popcnt": "population_count"})
 JAX_NAMES.exempt("round_nearest_even", "JAX's `round` carries a rounding method: imported by its own rule")
 for _op in sorted(JAX_NAMES.required()):
     if _op not in JAX_NAMES and _op not in JAX_NAMES.exemptions:
@@ -290,6 +291,11 @@ def _select_n(ctx, eqn, ins):
 @prim("clamp")
 def _clamp(ctx, eqn, ins):
     return [ctx.elementwise("clamp", *ins)]
+
+
+@prim("bitcast_convert_type")
+def _bitcast_convert_type(ctx, eqn, ins):
+    return [ctx.op("bitcast_convert", ins[0], dtype=out_type(eqn).dtype)]
 
 
 @prim("convert_element_type")

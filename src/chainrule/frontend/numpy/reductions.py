@@ -91,10 +91,13 @@ def mean(a, axis=None, dtype=None, keepdims=False, *, out=None, where=None):
     d = as_dtype(dtype) if dtype is not None else type_of(x).dtype
     if not d.is_float:
         d = lax.default_float_type()
+    out_d = d
+    if d.is_narrow_float:  # NumPy: float16 means are computed in float32 and rounded once
+        d = as_dtype("float32")
     x = convert(x, d)
     s = reduce(_masked(x, where, 0), "sum", axis, keepdims)
     n = _where_count(x, axis, keepdims, where, d)
-    return bind("divide", s, lax.full_like(s, n) if isinstance(n, int) else n)
+    return convert(bind("divide", s, lax.full_like(s, n) if isinstance(n, int) else n), out_d)
 
 
 def var(a, axis=None, dtype=None, ddof=0, keepdims=False, *, out=None, where=None, mean=None):
