@@ -188,3 +188,13 @@ def test_python_complex_scalars_are_weak():
     z = np.ones(2, np.complex64)
     assert cr.jit(lambda a: a * 2.5, backend="reference")(z).dtype == np.complex64
     assert cr.jit(lambda a: a + np.float64(1), backend="reference")(z).dtype == np.complex128
+
+
+def test_numpy_reductions_and_products_on_complex():
+    z = _z((2, 3), np.complex64, 6)
+    f = cr.jit(lambda a: (cnp.mean(a, axis=0), cnp.var(a), cnp.vdot(a, a), cnp.isclose(a, a + 1e-9),
+                          cnp.sum(a, axis=1), a @ a.T), backend="llvm")
+    want = (z.mean(0), z.var(), np.vdot(z, z), np.isclose(z, z + 1e-9), z.sum(1), z @ z.T)
+    for got, w in zip(f(z), want):
+        assert np.asarray(got).dtype == np.asarray(w).dtype
+        np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-6)

@@ -374,12 +374,12 @@ def heaviside(x1, x2):
 def _float_of(x):
     """NumPy's result_type(x, 1.0): ints and bools become float64, floats stay."""
     x = operand(x)
-    return x if type_of(x).dtype.is_float else convert(x, F64)
+    return x if type_of(x).dtype.is_inexact else convert(x, F64)
 
 
 def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     x = operand(a) if not lax.is_weak(a) else a
-    y = _float_of(b) if not lax.is_weak(b) else float(b)
+    y = _float_of(b) if not lax.is_weak(b) else (b if type(b) is complex else float(b))
     d = absolute(subtract(x, y))
     tol = add(atol, multiply(rtol, absolute(y)))
     result = logical_or(logical_and(less_equal(d, tol), isfinite(y)), equal(x, y))
