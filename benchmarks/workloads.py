@@ -238,12 +238,13 @@ def newton(h):
         return w - np.linalg.solve(H, g)
 
     want = np_step(w0)
+
+    def cr_step(w, X, y):  # gradient, Hessian and the solve in one compiled function
+        return w - cnp.linalg.solve(cr.hessian(logreg_loss)(w, X, y), cr.grad(logreg_loss)(w, X, y))
     for b in _backends(h, big=False):
-        grad = cr.jit(cr.grad(logreg_loss), backend=b)
-        hess = cr.jit(cr.hessian(logreg_loss), backend=b)
-        step = lambda w: w - np.linalg.solve(hess(w, X, y), grad(w, X, y))  # noqa: E731
-        h.check(name, f"chainrule-{b}", step(w0), want, rtol=1e-6, atol=1e-8)
-        h.time(name, f"chainrule-{b}", lambda: step(w0))
+        step = cr.jit(cr_step, backend=b)
+        h.check(name, f"chainrule-{b}", step(w0, X, y), want, rtol=1e-6, atol=1e-8)
+        h.time(name, f"chainrule-{b}", lambda: step(w0, X, y))
     jax = _jax()
     if jax is not None:
         import jax.numpy as jnp
@@ -518,4 +519,52 @@ def pytensor_rows(h):
     h.check(name, "pytensor", fn(x, y, *flat), _flat_grads(mlp_numpy(params, x, y)), rtol=2e-3, atol=2e-5)
     h.time(name, "pytensor", lambda: fn(x, y, *flat))
 
+
+# --- 10. sharded training steps on 8 simulated devices (a child process: JAX fixes its device count) --
+
+@workload("sharded")
+def sharded(h):
+    """Data- and tensor-parallel MLP steps, chainrule's jax backend vs plain JAX with the same shardings
+    (benchmarks/bench_sharded.py, run in a child process with 8 simulated CPU devices)."""
+    import json
+    if _jax() is None:
+        return
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env["PYTHONPATH"] = os.pathsep.join([os.path.join(root, "src"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    out = subprocess.run([sys.executable, os.path.join(root, "benchmarks", "bench_sharded.py")] +
+                         (["--quick"] if h.quick else []), capture_output=True, text=True, env=env, timeout=900)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    for line in out.stdout.splitlines():
+        if line.startswith("{"):
+            row = json.loads(line)
+            h.record(row["workload"], row["system"], row["median_s"], note="8 simulated CPU devices")
+# --- CNN: convolutions, relu, max pooling (benchmarks/cnn.py) ------------------------------------
+
+@workload("cnn_step")
+def cnn_step(h):
+    from .cnn import cnn_step as run
+    run(h, _backends(h, big=False), _jax(), None)
+
+
+@workload("cnn_first_call")
+def cnn_first_call(h):
+    from .cnn import cnn_first_call as run
+    run(h, _backends(h, big=False), _jax(), _run_child)
+
+
+# --- transformer: attention, layer norm, GELU feed-forward (benchmarks/transformer.py) ---------------
+
+@workload("transformer_step")
+def transformer_step(h):
+    from .transformer import transformer_step as run
+    run(h, _backends(h, big=False), _jax())
+
+
+@workload("transformer_first_call")
+def transformer_first_call(h):
+    from .transformer import transformer_first_call as run
+    run(h, _backends(h, big=False), _jax(), _run_child)
+from . import linalg_workloads as _linalg_workloads  # noqa: E402,F401  (registers linalg, linalg_compile)
 from . import fft_workloads as _fft_workloads  # noqa: E402,F401  (registers "fft")

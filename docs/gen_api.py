@@ -1,4 +1,4 @@
-"""Regenerate the chainrule.numpy (and chainrule.scipy) name lists in docs/api.md from the modules themselves.
+"""Regenerate the chainrule.numpy (and chainrule.scipy, lax, nn, random) name lists in docs/api.md from the modules themselves.
 
     python docs/gen_api.py           # rewrite the section between the markers
     python docs/gen_api.py --check   # exit 1 if docs/api.md is out of date
@@ -96,20 +96,42 @@ def generate() -> str:
         subnames = public_names(mod)
         out += [f"**`chainrule.numpy.{sub}`** ({len(subnames)}): " + ", ".join(f"`{n}`" for n in subnames), ""]
     out += scipy_lines()
+    out += namespace_lines()
     out.append(END)
     return "\n".join(out)
 
 
 def scipy_lines() -> list[str]:
-    """chainrule.scipy.special, then one line per distribution module of chainrule.scipy.stats."""
+    """chainrule.scipy.special and .linalg, then one line per distribution module of chainrule.scipy.stats."""
+    import chainrule.scipy.linalg as linalg
     import chainrule.scipy.special as special
     import chainrule.scipy.stats as stats
 
     out = [f"**`chainrule.scipy.special`** ({len(special.__all__)}): "
            + ", ".join(f"`{n}`" for n in sorted(special.__all__)), ""]
+    out += [f"**`chainrule.scipy.linalg`** ({len(linalg.__all__)}): "
+            + ", ".join(f"`{n}`" for n in sorted(linalg.__all__)), ""]
     dists = sorted(n for n, v in vars(stats).items() if isinstance(v, types.ModuleType) and not n.startswith("_"))
     out += [f"**`chainrule.scipy.stats`** ({len(dists)} distributions): "
             + "; ".join(f"`{d}`: " + ", ".join(f"`{n}`" for n in getattr(stats, d).__all__) for d in dists), ""]
+    return out
+
+
+def namespace_names(module) -> list[str]:
+    """The public, non-module names of a re-exporting namespace (chainrule.lax, nn, random)."""
+    return sorted(n for n in dir(module) if not n.startswith("_") and not isinstance(getattr(module, n), types.ModuleType))
+
+
+def namespace_lines() -> list[str]:
+    """One line each for chainrule.lax, chainrule.nn, chainrule.nn.initializers and chainrule.random."""
+    import chainrule.lax
+    import chainrule.nn
+    import chainrule.random
+
+    out = []
+    for mod in (chainrule.lax, chainrule.nn, chainrule.nn.initializers, chainrule.random):
+        names = namespace_names(mod)
+        out += [f"**`{mod.__name__}`** ({len(names)}): " + ", ".join(f"`{n}`" for n in names), ""]
     return out
 
 

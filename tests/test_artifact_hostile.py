@@ -241,7 +241,7 @@ MANIFEST_EDITS = [
     (_set(NATIVE + ("arena_size",), -1), "arena_size must be an integer"),
     (_set(NATIVE + ("arena_size",), True), "arena_size must be an integer"),
     (_set(NATIVE + ("cpu_flags",), "avx2"), "cpu_flags must be a list"),
-    (_set(("signature", "inputs", 0, "dtype"), "float128"), "dtype must be one of"),
+    (_set(("signature", "inputs", 0, "dtype"), "float8"), "dtype must be one of"),
     (_set(("signature", "inputs", 0, "shape"), [-2]), r"shape\[0\] must be an integer"),
     (_set(("signature", "inputs", 0, "shape"), [2 ** 30, 2 ** 30]), "more than"),
     (_set(("signature", "in_tree"), _deep(400)), "in_tree is nested deeper than 100 levels"),

@@ -22,7 +22,7 @@ import pytest
 import chainrule as cr
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-PAGES = ["index.md", "api.md", "autodiff.md", "backends.md", "errors.md"]
+PAGES = ["index.md", "api.md", "autodiff.md", "backends.md", "errors.md", "distributed.md"]
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 NEEDS = {"jax": importlib.util.find_spec("jax") is not None}
 
@@ -81,10 +81,12 @@ def test_generated_groups_have_no_stray_names():
     section = gen["generate"]()
     listed = set(re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", section))
     subs = {n for s in ("linalg", "fft", "special") for n in gen["public_names"](getattr(cnp, s))}
+    import chainrule.scipy.linalg as csl
     import chainrule.scipy.special as css
     import chainrule.scipy.stats as cst
     dists = {n for n in dir(cst) if not n.startswith("_") and hasattr(getattr(cst, n), "__all__")}
-    subs |= set(css.__all__) | dists | {f for d in dists for f in getattr(cst, d).__all__}
+    subs |= set(css.__all__) | set(csl.__all__) | dists | {f for d in dists for f in getattr(cst, d).__all__}
+    subs |= {n for m in (cr.lax, cr.nn, cr.nn.initializers, cr.random) for n in gen["namespace_names"](m)}
     assert listed <= set(dir(cnp)) | subs | {"chainrule"}, listed - set(dir(cnp)) - subs
 
 

@@ -45,7 +45,7 @@ EXEMPT_CYCLES = {
     frozenset({"chainrule.backends.llvm.export", "chainrule.backends.llvm.blocked_gemm"}):
         "the blocked GEMM falls back to export's reference GEMM, which export in turn uses",
     frozenset({"chainrule.interop.jax_import", "chainrule.interop.jax_control_flow", "chainrule.interop.jax_custom",
-               "chainrule.interop.jax_cumulative"}):
+               "chainrule.interop.jax_cumulative", "chainrule.interop.jax_linalg"}):
         "the jaxpr importer and its control-flow/custom-rule parts inline sub-jaxprs through each other",
     frozenset({"chainrule.interop.jax_indexing", "chainrule.interop.jax_primitives"}):
         "the primitive table names the gather/scatter rules, which raise the table's error",

@@ -105,6 +105,16 @@ for _op, _accepts in list(UNARY_ACCEPTS.items()) + list(BINARY_ACCEPTS.items()):
     if _n == 2:
         ERRORS[_op].append(([T((2,), _accepts[0]), T((1,), _accepts[0])], {}, (), "types differ"))
 
+# linear algebra (more cases in test_linalg_ops.py)
+ERRORS["cholesky"] = [([T((3, 4), f64)], {}, (), "square matrices"), ([T((3, 3), i32)], {}, (), "dtype int32")]
+ERRORS["triangular_solve"] = [([T((3, 3), f64), T((4, 2), f64)], {"left_side": True}, (), "b has 4 rows"),
+                              ([T((2, 3, 3), f64), T((3, 3, 2), f64)], {"left_side": True}, (), "batch dimensions")]
+ERRORS["lu"] = [([T((3,), f64)], {}, (), "rank 1")]
+ERRORS["qr"] = [([T((3, 2), i64)], {}, (), "dtype int64")]
+ERRORS["eigh"] = [([T((2, 3), f32)], {}, (), "2x3")]
+ERRORS["svd"] = [([T((3,), f32)], {}, (), "rank 1")]
+ERRORS["lu_pivots_to_permutation"] = [([T((3,), i32)], {"permutation_size": 2}, (), "permutation_size=2 < 3")]
+
 # control flow (more cases in test_control_flow_ir.py)
 _ID = region([T((), f64)])
 ERRORS["cond"] = [([T((), f64), T((), f64)], {}, (_ID, _ID), "predicate has type f64[]")]
@@ -112,6 +122,28 @@ ERRORS["case"] = [([T((), i64), T((), f64)], {}, (_ID, _ID), "index has type i64
 ERRORS["while"] = [([T((), f64)], {}, (_ID, _ID), "cond returns (f64[])")]
 ERRORS["scan"] = [([T((), f64), T((2,), f64)], {"num_carry": 1, "length": 3}, (region([T((), f64)] * 2),),
                    "length=3")]
+
+# convolution and windows (more cases in test_conv.py and test_reduce_window.py)
+_CONV = {"lhs_spec": (0, 1, 2), "rhs_spec": (0, 1, 2), "out_spec": (0, 1, 2)}
+ERRORS["convolution"] = [
+    ([T((2, 3, 5), f32), T((4, 3, 2), f64)], _CONV, (), "dtypes differ"),
+    ([T((2, 3, 5), f32), T((4, 3, 2), f32)], {**_CONV, "window_strides": (0,)}, (), "window_strides"),
+    ([T((2, 3, 5), f32), T((4, 3, 2), f32)], {**_CONV, "lhs_spec": (0, 0, 2)}, (), "not a permutation"),
+    ([T((2, 3, 5), f32), T((4, 3, 2), f32)], {**_CONV, "feature_group_count": 3}, (), "feature_group_count=3"),
+    ([T((2, 3, 5), f32), T((4, 3, 2), f32)], {**_CONV, "padding": ((-6, 0),)}, (), "crops no more"),
+    ([T((2, 3, 5), b), T((4, 3, 2), b)], _CONV, (), "dtype bool"),
+]
+_WIN = {"kind": "max", "window_dimensions": (2, 2)}
+ERRORS["reduce_window"] = [
+    ([T((3, 4), f32)], {"kind": "max", "window_dimensions": (2,)}, (), "window_dimensions=[2]"),
+    ([T((3, 4), f32)], {**_WIN, "window_strides": (1, 0)}, (), "window_strides"),
+    ([T((3, 4), f32)], {**_WIN, "padding": ((0, 0),)}, (), "padding"),
+    ([T((3, 4), b)], _WIN, (), "dtype bool"),
+]
+ERRORS["select_and_gather_add"] = [([T((3, 4), f32), T((3, 4), f64)], _WIN, (), "types differ"),
+                                   ([T((3, 4), f32), T((3, 4), f32)], {**_WIN, "kind": "sum"}, (), "kind")]
+ERRORS["select_and_scatter_add"] = [([T((3, 4), f32), T((3, 4), f32)], _WIN, (), "source type f32[3,4]"),
+                                    ([T((2, 3), i32), T((3, 4), i32)], _WIN, (), "source type")]
 
 # custom derivatives
 _F2 = T((2,), f32)
@@ -240,3 +272,25 @@ def test_every_registered_op_names_itself_in_errors():
         with pytest.raises(IRTypeError) as info:
             op.result_types(types, None)
         assert str(info.value).startswith(name + ":")
+
+# shardings and collectives (more cases in test_sharding_ir.py)
+_MESH = (("d", 2),)
+ERRORS["sharding_constraint"] = [
+    ([_F2], {"mesh": _MESH, "spec": ("e",)}, (), "names 'e', not an axis of the mesh"),
+    ([_F2], {"mesh": (("d", 0),), "spec": ()}, (), "mesh=(('d', 0),) is invalid"),
+]
+ERRORS["shard_map"] = [
+    ([_F2], {"mesh": _MESH, "in_specs": (("d",),), "out_specs": (("d",),)}, (_SIN,), "region parameters (f32[2])"),
+    ([T((3,), f32)], {"mesh": _MESH, "in_specs": (("d",),), "out_specs": ()}, (region([T((1,), f32)]),),
+     "does not split over 2 devices"),
+]
+for _op in ("psum", "pmax", "pmin"):
+    ERRORS[_op] = [([_F2], {"axes": ()}, (), "axes=() is invalid")]
+ERRORS["all_gather"] = [([_F2], {"axes": ("d",), "axis_size": 2, "dimension": 2, "tiled": True}, (),
+                         "dimension=2 out of range")]
+ERRORS["psum_scatter"] = [([T((3,), f32)], {"axes": ("d",), "axis_size": 2, "tiled": True}, (),
+                           "does not split 2 ways")]
+ERRORS["all_to_all"] = [([T((3,), f32)], {"axes": ("d",), "axis_size": 2, "split_axis": 0, "concat_axis": 0}, (),
+                         "does not split 2 ways")]
+ERRORS["ppermute"] = [([_F2], {"axes": ("d",), "perm": ((0, 1), (1, 1))}, (), "perm=((0, 1), (1, 1)) is invalid")]
+ERRORS["axis_index"] = [([], {"axes": ("d", "d")}, (), "axes=('d', 'd') is invalid")]

@@ -220,10 +220,15 @@ def test_unsupported_primitive_is_named_with_the_source_line():
 
 
 def test_unsupported_dtype_is_named():
-    with pytest.raises(UnsupportedPrimitiveError, match="uint8"):
-        from_jax(lambda x: x + 1, np.zeros(3, np.uint8))
-    with pytest.raises(UnsupportedPrimitiveError, match="convert_element_type.*bfloat16"):
-        from_jax(lambda x: x.astype(jnp.bfloat16).astype(jnp.float32), np.zeros(3, np.float32))
+    with pytest.raises(UnsupportedPrimitiveError, match="convert_element_type.*complex64"):
+        from_jax(lambda x: x.astype(jnp.complex64).real, np.zeros(3, np.float32))
+
+
+def test_new_real_dtypes_import():
+    g = from_jax(lambda x: x + 1, np.zeros(3, np.uint8))
+    assert g.result_types[0].dtype.name == "uint8"
+    g = from_jax(lambda x: x.astype(jnp.bfloat16).astype(jnp.float32), np.zeros(3, np.float32))
+    assert [n.op.name for n in g.nodes].count("convert") == 2
 
 
 def test_scatter_kinds_chainrule_lacks_are_refused():

@@ -16,6 +16,7 @@ jax = pytest.importorskip("jax")
 from chainrule.backends import compile  # noqa: E402
 from chainrule.backends.jax import LOWERINGS, UNSUPPORTED  # noqa: E402
 from chainrule.ir import GraphBuilder, TensorType, ops_with  # noqa: E402
+from chainrule.ir.linalg_ops import LINALG_OPS  # noqa: E402
 from chainrule.testing import assert_same, assert_table_complete, op_graph, sample_array  # noqa: E402
 from op_tables import FLOAT_BINARY, FLOAT_UNARY  # noqa: E402
 
@@ -336,6 +337,7 @@ def test_every_op_has_a_lowering():
 def test_every_lowered_op_has_cases_here():
     covered = {n[0] for p in CASES for n in p.values[0]} | {"fusion", "custom_jvp_call", "custom_vjp_call",
                                                             "cond", "case", "while", "scan", "remat"}
+    covered |= set(LINALG_OPS)  # tested in test_linalg_ops.py
     assert sorted(set(LOWERINGS) - covered) == []
 
 

@@ -11,6 +11,7 @@ import chainrule.numpy as cnp
 import chainrule.scipy.special as csp
 import chainrule.scipy.stats as cst
 from chainrule.frontend.scipy_stats import DISTRIBUTIONS
+from linalg_backends import llvm_missing_linalg
 from test_numpy_harness import check
 
 jax = pytest.importorskip("jax")
@@ -58,6 +59,8 @@ def test_multivariate_normal_matches_jax(rng):
         (cst.multivariate_normal.pdf(x, m, s),)
     check(run, x, m, s, batch_cov, want=tuple(want), rtol=1e-12, atol=1e-300)
     for b in COMPILED:
+        if b == "llvm" and llvm_missing_linalg():  # logpdf factors cov with the cholesky primitive
+            continue
         check(run, x, m, s, batch_cov, want=tuple(want), rtol=1e-12, atol=1e-300, modes=("jit",), backend=b)
     with pytest.raises(ValueError, match="incompatible"):
         cst.multivariate_normal.logpdf(x, m, np.eye(2))

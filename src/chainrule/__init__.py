@@ -23,13 +23,16 @@ from .artifact import export, load  # noqa: E402  (the load path imports neither
 from .ir import Graph, TensorType, parse  # noqa: E402
 from . import numpy  # noqa: E402,F401
 from . import scipy  # noqa: E402,F401  (cr.scipy.special, cr.scipy.stats, as jax.scipy)
+from . import lax, nn, random  # noqa: E402,F401  (as jax.lax, jax.nn, jax.random)
 from . import tree_util  # noqa: E402
+from . import sharding  # noqa: E402  (cr.sharding: Mesh, PartitionSpec, NamedSharding, collectives)
+from .frontend.sharding import shard_map, with_sharding_constraint  # noqa: E402
 
 __all__ = [
     "Compiled", "Graph", "Lowered", "Spec", "Tensor", "TensorType", "block_until_ready", "check_grads",
     "checkpoint", "checkpoint_policies", "cond", "config", "custom_jvp", "custom_vjp", "debug", "device_put",
     "eval_shape", "export", "fori_loop", "from_jax", "function", "grad", "gradients", "hessian", "jacfwd",
-    "jacobian", "jacrev", "jit", "jvp", "linearize", "load", "make_jaxpr", "numpy", "parse", "placeholder",
-    "remat", "scan", "stop_gradient", "switch", "to_source", "trace", "tree", "tree_util", "value_and_grad",
-    "vjp", "vmap", "while_loop"
+    "jacobian", "jacrev", "jit", "jvp", "lax", "linearize", "load", "make_jaxpr", "nn", "numpy", "parse",
+    "placeholder", "random", "remat", "scan", "shard_map", "sharding", "stop_gradient", "switch", "to_source",
+    "trace", "tree", "tree_util", "value_and_grad", "vjp", "vmap", "while_loop", "with_sharding_constraint"
 ]

@@ -66,8 +66,20 @@ def _doc_rows(kind, tensors):
     return out or [f" *   (no {kind}s)"]
 
 
+def _wrap(prefix: str, text: str, width: int = 100) -> list:
+    """`text` as comment lines of at most `width` characters, each starting with `prefix`."""
+    lines, cur = [], ""
+    for word in text.split(" "):
+        if cur and len(prefix) + len(cur) + 1 + len(word) > width:
+            lines.append(prefix + cur)
+            cur = word
+        else:
+            cur = f"{cur} {word}" if cur else word
+    return lines + [prefix + cur]
+
+
 def c_header(sym: str, graph_name: str, inputs: list, outputs: list, version: str, workspace: int,
-             gemm_note: str) -> str:
+             gemm_note: str, lapack: tuple = ()) -> str:
     guard = sym.upper() + "_H"
     up = sym.upper()
     lines = [
@@ -90,7 +102,12 @@ def c_header(sym: str, graph_name: str, inputs: list, outputs: list, version: st
         *_doc_rows("output", outputs),
         " *",
         f" * GEMM: {gemm_note}",
-        " * The library needs only libc and libm (and pthreads, part of libc on glibc >= 2.34).",
+        *((" * The library needs only libc and libm (and pthreads, part of libc on glibc >= 2.34).",) if not lapack
+          else (" * The library needs libc and libm (and pthreads, dlopen and dlsym, part of libc on glibc",
+                " * >= 2.34), and an ILP64 LAPACK at run time, found at the first call in the library named by",
+                " * the environment variable CHAINRULE_LAPACK (e.g. NumPy's bundled OpenBLAS), else among the",
+                " * program's own symbols; when a routine is missing the calls return 2. It calls:",
+                *_wrap(" *   ", ", ".join(lapack)))),
         " */",
         f"#ifndef {guard}",
         f"#define {guard}",

@@ -30,6 +30,7 @@ from ..ir import dtype as as_dtype
 from . import elf
 from .errors import ArtifactError
 
+LAPACK_MISSING = 2  # what `<symbol>_call` returns when a LAPACK routine it calls was not found
 _CALL = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
 _SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
@@ -198,7 +199,11 @@ class NativeRunner:
         outs = [np.empty(s, d) for s, d in self._outs]
         for j, o in enumerate(outs):
             resv[j] = data(o)
-        if self._fn(ctypes.addressof(argv), ctypes.addressof(resv), aligned, self._rt) and self._polls:
+        rc = self._fn(ctypes.addressof(argv), ctypes.addressof(resv), aligned, self._rt)
+        if rc == LAPACK_MISSING:
+            raise ArtifactError("the native library calls LAPACK routines that neither NumPy's OpenBLAS nor the "
+                                "library named by CHAINRULE_LAPACK provides (see docs/artifact.md)")
+        if rc and self._polls:
             from ..backends.interrupt import interrupted
             interrupted()
         return outs

@@ -51,13 +51,14 @@ def _native(graph, opt_level, symbol, members, manifest, cpu, threads):
     members[member] = p.data
     info = dict(p.info, member=member, kind=p.kind, symbol=p.symbol, arena_size=p.arena_size,
                 workspace_size=p.arena_size + 64 if p.arena_size else 0,
-                cpu_flags=required_flags(p.info["features"]) if flags is None else flags, needs=["libc", "libm"],
+                cpu_flags=required_flags(p.info["features"]) if flags is None else flags,
+                needs=["libc", "libm"] + (["lapack (ILP64, found at run time)"] if p.info.get("lapack") else []),
                 gemm=GEMM_NOTE, **h)
     if p.kind == "shared-library":
         header = f"include/{p.symbol}.h"
         members[header] = c_header(p.symbol, graph.name, manifest["signature"]["inputs"],
                                    manifest["signature"]["outputs"], _version(), info["workspace_size"],
-                                   GEMM_NOTE).encode()
+                                   GEMM_NOTE, tuple(p.info.get("lapack", ()))).encode()
         info["header"] = header
     else:
         warnings.warn(f"chainrule export: {p.info['note']}", RuntimeWarning, stacklevel=4)

@@ -17,6 +17,18 @@ import numpy as np
 SYMBOLS = {"sgemm": "scipy_cblas_sgemm64_", "dgemm": "scipy_cblas_dgemm64_",
            # OpenBLAS >= 0.3.27: per-thread thread count (optional)
            "blas_threads_local": "openblas_set_num_threads_local"}
+# LAPACK routines the llvm backend's linear-algebra kernels call (backends/llvm/lapack.py), per dtype
+# (s: float32, d: float64); Fortran ABI with 64-bit integers (ILP64), every argument by reference
+LAPACK_ROUTINES = ("potrf", "trsm", "getrf", "geqrf", "orgqr", "syevd", "gesdd")
+LAPACK_SLOTS = tuple(p + r for r in LAPACK_ROUTINES for p in "sd")
+SYMBOLS.update({slot: f"scipy_{slot}_64_" for slot in LAPACK_SLOTS})
+
+
+def lapack_symbol_names(slot: str) -> tuple:
+    """The ILP64 names a LAPACK slot is looked up under outside Python (exported C libraries):
+    NumPy's and SciPy's bundled OpenBLAS (`scipy_dpotrf_64_`), then OpenBLAS built with
+    INTERFACE64 and the `64_` suffix (`dpotrf_64_`, e.g. Debian's libopenblas64)."""
+    return (f"scipy_{slot}_64_", f"{slot}_64_")
 
 
 @functools.lru_cache(maxsize=None)

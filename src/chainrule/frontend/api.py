@@ -405,6 +405,10 @@ class JitFunction:
 
     def __init__(self, fun, static_argnums=(), backend=None, opt_level=None, passes=None, static_argnames=(),
                  donate_argnums=(), donate_argnames=(), **options):
+        # in_shardings/out_shardings (NamedShardings) go into the graph; with mesh= they stay the jax
+        # backend's own options (PartitionSpecs over that mesh)
+        self.shardings = (None, None) if "mesh" in options else (options.pop("in_shardings", None),
+                                                                  options.pop("out_shardings", None))
         _check_options(backend, options)
         self.fun = fun
         self.static_argnums, self.static_argnames = _argnums_and_names(fun, static_argnums, static_argnames,
@@ -523,6 +527,9 @@ class JitFunction:
             self.trace_count += 1
         traced = _trace(self._bound(statics, nargs, kw_static), dyn, kwargs,
                         name=getattr(self.fun, "__name__", "main"), prints=True)
+        if self.shardings != (None, None):
+            from .sharding import annotate
+            traced = annotate(traced, *self.shardings)
         options = self.options
         donated = self._donated_leaves(statics, nargs, dyn, kwargs)
         # The jax and llvm backends take donation by flat parameter (jax.jit's donate_argnums; llvm
@@ -597,7 +604,10 @@ def jit(fun=None, static_argnums=(), backend=None, opt_level=None, passes=None, 
     static_argnums/static_argnames: arguments that are Python values baked into the trace (hashable;
     one compilation per value). donate_argnums/donate_argnames: arguments the caller will not use
     again, whose buffers the backend may reuse for the results (jax and llvm do; reference ignores
-    donation). `**options` go to the backend; unknown ones are refused here."""
+    donation). in_shardings/out_shardings: NamedShardings (or pytree prefixes of the positional
+    arguments / results) written into the graph as sharding constraints (the jax backend places the
+    arguments and results so; llvm and reference ignore placement). `**options` go to the backend;
+    unknown ones are refused here."""
     if fun is None:
         return lambda f: jit(f, static_argnums, backend, opt_level, passes, static_argnames=static_argnames,
                              donate_argnums=donate_argnums, donate_argnames=donate_argnames, **options)

@@ -6,7 +6,7 @@ promoted to a common floating dtype (Python scalars weak), and values
 outside the support give -inf log-density (NaN for invalid parameters where
 JAX gives NaN). All are composites of chainrule.numpy and the special
 functions, so they differentiate to any order; the multivariate normal uses
-the composite Cholesky of chainrule.numpy.linalg.
+the Cholesky primitive through chainrule.numpy.linalg.
 """
 
 from __future__ import annotations

@@ -145,4 +145,6 @@ class Tensor:
 
     def __array__(self, *args, **kwargs):
         raise TypeError(f"a symbolic tensor {self.type} cannot be converted to a NumPy array: it has no value "
-                        "until the graph runs. Use chainrule.numpy functions on it, or compile with cr.function/cr.jit.")
+                        "until the graph runs. Use chainrule.numpy functions on it, or compile with cr.function/cr.jit. "
+                        "NumPy's random functions (np.random.normal(x), ...) cannot take it either: draw random "
+                        "numbers with chainrule.random and a key, e.g. cr.random.normal(key, shape) * x.")

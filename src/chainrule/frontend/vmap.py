@@ -20,6 +20,7 @@ from . import pytree
 from .core import bind_multi, canonical_array, is_tensor, type_of
 from .errors import boundary_transform
 from .tensor import Apply, current_scope, in_trace
+from .sharding import bound_axes
 from .tracing import as_function, trace_flat
 
 
@@ -83,7 +84,7 @@ def _leaf_paths(tree: pytree.TreeDef, prefix: str) -> list[str]:
 
 
 @boundary_transform
-def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
+def vmap(fun, in_axes=0, out_axes=0, axis_size=None, axis_name=None):
     """Like jax.vmap: `fun` mapped over axis `in_axes` of its arguments, results stacked at `out_axes`.
 
     `in_axes` is an int, None (not mapped), or a tuple with one entry per
@@ -91,7 +92,8 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
     argument; negative axes count from the end. Keyword arguments are mapped
     over axis 0. `out_axes` is the same for the result pytree (None: the
     output must not depend on the mapped axis). `axis_size` is needed only
-    when no argument is mapped.
+    when no argument is mapped. `axis_name` names the mapped axis for the collectives
+    (`cr.sharding.psum(x, axis_name)`, ...), which then work across the batch, as in JAX.
     """
     fun = as_function(fun)  # a Graph is a function of its parameters
     if isinstance(in_axes, list):
@@ -143,8 +145,9 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
             return fun(*a, **kw)
 
         name = getattr(fun, "__name__", "f")
-        traced = trace_flat(flat_fun, elem_types, pytree.flatten(tuple(elem_types))[1], name=_ident(name),
-                            prints=True)
+        with bound_axes({axis_name: size} if axis_name is not None else {}):
+            traced = trace_flat(flat_fun, elem_types, pytree.flatten(tuple(elem_types))[1], name=_ident(name),
+                                prints=True)
         n_prints = len(traced.graph.results) - traced.out_tree.num_leaves  # cr.debug.print values
         values = [values[k] for k in keep]
         axes = [axes[k] for k in keep]
@@ -156,7 +159,8 @@ def vmap(fun, in_axes=0, out_axes=0, axis_size=None):
                 raise ValueError(f"vmap out_axes {ax} is out of bounds for output {j} of rank {r.ndim + 1} "
                                  f"(its element type is {r.type})")
         try:
-            bg = batch_graph(g, axes + [None] * len(traced.captured), size, out_flat, name=f"{g.name}_vmap")
+            bg = batch_graph(g, axes + [None] * len(traced.captured), size, out_flat, name=f"{g.name}_vmap",
+                             axis_name=axis_name)
         except BatchingError as e:
             if "varies over the batch" in str(e):  # an out_axes None met a batched result
                 raise ValueError("vmap has mapped output but out_axes is None") from None

@@ -21,7 +21,9 @@ def node_is_inexact(node) -> bool:
     name = node.op.name
     if not any(r.dtype.is_float for r in node.results):
         return False
-    if name in TRANSCENDENTAL or name == "dot_general":
+    if name in TRANSCENDENTAL or name in ("dot_general", "convolution", "select_and_scatter_add"):
+        return True   # (select_and_scatter_add sums where windows overlap)
+    if name == "reduce_window" and node.attrs["kind"] == "sum":
         return True
     if name == "reduce" and node.attrs["kind"] in ("sum", "prod"):
         return True

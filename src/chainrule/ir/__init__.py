@@ -10,6 +10,10 @@ from . import control_flow as _control_flow  # noqa: F401  (cond, case, while, s
 from . import remat as _remat  # noqa: F401  (remat: checkpointed calls)
 from . import complex_ops as _complex_ops  # noqa: F401  (real, imag, complex, conj)
 from . import fft_ops as _fft_ops  # noqa: F401  (fft)
+from . import sharding_ops as _sharding_ops  # noqa: F401  (sharding_constraint, shard_map, collectives)
+from . import conv_ops as _conv_ops  # noqa: F401  (convolution)
+from . import window_ops as _window_ops  # noqa: F401  (reduce_window, select_and_{gather,scatter}_add)
+from . import linalg_ops as _linalg_ops  # noqa: F401  (cholesky, triangular_solve, lu, qr, eigh, svd)
 from .attrs import Attrs, Literal
 from .builder import GraphBuilder, make_node, node_key, typed
 from .dtypes import (ALL_DTYPES, COMPLEX_DTYPES, FLOAT_DTYPES, INT_DTYPES, NARROW_FLOAT_DTYPES, REAL_DTYPES,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import jax
 
+from . import collectives as _collectives  # noqa: F401  (registers shardings, shard_map, collectives)
 from .executable import JaxExecutable, x64
 from .export import deserialize, deserialize_and_call
 from .interpreter import lower_graph

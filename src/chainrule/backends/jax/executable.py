@@ -14,6 +14,7 @@ import jax
 import numpy as np
 
 from ..common import Executable, check_array
+from .collectives import graph_shardings, remember_mesh
 from .devices import resolve_device, shardings_for, single_device
 from .jit_cache import jit_graph
 
@@ -53,7 +54,12 @@ class JaxExecutable(Executable):
         if self.device is not None:
             self.in_shardings = single_device(self.device, n_in)
             self.out_shardings = single_device(self.device, n_out)
+        elif mesh is None and in_shardings is None and out_shardings is None:
+            # the graph's own shardings (constraints on parameters and results), if it has any
+            self.in_shardings, self.out_shardings = graph_shardings(graph)
         else:
+            if mesh is not None:
+                remember_mesh(mesh)  # constraints and shard_maps over the same axes use it too
             self.in_shardings = shardings_for(in_shardings, n_in, mesh, "in_shardings")
             self.out_shardings = shardings_for(out_shardings, n_out, mesh, "out_shardings")
         jit_kwargs = {"keep_unused": True}

@@ -13,7 +13,9 @@ from . import complex as _complex  # noqa: F401  (real, imag, complex, conj, fft
 from . import control_flow as _control_flow  # noqa: F401  (registers lowerings)
 from . import elementwise as _elementwise  # noqa: F401
 from . import bit_ops as _bit_ops  # noqa: F401  (shifts, popcnt, bitcast_convert)
+from . import linalg as _linalg  # noqa: F401
 from . import structural as _structural  # noqa: F401
+from . import windows as _windows  # noqa: F401  (convolution, reduce_window, select_and_*_add)
 from ...ir import ops_with
 from .table import LOWERINGS, get_lowering, lowering
 

@@ -22,10 +22,13 @@ from . import cache as _cache
 from . import complex as _complex  # noqa: F401  (real, imag, conj on floats)
 from .codegen import KERNELS, build_module
 from .emitter import EXPR
+from .placement import UNSUPPORTED_SPMD, without_placement
 from .plan import INLINED_REGION_OPS, KERNEL_OPS, Unsupported, make_plan
-from .runtime import LLVMExecutable
+from .lapack_export import lapack_slots
+from .runtime import LLVMExecutable, runtime_table
 from .scalar import SCALAR
 from .target import compile_ir
+from .windows import EXPANSIONS as WINDOW_EXPANSIONS
 
 # How each op lowers (an elementwise rule, an index expression, a kernel, or its region opened into the
 # schedule); ops that compile raises NotImplementedError for are its exemptions, with the reason.
@@ -37,8 +40,13 @@ for _table, _how in ((SCALAR, "scalar"), (EXPR, "expression"), (KERNEL_OPS, "ker
             LOWERING[_name] = _how
 SCALAR.exempt("complex", "its result is complex: the complex scalar table (complex.py) has it")
 LOWERING["complex"] = "scalar (complex)"
+for _name in sorted(WINDOW_EXPANSIONS):
+    LOWERING[_name] = "expanded (windows.py): im2col + GEMM, or elementwise chains over strided slices"
 LOWERING.exempt("custom_vjp_lin", "it cannot be evaluated by any backend (forward-mode differentiation of a "
                                   "custom_vjp function is not supported, as in JAX)")
+LOWERING["sharding_constraint"] = "dropped before planning (one device: placement is ignored; placement.py)"
+for _name, _why in UNSUPPORTED_SPMD.items():
+    LOWERING.exempt(_name, _why)
 UNSUPPORTED: dict[str, str] = LOWERING.exemptions
 
 _OPTIONS = BACKEND_OPTIONS["llvm"]
@@ -87,9 +95,10 @@ def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:
     donate = options.get("donate_argnums") or ()
     donate = tuple(sorted({int(i) % len(graph.params) for i in donate})) if graph.params else ()
     try:
-        plan = make_plan(graph, donate=donate)
+        plan = make_plan(without_placement(graph), donate=donate)
     except Unsupported as e:
         raise NotImplementedError(str(e)) from None
+    _check_lapack(plan)
     text = str(graph)
     extra = f"threads={threads}" + (f";donated={sorted(plan.donated_params)}" if plan.donated else "")
     key = _cache.cache_key(text, opt_level, extra)
@@ -106,6 +115,16 @@ def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:
     lib, path, stats["source"] = _cache.load_or_build(key, build, use_cache)
     stats["total_s"] = time.perf_counter() - t0
     return LLVMExecutable(graph, plan, lib, library_path=path, cache_key=key, stats=stats)
+
+
+def _check_lapack(plan):
+    """NotImplementedError when the plan calls a LAPACK routine NumPy's OpenBLAS does not export here."""
+    need = lapack_slots(plan)
+    table, _lib = runtime_table()
+    gone = sorted(name for k, name in need.items() if not table[k])
+    if gone:
+        raise NotImplementedError(f"the llvm backend's linear algebra calls LAPACK from NumPy's bundled OpenBLAS, "
+                                  f"which does not export {', '.join(gone)} here; use backend='jax' or 'reference'")
 
 
 def llvm_ir(graph: Graph, threads: int = 1) -> str:

@@ -156,7 +156,9 @@ def linker():
 # memory routines LLVM emits, and the thread pool's calls (pool.py)
 _LIBC = frozenset({"memcpy", "memmove", "memset", "malloc", "free", "getpid", "pthread_create", "pthread_detach",
                    "pthread_mutex_lock", "pthread_mutex_unlock", "pthread_cond_wait", "pthread_cond_signal",
-                   "sched_getcpu", "sched_getaffinity", "sched_setaffinity", "sched_yield"})
+                   "sched_getcpu", "sched_getaffinity", "sched_setaffinity", "sched_yield",
+                   "getenv", "dlopen", "dlsym",  # LAPACK found at run time (lapack_export.py)
+                   "getloadavg"})  # LAPACK's thread count (lapack.py)
 
 
 def undefined_symbols(obj: bytes):

@@ -25,8 +25,10 @@ from .emitter import INTERRUPT_SLOT, Emitter, memcpy_fn, scalar_budget, split_ex
 from .fft import emit_fft
 from .gemm import emit_dot
 from .kernels import emit_arg, emit_dus, emit_loop_kernel, emit_reduce, emit_scatter
+from .lapack import BASE_SLOTS, KERNELS as LAPACK_KERNELS, LAPACK_OPS
 from .lltypes import I1, I8, I32, I64, PTR, VOID, i64
 from .plan import CONTROL_FLOW_OPS, Plan
+from ..blas import LAPACK_SLOTS
 from ..interrupt import ACTIVE, FLAG, INTERRUPT_SLOT_NAME
 from ..threadpool import POOL_SLOT_NAME
 from .pool import POOL_SLOT, field_ptr, pool_run, pool_state
@@ -35,18 +37,20 @@ ENTRY = "chainrule_entry"
 ENTRY_OBJECTS = "chainrule_entry_objects"
 DATA_OFFSET = 16  # offsetof(PyArrayObject_fields, data) on 64-bit CPython
 # POOL_SLOT_NAME: backends/threadpool.py's block or NULL; INTERRUPT_SLOT_NAME: backends/interrupt.py's block or NULL
-RUNTIME_SLOTS = ("sgemm", "dgemm", "blas_threads_local", POOL_SLOT_NAME, INTERRUPT_SLOT_NAME)
+# then the LAPACK routines of the linear-algebra kernels (lapack.py; backends/blas.py names them)
+RUNTIME_SLOTS = ("sgemm", "dgemm", "blas_threads_local", POOL_SLOT_NAME, INTERRUPT_SLOT_NAME) + LAPACK_SLOTS
 SPLIT_CHUNKS = 2  # ranges per thread a split loop kernel is cut into
 
 
 KERNELS = {"loop": lambda em, k: emit_loop_kernel(em, k.roots), "reduce": emit_reduce, "argmax": emit_arg,
            "argmin": emit_arg, "dot_general": emit_dot, "scatter": emit_scatter,
            "dynamic_update_slice": emit_dus, "cond": emit_cond, "case": emit_cond, "while": emit_while,
-           "scan": emit_scan, "fft": emit_fft}
+           "scan": emit_scan, "fft": emit_fft, **LAPACK_KERNELS}
 
 
 assert RUNTIME_SLOTS.index(POOL_SLOT_NAME) == POOL_SLOT
 assert RUNTIME_SLOTS.index(INTERRUPT_SLOT_NAME) == INTERRUPT_SLOT
+assert RUNTIME_SLOTS.index(LAPACK_SLOTS[0]) == BASE_SLOTS
 
 
 def has_loops(plan: Plan) -> bool:
@@ -158,10 +162,11 @@ class ModuleBuilder:
             alias = {id(plan.donated[id(r)]): r for r in ker.roots if id(r) in plan.donated}
             buffers = list(ker.roots) + [v for v in ker.reads if all(v is not r for r in ker.roots)
                                          and id(v) not in alias]
-            want_rt = ker.kind == "dot_general" or ker.kind in CONTROL_FLOW_OPS
-            want_scratch = ker.kind in CONTROL_FLOW_OPS or ker.kind == "fft"
+            control = ker.kind in CONTROL_FLOW_OPS
+            want_rt = ker.kind == "dot_general" or control or ker.kind in LAPACK_OPS
+            want_scratch = control or (ker.kind in LAPACK_OPS and ker.scratch > 0) or ker.kind == "fft"
             em = Emitter(self, f"{self.prefix}k{n}_{ker.kind}", buffers, want_rt, want_scratch,
-                         ranged=bool(extents[n]), status=ker.kind in CONTROL_FLOW_OPS)
+                         ranged=bool(extents[n]), status=control)
             for pid, r in alias.items():
                 em.ptr[pid] = em.ptr[id(r)]
             KERNELS[ker.kind](em, ker)
@@ -170,7 +175,7 @@ class ModuleBuilder:
                 [pointer(id(ker))] if want_scratch else [])
             if extents[n]:
                 self._split_call(b, em.fn, call_args, extents[n], rt)
-            elif ker.kind in CONTROL_FLOW_OPS:  # a control-flow kernel: its status
+            elif control:  # a control-flow kernel: its status
                 st = b.call(self.kernels.once(em.fn), call_args)
                 if bail is None:
                     bail = entry.append_basic_block("interrupted")

@@ -39,6 +39,7 @@ from . import cache as _cache
 from .blocked_gemm import blocked_gemm, vector_bytes
 from .codegen import RUNTIME_SLOTS, ModuleBuilder, has_loops
 from .emitter import INTERRUPT_SLOT, no_vectorize
+from .lapack_export import MISSING, lapack_slots, missing, resolver
 from .lltypes import F32, F64, I32, I64, PTR, VOID, i64
 from .plan import Unsupported, make_plan
 from .target import compile_ir, host
@@ -149,28 +150,39 @@ def fallback_gemm(module: ir.Module, ft, name: str) -> ir.Function:
     return fn
 
 
-def _runtime_global(module: ir.Module, sym: str, vbytes: int) -> ir.GlobalVariable:
-    """The built-in runtime table: the blocked GEMMs in RUNTIME_SLOTS order, NULL for the rest."""
+def _runtime_global(module: ir.Module, sym: str, vbytes: int, lapack: dict) -> ir.GlobalVariable:
+    """The built-in runtime table: the blocked GEMMs in RUNTIME_SLOTS order, NULL for the rest (LAPACK's
+    are filled at the first call when `lapack` lists some, see lapack_export.py)."""
     gemms = {s: blocked_gemm(module, ft, f"{sym}_{s}", vbytes, fallback_gemm(module, ft, f"{sym}_fallback_{s}"))
              for s, ft in (("sgemm", F32), ("dgemm", F64))}
     ty = ir.ArrayType(PTR, len(RUNTIME_SLOTS))
     g = ir.GlobalVariable(module, ty, f"{sym}_runtime")
     g.linkage = "private"
-    g.global_constant = True
+    g.global_constant = not lapack
     g.initializer = ir.Constant(ty, [gemms[s] if s in gemms else ir.Constant(PTR, None) for s in RUNTIME_SLOTS])
     return g
 
 
-def _wrappers(module: ir.Module, full: ir.Function, sym: str, arena_size: int, vbytes: int):
-    rt_table = _runtime_global(module, sym, vbytes)
+def _wrappers(module: ir.Module, full: ir.Function, sym: str, arena_size: int, vbytes: int, lapack: dict):
+    rt_table = _runtime_global(module, sym, vbytes, lapack)
     ws_size = arena_size + WORKSPACE_ALIGN if arena_size else 0
+    resolve = resolver(module, sym, rt_table, lapack) if lapack else None
+
+    def lapack_check(b, table):  # return MISSING when a LAPACK routine the code calls is not in `table`
+        if lapack:
+            with b.if_then(missing(b, table, lapack), likely=False):
+                b.ret(ir.Constant(I32, MISSING))
 
     # int <sym>_call(in, out, arena, rt): rt == NULL selects the built-in table; 1: interrupted
     call = ir.Function(module, ir.FunctionType(I32, [PTR, PTR, PTR, PTR]), f"{sym}_call")
     inp, out, arena, rt = call.args
     b = ir.IRBuilder(call.append_basic_block("entry"))
     is_null = b.icmp_unsigned("==", b.ptrtoint(rt, I64), i64(0))
+    if resolve is not None:
+        with b.if_then(is_null):
+            b.call(resolve, [])
     table = b.select(is_null, b.bitcast(rt_table, PTR), rt)
+    lapack_check(b, table)
     b.ret(b.call(full, [inp, out, arena, table]))
 
     # size_t <sym>_workspace_size(void)
@@ -184,6 +196,9 @@ def _wrappers(module: ir.Module, full: ir.Function, sym: str, arena_size: int, v
     b = ir.IRBuilder(with_ws.append_basic_block("entry"))
     addr = b.ptrtoint(ws, I64)
     aligned = b.and_(b.add(addr, i64(WORKSPACE_ALIGN - 1)), i64(-WORKSPACE_ALIGN))
+    if resolve is not None:
+        b.call(resolve, [])
+    lapack_check(b, b.bitcast(rt_table, PTR))
     b.call(full, [inp, out, b.inttoptr(aligned, PTR), b.bitcast(rt_table, PTR)])  # no interrupt slot: 0
     b.ret(ir.Constant(I32, 0))
 
@@ -204,7 +219,8 @@ def _wrappers(module: ir.Module, full: ir.Function, sym: str, arena_size: int, v
     b.ret(rc)
 
 
-def module_text(graph: Graph, symbol: str, threads: int = 1, vbytes: int = 16, slots: list | None = None):
+def module_text(graph: Graph, symbol: str, threads: int = 1, vbytes: int = 16, slots: list | None = None,
+                lapack_used: list | None = None):
     """(LLVM IR text, arena size) of the exported module of `graph`; vbytes: the SIMD register
     width of the target, which sizes the built-in GEMM's register tile. `slots`, if given, gets the
     runtime-table slots the library reads: the interrupt flag's only when it has loops, so a
@@ -214,10 +230,19 @@ def module_text(graph: Graph, symbol: str, threads: int = 1, vbytes: int = 16, s
     except Unsupported as e:
         raise NotImplementedError(str(e)) from None
     mb = ModuleBuilder(plan, symbol, threads=threads)
+    lapack = lapack_slots(plan)
+    if lapack_used is not None:  # the LAPACK routines it calls (found at run time, see lapack_export.py)
+        lapack_used.extend(sorted(lapack.values()))
     if slots is not None:
-        slots.extend(RUNTIME_SLOTS if has_loops(plan) else RUNTIME_SLOTS[:INTERRUPT_SLOT])
+        if lapack:  # up to the last LAPACK slot used; a placeholder for an interrupt flag never polled
+            names = list(RUNTIME_SLOTS[:max(lapack) + 1])
+            if not has_loops(plan):
+                names[INTERRUPT_SLOT] = "unused"
+            slots.extend(names)
+        else:
+            slots.extend(RUNTIME_SLOTS if has_loops(plan) else RUNTIME_SLOTS[:INTERRUPT_SLOT])
     full = mb.entry_function(f"{symbol}_full", full_results=True)
-    _wrappers(mb.module, full, symbol, plan.arena_size, vbytes)
+    _wrappers(mb.module, full, symbol, plan.arena_size, vbytes, lapack)
     return mb._fill_blobs(str(mb.module)), plan.arena_size
 
 
@@ -240,11 +265,13 @@ def build_native(graph: Graph, symbol: str | None = None, opt_level: int = 2, th
     else:
         features = ""
         vbytes = vector_bytes(cpu, features)
-    slots = []
-    text, arena_size = module_text(graph, symbol, threads, vbytes, slots)
+    slots, lapack = [], []
+    text, arena_size = module_text(graph, symbol, threads, vbytes, slots, lapack)
     obj = compile_ir(text, opt_level, cpu, features)
     info = {"triple": h["triple"], "cpu": cpu, "features": features, "llvm": h["llvm"],
             "llvmlite": h["llvmlite"], "opt_level": opt_level, "threads": threads, "runtime_slots": slots}
+    if lapack:
+        info["lapack"] = lapack
     linker = _linker_name()
     if linker is None:
         info["note"] = ("no linker (ld) or C compiler was found: the payload is object code, loaded through "

@@ -29,12 +29,14 @@ from ...ir import Graph, Node, Value, make_node, op_names, ops_with
 from ...ir.attrs import Attrs
 from .fft import fft_scratch_bytes
 from .mixed_dot import legalize_dots
+from .windows import EXPANSIONS as WINDOW_EXPANSIONS
+from .lapack import LINALG_KERNEL_OPS, scratch_bytes
 
 CONTROL_FLOW_OPS = op_names("cond", "case", "while", "scan")
-KERNEL_OPS = op_names("reduce", "argmax", "argmin", "dot_general", "scatter", "dynamic_update_slice",
-                      "fft") | CONTROL_FLOW_OPS
+KERNEL_OPS = (op_names("reduce", "argmax", "argmin", "dot_general", "scatter", "dynamic_update_slice", "fft")
+              | CONTROL_FLOW_OPS | LINALG_KERNEL_OPS)
 # Ops that read their operands from memory, so the operands get buffers.
-BUFFER_CONSUMERS = op_names("dot_general", "fft") | CONTROL_FLOW_OPS
+BUFFER_CONSUMERS = op_names("dot_general", "fft") | CONTROL_FLOW_OPS | LINALG_KERNEL_OPS
 INDEX_OPS = {"broadcast_in_dim", "transpose", "slice", "reverse", "pad", "concatenate", "iota",
              "gather", "dynamic_slice"}
 # Ops whose operand at a position is read at most once per result element.
@@ -113,6 +115,11 @@ def flatten(graph: Graph):
                 walk(region.nodes, inner)
                 for r, rr in zip(node.results, region.results):
                     alias[id(r)] = res(rr)
+                continue
+            if node.op.name in WINDOW_EXPANSIONS:  # convolution and window ops: im2col + GEMM, slice chains
+                nodes, result = WINDOW_EXPANSIONS[node.op.name](node, ops)
+                walk(nodes, gid)
+                alias[id(node.results[0])] = res(result)
                 continue
             if node.regions and node.op.name not in CONTROL_FLOW_OPS:
                 raise Unsupported(f"op {node.op.name!r} (a region op) is not supported by the llvm backend yet")
@@ -323,6 +330,8 @@ def make_plan(graph: Graph, donate=()) -> Plan:
                 k.scratch = control_flow_scratch(k)
             elif name == "fft":
                 k.scratch = fft_scratch_bytes(node)
+            elif name in LINALG_KERNEL_OPS:
+                k.scratch = scratch_bytes(node, k.operands)
             kernels.append(k)
             continue
         (v,) = roots

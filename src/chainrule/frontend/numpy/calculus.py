@@ -11,6 +11,7 @@ import numpy as np
 from ...ir import dtype as as_dtype
 from .. import lax
 from ..core import bind, is_tensor, type_of
+from ..lax_conv import conv_general_dilated
 from ..lax import broadcast_to, convert, float_operand, normalize_axes, normalize_axis, operand, result_type as _promote
 from .ufuncs import (F64, absolute, add, divide, equal, greater, less, logical_and, multiply, not_equal, remainder,
                      subtract, where)
@@ -18,7 +19,6 @@ from .shapes import concatenate, ravel, reshape
 from .reductions import cumsum, sum
 from .indexing import take
 from .manipulation import flip, slice_axis
-from .products import matmul
 from .sorting import searchsorted
 
 
@@ -87,7 +87,7 @@ def interp(x, xp, fp, left=None, right=None, period=None):
 # --- convolution, integration, gradients ----------------------------------------------------------
 
 def convolve(a, v, mode="full"):
-    """1-d convolution as a gather of shifted windows times v: O(len(a) * len(v)) work."""
+    """1-d convolution: one `convolution` node (the kernel flipped, padded by len(v) - 1 each side)."""
     x, w = operand(a), operand(v)
     if type_of(x).ndim != 1 or type_of(w).ndim != 1:
         raise ValueError("object too deep for desired array: convolve takes 1-d arrays")
@@ -99,9 +99,8 @@ def convolve(a, v, mode="full"):
         dt = as_dtype("int64")
     x, w = convert(x, dt), convert(w, dt)
     L = n + m - 1
-    xp = bind("pad", x, np.zeros((), dt.np), edge_padding_low=(m - 1,), edge_padding_high=(m - 1,))
-    idx = (np.arange(L)[:, None] - np.arange(m)[None, :] + m - 1).astype(np.int64)
-    full = matmul(take(xp, idx), w)
+    full = conv_general_dilated(reshape(x, (1, 1, n)), reshape(flip(w), (1, 1, m)), (1,), ((m - 1, m - 1),))
+    full = reshape(full, (L,))
     if mode == "full":
         return full
     lo = builtins.min(n, m)

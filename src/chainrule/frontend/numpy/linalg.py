@@ -1,41 +1,38 @@
-"""chainrule.numpy.linalg: norms, products, and dense factorizations unrolled into primitive ops.
+"""chainrule.numpy.linalg: numpy.linalg's functions on the linear-algebra primitives.
 
-The IR has no LAPACK-like ops, so every factorization is unrolled over the
-(static) matrix size, on the whole batch of matrices at once:
-- `solve`, `inv`, `det`, `slogdet`: Gauss-Jordan with partial pivoting,
-  n steps of argmax + gather + select + arithmetic;
-- `cholesky`: n column steps;
-- `qr`: Householder reflections with LAPACK's sign convention, so Q and R
-  agree with numpy.linalg.qr's, signs included; `polyfit` builds on it;
-- `eigh`/`eigvalsh`: cyclic Jacobi rotations, `svd` (and `pinv`,
-  `matrix_rank`, `cond`, `lstsq`, the 2/-2/nuc norms): one-sided Jacobi,
-  a fixed number of sweeps that reaches float64 precision for small n.
-Graphs grow with n (O(n) steps for the eliminations, O(sweeps * n^2)
-rotations for Jacobi), which suits the small matrices found in models; every
-step is a primitive with a derivative rule, so all of it differentiates.
-Where NumPy raises on data (LinAlgError for a singular matrix), a traced
-function cannot: a singular matrix gives inf/NaN (det gives 0). General
-(non-symmetric) eigenvalues raise NotImplementedError.
+Every decomposition is one IR op (`cholesky`, `triangular_solve`, `lu`, `qr`,
+`eigh`, `svd`: see chainrule.ir.linalg_ops), batched over leading dimensions,
+lowered to LAPACK (reference: numpy.linalg; jax: jax.lax.linalg), and
+differentiated by its own rule, as JAX does; the graph's size does not grow
+with the matrices'. On top of them:
+- `solve`, `inv`, `det`, `slogdet`: LU with partial pivoting, two triangular
+  solves;
+- `pinv`, `matrix_rank`, `cond`, `lstsq` and the 2/-2/'nuc' norms: the SVD;
+- `cholesky` and `eigh`/`eigvalsh` read one triangle of the matrix, as NumPy
+  does, and differentiate as jax.numpy does: as functions of the symmetric
+  part (a + a^T)/2, so their gradients are symmetric.
+Where NumPy raises on data (LinAlgError), a traced function cannot: a singular
+matrix gives inf/NaN from `solve`/`inv` (det gives 0), a matrix that is not
+positive definite a NaN Cholesky factor. General (non-symmetric) eigenvalues
+are complex: `eig`/`eigvals` raise NotImplementedError until chainrule has
+complex dtypes.
 """
+
 
 from __future__ import annotations
 
 import numpy as np
 
 from .. import lax
-from ..core import constant_tensor, is_tensor, type_of
+from ..core import is_tensor, type_of
 from ..lax import broadcast_to, convert, normalize_axis, operand, result_type
-from .ufuncs import (abs, add, divide, equal, floor, greater, isfinite, less, logical_and, maximum, minimum, multiply,
-                     negative, not_equal, power, sign, subtract, where)
+from .ufuncs import (abs, add, divide, equal, floor, greater, isfinite, logical_and, maximum, minimum, multiply, negative,
+                     not_equal, power, sign, subtract, where)
 from .transcendental import log, sqrt
-from .shapes import concatenate, expand_dims, moveaxis, reshape, stack, swapaxes
-from .reductions import any as any_, argmax, count_nonzero, max, min, prod, sum
-from .indexing import take_along_axis
-from .manipulation import slice_axis
-from .matrices import diagonal as _diagonal, trace as _trace, tril, triu
+from .shapes import expand_dims, moveaxis, reshape, swapaxes
+from .reductions import any as any_, count_nonzero, max, min, prod, sum
+from .matrices import diagonal as _diagonal, trace as _trace
 from .products import matmul, outer as _outer, tensordot as _td, vecdot
-from .sorting import argsort
-
 
 _F64 = lax.as_dtype("float64")
 
@@ -161,8 +158,7 @@ def matrix_power(a, n):
     if n < 0:
         return matrix_power(inv(x), -n)
     if n == 0:
-        eye = np.eye(t.shape[-1], dtype=t.dtype.np)
-        return broadcast_to(constant_tensor(eye) if is_tensor(x) else eye, t.shape)
+        return broadcast_to(_eye(t.shape[-1], t.dtype, x), t.shape)
     result, base = None, x
     while n:
         if n & 1:
@@ -195,230 +191,184 @@ def tensordot(x1, x2, axes=2):
     return _td(x1, x2, axes)
 
 
-# --- elimination -----------------------------------------------------------------------------------
+# --- helpers on [..., m, n] operands -----------------------------------------------------------
 
 def _square(a, what):
     x = _float(a)
     t = type_of(x)
     if t.ndim < 2 or t.shape[-1] != t.shape[-2]:
-        raise ValueError(f"{what}: last 2 dimensions of the array must be square")
+        raise ValueError(f"{what}: the last 2 dimensions of the array must be square, got shape {t.shape}")
     return x
 
 
-def _eliminate(m, n):
-    """Gauss-Jordan with partial pivoting on rows of M (..., n, w); returns (M, pivots (..., n), swaps (...,))."""
-    t = type_of(m)
-    dt = t.dtype.np
-    batch = t.shape[:-2]
-    w = t.shape[-1]
-    rows = np.arange(n).reshape(n, 1)
-    pivots = []
-    swaps = None
-    for c in range(n):
-        col = reshape(slice_axis(m, t.ndim - 1, c, c + 1), batch + (n,))
-        score = where(rows.reshape(n) >= c, abs(col), np.asarray(-1, dt))
-        p = argmax(score, axis=-1)  # (...,)
-        p_idx = broadcast_to(reshape(p, batch + (1, 1)), batch + (1, w))
-        row_p = take_along_axis(m, p_idx, axis=-2)
-        row_c = slice_axis(m, t.ndim - 2, c, c + 1)
-        is_p = equal(rows, reshape(p, batch + (1, 1)))
-        m = where(rows == c, row_p, where(is_p, row_c, m))
-        moved = convert(not_equal(p, c), "int64")
-        swaps = moved if swaps is None else add(swaps, moved)
-        pivot = reshape(slice_axis(slice_axis(m, t.ndim - 2, c, c + 1), t.ndim - 1, c, c + 1), batch + (1, 1))
-        pivots.append(reshape(pivot, batch))
-        safe = where(equal(pivot, np.asarray(0, dt)), np.asarray(1, dt), pivot)
-        rc = divide(slice_axis(m, t.ndim - 2, c, c + 1), safe)
-        factor = slice_axis(m, t.ndim - 1, c, c + 1)  # (..., n, 1)
-        m = where(rows == c, rc, subtract(m, multiply(factor, rc)))
-    return m, stack(pivots, axis=-1), swaps
+def _matrix(a, what):
+    x = _float(a)
+    if type_of(x).ndim < 2:
+        raise ValueError(f"{what}: expected an array of at least 2 dimensions, got shape {type_of(x).shape}")
+    return x
 
+
+def _t(x):
+    return swapaxes(x, -1, -2)
+
+
+def index_grid(m, n, like):
+    """(i, j): int32 row and column indices of an m x n matrix; in a trace two iota nodes, never a literal
+    that grows with n."""
+    if is_tensor(like):
+        return (lax.bind("iota", shape=(m, n), dimension=0, dtype="int32"),
+                lax.bind("iota", shape=(m, n), dimension=1, dtype="int32"))
+    return np.arange(m, dtype=np.int32)[:, None] + np.zeros((1, n), np.int32), \
+        np.zeros((m, 1), np.int32) + np.arange(n, dtype=np.int32)
+
+
+def _eye(n, dt, like):
+    i, j = index_grid(n, n, like)
+    return convert(equal(i, j), dt)
+
+
+def symmetric_input(a):
+    """`a` itself (bit for bit), differentiating as its symmetric part (a + a^T)/2: what jax.numpy's
+    symmetrize_input gives the derivative, while the value keeps NumPy's reading of one triangle."""
+    s = multiply(add(a, _t(a)), np.asarray(0.5, type_of(a).dtype.np))
+    return add(lax.bind("stop_gradient", a), subtract(s, lax.bind("stop_gradient", s)))
+
+
+def _nb(x):
+    return type_of(x).ndim - 2
+
+
+def permute_rows(x, perm):
+    """x[..., perm[...], :]: the rows of each matrix in the order `perm` (batch dims shared)."""
+    nb = _nb(x)
+    return lax.bind("gather", x, perm, axis=nb, batch_dims=nb)
+
+
+def _broadcast_batch(x, batch):
+    t = type_of(x)
+    nb = len(t.shape) - 2
+    return x if t.shape[:nb] == tuple(batch) else broadcast_to(x, tuple(batch) + t.shape[nb:])
+
+
+def lu_solve_factored(lu, perm, b, trans=0):
+    """Solve a x = b (trans=0) or a^T x = b (trans=1) given lu, perm = lax.linalg.lu(a); b is [..., n, k]
+    with the batch dimensions of lu (broadcast here)."""
+    batch = lax.broadcast_shapes(type_of(lu).shape[:-2], type_of(b).shape[:-2])
+    lu, b = _broadcast_batch(lu, batch), _broadcast_batch(b, batch)
+    perm = broadcast_to(perm, tuple(batch) + type_of(perm).shape[-1:])
+    if trans == 0:
+        x = permute_rows(b, perm)
+        x = lax.bind("triangular_solve", lu, x, left_side=True, lower=True, unit_diagonal=True)
+        return lax.bind("triangular_solve", lu, x, left_side=True, lower=False)
+    # a^T = U^T L^T P^T: x = P L^-T U^-T b, and P z puts row i of z at row perm[i]
+    x = lax.bind("triangular_solve", lu, b, left_side=True, lower=False, transpose_a=True)
+    x = lax.bind("triangular_solve", lu, x, left_side=True, lower=True, unit_diagonal=True, transpose_a=True)
+    nb = len(batch)
+    n = type_of(perm).shape[-1]
+    iota = broadcast_to(np.arange(n, dtype=np.int32), type_of(perm).shape)
+    inverse = lax.bind("scatter", broadcast_to(np.zeros((), np.int32), type_of(perm).shape), perm, iota,
+                       axis=nb, batch_dims=nb, kind="set")
+    return permute_rows(x, inverse)
+
+
+def _parity(pivots, dt):
+    """(-1) ** (number of actual row swaps), from lu's pivots."""
+    k = type_of(pivots).shape[-1]
+    swaps = sum(convert(not_equal(pivots, np.arange(k, dtype=np.int32)), "int32"), axis=-1)
+    odd = convert(lax.elementwise("remainder", swaps, np.asarray(2, np.int32)), dt)
+    return subtract(np.asarray(1, dt.np), multiply(np.asarray(2, dt.np), odd))
+
+
+# --- solving -------------------------------------------------------------------------------------
 
 def solve(a, b):
+    """NumPy 2's solve: b is one vector (b.ndim == 1) or a stack of matrices broadcast against a's batch
+    dimensions. LU with partial pivoting, then two triangular solves."""
     x = _square(a, "solve")
     y = _float(b)
+    dt = result_type(x, y)
+    x, y = convert(x, dt), convert(y, dt)
     n = type_of(x).shape[-1]
     vector = type_of(y).ndim == 1
     if vector:
         y = reshape(y, (n, 1))
-    dt = result_type(x, y)
-    x, y = convert(x, dt), convert(y, dt)
     if type_of(y).shape[-2] != n:
-        raise ValueError(f"solve: b has {type_of(y).shape[-2]} rows, expected {n}")
-    batch = lax.broadcast_shapes(type_of(x).shape[:-2], type_of(y).shape[:-2])
-    x = broadcast_to(x, batch + (n, n))
-    y = broadcast_to(y, batch + type_of(y).shape[-2:])
-    m, _, _ = _eliminate(concatenate([x, y], axis=-1), n)
-    out = slice_axis(m, len(batch) + 1, n, type_of(m).shape[-1])
+        raise ValueError(f"solve: b has {type_of(y).shape[-2]} rows, expected {n} (a is {n}x{n})")
+    lu, _, perm = lax.bind("lu", x)
+    out = lu_solve_factored(lu, perm, y)
     return reshape(out, (n,)) if vector else out
 
 
 def inv(a):
     x = _square(a, "inv")
     t = type_of(x)
-    eye = np.eye(t.shape[-1], dtype=t.dtype.np)
-    return solve(x, broadcast_to(constant_tensor(eye) if is_tensor(x) else eye, t.shape))
+    return solve(x, broadcast_to(_eye(t.shape[-1], t.dtype, x), t.shape))
 
 
 def slogdet(a):
     x = _square(a, "slogdet")
-    n = type_of(x).shape[-1]
-    if n == 0:
-        batch = type_of(x).shape[:-2]
-        return np.ones(batch, type_of(x).dtype.np), np.zeros(batch, type_of(x).dtype.np)
-    _, piv, swaps = _eliminate(x, n)
-    dt = type_of(piv).dtype.np
-    parity = subtract(np.asarray(1, dt), multiply(np.asarray(2, dt), convert(lax.elementwise("remainder", swaps, 2),
-                                                                             type_of(piv).dtype)))
-    s = multiply(prod(sign(piv), axis=-1), parity)
-    return s, sum(log(abs(piv)), axis=-1)
+    t = type_of(x)
+    lu, piv, _ = lax.bind("lu", x)
+    d = _diagonal(lu, 0, -2, -1)
+    s = multiply(prod(sign(d), axis=-1), _parity(piv, t.dtype))
+    return s, sum(log(abs(d)), axis=-1)
 
 
 def det(a):
     x = _square(a, "det")
-    n = type_of(x).shape[-1]
-    if n == 0:
-        return np.ones(type_of(x).shape[:-2], type_of(x).dtype.np)
-    _, piv, swaps = _eliminate(x, n)
-    dt = type_of(piv).dtype.np
-    parity = subtract(np.asarray(1, dt), multiply(np.asarray(2, dt), convert(lax.elementwise("remainder", swaps, 2),
-                                                                             type_of(piv).dtype)))
-    return multiply(prod(piv, axis=-1), parity)
+    t = type_of(x)
+    lu, piv, _ = lax.bind("lu", x)
+    return multiply(prod(_diagonal(lu, 0, -2, -1), axis=-1), _parity(piv, t.dtype))
 
+
+def tensorsolve(a, b, axes=None):
+    x, y = _float(a), _float(b)
+    if axes is not None:
+        x = moveaxis(x, list(axes), [type_of(x).ndim - len(axes) + i for i in range(len(axes))])
+    rhs_shape = type_of(y).shape
+    sol_shape = type_of(x).shape[len(rhs_shape):]
+    n = int(np.prod(rhs_shape))
+    if int(np.prod(sol_shape)) != n:
+        raise ValueError(f"tensorsolve: a's trailing dimensions {sol_shape} must have as many elements as b {rhs_shape}")
+    return reshape(solve(reshape(x, (n, n)), reshape(y, (n,))), sol_shape)
+
+
+def tensorinv(a, ind=2):
+    x = _float(a)
+    shape = type_of(x).shape
+    if ind <= 0:
+        raise ValueError("tensorinv: ind must be a positive integer")
+    first, rest = shape[:ind], shape[ind:]
+    n = int(np.prod(first))
+    if int(np.prod(rest)) != n:
+        raise ValueError(f"tensorinv: the first {ind} dimensions {first} and the rest {rest} differ in size")
+    return reshape(inv(reshape(x, (n, n))), rest + first)
+
+
+# --- decompositions ---------------------------------------------------------------------------------
 
 def cholesky(a, upper=False):
-    """Column by column: L[:, j] = (A[:, j] - L[:, :j] L[j, :j]) / sqrt(that at j), zero above the diagonal."""
+    """The lower factor L (a = L L^T) or, with upper=True, U = L^T; reads only that triangle of a."""
     x = _square(a, "cholesky")
-    t = type_of(x)
-    n = t.shape[-1]
-    batch = t.shape[:-2]
-    rows = np.arange(n)
-    cols = []
-    for j in range(n):
-        v = reshape(slice_axis(x, t.ndim - 1, j, j + 1), batch + (n,))
-        for k in range(j):
-            ljk = slice_axis(cols[k], len(batch), j, j + 1)
-            v = subtract(v, multiply(cols[k], ljk))
-        d = sqrt(slice_axis(v, len(batch), j, j + 1))
-        col = where(rows < j, np.asarray(0, t.dtype.np), where(rows == j, d, divide(v, d)))
-        cols.append(col)
-    if not cols:
-        return x
-    lower = stack(cols, axis=-1)
-    return swapaxes(lower, -1, -2) if upper else lower
+    return lax.bind("cholesky", symmetric_input(x), lower=not upper)
 
 
 def qr(a, mode="reduced"):
-    """Householder QR with LAPACK's reflector convention (dgeqrf/dlarfg: beta = -sign(alpha) |x|), so the
-    factors agree with numpy.linalg.qr's, signs included. Unrolled over min(m, n) static steps."""
+    """Householder QR with LAPACK's signs (numpy.linalg.qr's): mode 'reduced', 'complete' or 'r'."""
     if mode not in ("reduced", "complete", "r"):
         raise NotImplementedError(f"qr mode {mode!r} is not supported; 'reduced', 'complete' and 'r' are")
-    r = _float(a)
-    t = type_of(r)
-    if t.ndim < 2:
-        raise ValueError("qr needs at least a 2-d array")
-    m, n = t.shape[-2:]
-    batch = t.shape[:-2]
-    dt = t.dtype.np
-    k = _min_int(m, n)
-    rows = np.arange(m).reshape(m, 1)
-    eye = np.eye(m, dtype=dt)
-    q = broadcast_to(constant_tensor(eye) if is_tensor(r) else eye, batch + (m, m)) if mode != "r" else None
-    zero, one = np.asarray(0, dt), np.asarray(1, dt)
-    for j in range(k):
-        col = slice_axis(r, t.ndim - 1, j, j + 1)  # (..., m, 1)
-        alpha = slice_axis(col, t.ndim - 2, j, j + 1)  # (..., 1, 1)
-        below = where(rows > j, col, zero)
-        xnorm = sqrt(sum(multiply(below, below), axis=-2, keepdims=True))
-        norm_all = sqrt(add(multiply(alpha, alpha), multiply(xnorm, xnorm)))
-        beta = where(less(alpha, zero), norm_all, multiply(norm_all, np.asarray(-1, dt)))
-        trivial = equal(xnorm, zero)
-        denom = where(trivial, one, subtract(alpha, beta))
-        v = where(rows == j, one, divide(below, denom))  # (..., m, 1), zero above j
-        tau = where(trivial, zero, divide(subtract(beta, alpha), where(trivial, one, beta)))
-        w = matmul(swapaxes(v, -1, -2), r)  # (..., 1, n)
-        r = subtract(r, multiply(tau, multiply(v, w)))
-        cols = np.arange(n)
-        fixed = where(rows == j, where(trivial, alpha, beta), where(rows > j, zero, col))
-        r = where(cols == j, fixed, r)
-        if q is not None:
-            qv = matmul(q, v)  # (..., m, 1)
-            q = subtract(q, multiply(tau, matmul(qv, swapaxes(v, -1, -2))))
-    if mode == "r":
-        return slice_axis(r, t.ndim - 2, 0, k)
-    if mode == "reduced":
-        return slice_axis(q, t.ndim - 1, 0, k), slice_axis(r, t.ndim - 2, 0, k)
-    return q, r
-
-
-def _min_int(a, b):
-    return a if a < b else b
-
-
-def _jacobi_sweeps(n):
-    """Cyclic Jacobi converges quadratically: this many sweeps reach float64 precision for the small
-    matrices the unrolled graph suits (its size grows as sweeps * n^2 rotations)."""
-    return 6 if n <= 4 else 8 if n <= 8 else 10
+    x = _matrix(a, "qr")
+    q, r = lax.bind("qr", x, full_matrices=mode == "complete")
+    return r if mode == "r" else (q, r)
 
 
 def eigh(a, UPLO="L"):
-    """Symmetric eigendecomposition by cyclic Jacobi rotations, unrolled; eigenvalues ascending.
-
-    Only the `UPLO` triangle is read, as in NumPy. Eigenvectors are unique up to sign (and
-    within repeated eigenvalues), as with LAPACK.
-    """
-    x = _square(a, "eigh")
-    t = type_of(x)
-    n = t.shape[-1]
-    batch = t.shape[:-2]
-    dt = t.dtype.np
+    """(eigenvalues ascending, eigenvectors in columns) of symmetric matrices, reading the UPLO triangle."""
     if UPLO not in ("L", "U"):
-        raise ValueError("UPLO argument must be 'L' or 'U'")
-    half = tril(x, -1) if UPLO == "L" else triu(x, 1)
-    x = add(add(half, swapaxes(half, -1, -2)), multiply(x, np.eye(n, dtype=dt)))
-    eye = np.eye(n, dtype=dt)
-    v = broadcast_to(constant_tensor(eye) if is_tensor(x) else eye, t.shape)
-    zero, one = np.asarray(0, dt), np.asarray(1, dt)
-    for _ in range(_jacobi_sweeps(n) if n > 1 else 0):
-        for p in range(n - 1):
-            for q in range(p + 1, n):
-                app = _entry(x, p, p, batch)
-                aqq = _entry(x, q, q, batch)
-                apq = _entry(x, p, q, batch)
-                skip = equal(apq, zero)
-                theta = divide(subtract(aqq, app), multiply(np.asarray(2, dt), where(skip, one, apq)))
-                sgn = where(less(theta, zero), np.asarray(-1, dt), one)
-                tt = divide(sgn, add(abs(theta), sqrt(add(multiply(theta, theta), one))))
-                tt = where(skip, zero, tt)
-                c = divide(one, sqrt(add(multiply(tt, tt), one)))
-                sn = multiply(tt, c)
-                j = _rotation(n, p, q, c, sn, dt)
-                x = matmul(matmul(swapaxes(j, -1, -2), x), j)
-                v = matmul(v, j)
-    w = _diag_last(x, n)
-    order = argsort(w, axis=-1)
-    w = take_along_axis(w, order, axis=-1)
-    v = take_along_axis(v, broadcast_to(reshape(order, batch + (1, n)), t.shape), axis=-1)
+        raise ValueError(f"eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
+    x = _square(a, "eigh")
+    v, w = lax.bind("eigh", symmetric_input(x), lower=UPLO == "L")
     return w, v
-
-
-def _entry(x, i, j, batch):
-    nd = len(batch) + 2
-    return reshape(slice_axis(slice_axis(x, nd - 2, i, i + 1), nd - 1, j, j + 1), batch + (1, 1))
-
-
-def _diag_last(x, n):
-    return _diagonal(x, 0, -2, -1)
-
-
-def _rotation(n, p, q, c, s, dt):
-    """I with [[c, s], [-s, c]] at rows/columns p, q; c and s of shape (..., 1, 1)."""
-    e_pp = np.zeros((n, n), dt)
-    e_pp[p, p] = e_pp[q, q] = 1
-    e_pq = np.zeros((n, n), dt)
-    e_pq[p, q], e_pq[q, p] = 1, -1
-    base = np.eye(n, dtype=dt) - e_pp
-    return add(add(base, multiply(c, e_pp)), multiply(s, e_pq))
 
 
 def eigvalsh(a, UPLO="L"):
@@ -426,79 +376,37 @@ def eigvalsh(a, UPLO="L"):
 
 
 def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
-    """Singular value decomposition by one-sided (Hestenes) Jacobi rotations of the columns, unrolled.
-
-    Singular values come sorted descending, as NumPy's. Singular vectors are unique up to sign (and
-    within repeated values); for a zero singular value the matching column of u is zero rather than
-    an arbitrary unit vector (u s vh still rebuilds a). With full_matrices, u is completed to a square
-    orthogonal matrix by Householder QR.
-    """
-    x = _float(a)
-    t = type_of(x)
-    if t.ndim < 2:
-        raise ValueError("svd needs at least a 2-d array")
-    m, n = t.shape[-2:]
-    if m < n:
-        res = svd(swapaxes(x, -1, -2), full_matrices, compute_uv)
-        if not compute_uv:
-            return res
-        u, sv, vh = res
-        return swapaxes(vh, -1, -2), sv, swapaxes(u, -1, -2)
-    batch = t.shape[:-2]
-    dt = t.dtype.np
-    zero, one = np.asarray(0, dt), np.asarray(1, dt)
-    u = x
-    eye = np.eye(n, dtype=dt)
-    v = broadcast_to(constant_tensor(eye) if is_tensor(x) else eye, batch + (n, n))
-    nd = len(batch) + 2
-    for _ in range(_jacobi_sweeps(n) if n > 1 else 0):
-        for p in range(n - 1):
-            for q in range(p + 1, n):
-                up, uq = slice_axis(u, nd - 1, p, p + 1), slice_axis(u, nd - 1, q, q + 1)
-                alpha = sum(multiply(up, up), axis=-2, keepdims=True)
-                beta = sum(multiply(uq, uq), axis=-2, keepdims=True)
-                gamma = sum(multiply(up, uq), axis=-2, keepdims=True)
-                skip = equal(gamma, zero)
-                zeta = divide(subtract(beta, alpha), multiply(np.asarray(2, dt), where(skip, one, gamma)))
-                sgn = where(less(zeta, zero), np.asarray(-1, dt), one)
-                tt = where(skip, zero, divide(sgn, add(abs(zeta), sqrt(add(multiply(zeta, zeta), one)))))
-                c = divide(one, sqrt(add(multiply(tt, tt), one)))
-                j = _rotation(n, p, q, c, multiply(tt, c), dt)
-                u = matmul(u, j)
-                v = matmul(v, j)
-    sv = sqrt(sum(multiply(u, u), axis=-2))  # (..., n)
-    order = argsort(multiply(sv, np.asarray(-1, dt)), axis=-1)
-    sv = take_along_axis(sv, order, axis=-1)
+    """(u, s, vh) with a = u diag(s) vh, s descending; only s when compute_uv=False. `hermitian` is
+    accepted and ignored (the general SVD gives the same s)."""
+    x = _matrix(a, "svd")
     if not compute_uv:
-        return sv
-    cols = reshape(order, batch + (1, n))
-    u = take_along_axis(u, broadcast_to(cols, batch + (m, n)), axis=-1)
-    v = take_along_axis(v, broadcast_to(cols, batch + (n, n)), axis=-1)
-    safe = where(equal(sv, zero), one, sv)
-    u = where(reshape(equal(sv, zero), batch + (1, n)), zero, divide(u, reshape(safe, batch + (1, n))))
-    if full_matrices and m > n:
-        q, _ = qr(u, mode="complete")
-        u = concatenate([u, slice_axis(q, nd - 1, n, m)], axis=-1)
-    return u, sv, swapaxes(v, -1, -2)
+        return lax.bind("svd", x, full_matrices=False, compute_uv=False)
+    return lax.bind("svd", x, full_matrices=bool(full_matrices), compute_uv=True)
 
 
 def svdvals(x):
     return svd(x, compute_uv=False)
 
 
+def _sv_cutoff(sv, tol, dt):
+    return multiply(max(sv, axis=-1, keepdims=True), np.asarray(tol, dt.np))
+
+
+def _pinv_s(sv, keep, dt):
+    one, zero = np.asarray(1, dt.np), np.asarray(0, dt.np)
+    return where(keep, divide(one, where(keep, sv, one)), zero)
+
+
 def pinv(a, rcond=None, hermitian=False, *, rtol=None):
-    x = _float(a)
+    x = _matrix(a, "pinv")
     t = type_of(x)
     m, n = t.shape[-2:]
     u, sv, vh = svd(x, full_matrices=False)
     if rcond is None and rtol is None:
         rtol = _max_int(m, n) * np.finfo(t.dtype.np).eps
     tol = rcond if rcond is not None else rtol
-    cutoff = multiply(max(sv, axis=-1, keepdims=True), np.asarray(tol, t.dtype.np))
-    keep = greater(sv, cutoff)
-    inv_s = where(keep, divide(np.asarray(1, t.dtype.np), where(keep, sv, np.asarray(1, t.dtype.np))),
-                  np.asarray(0, t.dtype.np))
-    return matmul(multiply(swapaxes(vh, -1, -2), expand_dims(inv_s, -2)), swapaxes(u, -1, -2))
+    keep = greater(sv, _sv_cutoff(sv, tol, t.dtype))
+    return matmul(multiply(_t(vh), expand_dims(_pinv_s(sv, keep, t.dtype), -2)), _t(u))
 
 
 def matrix_rank(A, tol=None, hermitian=False, *, rtol=None):
@@ -509,7 +417,7 @@ def matrix_rank(A, tol=None, hermitian=False, *, rtol=None):
     sv = svdvals(x)
     if tol is None:
         r = rtol if rtol is not None else _max_int(*t.shape[-2:]) * np.finfo(t.dtype.np).eps
-        tol = multiply(max(sv, axis=-1, keepdims=True), np.asarray(r, t.dtype.np))
+        tol = _sv_cutoff(sv, r, t.dtype)
     else:
         tol = expand_dims(operand(tol), -1) if is_tensor(tol) or np.ndim(tol) else tol
     return sum(greater(sv, tol), axis=-1)
@@ -517,36 +425,33 @@ def matrix_rank(A, tol=None, hermitian=False, *, rtol=None):
 
 def cond(x, p=None):
     if p not in (None, 2, -2):
-        a = _float(x)
+        a = _square(x, "cond")
         return multiply(norm(a, p, axis=(-2, -1)), norm(inv(a), p, axis=(-2, -1)))
-    sv = svdvals(x)
+    sv = svdvals(_matrix(x, "cond"))
     hi, lo = max(sv, axis=-1), min(sv, axis=-1)
     return divide(lo, hi) if p == -2 else divide(hi, lo)
 
 
 def lstsq(a, b, rcond=None):
-    """Least squares by the pseudo-inverse. Returns (x, residuals, rank, s) as NumPy does, except that
-    residuals are given whenever m > n (NumPy leaves them empty for rank-deficient a: a data-dependent
-    shape)."""
-    x = _float(a)
+    """Least squares by the SVD. Returns (x, residuals, rank, s) as NumPy does, except that residuals are
+    given whenever m > n (NumPy leaves them empty for rank-deficient a: a data-dependent shape)."""
+    x = _matrix(a, "lstsq")
     y = _float(b)
+    dt = result_type(x, y)
+    x, y = convert(x, dt), convert(y, dt)
     m, n = type_of(x).shape[-2:]
     u, sv, vh = svd(x, full_matrices=False)
-    eps = np.finfo(type_of(x).dtype.np).eps
-    tol = _max_int(m, n) * eps if rcond is None else rcond
-    cutoff = multiply(max(sv, axis=-1, keepdims=True), np.asarray(tol, type_of(x).dtype.np))
-    keep = greater(sv, cutoff)
-    one, zero = np.asarray(1, type_of(x).dtype.np), np.asarray(0, type_of(x).dtype.np)
-    inv_s = where(keep, divide(one, where(keep, sv, one)), zero)
+    tol = _max_int(m, n) * np.finfo(dt.np).eps if rcond is None else rcond
+    keep = greater(sv, _sv_cutoff(sv, tol, dt))
     vec = type_of(y).ndim == 1
     yy = reshape(y, (m, 1)) if vec else y
-    coef = matmul(multiply(swapaxes(vh, -1, -2), expand_dims(inv_s, -2)), matmul(swapaxes(u, -1, -2), yy))
+    coef = matmul(multiply(_t(vh), expand_dims(_pinv_s(sv, keep, dt), -2)), matmul(_t(u), yy))
     rank = convert(sum(keep, axis=-1), "int32")  # LAPACK's integer, as NumPy returns it
     if m > n:
         r = subtract(yy, matmul(x, coef))
         resid = sum(multiply(r, r), axis=0)
     else:
-        resid = np.zeros((0,), type_of(x).dtype.np)
+        resid = np.zeros((0,), dt.np)
     if vec:
         coef = reshape(coef, (n,))
     return coef, resid, rank, sv
@@ -559,19 +464,20 @@ def _max_int(*v):
     return out
 
 
-def _needs_decomposition(name):
+def _needs_complex(name):
     def fn(*args, **kwargs):
-        raise NotImplementedError(f"linalg.{name} needs an iterative decomposition, which chainrule does not "
-                                  "support yet")
+        raise NotImplementedError(
+            f"linalg.{name}: the eigenvalues of a general (non-symmetric) matrix are complex, and chainrule has "
+            "no complex dtypes yet (they come with the dtypes work); for symmetric matrices use eigh/eigvalsh")
     fn.__name__ = name
     return fn
 
 
-eig = _needs_decomposition("eig")
-eigvals = _needs_decomposition("eigvals")
+eig = _needs_complex("eig")
+eigvals = _needs_complex("eigvals")
 
 
 __all__ = ["norm", "vector_norm", "matrix_norm", "multi_dot", "matrix_power", "outer", "trace", "diagonal",
-           "matrix_transpose", "tensordot", "solve", "inv", "slogdet", "det", "cholesky", "qr", "eigh", "eigvalsh",
-           "svd", "svdvals", "pinv", "matrix_rank", "cond", "lstsq", "eig", "eigvals",
+           "matrix_transpose", "tensordot", "solve", "inv", "slogdet", "det", "tensorsolve", "tensorinv", "cholesky",
+           "qr", "eigh", "eigvalsh", "svd", "svdvals", "pinv", "matrix_rank", "cond", "lstsq", "eig", "eigvals",
            "matmul", "vecdot"]  # matmul and vecdot: products.py's, as numpy.linalg has them too

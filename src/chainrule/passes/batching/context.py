@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...ir import GraphBuilder, TensorType, Value
+from ...ir.sharding_ops import COLLECTIVES
 
 
 def shift(d: int, bdim: int | None) -> int:
@@ -31,14 +32,19 @@ def batched_type(t: TensorType, bdim: int | None, size: int) -> TensorType:
 class BatchContext:
     """Appends type-checked nodes to a builder; knows the batch size."""
 
-    def __init__(self, builder: GraphBuilder, size: int):
+    def __init__(self, builder: GraphBuilder, size: int, axis_name: str | None = None):
         self.builder = builder
         self.size = size
+        self.axis_name = axis_name  # vmap(..., axis_name=): collectives over it work across the batch
         self.loc: str | None = None  # source location of the node being batched, given to what it emits
         # (id(value), src, dst) -> (value, moved): a value used by many batched ops is broadcast or
         # transposed once, not once per use (the value is kept so its id stays unique)
         self._moved: dict = {}
         self._consts: dict = {}  # (repr(value), type) -> Value: one node per distinct constant
+
+    def binds(self, node) -> bool:
+        """Whether `node` is a collective over the vmapped axis (it acts even on unbatched operands)."""
+        return self.axis_name is not None and node.op.name in COLLECTIVES and self.axis_name in node.attrs["axes"]
 
     # --- emission -----------------------------------------------------------------
     def emit(self, op, operands, attrs=None, regions=()):

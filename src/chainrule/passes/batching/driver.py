@@ -30,7 +30,7 @@ def batch_nodes(ctx: BatchContext, nodes, env: dict) -> None:
     """Batch `nodes` in order; `env` maps id(value) of the old graph to `(new value, bdim)`."""
     for node in nodes:
         args = [env[id(v)] for v in node.operands]
-        if all(bd is None for _, bd in args):
+        if all(bd is None for _, bd in args) and not ctx.binds(node):
             new = ctx.builder.emit(node.op, [v for v, _ in args], node.attrs, node.regions, node.loc)
             outs = [(r, None) for r in new.results]
         else:
@@ -58,7 +58,8 @@ def _check_rule_output(node, outs, size):
 
 
 def batch_graph(g: Graph, in_axes: Sequence[int | None], axis_size: int,
-                out_axes: int | None | Sequence[int | None] = 0, name: str | None = None) -> Graph:
+                out_axes: int | None | Sequence[int | None] = 0, name: str | None = None,
+                axis_name: str | None = None) -> Graph:
     """Vectorize `g` over a batch of `axis_size` elements.
 
     Parameter `i` of the new graph is `g`'s with a batch dimension inserted at
@@ -67,7 +68,8 @@ def batch_graph(g: Graph, in_axes: Sequence[int | None], axis_size: int,
     Result `j` carries its batch dimension at `out_axes[j]` (default 0 for
     every result); unbatched results are broadcast, unless `out_axes[j]` is
     None, which asks for an unbatched result and fails if it varies over the
-    batch. The input graph is left untouched.
+    batch. With `axis_name`, collectives over that name work across the
+    batch (as in `jax.vmap(..., axis_name=)`). The input graph is left untouched.
     """
     in_axes = list(in_axes)
     if len(in_axes) != len(g.params):
@@ -83,7 +85,7 @@ def batch_graph(g: Graph, in_axes: Sequence[int | None], axis_size: int,
         raise BatchingError(f"batch_graph: @{g.name} has {len(g.results)} result(s) but out_axes has "
                             f"{len(out_axes)} entries")
     b = GraphBuilder(name or f"{g.name}_vmap")
-    ctx = BatchContext(b, axis_size)
+    ctx = BatchContext(b, axis_size, axis_name)
     env = {}
     for i, (p, ax) in enumerate(zip(g.params, in_axes)):
         ax = _normalize_axis(ax, p.ndim, f"in_axes[{i}]")
