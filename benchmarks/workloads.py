@@ -621,3 +621,4 @@ def transformer_first_call(h):
     from .transformer import transformer_first_call as run
     run(h, _backends(h, big=False), _jax(), _run_child)
 from . import linalg_workloads as _linalg_workloads  # noqa: E402,F401  (registers linalg, linalg_compile)
+from . import fft_workloads as _fft_workloads  # noqa: E402,F401  (registers "fft")

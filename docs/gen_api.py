@@ -26,7 +26,8 @@ GROUPS = {
         asanyarray ascontiguousarray fromfunction block bartlett blackman hamming hanning kaiser""",
     "Arithmetic (elementwise)": """add subtract multiply divide true_divide floor_divide remainder mod fmod divmod
         power pow float_power negative positive reciprocal square sqrt cbrt abs absolute sign copysign ldexp
-        heaviside maximum minimum fmax fmin clip hypot nan_to_num fabs modf real imag conj conjugate""",
+        heaviside maximum minimum fmax fmin clip hypot nan_to_num fabs modf real imag conj conjugate angle
+        real_if_close""",
     "Exponentials and logarithms": "exp exp2 expm1 log log2 log10 log1p logaddexp logaddexp2",
     "Trigonometric and hyperbolic": """sin cos tan arcsin arccos arctan arctan2 asin acos atan atan2 sinh cosh
         tanh arcsinh arccosh arctanh asinh acosh atanh deg2rad rad2deg degrees radians sinc""",
@@ -57,7 +58,8 @@ GROUPS = {
     "Polynomials and signals": """polyval polyfit poly polyadd polysub polymul polyder polyint convolve correlate
         unwrap""",
     "Dtypes and introspection": """astype result_type can_cast promote_types issubdtype finfo iinfo dtype shape
-        ndim size bool_ int8 int16 int32 int64 uint8 uint16 uint32 uint64 float16 bfloat16 float32 float64 number
+        ndim size bool_ int8 int16 int32 int64 uint8 uint16 uint32 uint64 float16 bfloat16 float32 float64
+        complex64 complex128 number
         integer signedinteger unsignedinteger floating inexact isdtype
         isreal iscomplex isrealobj iscomplexobj isscalar""",
     "Constants": "e pi inf nan newaxis euler_gamma",
@@ -89,7 +91,7 @@ def generate() -> str:
         out += [f"**{title}** ({len(present)}): " + ", ".join(f"`{n}`" for n in present), ""]
     if left:
         out += [f"**Not yet grouped** ({len(left)}): " + ", ".join(f"`{n}`" for n in sorted(left)), ""]
-    for sub in ("linalg", "special"):
+    for sub in ("linalg", "fft", "special"):
         mod = getattr(cnp, sub)
         subnames = public_names(mod)
         out += [f"**`chainrule.numpy.{sub}`** ({len(subnames)}): " + ", ".join(f"`{n}`" for n in subnames), ""]

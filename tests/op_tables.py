@@ -67,6 +67,9 @@ UNARY_DOMAINS.update({
     "tan": lambda s: lambda rng: [rng.uniform(-1.2, 1.2, s)], "tanh": None, "logistic": None, "erf": None,
     "cbrt": lambda s: lambda rng: [_signed(rng, s)],
 })
+for _op in ("real", "imag", "conj"):
+    UNARY_DOMAINS.exempt(_op, "jax.lax has no float twin of it (lax.real takes complex only): "
+                              "tests/test_complex_autodiff.py tests its derivatives on complex inputs against JAX")
 BINARY_DOMAINS = RuleTable("tests: derivative domains (binary)",
                            covers=lambda op: _plain_elementwise(op, 2) and _float(op) and _differentiable(op))
 BINARY_DOMAINS.update({
@@ -76,6 +79,7 @@ BINARY_DOMAINS.update({
     "power": lambda rng, s0, s1: [rng.uniform(0.5, 2.0, s0), rng.standard_normal(s1)],
     "maximum": None, "minimum": None, "atan2": None,
 })
+BINARY_DOMAINS.exempt("complex", "its result is complex: tests/test_complex_autodiff.py tests its derivatives against JAX")
 
 # The dtypes each plain elementwise op accepts, from the StableHLO spec: the type rules' oracle
 # (real dtypes here; complex ones join with complex support).
@@ -86,15 +90,18 @@ _INT = _SIGNED + _UNSIGNED
 _INT_FLOAT, _SIGNED_FLOAT, _ALL = _INT + _FLOAT, _SIGNED + _FLOAT, ("bool",) + _INT + _FLOAT
 ACCEPTS = RuleTable("tests: accepted dtypes (StableHLO spec)",
                     covers=lambda op: _plain_elementwise(op, 1) or _plain_elementwise(op, 2))
+_COMPLEX = ("complex64", "complex128")
 ACCEPTS.update({
-    "negate": _INT_FLOAT,
-    **{op: _SIGNED_FLOAT for op in ("abs", "sign")},
-    **{op: _FLOAT for op in ("exponential", "exponential_minus_one", "log", "log_plus_one", "sqrt", "rsqrt",
-                             "sine", "cosine", "tan", "tanh", "logistic", "erf", "floor", "ceil",
-                             "round_nearest_even", "is_finite", "cbrt")},
+    "negate": _INT_FLOAT + _COMPLEX,
+    **{op: _SIGNED_FLOAT + _COMPLEX for op in ("abs", "sign")},
+    **{op: _FLOAT + _COMPLEX for op in ("exponential", "exponential_minus_one", "log", "log_plus_one", "sqrt",
+                                        "rsqrt", "sine", "cosine", "tan", "tanh", "logistic")},
+    **{op: _FLOAT for op in ("erf", "floor", "ceil", "round_nearest_even", "is_finite", "cbrt")},
+    **{op: _FLOAT + _COMPLEX for op in ("real", "imag", "conj")}, "complex": ("float32", "float64"),
     "not": ("bool",) + _INT,
-    "stop_gradient": _ALL,
-    **{op: _INT_FLOAT for op in ("add", "subtract", "multiply", "divide", "remainder", "power")},
+    "stop_gradient": _ALL + _COMPLEX,
+    **{op: _INT_FLOAT + _COMPLEX for op in ("add", "subtract", "multiply", "divide", "power")},
+    "remainder": _INT_FLOAT,
     **{op: _ALL for op in ("maximum", "minimum")},
     "atan2": _FLOAT,
     **{op: ("bool",) + _INT for op in ("and", "or", "xor")},
@@ -111,7 +118,10 @@ LAX_NAMES.update({
     "stop_gradient": "stop_gradient", "add": "add", "subtract": "sub", "multiply": "mul", "divide": "div",
     "remainder": "rem", "power": "pow", "maximum": "max", "minimum": "min", "atan2": "atan2",
     "and": "bitwise_and", "or": "bitwise_or", "xor": "bitwise_xor",
+    "complex": "complex",
     "shift_left": "shift_left", "shift_right_logical": "shift_right_logical",
     "shift_right_arithmetic": "shift_right_arithmetic", "popcnt": "population_count",
 })
+for _op in ("real", "imag", "conj"):
+    LAX_NAMES.exempt(_op, "lax.real/imag/conj take complex operands only, and the helper tests draw floats")
 LAX_NAMES.exempt("round_nearest_even", "lax.round needs its rounding method: the helper tests call it themselves")

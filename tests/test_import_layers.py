@@ -22,7 +22,7 @@ PUBLIC = {"numpy", "scipy", "nn", "random", "lax"}  # public namespaces: re-expo
 # The order of chainrule.frontend.numpy's modules, lowest first (the package docstring says the same).
 NUMPY_ORDER = ["ufuncs", "transcendental", "shapes", "reductions", "creation", "indexing", "manipulation",
                "matrices", "products", "sorting", "at", "index_tricks", "sized", "calculus", "statistics", "linalg",
-               "polynomials", "functional", "special_normal", "special", "ufunc_methods"]
+               "polynomials", "functional", "special_normal", "special", "ufunc_methods", "fft"]
 
 # (importer, imported): why it stands for now.
 EXEMPT_EDGES = {

@@ -127,6 +127,13 @@ with batched("bit-ops"):  # shifts by amounts past the width, popcnt, bitcasts (
         case("popcnt", arr((8,), _dt))
     case("bitcast_convert", arr((6,), np.float32), dtype="uint32")
     case("bitcast_convert", arr((6,), np.int64), dtype="float64")
+with batched("fft"):  # every fft_type (tests/test_fft_ops.py: the numpy.fft functions on every backend)
+    _g = np.random.default_rng(5)  # finite data: an inf spreads over a whole transform as NaNs
+    _zc = _g.standard_normal((3, 8)) + 1j * _g.standard_normal((3, 8))
+    case("fft", _zc, fft_type="FFT", fft_length=(8,), tol=(1e-12, 1e-12))
+    case("fft", _zc.astype(np.complex64), fft_type="IFFT", fft_length=(3, 8), tol=(2e-5, 2e-5))
+    case("fft", _g.standard_normal((4, 6)).astype(np.float32), fft_type="RFFT", fft_length=(6,), tol=(2e-5, 2e-5))
+    case("fft", _zc[:, :5], fft_type="IRFFT", fft_length=(3, 8), tol=(1e-12, 1e-12))
 for _dt in I:
     with batched(f"int-division-power-{np.dtype(_dt)}"):  # the integer edge cases, every pairing of them
         _lo = np.iinfo(_dt).min

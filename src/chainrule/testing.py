@@ -118,7 +118,9 @@ def run_op(op: str, *arrays, backend: str = "reference", roundtrip: bool = True,
 def bits_equal(a: np.ndarray, b: np.ndarray, zero_sign: bool = True) -> np.ndarray:
     """Elementwise: the same bits, every NaN counted equal to every NaN (payloads and signs may
     differ); `zero_sign=False` also counts 0.0 equal to -0.0. Non-float arrays compare with `==`.
-    `a` and `b` have the same dtype and shape."""
+    `a` and `b` have the same dtype and shape. Complex numbers compare part by part."""
+    if a.dtype.kind == "c":
+        return bits_equal(np.real(a), np.real(b), zero_sign) & bits_equal(np.imag(a), np.imag(b), zero_sign)
     if a.dtype.kind != "f" and a.dtype.name != "bfloat16":
         return a == b
     nan_a, nan_b = np.isnan(a), np.isnan(b)
@@ -154,13 +156,14 @@ def assert_same(got, want, rtol: float = 0.0, atol: float = 0.0, what: str = "re
         raise AssertionError(f"{what}: shape {got.shape}, expected {want.shape}")
     if got.size == 0:
         return
-    if (want.dtype.kind != "f" and want.dtype.name != "bfloat16") or (rtol == 0 and atol == 0):
+    if (want.dtype.kind not in "fc" and want.dtype.name != "bfloat16") or (rtol == 0 and atol == 0):
         bad = ~bits_equal(got, want)
     else:
         fin = np.isfinite(want)
         bad = ~fin & ~bits_equal(got, want)
         with np.errstate(all="ignore"):
-            g64, w64 = got.astype(np.float64), want.astype(np.float64)
+            wide = np.complex128 if want.dtype.kind == "c" else np.float64
+            g64, w64 = got.astype(wide), want.astype(wide)
             close = np.abs(g64 - w64) <= atol + rtol * np.abs(w64)
         bad |= fin & ~close
     if np.any(bad):

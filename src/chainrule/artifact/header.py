@@ -14,11 +14,14 @@ _DTYPES = {
     "uint64": ("CHAINRULE_UINT64", 10, "uint64_t"),
     "float16": ("CHAINRULE_FLOAT16", 11, "uint16_t (the bits of an IEEE binary16)"),
     "bfloat16": ("CHAINRULE_BFLOAT16", 12, "uint16_t (the bits of a bfloat16: a float's top half)"),
+    "complex64": ("CHAINRULE_COMPLEX64", 13, "float _Complex (re, im interleaved)"),
+    "complex128": ("CHAINRULE_COMPLEX128", 14, "double _Complex (re, im interleaved)"),
 }
 _C_TYPES = {k: v[2] for k, v in _DTYPES.items()}
 _CODES = {k: v[0] for k, v in _DTYPES.items()}
 _ITEMSIZE = {"bool": 1, "int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "float16": 2, "bfloat16": 2,
-             "int32": 4, "uint32": 4, "float32": 4, "int64": 8, "uint64": 8, "float64": 8}
+             "int32": 4, "uint32": 4, "float32": 4, "int64": 8, "uint64": 8, "float64": 8, "complex64": 8,
+             "complex128": 16}
 _ENUM = ",\n                       ".join(f"{c} = {n}" for c, n, _ in _DTYPES.values())
 
 _COMMON = """\

@@ -29,7 +29,7 @@ MAX_LIST = 1024              # cpu_flags, runtime_slots, needs, platforms
 MAX_STR = 4096
 PAYLOADS = ("native", "stablehlo", "graph")
 DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-          "float16", "bfloat16", "float32", "float64")
+          "float16", "bfloat16", "float32", "float64", "complex64", "complex128")
 NATIVE_KINDS = ("shared-library", "object")
 
 _C_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}\Z")

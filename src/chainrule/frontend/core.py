@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import REAL_DTYPES, Attrs, IRError, OpDef, TensorType, dtype as as_dtype, get_op, typed
+from ..ir import ALL_DTYPES, Attrs, IRError, OpDef, TensorType, dtype as as_dtype, get_op, typed
 from .errors import LeakedTensorError, with_user_location
 from .tensor import Apply, Tensor, current_scope, in_trace
 
@@ -77,17 +77,15 @@ def constant_tensor(value, dtype=None) -> Tensor:
     return Apply(get_op("constant"), (), Attrs(value=lit), (), (lit.type,), current_scope()).outputs[0]
 
 
-_SUPPORTED_NP = frozenset(d.np for d in REAL_DTYPES)
+_SUPPORTED_NP = frozenset(d.np for d in ALL_DTYPES)
 
 
 def _canonical_np(d):
     d = np.dtype(d)
     if d.newbyteorder("=") in _SUPPORTED_NP:
         return d.newbyteorder("=")
-    if d.kind == "c":
-        raise TypeError("complex numbers are not supported by chainrule yet")
     raise TypeError(f"arrays of dtype {d} are not supported; use one of "
-                    f"{', '.join(d.name for d in REAL_DTYPES)}")
+                    f"{', '.join(d.name for d in ALL_DTYPES)}")
 
 
 def canonical_array(x) -> np.ndarray:
@@ -99,6 +97,10 @@ def canonical_array(x) -> np.ndarray:
         want = config.float_dtype if a.dtype.kind == "f" else config.int_dtype
         if a.dtype != want and a.dtype.itemsize == 8:
             return a.astype(want)
+    if a.dtype.kind == "c" and (type(x) is complex or isinstance(x, (list, tuple))):
+        from .config import config  # Python complex numbers: the default float's complex type
+        if np.dtype(config.float_dtype) == np.float32:
+            return a.astype(np.complex64)
     if a.dtype in _SUPPORTED_NP or (a.dtype.kind != "O" and a.dtype.newbyteorder("=") in _SUPPORTED_NP):
         return a  # (a byte-swapped array too: compiled functions name its byte order in their TypeError)
     if a.dtype == object:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import TensorType, dtype as as_dtype, float32, float64, int64, bool_, result_dtype
+from ..ir.complex_ops import complex_dtype
 from .config import config
 from .core import bind, canonical_array, constant_tensor, is_tensor, type_of
 from .tensor import Tensor
 
-WEAK_TYPES = (bool, int, float)
+WEAK_TYPES = (bool, int, float, complex)
 
 
 def is_weak(x) -> bool:
@@ -63,14 +64,15 @@ def dtype_of(x):
     if isinstance(x, Tensor):
         return x.type.dtype
     if is_weak(x):
-        return {bool: bool_, int: default_int_type(), float: default_float_type()}[type(x)]
+        return {bool: bool_, int: default_int_type(), float: default_float_type(),
+                complex: complex_dtype(default_float_type())}[type(x)]
     return as_dtype(canonical_array(x).dtype)
 
 
 def _weak_kind(x):
     """'f'/'i'/'b' for a Python scalar or a traced one (a weak Tensor); None for strong values."""
     if type(x) in WEAK_TYPES:
-        return {bool: "b", int: "i", float: "f"}[type(x)]
+        return {bool: "b", int: "i", float: "f", complex: "c"}[type(x)]
     if type(x) is Tensor and x.weak:
         return x.type.dtype.kind
     return None
@@ -84,11 +86,15 @@ def result_type(*xs):
     if strong:
         d = result_dtype(*strong)
         for k in weak:
-            if k == "f" and d.kind in "biu":
+            if k == "c" and d.kind in "biuf":  # a Python complex makes a float32 operand complex64
+                d = complex_dtype(d if d.kind == "f" else default_float_type())
+            elif k == "f" and d.kind in "biu":
                 d = default_float_type()
             elif k == "i" and d.kind == "b":
                 d = default_int_type()
         return d
+    if "c" in weak:
+        return complex_dtype(default_float_type())
     if "f" in weak:
         return default_float_type()
     if "i" in weak:
@@ -159,7 +165,7 @@ def float_operand(x):
     smallest float that holds them, as NumPy's ufuncs like exp do."""
     x = operand(x)
     d = type_of(x).dtype
-    if d.is_float:
+    if d.is_float or d.is_complex:
         return x
     if d.bits <= 16:  # NumPy: bool, int8 and uint8 to float16, int16 and uint16 to float32
         return convert(x, result_dtype(d, as_dtype("float16")))

@@ -94,24 +94,29 @@ def _select_results(g: Graph, keep) -> Graph:
     return Graph(g.name, g.params, g.nodes, [g.results[i] for i in keep])
 
 
-def _check_float_leaves(t: _Traced, idxs, fname):
+def _check_float_leaves(t: _Traced, idxs, fname, holomorphic=False):
     for i in idxs:
         d = t.graph.params[i].dtype
-        if not d.is_float:
+        if holomorphic and not d.is_complex:
+            raise TypeError(f"{fname} with holomorphic=True requires complex inputs, but an input has dtype "
+                            f"{d.name}; pass complex arrays (e.g. x.astype(cnp.complex64))")
+        if not d.is_inexact:
             raise TypeError(
-                f"{fname} requires real-valued (float) inputs, but an input has dtype {d.name}; "
+                f"{fname} requires float or complex inputs, but an input has dtype {d.name}; "
                 "pass floats (e.g. 2.0 instead of 2) or leave integer arguments out of argnums")
 
 
 @boundary_transform
-def value_and_grad(fun, argnums=0, has_aux=False):
-    """Like jax.value_and_grad: returns (value, grads) or ((value, aux), grads)."""
+def value_and_grad(fun, argnums=0, has_aux=False, holomorphic=False):
+    """Like jax.value_and_grad: returns (value, grads) or ((value, aux), grads). For a real-valued
+    function of complex inputs the gradient is JAX's (the conjugate of df/dz*, times 2); with
+    holomorphic=True the function and its inputs are complex and the gradient is f'(z)."""
     fun = as_function(fun)  # a Graph is a function of its parameters
 
     @functools.wraps(fun)
     def vg(*args, **kwargs):
         if kwargs:
-            return value_and_grad(lambda *a: fun(*a, **kwargs), argnums, has_aux)(*args)
+            return value_and_grad(lambda *a: fun(*a, **kwargs), argnums, has_aux, holomorphic)(*args)
         single, nums = _normalize_argnums(argnums, len(args), "grad")
         t = _Traced(fun, args, _fname(fun), dyn=sorted(set(nums)))
         g = t.graph
@@ -131,10 +136,13 @@ def value_and_grad(fun, argnums=0, has_aux=False):
         if vt.shape != ():
             raise TypeError(f"grad requires a scalar output, got shape {vt.shape}; use jacrev or vjp for "
                             "non-scalar outputs")
-        if not vt.dtype.is_float:
-            raise TypeError(f"grad requires a real-valued (float) output, got dtype {vt.dtype.name}")
+        if holomorphic and not vt.dtype.is_complex:
+            raise TypeError(f"grad with holomorphic=True requires a complex output, got dtype {vt.dtype.name}")
+        if not holomorphic and not vt.dtype.is_float:
+            raise TypeError(f"grad requires a real-valued (float) output, got dtype {vt.dtype.name}"
+                            + ("; for a holomorphic function pass holomorphic=True" if vt.dtype.is_complex else ""))
         wrt = t.leaves_of(nums)
-        _check_float_leaves(t, wrt, "grad")
+        _check_float_leaves(t, wrt, "grad", holomorphic)
         gv = _select_results(g, [0])
         gg = vjp_graph(gv, wrt=wrt, seed_ones=True)
         outs = inline(gg, t.inputs)
@@ -155,10 +163,11 @@ def value_and_grad(fun, argnums=0, has_aux=False):
 
 
 @boundary_transform
-def grad(fun, argnums=0, has_aux=False):
-    """Like jax.grad: the gradient of a scalar function with respect to `argnums`."""
+def grad(fun, argnums=0, has_aux=False, holomorphic=False):
+    """Like jax.grad: the gradient of a scalar function with respect to `argnums` (complex inputs and
+    holomorphic=True as in JAX; see value_and_grad)."""
     fun = as_function(fun)  # a Graph is a function of its parameters
-    vg = value_and_grad(fun, argnums, has_aux)
+    vg = value_and_grad(fun, argnums, has_aux, holomorphic)
 
     @functools.wraps(fun)
     def g(*args, **kwargs):
@@ -183,7 +192,7 @@ def jvp(fun, primals, tangents, has_aux=False):
     _, prim_tree = pytree.flatten(tuple(primals))
     if tan_tree != prim_tree:
         raise TypeError(f"jvp: tangents are structured as {tan_tree}, primals as {prim_tree}")
-    wrt = [i for i, p in enumerate(t.graph.params[:len(t.arg_leaves)]) if p.dtype.is_float]
+    wrt = [i for i, p in enumerate(t.graph.params[:len(t.arg_leaves)]) if p.dtype.is_inexact]
     tans = []
     for i in wrt:
         tv = _leaf_value(tan_leaves[i])
@@ -215,7 +224,7 @@ def linearize(fun, *primals):
     primal part, where JAX keeps only the linear part)."""
     fun = as_function(fun)
     t = _Traced(fun, tuple(primals), _fname(fun))
-    wrt = [i for i, p in enumerate(t.graph.params[:len(t.arg_leaves)]) if p.dtype.is_float]
+    wrt = [i for i, p in enumerate(t.graph.params[:len(t.arg_leaves)]) if p.dtype.is_inexact]
     jg = jvp_graph(t.graph, wrt=wrt)
     if any(n.op.name == "custom_vjp_lin" for n in jg.walk()):
         raise TypeError("can't apply forward-mode autodiff (linearize) to a custom_vjp function; "
@@ -257,7 +266,7 @@ def vjp(fun, *primals, has_aux=False):
         out_tree = t.out_tree
     outs = inline(g, t.inputs)
     primal_out = pytree.unflatten(out_tree, outs[:nv])
-    wrt = [i for i in range(n_arg) if g.params[i].dtype.is_float]
+    wrt = [i for i in range(n_arg) if g.params[i].dtype.is_inexact]
     gv = _select_results(g, range(nv))
     vg = vjp_graph(gv, wrt=wrt)
 

@@ -63,7 +63,8 @@ def generic_elementwise() -> dict:
     global _GENERIC
     if _GENERIC is None:
         _GENERIC = {name: _elementwise for name, op in REGISTRY.items()
-                    if op.elementwise and op.num_operands and not op.attrs and op.num_regions == 0}
+                    if op.elementwise and op.num_operands and not op.attrs and op.num_regions == 0
+                    and name != "complex"}  # its result is complex: the fuzzer draws real dtypes only
     return _GENERIC
 
 
@@ -453,8 +454,10 @@ MAKERS.update({
     "custom_vjp_call": _custom_vjp_call, "remat": _call_like, "bitcast_convert": _bitcast_convert, "sort": _sort,
     **WINDOW_MAKERS,
 })
+MAKERS.exempt("fft", "the fuzzer draws no complex values yet; tests/test_fft_*.py test it against numpy.fft and JAX")
+MAKERS.exempt("complex", "its result is complex and the fuzzer draws no complex values yet (tests/test_complex_*.py)")
 for _name in sorted(generic_elementwise()):
-    if _name not in MAKERS:
+    if _name not in MAKERS and _name not in MAKERS.exemptions:
         MAKERS[_name] = _elementwise
 MAKERS.exempt("custom_vjp_lin",
               "only reverse-mode autodiff makes it and its transpose consumes it; no backend evaluates it")

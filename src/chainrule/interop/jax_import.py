@@ -24,6 +24,7 @@ from . import jax_control_flow as _jax_control_flow  # noqa: F401  (registers co
 from . import jax_cumulative as _jax_cumulative  # noqa: F401  (registers cumsum/cumprod/cummax/cummin)
 from . import jax_sort as _jax_sort  # noqa: F401  (registers sort)
 from . import jax_custom as _jax_custom  # noqa: F401  (registers custom_jvp/vjp_call, remat2)
+from . import jax_fft as _jax_fft  # noqa: F401  (registers fft)
 from . import jax_linalg as _jax_linalg  # noqa: F401  (registers cholesky, lu, qr, eigh, svd, ...)
 from .jax_primitives import INLINE, PRIMITIVES, RULE_FIRST, Context, UnsupportedPrimitiveError, chainrule_dtype
 

@@ -8,6 +8,8 @@ from . import bit_ops as _bit_ops  # noqa: F401  (shifts, popcnt, bitcast_conver
 from . import region_ops as _region_ops  # noqa: F401
 from . import control_flow as _control_flow  # noqa: F401  (cond, case, while, scan)
 from . import remat as _remat  # noqa: F401  (remat: checkpointed calls)
+from . import complex_ops as _complex_ops  # noqa: F401  (real, imag, complex, conj)
+from . import fft_ops as _fft_ops  # noqa: F401  (fft)
 from . import sharding_ops as _sharding_ops  # noqa: F401  (sharding_constraint, shard_map, collectives)
 from . import conv_ops as _conv_ops  # noqa: F401  (convolution)
 from . import window_ops as _window_ops  # noqa: F401  (reduce_window, select_and_{gather,scatter}_add)

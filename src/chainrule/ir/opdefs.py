@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from .dtypes import bool_, int64
+from .dtypes import bool_, float32, float64, int64
 from .errors import IRTypeError
 from .ops import AttrSpec, OpDef, register
 from .types import TensorType
@@ -75,10 +75,10 @@ register(OpDef("iota", _iota, num_operands=0,
 # --- elementwise --------------------------------------------------------------
 
 UNARY_KINDS = {
-    "negate": "iuf", "abs": "if", "sign": "if",
-    "exponential": "f", "exponential_minus_one": "f", "log": "f", "log_plus_one": "f",
-    "sqrt": "f", "rsqrt": "f", "sine": "f", "cosine": "f", "tan": "f", "tanh": "f",
-    "logistic": "f", "erf": "f", "floor": "f", "ceil": "f", "round_nearest_even": "f", "cbrt": "f",
+    "negate": "iufc", "abs": "ifc", "sign": "ifc",
+    "exponential": "fc", "exponential_minus_one": "fc", "log": "fc", "log_plus_one": "fc",
+    "sqrt": "fc", "rsqrt": "fc", "sine": "fc", "cosine": "fc", "tan": "fc", "tanh": "fc",
+    "logistic": "fc", "erf": "f", "floor": "f", "ceil": "f", "round_nearest_even": "f", "cbrt": "f",
     "not": "biu", "is_finite": "f",
 }
 
@@ -122,6 +122,8 @@ def _make_unary(name, kinds):
     def infer(types, attrs, regions):
         (t,) = types
         _require_kind(name, types, t, kinds)
+        if name == "abs" and t.dtype.kind == "c":  # |x| of a complex is real
+            return (t.with_dtype(float32 if t.dtype.bits == 64 else float64),)
         return (t.with_dtype(bool_) if name == "is_finite" else t,)
     return infer
 
@@ -130,8 +132,8 @@ for _name, _kinds in UNARY_KINDS.items():
     register(OpDef(_name, _make_unary(_name, _kinds), category="unary", elementwise=True, **_elementwise_traits(_name)))
 
 BINARY_KINDS = {
-    "add": "iuf", "subtract": "iuf", "multiply": "iuf", "divide": "iuf", "remainder": "iuf",
-    "power": "iuf", "maximum": "biuf", "minimum": "biuf", "atan2": "f",
+    "add": "iufc", "subtract": "iufc", "multiply": "iufc", "divide": "iufc", "remainder": "iuf",
+    "power": "iufc", "maximum": "biuf", "minimum": "biuf", "atan2": "f",
     "and": "biu", "or": "biu", "xor": "biu",
 }
 COMMUTATIVE = {"add", "multiply", "maximum", "minimum", "and", "or", "xor"}
@@ -152,7 +154,10 @@ for _name, _kinds in BINARY_KINDS.items():
 
 def _compare(types, attrs, regions):
     _require_same("compare", types)
-    _require_kind("compare", types, types[0], "biuf")
+    _require_kind("compare", types, types[0], "biufc")
+    if types[0].dtype.kind == "c" and attrs["direction"] not in ("EQ", "NE"):
+        raise IRTypeError("compare", types, f"direction {attrs['direction']} on complex operands",
+                          "EQ or NE (complex numbers are not ordered)")
     return (types[0].with_dtype(bool_),)
 
 
@@ -189,14 +194,15 @@ register(OpDef("clamp", _clamp, num_operands=3, category="select", elementwise=T
 
 
 def _convert(types, attrs, regions):
-    _require_kind("convert", types, types[0], "biuf")
-    _require_kind("convert", types, types[0].with_dtype(attrs["dtype"]), "biuf", "result")
+    _require_kind("convert", types, types[0], "biufc")
+    _require_kind("convert", types, types[0].with_dtype(attrs["dtype"]), "biufc", "result")
     return (types[0].with_dtype(attrs["dtype"]),)
 
 
 register(OpDef("convert", _convert, attrs={"dtype": AttrSpec("dtype")}, category="unary", elementwise=True,
                linear=(0,), discontinuous=True,
-               doc="Cast elementwise. Float to integer truncates toward zero and saturates; NaN becomes 0."))
+               doc="Cast elementwise. Float to integer truncates toward zero and saturates; NaN becomes 0; "
+                   "complex to real keeps the real part."))
 
 
 # --- shape manipulation -------------------------------------------------------
@@ -365,7 +371,7 @@ def _reduce(types, attrs, regions):
     if kind in ("and", "or"):
         _require_kind("reduce", types, t, "biu")
     elif kind in ("sum", "prod"):
-        _require_kind("reduce", types, t, "iuf")
+        _require_kind("reduce", types, t, "iufc")
     else:
         _require_kind("reduce", types, t, "biuf")
     return (TensorType(tuple(n for i, n in enumerate(t.shape) if i not in dims), t.dtype),)
@@ -405,11 +411,11 @@ def _dot_general(types, attrs, regions):
     lc, rc = attrs["lhs_contracting"], attrs["rhs_contracting"]
     if lhs.dtype != rhs.dtype:
         raise IRTypeError("dot_general", types, "operand dtypes differ", "operands of one dtype")
-    _require_kind("dot_general", types, lhs, "iuf")
+    _require_kind("dot_general", types, lhs, "iufc")
     pref = attrs["preferred_element_type"]
     if pref is not None and (pref.kind != lhs.dtype.kind or pref.bits < lhs.dtype.bits):
         raise IRTypeError("dot_general", types, f"preferred_element_type {pref.name} for {lhs.dtype.name} operands",
-                          "a type of the operands' kind (float, signed or unsigned) and at least their width, as JAX")
+                          "a type of the operands' kind (float, signed, unsigned or complex) and at least their width, as JAX")
     _check_dims("dot_general", types, lb + lc, lhs.ndim, "lhs batch+contracting dimensions")
     _check_dims("dot_general", types, rb + rc, rhs.ndim, "rhs batch+contracting dimensions")
     if len(lb) != len(rb) or len(lc) != len(rc):

@@ -48,7 +48,7 @@ def format_literal(lit: Literal) -> str:
     t = lit.type
     flat = a.reshape(-1)
     has_nan = t.dtype.is_float and bool(np.isnan(flat).any())
-    if flat.size <= MAX_INLINE_ELEMENTS and not has_nan:
+    if flat.size <= MAX_INLINE_ELEMENTS and not has_nan and a.dtype.kind != "c":  # complex: always hex
         if a.dtype.kind == "b":
             items = ["true" if v else "false" for v in flat]
         elif t.dtype.is_float:

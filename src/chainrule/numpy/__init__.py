@@ -26,7 +26,7 @@ from ..frontend.numpy.calculus import *  # noqa: F401,F403
 from ..frontend.numpy.statistics import *  # noqa: F401,F403
 from ..frontend.numpy.polynomials import *  # noqa: F401,F403
 from ..frontend.numpy.functional import *  # noqa: F401,F403
-from . import linalg, special  # noqa: F401
+from . import fft, linalg, special  # noqa: F401
 from ..frontend.located import locate_namespace as _locate_namespace
 
 _locate_namespace(globals())

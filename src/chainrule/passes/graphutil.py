@@ -73,7 +73,16 @@ def splat_equals(value, x) -> bool:
         return bool(s == xv) and bool(np.signbit(s) == np.signbit(xv))
     if s.dtype.kind == "b":
         return bool(s) == bool(x)
+    if s.dtype.kind == "c":  # both parts bitwise (x may be real: its imaginary part is +0.0)
+        xv = np.asarray(x, dtype=s.dtype)
+        return all(splat_equals_array(np.asarray(p1), p2) for p1, p2 in ((s.real, xv.real), (s.imag, xv.imag)))
     return int(s) == int(x)
+
+
+def splat_equals_array(s, xv) -> bool:
+    if np.isnan(xv):
+        return bool(np.isnan(s))
+    return bool(s == xv) and bool(np.signbit(s) == np.signbit(xv))
 
 
 def producer(value, opname: str):

@@ -37,7 +37,7 @@ def _float(v) -> bool:
 
 
 def _intlike(v) -> bool:
-    return not v.dtype.is_float
+    return not v.dtype.is_inexact  # exact arithmetic (complex is not: it rounds like its float parts)
 
 
 def _zero(v) -> bool:
@@ -45,6 +45,8 @@ def _zero(v) -> bool:
 
 
 def _neg_zero(v) -> bool:
+    if v.dtype.is_complex:
+        return splat_equals(v, complex(-0.0, -0.0))
     return splat_equals(v, -0.0) if _float(v) else splat_equals(v, 0)
 
 

@@ -210,6 +210,10 @@ def convert(x, to):
         return x
     if to == np.bool_:
         return lax.ne(x, lax.full_like(x, 0))
+    if x.dtype.kind == "c" and to.kind != "c":  # complex -> real keeps the real part
+        x = lax.real(x)
+        if x.dtype == to:
+            return x
     if _is_float(x.dtype) and to.kind in "iu":
         info = np.iinfo(to)
         hi = lax.full_like(x, float(info.max))  # rounds up to 2**(bits-1) in the float type

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import jax
 
+from . import complex as _complex  # noqa: F401  (real, imag, complex, conj, fft)
 from . import control_flow as _control_flow  # noqa: F401  (registers lowerings)
 from . import elementwise as _elementwise  # noqa: F401
 from . import bit_ops as _bit_ops  # noqa: F401  (shifts, popcnt, bitcast_convert)

@@ -85,11 +85,11 @@ def _reverse(args, attrs, out, regions):
 # --- reductions -------------------------------------------------------------------------
 
 def _lowest(dt):
-    return -np.inf if jnp.issubdtype(dt, jnp.floating) else np.iinfo(dt).min
+    return -np.inf if jnp.issubdtype(dt, jnp.inexact) else np.iinfo(dt).min  # (complex: never used)
 
 
 def _highest(dt):
-    return np.inf if jnp.issubdtype(dt, jnp.floating) else np.iinfo(dt).max
+    return np.inf if jnp.issubdtype(dt, jnp.inexact) else np.iinfo(dt).max
 
 
 def _monoid(kind, dt):

@@ -19,6 +19,7 @@ import time
 from ...ir import Graph, RuleTable
 from .. import BACKEND_OPTIONS
 from . import cache as _cache
+from . import complex as _complex  # noqa: F401  (real, imag, conj on floats)
 from .codegen import KERNELS, build_module
 from .emitter import EXPR
 from .placement import UNSUPPORTED_SPMD, without_placement
@@ -37,6 +38,8 @@ for _table, _how in ((SCALAR, "scalar"), (EXPR, "expression"), (KERNEL_OPS, "ker
     for _name in sorted(_table):
         if _name not in LOWERING:
             LOWERING[_name] = _how
+SCALAR.exempt("complex", "its result is complex: the complex scalar table (complex.py) has it")
+LOWERING["complex"] = "scalar (complex)"
 for _name in sorted(WINDOW_EXPANSIONS):
     LOWERING[_name] = "expanded (windows.py): im2col + GEMM, or elementwise chains over strided slices"
 LOWERING.exempt("custom_vjp_lin", "it cannot be evaluated by any backend (forward-mode differentiation of a "
@@ -83,6 +86,7 @@ def compile(graph: Graph, opt_level: int = 2, **options) -> LLVMExecutable:
     threads = min(DEFAULT_THREADS, _usable_cpus()) if threads is None else int(threads)
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
+    _complex.check_complex(graph)
     for node in graph.walk():
         if node.op.name in UNSUPPORTED:
             raise NotImplementedError(f"op {node.op.name!r} is not supported by the llvm backend yet: "

@@ -159,7 +159,7 @@ class Emitter:
         return self.b.gep(self.ptr[id(v)], [flat], inbounds=True, source_etype=mem_type(v.dtype))
 
     def load(self, v, idx):
-        x = self.b.load(self.addr(v, idx.flat()), typ=mem_type(v.dtype), align=v.dtype.itemsize)
+        x = self.b.load(self.addr(v, idx.flat()), typ=mem_type(v.dtype), align=v.dtype.np.alignment)
         if v.dtype.is_bool:
             x = self.b.icmp_unsigned("!=", x, ir.Constant(I8, 0))
         elif v.dtype.is_narrow_float:
@@ -171,7 +171,7 @@ class Emitter:
             val = self.b.zext(val, I8)
         elif v.dtype.is_narrow_float:
             val = store_narrow(self.b, v.dtype, val)
-        self.b.store(val, self.addr(v, flat), align=v.dtype.itemsize)
+        self.b.store(val, self.addr(v, flat), align=v.dtype.np.alignment)
 
     # -- loops
     @contextmanager

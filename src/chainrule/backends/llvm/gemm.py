@@ -58,7 +58,11 @@ def emit_dot(em: Emitter, kernel):
                 cflat = b.add(cbase, j)
                 cv = em.load(out, Index(em, (B * M * N,), flat=cflat))
                 bv = em.load(rhs, Index(em, (B * K * N,), flat=b.add(bbase, j)))
-                em.store_at(out, cflat, b.add(cv, b.mul(av, bv)))
+                if dt.is_complex:
+                    from .complex import vector_multiply
+                    em.store_at(out, cflat, b.fadd(cv, vector_multiply(b, dt, av, bv)))
+                else:
+                    em.store_at(out, cflat, b.add(cv, b.mul(av, bv)))
         return
     threads = em.mb.threads
     nchunks = (GEMM_CHUNKS or threads) if (B == 1 and em.mb.threads > 1 and 2 * M * N * K >= PARALLEL_GEMM_FLOPS

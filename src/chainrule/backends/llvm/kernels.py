@@ -34,6 +34,9 @@ def _identity(kind, dt):
 def _combine(em, kind, dt, acc, x, reassoc=False):
     b = em.b
     if kind in ("sum", "prod"):
+        if dt.is_complex:
+            from .complex import vector_multiply
+            return b.fadd(acc, x) if kind == "sum" else vector_multiply(b, dt, acc, x)
         if dt.is_float:
             r = b.fadd(acc, x) if kind == "sum" else b.fmul(acc, x)
             if reassoc:
@@ -197,7 +200,7 @@ def emit_scatter(em: Emitter, kernel):
         if kind == "add":
             cur = em.load(out, tgt)
             u = (b.or_(cur, u) if x.dtype.is_bool else
-                 b.fadd(cur, u) if x.dtype.is_float else b.add(cur, u))
+                 b.fadd(cur, u) if x.dtype.is_inexact else b.add(cur, u))
         em.store_at(out, flat, u)
 
 

@@ -27,6 +27,9 @@ _REG = {"bool": I1, "int8": I8, "int16": I16, "int32": I32, "int64": I64,
         "uint8": I8, "uint16": I16, "uint32": I32, "uint64": I64,
         "float16": F32, "bfloat16": F32, "float32": F32, "float64": F64}
 _MEM = dict(_REG, bool=I8, float16=F16, bfloat16=I16)
+# complex: {re, im} as a two-lane vector in registers and in memory (NumPy's interleaved layout)
+_REG.update(complex64=ir.VectorType(F32, 2), complex128=ir.VectorType(F64, 2))
+_MEM.update(complex64=_REG["complex64"], complex128=_REG["complex128"])
 
 
 def reg_type(dt):
@@ -48,6 +51,9 @@ def const(dt, value):
     t = reg_type(dt)
     if dt.kind == "b":
         return ir.Constant(I1, int(bool(value)))
+    if dt.kind == "c":
+        z = complex(value)
+        return ir.Constant(t, [ir.Constant(t.element, z.real), ir.Constant(t.element, z.imag)])
     if dt.kind in "iu":
         v = int(value) & ((1 << dt.bits) - 1)  # two's complement bits: -1 is all ones for unsigned too
         return ir.Constant(t, v - (1 << dt.bits) if v >= 1 << (dt.bits - 1) else v)

@@ -17,6 +17,8 @@ from .lltypes import F16, F64, I1, I16, const, f64_to_f32_odd, load_narrow, narr
 
 SCALAR = RuleTable("llvm scalar (elementwise)", covers=lambda op: op.elementwise)
 rule = SCALAR.register
+# The elementwise ops on complex operands or results (complex.py fills it): a partial table.
+COMPLEX = RuleTable("llvm scalar (complex)", covers=None)
 
 
 def _fm(b, dt):
@@ -367,11 +369,11 @@ def apply_scalar(b, node, args):
     """Compute `node` (an elementwise op) from operand register values."""
     in_dt = node.operands[-1].dtype if node.op.name == "select" else node.operands[0].dtype
     out_dt = node.results[0].dtype
-    fn = SCALAR[node.op.name]
+    fn = COMPLEX[node.op.name] if "c" in (in_dt.kind, out_dt.kind) else SCALAR[node.op.name]
     r = fn(b, node.attrs, args, in_dt, out_dt)
     if out_dt.is_narrow_float and node.op.name not in _NARROW_EXACT:
         r = narrow_round(b, out_dt, r)  # computed in float32, rounded once, as XLA's CPU backend does
     return r
 
 
-__all__ = ["SCALAR", "apply_scalar"]
+__all__ = ["COMPLEX", "SCALAR", "apply_scalar"]

@@ -6,6 +6,7 @@ from ..common import Executable
 from . import control_flow as _control_flow  # noqa: F401  (registers cond, case, while, scan)
 from . import sharding as _sharding  # noqa: F401  (sharding_constraint, shard_map simulation, collectives)
 from . import bit_ops as _bit_ops  # noqa: F401  (shifts, popcnt, bitcast_convert)
+from . import complex as _complex  # noqa: F401  (registers real, imag, complex, conj, fft)
 from . import windows as _windows  # noqa: F401  (convolution, reduce_window, select_and_*_add)
 from . import linalg as _linalg  # noqa: F401  (registers cholesky, triangular_solve, lu, qr, eigh, svd)
 from . import sort as _sort  # noqa: F401  (registers sort)

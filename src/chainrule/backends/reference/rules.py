@@ -42,6 +42,8 @@ def _iota(args, attrs, out, regions):
 # --- elementwise unary ------------------------------------------------------------
 
 def _logistic(x):
+    if x.dtype.kind == "c":
+        return 1 / (1 + np.exp(-x))
     with np.errstate(over="ignore"):
         e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
@@ -219,6 +221,8 @@ def convert_array(x: np.ndarray, to: np.dtype) -> np.ndarray:
     to = np.dtype(to)
     if to == np.bool_:
         return np.asarray(x != 0)
+    if x.dtype.kind == "c" and to.kind != "c":  # complex -> real keeps the real part, as XLA
+        x = x.real
     if (x.dtype.kind == "f" or x.dtype in NARROW_FLOATS) and to.kind in "iu":
         info = np.iinfo(to)
         xf = x.astype(np.float64)

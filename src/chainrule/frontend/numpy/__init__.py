@@ -6,7 +6,7 @@ Each module imports only modules below it, in this order (lowest first):
     < ufuncs < transcendental < shapes < reductions < creation
     < indexing < manipulation < matrices < products < sorting < at
     < index_tricks < sized < calculus < statistics < linalg < polynomials
-    < functional < special_normal < special < ufunc_methods
+    < functional < special_normal < special < ufunc_methods < fft
 
 The public namespaces (chainrule.numpy, .numpy.linalg, .numpy.special,
 chainrule.scipy) only re-export from here; tests/test_import_layers.py holds

@@ -38,6 +38,8 @@ uint8 = np.uint8
 uint16 = np.uint16
 uint32 = np.uint32
 uint64 = np.uint64
+complex64 = np.complex64
+complex128 = np.complex128
 
 
 # dtype introspection is NumPy's own: it works on tensors' dtypes (NumPy dtypes) unchanged
@@ -217,7 +219,8 @@ def asarray(obj, dtype=None):
 
 
 
-__all__ = ["pi", "e", "inf", "nan", "newaxis", "bool_", "float32", "float64", "int32", "int64", "dtype", "finfo",
+__all__ = ["pi", "e", "inf", "nan", "newaxis", "bool_", "float32", "float64", "int32", "int64", "complex64",
+           "complex128", "dtype", "finfo",
            "float16", "bfloat16", "int8", "int16", "uint8", "uint16", "uint32", "uint64", "unsignedinteger",
            "iinfo", "issubdtype", "promote_types", "can_cast", "integer", "floating", "number", "inexact",
            "signedinteger", "zeros", "ones", "full", "empty", "zeros_like", "ones_like", "full_like", "empty_like",

@@ -81,6 +81,10 @@ def dot(a, b, *, preferred_element_type=None):
 
 
 def vdot(a, b):
+    """The dot product of the flattened arrays, the first one conjugated when complex (NumPy)."""
+    a = operand(a)
+    if type_of(a).dtype.is_complex:
+        a = bind("conj", a)
     return dot(ravel(a), ravel(b))
 
 

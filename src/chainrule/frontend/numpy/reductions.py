@@ -89,7 +89,7 @@ def mean(a, axis=None, dtype=None, keepdims=False, *, out=None, where=None):
     _no_out(out, "mean")
     x = operand(a)
     d = as_dtype(dtype) if dtype is not None else type_of(x).dtype
-    if not d.is_float:
+    if not d.is_inexact:
         d = lax.default_float_type()
     out_d = d
     if d.is_narrow_float:  # NumPy: float16 means are computed in float32 and rounded once
@@ -106,6 +106,8 @@ def var(a, axis=None, dtype=None, ddof=0, keepdims=False, *, out=None, where=Non
     m = _mean(x, axis, dtype, keepdims=True, where=where) if mean is None else operand(mean)
     x = convert(x, type_of(m).dtype)
     dev = bind("subtract", x, broadcast_to(m, type_of(x).shape))
+    if type_of(dev).dtype.is_complex:  # NumPy: the mean of |x - mean|^2, a real result
+        dev = bind("abs", dev)
     s = reduce(_masked(bind("multiply", dev, dev), where, 0), "sum", axis, keepdims)
     n = _where_count(x, axis, keepdims, where, type_of(s).dtype)
     if isinstance(n, int):

@@ -10,10 +10,10 @@ import numpy as np
 
 from ...ir import dtype as as_dtype, result_dtype
 from .. import lax
-from ..core import bind, type_of
+from ..core import bind, is_tensor, type_of
 from ..lax import convert, float_operand, operand
-from .ufuncs import (full_like_scalar, F64, absolute, equal, greater, greater_equal, isfinite, isposinf, less, less_equal,
-                     logical_or, multiply, power, signbit, where)
+from .ufuncs import (full_like_scalar, F64, absolute, equal, greater, greater_equal, imag, isfinite, isposinf, less,
+                     less_equal, logical_or, multiply, power, real, signbit, where)
 
 
 # --- transcendental ----------------------------------------------------------------
@@ -285,6 +285,32 @@ def float_power(x1, x2):
 acos, acosh, asin, asinh, atan, atan2, atanh = arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh
 
 
-__all__ = ["exp", "expm1", "log", "log1p", "sqrt", "sin", "cos", "tan", "tanh", "log2", "log10", "exp2", "arctan2",
+# --- complex numbers: angle, real_if_close ----------------------------------------------------------
+
+def angle(z, deg=False):
+    """The argument of z in radians (degrees with deg=True): arctan2(imag, real), as numpy.angle."""
+    z = operand(z)
+    if type_of(z).dtype.kind != "c":
+        z = float_operand(z)
+    a = arctan2(imag(z), real(z))
+    return multiply(a, 180.0 / math.pi) if deg else a
+
+
+def real_if_close(a, tol=100):
+    """The real part when every imaginary part is within tol machine epsilons of zero (tol > 1), or
+    within tol itself (tol <= 1); else a unchanged, as numpy.real_if_close. The result's dtype depends
+    on the values, so a symbolic (traced) complex tensor is refused."""
+    x = operand(a)
+    if type_of(x).dtype.kind != "c":
+        return x
+    if is_tensor(x):
+        raise TypeError("real_if_close: its result dtype depends on the values, so it needs a concrete array, "
+                        "not a traced complex tensor; use cnp.real where the imaginary part is known to vanish")
+    arr = np.asarray(x)
+    bound = tol * np.finfo(arr.real.dtype).eps if tol > 1 else tol
+    return real(x) if bool(np.all(np.abs(arr.imag) < bound)) else x
+
+
+__all__ = ["angle", "real_if_close", "exp", "expm1", "log", "log1p", "sqrt", "sin", "cos", "tan", "tanh", "log2", "log10", "exp2", "arctan2",
            "arctan", "arcsin", "arccos", "sinh", "cosh", "arcsinh", "arccosh", "arctanh", "logaddexp", "logaddexp2",
            "hypot", "deg2rad", "rad2deg", "radians", "degrees", "sinc", "cbrt", "ldexp", "float_power", "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh"]

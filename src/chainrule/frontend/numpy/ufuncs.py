@@ -37,7 +37,7 @@ def _arith(op, x, y):
 
 def divide(x, y):
     d = result_type(x, y)
-    if not d.is_float:
+    if not d.is_inexact:
         d = lax.default_float_type()
     return elementwise("divide", x, y, dtype=d)
 
@@ -287,6 +287,8 @@ bitwise_not = invert
 
 def isfinite(x):
     x = operand(x)
+    if _is_complex(x):
+        return logical_and(isfinite(real(x)), isfinite(imag(x)))
     if not type_of(x).dtype.is_float:
         return lax.full_like(x, True, "bool")
     return bind("is_finite", x)
@@ -294,13 +296,15 @@ def isfinite(x):
 
 def isnan(x):
     x = operand(x)
-    if not type_of(x).dtype.is_float:
+    if not type_of(x).dtype.is_inexact:
         return lax.full_like(x, False, "bool")
     return not_equal(x, x)
 
 
 def isinf(x):
     x = operand(x)
+    if _is_complex(x):
+        return logical_or(isinf(real(x)), isinf(imag(x)))
     if not type_of(x).dtype.is_float:
         return lax.full_like(x, False, "bool")
     return equal(bind("abs", x), lax.full_like(x, np.inf))
@@ -370,12 +374,12 @@ def heaviside(x1, x2):
 def _float_of(x):
     """NumPy's result_type(x, 1.0): ints and bools become float64, floats stay."""
     x = operand(x)
-    return x if type_of(x).dtype.is_float else convert(x, F64)
+    return x if type_of(x).dtype.is_inexact else convert(x, F64)
 
 
 def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     x = operand(a) if not lax.is_weak(a) else a
-    y = _float_of(b) if not lax.is_weak(b) else float(b)
+    y = _float_of(b) if not lax.is_weak(b) else (b if type(b) is complex else float(b))
     d = absolute(subtract(x, y))
     tol = add(atol, multiply(rtol, absolute(y)))
     result = logical_or(logical_and(less_equal(d, tol), isfinite(y)), equal(x, y))
@@ -384,38 +388,49 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     return result
 
 
-# --- real numbers as NumPy's complex-aware functions see them ---------------------------------------
+# --- the complex-aware functions (real, imag, conj) and predicates ----------------------------------
+
+def _is_complex(x):
+    return type_of(x).dtype.kind == "c"
+
 
 def real(val):
-    return operand(val)
+    x = operand(val)
+    return bind("real", x) if _is_complex(x) else x
 
 
 def imag(val):
     x = operand(val)
-    return lax.full_like(x, 0)
+    return bind("imag", x) if _is_complex(x) else lax.full_like(x, 0)
 
 
 def conj(x):
-    return operand(x)
+    x = operand(x)
+    return bind("conj", x) if _is_complex(x) else x
 
 
 conjugate = conj
 
 
 def isreal(x):
-    return lax.full_like(operand(x), True, "bool")
+    x = operand(x)
+    return equal(imag(x), 0) if _is_complex(x) else lax.full_like(x, True, "bool")
 
 
 def iscomplex(x):
-    return lax.full_like(operand(x), False, "bool")
+    x = operand(x)
+    return not_equal(imag(x), 0) if _is_complex(x) else lax.full_like(x, False, "bool")
 
 
 def isrealobj(x):
-    return True
+    return not iscomplexobj(x)
 
 
 def iscomplexobj(x):
-    return False
+    """True when x has a complex dtype (whatever its values), as NumPy."""
+    if is_tensor(x):
+        return _is_complex(x)
+    return bool(np.iscomplexobj(x))
 
 
 def isscalar(element):

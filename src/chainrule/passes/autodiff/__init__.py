@@ -21,6 +21,7 @@ from .transpose_rules import TRANSPOSE_RULES
 from . import custom_rules as _custom_rules  # noqa: E402,F401
 from . import control_flow_rules as _control_flow_rules  # noqa: E402,F401
 from . import remat_rules as _remat_rules  # noqa: E402,F401
+from . import complex_rules as _complex_rules  # noqa: E402,F401  (real, imag, complex, conj, fft)
 from . import sharding_rules as _sharding_rules  # noqa: E402,F401
 from . import conv_rules as _conv_rules  # noqa: E402,F401  (convolution, reduce_window, select_and_*_add)
 from . import linalg_rules as _linalg_rules  # noqa: E402,F401

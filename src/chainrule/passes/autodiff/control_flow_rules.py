@@ -105,7 +105,7 @@ def carry_fixpoint(body: Graph, first_carry: int, carry_types, start, others=())
     active = set(start)
     while True:
         nz = nonzero_tangents(body, set(others) | {first_carry + i for i in active})
-        grown = active | {i for i, t in enumerate(carry_types) if t.dtype.is_float and nz[i]}
+        grown = active | {i for i, t in enumerate(carry_types) if t.dtype.is_inexact and nz[i]}
         if grown == active:
             return sorted(active)
         active = grown
@@ -127,11 +127,11 @@ def _tangent_branch(branch: Graph, wrt, keep) -> Graph:
 
 def _cond_jvp(e, node, xs, ts, ys):
     ops, tans = xs[1:], ts[1:]
-    wrt = [i for i, (x, t) in enumerate(zip(ops, tans)) if t is not None and x.dtype.is_float]
+    wrt = [i for i, (x, t) in enumerate(zip(ops, tans)) if t is not None and x.dtype.is_inexact]
     if not wrt:
         return [None] * len(ys)
     nz = [nonzero_tangents(br, set(wrt)) for br in node.regions]
-    keep = [k for k, y in enumerate(ys) if y.dtype.is_float and any(z[k] for z in nz)]
+    keep = [k for k, y in enumerate(ys) if y.dtype.is_inexact and any(z[k] for z in nz)]
     if not keep:
         return [None] * len(ys)
     branches = tuple(_tangent_branch(br, wrt, keep) for br in node.regions)
@@ -180,7 +180,7 @@ def _while_jvp(e, node, xs, ts, ys):
     cond, body = node.regions
     n = len(xs)
     fl = carry_fixpoint(body, 0, [x.type for x in xs],
-                        [i for i, (x, t) in enumerate(zip(xs, ts)) if t is not None and x.dtype.is_float])
+                        [i for i, (x, t) in enumerate(zip(xs, ts)) if t is not None and x.dtype.is_inexact])
     if not fl:
         return [None] * n
     tans = [e.materialize(ts[i], xs[i].type) for i in fl]
@@ -211,13 +211,13 @@ def _scan_jvp(e, node, xs, ts, trace):
     consts, carry, seq = scan_split(xs, a)
     tc, tk, tx = scan_split(ts, a)
     ny = len(node.results) - nk
-    wc = [i for i in range(nc) if tc[i] is not None and consts[i].dtype.is_float]
-    wx = [i for i in range(len(seq)) if tx[i] is not None and seq[i].dtype.is_float]
+    wc = [i for i in range(nc) if tc[i] is not None and consts[i].dtype.is_inexact]
+    wx = [i for i in range(len(seq)) if tx[i] is not None and seq[i].dtype.is_inexact]
     others = set(wc) | {nc + nk + i for i in wx}
     wk = carry_fixpoint(body, nc, [v.type for v in carry],
-                        [i for i in range(nk) if tk[i] is not None and carry[i].dtype.is_float], others)
+                        [i for i in range(nk) if tk[i] is not None and carry[i].dtype.is_inexact], others)
     nz = nonzero_tangents(body, others | {nc + i for i in wk})
-    ky = [j for j in range(ny) if node.results[nk + j].dtype.is_float and nz[nk + j]]
+    ky = [j for j in range(ny) if node.results[nk + j].dtype.is_inexact and nz[nk + j]]
     if not (wk or ky):
         return list(e.emit("scan", xs, a, node.regions).results), [None] * len(node.results)
     jg = jvp_graph(body, wrt=wc + [nc + i for i in wk] + [nc + nk + i for i in wx])
@@ -332,7 +332,7 @@ def _scan_transpose(e, node, ct, linear):
     consts, carry, seq = scan_split(node.operands, a)
     lc, _, lx = scan_split(linear, a)
     nx = len(seq)
-    if not all(v.dtype.is_float for v in carry):
+    if not all(v.dtype.is_inexact for v in carry):
         raise NonDifferentiableError("internal error: a scan in the linear part carries non-float values")
     cts = [e.materialize(c, r.type) for c, r in zip(as_list(ct, node), node.results, strict=True)]
     ct_carry, ct_ys = cts[:nk], cts[nk:]

@@ -39,7 +39,7 @@ def _custom_jvp_call(e, node, xs, ts, ys):
     outs = inline_region(e, jvp, list(xs) + tans)
     n = len(ys)
     # a rule output that does not depend on any tangent is zero (the rule is linear in the tangents)
-    return [t if y.dtype.is_float and e.is_linear(t) else None for t, y in zip(outs[n:], ys)]
+    return [t if y.dtype.is_inexact and e.is_linear(t) else None for t, y in zip(outs[n:], ys)]
 
 
 @expansion("custom_vjp_call")
@@ -55,7 +55,7 @@ def _custom_vjp_call(e, node, xs, ts, trace):
     tans = [e.materialize(t, x.type) for t, x in zip(ts, xs)]
     outs = []
     for k, y in enumerate(ys):
-        if not y.dtype.is_float:
+        if not y.dtype.is_inexact:
             outs.append(None)
             continue
         lin = e.emit("custom_vjp_lin", list(residuals) + tans,

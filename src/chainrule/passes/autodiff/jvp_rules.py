@@ -99,7 +99,19 @@ UNARY_COEFS = {
 }
 
 for _name, _coef in UNARY_COEFS.items():
-    JVP_RULES[_name] = _unary(_coef)
+    if _name != "abs":
+        JVP_RULES[_name] = _unary(_coef)
+
+
+@jvp("abs")
+def _abs(e, node, xs, ts, ys):
+    (x,), (y,) = xs, ys
+    if not x.dtype.is_complex:
+        return [e.scale(ts[0], UNARY_COEFS["abs"](e, x, y))]
+    # JAX, complex x: real(t * conj(x) / replace_zero(|x|)), so d|x| at 0 is 0, not nan
+    r = e.convert(y, x.dtype)
+    coef = e.op("divide", e.op("conj", x), _replace_zero(e, r))
+    return [e.op("real", e.scale(ts[0], coef))]
 
 
 @jvp("log")

@@ -47,7 +47,7 @@ from .transpose_rules import TRANSPOSE_RULES
 # --- what a policy saves ---------------------------------------------------------------------
 
 def _saves_dot(node) -> bool:
-    return node.op.name == "dot_general" and node.results[0].dtype.is_float
+    return node.op.name == "dot_general" and node.results[0].dtype.is_inexact
 
 
 def _saves_dot_no_batch(node) -> bool:
@@ -132,16 +132,16 @@ def _remat_jvp(e, node, xs, ts, trace):
         ys = list(e.emit("remat", xs, node.attrs, node.regions).results)
         tans = [e.materialize(t, x.type) for t, x in zip(ts[k:], xs[k:])]
         tn = e.emit("remat", [*xs[:k], *tans], node.attrs, node.regions)
-        return ys, [r if r.dtype.is_float else None for r in tn.results]
+        return ys, [r if r.dtype.is_inexact else None for r in tn.results]
     return _checkpoint_jvp(e, body, node.attrs.replace(num_tangents=0), xs, ts)
 
 
 def _checkpoint_jvp(e, body, attrs, xs, ts):
     """Primal node + tangent node of the checkpointed function `body` (see the module docstring)."""
     n = len(body.results)
-    wrt = [i for i, (x, t) in enumerate(zip(xs, ts)) if t is not None and x.dtype.is_float]
+    wrt = [i for i, (x, t) in enumerate(zip(xs, ts)) if t is not None and x.dtype.is_inexact]
     nz = nonzero_tangents(body, set(wrt)) if wrt else [False] * n
-    keep = [k for k, r in enumerate(body.results) if r.dtype.is_float and nz[k]]
+    keep = [k for k, r in enumerate(body.results) if r.dtype.is_inexact and nz[k]]
     if not keep:
         return list(e.emit("remat", xs, attrs, (body,)).results), [None] * n
     saved = saved_nodes(body, attrs["policy"])

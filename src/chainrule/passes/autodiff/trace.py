@@ -36,7 +36,7 @@ def jvp_trace(graph: Graph, e: Emitter, primals: list[Value], tangents: list[Val
         e.loc = node.loc
         xs = [env[id(v)] for v in node.operands]
         ts = [tenv.get(id(v)) for v in node.operands]
-        differentiate = any(t is not None for t in ts) and any(r.dtype.is_float for r in node.results)
+        differentiate = any(t is not None for t in ts) and any(r.dtype.is_inexact for r in node.results)
         if saved and id(node) in saved:
             ys = saved[id(node)]
             touts = _node_tangents(e, node, xs, ts, ys) if differentiate else [None] * len(ys)
@@ -47,7 +47,7 @@ def jvp_trace(graph: Graph, e: Emitter, primals: list[Value], tangents: list[Val
             touts = _node_tangents(e, node, xs, ts, ys) if differentiate else [None] * len(ys)
         for r, y, t in zip(node.results, ys, touts):
             env[id(r)] = y
-            if t is not None and r.dtype.is_float:
+            if t is not None and r.dtype.is_inexact:
                 tenv[id(r)] = t
     e.loc = None
     return [env[id(r)] for r in graph.results], [tenv.get(id(r)) for r in graph.results]

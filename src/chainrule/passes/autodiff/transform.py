@@ -24,7 +24,7 @@ from .transpose_rules import TRANSPOSE_RULES
 
 def _check_wrt(g: Graph, wrt: Sequence[int] | None, what: str) -> list[int]:
     if wrt is None:
-        return [i for i, p in enumerate(g.params) if p.dtype.is_float]
+        return [i for i, p in enumerate(g.params) if p.dtype.is_inexact]
     out = []
     for i in wrt:
         if isinstance(i, bool) or not hasattr(i, "__index__"):
@@ -33,9 +33,9 @@ def _check_wrt(g: Graph, wrt: Sequence[int] | None, what: str) -> list[int]:
         if not 0 <= i < len(g.params):
             raise ValueError(f"{what}: wrt index {i} is out of range for @{g.name} with {len(g.params)} parameter(s)")
         dt = g.params[i].dtype
-        if not dt.is_float:
+        if not dt.is_inexact:
             raise TypeError(
-                f"{what} requires real-valued (float) inputs, but argument {i} has dtype {dt.name}; "
+                f"{what} requires float or complex inputs, but argument {i} has dtype {dt.name}; "
                 "differentiate only with respect to float arguments (convert integer arguments to float first, "
                 "or leave them out of wrt/argnums)")
         if i in out:
@@ -110,13 +110,13 @@ def vjp_graph(g: Graph, wrt: Sequence[int] | None = None, seed_ones: bool = Fals
     e2 = Emitter(b2)
     e2.share_primal(e1)  # the primal part is in b2 already: reuse its nodes rather than recompute them
     if seed_ones:
-        seeds = [e2.full(1, y.type) if y.dtype.is_float else None for y in outs]
+        seeds = [e2.full(1, y.type) if y.dtype.is_inexact else None for y in outs]
     else:
         seeds = [b2.param(r.type, f"ct{k}") for k, r in enumerate(g.results)]
 
     cts: dict[int, list[Value]] = {}
     for t, seed, y in zip(touts, seeds, outs):
-        if t is not None and seed is not None and y.dtype.is_float:
+        if t is not None and seed is not None and y.dtype.is_inexact:
             cts.setdefault(id(t), []).append(seed)
 
     # 3. transpose the linear part, last node first

@@ -8,7 +8,7 @@ gather/scatter take them as batch dimensions, and dynamic slices with
 per-element starts become gathers and selects.
 """
 
-from . import control_flow_rules, elementwise_rules, index_rules, region_rules, shape_rules, sharding_rules  # noqa: F401  (fill the table)
+from . import control_flow_rules, elementwise_rules, fft_rules, index_rules, region_rules, shape_rules, sharding_rules  # noqa: F401  (fill the table)
 from . import conv_rules  # noqa: F401  (convolution, reduce_window, select_and_*_add)
 from . import linalg_rules  # noqa: F401
 from . import sort_rules  # noqa: F401  (sort)
