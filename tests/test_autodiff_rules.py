@@ -44,6 +44,7 @@ def test_linear_ops_have_transpose_rules():
 
 
 WINDOW_OPS = {"convolution", "reduce_window", "select_and_gather_add", "select_and_scatter_add"}
+COMPLEX_OPS = {"real", "imag", "complex", "conj", "fft"}
 SHARDING_OPS = {"sharding_constraint", "shard_map", "psum", "all_gather", "psum_scatter", "all_to_all", "ppermute"}
 
 
@@ -56,6 +57,7 @@ def test_every_differentiable_op_is_exercised_by_the_op_tests():
     custom |= SHARDING_OPS  # tested in test_shard_map.py and test_sharding_ir.py (they need a mesh)
     custom |= {"cholesky", "triangular_solve", "lu", "qr", "eigh", "svd"}  # tested in test_linalg_grad.py
     custom |= WINDOW_OPS  # tested in test_conv.py and test_reduce_window.py (against JAX, to second order)
+    custom |= COMPLEX_OPS | {"sort"}  # tested in test_complex_autodiff.py, test_fft_ops.py and test_sort_op.py
     missing = sorted(set(JVP_RULES) - used - custom)
     assert not missing, f"ops with a JVP rule but no derivative test in test_autodiff_ops: {missing}"
     assert "fusion" in used
@@ -71,6 +73,7 @@ def test_every_transpose_rule_is_exercised():
     control_flow |= SHARDING_OPS  # tested in test_shard_map.py and test_sharding_ir.py
     control_flow |= {"triangular_solve"}  # tested in test_linalg_grad.py
     control_flow |= WINDOW_OPS  # tested in test_conv.py and test_reduce_window.py
+    control_flow |= COMPLEX_OPS  # tested in test_complex_autodiff.py and test_fft_ops.py
     assert set(TRANSPOSE_RULES) - {"custom_vjp_lin"} - control_flow <= used, sorted(set(TRANSPOSE_RULES) - used)
 
 

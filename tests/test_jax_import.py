@@ -220,8 +220,13 @@ def test_unsupported_primitive_is_named_with_the_source_line():
 
 
 def test_unsupported_dtype_is_named():
-    with pytest.raises(UnsupportedPrimitiveError, match="convert_element_type.*complex64"):
-        from_jax(lambda x: x.astype(jnp.complex64).real, np.zeros(3, np.float32))
+    with pytest.raises(UnsupportedPrimitiveError, match="convert_element_type.*float8_e4m3fn"):
+        from_jax(lambda x: x.astype(jnp.float8_e4m3fn).astype(jnp.float32), np.zeros(3, np.float32))
+
+
+def test_complex_imports():
+    g = from_jax(lambda x: x.astype(jnp.complex64).real, np.zeros(3, np.float32))
+    assert [n.op.name for n in g.nodes] == ["convert", "real"]
 
 
 def test_new_real_dtypes_import():
