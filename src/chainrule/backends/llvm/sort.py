@@ -8,10 +8,10 @@ unsigned integers as they are.
 
 A row is sorted by LSD radix passes of B-bit digits (B = 8, or 11 for rows of
 2^12 or more), least significant first, each a stable counting pass; one read
-counts every digit position first, and a position whose digit is the same
-everywhere is skipped. A pass cuts the row into 4 segments moved in lockstep
-with their own counters, so a digit that repeats (a float's exponent byte)
-does not serialise the counter updates. Rows of at most INSERTION elements are
+counts every digit position first (into 4 interleaved copies of the counters,
+so a digit that repeats, a float's exponent byte, does not serialise the
+increments), a position whose digit is the same everywhere is skipped, and
+every pass scatters by those counts without reading the row again. Rows of at most INSERTION elements are
 insertion-sorted. One-operand rows of MSD_ROW or more are first distributed
 into buckets by the top byte of their keys (one pass), and each bucket, small
 enough to stay in cache, is radix-sorted on its own. Work is O(n * width / B)
@@ -251,6 +251,33 @@ def _pass_fn(module, dt, w: int, bits: int, ity, ways: int):
     return fn
 
 
+def _scatter_fn(module, dt, w: int, bits: int, ity):
+    """`void scatter(ptr src, ptr dst, ptr isrc, ptr idst, i64 n, ptr starts, iW shift)`: one stable
+    counting pass src -> dst on the digit (key >> shift) & (2^bits - 1) whose exclusive prefix sums
+    (2^bits i32, bumped as elements go) were counted beforehand."""
+    name = f"chainrule_sort_scatter_{'key' if dt is None else dt.name}{w}_{bits}_{'n' if ity is None else ity.width}"
+    fn = module.globals.get(name)
+    if fn is not None:
+        return fn
+    ety = _ity(w)
+    fn = ir.Function(module, ir.FunctionType(VOID, [PTR] * 4 + [I64, PTR, ety]), name)
+    fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    fn.attributes.add("noinline")
+    src, dst, isrc, idst, n, starts, shift = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    mask = ir.Constant(ety, (1 << bits) - 1)
+    with _Loop(b, i64(0), n, "scatter") as i:
+        x = b.load(_gep(b, ety, src, i), typ=ety)
+        d = b.and_(b.lshr(x if dt is None else key_of(b, dt, x), shift), mask)
+        pos = b.zext(_bump(b, _gep(b, I32, starts, b.zext(d, I64) if w < 64 else d)), I64)
+        b.store(x, _gep(b, ety, dst, pos))
+        if ity is not None:
+            b.store(b.load(_gep(b, ity, isrc, i), typ=ity), _gep(b, ity, idst, pos))
+    b.ret_void()
+    return fn
+
+
 def _ways(n: int) -> int:
     """Histogram copies the counting pass interleaves (breaking the chain of increments on one counter)."""
     return 4 if n >= SHORT_ROW else 1
@@ -351,17 +378,25 @@ def _sorter(module, dt, w: int, bits: int, ity, n_static: int):
             count(b.add(b.mul(i, i64(ways)), i64(way)) if ways > 1 else i, way)
     with _Loop(b, b.mul(blocks, i64(ways)), n, "count.tail") as i:
         count(i, 0)
+    k0 = key(b.load(src0, typ=ety))
+    n32 = b.trunc(n, I32)
     if ways > 1:
         with _Loop(b, i64(0), i64(size), "merge") as d:
             tot = b.load(_gep(b, I32, hist, d), typ=I32)
             for way in range(1, ways):
                 tot = b.add(tot, b.load(_gep(b, I32, hist, b.add(d, i64(way * size))), typ=I32))
             b.store(tot, _gep(b, I32, hist, d))
-    seg = _gep(b, I32, hist, i64(ways * size))  # the per-pass counts, one histogram per segment
-    k0 = key(b.load(src0, typ=ety))
-    n32 = b.trunc(n, I32)
     # a position with one digit everywhere leaves the order as it is: it is skipped
     active = [b.icmp_unsigned("!=", b.load(counter(p, digit(k0, p)), typ=I32), n32) for p in range(passes)]
+    acc = b.alloca(I32)  # every position's counts become its digits' first slots (exclusive prefix sums)
+    for p in range(passes):
+        b.store(ir.Constant(I32, 0), acc)
+        with _Loop(b, i64(0), i64(radix), f"scan{p}") as d:
+            c = counter(p, d)
+            v = b.load(c, typ=I32)
+            s0 = b.load(acc, typ=I32)
+            b.store(s0, c)
+            b.store(b.add(s0, v), acc)
     cur, icur = b.alloca(PTR), b.alloca(PTR)
     b.store(src0, cur)
     b.store(isrc0, icur)
@@ -381,9 +416,10 @@ def _sorter(module, dt, w: int, bits: int, ity, n_static: int):
             dst = b.select(later, dst, out)
         elif single:
             dst = out
-        b.call(_pass_fn(module, dt, w, bits, ity, ways),
+        b.call(_scatter_fn(module, dt, w, bits, ity),
                [src, dst, isrc if ity is not None else ir.Constant(PTR, None),
-                idst if ity is not None else ir.Constant(PTR, None), n, seg, ir.Constant(ety, p * bits)])
+                idst if ity is not None else ir.Constant(PTR, None), n, counter(p, i64(0)),
+                ir.Constant(ety, p * bits)])
         b.store(dst, cur)
         b.store(idst, icur)
         b.branch(nxt)
