@@ -8,13 +8,11 @@ unsigned integers as they are.
 
 A row is sorted by LSD radix passes of B-bit digits (B = 8, or 11 for rows of
 2^12 or more), least significant first, each a stable counting pass; one read
-counts every digit position first, and a position whose digit is the same
-everywhere is skipped. A pass cuts the row into 4 segments moved in lockstep
-with their own counters, so a digit that repeats (a float's exponent byte)
-does not serialise the counter updates. Rows of at most INSERTION elements are
-insertion-sorted. One-operand rows of MSD_ROW or more are first distributed
-into buckets by the top byte of their keys (one pass), and each bucket, small
-enough to stay in cache, is radix-sorted on its own. Work is O(n * width / B)
+counts every digit position first (into 4 interleaved copies of the counters,
+so a digit that repeats, a float's exponent byte, does not serialise the
+increments), a position whose digit is the same everywhere is skipped, and
+every pass scatters by those counts without reading the row again. Rows of at most INSERTION elements are
+insertion-sorted. Work is O(n * width / B)
 per row, and the code emitted does not depend on n beyond these thresholds.
 
 Two forms:
@@ -42,8 +40,6 @@ from .emitter import Emitter, Index, no_vectorize
 from .lltypes import I1, I8, I32, I64, PTR, VOID, i64, mem_type
 
 INSERTION = 16     # rows this short are insertion-sorted
-MSD_ROW = 1 << 16  # one-operand rows this long are split by their top byte first
-BUCKET_BITS = 8    # digit size of the radix sort of a bucket (which fits in cache)
 SHORT_ROW = 1 << 12  # rows shorter than this count digits of 8 bits (smaller histograms), else 11
 
 
@@ -78,15 +74,13 @@ def _layout(node):
     perm = row if _single(node) else _pad(n * (_index_type(n).width // 8))
     bits = _digit_bits(n)
     hist = _hist_bytes(w, bits, _ways(n))
-    if _single(node) and n >= MSD_ROW:  # the buckets' histograms, then the top digit's counts and starts
-        hist = _hist_bytes(w, BUCKET_BITS, _ways(SHORT_ROW)) + 4 * (256 * _ways(n) + 257)
     return (0, row, 2 * row, 2 * row + perm, 2 * row + 2 * perm), 2 * row + 2 * perm + hist
 
 
 def _hist_bytes(w, bits, ways):
-    """The counters of one sorter: every digit position's (`ways` copies) and one pass's per segment."""
+    """The counters of one sorter: every digit position's, `ways` copies."""
     bits = min(bits, w)
-    return (math.ceil(w / bits) + 1) * (1 << bits) * 4 * ways
+    return math.ceil(w / bits) * (1 << bits) * 4 * ways
 
 
 def scratch_bytes(node) -> int:
@@ -184,51 +178,11 @@ def _bump(b, c):
     return v
 
 
-def _segmented_pass(b, src, dst, isrc, idst, n, ways, seg, radix, ety, ity, digit):
-    """One stable counting pass src -> dst by `digit(element)` (an i64 in [0, radix)). The row is cut into
-    `ways` contiguous segments (the last takes the remainder) moved in lockstep, each with its own
-    counters: a digit that repeats (the exponent byte of floats) then makes `ways` independent chains of
-    counter updates instead of one. `seg` holds ways * radix i32 counters."""
-    module = b.function.module
-    b.call(_memset_fn(module), [seg, ir.Constant(I8, 0), i64(ways * radix * 4), ir.Constant(I1, 0)])
-    part = b.udiv(n, i64(ways)) if ways > 1 else n
-
-    def counter(x, way):
-        d = digit(x)
-        return _gep(b, I32, seg, b.add(d, i64(way * radix)) if way else d)
-
-    def each(body):
-        with _Loop(b, i64(0), part, "seg") as i:
-            for way in range(ways):
-                body(b.add(i, b.mul(part, i64(way))) if way else i, way)
-        if ways > 1:
-            with _Loop(b, b.mul(part, i64(ways)), n, "seg.tail") as i:
-                body(i, ways - 1)
-
-    each(lambda i, way: _bump(b, counter(b.load(_gep(b, ety, src, i), typ=ety), way)))
-    acc = b.alloca(I32)  # exclusive prefix sums over (digit, segment): each segment's first slot per digit
-    b.store(ir.Constant(I32, 0), acc)
-    with _Loop(b, i64(0), i64(radix), "scan") as d:
-        for way in range(ways):
-            c = _gep(b, I32, seg, b.add(d, i64(way * radix)) if way else d)
-            v = b.load(c, typ=I32)
-            s0 = b.load(acc, typ=I32)
-            b.store(s0, c)
-            b.store(b.add(s0, v), acc)
-
-    def move(i, way):
-        x = b.load(_gep(b, ety, src, i), typ=ety)
-        pos = b.zext(_bump(b, counter(x, way)), I64)
-        b.store(x, _gep(b, ety, dst, pos))
-        if ity is not None:
-            b.store(b.load(_gep(b, ity, isrc, i), typ=ity), _gep(b, ity, idst, pos))
-    each(move)
-
-
-def _pass_fn(module, dt, w: int, bits: int, ity, ways: int):
-    """`void pass(ptr src, ptr dst, ptr isrc, ptr idst, i64 n, ptr seg, iW shift)`: `_segmented_pass` on
-    the digit (key >> shift) & (2^bits - 1), made once per form and called by every pass."""
-    name = f"chainrule_sort_pass_{'key' if dt is None else dt.name}{w}_{bits}_{'n' if ity is None else ity.width}_{ways}"
+def _scatter_fn(module, dt, w: int, bits: int, ity):
+    """`void scatter(ptr src, ptr dst, ptr isrc, ptr idst, i64 n, ptr starts, iW shift)`: one stable
+    counting pass src -> dst on the digit (key >> shift) & (2^bits - 1) whose exclusive prefix sums
+    (2^bits i32, bumped as elements go) were counted beforehand."""
+    name = f"chainrule_sort_scatter_{'key' if dt is None else dt.name}{w}_{bits}_{'n' if ity is None else ity.width}"
     fn = module.globals.get(name)
     if fn is not None:
         return fn
@@ -237,16 +191,16 @@ def _pass_fn(module, dt, w: int, bits: int, ity, ways: int):
     fn.linkage = "internal"
     fn.attributes.add("nounwind")
     fn.attributes.add("noinline")
-    for a in fn.args[:4]:
-        a.add_attribute("noalias")
-    src, dst, isrc, idst, n, seg, shift = fn.args
+    src, dst, isrc, idst, n, starts, shift = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     mask = ir.Constant(ety, (1 << bits) - 1)
-
-    def digit(x):
+    with _Loop(b, i64(0), n, "scatter") as i:
+        x = b.load(_gep(b, ety, src, i), typ=ety)
         d = b.and_(b.lshr(x if dt is None else key_of(b, dt, x), shift), mask)
-        return b.zext(d, I64) if w < 64 else d
-    _segmented_pass(b, src, dst, isrc, idst, n, ways, seg, 1 << bits, ety, ity, digit)
+        pos = b.zext(_bump(b, _gep(b, I32, starts, b.zext(d, I64) if w < 64 else d)), I64)
+        b.store(x, _gep(b, ety, dst, pos))
+        if ity is not None:
+            b.store(b.load(_gep(b, ity, isrc, i), typ=ity), _gep(b, ity, idst, pos))
     b.ret_void()
     return fn
 
@@ -351,17 +305,25 @@ def _sorter(module, dt, w: int, bits: int, ity, n_static: int):
             count(b.add(b.mul(i, i64(ways)), i64(way)) if ways > 1 else i, way)
     with _Loop(b, b.mul(blocks, i64(ways)), n, "count.tail") as i:
         count(i, 0)
+    k0 = key(b.load(src0, typ=ety))
+    n32 = b.trunc(n, I32)
     if ways > 1:
         with _Loop(b, i64(0), i64(size), "merge") as d:
             tot = b.load(_gep(b, I32, hist, d), typ=I32)
             for way in range(1, ways):
                 tot = b.add(tot, b.load(_gep(b, I32, hist, b.add(d, i64(way * size))), typ=I32))
             b.store(tot, _gep(b, I32, hist, d))
-    seg = _gep(b, I32, hist, i64(ways * size))  # the per-pass counts, one histogram per segment
-    k0 = key(b.load(src0, typ=ety))
-    n32 = b.trunc(n, I32)
     # a position with one digit everywhere leaves the order as it is: it is skipped
     active = [b.icmp_unsigned("!=", b.load(counter(p, digit(k0, p)), typ=I32), n32) for p in range(passes)]
+    acc = b.alloca(I32)  # every position's counts become its digits' first slots (exclusive prefix sums)
+    for p in range(passes):
+        b.store(ir.Constant(I32, 0), acc)
+        with _Loop(b, i64(0), i64(radix), f"scan{p}") as d:
+            c = counter(p, d)
+            v = b.load(c, typ=I32)
+            s0 = b.load(acc, typ=I32)
+            b.store(s0, c)
+            b.store(b.add(s0, v), acc)
     cur, icur = b.alloca(PTR), b.alloca(PTR)
     b.store(src0, cur)
     b.store(isrc0, icur)
@@ -381,9 +343,10 @@ def _sorter(module, dt, w: int, bits: int, ity, n_static: int):
             dst = b.select(later, dst, out)
         elif single:
             dst = out
-        b.call(_pass_fn(module, dt, w, bits, ity, ways),
+        b.call(_scatter_fn(module, dt, w, bits, ity),
                [src, dst, isrc if ity is not None else ir.Constant(PTR, None),
-                idst if ity is not None else ir.Constant(PTR, None), n, seg, ir.Constant(ety, p * bits)])
+                idst if ity is not None else ir.Constant(PTR, None), n, counter(p, i64(0)),
+                ir.Constant(ety, p * bits)])
         b.store(dst, cur)
         b.store(idst, icur)
         b.branch(nxt)
@@ -396,49 +359,6 @@ def _sorter(module, dt, w: int, bits: int, ity, n_static: int):
         b.ret(ir.Constant(I32, 0))
     else:
         b.ret(b.zext(b.icmp_unsigned("==", b.ptrtoint(last, I64), b.ptrtoint(buf_b, I64)), I32))
-    return fn
-
-
-def _msd_sorter(module, dt, w: int):
-    """The one-operand sort of long rows, with `_sorter`'s signature: one pass distributes the row into
-    buckets by the top byte of its keys, then each bucket, small enough to stay in cache, is radix-sorted
-    on its own into `out` (its top-byte pass is skipped there: one digit everywhere)."""
-    name = f"chainrule_msd_sort_{dt.name}{w}"
-    fn = module.globals.get(name)
-    if fn is not None:
-        return fn
-    ety = _ity(w)
-    lsd = _sorter(module, dt, w, BUCKET_BITS, None, SHORT_ROW)
-    small = _sorter(module, dt, w, 8, None, INSERTION)
-    fn = ir.Function(module, ir.FunctionType(I32, [PTR] * 6 + [I64, PTR, PTR]), name)
-    fn.linkage = "internal"
-    fn.attributes.add("nounwind")
-    fn.attributes.add("noinline")  # optimised once, not once per call site
-    src, buf_a, buf_b, _, _, _, n, hist, out = fn.args
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    ways = 4
-    top = _gep(b, I8, hist, i64(_hist_bytes(w, BUCKET_BITS, _ways(SHORT_ROW))))
-    starts = _gep(b, I32, top, i64(256 * ways))
-
-    null = ir.Constant(PTR, None)
-    b.call(_pass_fn(module, dt, w, 8, None, ways), [src, buf_a, null, null, n, top, ir.Constant(ety, w - 8)])
-    with _Loop(b, i64(0), i64(256), "starts") as d:  # after the pass: the last segment's counter is the end
-        b.store(b.load(_gep(b, I32, top, b.add(d, i64(256 * (ways - 1)))), typ=I32),
-                _gep(b, I32, starts, b.add(d, i64(1))))
-    b.store(ir.Constant(I32, 0), starts)
-    with _Loop(b, i64(0), i64(256), "bucket") as d:
-        lo = b.zext(b.load(_gep(b, I32, starts, d), typ=I32), I64)
-        hi = b.zext(b.load(_gep(b, I32, starts, b.add(d, i64(1))), typ=I32), I64)
-        m = b.sub(hi, lo)
-        with b.if_then(b.icmp_unsigned(">", m, i64(0))):
-            a_, b_, o_ = (_gep(b, ety, p, lo) for p in (buf_a, buf_b, out))
-            tiny = b.icmp_unsigned("<=", m, i64(INSERTION))
-            with b.if_else(tiny) as (then, otherwise):
-                with then:
-                    b.call(small, [a_, a_, b_, null, null, null, m, hist, o_])
-                with otherwise:
-                    b.call(lsd, [a_, a_, b_, null, null, null, m, hist, o_])
-    b.ret(ir.Constant(I32, 0))
     return fn
 
 
@@ -482,8 +402,7 @@ def emit_sort(em: Emitter, kernel):
         if single:
             (x,), (r,) = xs, outs
             ety = _ity(_key_width(x.dtype))
-            fn = _msd_sorter(module, x.dtype, ety.width) if n >= MSD_ROW else \
-                _sorter(module, x.dtype, ety.width, bits, None, n)
+            fn = _sorter(module, x.dtype, ety.width, bits, None, n)
             if inner == 1:  # rows are contiguous: read the operand's row, write the result's
                 src = _gep(b, mem_type(x.dtype), em.ptr[id(x)], base)
                 dst = _gep(b, mem_type(r.dtype), em.ptr[id(r)], base)
