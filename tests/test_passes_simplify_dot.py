@@ -165,3 +165,10 @@ def test_hessian_matches_jax(jax_x64):
     want = jax.hessian(lambda w: _loss(w, X, y, jnp))(w)
     for backend in ("reference", "llvm"):
         np.testing.assert_allclose(cr.jit(cr.hessian(_loss), backend=backend)(w, X, y), want, rtol=1e-12, atol=1e-15)
+
+
+def test_transpose_stays_after_a_narrowing_convert():
+    x = np.ones((3, 4))
+    g = cr.trace(lambda x: x.astype(np.float32).T, x)
+    (t,) = [n for n in optimize(g, passes="simplify").nodes if n.op.name == "transpose"]
+    assert t.operands[0].node.op.name == "convert"  # the f32 result is copied, not the f64 input

@@ -171,14 +171,28 @@ def _sinkable(v, perm, leaves: set, depth: int) -> bool:
 def transpose_into_elementwise(node, rw):
     (v,) = node.operands
     perm = tuple(node.attrs["permutation"])
+    if _permuted_broadcast(v, perm) is not None:
+        return _sink(v, perm, node.results[0].shape, rw, 0)
+    n = v.node
+    leaves: set = set()
+    if n is None or not n.op.elementwise or n.regions or not _sinkable(v, perm, leaves, 0):
+        return None
+    if any(x.dtype.np.itemsize > v.dtype.np.itemsize for x in leaves):
+        return None  # transposing a wider tensor (convert f64 -> f32) would move more bytes
+    return _sink(v, perm, node.results[0].shape, rw, 0)
+
+
+def _sink(v, perm, shape, rw, depth: int):
+    """transpose(v, perm) rebuilt with the transpose on the leaves (the walk of `_sinkable`)."""
     dims = _permuted_broadcast(v, perm)
     if dims is not None:
-        return rw.op("broadcast_in_dim", v.node.operands[0], shape=node.results[0].shape, broadcast_dimensions=dims)
+        return rw.op("broadcast_in_dim", v.node.operands[0], shape=shape, broadcast_dimensions=dims)
     n = v.node
-    if n is None or not n.op.elementwise or n.regions or not _sinkable(v, perm, set(), 0):
-        return None
-    ops = [rw.op("transpose", o, permutation=perm) for o in n.operands]
-    return rw.op(n.op.name, *ops, **dict(n.attrs))
+    if (n is not None and n.op.elementwise and not n.regions and depth < MAX_SINK_DEPTH
+            and all(o.shape == v.shape for o in n.operands)):
+        ops = [_sink(o, perm, shape, rw, depth + 1) for o in n.operands]
+        return rw.op(n.op.name, *ops, **dict(n.attrs))
+    return rw.op("transpose", v, permutation=perm)
 
 
 DOT_SIMPLIFY = rule.set
