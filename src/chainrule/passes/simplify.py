@@ -28,6 +28,7 @@ from ..ir import bool_
 from ..ir import REAL_DTYPES
 from .graphutil import producer, splat_array, splat_equals
 from .rewrite import RuleRegistry
+from .simplify_dot import DOT_SIMPLIFY
 
 rule = RuleRegistry("simplify")
 
@@ -670,4 +671,4 @@ def reduce_of_broadcast(node, rw):
     return out
 
 
-SIMPLIFY = rule.set
+SIMPLIFY = rule.set | DOT_SIMPLIFY  # dot_general with an identity: simplify_dot.py
