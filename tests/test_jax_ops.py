@@ -338,6 +338,11 @@ def test_every_lowered_op_has_cases_here():
     covered = {n[0] for p in CASES for n in p.values[0]} | {"fusion", "custom_jvp_call", "custom_vjp_call",
                                                             "cond", "case", "while", "scan", "remat"}
     covered |= set(LINALG_OPS)  # tested in test_linalg_ops.py
+    covered |= {"convolution", "reduce_window", "select_and_gather_add", "select_and_scatter_add"}  # test_conv.py,
+    # test_reduce_window.py (jax backend against the reference and jax.lax)
+    covered |= {"sort"}  # test_sort_op.py (every backend, bit for bit)
+    covered |= {"sharding_constraint", "shard_map", "psum", "pmax", "pmin", "all_gather", "psum_scatter",
+                "all_to_all", "ppermute", "axis_index"}  # test_shard_map_jax.py (8 devices, in a subprocess)
     assert sorted(set(LOWERINGS) - covered) == []
 
 
