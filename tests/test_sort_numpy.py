@@ -193,6 +193,15 @@ def test_vmap_of_sorting_functions(rng):
                                   np.searchsorted(a, x))
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_complex_sorts_by_real_then_imaginary_part(backend, rng):
+    z = (rng.integers(-2, 3, (3, 11)) + 1j * rng.integers(-2, 3, (3, 11))).astype(np.complex64)
+    check(lambda xp, z: (xp.sort(z), xp.sort(z, axis=0), stable(xp, xp.argsort, z)), z, backend=backend,
+          modes=("jit",))
+    i = rng.integers(-5, 5, 9).astype(np.int16)
+    check(lambda xp, i: xp.sort_complex(i), i, backend=backend, modes=("jit",))
+
+
 def test_bad_arguments_say_what_was_expected():
     x = np.ones((3, 4))
     with pytest.raises(ValueError, match="side must be"):
@@ -203,5 +212,3 @@ def test_bad_arguments_say_what_was_expected():
         cnp.sort(np.float64(1.0))
     with pytest.raises(ValueError, match="num_keys"):
         crlax.sort((x, x), num_keys=3)
-    with pytest.raises(NotImplementedError, match="complex"):
-        cnp.sort_complex(x)

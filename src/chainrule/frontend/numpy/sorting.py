@@ -23,7 +23,7 @@ from ..lax import convert, normalize_axis, operand, result_type as _promote
 from .ufuncs import equal, logical_not, subtract
 from .shapes import concatenate, ravel, reshape
 from .reductions import any as _any
-from .indexing import take
+from .indexing import take, take_along_axis
 from .manipulation import flip
 
 
@@ -116,12 +116,24 @@ def _check_kind(kind, order, name):
         raise ValueError(f"{name}: kind must be one of 'quicksort', 'mergesort', 'heapsort', 'stable' (got {kind!r})")
 
 
+def _sorted(x, *carried, dimension):
+    """The `sort` op on x and `carried`; complex x sorts by its real part, then its imaginary part
+    (NumPy's order), through two real keys. Returns the sorted x and carried operands."""
+    if not type_of(x).dtype.is_complex:
+        out = bind("sort", x, *carried, dimension=dimension)
+        return out if carried else (out,)
+    t = type_of(x)
+    perm = bind("sort", bind("real", x), bind("imag", x), _iota(t.shape, dimension), dimension=dimension,
+                num_keys=2)[2]
+    return tuple(take_along_axis(v, perm, axis=dimension) for v in (x,) + carried)
+
+
 def sort(a, axis=-1, kind=None, order=None, stable=None, *, descending=False):
     """Sorted along `axis` (every `kind` is the one stable sort). descending=True (as JAX and the array
     API): the ascending order reversed, so NaN comes first."""
     _check_kind(kind, order, "sort")
     x, axis = _along(a, axis)
-    y = bind("sort", x, dimension=axis)
+    y = _sorted(x, dimension=axis)[0]
     return bind("reverse", y, dimensions=(axis,)) if descending else y
 
 
@@ -132,9 +144,9 @@ def argsort(a, axis=-1, kind=None, order=None, stable=None, *, descending=False)
     x, axis = _along(a, axis)
     t = type_of(x)
     if not descending:
-        return bind("sort", x, _iota(t.shape, axis), dimension=axis)[1]
+        return _sorted(x, _iota(t.shape, axis), dimension=axis)[1]
     n = t.shape[axis]
-    _, i = bind("sort", bind("reverse", x, dimensions=(axis,)), _iota(t.shape, axis), dimension=axis)
+    _, i = _sorted(bind("reverse", x, dimensions=(axis,)), _iota(t.shape, axis), dimension=axis)
     return bind("reverse", subtract(np.int64(n - 1), i), dimensions=(axis,))
 
 
@@ -186,7 +198,12 @@ def argpartition(a, kth, axis=-1, kind="introselect", order=None):
 
 
 def sort_complex(a):
-    raise NotImplementedError("sort_complex: complex numbers are not supported by chainrule yet")
+    """Sorted by real part, then imaginary part, as complex (np.sort_complex)."""
+    x = operand(a)
+    if not type_of(x).dtype.is_complex:
+        small = type_of(x).dtype.np.char in "bhBH"  # NumPy's rule: 8/16-bit integers -> complex64
+        x = convert(x, "complex64" if small else "complex128")
+    return sort(x, axis=-1)
 
 
 __all__ = ["searchsorted", "isin", "digitize", "sort_last_axis", "sort", "argsort", "lexsort", "partition",
