@@ -11,7 +11,7 @@ import chainrule.numpy as cnp
 from chainrule.frontend import lax_conv as L
 from chainrule.ir import IRTypeError, parse
 
-jax.config.update("jax_enable_x64", True)
+pytestmark = pytest.mark.usefixtures("jax_x64")  # float64 references; restored after the module
 
 RNG = np.random.default_rng(0)
 

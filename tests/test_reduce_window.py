@@ -13,7 +13,7 @@ from chainrule.frontend import lax_conv as L
 from chainrule.frontend import nn_pooling as P
 from chainrule.ir import IRTypeError, parse
 
-jax.config.update("jax_enable_x64", True)
+pytestmark = pytest.mark.usefixtures("jax_x64")  # float64 references; restored after the module
 
 RNG = np.random.default_rng(1)
 LAX = {"sum": (jax.lax.add, 0.0), "max": (jax.lax.max, -np.inf), "min": (jax.lax.min, np.inf)}
