@@ -174,7 +174,7 @@ class ModuleBuilder:
             call_args = [pointer(id(v)) for v in buffers] + ([rt] if want_rt else []) + (
                 [pointer(id(ker))] if want_scratch else [])
             if extents[n]:
-                self._split_call(b, em.fn, call_args, extents[n], rt)
+                self._split_call(b, self.kernels.shared(em.fn), call_args, extents[n], rt)
             elif control:  # a control-flow kernel: its status
                 st = b.call(self.kernels.once(em.fn), call_args)
                 if bail is None:
@@ -223,8 +223,12 @@ class ModuleBuilder:
 
     def _chunk_fn(self, fn, nptr):
         """void chunk(i64 ctx[nptr + 2], i64 c): fn(ptr ctx[0..nptr), lo, hi) for range c of n of
-        [0, extent), ctx[nptr] = extent, ctx[nptr + 1] = n."""
+        [0, extent), ctx[nptr] = extent, ctx[nptr + 1] = n; one per kernel function."""
+        got = self.kernels.chunks.get(fn.name)
+        if got is not None:
+            return got
         t = ir.Function(self.module, ir.FunctionType(VOID, [PTR, I64]), fn.name + "_chunk")
+        self.kernels.chunks[fn.name] = t
         t.linkage = "internal"
         tb = ir.IRBuilder(t.append_basic_block("entry"))
         blk, c = t.args
@@ -281,6 +285,8 @@ class KernelTable:
         self.module = module
         self.by_text = {}  # kernel text with its name blanked -> function
         self.text = {}  # function name -> its text, as the module text will hold it
+        self.by_text_split = {}  # the same for split (ranged) kernels, which stay functions of their own
+        self.chunks = {}  # split kernel name -> its pool chunk function (ModuleBuilder._chunk_fn)
 
     @classmethod
     def of(cls, module) -> "KernelTable":
@@ -304,6 +310,19 @@ class KernelTable:
             first.attributes.discard("alwaysinline")
             first.attributes.add("noinline")
             self.text[first.name] = str(first)
+        return first
+
+    def shared(self, fn):
+        """`fn` (a just finished split kernel: called through its chunk function by the pool's threads)
+        or the earlier split kernel with the same text, so repeated layers' loops are compiled once."""
+        text = str(fn)
+        key = text.replace(f'@"{fn.name}"', '@""', 1)
+        first = self.by_text_split.get(key)
+        if first is None:
+            self.by_text_split[key] = fn
+            self.text[fn.name] = text
+            return fn
+        del self.module.globals[fn.name]
         return first
 
     def module_text(self) -> str:
