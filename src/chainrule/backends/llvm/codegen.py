@@ -279,7 +279,9 @@ class KernelTable:
     A kernel whose text equals an earlier one's (up to its name; e.g. the two tanh(x @ W + b)
     loops of an MLP) is dropped before LLVM sees it and the earlier one is called instead; that
     one becomes `noinline`, so LLVM optimises and compiles its body once. The text each kernel
-    was compared by is kept and reused for the module text (`module_text`)."""
+    was compared by is kept and reused for the module text (`module_text`). Split loop kernels
+    (parallel regions, called through a chunk function) are shared the same way (`shared`): the
+    repeated layers of a model give the same large loops, each compiled once."""
 
     def __init__(self, module):
         self.module = module
