@@ -30,8 +30,9 @@ def _two_loops(second_scale=2.0):
 
 
 def _ranged(text):
-    """Names of the defined kernels that take a [lo, hi) range, and of the chunk functions."""
-    kernels = re.findall(r'define internal void @"(k\d+_loop)"\(.*i64 %".*", i64 %".*"\)', text)
+    """Names of the defined kernels that take a [lo, hi) range (alwaysinline: their chunk calls them), and
+    of the chunk functions."""
+    kernels = re.findall(r'define internal void @"(k\d+_loop)"\(.*i64 %".*", i64 %".*"\) alwaysinline', text)
     chunks = re.findall(r'define internal void @"(k\d+_loop_chunk)"', text)
     return kernels, chunks
 

@@ -316,7 +316,11 @@ class KernelTable:
 
     def shared(self, fn):
         """`fn` (a just finished split kernel: called through its chunk function by the pool's threads)
-        or the earlier split kernel with the same text, so repeated layers' loops are compiled once."""
+        or the earlier split kernel with the same text, so repeated layers' loops are compiled once.
+        Its only caller is its chunk function (`ModuleBuilder._chunk_fn`, one per kernel), so it is
+        `alwaysinline` like a kernel called once: LLVM simplifies the loop once, inside the chunk,
+        not on its own and again after the ordinary inliner (~12% of the optimiser's time)."""
+        fn.attributes.add("alwaysinline")
         text = str(fn)
         key = text.replace(f'@"{fn.name}"', '@""', 1)
         first = self.by_text_split.get(key)
