@@ -56,6 +56,7 @@ def test_every_differentiable_op_is_exercised_by_the_op_tests():
     custom |= {"cond", "case", "while", "scan"}  # tested in test_control_flow_autodiff.py
     custom |= SHARDING_OPS  # tested in test_shard_map.py and test_sharding_ir.py (they need a mesh)
     custom |= {"cholesky", "triangular_solve", "lu", "qr", "eigh", "svd"}  # tested in test_linalg_grad.py
+    custom |= {"eig"}  # tested in test_linalg_eig.py
     custom |= WINDOW_OPS  # tested in test_conv.py and test_reduce_window.py (against JAX, to second order)
     custom |= COMPLEX_OPS | {"sort"}  # tested in test_complex_autodiff.py, test_fft_ops.py and test_sort_op.py
     missing = sorted(set(JVP_RULES) - used - custom)

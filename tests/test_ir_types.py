@@ -112,6 +112,7 @@ ERRORS["triangular_solve"] = [([T((3, 3), f64), T((4, 2), f64)], {"left_side": T
 ERRORS["lu"] = [([T((3,), f64)], {}, (), "rank 1")]
 ERRORS["qr"] = [([T((3, 2), i64)], {}, (), "dtype int64")]
 ERRORS["eigh"] = [([T((2, 3), f32)], {}, (), "2x3")]
+ERRORS["eig"] = [([T((2, 3), f32)], {}, (), "square matrices"), ([T((3, 3), i32)], {}, (), "dtype int32")]
 ERRORS["svd"] = [([T((3,), f32)], {}, (), "rank 1")]
 ERRORS["lu_pivots_to_permutation"] = [([T((3,), i32)], {"permutation_size": 2}, (), "permutation_size=2 < 3")]
 ERRORS["sort"] = [([T((3,), f32), T((4,), f32)], {"dimension": 0}, (), "shape"),

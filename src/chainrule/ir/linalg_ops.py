@@ -23,6 +23,11 @@ the same meaning), so a graph reads like the JAX program it came from:
   r [..., k, n].
 * `eigh(a) {lower=true}` -> (v, w): eigenvectors (columns of v) and ascending
   eigenvalues of the symmetric a, reading its lower (or upper) triangle.
+* `eig(a) {compute_left_eigenvectors=false, compute_right_eigenvectors=true}`
+  -> (w, v) (with left eigenvectors: (w, vl, vr); with neither: (w,)):
+  eigenvalues w [..., n] and eigenvectors (columns, unit 2-norm, as LAPACK
+  geev) of a general square a (f32/f64/c64/c128), all complex (c64 for
+  f32/c64 input, c128 for f64/c128).
 * `svd(a) {full_matrices=true, compute_uv=true}` -> (u, s, vh), or (s,) without
   compute_uv: a = u diag(s) vh, s descending and non-negative.
 * `lu_pivots_to_permutation(pivots) {permutation_size}` -> the permutation
@@ -35,12 +40,12 @@ on u's diagonal, and triangular_solve then gives inf/NaN, as LAPACK does.
 
 from __future__ import annotations
 
-from .dtypes import int32
+from .dtypes import complex64, complex128, float64, int32
 from .errors import IRTypeError
 from .ops import AttrSpec, OpDef, register
 from .types import TensorType
 
-LINALG_OPS = ("cholesky", "triangular_solve", "lu", "qr", "eigh", "svd", "lu_pivots_to_permutation")
+LINALG_OPS = ("cholesky", "triangular_solve", "lu", "qr", "eigh", "eig", "svd", "lu_pivots_to_permutation")
 
 
 def _matrix(op, types, t, what="operand", square=False):
@@ -127,6 +132,35 @@ register(OpDef("eigh", _eigh, attrs={"lower": AttrSpec("bool", True)}, category=
                discontinuous=True,
                doc="Eigendecomposition of symmetric [..., n, n] matrices, reading the lower (or upper) "
                    "triangle. Results (v, w): eigenvectors in the columns of v, eigenvalues w ascending."))
+
+
+def _eig(types, attrs, regions):
+    (a,) = types
+    if a.dtype.kind not in "fc" or a.dtype.name in ("float16", "bfloat16"):
+        raise IRTypeError("eig", types, f"operand dtype {a.dtype.name} is not supported",
+                          "a float32/float64/complex64/complex128 operand")
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        raise IRTypeError("eig", types, f"operand of shape {list(a.shape)}", "square matrices [..., n, n]")
+    batch, n = a.shape[:-2], a.shape[-1]
+    c = complex128 if a.dtype in (float64, complex128) else complex64
+    vec = TensorType(batch + (n, n), c)
+    res = [TensorType(batch + (n,), c)]
+    if attrs["compute_left_eigenvectors"]:
+        res.append(vec)
+    if attrs["compute_right_eigenvectors"]:
+        res.append(vec)
+    return tuple(res)
+
+
+register(OpDef("eig", _eig, attrs={"compute_left_eigenvectors": AttrSpec("bool", False),
+                                   "compute_right_eigenvectors": AttrSpec("bool", True)},
+               category="linalg", inexact=True, discontinuous=True,
+               doc="Eigendecomposition of general square [..., n, n] matrices (f32/f64/c64/c128; LAPACK geev), "
+                   "as jax.lax.linalg.eig. Results, all complex (c64 for f32/c64, c128 for f64/c128): "
+                   "eigenvalues w [..., n], then the left eigenvectors vl when compute_left_eigenvectors, then "
+                   "the right eigenvectors vr when compute_right_eigenvectors (columns of unit 2-norm: "
+                   "a vr[:, j] = w[j] vr[:, j], vl[:, j]^H a = w[j] vl[:, j]^H). Eigenvalues are in LAPACK's "
+                   "order (unsorted)."))
 
 
 def _svd(types, attrs, regions):

@@ -62,3 +62,10 @@ def _lu_pivots_to_permutation(args, attrs, out, regions):
     size = attrs["permutation_size"]
     piv = jnp.clip(args[0], 0, max(size - 1, 0))  # the IR clamps; the LAPACK-style kernel would not
     return (lax.linalg.lu_pivots_to_permutation(piv, size).astype(jnp.int32),)
+
+
+@lowering("eig")
+def _eig(args, attrs, out, regions):
+    res = lax.linalg.eig(args[0], compute_left_eigenvectors=attrs["compute_left_eigenvectors"],
+                         compute_right_eigenvectors=attrs["compute_right_eigenvectors"])
+    return tuple(r.astype(t.dtype.np) for r, t in zip(res, out))

@@ -151,3 +151,35 @@ def _lu_pivots_to_permutation(args, attrs, out, regions):
         perm[..., i] = b
         perm[(*bidx, p)] = a
     return (perm,)
+
+
+@rule("eig")
+def _eig(args, attrs, out, regions):
+    (a,) = args
+    left, right = attrs["compute_left_eigenvectors"], attrs["compute_right_eigenvectors"]
+
+    def fn(x):
+        w, vr = np.linalg.eig(x)
+        res = [w]
+        if left:
+            # left eigenvectors of a: the right ones of a^H for the conjugated eigenvalues, in w's order
+            wl, vl = np.linalg.eig(np.conj(np.swapaxes(x, -1, -2)))
+            res.append(np.take_along_axis(vl, _match(np.conj(wl), w)[..., None, :], -1))
+        if right:
+            res.append(vr)
+        return res
+    with np.errstate(all="ignore"):
+        return _per_matrix(fn, a, out)
+
+
+def _match(src, dst):
+    """Indices into the last axis of src putting each value nearest dst's value at the same position."""
+    if src.ndim > 1:
+        return np.stack([_match(s, d) for s, d in zip(src, dst)])
+    free = list(range(src.shape[-1]))
+    idx = []
+    for d in dst:
+        k = min(free, key=lambda i: abs(src[i] - d))
+        free.remove(k)
+        idx.append(k)
+    return np.array(idx, dtype=np.intp)

@@ -14,6 +14,11 @@ tangents. The formulas are JAX's (jax/_src/lax/linalg.py), cited per rule:
   and U' = triu(X) U;
 * qr: j-towns.github.io/papers/qr-derivative.pdf (m >= n, reduced or square);
 * eigh: first-order perturbation theory for distinct eigenvalues;
+* eig: eigenvalues only, as JAX: w_i' = (vl_i^H A' vr_i) / (vl_i^H vr_i)
+  with the left and right eigenvectors of one geev call (JAX writes it as
+  diag(V^-1 A' V), the same for distinct eigenvalues); an eig whose
+  eigenvectors are results has no derivative (NonDifferentiableError, as JAX
+  raises NotImplementedError: see jax issue 2748);
 * svd: Giles's formulas with JAX's guards (F is 0 where singular values
   repeat, so the singular values' derivative, u_i^T A' v_i, is right for
   repeated values too); full_matrices is supported for square matrices only
@@ -221,6 +226,24 @@ def _eigh(e, node, xs, ts, ys):
     dv = mm(e, v, e.op("multiply", vt_a_v, fmat))
     dw = diagonal(e, vt_a_v)
     return [dv, dw]
+
+
+# --- eig --------------------------------------------------------------------------------------------------
+
+@jvp("eig")
+def _eig(e, node, xs, ts, ys):
+    if node.attrs["compute_left_eigenvectors"] or node.attrs["compute_right_eigenvectors"]:
+        raise NonDifferentiableError(
+            "the derivative of eig is implemented for the eigenvalues only, not the eigenvectors (as in JAX: "
+            "https://github.com/jax-ml/jax/issues/2748); differentiate eigvals(a) instead of eig(a)")
+    (a,), (t,) = xs, ts
+    w = ys[0]
+    _, vl, vr = e.op("eig", a, compute_left_eigenvectors=True, compute_right_eigenvectors=True)
+    vlh = e.op("conj", vl)
+    t = e.convert(t, w.dtype)
+    num = e.reduce_sum(e.op("multiply", vlh, mm(e, t, vr)), (vr.ndim - 2,))  # vl_i^H A' vr_i
+    den = e.reduce_sum(e.op("multiply", vlh, vr), (vr.ndim - 2,))            # vl_i^H vr_i
+    return [e.op("divide", num, den)]
 
 
 # --- svd ----------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 from .table import batching_rule
 
 
-@batching_rule("cholesky", "triangular_solve", "lu", "qr", "eigh", "svd", "lu_pivots_to_permutation")
+@batching_rule("cholesky", "triangular_solve", "lu", "qr", "eigh", "eig", "svd", "lu_pivots_to_permutation")
 def _linalg(ctx, node, args):
     vals = [ctx.materialize(v, b, 0) for v, b in args]
     res = ctx.emit(node.op, vals, node.attrs).results
