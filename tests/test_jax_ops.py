@@ -338,6 +338,7 @@ def test_every_lowered_op_has_cases_here():
     covered = {n[0] for p in CASES for n in p.values[0]} | {"fusion", "custom_jvp_call", "custom_vjp_call",
                                                             "cond", "case", "while", "scan", "remat"}
     covered |= set(LINALG_OPS)  # tested in test_linalg_ops.py
+    covered |= {"eig"}  # tested in test_linalg_eig.py (jax backend against numpy.linalg.eig)
     covered |= {"convolution", "reduce_window", "select_and_gather_add", "select_and_scatter_add"}  # test_conv.py,
     # test_reduce_window.py (jax backend against the reference and jax.lax)
     covered |= {"sort"}  # test_sort_op.py (every backend, bit for bit)

@@ -78,3 +78,10 @@ def _custom_linear_solve(ctx, eqn, ins):
     consts = ins[start:start + lengths.solve]
     rhs = ins[lengths.matvec + lengths.vecmat + lengths.solve + lengths.transpose_solve:]
     return inline_jaxpr(ctx, jaxprs.solve.jaxpr, jaxprs.solve.consts, list(consts) + list(rhs))
+
+
+@prim("eig")
+def _eig(ctx, eqn, ins):
+    res = ctx.op("eig", ins[0], compute_left_eigenvectors=bool(eqn.params["compute_left_eigenvectors"]),
+                 compute_right_eigenvectors=bool(eqn.params["compute_right_eigenvectors"]))
+    return list(res) if isinstance(res, (tuple, list)) else [res]

@@ -13,9 +13,11 @@ with the matrices'. On top of them:
   part (a + a^T)/2, so their gradients are symmetric.
 Where NumPy raises on data (LinAlgError), a traced function cannot: a singular
 matrix gives inf/NaN from `solve`/`inv` (det gives 0), a matrix that is not
-positive definite a NaN Cholesky factor. General (non-symmetric) eigenvalues
-are complex: `eig`/`eigvals` raise NotImplementedError until chainrule has
-complex dtypes.
+positive definite a NaN Cholesky factor. General (non-symmetric) matrices:
+`eig`/`eigvals` (the `eig` op, LAPACK geev) always return complex arrays, as
+jax.numpy.linalg does (NumPy returns real ones when every eigenvalue is real);
+only the eigenvalues differentiate (eigvals), as in JAX. The llvm backend has
+no eig kernel yet: compile them with backend='jax' or 'reference'.
 """
 
 
@@ -464,17 +466,33 @@ def _max_int(*v):
     return out
 
 
-def _needs_complex(name):
-    def fn(*args, **kwargs):
-        raise NotImplementedError(
-            f"linalg.{name}: the eigenvalues of a general (non-symmetric) matrix are complex, and chainrule has "
-            "no complex dtypes yet (they come with the dtypes work); for symmetric matrices use eigh/eigvalsh")
-    fn.__name__ = name
-    return fn
+def _eig_operand(a, what):
+    """a as f32/f64/c64/c128 square matrices: integers become float64, float16/bfloat16 float32."""
+    x = operand(a)
+    d = type_of(x).dtype
+    if not (d.is_float or d.is_complex):
+        x = convert(x, _F64)
+    elif d.is_float and d.bits < 32:
+        x = convert(x, lax.as_dtype("float32"))
+    t = type_of(x)
+    if t.ndim < 2 or t.shape[-1] != t.shape[-2]:
+        raise ValueError(f"{what}: the last 2 dimensions of the array must be square, got shape {t.shape}")
+    return x
 
 
-eig = _needs_complex("eig")
-eigvals = _needs_complex("eigvals")
+def eig(a):
+    """(w, v): the eigenvalues and right eigenvectors (columns of unit 2-norm) of general square matrices,
+    a @ v[..., :, i] = w[..., i] * v[..., :, i]. Both are always complex (complex64 for float32/complex64
+    input, complex128 otherwise), as jax.numpy.linalg.eig; NumPy returns real arrays when every eigenvalue
+    is real. The eigenvalues are in LAPACK's order, not sorted. Not differentiable (as in JAX): use eigvals."""
+    w, v = lax.bind("eig", _eig_operand(a, "eig"), compute_left_eigenvectors=False, compute_right_eigenvectors=True)
+    return w, v
+
+
+def eigvals(a):
+    """The (complex) eigenvalues of general square matrices, as jax.numpy.linalg.eigvals; differentiable."""
+    return lax.bind("eig", _eig_operand(a, "eigvals"), compute_left_eigenvectors=False,
+                    compute_right_eigenvectors=False)
 
 
 __all__ = ["norm", "vector_norm", "matrix_norm", "multi_dot", "matrix_power", "outer", "trace", "diagonal",
