@@ -14,6 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..ir.conv_ops import dilate_shape
+from ..ir.window_ops import window_identity as _identity
 from .core import bind, type_of
 from .lax import convert, operand, result_type
 from .lax import operand as _as_operand  # reduce_window's first parameter is named `operand`, as in JAX
@@ -228,14 +229,6 @@ def conv_transpose(lhs, rhs, strides, padding, rhs_dilation=None, dimension_numb
 
 _KIND_OF = {"add": "sum", "sum": "sum", "max": "max", "maximum": "max", "min": "min", "minimum": "min"}
 
-
-def _identity(kind, dt):
-    if kind == "sum":
-        return 0
-    if dt.is_float:
-        return -np.inf if kind == "max" else np.inf
-    info = np.iinfo(dt.np)
-    return info.min if kind == "max" else info.max
 
 
 def _window_args(fn, x, window_dimensions, window_strides, padding, base_dilation, window_dilation):

@@ -19,6 +19,8 @@ of a zero tensor shaped like `x`. Each is the other's transpose.
 
 from __future__ import annotations
 
+import numpy as np
+
 from .conv_ops import check_padded, check_pairs, check_positive, window_out_size
 from .errors import IRTypeError
 from .ops import AttrSpec, OpDef, register
@@ -26,6 +28,17 @@ from .types import TensorType
 
 WINDOW_KINDS = ("sum", "max", "min")
 SELECT_KINDS = ("max", "min")
+
+
+def window_identity(kind: str, dtype):
+    """The init value of a `kind` window (sum, max, min) over `dtype`: 0, -inf/+inf, or the integer
+    bounds (what reduce_window starts each window from)."""
+    if kind == "sum":
+        return 0
+    if dtype.is_float:
+        return float("-inf") if kind == "max" else float("inf")
+    info = np.iinfo(dtype.np)
+    return int(info.min) if kind == "max" else int(info.max)
 
 
 def window_params(op, attrs, ndim, types=()):

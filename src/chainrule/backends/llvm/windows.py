@@ -27,7 +27,7 @@ import numpy as np
 
 from ...ir import Literal, dtype as as_dtype, make_node
 from ...ir.conv_ops import conv_params
-from ...ir.window_ops import window_params
+from ...ir.window_ops import window_identity as _identity, window_params
 
 CHAIN_MAX = 32   # windows up to this many elements are elementwise chains; larger ones gather
 
@@ -168,14 +168,6 @@ def _convolution(node, ops):
 
 
 # --- windows ---------------------------------------------------------------------------------------
-
-def _identity(kind, dt):
-    if kind == "sum":
-        return 0
-    if dt.is_float:
-        return -np.inf if kind == "max" else np.inf
-    info = np.iinfo(dt.np)
-    return info.min if kind == "max" else info.max
 
 
 class _Windows:
