@@ -223,7 +223,7 @@ def _top(w: int) -> int:
 def _msd_hist_bytes(w: int) -> int:
     """The bucket sorters' counters, then the top digit's."""
     return _pad(_hist_bytes(w, LOW, 1)) + (1 << _top(w)) * 4
-LOW = 12            # digit bits of the radix sorts of the buckets
+LOW = 11            # digit bits of the radix sorts of the buckets
 MSD_BUCKET = 1024   # the least average bucket size (over buckets not empty) the split is worth
 
 
