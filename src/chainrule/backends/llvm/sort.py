@@ -12,7 +12,7 @@ counts every digit position first (into 4 interleaved copies of the counters,
 so a digit that repeats, a float's exponent byte, does not serialise the
 increments), a position whose digit is the same everywhere is skipped, and
 every pass scatters by those counts without reading the row again. Rows of at most INSERTION elements are
-insertion-sorted. Single-operand rows of 32/64-bit keys of MSD_ROW or more elements go MSD first: one
+insertion-sorted. Single-operand rows of 64-bit keys of MSD_ROW or more elements go MSD first: one
 pass on the top bits splits them into buckets, each then sorted LSD while it is in cache (unless the
 buckets come out small, evenly spread keys: then the row is sorted LSD as a whole). Work is O(n * width / B)
 per row, and the code emitted does not depend on n beyond these thresholds.
@@ -214,10 +214,10 @@ def _ways(n: int) -> int:
     return 4 if n >= SHORT_ROW else 1
 
 
-MSD_ROW = 1 << 17  # single-operand rows of 32/64-bit keys this long split by their top byte first
+MSD_ROW = 1 << 17  # single-operand rows of 64-bit keys this long split by their top bits first
 def _top(w: int) -> int:
     """Bits of that first digit (a float's sign, exponent and first bits of its mantissa)."""
-    return 11 if w == 32 else 14
+    return 14  # 64-bit keys: sign, exponent and 2 bits of a float64 mantissa
 
 
 def _msd_hist_bytes(w: int) -> int:
@@ -229,7 +229,7 @@ MSD_BUCKET = 1024   # the least average bucket size (over buckets not empty) the
 
 def _msd(n_static: int, w: int, ity) -> bool:
     """Whether the sorter of rows of n_static elements splits them by their top digit first."""
-    return ity is None and w >= 32 and n_static >= MSD_ROW
+    return ity is None and w == 64 and n_static >= MSD_ROW  # 32-bit keys: measured no faster
 
 
 def _msd_sorter(module, dt, w: int):
