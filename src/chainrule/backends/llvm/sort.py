@@ -215,16 +215,18 @@ def _ways(n: int) -> int:
 
 
 MSD_ROW = 1 << 17  # single-operand rows of 64-bit keys this long split by their top bits first
+LOW = 11            # digit bits of the radix sorts of the buckets
+MSD_BUCKET = 1024   # the least average bucket size (over buckets not empty) the split is worth
+
+
 def _top(w: int) -> int:
-    """Bits of that first digit (a float's sign, exponent and first bits of its mantissa)."""
-    return 14  # 64-bit keys: sign, exponent and 2 bits of a float64 mantissa
+    """Bits of that first digit: a float64's sign, exponent and first 2 bits of its mantissa."""
+    return 14
 
 
 def _msd_hist_bytes(w: int) -> int:
     """The bucket sorters' counters, then the top digit's."""
     return _pad(_hist_bytes(w, LOW, 1)) + (1 << _top(w)) * 4
-LOW = 11            # digit bits of the radix sorts of the buckets
-MSD_BUCKET = 1024   # the least average bucket size (over buckets not empty) the split is worth
 
 
 def _msd(n_static: int, w: int, ity) -> bool:
