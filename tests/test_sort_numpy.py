@@ -9,6 +9,7 @@ import pytest
 import chainrule as cr
 import chainrule.numpy as cnp
 from chainrule.frontend import lax as crlax
+from chainrule.testing import assert_same
 from test_numpy_harness import check
 
 jax = pytest.importorskip("jax")
@@ -200,6 +201,20 @@ def test_complex_sorts_by_real_then_imaginary_part(backend, rng):
           modes=("jit",))
     i = rng.integers(-5, 5, 9).astype(np.int16)
     check(lambda xp, i: xp.sort_complex(i), i, backend=backend, modes=("jit",))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dt", ["float16", "bfloat16"])
+def test_narrow_floats_sort_along_any_axis(backend, dt, rng):
+    import ml_dtypes
+    npd = np.dtype(getattr(ml_dtypes, dt) if dt == "bfloat16" else dt)
+    x = data(rng, (5, 7)).astype(npd)
+    wide = x.astype(np.float32)
+    f = cr.jit(lambda x: (cnp.sort(x, axis=0), cnp.argsort(x), cnp.argsort(x, axis=0)), backend=backend)
+    s, a, a0 = f(x)
+    assert_same(np.asarray(s).astype(np.float32), np.sort(wide, axis=0))
+    assert_same(np.asarray(a), np.argsort(wide, kind="stable"))
+    assert_same(np.asarray(a0), np.argsort(wide, axis=0, kind="stable"))
 
 
 def test_bad_arguments_say_what_was_expected():

@@ -39,7 +39,7 @@ import llvmlite.ir as ir
 import numpy as np
 
 from .emitter import Emitter, Index, no_vectorize
-from .lltypes import I1, I8, I32, I64, PTR, VOID, i64, mem_type
+from .lltypes import I1, I8, I32, I64, PTR, VOID, i64, load_narrow, mem_type, store_narrow
 
 INSERTION = 16     # rows this short are insertion-sorted
 SHORT_ROW = 1 << 12  # rows shorter than this count digits of 8 bits (smaller histograms), else 11
@@ -126,6 +126,9 @@ def _to_bits(b, dt, x):
     w = _key_width(dt)
     if dt.is_bool:
         return b.zext(x, I8)
+    if dt.is_narrow_float:  # float16/bfloat16 registers are float32: back to the 16 stored bits (exact)
+        m = store_narrow(b, dt, x)
+        return m if m.type == _ity(w) else b.bitcast(m, _ity(w))
     if dt.is_float:
         return b.bitcast(x, _ity(w))
     return x
@@ -513,6 +516,8 @@ def emit_sort(em: Emitter, kernel):
                     v = b.load(_gep(b, ety, perm_b, i), typ=ety)
                     if x.dtype.is_bool:
                         v = b.icmp_unsigned("!=", v, ir.Constant(I8, 0))
+                    elif x.dtype.is_narrow_float:
+                        v = load_narrow(b, x.dtype, b.bitcast(v, mem_type(x.dtype)))  # store_at rounds it back
                     elif x.dtype.is_float:
                         v = b.bitcast(v, mem_type(x.dtype))
                     em.store_at(r, b.add(base, b.mul(i, i64(inner))), v)
