@@ -200,3 +200,15 @@ def test_big_window_jvp_on_llvm():
     got = cr.jit(lambda a, b: cr.jvp(f, (a,), (b,))[1], backend="llvm")(x, t)
     want = jax.jit(lambda a, b: jax.jvp(fj, (a,), (b,))[1])(x, t)
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("backend", ["reference", "llvm", "jax"])
+def test_bfloat16_min_and_max_windows_start_from_infinity(backend):
+    """bfloat16's NumPy kind is 'V', not 'f': its window identity is still -inf/+inf (found by the fuzzer)."""
+    import ml_dtypes
+    x = np.array([[2.5, -0.75, 1.625, -2.5], [-3.875, 2.5, 100, -1.0]], ml_dtypes.bfloat16)
+    for kind, fn in (("max", np.max), ("min", np.min)):
+        window = L.reduce_window_max if kind == "max" else L.reduce_window_min
+        got = cr.jit(lambda x: window(x, (1, 2), (1, 2), "VALID"), backend=backend)(x)
+        want = fn(x.astype(np.float32).reshape(2, 2, 2), axis=-1)
+        np.testing.assert_array_equal(np.asarray(got).astype(np.float32), want)

@@ -8,7 +8,8 @@ from jax import lax
 from jax._src.lax import windowed_reductions as _wr
 
 from ...ir.conv_ops import conv_params
-from ...ir.window_ops import window_params
+from ...ir import dtype as as_dtype
+from ...ir.window_ops import window_identity, window_params
 from .table import lowering
 
 
@@ -26,12 +27,8 @@ def _convolution(args, attrs, out, regions):
 
 
 def _init(kind, dt):
-    if kind == "sum":
-        return np.zeros((), dt)
-    if dt.kind == "f":
-        return np.asarray(-np.inf if kind == "max" else np.inf, dt)
-    info = np.iinfo(dt)
-    return np.asarray(info.min if kind == "max" else info.max, dt)
+    """The window's init value as a 0-d array of NumPy dtype `dt` (bfloat16 included)."""
+    return np.asarray(window_identity(kind, as_dtype(dt)), dt)
 
 
 _COMPUTATION = {"sum": lax.add, "max": lax.max, "min": lax.min}
