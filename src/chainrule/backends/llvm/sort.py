@@ -185,19 +185,27 @@ def _bump(b, c):
     return v
 
 
+def _internal_fn(module, name: str, ret, args):
+    """(function, new): the module's internal function `name`, declared now (nounwind, noinline: each
+    sorter helper is optimised once, not once per call site) when new, for the caller to fill in."""
+    if module.globals.get(name) is not None:
+        return module.globals[name], False
+    fn = ir.Function(module, ir.FunctionType(ret, args), name)
+    fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    fn.attributes.add("noinline")
+    return fn, True
+
+
 def _scatter_fn(module, dt, w: int, bits: int, ity):
     """`void scatter(ptr src, ptr dst, ptr isrc, ptr idst, i64 n, ptr starts, iW shift)`: one stable
     counting pass src -> dst on the digit (key >> shift) & (2^bits - 1) whose exclusive prefix sums
     (2^bits i32, bumped as elements go) were counted beforehand."""
     name = f"chainrule_sort_scatter_{'key' if dt is None else dt.name}{w}_{bits}_{'n' if ity is None else ity.width}"
-    fn = module.globals.get(name)
-    if fn is not None:
-        return fn
     ety = _ity(w)
-    fn = ir.Function(module, ir.FunctionType(VOID, [PTR] * 4 + [I64, PTR, ety]), name)
-    fn.linkage = "internal"
-    fn.attributes.add("nounwind")
-    fn.attributes.add("noinline")
+    fn, new = _internal_fn(module, name, VOID, [PTR] * 4 + [I64, PTR, ety])
+    if not new:
+        return fn
     src, dst, isrc, idst, n, starts, shift = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     mask = ir.Constant(ety, (1 << bits) - 1)
@@ -222,14 +230,12 @@ LOW = 11            # digit bits of the radix sorts of the buckets
 MSD_BUCKET = 1024   # the least average bucket size (over buckets not empty) the split is worth
 
 
-def _top(w: int) -> int:
-    """Bits of that first digit: a float64's sign, exponent and first 2 bits of its mantissa."""
-    return 14
+TOP = 14  # bits of that first digit: a float64's sign, exponent and first 2 bits of its mantissa
 
 
 def _msd_hist_bytes(w: int) -> int:
     """The bucket sorters' counters, then the top digit's."""
-    return _pad(_hist_bytes(w, LOW, 1)) + (1 << _top(w)) * 4
+    return _pad(_hist_bytes(w, LOW, 1)) + (1 << TOP) * 4
 
 
 def _msd(n_static: int, w: int, ity) -> bool:
@@ -239,22 +245,17 @@ def _msd(n_static: int, w: int, ity) -> bool:
 
 def _msd_sorter(module, dt, w: int):
     """The single-operand sorter (`_sorter`'s signature) for long rows: a stable counting pass on the
-    keys' top `_top(w)` bits moves the row into `a` as buckets, each (for keys as clustered as a float's
+    keys' top `TOP` bits moves the row into `a` as buckets, each (for keys as clustered as a float's
     exponent) small enough to stay in cache while it is radix-sorted on its own (its top digit, the same
     throughout, is skipped) into its place of `out`. Keys spread so evenly that the buckets are small
     are sorted by the plain LSD sorter instead."""
     name = f"chainrule_sort_msd_{dt.name}{w}"
-    fn = module.globals.get(name)
-    if fn is not None:
-        return fn
     ety = _ity(w)
-    fn = ir.Function(module, ir.FunctionType(I32, [PTR] * 6 + [I64, PTR, PTR]), name)
-    fn.linkage = "internal"
-    fn.attributes.add("nounwind")
-    fn.attributes.add("noinline")
+    fn, new = _internal_fn(module, name, I32, [PTR] * 6 + [I64, PTR, PTR])
+    if not new:
+        return fn
     src0, buf_a, buf_b, _, _, _, n, hist, out = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    TOP = _top(w)
     radix = 1 << TOP
     # the bucket sorters use hist from its start; the top digit's counters follow theirs
     top = _gep(b, I8, hist, i64(_pad(_hist_bytes(w, LOW, 1))))
@@ -322,14 +323,10 @@ def _sorter(module, dt, w: int, bits: int, ity, n_static: int):
     ways = _ways(n_static)
     tag = f"{'key' if dt is None else dt.name}{w}_{bits}_{'n' if ity is None else ity.width}_{n_static <= INSERTION}_{ways}"
     name = f"chainrule_sort_{tag}"
-    fn = module.globals.get(name)
-    if fn is not None:
-        return fn
     ety = _ity(w)
-    fn = ir.Function(module, ir.FunctionType(I32, [PTR] * 6 + [I64, PTR, PTR]), name)
-    fn.linkage = "internal"
-    fn.attributes.add("nounwind")
-    fn.attributes.add("noinline")  # optimised once, not once per call site
+    fn, new = _internal_fn(module, name, I32, [PTR] * 6 + [I64, PTR, PTR])
+    if not new:
+        return fn
     src0, buf_a, buf_b, isrc0, ibuf_a, ibuf_b, n, hist, out = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     single = ity is None
