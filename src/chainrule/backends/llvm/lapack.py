@@ -297,7 +297,7 @@ def identity_fn(module, dt):
 class _Call:
     """One kernel's LAPACK calls: by-reference arguments, the thread setting, per-matrix pointers."""
 
-    def __init__(self, em: Emitter, kernel):
+    def __init__(self, em: Emitter, kernel, parts=None):
         self.em, self.b = em, em.b
         self.node = kernel.node
         self.dt = kernel.operands[0].dtype
@@ -306,7 +306,7 @@ class _Call:
         self.module = em.mb.module
         self.info = em.alloca(I64, i64(0))
         offs, off = {}, 0
-        for name, nb in layout(kernel.node, kernel.operands):
+        for name, nb in layout(kernel.node, kernel.operands) if parts is None else parts:
             offs[name] = off
             off += _pad(nb)
         self.scr = {name: self.b.gep(em.scratch, [i64(o)], inbounds=True, source_etype=I8) for name, o in offs.items()}
@@ -329,11 +329,11 @@ class _Call:
         b.call(f, list(args) + [i64(1)] * nchar)
 
     @contextmanager
-    def threads(self, n):
+    def threads(self, n, at=LAPACK_PARALLEL_N):
         """OpenBLAS's thread count for the calls inside (threads_fn: up to the executable's threads for
-        n >= LAPACK_PARALLEL_N, else 1); the caller's setting is restored after."""
+        n >= at, else 1); the caller's setting is restored after."""
         b = self.b
-        want = self.em.mb.threads if n >= LAPACK_PARALLEL_N else 1
+        want = self.em.mb.threads if n >= at else 1
         sty = ir.FunctionType(I32, [I32])
         set_fp = b.load(b.gep(self.em.rt, [i64(THREADS_SLOT)], inbounds=True, source_etype=PTR), typ=ir.PointerType(sty))
         has = b.icmp_unsigned("!=", b.ptrtoint(set_fp, I64), i64(0))

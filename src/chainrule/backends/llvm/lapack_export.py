@@ -21,10 +21,12 @@ import llvmlite.ir as ir
 
 from ..blas import lapack_symbol_names
 from .lapack import LAPACK_OPS, THREADS_SLOT, slot_index
+from . import lu_solve
 from .lltypes import I8, I32, I64, PTR, VOID, i64
 
 ROUTINES = {"cholesky": ("potrf",), "triangular_solve": ("trsm",), "lu": ("getrf",), "qr": ("geqrf", "orgqr"),
             "eigh": ("syevd",), "svd": ("gesdd",)}
+ROUTINES[lu_solve.KIND] = lu_solve.ROUTINES  # solve fused into one kernel (lu_solve.py)
 MISSING = 2  # what the entry points return when a LAPACK routine cannot be found
 ENV = "CHAINRULE_LAPACK"
 RTLD_NOW = 2
@@ -36,7 +38,7 @@ def lapack_slots(plan) -> dict:
     for k in plan.kernels:
         for sub in k.subplans:
             out.update(lapack_slots(sub))
-        if k.kind in LAPACK_OPS:
+        if k.kind in LAPACK_OPS or k.kind == lu_solve.KIND:
             dt = k.operands[0].dtype
             for r in ROUTINES[k.kind]:
                 out[slot_index(r, dt)] = ("s" if dt.bits == 32 else "d") + r

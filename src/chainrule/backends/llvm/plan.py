@@ -31,6 +31,7 @@ from .fft import fft_scratch_bytes
 from .mixed_dot import legalize_dots
 from .windows import EXPANSIONS as WINDOW_EXPANSIONS
 from .lapack import LINALG_KERNEL_OPS, scratch_bytes
+from . import lu_solve
 from .sort import scratch_bytes as sort_scratch_bytes
 
 CONTROL_FLOW_OPS = op_names("cond", "case", "while", "scan")
@@ -206,6 +207,7 @@ def make_plan(graph: Graph, donate=()) -> Plan:
     """The plan of `graph`; `donate`: indices of parameters whose arrays results may be written into."""
     order0, operands, results, group = flatten(graph)
     order0 = _fold_transposed_dots(order0, operands, results)
+    order0, lu_solves = lu_solve.fuse_lu_solves(order0, operands, results)  # solve: one LAPACK kernel
     order0 = legalize_dots(order0, operands, group, results)  # mixed precision: converts around the GEMM
     # dot operands in a layout GEMM cannot read get an explicit transpose first
     order = []
@@ -325,8 +327,11 @@ def make_plan(graph: Graph, donate=()) -> Plan:
         if not roots:
             continue
         if name in KERNEL_OPS:
-            k = Kernel(name, roots, node, operands[node], union(operands[node]))
-            if name in CONTROL_FLOW_OPS:
+            k = Kernel(lu_solve.KIND if node in lu_solves else name, roots, node, operands[node],
+                       union(operands[node]))
+            if k.kind == lu_solve.KIND:
+                k.scratch = lu_solve.scratch_bytes(k.operands)
+            elif name in CONTROL_FLOW_OPS:
                 k.subplans = [make_plan(r) for r in node.regions]
                 k.scratch = control_flow_scratch(k)
             elif name == "fft":
