@@ -43,6 +43,7 @@ LAPACK_OPS = frozenset(n for n in ("cholesky", "triangular_solve", "lu", "qr", "
 # kernels of this module: the LAPACK ones and lu_pivots_to_permutation (a loop, no LAPACK)
 LINALG_KERNEL_OPS = LAPACK_OPS | frozenset(n for n in ("lu_pivots_to_permutation",) if n in REGISTRY)
 LAPACK_PARALLEL_N = 192  # smaller matrices: OpenBLAS's threads cost more than they bring
+GETRF_PARALLEL_N = 640  # the same for getrf, measured (see lu_solve.py)
 TILE = 32  # blocked transpose
 
 
@@ -420,7 +421,7 @@ def emit_lu(em: Emitter, kernel):
     pt = piv.dtype
     it = I32 if pt.bits == 32 else I64
     mm, nn, lda = c.int(m), c.int(n), c.int(max(1, m))
-    with c.threads(k), em.loop(B) as bi:
+    with c.threads(k, GETRF_PARALLEL_N), em.loop(B) as bi:
         ipiv = c.scr["ipiv"]
         pv = b.gep(em.ptr[id(piv)], [b.mul(bi, i64(k * pt.bits // 8))], source_etype=I8)
         pm = b.gep(em.ptr[id(perm)], [b.mul(bi, i64(m * pt.bits // 8))], source_etype=I8)

@@ -32,13 +32,12 @@ from __future__ import annotations
 import llvmlite.ir as ir
 
 from ...ir import REGISTRY
-from .lapack import LAPACK_OPS, _Call, _batch, _ftype, _helper, _loop, _pad
+from .lapack import GETRF_PARALLEL_N, LAPACK_OPS, _Call, _batch, _ftype, _helper, _loop, _pad
 from .lltypes import I64, PTR, i64
 
 KIND = "lu_solve"  # the kernel kind (not an IR op: the graph keeps its four nodes)
 LAPACK_KINDS = LAPACK_OPS | {KIND}  # kernel kinds that call LAPACK (they get the runtime table)
 ROUTINES = ("getrf", "trsm")
-GETRF_PARALLEL_N = 640
 
 
 def _single_use(uses, v, user) -> bool:
@@ -154,4 +153,4 @@ def emit_lu_solve(em, kernel):
 
 KERNELS = {KIND: emit_lu_solve}
 
-__all__ = ["KIND", "KERNELS", "LAPACK_KINDS", "GETRF_PARALLEL_N", "ROUTINES", "fuse_lu_solves", "scratch_bytes"]
+__all__ = ["KIND", "KERNELS", "LAPACK_KINDS", "ROUTINES", "fuse_lu_solves", "scratch_bytes"]
