@@ -70,7 +70,7 @@ def test_triangular_solve_every_variant(dt):
 
 
 @pytest.mark.parametrize("dt", [np.float64, np.float32])
-@pytest.mark.parametrize("shape", [(3, 5, 5), (2, 7, 4), (2, 4, 7), (6, 6)])
+@pytest.mark.parametrize("shape", [(3, 5, 5), (2, 7, 4), (2, 4, 7), (6, 6), (2, 19, 13)])  # 19 x 13: full 8 x 8 transpose blocks and edges
 def test_lu_qr_svd_eigh_against_numpy_linalg(dt, shape):
     x = RNG.standard_normal(shape).astype(dt)
     got, want = _both(lambda x: bind("lu", x), x)

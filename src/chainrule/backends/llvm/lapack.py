@@ -44,7 +44,7 @@ LAPACK_OPS = frozenset(n for n in ("cholesky", "triangular_solve", "lu", "qr", "
 LINALG_KERNEL_OPS = LAPACK_OPS | frozenset(n for n in ("lu_pivots_to_permutation",) if n in REGISTRY)
 LAPACK_PARALLEL_N = 192  # smaller matrices: OpenBLAS's threads cost more than they bring
 GETRF_PARALLEL_N = 640  # the same for getrf, measured (see lu_solve.py)
-TILE = 32  # blocked transpose
+TILE, MICRO = 64, 8  # blocked transpose: tiles of blocks
 
 
 def slot_index(routine: str, dt) -> int:
@@ -195,26 +195,42 @@ def _at(b, ft, p, idx):
 
 
 def transpose_fn(module, dt):
-    """void tr(dst, ldd, src, lds, rows, cols): dst[j*ldd + i] = src[i*lds + j], in TILE x TILE blocks."""
+    """void tr(dst, ldd, src, lds, rows, cols): dst[j*ldd + i] = src[i*lds + j]. TILE x TILE tiles of
+    MICRO x MICRO blocks, each read as MICRO row vectors and written as MICRO column vectors (shuffles in
+    registers), the edges element by element. Element-wise 32 x 32 tiles took 4.5 ms for 1,024 x 1,024
+    float64 (the tile's rows, 8 KiB apart, share cache sets), these 1.2 ms (a copy: 0.65 ms)."""
     ft = _ftype(dt)
+    vt = ir.VectorType(ft, MICRO)
     fn, b = _helper(module, f"chainrule_transpose_{dt.short}", [PTR, I64, PTR, I64, I64, I64])
     if b is None:
         return fn
     dst, ldd, src, lds, rows, cols = fn.args
-    t = i64(TILE)
-    nbi = b.sdiv(b.add(rows, i64(TILE - 1)), t)
-    nbj = b.sdiv(b.add(cols, i64(TILE - 1)), t)
     mn = lambda x, y: b.select(b.icmp_signed("<", x, y), x, y)  # noqa: E731
-    with _loop(b, i64(0), nbi) as bi:
-        i0 = b.mul(bi, t)
-        i1 = mn(b.add(i0, t), rows)
-        with _loop(b, i64(0), nbj) as bj:
-            j0 = b.mul(bj, t)
-            j1 = mn(b.add(j0, t), cols)
-            with _loop(b, i0, i1) as i:
-                with _loop(b, j0, j1) as j:
-                    v = b.load(_at(b, ft, src, b.add(b.mul(i, lds), j)), typ=ft)
-                    b.store(v, _at(b, ft, dst, b.add(b.mul(j, ldd), i)))
+    lane = lambda k: ir.Constant(I32, k)  # noqa: E731
+    rm, cm = b.and_(rows, i64(-MICRO)), b.and_(cols, i64(-MICRO))  # the rows and columns in full blocks
+    t, m = i64(TILE), i64(MICRO)
+    with _loop(b, i64(0), b.sdiv(b.add(rm, i64(TILE - 1)), t)) as ti:
+        i0 = b.mul(ti, t)
+        i1 = mn(b.add(i0, t), rm)
+        with _loop(b, i64(0), b.sdiv(b.add(cm, i64(TILE - 1)), t)) as tj:
+            j0 = b.mul(tj, t)
+            j1 = mn(b.add(j0, t), cm)
+            with _loop(b, i64(0), b.sdiv(b.sub(i1, i0), m)) as bi:
+                i = b.add(i0, b.mul(bi, m))
+                with _loop(b, i64(0), b.sdiv(b.sub(j1, j0), m)) as bj:
+                    j = b.add(j0, b.mul(bj, m))
+                    rows_v = [b.load(_at(b, ft, src, b.add(b.mul(b.add(i, i64(r)), lds), j)), typ=vt, align=dt.itemsize)
+                              for r in range(MICRO)]
+                    for c in range(MICRO):
+                        col = ir.Constant(vt, ir.Undefined)
+                        for r in range(MICRO):
+                            col = b.insert_element(col, b.extract_element(rows_v[r], lane(c)), lane(r))
+                        b.store(col, _at(b, ft, dst, b.add(b.mul(b.add(j, i64(c)), ldd), i)), align=dt.itemsize)
+    for lo_i, hi_i, lo_j in ((i64(0), rm, cm), (rm, rows, i64(0))):  # the columns right of the blocks, the rows below
+        with _loop(b, lo_i, hi_i) as i:
+            with _loop(b, lo_j, cols) as j:
+                v = b.load(_at(b, ft, src, b.add(b.mul(i, lds), j)), typ=ft)
+                b.store(v, _at(b, ft, dst, b.add(b.mul(j, ldd), i)))
     b.ret_void()
     return fn
 
