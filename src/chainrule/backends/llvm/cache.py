@@ -158,7 +158,7 @@ _LIBC = frozenset({"memcpy", "memmove", "memset", "malloc", "free", "getpid", "p
                    "pthread_mutex_lock", "pthread_mutex_unlock", "pthread_cond_wait", "pthread_cond_signal",
                    "sched_getcpu", "sched_getaffinity", "sched_setaffinity", "sched_yield",
                    "getenv", "dlopen", "dlsym",  # LAPACK found at run time (lapack_export.py)
-                   "getloadavg"})  # LAPACK's thread count (lapack.py)
+                   "getloadavg", "clock_gettime"})  # LAPACK's thread count (lapack.py)
 
 
 def undefined_symbols(obj: bytes):

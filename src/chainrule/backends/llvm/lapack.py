@@ -45,6 +45,8 @@ LINALG_KERNEL_OPS = LAPACK_OPS | frozenset(n for n in ("lu_pivots_to_permutation
 LAPACK_PARALLEL_N = 192  # smaller matrices: OpenBLAS's threads cost more than they bring
 GETRF_PARALLEL_N = 640  # the same for getrf, measured (see lu_solve.py)
 TILE, MICRO = 64, 8  # blocked transpose: tiles of blocks
+SELF_WINDOW = (0.5, 30.0)  # seconds: the shortest and the longest window this process's CPU use is measured over
+CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID = 1, 2  # Linux's clock ids
 
 
 def slot_index(routine: str, dt) -> int:
@@ -237,10 +239,13 @@ def transpose_fn(module, dt):
 
 def threads_fn(module):
     """i32 lapack_threads(i32 want): how many OpenBLAS threads a large LAPACK call gets: `want` less the
-    cores other work keeps busy (the 1-minute load average, which counts this thread too), at least 1.
-    OpenBLAS's threads wait for each other by spinning, so on busy cores one thread is far faster
-    (eigh of 1,024 x 1,024 with both cores of the machine busy: 0.67 s on one thread, 6.4 s on two);
-    this costs one read of /proc/loadavg per call, against the milliseconds such a call takes."""
+    cores other processes keep busy, at least 1. OpenBLAS's threads wait for each other by spinning, so
+    on busy cores one thread is far faster (eigh of 1,024 x 1,024 with both cores of the machine busy:
+    0.67 s on one thread, 6.4 s on two). Other processes' load is the 1-minute load average less this
+    process's own share: its CPU time per second over the last SELF_WINDOW seconds (clock_gettime; at
+    least this thread, 1). Counting only this thread made a process alone on the machine, whose earlier
+    two-thread LAPACK calls (or NumPy's, or XLA's) had raised the load average to 2, drop to one thread.
+    The cost: one read of /proc/loadavg and two clock reads per call, against the milliseconds it takes."""
     name = "chainrule_lapack_threads"
     fn = module.globals.get(name)
     if fn is not None:
@@ -252,12 +257,50 @@ def threads_fn(module):
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     getloadavg = module.globals.get("getloadavg") or ir.Function(
         module, ir.FunctionType(I32, [PTR, I32]), "getloadavg")
+    clock = module.globals.get("clock_gettime") or ir.Function(module, ir.FunctionType(I32, [I32, PTR]),
+                                                                "clock_gettime")
+    # the window's start (wall and CPU seconds; 0: none yet) and the last share measured, per module
+    state = ir.GlobalVariable(module, ir.ArrayType(F64, 3), f"{name}_self")
+    state.linkage = "internal"
+    state.initializer = ir.Constant(ir.ArrayType(F64, 3), [0.0, 0.0, 1.0])
+    f64 = lambda x: ir.Constant(F64, x)  # noqa: E731
+    field = lambda k: b.gep(state, [i64(0), i64(k)], inbounds=True)  # noqa: E731
+    get = lambda k: b.load_atomic(field(k), "monotonic", 8, typ=F64)  # noqa: E731
+    put = lambda k, v: b.store_atomic(v, field(k), "monotonic", 8)  # noqa: E731
     load = b.alloca(F64)
     got = b.call(getloadavg, [load, ir.Constant(I32, 1)])
     with b.if_then(b.icmp_signed("<", got, ir.Constant(I32, 1)), likely=False):
         b.ret(want)
-    busy = b.fptosi(b.fadd(b.load(load), ir.Constant(F64, 0.5)), I32)
-    n = b.sub(b.add(want, ir.Constant(I32, 1)), busy)
+    ts = b.alloca(ir.ArrayType(I64, 2))
+
+    def seconds(clock_id):  # (ok, seconds) of clock_gettime(clock_id)
+        ok = b.icmp_signed("==", b.call(clock, [ir.Constant(I32, clock_id), ts]), ir.Constant(I32, 0))
+        sec = b.load(b.gep(ts, [i64(0), i64(0)], inbounds=True), typ=I64)
+        nsec = b.load(b.gep(ts, [i64(0), i64(1)], inbounds=True), typ=I64)
+        return ok, b.fadd(b.sitofp(sec, F64), b.fmul(b.sitofp(nsec, F64), f64(1e-9)))
+    ok_wall, now = seconds(CLOCK_MONOTONIC)
+    ok_cpu, cpu = seconds(CLOCK_PROCESS_CPUTIME_ID)
+    share = b.alloca(F64)
+    b.store(f64(1.0), share)
+    with b.if_then(b.and_(ok_wall, ok_cpu)):
+        t0, c0 = get(0), get(1)
+        with b.if_else(b.fcmp_ordered("==", t0, f64(0.0))) as (first, later):
+            with first:
+                put(0, now)
+                put(1, cpu)
+            with later:
+                dt = b.fsub(now, t0)
+                long_enough = b.fcmp_ordered(">=", dt, f64(SELF_WINDOW[0]))
+                with b.if_then(long_enough):
+                    put(2, b.fdiv(b.fsub(cpu, c0), dt))
+                with b.if_then(b.fcmp_ordered(">=", dt, f64(SELF_WINDOW[1]))):
+                    put(0, now)
+                    put(1, cpu)
+                b.store(get(2), share)
+    mine = b.load(share, typ=F64)
+    mine = b.select(b.fcmp_ordered(">", mine, f64(1.0)), mine, f64(1.0))
+    others = b.fptosi(b.fadd(b.fsub(b.load(load, typ=F64), mine), f64(0.5)), I32)
+    n = b.sub(want, others)
     n = b.select(b.icmp_signed(">", n, want), want, n)
     b.ret(b.select(b.icmp_signed("<", n, ir.Constant(I32, 1)), ir.Constant(I32, 1), n))
     return fn
