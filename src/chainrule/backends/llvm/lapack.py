@@ -45,7 +45,7 @@ LINALG_KERNEL_OPS = LAPACK_OPS | frozenset(n for n in ("lu_pivots_to_permutation
 LAPACK_PARALLEL_N = 192  # smaller matrices: OpenBLAS's threads cost more than they bring
 GETRF_PARALLEL_N = 640  # the same for getrf, measured (see lu_solve.py)
 TILE, MICRO = 64, 8  # blocked transpose: tiles of blocks
-SELF_WINDOW = (0.5, 30.0)  # seconds: the shortest and the longest window this process's CPU use is measured over
+SELF_WINDOW = (0.1, 30.0)  # seconds: the shortest and the longest window this process's CPU use is measured over
 CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID = 1, 2  # Linux's clock ids
 
 
@@ -247,10 +247,12 @@ def threads_fn(module):
     cores other processes keep busy, at least 1. OpenBLAS's threads wait for each other by spinning, so
     on busy cores one thread is far faster (eigh of 1,024 x 1,024 with both cores of the machine busy:
     0.67 s on one thread, 6.4 s on two). Other processes' load is the 1-minute load average less this
-    process's own share: its CPU time per second over the last SELF_WINDOW seconds (clock_gettime; at
-    least this thread, 1). Counting only this thread made a process alone on the machine, whose earlier
-    two-thread LAPACK calls (or NumPy's, or XLA's) had raised the load average to 2, drop to one thread.
-    The cost: one read of /proc/loadavg and two clock reads per call, against the milliseconds it takes."""
+    process's own share of it: its CPU time per second since a window began, 0.1 to 30 s before (state
+    per module; until a window is measured, and at least, this thread: 1). Counting only this thread
+    made a process alone on the machine, whose earlier two-thread LAPACK calls (or NumPy's, or XLA's) had
+    raised the load average to 2, drop to one thread. A module's first call has no window yet, and a
+    window after single-threaded calls measures 1, so this is never below the old count. The cost: a
+    read of /proc/loadavg and two clock reads per call, against the milliseconds such a call takes."""
     name = "chainrule_lapack_threads"
     fn = module.globals.get(name)
     if fn is not None:
