@@ -1,10 +1,9 @@
 """The `sort` kernel: a stable radix sort on keys mapped to order-preserving unsigned integers.
 
 Each key becomes an unsigned integer of its width whose unsigned order is the
-op's order (chainrule.ir.sort_ops): a float's bits with the sign bit set for
-positives and every bit flipped for negatives, -0.0 read as 0.0 and every NaN
-as the largest key; a signed integer with its sign bit flipped; bools and
-unsigned integers as they are.
+op's order (sort_keys.key_of). Long single-operand rows of 32- and 64-bit keys
+on CPUs with 512-bit vectors take the vectorised quicksort of sort_simd.py
+instead, which gives the same bits.
 
 A row is sorted by LSD radix passes of B-bit digits (B = 8, or 11 for rows of
 2^12 or more), least significant first, each a stable counting pass; one read
@@ -36,9 +35,11 @@ from __future__ import annotations
 import math
 
 import llvmlite.ir as ir
-import numpy as np
 
-from .emitter import Emitter, Index, no_vectorize
+from . import sort_simd
+from .emitter import Emitter, Index
+from .sort_keys import Loop as _Loop, key_of
+from .target import host_vector_bytes
 from .lltypes import I1, I8, I32, I64, PTR, VOID, i64, load_narrow, mem_type, store_narrow
 
 INSERTION = 16     # rows this short are insertion-sorted
@@ -78,7 +79,14 @@ def _layout(node):
     hist = _hist_bytes(w, bits, _ways(n))
     if _single(node) and _msd(n, w, None):
         hist = max(hist, _msd_hist_bytes(w))
+    if _single(node) and _quick(w, n):
+        row = perm = max(row, sort_simd.scratch_bytes(w, n))
     return (0, row, 2 * row, 2 * row + perm, 2 * row + 2 * perm), 2 * row + 2 * perm + hist
+
+
+def _quick(w: int, n: int) -> bool:
+    """Whether single-operand rows of n keys of w bits take the vectorised quicksort (sort_simd)."""
+    return sort_simd.applies(w, host_vector_bytes(), n)
 
 
 def _hist_bytes(w, bits, ways):
@@ -104,23 +112,6 @@ def _ity(w):
     return ir.IntType(w)
 
 
-def key_of(b: ir.IRBuilder, dt, bits):
-    """The order-preserving unsigned key (an iW) of an element given as its iW bits."""
-    w = bits.type.width
-    if dt.is_bool or dt.kind == "u":
-        return bits
-    sign = ir.Constant(bits.type, 1 << (w - 1))
-    if dt.kind == "i":
-        return b.xor(bits, sign)
-    ones = ir.Constant(bits.type, (1 << w) - 1)
-    inf = int(np.array(np.inf, dt.np).view(np.dtype(f"u{w // 8}")))
-    bits = b.select(b.icmp_unsigned("==", bits, sign), ir.Constant(bits.type, 0), bits)  # -0.0 -> 0.0
-    neg = b.icmp_unsigned("!=", b.and_(bits, sign), ir.Constant(bits.type, 0))
-    k = b.select(neg, b.xor(bits, ones), b.or_(bits, sign))
-    nan = b.icmp_unsigned(">", b.and_(bits, ir.Constant(bits.type, (1 << (w - 1)) - 1)), ir.Constant(bits.type, inf))
-    return b.select(nan, ones, k)
-
-
 def _to_bits(b, dt, x):
     """A loaded element (register form) as its iW bits."""
     w = _key_width(dt)
@@ -132,37 +123,6 @@ def _to_bits(b, dt, x):
     if dt.is_float:
         return b.bitcast(x, _ity(w))
     return x
-
-
-# --- loops on a plain builder ------------------------------------------------------------------------
-
-class _Loop:
-    """for i in range(lo, hi) on a plain IRBuilder (i64 counter)."""
-
-    def __init__(self, b, lo, hi, name="i", vectorize=False):
-        self.b, self.lo, self.hi, self.name, self.vectorize = b, lo, hi, name, vectorize
-
-    def __enter__(self):
-        b = self.b
-        fn = b.function
-        self.pre = b.block
-        self.body = fn.append_basic_block(self.name + ".body")
-        self.done = fn.append_basic_block(self.name + ".done")
-        b.cbranch(b.icmp_signed("<", self.lo, self.hi), self.body, self.done)
-        b.position_at_end(self.body)
-        self.i = b.phi(I64, self.name)
-        self.i.add_incoming(self.lo, self.pre)
-        return self.i
-
-    def __exit__(self, *exc):
-        b = self.b
-        nxt = b.add(self.i, i64(1))
-        self.i.add_incoming(nxt, b.block)
-        latch = b.cbranch(b.icmp_signed("<", nxt, self.hi), self.body, self.done)
-        if not self.vectorize:  # counting and scattering do not vectorize: spare LLVM the attempt
-            latch.set_metadata("llvm.loop", no_vectorize(b.function.module))
-        b.position_at_end(self.done)
-        return False
 
 
 def _gep(b, ty, p, i):
@@ -500,15 +460,24 @@ def emit_sort(em: Emitter, kernel):
         if single:
             (x,), (r,) = xs, outs
             ety = _ity(_key_width(x.dtype))
-            fn = _sorter(module, x.dtype, ety.width, bits, None, n)
+            w = ety.width
+            if _quick(w, n):
+                qs = sort_simd.entry_fn(module, x.dtype, w, _sorter(module, None, w, bits, None, n))
+                depth = ir.Constant(I32, sort_simd.depth_limit(n))
+
+                def sort_row(src, dst):
+                    b.call(qs, [src, keys_a, keys_b, nn, depth, hist, dst])
+            else:
+                fn = _sorter(module, x.dtype, w, bits, None, n)
+
+                def sort_row(src, dst):
+                    b.call(fn, [src, keys_a, keys_b, null, null, null, nn, hist, dst])
             if inner == 1:  # rows are contiguous: read the operand's row, write the result's
-                src = _gep(b, mem_type(x.dtype), em.ptr[id(x)], base)
-                dst = _gep(b, mem_type(r.dtype), em.ptr[id(r)], base)
-                b.call(fn, [src, keys_a, keys_b, null, null, null, nn, hist, dst])
+                sort_row(_gep(b, mem_type(x.dtype), em.ptr[id(x)], base), _gep(b, mem_type(r.dtype), em.ptr[id(r)], base))
             else:
                 with em.loop(n) as i:  # strided rows: through contiguous copies
                     b.store(_to_bits(b, x.dtype, at(x, base, i)), _gep(b, ety, perm_a, i))
-                b.call(fn, [perm_a, keys_a, keys_b, null, null, null, nn, hist, perm_b])
+                sort_row(perm_a, perm_b)
                 with em.loop(n) as i:
                     v = b.load(_gep(b, ety, perm_b, i), typ=ety)
                     if x.dtype.is_bool:
