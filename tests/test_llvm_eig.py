@@ -174,20 +174,29 @@ def artifact(tmp_path_factory):
     return path, comp(*pattern())
 
 
-def test_artifact_calls_geev_in_a_fresh_process_without_llvmlite(artifact, tmp_path):
+def test_artifacts_call_geev_in_a_fresh_process_without_llvmlite(artifact, tmp_path):
     path, want = artifact
     w = np.linalg.eigvals(pattern()[0])
     np.testing.assert_allclose(_sorted(want[0] + 1j * want[1]), _sorted(w), rtol=1e-10, atol=1e-10)
+    # and complex input (zgeev), with left eigenvectors
+    c = (pattern()[0] + 1j * pattern()[0].T ** 2).astype(np.complex64)
+    cpath = str(tmp_path / "complex.crx")
+    comp = cr.jit(lambda x: bind("eig", x, compute_left_eigenvectors=True), backend="llvm").lower(c).compile()
+    cr.export(comp, cpath, payloads=["native"])
+    want = list(want) + list(comp(c))
     np.save(tmp_path / "a.npy", pattern()[0])
+    np.save(tmp_path / "c.npy", c)
     code = ("import sys, numpy as np, chainrule as cr\n"
-            f"f = cr.load({path!r})\n"
-            f"np.savez({str(tmp_path / 'out.npz')!r}, *f(np.load({str(tmp_path / 'a.npy')!r})))\n"
-            "print(f.payload, 'llvmlite' in sys.modules)\n")
+            f"f, g = cr.load({path!r}), cr.load({cpath!r})\n"
+            f"out = list(f(np.load({str(tmp_path / 'a.npy')!r}))) + list(g(np.load({str(tmp_path / 'c.npy')!r})))\n"
+            f"np.savez({str(tmp_path / 'out.npz')!r}, *out)\n"
+            "print(f.payload, g.payload, 'llvmlite' in sys.modules)\n")
     env = {**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")}
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert p.returncode == 0, p.stderr[-2000:]
-    assert p.stdout.split() == ["native", "False"]
+    assert p.stdout.split() == ["native", "native", "False"]
     got = np.load(tmp_path / "out.npz")
+    assert len(got.files) == len(want) == 7
     for i, w in enumerate(want):
         np.testing.assert_array_equal(got[f"arr_{i}"], w)
 
