@@ -301,7 +301,8 @@ def identity_fn(module, dt):
 # -- the kernels
 
 class _Call:
-    """One kernel's LAPACK calls: by-reference arguments, the thread setting, per-matrix pointers."""
+    """One kernel's LAPACK calls: by-reference arguments, the thread setting, per-matrix pointers.
+    `parts`: the scratch layout [(name, bytes)] of a kernel another module lays out (lapack_eig.py)."""
 
     def __init__(self, em: Emitter, kernel, parts=None):
         self.em, self.b = em, em.b

@@ -28,8 +28,7 @@ import llvmlite.ir as ir
 
 from ...ir import REGISTRY, dtype
 from .emitter import Emitter
-from .lapack import _Call, _batch, _ftype, _helper, _loop, _pad, _query, fill_fn, lapack_prefix, slot_index, \
-    transpose_fn
+from .lapack import _Call, _batch, _ftype, _helper, _loop, _pad, _query, fill_fn, lapack_prefix, slot_index
 from .lltypes import I1, I8, I64, PTR, i64
 
 GEEV_OPS = frozenset(n for n in ("eig",) if n in REGISTRY)
