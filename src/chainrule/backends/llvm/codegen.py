@@ -26,6 +26,7 @@ from .fft import emit_fft
 from .gemm import emit_dot
 from .kernels import emit_arg, emit_dus, emit_loop_kernel, emit_reduce, emit_scatter
 from .lapack import BASE_SLOTS, KERNELS as LAPACK_KERNELS, LAPACK_OPS
+from .lapack_eig import GEEV_OPS, KERNELS as GEEV_KERNELS
 from .lltypes import I1, I8, I32, I64, PTR, VOID, i64
 from .plan import CONTROL_FLOW_OPS, Plan
 from ..blas import LAPACK_SLOTS
@@ -46,7 +47,7 @@ SPLIT_CHUNKS = 2  # ranges per thread a split loop kernel is cut into
 KERNELS = {"loop": lambda em, k: emit_loop_kernel(em, k.roots), "reduce": emit_reduce, "argmax": emit_arg,
            "argmin": emit_arg, "dot_general": emit_dot, "scatter": emit_scatter,
            "dynamic_update_slice": emit_dus, "cond": emit_cond, "case": emit_cond, "while": emit_while,
-           "scan": emit_scan, "sort": emit_sort, "fft": emit_fft, **LAPACK_KERNELS}
+           "scan": emit_scan, "sort": emit_sort, "fft": emit_fft, **LAPACK_KERNELS, **GEEV_KERNELS}
 
 
 assert RUNTIME_SLOTS.index(POOL_SLOT_NAME) == POOL_SLOT
@@ -164,7 +165,7 @@ class ModuleBuilder:
             buffers = list(ker.roots) + [v for v in ker.reads if all(v is not r for r in ker.roots)
                                          and id(v) not in alias]
             control = ker.kind in CONTROL_FLOW_OPS  # control-flow kernels return a status
-            want_rt = ker.kind == "dot_general" or control or ker.kind in LAPACK_OPS
+            want_rt = ker.kind == "dot_general" or control or ker.kind in LAPACK_OPS or ker.kind in GEEV_OPS
             want_scratch = control or bool(ker.scratch) or ker.kind == "fft"
             em = Emitter(self, f"{self.prefix}k{n}_{ker.kind}", buffers, want_rt, want_scratch,
                          ranged=bool(extents[n]), status=control)

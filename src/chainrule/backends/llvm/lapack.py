@@ -46,8 +46,13 @@ LAPACK_PARALLEL_N = 192  # smaller matrices: OpenBLAS's threads cost more than t
 TILE = 32  # blocked transpose
 
 
+def lapack_prefix(dt) -> str:
+    """LAPACK's letter for a dtype: s float32, d float64, c complex64, z complex128."""
+    return {"float32": "s", "float64": "d", "complex64": "c", "complex128": "z"}[dt.name]
+
+
 def slot_index(routine: str, dt) -> int:
-    return BASE_SLOTS + LAPACK_SLOTS.index(("s" if dt.bits == 32 else "d") + routine)
+    return BASE_SLOTS + LAPACK_SLOTS.index(lapack_prefix(dt) + routine)
 
 
 def _batch(shape, tail: int) -> int:
@@ -87,7 +92,7 @@ def _query(slot: str, args: tuple) -> tuple:
     fn(*cargs, *([1] * nchar))
     if info.value != 0:
         return 0, 0
-    w = work[0] if slot[0] == "d" else ctypes.cast(work, ctypes.POINTER(ctypes.c_float))[0]
+    w = work[0] if slot[0] in "dz" else ctypes.cast(work, ctypes.POINTER(ctypes.c_float))[0]
     return int(w), int(iwork[0])
 
 
@@ -194,8 +199,9 @@ def _at(b, ft, p, idx):
 
 
 def transpose_fn(module, dt):
-    """void tr(dst, ldd, src, lds, rows, cols): dst[j*ldd + i] = src[i*lds + j], in TILE x TILE blocks."""
-    ft = _ftype(dt)
+    """void tr(dst, ldd, src, lds, rows, cols): dst[j*ldd + i] = src[i*lds + j], in TILE x TILE blocks
+    (complex elements move as [2 x float] pairs: no conjugation)."""
+    ft = _ftype(dt) if dt.kind != "c" else ir.ArrayType(F32 if dt.bits == 64 else F64, 2)
     fn, b = _helper(module, f"chainrule_transpose_{dt.short}", [PTR, I64, PTR, I64, I64, I64])
     if b is None:
         return fn
@@ -295,9 +301,10 @@ def identity_fn(module, dt):
 # -- the kernels
 
 class _Call:
-    """One kernel's LAPACK calls: by-reference arguments, the thread setting, per-matrix pointers."""
+    """One kernel's LAPACK calls: by-reference arguments, the thread setting, per-matrix pointers.
+    `parts`: the scratch layout [(name, bytes)] of a kernel another module lays out (lapack_eig.py)."""
 
-    def __init__(self, em: Emitter, kernel):
+    def __init__(self, em: Emitter, kernel, parts=None):
         self.em, self.b = em, em.b
         self.node = kernel.node
         self.dt = kernel.operands[0].dtype
@@ -306,7 +313,7 @@ class _Call:
         self.module = em.mb.module
         self.info = em.alloca(I64, i64(0))
         offs, off = {}, 0
-        for name, nb in layout(kernel.node, kernel.operands):
+        for name, nb in layout(kernel.node, kernel.operands) if parts is None else parts:
             offs[name] = off
             off += _pad(nb)
         self.scr = {name: self.b.gep(em.scratch, [i64(o)], inbounds=True, source_etype=I8) for name, o in offs.items()}
