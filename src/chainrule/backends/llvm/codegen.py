@@ -165,7 +165,8 @@ class ModuleBuilder:
             buffers = list(ker.roots) + [v for v in ker.reads if all(v is not r for r in ker.roots)
                                          and id(v) not in alias]
             control = ker.kind in CONTROL_FLOW_OPS  # control-flow kernels return a status
-            want_rt = ker.kind == "dot_general" or control or ker.kind in LAPACK_OPS or ker.kind in GEEV_OPS
+            want_rt = (ker.kind in ("dot_general", "sort") or control or ker.kind in LAPACK_OPS
+                       or ker.kind in GEEV_OPS)
             want_scratch = control or bool(ker.scratch) or ker.kind == "fft"
             em = Emitter(self, f"{self.prefix}k{n}_{ker.kind}", buffers, want_rt, want_scratch,
                          ranged=bool(extents[n]), status=control)

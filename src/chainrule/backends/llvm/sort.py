@@ -39,6 +39,7 @@ import llvmlite.ir as ir
 from . import sort_simd
 from .emitter import Emitter, Index
 from .sort_keys import Loop as _Loop, key_of
+from .pool import pool_state
 from .target import host_vector_bytes
 from .lltypes import I1, I8, I32, I64, PTR, VOID, i64, load_narrow, mem_type, store_narrow
 
@@ -81,12 +82,18 @@ def _layout(node):
         hist = max(hist, _msd_hist_bytes(w))
     if _single(node) and _quick(w, n):
         row = perm = max(row, sort_simd.scratch_bytes(w, n))
+        hist = 2 * _pad(hist)  # one set of counters per half of a parallel row (_quick_stride)
     return (0, row, 2 * row, 2 * row + perm, 2 * row + 2 * perm), 2 * row + 2 * perm + hist
 
 
 def _quick(w: int, n: int) -> bool:
     """Whether single-operand rows of n keys of w bits take the vectorised quicksort (sort_simd)."""
     return sort_simd.applies(w, host_vector_bytes(), n)
+
+
+def _quick_stride(w: int, n: int) -> int:
+    """Offset of the second half's radix counters in a quicksorted row's `hist` (see _layout)."""
+    return _pad(_hist_bytes(w, _digit_bits(n), _ways(n)))
 
 
 def _hist_bytes(w, bits, ways):
@@ -465,8 +472,12 @@ def emit_sort(em: Emitter, kernel):
                 qs = sort_simd.entry_fn(module, x.dtype, w, _sorter(module, None, w, bits, None, n))
                 depth = ir.Constant(I32, sort_simd.depth_limit(n))
 
+                threads = em.mb.threads if em.rt is not None else 1
+                pool = pool_state(b, em.rt) if threads > 1 else null
+
                 def sort_row(src, dst):
-                    b.call(qs, [src, keys_a, keys_b, nn, depth, hist, dst])
+                    b.call(qs, [src, keys_a, keys_b, nn, depth, hist, dst, pool, i64(threads - 1),
+                                i64(_quick_stride(w, n))])
             else:
                 fn = _sorter(module, x.dtype, w, bits, None, n)
 

@@ -275,16 +275,19 @@ def _leaf_fn(module, V: _V, dt, k: int):
     return fn
 
 
-def _pivot(b, V: _V, s, n, key=None):
-    """The median of L keys sampled evenly from s[0..n) (of values mapped by `key`, when given)."""
-    v = ir.Constant(V.vty, ir.Undefined)
-    step = b.udiv(n, i64(V.L))
-    for k in range(V.L):
-        x = b.load(_gep(b, V.ety, s, b.add(b.mul(step, i64(k)), b.udiv(step, i64(2)))), typ=V.ety)
-        v = b.insert_element(v, x, ir.Constant(I32, k))
-    if key is not None:
-        v = key(v)
-    return b.extract_element(V.network(b, v), ir.Constant(I32, V.L // 2))
+def _pivot(b, V: _V, s, n, key=None, vectors=1):
+    """The median of `vectors` L keys sampled evenly from s[0..n) (of values mapped by `key`, when given)."""
+    m = vectors * V.L
+    step = b.udiv(n, i64(m))
+    vs = []
+    for j in range(vectors):
+        v = ir.Constant(V.vty, ir.Undefined)
+        for k in range(V.L):
+            at = b.add(b.mul(step, i64(j * V.L + k)), b.udiv(step, i64(2)))
+            v = b.insert_element(v, b.load(_gep(b, V.ety, s, at), typ=V.ety), ir.Constant(I32, k))
+        vs.append(v if key is None else key(v))
+    middle = V.sort_vectors(b, vs)[vectors // 2] if vectors > 1 else V.network(b, vs[0])
+    return b.extract_element(middle, ir.Constant(I32, 0 if vectors > 1 else V.L // 2))
 
 
 def _loop(b, n, name):
@@ -406,25 +409,63 @@ def _restore_fn(module, dt, w):
     return fn
 
 
-def entry_fn(module, dt, w: int, radix):
-    """`void qsort(ptr src, ptr x, ptr y, i64 n, i32 depth, ptr hist, ptr out)`: the n values of src sorted
-    into out, through the key buffers x and y (scratch_bytes each) and `radix`'s counters `hist`."""
-    V = _V(module, w)
-    fn, new = _fn(module, f"chainrule_qsort_entry_{dt.name}{w}_{radix.name}", VOID,
-                  [PTR, PTR, PTR, I64, I32, PTR, PTR])
+PARALLEL_ROW = 1 << 16  # rows this long sort their two halves on two threads when the module has them
+
+
+def _halves_fn(module, dt, V: _V, rec):
+    """`void half(ptr ctx, i64 c)`: a parallel region's chunk c (0 or 1) sorts one side of the row's first
+    partition; ctx holds x, y, out, nl, n, depth, hist, the second side's hist offset (i64 each)."""
+    fn, new = _fn(module, f"{rec.name}_half", VOID, [PTR, I64])
     if not new:
         return fn
-    src, x, y, n, depth, hist, out = fn.args
+    ctx, c = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    x, y, out, nl, n, depth, hist, stride = (b.load(_gep(b, I64, ctx, i64(k)), typ=I64) for k in range(8))
+    second = b.icmp_unsigned("!=", c, i64(0))
+    start = b.select(second, nl, i64(0))
+    count = b.select(second, b.sub(n, nl), nl)
+    at = lambda base: _gep(b, V.ety, b.inttoptr(base, PTR), start)  # noqa: E731
+    h = _gep(b, ir.IntType(8), b.inttoptr(hist, PTR), b.select(second, stride, i64(0)))
+    b.call(rec, [at(x), at(y), at(out), count, b.trunc(depth, I32), h])
+    b.ret_void()
+    return fn
+
+
+def entry_fn(module, dt, w: int, radix):
+    """`void qsort(ptr src, ptr x, ptr y, i64 n, i32 depth, ptr hist, ptr out, ptr pool, i64 helpers,
+    i64 stride)`: the n values of src sorted into out, through the key buffers x and y (scratch_bytes
+    each) and `radix`'s counters `hist`. With helpers > 0, rows of PARALLEL_ROW or more sort the two
+    sides of their first partition (split at the median of 8 L samples) as a parallel region of the
+    thread pool `pool` (pool.py); the second side's counters are at hist + stride."""
+    from .pool import pool_run
+    V = _V(module, w)
+    fn, new = _fn(module, f"chainrule_qsort_entry_{dt.name}{w}_{radix.name}", VOID,
+                  [PTR, PTR, PTR, I64, I32, PTR, PTR, PTR, I64, I64])
+    if not new:
+        return fn
+    src, x, y, n, depth, hist, out, pool, helpers, stride = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     flag = b.alloca(ir.IntType(8))
     b.store(ir.Constant(ir.IntType(8), 0), flag)
+    ctx = b.alloca(ir.ArrayType(I64, 8))
     # the first partition maps the values to keys as it moves them into x; both sides go on from there
-    p = _pivot(b, V, src, n, lambda v: key_of(b, dt, v))
+    p = _pivot(b, V, src, n, lambda v: key_of(b, dt, v), vectors=LEAF_VECTORS)
     nl = b.call(_partition_fn(module, V, dt), [src, x, n, p, flag])
     rec = _rec_fn(module, V, dt, radix)
     d1 = b.sub(depth, ir.Constant(I32, 1))
-    b.call(rec, [x, y, out, nl, d1, hist])
-    b.call(rec, [_gep(b, V.ety, x, nl), _gep(b, V.ety, y, nl), _gep(b, V.ety, out, nl), b.sub(n, nl), d1, hist])
+    parallel = b.and_(b.icmp_unsigned(">", helpers, i64(0)), b.icmp_unsigned(">=", n, i64(PARALLEL_ROW)))
+    with b.if_else(parallel) as (two, one):
+        with two:
+            fields = [b.ptrtoint(x, I64), b.ptrtoint(y, I64), b.ptrtoint(out, I64), nl, n, b.zext(d1, I64),
+                      b.ptrtoint(hist, I64), stride]
+            for k, v in enumerate(fields):
+                b.store(v, b.gep(ctx, [i64(0), i64(k)], inbounds=True))
+            b.call(pool_run(module), [pool, _halves_fn(module, dt, V, rec), b.bitcast(ctx, PTR), i64(2),
+                                      i64(1)])
+        with one:
+            b.call(rec, [x, y, out, nl, d1, hist])
+            b.call(rec, [_gep(b, V.ety, x, nl), _gep(b, V.ety, y, nl), _gep(b, V.ety, out, nl), b.sub(n, nl), d1,
+                         hist])
     if dt.is_float:
         with b.if_then(b.icmp_unsigned("!=", b.load(flag, typ=ir.IntType(8)), ir.Constant(ir.IntType(8), 0)),
                        likely=False):
