@@ -26,11 +26,12 @@ def quick(monkeypatch):
     monkeypatch.setattr(sort_simd, "applies", lambda w, vbytes, n: w in (32, 64) and n >= 2)
 
 
-def _sort(x, dimension=0):
+def _sort(x, dimension=0, threads=1):
+    """x sorted by the llvm backend, compiled afresh (the cache keys do not see the patched constants)."""
     b = GraphBuilder("f")
     p = b.param(TensorType(x.shape, x.dtype.name))
     g = b.build(list(b.emit("sort", [p], {"dimension": dimension}).results))
-    return llvm.compile(g)(x)[0]
+    return llvm.compile(g, cache=False, threads=threads)(x)[0]
 
 
 def _want(x, axis=0):
@@ -95,6 +96,16 @@ def test_depth_limit_hands_ranges_to_the_radix_sort(quick, monkeypatch, limit, d
     monkeypatch.setattr(sort_simd, "depth_limit", lambda n: limit)
     x = _data(dtype, 5000, rng)
     assert np.array_equal(_bits(_sort(x)), _bits(_want(x)))
+
+
+@pytest.mark.parametrize("limit", [None, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+def test_two_threads_sort_the_sides_of_the_first_partition(quick, monkeypatch, limit, dtype, rng):
+    monkeypatch.setattr(sort_simd, "PARALLEL_ROW", 256)
+    if limit is not None:  # both sides reach the radix sort at once: each has its own counters
+        monkeypatch.setattr(sort_simd, "depth_limit", lambda n: limit)
+    x = _data(dtype, 6000, rng)
+    assert np.array_equal(_bits(_sort(x, threads=2)), _bits(_want(x)))
 
 
 def test_strided_and_batched_rows(quick, rng):
