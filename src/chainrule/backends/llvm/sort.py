@@ -378,13 +378,27 @@ def _sorter(module, dt, w: int, bits: int, ity, n_static: int):
             for way in range(1, ways):
                 tot = b.add(tot, b.load(_gep(b, I32, hist, b.add(d, i64(way * size))), typ=I32))
             b.store(tot, _gep(b, I32, hist, d))
-    # a position with one digit everywhere leaves the order as it is: it is skipped
-    active = [b.icmp_unsigned("!=", b.load(counter(p, digit(k0, p)), typ=I32), n32) for p in range(passes)]
+    # the work per digit position runs as loops over the positions (one copy of the code, whatever the
+    # width: it compiles in a third of the time). A position with one digit everywhere leaves the order as
+    # it is: it is skipped (bit p of `active`, taken before the counts become offsets).
+    def at(p, d):
+        return _gep(b, I32, hist, b.add(b.mul(p, i64(radix)), d))
+
+    def digit_at(k, p):
+        shift = b.mul(p, i64(bits))
+        d = b.and_(b.lshr(k, shift if w == 64 else b.trunc(shift, ety)), mask)
+        return d if w == 64 else b.zext(d, I64)
+
+    active = b.alloca(I32)
+    b.store(ir.Constant(I32, 0), active)
+    with _Loop(b, i64(0), i64(passes), "active") as p:
+        moves = b.zext(b.icmp_unsigned("!=", b.load(at(p, digit_at(k0, p)), typ=I32), n32), I32)
+        b.store(b.or_(b.load(active, typ=I32), b.shl(moves, b.trunc(p, I32))), active)
     acc = b.alloca(I32)  # every position's counts become its digits' first slots (exclusive prefix sums)
-    for p in range(passes):
+    with _Loop(b, i64(0), i64(passes), "scan") as p:
         b.store(ir.Constant(I32, 0), acc)
-        with _Loop(b, i64(0), i64(radix), f"scan{p}") as d:
-            c = counter(p, d)
+        with _Loop(b, i64(0), i64(radix), "scan.digit") as d:
+            c = at(p, d)
             v = b.load(c, typ=I32)
             s0 = b.load(acc, typ=I32)
             b.store(s0, c)
@@ -392,30 +406,23 @@ def _sorter(module, dt, w: int, bits: int, ity, n_static: int):
     cur, icur = b.alloca(PTR), b.alloca(PTR)
     b.store(src0, cur)
     b.store(isrc0, icur)
-    for p in range(passes):
-        later = None
-        for q in range(p + 1, passes):
-            later = active[q] if later is None else b.or_(later, active[q])
-        work = fn.append_basic_block(f"pass{p}")
-        nxt = fn.append_basic_block(f"pass{p}.done")
-        b.cbranch(active[p], work, nxt)
-        b.position_at_end(work)
-        src, isrc = b.load(cur, typ=PTR), b.load(icur, typ=PTR)
-        on_a = b.icmp_unsigned("==", b.ptrtoint(src, I64), b.ptrtoint(buf_a, I64))
-        dst = b.select(on_a, buf_b, buf_a)
-        idst = b.select(on_a, ibuf_b, ibuf_a)
-        if single and later is not None:
-            dst = b.select(later, dst, out)
-        elif single:
-            dst = out
-        b.call(_scatter_fn(module, dt, w, bits, ity),
-               [src, dst, isrc if ity is not None else ir.Constant(PTR, None),
-                idst if ity is not None else ir.Constant(PTR, None), n, counter(p, i64(0)),
-                ir.Constant(ety, p * bits)])
-        b.store(dst, cur)
-        b.store(idst, icur)
-        b.branch(nxt)
-        b.position_at_end(nxt)
+    scatter = _scatter_fn(module, dt, w, bits, ity)
+    with _Loop(b, i64(0), i64(passes), "pass") as p:
+        bits_left = b.lshr(b.load(active, typ=I32), b.trunc(p, I32))
+        with b.if_then(b.trunc(bits_left, I1)):
+            src, isrc = b.load(cur, typ=PTR), b.load(icur, typ=PTR)
+            on_a = b.icmp_unsigned("==", b.ptrtoint(src, I64), b.ptrtoint(buf_a, I64))
+            dst = b.select(on_a, buf_b, buf_a)
+            idst = b.select(on_a, ibuf_b, ibuf_a)
+            if single:  # the last pass writes the result
+                later = b.icmp_unsigned("!=", b.lshr(bits_left, ir.Constant(I32, 1)), ir.Constant(I32, 0))
+                dst = b.select(later, dst, out)
+            shift = b.mul(p, i64(bits))
+            b.call(scatter, [src, dst, isrc if ity is not None else ir.Constant(PTR, None),
+                             idst if ity is not None else ir.Constant(PTR, None), n, at(p, i64(0)),
+                             shift if w == 64 else b.trunc(shift, ety)])
+            b.store(dst, cur)
+            b.store(idst, icur)
     last = b.load(cur, typ=PTR)
     if single:  # no pass ran: the row was sorted already (one digit everywhere)
         with b.if_then(b.icmp_unsigned("==", b.ptrtoint(last, I64), b.ptrtoint(src0, I64))):

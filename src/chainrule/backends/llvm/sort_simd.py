@@ -261,6 +261,8 @@ def _leaf_fn(module, V: _V, dt, k: int):
     fn, new = _fn(module, f"chainrule_qsort_leaf{k}_{dt.name}{V.w}", VOID, [PTR, PTR, I64])
     if not new:
         return fn
+    if k == LEAF_VECTORS:
+        fn.attributes.add("noinline")  # also the row pivot's: one copy of the biggest network
     s, o, n = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     fill = V.splat(b, V.ones)
@@ -275,19 +277,29 @@ def _leaf_fn(module, V: _V, dt, k: int):
     return fn
 
 
-def _pivot(b, V: _V, s, n, key=None, vectors=1):
-    """The median of `vectors` L keys sampled evenly from s[0..n) (of values mapped by `key`, when given)."""
-    m = vectors * V.L
+def _pivot(b, V: _V, s, n, key=None):
+    """The median of L keys sampled evenly from s[0..n) (of values mapped by `key`, when given)."""
+    v = ir.Constant(V.vty, ir.Undefined)
+    step = b.udiv(n, i64(V.L))
+    for k in range(V.L):
+        x = b.load(_gep(b, V.ety, s, b.add(b.mul(step, i64(k)), b.udiv(step, i64(2)))), typ=V.ety)
+        v = b.insert_element(v, x, ir.Constant(I32, k))
+    if key is not None:
+        v = key(v)
+    return b.extract_element(V.network(b, v), ir.Constant(I32, V.L // 2))
+
+
+def _row_pivot(b, module, V: _V, dt, src, n):
+    """The key of the median of LEAF_VECTORS L values sampled evenly from a row's values src[0..n), sorted
+    by the largest leaf (a first split close to even, for the two threads)."""
+    m = LEAF_VECTORS * V.L
+    keys, values = b.alloca(ir.ArrayType(V.ety, m)), b.alloca(ir.ArrayType(V.ety, m))
     step = b.udiv(n, i64(m))
-    vs = []
-    for j in range(vectors):
-        v = ir.Constant(V.vty, ir.Undefined)
-        for k in range(V.L):
-            at = b.add(b.mul(step, i64(j * V.L + k)), b.udiv(step, i64(2)))
-            v = b.insert_element(v, b.load(_gep(b, V.ety, s, at), typ=V.ety), ir.Constant(I32, k))
-        vs.append(v if key is None else key(v))
-    middle = V.sort_vectors(b, vs)[vectors // 2] if vectors > 1 else V.network(b, vs[0])
-    return b.extract_element(middle, ir.Constant(I32, 0 if vectors > 1 else V.L // 2))
+    with _loop(b, i64(m), "sample") as k:
+        x = b.load(_gep(b, V.ety, src, b.add(b.mul(step, k), b.udiv(step, i64(2)))), typ=V.ety)
+        b.store(key_of(b, dt, x), b.gep(keys, [i64(0), k], inbounds=True))
+    b.call(_leaf_fn(module, V, dt, LEAF_VECTORS), [b.bitcast(keys, PTR), b.bitcast(values, PTR), i64(m)])
+    return key_of(b, dt, b.load(b.gep(values, [i64(0), i64(m // 2)], inbounds=True), typ=V.ety))
 
 
 def _loop(b, n, name):
@@ -449,7 +461,7 @@ def entry_fn(module, dt, w: int, radix):
     b.store(ir.Constant(ir.IntType(8), 0), flag)
     ctx = b.alloca(ir.ArrayType(I64, 8))
     # the first partition maps the values to keys as it moves them into x; both sides go on from there
-    p = _pivot(b, V, src, n, lambda v: key_of(b, dt, v), vectors=LEAF_VECTORS)
+    p = _row_pivot(b, module, V, dt, src, n)
     nl = b.call(_partition_fn(module, V, dt), [src, x, n, p, flag])
     rec = _rec_fn(module, V, dt, radix)
     d1 = b.sub(depth, ir.Constant(I32, 1))
