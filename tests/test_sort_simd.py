@@ -120,3 +120,16 @@ def test_only_wide_vectors_and_long_rows_take_it():
     assert not sort_simd.applies(32, 32, 1 << 20)  # AVX2: the radix sort
     assert not sort_simd.applies(16, 64, 1 << 20)  # 16-bit keys: two radix passes are cheaper
     assert not sort_simd.applies(32, 64, sort_simd.MIN_ROW - 1)
+
+
+def test_code_for_narrower_vectors_keeps_the_radix_sort(monkeypatch):
+    """An artifact built for an AVX2 CPU level on an AVX-512 machine: the quicksort's 512-bit vectors
+    would be emulated there (slower than the radix sort), so its module does not use it."""
+    from chainrule.backends.llvm import sort
+    from chainrule.backends.llvm.export import module_text
+    monkeypatch.setattr(sort, "host_vector_bytes", lambda: 64)
+    b = GraphBuilder("f")
+    p = b.param(TensorType((sort_simd.MIN_ROW,), "float32"))
+    g = b.build(list(b.emit("sort", [p], {"dimension": 0}).results))
+    assert "chainrule_qsort" in module_text(g, "f", vbytes=64)[0]
+    assert "chainrule_qsort" not in module_text(g, "f", vbytes=32)[0]

@@ -76,6 +76,7 @@ class ModuleBuilder:
         self.scalar_budget = [0 if region else scalar_budget(plan)]
         self.prefix = prefix
         self.threads = threads  # > 1: large GEMMs and loop kernels become parallel regions (pool.py)
+        self.vbytes = None  # the target's vector bytes when it is not this machine (export.module_text)
         self.module = module if module is not None else ir.Module(name=name)
         self.kernels = KernelTable.of(self.module)
         self.globals = [self._global(arr, f"{prefix}const{k}") for k, arr in enumerate(plan.globals)]
@@ -108,6 +109,7 @@ class ModuleBuilder:
     def sub_entry(self, plan: Plan, tag: str):
         sub = ModuleBuilder(plan, module=self.module, prefix=f"{self.prefix}{tag}_", threads=self.threads,
                             region=True)
+        sub.vbytes = self.vbytes
         return sub.entry_function(f"{self.prefix}{tag}_entry", full_results=True, top=False)
 
     def entry_function(self, fname: str, full_results: bool = False, top: bool = True):

@@ -86,9 +86,11 @@ def _layout(node):
     return (0, row, 2 * row, 2 * row + perm, 2 * row + 2 * perm), 2 * row + 2 * perm + hist
 
 
-def _quick(w: int, n: int) -> bool:
-    """Whether single-operand rows of n keys of w bits take the vectorised quicksort (sort_simd)."""
-    return sort_simd.applies(w, host_vector_bytes(), n)
+def _quick(w: int, n: int, target_vbytes: int | None = None) -> bool:
+    """Whether single-operand rows of n keys of w bits take the vectorised quicksort (sort_simd): on this
+    machine (the plan sizes the scratch by it) and the code's target (an artifact's CPU level), both."""
+    vbytes = host_vector_bytes()
+    return sort_simd.applies(w, vbytes if target_vbytes is None else min(vbytes, target_vbytes), n)
 
 
 def _quick_stride(w: int, n: int) -> int:
@@ -475,7 +477,7 @@ def emit_sort(em: Emitter, kernel):
             (x,), (r,) = xs, outs
             ety = _ity(_key_width(x.dtype))
             w = ety.width
-            if _quick(w, n):
+            if _quick(w, n, em.mb.vbytes):
                 qs = sort_simd.entry_fn(module, x.dtype, w, _sorter(module, None, w, bits, None, n))
                 depth = ir.Constant(I32, sort_simd.depth_limit(n))
 
