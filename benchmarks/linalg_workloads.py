@@ -1,11 +1,11 @@
 """Linear-algebra rows of `python -m benchmarks`: run time of the decompositions and of solve at
-n = 256 and 1,024 (float64), and their trace + compile time at n = 16, 128 and 1,024, against
+n = 256 and 1,024 (float64; the general eigendecomposition `eig` at n = 256 only), and their trace + compile time at n = 16, 128 and 1,024, against
 NumPy (LAPACK through numpy.linalg) and `jax.jit` of `jax.numpy.linalg`.
 
     python -m benchmarks --only linalg linalg_compile
 
 Results are checked by what does not depend on the sign conventions of eigen- and singular
-vectors: eigenvalues, singular values, the product q @ r, the factor and the solution.
+vectors: eigenvalues (eig's as a sorted set), singular values, the product q @ r, the factor and the solution.
 """
 
 from __future__ import annotations
@@ -25,27 +25,35 @@ def _inputs(n, rng):
     return {"a": a, "spd": a @ a.T + n * np.eye(n), "b": rng.standard_normal((n, 4))}
 
 
-def _cases(xp):
+EIG_SIZES = (256,)  # eig (LAPACK geev) takes seconds at n = 1,024
+
+
+def _eigvals_set(r):
+    return np.sort_complex(np.round(np.asarray(r[0], np.complex128), 6))  # rounded: a conjugate pair sorts alike
+
+
+def _cases(xp, eig=False):
     """name -> (function of the inputs, the input names, the part of the result that is checked)."""
     la = xp.linalg
+    extra = {"eig": (lambda a: la.eig(a), ("a",), _eigvals_set)} if eig else {}
     return {
         "cholesky": (lambda s: la.cholesky(s), ("spd",), lambda r: r),
         "solve": (lambda a, b: la.solve(a, b), ("a", "b"), lambda r: r),
         "qr": (lambda a: la.qr(a), ("a",), lambda r: np.asarray(r[0]) @ np.asarray(r[1])),
         "eigh": (lambda s: la.eigh(s), ("spd",), lambda r: r[0]),
         "svd": (lambda a: la.svd(a), ("a",), lambda r: r[1]),
-    }
+    } | extra
 
 
 @workload("linalg")
 def linalg(h):
     rng = np.random.default_rng(0)
     sizes = (256,) if h.quick else (256, 1024)
-    want_fns = _cases(np)
+    want_fns = _cases(np, eig=True)
     jax = _jax()
     for n in sizes:
         data = _inputs(n, rng)
-        for op, (fn, names, part) in _cases(cnp).items():
+        for op, (fn, names, part) in _cases(cnp, eig=n in EIG_SIZES).items():
             args = [data[k] for k in names]
             name = f"linalg {op} n={n} f64"
             npfn = want_fns[op][0]
@@ -60,7 +68,7 @@ def linalg(h):
             if jax is not None:
                 import jax.numpy as jnp
                 with _x64(jax, True):
-                    jf = jax.jit(_cases(jnp)[op][0])
+                    jf = jax.jit(_cases(jnp, eig=True)[op][0])
                     jargs = [jax.device_put(x) for x in args]
                     h.check(name, "jax", part(jf(*jargs)), want, rtol=tol, atol=tol)
                     h.time(name, "jax", lambda: jax.block_until_ready(jf(*jargs)))

@@ -423,7 +423,7 @@ def sort(h):
             h.time(name, "numpy", lambda: np_fn(x))
     import time
     from chainrule.backends.llvm import cache
-    for size in (16, n):
+    for size in (16, 1024, n):
         x = rng.standard_normal(size)
         name = f"first call cnp.sort float64 n={size}"
         with tempfile.TemporaryDirectory() as d:

@@ -1,7 +1,7 @@
 """The `eig` op (jax.lax.linalg.eig) and cnp.linalg.eig/eigvals: eigenvalues against numpy.linalg.eig (as
 sets: LAPACK's order is not specified), eigenvectors by a v = v diag(w) and unit norms, batching, the
 eigenvalues' derivative against JAX and finite differences, the eigenvectors' honest error, text round trip
-and from_jax. The llvm backend has no eig kernel yet: its lowering table exempts eig."""
+and from_jax. tests/test_llvm_eig.py has more on the llvm backend's geev kernel."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from linalg_backends import backend_params
 
 pytestmark = pytest.mark.usefixtures("jax_x64")
 
-BACKENDS = backend_params("reference", "jax")
+BACKENDS = backend_params("reference", "jax", "llvm")
 
 
 def _tol(dt):
@@ -146,12 +146,6 @@ def test_text_round_trip():
     text = str(g)
     assert "eig" in text and "compute_left_eigenvectors=true" in text and "compute_right_eigenvectors=false" in text
     assert str(parse(text)) == text
-
-
-def test_llvm_says_to_use_another_backend():
-    pytest.importorskip("llvmlite")
-    with pytest.raises(NotImplementedError, match="'eig'.*backend='jax'"):
-        cr.jit(cnp.linalg.eigvals, backend="llvm")(np.eye(2))
 
 
 def test_from_jax(rng):

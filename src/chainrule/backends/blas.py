@@ -19,8 +19,11 @@ SYMBOLS = {"sgemm": "scipy_cblas_sgemm64_", "dgemm": "scipy_cblas_dgemm64_",
            "blas_threads_local": "openblas_set_num_threads_local"}
 # LAPACK routines the llvm backend's linear-algebra kernels call (backends/llvm/lapack.py), per dtype
 # (s: float32, d: float64); Fortran ABI with 64-bit integers (ILP64), every argument by reference
-LAPACK_ROUTINES = ("potrf", "trsm", "getrf", "geqrf", "orgqr", "syevd", "gesdd")
-LAPACK_SLOTS = tuple(p + r for r in LAPACK_ROUTINES for p in "sd")
+LAPACK_ROUTINES = ("potrf", "trsm", "getrf", "geqrf", "orgqr", "syevd", "gesdd", "geev")
+# those also called on complex matrices (c: complex64, z: complex128): geev, backends/llvm/lapack_eig.py
+COMPLEX_LAPACK_ROUTINES = ("geev",)
+LAPACK_SLOTS = tuple(p + r for r in LAPACK_ROUTINES for p in "sd") + tuple(
+    p + r for r in COMPLEX_LAPACK_ROUTINES for p in "cz")
 SYMBOLS.update({slot: f"scipy_{slot}_64_" for slot in LAPACK_SLOTS})
 
 

@@ -46,7 +46,7 @@ from .ops import AttrSpec, OpDef, register
 from .types import TensorType
 
 LINALG_OPS = ("cholesky", "triangular_solve", "lu", "qr", "eigh", "svd", "lu_pivots_to_permutation")
-EIG_OPS = ("eig",)  # no llvm kernel yet (tests/linalg_backends.py gates the llvm linalg tests on LINALG_OPS)
+EIG_OPS = ("eig",)  # llvm: its own kernel module (backends/llvm/lapack_eig.py, LAPACK geev)
 
 
 def _matrix(op, types, t, what="operand", square=False):

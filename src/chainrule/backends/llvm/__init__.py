@@ -47,8 +47,6 @@ LOWERING.exempt("custom_vjp_lin", "it cannot be evaluated by any backend (forwar
 LOWERING["sharding_constraint"] = "dropped before planning (one device: placement is ignored; placement.py)"
 for _name, _why in UNSUPPORTED_SPMD.items():
     LOWERING.exempt(_name, _why)
-LOWERING.exempt("eig", "general (non-symmetric) eigendecomposition has no LAPACK geev kernel in the llvm backend yet: "
-                       "compile with backend='jax' or 'reference'")
 UNSUPPORTED: dict[str, str] = LOWERING.exemptions
 
 _OPTIONS = BACKEND_OPTIONS["llvm"]

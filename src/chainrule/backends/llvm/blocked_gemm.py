@@ -25,26 +25,11 @@ import llvmlite.ir as ir
 
 from .emitter import no_vectorize
 from .lltypes import F32, F64, I32, I64, PTR, VOID, i64
+from .target import vector_bytes  # noqa: F401  (re-exported: artifacts pick their tile by it)
 
 CBLAS_TRANS = 112
 KC = 256  # depth of a packed block: an MR x KC panel of A stays in L1, the MC x KC block in L2
 FMA = ("contract",)  # fmul + fadd fused into fma where the target has it (no libm call where not)
-
-
-def vector_bytes(cpu: str | None, features: str) -> int:
-    """Bytes in one SIMD register of the code's target: 64 (AVX-512), 32 (AVX2) or 16."""
-    if cpu in ("x86-64-v4",):
-        return 64
-    if cpu in ("x86-64-v3",):
-        return 32
-    if cpu in ("x86-64", "x86-64-v2"):
-        return 16
-    have = set(f[1:] for f in (features or "").split(",") if f.startswith("+"))
-    if "avx512f" in have and "-evex512" not in (features or ""):
-        return 64
-    if "avx2" in have:
-        return 32
-    return 16
 
 
 def tile_for(vbytes: int, itemsize: int):

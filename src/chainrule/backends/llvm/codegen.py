@@ -26,6 +26,7 @@ from .fft import emit_fft
 from .gemm import emit_dot
 from .kernels import emit_arg, emit_dus, emit_loop_kernel, emit_reduce, emit_scatter
 from .lapack import BASE_SLOTS, KERNELS as LAPACK_KERNELS
+from .lapack_eig import GEEV_OPS, KERNELS as GEEV_KERNELS
 from .lu_solve import KERNELS as LU_SOLVE_KERNELS, LAPACK_KINDS
 from .lltypes import I1, I8, I32, I64, PTR, VOID, i64
 from .plan import CONTROL_FLOW_OPS, Plan
@@ -47,7 +48,7 @@ SPLIT_CHUNKS = 2  # ranges per thread a split loop kernel is cut into
 KERNELS = {"loop": lambda em, k: emit_loop_kernel(em, k.roots), "reduce": emit_reduce, "argmax": emit_arg,
            "argmin": emit_arg, "dot_general": emit_dot, "scatter": emit_scatter,
            "dynamic_update_slice": emit_dus, "cond": emit_cond, "case": emit_cond, "while": emit_while,
-           "scan": emit_scan, "sort": emit_sort, "fft": emit_fft, **LAPACK_KERNELS,
+           "scan": emit_scan, "sort": emit_sort, "fft": emit_fft, **LAPACK_KERNELS, **GEEV_KERNELS,
            **LU_SOLVE_KERNELS}
 
 
@@ -77,6 +78,7 @@ class ModuleBuilder:
         self.scalar_budget = [0 if region else scalar_budget(plan)]
         self.prefix = prefix
         self.threads = threads  # > 1: large GEMMs and loop kernels become parallel regions (pool.py)
+        self.vbytes = None  # the target's vector bytes when it is not this machine (export.module_text)
         self.module = module if module is not None else ir.Module(name=name)
         self.kernels = KernelTable.of(self.module)
         self.globals = [self._global(arr, f"{prefix}const{k}") for k, arr in enumerate(plan.globals)]
@@ -109,6 +111,7 @@ class ModuleBuilder:
     def sub_entry(self, plan: Plan, tag: str):
         sub = ModuleBuilder(plan, module=self.module, prefix=f"{self.prefix}{tag}_", threads=self.threads,
                             region=True)
+        sub.vbytes = self.vbytes
         return sub.entry_function(f"{self.prefix}{tag}_entry", full_results=True, top=False)
 
     def entry_function(self, fname: str, full_results: bool = False, top: bool = True):
@@ -166,7 +169,8 @@ class ModuleBuilder:
             buffers = list(ker.roots) + [v for v in ker.reads if all(v is not r for r in ker.roots)
                                          and id(v) not in alias]
             control = ker.kind in CONTROL_FLOW_OPS  # control-flow kernels return a status
-            want_rt = ker.kind == "dot_general" or control or ker.kind in LAPACK_KINDS
+            want_rt = (ker.kind in ("dot_general", "sort") or control or ker.kind in LAPACK_KINDS
+                       or ker.kind in GEEV_OPS)
             want_scratch = control or bool(ker.scratch) or ker.kind == "fft"
             em = Emitter(self, f"{self.prefix}k{n}_{ker.kind}", buffers, want_rt, want_scratch,
                          ranged=bool(extents[n]), status=control)

@@ -22,7 +22,7 @@ from .scalar import COMPLEX, SCALAR, rule
 UNSUPPORTED_COMPLEX = ("it is not supported on complex64/complex128 values by the llvm backend yet; "
                        "compile with backend='jax' or backend='reference'")
 # ops the llvm backend runs on complex values: the elementwise ones below, fft, and index mappings
-COMPLEX_OPS = frozenset({"fft", "reduce", "dot_general", "scatter", "constant", "broadcast_in_dim", "reshape", "transpose", "slice", "reverse", "pad",
+COMPLEX_OPS = frozenset({"fft", "eig", "reduce", "dot_general", "scatter", "constant", "broadcast_in_dim", "reshape", "transpose", "slice", "reverse", "pad",
                          "concatenate", "dynamic_slice", "dynamic_update_slice", "gather", "optimization_barrier"})
 
 

@@ -230,6 +230,7 @@ def module_text(graph: Graph, symbol: str, threads: int = 1, vbytes: int = 16, s
     except Unsupported as e:
         raise NotImplementedError(str(e)) from None
     mb = ModuleBuilder(plan, symbol, threads=threads)
+    mb.vbytes = vbytes  # the target's vectors: kernels that need wide ones (the sort's) see it
     lapack = lapack_slots(plan)
     if lapack_used is not None:  # the LAPACK routines it calls (found at run time, see lapack_export.py)
         lapack_used.extend(sorted(lapack.values()))

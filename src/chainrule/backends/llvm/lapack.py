@@ -49,8 +49,13 @@ SELF_WINDOW = (0.1, 30.0)  # seconds: the shortest and the longest window this p
 CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID = 1, 2  # Linux's clock ids
 
 
+def lapack_prefix(dt) -> str:
+    """LAPACK's letter for a dtype: s float32, d float64, c complex64, z complex128."""
+    return {"float32": "s", "float64": "d", "complex64": "c", "complex128": "z"}[dt.name]
+
+
 def slot_index(routine: str, dt) -> int:
-    return BASE_SLOTS + LAPACK_SLOTS.index(("s" if dt.bits == 32 else "d") + routine)
+    return BASE_SLOTS + LAPACK_SLOTS.index(lapack_prefix(dt) + routine)
 
 
 def _batch(shape, tail: int) -> int:
@@ -90,7 +95,7 @@ def _query(slot: str, args: tuple) -> tuple:
     fn(*cargs, *([1] * nchar))
     if info.value != 0:
         return 0, 0
-    w = work[0] if slot[0] == "d" else ctypes.cast(work, ctypes.POINTER(ctypes.c_float))[0]
+    w = work[0] if slot[0] in "dz" else ctypes.cast(work, ctypes.POINTER(ctypes.c_float))[0]
     return int(w), int(iwork[0])
 
 
@@ -199,45 +204,54 @@ def _at(b, ft, p, idx):
 def transpose_fn(module, dt):
     """void tr(dst, ldd, src, lds, rows, cols): dst[j*ldd + i] = src[i*lds + j]. TILE x TILE tiles of
     MICRO x MICRO blocks, each read as MICRO row vectors and written as MICRO column vectors (three
-    rounds of shuffles in registers), the edges element by element. Element-wise 32 x 32 tiles took 4.5 ms for 1,024 x 1,024
-    float64 (the tile's rows, 8 KiB apart, share cache sets), these 1.2 ms (a copy: 0.65 ms)."""
-    ft = _ftype(dt)
-    vt = ir.VectorType(ft, MICRO)
+    rounds of shuffles in registers), the edges element by element. Element-wise 32 x 32 tiles took
+    4.5 ms for 1,024 x 1,024 float64 (the tile's rows, 8 KiB apart, share cache sets), these 1.2 ms (a
+    copy: 0.65 ms). Complex elements move as their bits (complex64 as one i64, complex128 as a
+    [2 x double] pair, element by element): no conjugation."""
+    if dt.kind == "c":
+        ft = I64 if dt.bits == 64 else ir.ArrayType(F64, 2)
+    else:
+        ft = _ftype(dt)
+    blocks = dt.itemsize <= 8  # complex128: element by element
+    al = dt.np.alignment
+    vt = ir.VectorType(ft, MICRO) if blocks else None
     fn, b = _helper(module, f"chainrule_transpose_{dt.short}", [PTR, I64, PTR, I64, I64, I64])
     if b is None:
         return fn
     dst, ldd, src, lds, rows, cols = fn.args
     mn = lambda x, y: b.select(b.icmp_signed("<", x, y), x, y)  # noqa: E731
-    rm, cm = b.and_(rows, i64(-MICRO)), b.and_(cols, i64(-MICRO))  # the rows and columns in full blocks
+    full = (lambda x: b.and_(x, i64(-MICRO))) if blocks else (lambda x: i64(0))  # noqa: E731
+    rm, cm = full(rows), full(cols)  # the rows and columns in full blocks
     t, m = i64(TILE), i64(MICRO)
-    with _loop(b, i64(0), b.sdiv(b.add(rm, i64(TILE - 1)), t)) as ti:
-        i0 = b.mul(ti, t)
-        i1 = mn(b.add(i0, t), rm)
-        with _loop(b, i64(0), b.sdiv(b.add(cm, i64(TILE - 1)), t)) as tj:
-            j0 = b.mul(tj, t)
-            j1 = mn(b.add(j0, t), cm)
-            with _loop(b, i64(0), b.sdiv(b.sub(i1, i0), m)) as bi:
-                i = b.add(i0, b.mul(bi, m))
-                with _loop(b, i64(0), b.sdiv(b.sub(j1, j0), m)) as bj:
-                    j = b.add(j0, b.mul(bj, m))
-                    v = [b.load(_at(b, ft, src, b.add(b.mul(b.add(i, i64(r)), lds), j)), typ=vt, align=dt.itemsize)
-                         for r in range(MICRO)]
-                    k = 1
-                    while k < MICRO:  # swap bit k of the vector index with bit k of the lane index
-                        lo = [MICRO + (x & ~k) if x & k else x for x in range(MICRO)]
-                        hi = [MICRO + x if x & k else x | k for x in range(MICRO)]
-                        for r in range(MICRO):
-                            if not r & k:
-                                v[r], v[r | k] = (b.shuffle_vector(v[r], v[r | k], ir.Constant(
-                                    ir.VectorType(I32, MICRO), idx)) for idx in (lo, hi))
-                        k *= 2
-                    for c in range(MICRO):
-                        b.store(v[c], _at(b, ft, dst, b.add(b.mul(b.add(j, i64(c)), ldd), i)), align=dt.itemsize)
+    if blocks:
+        with _loop(b, i64(0), b.sdiv(b.add(rm, i64(TILE - 1)), t)) as ti:
+            i0 = b.mul(ti, t)
+            i1 = mn(b.add(i0, t), rm)
+            with _loop(b, i64(0), b.sdiv(b.add(cm, i64(TILE - 1)), t)) as tj:
+                j0 = b.mul(tj, t)
+                j1 = mn(b.add(j0, t), cm)
+                with _loop(b, i64(0), b.sdiv(b.sub(i1, i0), m)) as bi:
+                    i = b.add(i0, b.mul(bi, m))
+                    with _loop(b, i64(0), b.sdiv(b.sub(j1, j0), m)) as bj:
+                        j = b.add(j0, b.mul(bj, m))
+                        v = [b.load(_at(b, ft, src, b.add(b.mul(b.add(i, i64(r)), lds), j)), typ=vt, align=al)
+                             for r in range(MICRO)]
+                        k = 1
+                        while k < MICRO:  # swap bit k of the vector index with bit k of the lane index
+                            lo = [MICRO + (x & ~k) if x & k else x for x in range(MICRO)]
+                            hi = [MICRO + x if x & k else x | k for x in range(MICRO)]
+                            for r in range(MICRO):
+                                if not r & k:
+                                    v[r], v[r | k] = (b.shuffle_vector(v[r], v[r | k], ir.Constant(
+                                        ir.VectorType(I32, MICRO), idx)) for idx in (lo, hi))
+                            k *= 2
+                        for c in range(MICRO):
+                            b.store(v[c], _at(b, ft, dst, b.add(b.mul(b.add(j, i64(c)), ldd), i)), align=al)
     for lo_i, hi_i, lo_j in ((i64(0), rm, cm), (rm, rows, i64(0))):  # the columns right of the blocks, the rows below
         with _loop(b, lo_i, hi_i) as i:
             with _loop(b, lo_j, cols) as j:
-                v = b.load(_at(b, ft, src, b.add(b.mul(i, lds), j)), typ=ft)
-                b.store(v, _at(b, ft, dst, b.add(b.mul(j, ldd), i)))
+                v = b.load(_at(b, ft, src, b.add(b.mul(i, lds), j)), typ=ft, align=al)
+                b.store(v, _at(b, ft, dst, b.add(b.mul(j, ldd), i)), align=al)
     b.ret_void()
     return fn
 
@@ -362,7 +376,8 @@ def identity_fn(module, dt):
 # -- the kernels
 
 class _Call:
-    """One kernel's LAPACK calls: by-reference arguments, the thread setting, per-matrix pointers."""
+    """One kernel's LAPACK calls: by-reference arguments, the thread setting, per-matrix pointers.
+    `parts`: the scratch layout [(name, bytes)] of a kernel another module lays out (lapack_eig.py)."""
 
     def __init__(self, em: Emitter, kernel, parts=None):
         self.em, self.b = em, em.b

@@ -22,6 +22,7 @@ import llvmlite.ir as ir
 from ..blas import lapack_symbol_names
 from .lapack import LAPACK_OPS, THREADS_SLOT, slot_index
 from . import lu_solve
+from .lapack_eig import GEEV_OPS, geev_slots
 from .lltypes import I8, I32, I64, PTR, VOID, i64
 
 ROUTINES = {"cholesky": ("potrf",), "triangular_solve": ("trsm",), "lu": ("getrf",), "qr": ("geqrf", "orgqr"),
@@ -42,6 +43,8 @@ def lapack_slots(plan) -> dict:
             dt = k.operands[0].dtype
             for r in ROUTINES[k.kind]:
                 out[slot_index(r, dt)] = ("s" if dt.bits == 32 else "d") + r
+        elif k.kind in GEEV_OPS:
+            out.update(geev_slots(k))
     return out
 
 

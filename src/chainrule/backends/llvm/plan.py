@@ -32,13 +32,14 @@ from .mixed_dot import legalize_dots
 from .windows import EXPANSIONS as WINDOW_EXPANSIONS
 from .lapack import LINALG_KERNEL_OPS, scratch_bytes
 from . import lu_solve
+from .lapack_eig import GEEV_OPS, scratch_bytes as geev_scratch_bytes
 from .sort import scratch_bytes as sort_scratch_bytes
 
 CONTROL_FLOW_OPS = op_names("cond", "case", "while", "scan")
 KERNEL_OPS = (op_names("reduce", "argmax", "argmin", "dot_general", "scatter", "dynamic_update_slice", "sort",
-                       "fft") | CONTROL_FLOW_OPS | LINALG_KERNEL_OPS)
+                       "fft") | CONTROL_FLOW_OPS | LINALG_KERNEL_OPS | GEEV_OPS)
 # Ops that read their operands from memory, so the operands get buffers.
-BUFFER_CONSUMERS = op_names("dot_general", "sort", "fft") | CONTROL_FLOW_OPS | LINALG_KERNEL_OPS
+BUFFER_CONSUMERS = op_names("dot_general", "sort", "fft") | CONTROL_FLOW_OPS | LINALG_KERNEL_OPS | GEEV_OPS
 INDEX_OPS = {"broadcast_in_dim", "transpose", "slice", "reverse", "pad", "concatenate", "iota",
              "gather", "dynamic_slice"}
 # Ops whose operand at a position is read at most once per result element.
@@ -338,6 +339,8 @@ def make_plan(graph: Graph, donate=()) -> Plan:
                 k.scratch = fft_scratch_bytes(node)
             elif name in LINALG_KERNEL_OPS:
                 k.scratch = scratch_bytes(node, k.operands)
+            elif name in GEEV_OPS:
+                k.scratch = geev_scratch_bytes(node, k.operands)
             elif name == "sort":
                 k.scratch = sort_scratch_bytes(node)
             kernels.append(k)

@@ -1,10 +1,9 @@
 """The `sort` kernel: a stable radix sort on keys mapped to order-preserving unsigned integers.
 
 Each key becomes an unsigned integer of its width whose unsigned order is the
-op's order (chainrule.ir.sort_ops): a float's bits with the sign bit set for
-positives and every bit flipped for negatives, -0.0 read as 0.0 and every NaN
-as the largest key; a signed integer with its sign bit flipped; bools and
-unsigned integers as they are.
+op's order (sort_keys.key_of). Long single-operand rows of 32- and 64-bit keys
+on CPUs with 512-bit vectors take the vectorised quicksort of sort_simd.py
+instead, which gives the same bits.
 
 A row is sorted by LSD radix passes of B-bit digits (B = 8, or 11 for rows of
 2^12 or more), least significant first, each a stable counting pass; one read
@@ -36,9 +35,12 @@ from __future__ import annotations
 import math
 
 import llvmlite.ir as ir
-import numpy as np
 
-from .emitter import Emitter, Index, no_vectorize
+from . import sort_simd
+from .emitter import Emitter, Index
+from .sort_keys import Loop as _Loop, key_of
+from .pool import pool_state
+from .target import host_vector_bytes
 from .lltypes import I1, I8, I32, I64, PTR, VOID, i64, load_narrow, mem_type, store_narrow
 
 INSERTION = 16     # rows this short are insertion-sorted
@@ -78,7 +80,22 @@ def _layout(node):
     hist = _hist_bytes(w, bits, _ways(n))
     if _single(node) and _msd(n, w, None):
         hist = max(hist, _msd_hist_bytes(w))
+    if _single(node) and _quick(w, n):
+        row = perm = max(row, sort_simd.scratch_bytes(w, n))
+        hist = 2 * _pad(hist)  # one set of counters per half of a parallel row (_quick_stride)
     return (0, row, 2 * row, 2 * row + perm, 2 * row + 2 * perm), 2 * row + 2 * perm + hist
+
+
+def _quick(w: int, n: int, target_vbytes: int | None = None) -> bool:
+    """Whether single-operand rows of n keys of w bits take the vectorised quicksort (sort_simd): on this
+    machine (the plan sizes the scratch by it) and the code's target (an artifact's CPU level), both."""
+    vbytes = host_vector_bytes()
+    return sort_simd.applies(w, vbytes if target_vbytes is None else min(vbytes, target_vbytes), n)
+
+
+def _quick_stride(w: int, n: int) -> int:
+    """Offset of the second half's radix counters in a quicksorted row's `hist` (see _layout)."""
+    return _pad(_hist_bytes(w, _digit_bits(n), _ways(n)))
 
 
 def _hist_bytes(w, bits, ways):
@@ -104,23 +121,6 @@ def _ity(w):
     return ir.IntType(w)
 
 
-def key_of(b: ir.IRBuilder, dt, bits):
-    """The order-preserving unsigned key (an iW) of an element given as its iW bits."""
-    w = bits.type.width
-    if dt.is_bool or dt.kind == "u":
-        return bits
-    sign = ir.Constant(bits.type, 1 << (w - 1))
-    if dt.kind == "i":
-        return b.xor(bits, sign)
-    ones = ir.Constant(bits.type, (1 << w) - 1)
-    inf = int(np.array(np.inf, dt.np).view(np.dtype(f"u{w // 8}")))
-    bits = b.select(b.icmp_unsigned("==", bits, sign), ir.Constant(bits.type, 0), bits)  # -0.0 -> 0.0
-    neg = b.icmp_unsigned("!=", b.and_(bits, sign), ir.Constant(bits.type, 0))
-    k = b.select(neg, b.xor(bits, ones), b.or_(bits, sign))
-    nan = b.icmp_unsigned(">", b.and_(bits, ir.Constant(bits.type, (1 << (w - 1)) - 1)), ir.Constant(bits.type, inf))
-    return b.select(nan, ones, k)
-
-
 def _to_bits(b, dt, x):
     """A loaded element (register form) as its iW bits."""
     w = _key_width(dt)
@@ -132,37 +132,6 @@ def _to_bits(b, dt, x):
     if dt.is_float:
         return b.bitcast(x, _ity(w))
     return x
-
-
-# --- loops on a plain builder ------------------------------------------------------------------------
-
-class _Loop:
-    """for i in range(lo, hi) on a plain IRBuilder (i64 counter)."""
-
-    def __init__(self, b, lo, hi, name="i", vectorize=False):
-        self.b, self.lo, self.hi, self.name, self.vectorize = b, lo, hi, name, vectorize
-
-    def __enter__(self):
-        b = self.b
-        fn = b.function
-        self.pre = b.block
-        self.body = fn.append_basic_block(self.name + ".body")
-        self.done = fn.append_basic_block(self.name + ".done")
-        b.cbranch(b.icmp_signed("<", self.lo, self.hi), self.body, self.done)
-        b.position_at_end(self.body)
-        self.i = b.phi(I64, self.name)
-        self.i.add_incoming(self.lo, self.pre)
-        return self.i
-
-    def __exit__(self, *exc):
-        b = self.b
-        nxt = b.add(self.i, i64(1))
-        self.i.add_incoming(nxt, b.block)
-        latch = b.cbranch(b.icmp_signed("<", nxt, self.hi), self.body, self.done)
-        if not self.vectorize:  # counting and scattering do not vectorize: spare LLVM the attempt
-            latch.set_metadata("llvm.loop", no_vectorize(b.function.module))
-        b.position_at_end(self.done)
-        return False
 
 
 def _gep(b, ty, p, i):
@@ -411,13 +380,27 @@ def _sorter(module, dt, w: int, bits: int, ity, n_static: int):
             for way in range(1, ways):
                 tot = b.add(tot, b.load(_gep(b, I32, hist, b.add(d, i64(way * size))), typ=I32))
             b.store(tot, _gep(b, I32, hist, d))
-    # a position with one digit everywhere leaves the order as it is: it is skipped
-    active = [b.icmp_unsigned("!=", b.load(counter(p, digit(k0, p)), typ=I32), n32) for p in range(passes)]
+    # the work per digit position runs as loops over the positions (one copy of the code, whatever the
+    # width: it compiles in a third of the time). A position with one digit everywhere leaves the order as
+    # it is: it is skipped (bit p of `active`, taken before the counts become offsets).
+    def at(p, d):
+        return _gep(b, I32, hist, b.add(b.mul(p, i64(radix)), d))
+
+    def digit_at(k, p):
+        shift = b.mul(p, i64(bits))
+        d = b.and_(b.lshr(k, shift if w == 64 else b.trunc(shift, ety)), mask)
+        return d if w == 64 else b.zext(d, I64)
+
+    active = b.alloca(I32)
+    b.store(ir.Constant(I32, 0), active)
+    with _Loop(b, i64(0), i64(passes), "active") as p:
+        moves = b.zext(b.icmp_unsigned("!=", b.load(at(p, digit_at(k0, p)), typ=I32), n32), I32)
+        b.store(b.or_(b.load(active, typ=I32), b.shl(moves, b.trunc(p, I32))), active)
     acc = b.alloca(I32)  # every position's counts become its digits' first slots (exclusive prefix sums)
-    for p in range(passes):
+    with _Loop(b, i64(0), i64(passes), "scan") as p:
         b.store(ir.Constant(I32, 0), acc)
-        with _Loop(b, i64(0), i64(radix), f"scan{p}") as d:
-            c = counter(p, d)
+        with _Loop(b, i64(0), i64(radix), "scan.digit") as d:
+            c = at(p, d)
             v = b.load(c, typ=I32)
             s0 = b.load(acc, typ=I32)
             b.store(s0, c)
@@ -425,30 +408,23 @@ def _sorter(module, dt, w: int, bits: int, ity, n_static: int):
     cur, icur = b.alloca(PTR), b.alloca(PTR)
     b.store(src0, cur)
     b.store(isrc0, icur)
-    for p in range(passes):
-        later = None
-        for q in range(p + 1, passes):
-            later = active[q] if later is None else b.or_(later, active[q])
-        work = fn.append_basic_block(f"pass{p}")
-        nxt = fn.append_basic_block(f"pass{p}.done")
-        b.cbranch(active[p], work, nxt)
-        b.position_at_end(work)
-        src, isrc = b.load(cur, typ=PTR), b.load(icur, typ=PTR)
-        on_a = b.icmp_unsigned("==", b.ptrtoint(src, I64), b.ptrtoint(buf_a, I64))
-        dst = b.select(on_a, buf_b, buf_a)
-        idst = b.select(on_a, ibuf_b, ibuf_a)
-        if single and later is not None:
-            dst = b.select(later, dst, out)
-        elif single:
-            dst = out
-        b.call(_scatter_fn(module, dt, w, bits, ity),
-               [src, dst, isrc if ity is not None else ir.Constant(PTR, None),
-                idst if ity is not None else ir.Constant(PTR, None), n, counter(p, i64(0)),
-                ir.Constant(ety, p * bits)])
-        b.store(dst, cur)
-        b.store(idst, icur)
-        b.branch(nxt)
-        b.position_at_end(nxt)
+    scatter = _scatter_fn(module, dt, w, bits, ity)
+    with _Loop(b, i64(0), i64(passes), "pass") as p:
+        bits_left = b.lshr(b.load(active, typ=I32), b.trunc(p, I32))
+        with b.if_then(b.trunc(bits_left, I1)):
+            src, isrc = b.load(cur, typ=PTR), b.load(icur, typ=PTR)
+            on_a = b.icmp_unsigned("==", b.ptrtoint(src, I64), b.ptrtoint(buf_a, I64))
+            dst = b.select(on_a, buf_b, buf_a)
+            idst = b.select(on_a, ibuf_b, ibuf_a)
+            if single:  # the last pass writes the result
+                later = b.icmp_unsigned("!=", b.lshr(bits_left, ir.Constant(I32, 1)), ir.Constant(I32, 0))
+                dst = b.select(later, dst, out)
+            shift = b.mul(p, i64(bits))
+            b.call(scatter, [src, dst, isrc if ity is not None else ir.Constant(PTR, None),
+                             idst if ity is not None else ir.Constant(PTR, None), n, at(p, i64(0)),
+                             shift if w == 64 else b.trunc(shift, ety)])
+            b.store(dst, cur)
+            b.store(idst, icur)
     last = b.load(cur, typ=PTR)
     if single:  # no pass ran: the row was sorted already (one digit everywhere)
         with b.if_then(b.icmp_unsigned("==", b.ptrtoint(last, I64), b.ptrtoint(src0, I64))):
@@ -500,15 +476,28 @@ def emit_sort(em: Emitter, kernel):
         if single:
             (x,), (r,) = xs, outs
             ety = _ity(_key_width(x.dtype))
-            fn = _sorter(module, x.dtype, ety.width, bits, None, n)
+            w = ety.width
+            if _quick(w, n, em.mb.vbytes):
+                qs = sort_simd.entry_fn(module, x.dtype, w, _sorter(module, None, w, bits, None, n))
+                depth = ir.Constant(I32, sort_simd.depth_limit(n))
+
+                threads = em.mb.threads if em.rt is not None else 1
+                pool = pool_state(b, em.rt) if threads > 1 else null
+
+                def sort_row(src, dst):
+                    b.call(qs, [src, keys_a, keys_b, nn, depth, hist, dst, pool, i64(threads - 1),
+                                i64(_quick_stride(w, n))])
+            else:
+                fn = _sorter(module, x.dtype, w, bits, None, n)
+
+                def sort_row(src, dst):
+                    b.call(fn, [src, keys_a, keys_b, null, null, null, nn, hist, dst])
             if inner == 1:  # rows are contiguous: read the operand's row, write the result's
-                src = _gep(b, mem_type(x.dtype), em.ptr[id(x)], base)
-                dst = _gep(b, mem_type(r.dtype), em.ptr[id(r)], base)
-                b.call(fn, [src, keys_a, keys_b, null, null, null, nn, hist, dst])
+                sort_row(_gep(b, mem_type(x.dtype), em.ptr[id(x)], base), _gep(b, mem_type(r.dtype), em.ptr[id(r)], base))
             else:
                 with em.loop(n) as i:  # strided rows: through contiguous copies
                     b.store(_to_bits(b, x.dtype, at(x, base, i)), _gep(b, ety, perm_a, i))
-                b.call(fn, [perm_a, keys_a, keys_b, null, null, null, nn, hist, perm_b])
+                sort_row(perm_a, perm_b)
                 with em.loop(n) as i:
                     v = b.load(_gep(b, ety, perm_b, i), typ=ety)
                     if x.dtype.is_bool:

@@ -42,6 +42,27 @@ def host() -> dict:
     }
 
 
+def vector_bytes(cpu: str | None, features: str) -> int:
+    """Bytes in one SIMD register of the code's target: 64 (AVX-512), 32 (AVX2) or 16."""
+    if cpu in ("x86-64-v4",):
+        return 64
+    if cpu in ("x86-64-v3",):
+        return 32
+    if cpu in ("x86-64", "x86-64-v2"):
+        return 16
+    have = set(f[1:] for f in (features or "").split(",") if f.startswith("+"))
+    if "avx512f" in have and "-evex512" not in (features or ""):
+        return 64
+    if "avx2" in have:
+        return 32
+    return 16
+
+
+def host_vector_bytes() -> int:
+    """`vector_bytes` of this machine: what the code compiled for it may use."""
+    return vector_bytes(None, host()["features"])
+
+
 @functools.lru_cache(maxsize=None)
 def target_machine(opt_level: int = 2, cpu: str | None = None, features: str | None = None):
     """A position-independent target machine: its objects link into shared libraries."""

@@ -16,8 +16,7 @@ matrix gives inf/NaN from `solve`/`inv` (det gives 0), a matrix that is not
 positive definite a NaN Cholesky factor. General (non-symmetric) matrices:
 `eig`/`eigvals` (the `eig` op, LAPACK geev) always return complex arrays, as
 jax.numpy.linalg does (NumPy returns real ones when every eigenvalue is real);
-only the eigenvalues differentiate (eigvals), as in JAX. The llvm backend has
-no eig kernel yet: compile them with backend='jax' or 'reference'.
+only the eigenvalues differentiate (eigvals), as in JAX.
 """
 
 
