@@ -7,7 +7,6 @@ artifacts: a fresh process without llvmlite, and C (examples/c) finding dgeev th
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 
@@ -202,30 +201,5 @@ def test_artifacts_call_geev_in_a_fresh_process_without_llvmlite(artifact, tmp_p
 
 
 def test_c_program_finds_geev_through_chainrule_lapack(artifact, tmp_path):
-    from test_llvm_lapack import _numpy_openblas
-    if not (shutil.which(os.environ.get("CC", "cc")) and shutil.which("make")):
-        pytest.skip("no C compiler or make")
-    lib = _numpy_openblas()
-    if lib is None:
-        pytest.skip("NumPy has no bundled OpenBLAS here")
-    path, want = artifact
-    build = tmp_path / "c"
-    env = {**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")}
-    env.pop("CHAINRULE_LAPACK", None)
-    make = subprocess.run(["make", "-s", f"ARTIFACT={path}", f"BUILD={build}", f"PYTHON={sys.executable}"],
-                          cwd=os.path.join(ROOT, "examples", "c"), capture_output=True, text=True, env=env, timeout=300)
-    assert make.returncode == 0, make.stdout + make.stderr[-2000:]
-    p = subprocess.run([str(build / "main")], capture_output=True, text=True, timeout=60, env=env)
-    assert p.returncode == 1 and "chainrule_model failed" in p.stderr  # no LAPACK: status 2, no crash
-    p = subprocess.run([str(build / "main")], capture_output=True, text=True, timeout=60,
-                       env={**env, "CHAINRULE_LAPACK": lib})
-    assert p.returncode == 0, p.stderr[-2000:]
-    lines = p.stdout.split("\n")
-    outs, i = [], 0
-    while i < len(lines) and lines[i]:
-        n = int(lines[i].split()[1])
-        outs.append(np.array([float(v) for v in lines[i + 1:i + 1 + n]]))
-        i += 1 + n
-    assert len(outs) == len(want)
-    for g, w in zip(outs, want):
-        np.testing.assert_allclose(g, np.ravel(w), rtol=1e-8, atol=1e-12)
+    from test_llvm_lapack import check_c_program
+    check_c_program(*artifact, tmp_path)

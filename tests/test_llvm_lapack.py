@@ -171,20 +171,20 @@ def test_artifact_runs_in_a_fresh_process_without_llvmlite(artifact, tmp_path):
         np.testing.assert_array_equal(got[f"arr_{i}"], w)
 
 
-def test_c_program_finds_lapack_through_chainrule_lapack(artifact, tmp_path):
+def check_c_program(path, want, tmp_path):
+    """examples/c built against the artifact at `path`: without a LAPACK its call fails cleanly (status 2,
+    no crash); with NumPy's OpenBLAS named by CHAINRULE_LAPACK it prints `want`."""
     if not (shutil.which(os.environ.get("CC", "cc")) and shutil.which("make")):
         pytest.skip("no C compiler or make")
     lib = _numpy_openblas()
     if lib is None:
         pytest.skip("NumPy has no bundled OpenBLAS here")
-    path, want = artifact
     build = tmp_path / "c"
     env = {**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")}
     env.pop("CHAINRULE_LAPACK", None)
     make = subprocess.run(["make", "-s", f"ARTIFACT={path}", f"BUILD={build}", f"PYTHON={sys.executable}"],
                           cwd=os.path.join(ROOT, "examples", "c"), capture_output=True, text=True, env=env, timeout=300)
     assert make.returncode == 0, make.stdout + make.stderr[-2000:]
-    # without a LAPACK the call fails cleanly (status 2), it does not crash
     p = subprocess.run([str(build / "main")], capture_output=True, text=True, env=env, timeout=60)
     assert p.returncode == 1 and "chainrule_model failed" in p.stderr
     p = subprocess.run([str(build / "main")], capture_output=True, text=True, timeout=60,
@@ -199,6 +199,10 @@ def test_c_program_finds_lapack_through_chainrule_lapack(artifact, tmp_path):
     assert len(outs) == len(want)
     for g, w in zip(outs, want):
         np.testing.assert_allclose(g, np.ravel(w), rtol=1e-8, atol=1e-12)
+
+
+def test_c_program_finds_lapack_through_chainrule_lapack(artifact, tmp_path):
+    check_c_program(*artifact, tmp_path)
 
 
 def test_derivatives_compile_and_agree_with_the_reference_backend():

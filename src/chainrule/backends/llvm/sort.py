@@ -358,6 +358,14 @@ def _sorter(module, dt, w: int, bits: int, ity, n_static: int):
         off = p * radix + way * size
         return _gep(b, I32, hist, b.add(d, i64(off)) if off else d)
 
+    def at(p, d):
+        return _gep(b, I32, hist, b.add(b.mul(p, i64(radix)), d))
+
+    def digit_at(k, p):
+        shift = b.mul(p, i64(bits))
+        d = b.and_(b.lshr(k, shift if w == 64 else b.trunc(shift, ety)), mask)
+        return d if w == 64 else b.zext(d, I64)
+
     def count(i, way):
         k = key(b.load(_gep(b, ety, src0, i), typ=ety))
         for p in range(passes):
@@ -366,12 +374,19 @@ def _sorter(module, dt, w: int, bits: int, ity, n_static: int):
 
     # one read of the row counts the digits of every position, `ways` elements at a time into as many
     # histograms (independent increments), then summed
-    blocks = b.udiv(n, i64(ways))
-    with _Loop(b, i64(0), blocks, "count") as i:
-        for way in range(ways):
-            count(b.add(b.mul(i, i64(ways)), i64(way)) if ways > 1 else i, way)
-    with _Loop(b, b.mul(blocks, i64(ways)), n, "count.tail") as i:
-        count(i, 0)
+    if ways > 1:
+        blocks = b.udiv(n, i64(ways))
+        with _Loop(b, i64(0), blocks, "count") as i:
+            for way in range(ways):
+                count(b.add(b.mul(i, i64(ways)), i64(way)), way)
+        with _Loop(b, b.mul(blocks, i64(ways)), n, "count.tail") as i:
+            count(i, 0)
+    else:  # short rows (in cache): one read per digit position, one copy of the code
+        with _Loop(b, i64(0), i64(passes), "count.pos") as p:
+            with _Loop(b, i64(0), n, "count") as i:
+                k = key(b.load(_gep(b, ety, src0, i), typ=ety))
+                c = at(p, digit_at(k, p))
+                b.store(b.add(b.load(c, typ=I32), ir.Constant(I32, 1)), c)
     k0 = key(b.load(src0, typ=ety))
     n32 = b.trunc(n, I32)
     if ways > 1:
@@ -383,14 +398,6 @@ def _sorter(module, dt, w: int, bits: int, ity, n_static: int):
     # the work per digit position runs as loops over the positions (one copy of the code, whatever the
     # width: it compiles in a third of the time). A position with one digit everywhere leaves the order as
     # it is: it is skipped (bit p of `active`, taken before the counts become offsets).
-    def at(p, d):
-        return _gep(b, I32, hist, b.add(b.mul(p, i64(radix)), d))
-
-    def digit_at(k, p):
-        shift = b.mul(p, i64(bits))
-        d = b.and_(b.lshr(k, shift if w == 64 else b.trunc(shift, ety)), mask)
-        return d if w == 64 else b.zext(d, I64)
-
     active = b.alloca(I32)
     b.store(ir.Constant(I32, 0), active)
     with _Loop(b, i64(0), i64(passes), "active") as p:
