@@ -212,3 +212,35 @@ def test_bfloat16_min_and_max_windows_start_from_infinity(backend):
         got = cr.jit(lambda x: window(x, (1, 2), (1, 2), "VALID"), backend=backend)(x)
         want = fn(x.astype(np.float32).reshape(2, 2, 2), axis=-1)
         np.testing.assert_array_equal(np.asarray(got).astype(np.float32), want)
+
+
+@pytest.mark.parametrize("kind", ["max", "min"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_select_and_gather_add_on_jax_picks_as_the_reference(kind, dtype):
+    """The tangent at each window's first maximum (minimum), with infinities, NaNs and ties: JAX's
+    packed select_and_gather_add gave 0 where a window's only element was -inf (found by the fuzzer)."""
+    from chainrule.backends import jax as jax_backend, reference
+    from chainrule.ir import GraphBuilder, TensorType
+    rng = np.random.default_rng(7)
+    configs = [
+        dict(window_dimensions=[1, 1], window_strides=[1, 2], padding=[[0, 0], [-1, 0]]),
+        dict(window_dimensions=[2, 3], window_strides=[1, 2], padding=[[1, 0], [2, 1]]),
+        dict(window_dimensions=[2, 2], window_strides=[2, 1], padding=[[0, 1], [-1, 1]], base_dilation=[2, 1]),
+        dict(window_dimensions=[2, 2], window_strides=[1, 1], padding=[[1, 1], [0, 0]], window_dilation=[1, 2]),
+    ]
+    for attrs in configs:
+        attrs = dict(attrs, kind=kind)
+        for k in ("base_dilation", "window_dilation"):
+            attrs.setdefault(k, [1, 1])
+        x = rng.integers(-2, 3, (5, 6)).astype(dtype)  # ties
+        x[rng.random(x.shape) < 0.25] = -np.inf
+        x[rng.random(x.shape) < 0.15] = np.inf
+        x[rng.random(x.shape) < 0.1] = np.nan
+        x[0] = -np.inf if kind == "max" else np.inf  # windows of nothing but the init value's equal
+        t = rng.standard_normal(x.shape).astype(dtype)
+        b = GraphBuilder("f")
+        pt, px = b.param(TensorType(t.shape, dtype)), b.param(TensorType(x.shape, dtype))
+        g = b.build(list(b.emit("select_and_gather_add", [pt, px], attrs).results))
+        want = reference.compile(g)(t, x)[0]
+        got = np.asarray(jax_backend.compile(g)(t, x)[0])
+        np.testing.assert_array_equal(got, want, err_msg=str(attrs))

@@ -1,5 +1,5 @@
-"""Lowerings of convolution and the window ops to jax.lax (XLA's convolution, reduce_window,
-select_and_scatter and JAX's select_and_gather_add)."""
+"""Lowerings of convolution and the window ops to jax.lax (XLA's convolution, reduce_window and
+select_and_scatter; select_and_gather_add as a reduce_window over (value, index) pairs)."""
 
 from __future__ import annotations
 
@@ -46,11 +46,38 @@ def _select_prim(kind):
     return lax.ge_p if kind == "max" else lax.le_p
 
 
+def _first_extreme(kind):
+    """reduce_window computation on (value, flat index) pairs: the first maximum (minimum) in index
+    order, a NaN beating every number, as np.argmax/np.argmin pick."""
+    def better(a, b):
+        (va, ia), (vb, ib) = a, b
+        na, nb = va != va, vb != vb
+        beyond = (vb > va) if kind == "max" else (vb < va)
+        tie = (na & nb) | (va == vb)
+        take = (nb & ~na) | (~na & ~nb & beyond) | (tie & (ib < ia))
+        return lax.select(take, vb, va), lax.select(take, ib, ia)
+    return better
+
+
 @lowering("select_and_gather_add")
 def _select_and_gather_add(args, attrs, out, regions):
+    """t at each window's first maximum (minimum) of x, padding and base dilation's holes included.
+    Not JAX's packed `_select_and_gather_add`: there the init value ties with a window whose only
+    elements are -inf (+inf) and gives tangent 0 (found by the fuzzer)."""
     t, x = args
     wd, st, pad, bd, wdil = window_params("select_and_gather_add", attrs, x.ndim)
-    return (_wr._select_and_gather_add(t, x, _select_prim(attrs["kind"]), wd, st, pad, bd, wdil),)
+    kind = attrs["kind"]
+    fill = _init(kind, x.dtype)
+    config = [(lo, hi, b - 1) for (lo, hi), b in zip(pad, bd)]
+    xp = lax.pad(x, fill, config)
+    tp = lax.pad(t, np.zeros((), t.dtype), config)
+    if xp.size == 0 or any(n < 1 for n in out[0].shape):
+        return (np.zeros(out[0].shape, out[0].dtype.np),)
+    index = lax.iota(np.int32 if xp.size < 2 ** 31 else np.int64, xp.size).reshape(xp.shape)
+    last = np.asarray(np.iinfo(index.dtype).max, index.dtype)
+    _, pick = lax.reduce_window((xp, index), (fill, last), _first_extreme(kind), wd, st, "VALID",
+                                window_dilation=wdil)
+    return (tp.reshape(-1)[pick],)
 
 
 @lowering("select_and_scatter_add")
