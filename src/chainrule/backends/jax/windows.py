@@ -3,9 +3,11 @@ select_and_scatter; select_and_gather_add as a reduce_window over (value, index)
 
 from __future__ import annotations
 
+import math
+
+import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jax._src.lax import windowed_reductions as _wr
 
 from ...ir.conv_ops import conv_params
 from ...ir import dtype as as_dtype
@@ -42,10 +44,6 @@ def _reduce_window(args, attrs, out, regions):
     return (lax.reduce_window(x, _init(kind, out[0].dtype.np), _COMPUTATION[kind], wd, st, list(pad), bd, wdil),)
 
 
-def _select_prim(kind):
-    return lax.ge_p if kind == "max" else lax.le_p
-
-
 def _first_extreme(kind):
     """reduce_window computation on (value, flat index) pairs: the first maximum (minimum) in index
     order, a NaN beating every number, as np.argmax/np.argmin pick."""
@@ -59,46 +57,44 @@ def _first_extreme(kind):
     return better
 
 
-@lowering("select_and_gather_add")
-def _select_and_gather_add(args, attrs, out, regions):
-    """t at each window's first maximum (minimum) of x, padding and base dilation's holes included.
-    Not JAX's packed `_select_and_gather_add`: there the init value ties with a window whose only
-    elements are -inf (+inf) and gives tangent 0 (found by the fuzzer)."""
-    t, x = args
-    wd, st, pad, bd, wdil = window_params("select_and_gather_add", attrs, x.ndim)
+def _picks(x, attrs, op):
+    """(pick, padding config): per window, the flat index in x padded and base-dilated (with the
+    window's init value) of its first maximum (minimum). Not JAX's packed select_and_gather_add or
+    XLA's select_and_scatter: there the init value wins a tie with a window whose only elements are
+    -inf (+inf), and a NaN is not always picked (both found by the fuzzer)."""
+    wd, st, pad, bd, wdil = window_params(op, attrs, x.ndim)
     kind = attrs["kind"]
     fill = _init(kind, x.dtype)
     config = [(lo, hi, b - 1) for (lo, hi), b in zip(pad, bd)]
     xp = lax.pad(x, fill, config)
-    tp = lax.pad(t, np.zeros((), t.dtype), config)
-    if xp.size == 0 or any(n < 1 for n in out[0].shape):
-        return (np.zeros(out[0].shape, out[0].dtype.np),)
     index = lax.iota(np.int32 if xp.size < 2 ** 31 else np.int64, xp.size).reshape(xp.shape)
     last = np.asarray(np.iinfo(index.dtype).max, index.dtype)
     _, pick = lax.reduce_window((xp, index), (fill, last), _first_extreme(kind), wd, st, "VALID",
                                 window_dilation=wdil)
-    return (tp.reshape(-1)[pick],)
+    return pick, config, xp.shape
+
+
+@lowering("select_and_gather_add")
+def _select_and_gather_add(args, attrs, out, regions):
+    """t at each window's first maximum (minimum) of x, padding and base dilation's holes included."""
+    t, x = args
+    if math.prod(out[0].shape) == 0:
+        return (np.zeros(out[0].shape, out[0].dtype.np),)
+    pick, config, _ = _picks(x, attrs, "select_and_gather_add")
+    return (lax.pad(t, np.zeros((), t.dtype), config).reshape(-1)[pick],)
 
 
 @lowering("select_and_scatter_add")
 def _select_and_scatter_add(args, attrs, out, regions):
+    """Each window's source value added at its first maximum (minimum) of x, into x padded and
+    base-dilated; then the padding is cropped and the holes dropped."""
     s, x = args
-    wd, st, pad, bd, wdil = window_params("select_and_scatter_add", attrs, x.ndim)
-    if any(d != 1 for d in wdil):
-        raise NotImplementedError("select_and_scatter_add with window_dilation is not supported by the jax "
-                                  "backend (XLA's select_and_scatter has no window dilation; JAX cannot "
-                                  "differentiate such a max pool either): use the llvm or reference backend")
-    if any(d != 1 for d in bd):   # as JAX: scatter into the dilated operand (holes never selected), then drop the holes
-        hole = _init(attrs["kind"], x.dtype)
-        x = lax.pad(x, hole, [(0, 0, d - 1) for d in bd])
-    # XLA's select_and_scatter takes no negative padding: crop those edges first, give them zeros after
-    crop = [(max(-lo, 0), max(-hi, 0)) for lo, hi in pad]
-    if any(a or b for a, b in crop):
-        x = lax.slice(x, [a for a, _ in crop], [n - b for n, (_, b) in zip(x.shape, crop)])
-    r = _wr._select_and_scatter_add(s, x, _select_prim(attrs["kind"]), wd, st,
-                                    [(max(lo, 0), max(hi, 0)) for lo, hi in pad])
-    if any(a or b for a, b in crop):
-        r = lax.pad(r, np.zeros((), r.dtype), [(a, b, 0) for a, b in crop])
-    if any(d != 1 for d in bd):
-        r = lax.slice(r, (0,) * r.ndim, r.shape, bd)
-    return (r,)
+    if math.prod(out[0].shape) == 0 or s.size == 0:
+        return (np.zeros(out[0].shape, out[0].dtype.np),)
+    pick, config, pshape = _picks(x, attrs, "select_and_scatter_add")
+    flat = np.zeros((math.prod(pshape),), s.dtype)
+    acc = jnp.asarray(flat).at[pick.reshape(-1)].add(s.reshape(-1)).reshape(pshape)
+    un = lax.pad(acc, np.zeros((), s.dtype), [(-lo, -hi, 0) for lo, hi, _ in config])
+    if any(h for _, _, h in config):
+        un = lax.slice(un, (0,) * un.ndim, un.shape, [h + 1 for _, _, h in config])
+    return (un,)

@@ -231,6 +231,8 @@ def _selection(b, win, kind):
     idx = b.full(0, m.shape, _int32())
     for i in range(len(slices) - 1, -1, -1):   # (i = 0 too: a tie with the first element goes to it)
         hit = b.op("compare", slices[i], m, direction="EQ")
+        if m.dtype.is_float:  # a NaN in the window makes m NaN, equal to nothing: the first NaN is picked
+            hit = b.op("or", hit, b.op("compare", slices[i], slices[i], direction="NE"))
         idx = b.op("select", hit, b.full(i, m.shape, _int32()), idx)
     return idx
 
