@@ -4,23 +4,27 @@
 a pass over the row per digit and scatters it to 2^11 places each time; on a
 CPU with 512-bit vectors a quicksort whose partitions are vector compares and
 compresses (`llvm.experimental.vector.compress`, one `vpcompressd`/`q`) is
-about twice as fast, as NumPy's own AVX-512 sort is.
+faster (2^20 float32: 6.8 ms against 11 on one thread; NumPy's own AVX-512
+quicksort takes 4.4). On AVX2 the 512-bit compress is emulated and the radix
+sort wins, so it stays there.
 
-The row is first mapped to canonical keys (`key_of`: unsigned integers ordered
-as the values, -0.0 read as 0.0 and every NaN as the largest key) in scratch
-X. Each partition moves a range of X into Y (or Y into X) by one pivot, keys
-below it from the front and the rest from the back, with masked stores; the
-smaller side recurses, the larger loops, so the stack stays O(log n). A range
-of at most one vector is a leaf: sorted in a register by a bitonic network,
-mapped back to values and stored into the result. A pivot that is the range's
-least key splits off every key equal to it instead (many duplicates stay
-O(n log n)), and a range that has been split 2 log2(n) + 8 times goes to the
-radix sort (adversarial rows stay O(n log n)).
+The first partition reads the row's values, maps them to keys (`key_of`:
+unsigned integers ordered as the values, -0.0 read as 0.0 and every NaN as the
+largest key) and moves them into scratch X; every later one moves a range of X
+into Y or back. A partition writes the keys below its pivot from the front and
+the others from the back, with whole-vector stores whose other lanes fall in
+the gap not yet written. The smaller side recurses and the larger loops, so the
+stack stays O(log n). A range of at most LEAF_VECTORS vectors is a leaf: sorted
+in registers by bitonic networks, mapped back to values and stored into the
+result. A pivot that is the range's least key splits off every key equal to it
+instead (many duplicates stay O(n log n)), and a range that has been split
+2 log2(n) + 8 times goes to the radix sort (adversarial rows stay O(n log n)).
+Rows of PARALLEL_ROW or more sort the two sides of their first partition on
+two threads of the pool.
 
-Quicksort is not stable, and canonical keys forget -0.0's sign and NaN
-payloads: when the row holds either, a last scalar pass writes its zeros and
-NaNs back into their runs in their original order, so the result is the
-stable sort's bit for bit.
+Quicksort is not stable, and keys forget -0.0's sign and NaN payloads: when the
+row holds either, a last scalar pass writes its zeros and NaNs back into their
+runs in their original order, so the result is the stable sort's bit for bit.
 """
 
 from __future__ import annotations
