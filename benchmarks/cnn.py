@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .first_call import first_call_row
+
 DN = ("NHWC", "HWIO", "NHWC")
 
 
@@ -64,32 +66,6 @@ def jax_loss(params, x, y):
     return cnn_loss(params, x, y, lax, jnp, logsumexp)
 
 
-_FIRST_CALL = """
-import sys, time
-sys.path.insert(0, {root!r})
-from benchmarks.cnn import cnn_data, chainrule_loss
-import chainrule as cr
-import chainrule.backends.llvm
-params, x, y = cnn_data()
-f = cr.jit(cr.value_and_grad(chainrule_loss), backend="llvm")
-t1 = time.perf_counter()
-f(params, x, y)
-print(time.perf_counter() - t1)
-"""
-
-_FIRST_CALL_JAX = """
-import sys, time
-sys.path.insert(0, {root!r})
-from benchmarks.cnn import cnn_data, jax_loss
-import jax
-params, x, y = cnn_data()
-jf = jax.jit(jax.value_and_grad(jax_loss))
-t1 = time.perf_counter()
-jax.block_until_ready(jf(params, x, y))
-print(time.perf_counter() - t1)
-"""
-
-
 _ORACLE: dict = {}
 
 
@@ -119,10 +95,4 @@ def cnn_step(h, backends, jax, run_child):
 
 
 def cnn_first_call(h, backends, jax, run_child):
-    import tempfile
-    name = "first call CNN vg step, empty cache"
-    if "llvm" in backends:
-        with tempfile.TemporaryDirectory() as d:
-            h.record(name, "chainrule-llvm", run_child(_FIRST_CALL, {"CHAINRULE_CACHE_DIR": d}))
-    if jax is not None:
-        h.record(name, "jax", run_child(_FIRST_CALL_JAX, {}))
+    first_call_row(h, backends, jax, run_child, "first call CNN vg step, empty cache", "cnn", "cnn_data")

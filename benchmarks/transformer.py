@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .first_call import first_call_row
+
 B, T, D, H, F, LAYERS = 16, 128, 128, 4, 512, 2
 
 
@@ -87,37 +89,6 @@ def transformer_step(h, backends, jax):
         h.time(NAME, "jax", lambda: jax.block_until_ready(jf(pj, x, y)))
 
 
-FIRST_CALL = """
-import sys, time
-sys.path.insert(0, {root!r})
-from benchmarks.transformer import transformer_data, chainrule_loss
-import chainrule as cr
-import chainrule.backends.llvm  # the backend's import, like jaxlib's in `import jax`, is not timed
-params, x, y = transformer_data()
-f = cr.jit(cr.value_and_grad(chainrule_loss), backend="llvm")
-t1 = time.perf_counter()
-f(params, x, y)
-print(time.perf_counter() - t1)
-"""
-
-FIRST_CALL_JAX = """
-import sys, time
-sys.path.insert(0, {root!r})
-from benchmarks.transformer import transformer_data, jax_loss
-import jax
-params, x, y = transformer_data()
-jf = jax.jit(jax.value_and_grad(jax_loss))
-t1 = time.perf_counter()
-jax.block_until_ready(jf(params, x, y))
-print(time.perf_counter() - t1)
-"""
-
-
 def transformer_first_call(h, backends, jax, run_child):
-    import tempfile
-    name = "first call transformer vg step, empty cache"
-    if "llvm" in backends:
-        with tempfile.TemporaryDirectory() as d:
-            h.record(name, "chainrule-llvm", run_child(FIRST_CALL, {"CHAINRULE_CACHE_DIR": d}))
-    if jax is not None:
-        h.record(name, "jax", run_child(FIRST_CALL_JAX, {}))
+    first_call_row(h, backends, jax, run_child, "first call transformer vg step, empty cache", "transformer",
+                   "transformer_data")
