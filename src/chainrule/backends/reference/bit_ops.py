@@ -19,20 +19,18 @@ def _amount(x, y):
     return big, np.where(big, 0, u).astype(_unsigned(x).dtype)
 
 
-@rule("shift_left")
-def _shift_left(args, attrs, out, regions):
-    x, y = args
-    big, s = _amount(x, y)
-    r = np.left_shift(_unsigned(x), s)
-    return (np.where(big, 0, r).astype(r.dtype).view(x.dtype),)
+def _logical(shift):
+    """A shift of the unsigned bits that gives 0 once every bit is shifted out."""
+    def evaluate(args, attrs, out, regions):
+        x, y = args
+        big, s = _amount(x, y)
+        r = shift(_unsigned(x), s)
+        return (np.where(big, 0, r).astype(r.dtype).view(x.dtype),)
+    return evaluate
 
 
-@rule("shift_right_logical")
-def _shift_right_logical(args, attrs, out, regions):
-    x, y = args
-    big, s = _amount(x, y)
-    r = np.right_shift(_unsigned(x), s)
-    return (np.where(big, 0, r).astype(r.dtype).view(x.dtype),)
+rule("shift_left")(_logical(np.left_shift))
+rule("shift_right_logical")(_logical(np.right_shift))
 
 
 @rule("shift_right_arithmetic")
