@@ -142,8 +142,9 @@ def mlp_data(batch=256, dtype=np.float32):
 
 
 def _flat_grads(res):
-    loss, grads = res
-    return [loss] + [a for pair in grads for a in pair]
+    """(loss, [(w, b), ...]) as one list: a value_and_grad's result, or an SGD step's new parameters."""
+    loss, pairs = res
+    return [loss] + [a for pair in pairs for a in pair]
 
 
 @workload("mlp_step")
@@ -188,20 +189,15 @@ def sgd_step(loss_fn, lr=0.1, value_and_grad=cr.value_and_grad, xp=cnp, logsumex
     return step
 
 
-def _flat_step(res):
-    loss, params = res
-    return [loss] + [a for pair in params for a in pair]
-
-
 @workload("mlp_bf16_step")
 def mlp_bf16_step(h):
     params, x, y = mlp_data()
     name = "MLP 784-512-512-10 SGD step bf16 compute, f32 master b256"
     ref = cr.jit(sgd_step(mlp_bf16_loss), backend="reference")
-    want = _flat_step(ref(params, x, y))
+    want = _flat_grads(ref(params, x, y))
     for b in _backends(h, big=False):
         f = cr.jit(sgd_step(mlp_bf16_loss), backend=b)
-        h.check(name, f"chainrule-{b}", _flat_step(f(params, x, y)), want, rtol=2e-2, atol=2e-3)
+        h.check(name, f"chainrule-{b}", _flat_grads(f(params, x, y)), want, rtol=2e-2, atol=2e-3)
         h.time(name, f"chainrule-{b}", lambda: f(params, x, y))
     jax = _jax()
     if jax is not None:
@@ -209,7 +205,7 @@ def mlp_bf16_step(h):
         from jax.scipy.special import logsumexp
         jf = jax.jit(sgd_step(mlp_bf16_loss, value_and_grad=jax.value_and_grad, xp=jnp, logsumexp=logsumexp))
         pj = jax.device_put(params)
-        h.check(name, "jax", _flat_step(jf(pj, x, y)), want, rtol=2e-2, atol=2e-3)
+        h.check(name, "jax", _flat_grads(jf(pj, x, y)), want, rtol=2e-2, atol=2e-3)
         h.time(name, "jax", lambda: jax.block_until_ready(jf(pj, x, y)))
 
 
