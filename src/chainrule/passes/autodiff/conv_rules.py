@@ -17,18 +17,13 @@ from ...ir.conv_ops import conv_params
 from ...ir.window_ops import window_params
 from ..conv_shapes import (reshape_axis_into, reshape_axis_out_of, spec_transpose, take, vjp_lhs_padding,
                            vjp_rhs_padding)
-from .jvp_rules import jvp
+from .jvp_rules import bilinear, jvp
 from .transpose_rules import _nonlinear_in, transpose
 
 _WINDOW_KEYS = ("window_dimensions", "window_strides", "padding", "base_dilation", "window_dilation")
 
 
-@jvp("convolution")
-def _convolution_jvp(e, node, xs, ts, ys):
-    a, b = xs
-    ta = None if ts[0] is None else e.emit(node.op, (ts[0], b), node.attrs).results[0]
-    tb = None if ts[1] is None else e.emit(node.op, (a, ts[1]), node.attrs).results[0]
-    return [e.add_any(ta, tb)]
+jvp("convolution")(bilinear)
 
 
 def conv_transpose_lhs(e, g, lhs_type, rhs, attrs):

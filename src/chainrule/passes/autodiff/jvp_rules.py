@@ -297,7 +297,8 @@ def _scatter(e, node, xs, ts, ys):
 
 
 @jvp("dot_general")
-def _dot_general(e, node, xs, ts, ys):
+def bilinear(e, node, xs, ts, ys):
+    """The JVP of an op bilinear in its two operands (dot_general, convolution): f(ta, b) + f(a, tb)."""
     a, b = xs
     ta = None if ts[0] is None else e.emit(node.op, (ts[0], b), node.attrs).results[0]
     tb = None if ts[1] is None else e.emit(node.op, (a, ts[1]), node.attrs).results[0]
